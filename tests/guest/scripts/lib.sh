@@ -1,0 +1,76 @@
+# Helpers for the in-guest test scripts (POSIX sh, busybox).  Source it:
+#   . "${NVEMU_SCRIPTS:-$(dirname "$0")}/lib.sh"
+# Common parameters (env):
+#   TARGET_ADDR  target address as seen from the guest (default 10.0.2.2, the host)
+#   TARGET_PORT  NVMe/TCP port (default 4420)
+#   SUBNQN       subsystem NQN to connect to (required by the connecting scripts)
+#   DIGESTS      on/off: header and data digests (nvme connect -g -G; default off)
+#   CONNECT_OPTS more nvme connect options, e.g. "--nr-io-queues=2"
+
+: "${TARGET_ADDR:=10.0.2.2}" "${TARGET_PORT:=4420}" "${DIGESTS:=off}" "${CONNECT_OPTS:=}"
+FAILS=0
+
+say()  { echo "== $*"; }
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+skip() { echo "SKIP: $*"; }
+die()  { echo "FAIL: $*"; echo "FATAL: giving up"; exit 1; }
+
+# Run a command, echoing it first; its output goes to the console.
+run() { echo "\$ $*"; "$@"; }
+
+# digest_flags: the nvme connect options for $DIGESTS.
+digest_flags() {
+    case $DIGESTS in
+        on|1|yes) echo "-g -G" ;;
+        off|0|no|'') ;;
+        *) die "DIGESTS must be on or off, not '$DIGESTS'" ;;
+    esac
+}
+
+# find_subsys NQN: print the sysfs directory of the connected subsystem NQN.
+find_subsys() {
+    for f in /sys/class/nvme-subsystem/*/subsysnqn; do
+        [ -f "$f" ] && [ "$(cat "$f")" = "$1" ] && { dirname "$f"; return 0; }
+    done
+    return 1
+}
+
+# connect_subsys: nvme connect to $SUBNQN at $TARGET_ADDR:$TARGET_PORT and
+# wait for its first namespace.  Sets CTRL (/dev/nvmeX) and DEV (/dev/nvmeXnY,
+# the multipath head node), NS (nvmeXnY) and NSID.
+connect_subsys() {
+    [ -n "${SUBNQN:-}" ] || die "SUBNQN is not set"
+    # shellcheck disable=SC2046
+    run nvme connect -t tcp -a "$TARGET_ADDR" -s "$TARGET_PORT" -n "$SUBNQN" \
+        $(digest_flags) $CONNECT_OPTS || return 1
+    i=0
+    while [ $i -lt 100 ]; do
+        if sd=$(find_subsys "$SUBNQN"); then
+            NS=$(ls "$sd" | grep -E '^nvme[0-9]+n[0-9]+$' | head -n 1)
+            c=$(ls "$sd" | grep -E '^nvme[0-9]+$' | head -n 1)
+            if [ -n "$NS" ] && [ -n "$c" ] && [ -b "/dev/$NS" ]; then
+                CTRL=/dev/$c DEV=/dev/$NS NSID=${NS##*n}
+                echo "connected: controller $CTRL, namespace $DEV (nsid $NSID)"
+                return 0
+            fi
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "no namespace of $SUBNQN appeared within 10 s"
+    return 1
+}
+
+# disconnect_subsys: nvme disconnect $SUBNQN and check its device is gone.
+disconnect_subsys() {
+    out=$(nvme disconnect -n "$SUBNQN" 2>&1); st=$?
+    echo "$out"
+    [ $st -eq 0 ] && ! find_subsys "$SUBNQN" >/dev/null && [ ! -e "${DEV:-/nonexistent}" ]
+}
+
+# field FILE NAME: value of "NAME : value" in nvme-cli's normal output.
+field() { sed -n "s/^$2 *: *//p" "$1" | head -n 1 | sed 's/ *$//'; }
+
+# json_num FILE KEY: first number after "KEY" in nvme-cli's JSON output.
+json_num() { sed -n "s/.*\"$2\"[^0-9]*\\([0-9][0-9]*\\).*/\\1/p" "$1" | head -n 1; }
