@@ -1,0 +1,138 @@
+/*
+ * Parameter registry: every tunable of the SSD model is a key with a type, a default, a range,
+ * a doc string and the FEMU names it also answers to. The same table serves config files,
+ * `-o key=value` flags, `--help` output and the docs, so they cannot drift apart.
+ *
+ * The registry is generic (a table describes fields of any struct), so `nvemu sim` registers its
+ * workload keys with the same machinery; struct ssd_params is the model's own table.
+ * Parsing text into key/value pairs (config_parse_text) is kept apart from applying them
+ * (config_set), so a richer file format can feed the same setter later.
+ */
+#ifndef NVEMU_CONFIG_CONFIG_H
+#define NVEMU_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum config_type {
+	CONFIG_U32,  /* uint32_t; binary suffixes k/m/g/t accepted */
+	CONFIG_U64,  /* uint64_t; binary suffixes k/m/g/t accepted */
+	CONFIG_F64,  /* double */
+	CONFIG_BOOL, /* bool: 1/0, true/false, on/off, yes/no */
+	CONFIG_ENUM, /* uint32_t index into `choices` */
+	CONFIG_STR,  /* char[max]: `max` is the buffer size */
+};
+
+struct config_key {
+	const char *name;
+	const char *aliases[3]; /* FEMU (or fio) spellings; unused slots NULL */
+	enum config_type type;
+	size_t offset; /* of the field inside the described struct */
+	const char *default_value; /* text, parsed like user input */
+	double min, max;           /* inclusive range for numbers */
+	const char *const *choices; /* CONFIG_ENUM: NULL-terminated */
+	const char *doc;
+};
+
+struct config_table {
+	const char *name; /* "ssd", "sim", ... used in messages */
+	const struct config_key *keys;
+	size_t count;
+};
+
+enum gc_policy { GC_GREEDY, GC_COST_BENEFIT, GC_RANDOM, GC_FIFO, GC_DCHOICE };
+
+/* The SSD model's parameters (flash geometry and timing, FTL). Times in ns. */
+struct ssd_params {
+	uint32_t channels;
+	uint32_t luns_per_channel;
+	uint32_t planes_per_lun;
+	uint32_t blocks_per_plane;
+	uint32_t pages_per_block;
+	uint32_t sector_size;
+	uint32_t sectors_per_page;
+
+	uint64_t page_read_ns;
+	uint64_t page_program_ns;
+	uint64_t block_erase_ns;
+	uint64_t channel_xfer_ns; /* fixed cost per page transfer, added to bytes / bus rate */
+	double channel_mbps;      /* bus rate in MB/s (10^6 B/s); 0 = no rate limit */
+	uint64_t controller_ns;   /* per-command controller overhead */
+	uint64_t unmapped_read_ns;
+	bool read_suspend;
+	uint64_t suspend_ns;
+	uint64_t write_buffer_kib;
+
+	double op_pcent;
+	double gc_bg_pcent; /* background GC when more than this % of blocks are in use */
+	double gc_fg_pcent; /* foreground GC (host waits) above this % */
+	uint32_t gc_reserve_blocks;
+	uint32_t gc_policy; /* enum gc_policy */
+	uint32_t gc_dchoice;
+	bool gc_separate;
+	uint64_t seed;
+};
+
+extern const struct config_table ssd_config_table;
+
+/* Fills every field of `obj` described by `table` with its default. */
+void config_defaults(const struct config_table *table, void *obj);
+
+/* Looks `key` (or an alias) up in `table`; NULL if absent. */
+const struct config_key *config_find(const struct config_table *table, const char *key);
+
+/*
+ * Parses `value` for `key` and stores it. Returns 0, or -1 with a message naming the key in
+ * `err` (unknown key, malformed value, out of range).
+ */
+int config_set_in(const struct config_table *table, void *obj, const char *key, const char *value,
+		  char *err, size_t errlen);
+
+static inline void ssd_params_defaults(struct ssd_params *params)
+{
+	config_defaults(&ssd_config_table, params);
+}
+
+static inline int config_set(struct ssd_params *params, const char *key, const char *value,
+			     char *err, size_t errlen)
+{
+	return config_set_in(&ssd_config_table, params, key, value, err, errlen);
+}
+
+/* Splits "key=value" at the first '=' and applies it with config_set_in. */
+int config_set_assignment(const struct config_table *table, void *obj, const char *assignment,
+			  char *err, size_t errlen);
+
+/*
+ * Called for each `key = value` line; returns 0 to go on, or -1 having written a message to err
+ * (the parser prefixes it with the line number).
+ */
+typedef int (*config_line_fn)(const char *key, const char *value, void *ctx, char *err,
+			      size_t errlen);
+
+/* Parses `key = value` lines; '#' and ';' start comments; blank lines are skipped. */
+int config_parse_text(const char *text, config_line_fn on_line, void *ctx, char *err,
+		      size_t errlen);
+
+/* Reads a file and feeds it to config_parse_text; messages are prefixed with the path. */
+int config_parse_file(const char *path, config_line_fn on_line, void *ctx, char *err,
+		      size_t errlen);
+
+/* Applies a preset file of ssd keys only. */
+int config_load_ssd_file(struct ssd_params *params, const char *path, char *err, size_t errlen);
+
+/*
+ * Resolves a preset name ("femu-bbssd") or a path to a readable file. Names are looked up in
+ * $NVEMU_PRESET_DIR, then the source tree's presets/, then the installed data dir.
+ */
+int config_preset_path(const char *name_or_path, char *path, size_t pathlen);
+
+/* Prints one line per key: name, aliases, default, range, doc. */
+void config_print_keys(const struct config_table *table, FILE *stream);
+
+/* Formats the current value of `key` in `obj` (for reports). */
+void config_format_value(const struct config_key *key, const void *obj, char *out, size_t outlen);
+
+#endif

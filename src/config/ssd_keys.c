@@ -1,0 +1,71 @@
+/*
+ * The SSD model's keys. Defaults describe a 16 GiB device with FEMU's NAND latencies but few
+ * dies and many blocks per die, so the blocks the FTL must keep open or free per die cost little
+ * of the spare area (see docs/model.md, "Over-provisioning"). Presets in presets/ override them.
+ */
+#include "config/config.h"
+
+#include <stddef.h>
+
+#define FIELD(name) offsetof(struct ssd_params, name)
+#define NO_ALIAS {NULL, NULL, NULL}
+#define MAX_U32 4294967295.0
+#define MAX_U64 1.8e19
+
+static const char *const gc_policy_names[] = {"greedy", "cost-benefit", "random", "fifo",
+					      "d-choice", NULL};
+
+static const struct config_key ssd_keys[] = {
+	{"channels", {"nchs"}, CONFIG_U32, FIELD(channels), "4", 1, 1024, NULL,
+	 "flash channels (buses)"},
+	{"luns_per_channel", {"luns_per_ch"}, CONFIG_U32, FIELD(luns_per_channel), "2", 1, 1024, NULL,
+	 "dies (LUNs) on each channel"},
+	{"planes_per_lun", {"pls_per_lun"}, CONFIG_U32, FIELD(planes_per_lun), "1", 1, 16, NULL,
+	 "planes per die; a multi-plane program or erase covers one block per plane"},
+	{"blocks_per_plane", {"blks_per_pl"}, CONFIG_U32, FIELD(blocks_per_plane), "2048", 4, 1 << 24,
+	 NULL, "erase blocks per plane"},
+	{"pages_per_block", {"pgs_per_blk"}, CONFIG_U32, FIELD(pages_per_block), "256", 1, 65536,
+	 NULL, "pages per block"},
+	{"sector_size", {"secsz"}, CONFIG_U32, FIELD(sector_size), "512", 512, 65536, NULL,
+	 "bytes per sector"},
+	{"sectors_per_page", {"secs_per_pg"}, CONFIG_U32, FIELD(sectors_per_page), "8", 1, 256, NULL,
+	 "sectors per flash page; the page is the mapping unit"},
+	{"page_read_ns", {"pg_rd_lat"}, CONFIG_U64, FIELD(page_read_ns), "40000", 0, 1e12, NULL,
+	 "die busy time to sense a page (tR)"},
+	{"page_program_ns", {"pg_wr_lat"}, CONFIG_U64, FIELD(page_program_ns), "200000", 0, 1e12,
+	 NULL, "die busy time to program a page, or one page per plane (tPROG)"},
+	{"block_erase_ns", {"blk_er_lat"}, CONFIG_U64, FIELD(block_erase_ns), "2000000", 0, 1e12,
+	 NULL, "die busy time to erase a block, or one block per plane (tBERS)"},
+	{"channel_xfer_ns", {"ch_xfer_lat"}, CONFIG_U64, FIELD(channel_xfer_ns), "0", 0, 1e12, NULL,
+	 "fixed channel time per page transfer (command/address cycles), added to bytes/rate"},
+	{"channel_mbps", NO_ALIAS, CONFIG_F64, FIELD(channel_mbps), "800", 0, 1e6, NULL,
+	 "channel bus rate in MB/s (10^6 bytes/s); 0 = transfers cost only channel_xfer_ns"},
+	{"controller_ns", NO_ALIAS, CONFIG_U64, FIELD(controller_ns), "2000", 0, 1e12, NULL,
+	 "controller/firmware overhead added to every command"},
+	{"unmapped_read_ns", NO_ALIAS, CONFIG_U64, FIELD(unmapped_read_ns), "3000", 0, 1e12, NULL,
+	 "extra time to answer a read of a never-written or trimmed page (map lookup, zero fill)"},
+	{"read_suspend", NO_ALIAS, CONFIG_BOOL, FIELD(read_suspend), "off", 0, 1, NULL,
+	 "reads suspend an ongoing program or erase on their die"},
+	{"suspend_ns", NO_ALIAS, CONFIG_U64, FIELD(suspend_ns), "20000", 0, 1e12, NULL,
+	 "cost of one suspend/resume, added to the read and to the suspended operation"},
+	{"write_buffer_kib", NO_ALIAS, CONFIG_U64, FIELD(write_buffer_kib), "4096", 0, 1 << 30, NULL,
+	 "DRAM write buffer; 0 = writes complete when programmed"},
+	{"op_pcent", NO_ALIAS, CONFIG_F64, FIELD(op_pcent), "7", 0.1, 1000, NULL,
+	 "over-provisioning, (physical - logical) / logical, in percent"},
+	{"gc_bg_pcent", {"gc_thres_pcent"}, CONFIG_F64, FIELD(gc_bg_pcent), "75", 0, 100, NULL,
+	 "background GC (in idle time) once this % of blocks is not free"},
+	{"gc_fg_pcent", {"gc_thres_pcent_high"}, CONFIG_F64, FIELD(gc_fg_pcent), "100", 0, 100, NULL,
+	 "foreground GC (host waits) once this % of blocks is not free; never below the reserve"},
+	{"gc_reserve_blocks", NO_ALIAS, CONFIG_U32, FIELD(gc_reserve_blocks), "2", 1, MAX_U32, NULL,
+	 "free blocks (of planes_per_lun blocks each) always kept for GC"},
+	{"gc_policy", NO_ALIAS, CONFIG_ENUM, FIELD(gc_policy), "greedy", 0, 0, gc_policy_names,
+	 "GC victim choice"},
+	{"gc_dchoice", NO_ALIAS, CONFIG_U32, FIELD(gc_dchoice), "8", 1, 1024, NULL,
+	 "candidates sampled by the d-choice policy"},
+	{"gc_separate", NO_ALIAS, CONFIG_BOOL, FIELD(gc_separate), "on", 0, 1, NULL,
+	 "GC writes go to their own open blocks, apart from host writes (hot/cold)"},
+	{"seed", NO_ALIAS, CONFIG_U64, FIELD(seed), "1", 0, MAX_U64, NULL,
+	 "random seed of the random and d-choice GC policies"},
+};
+
+const struct config_table ssd_config_table = {"ssd", ssd_keys, sizeof(ssd_keys) / sizeof(ssd_keys[0])};

@@ -1,0 +1,79 @@
+/*
+ * NAND geometry and timing. Every channel and every die is a timeline ("busy until t"); an
+ * operation starts when both its input is ready and its resource is free, and the call returns
+ * when it completes. Nothing here reads a clock or moves data: callers pass "ready" times (ns)
+ * and get completion times back, in real time (daemon) or virtual time (nvemu sim).
+ *
+ * Calls must come in the order the operations are issued; each resource serves them first come,
+ * first served, except that reads may suspend programs and erases (read_suspend).
+ * Not thread-safe: the FTL serialises calls.
+ */
+#ifndef NVEMU_FLASH_FLASH_H
+#define NVEMU_FLASH_FLASH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+/*
+ * Dies are numbered channel first (die d sits on channel d % channels), so walking dies in
+ * order stripes over channels before reusing one. An erase unit is one block in each plane of
+ * a die (multi-plane erase); pages inside it are numbered plane first, so `planes` consecutive
+ * pages form one multi-plane program.
+ */
+struct flash_geometry {
+	uint32_t channels;
+	uint32_t dies;
+	uint32_t planes;
+	uint32_t units_per_die;  /* = blocks per plane */
+	uint32_t pages_per_unit; /* = planes * pages per block */
+	uint32_t page_bytes;
+	uint64_t units;          /* dies * units_per_die */
+	uint64_t pages;          /* units * pages_per_unit */
+};
+
+struct flash;
+
+/* Returns NULL with a message in err if the geometry is unusable. */
+struct flash *flash_create(const struct ssd_params *params, char *err, size_t errlen);
+void flash_destroy(struct flash *flash);
+const struct flash_geometry *flash_geometry(const struct flash *flash);
+
+/* Die of a physical page, and of an erase unit. */
+static inline uint32_t flash_unit_die(const struct flash_geometry *geo, uint64_t unit)
+{
+	return (uint32_t)(unit / geo->units_per_die);
+}
+
+/* Senses physical page `ppn` and moves it over its channel; returns when the data is out. */
+uint64_t flash_read(struct flash *flash, uint64_t ppn, uint64_t ready);
+
+/*
+ * Moves one page over the channel and programs it at `ppn`. A page for plane p > 0 joins the
+ * die's previous program when that one was the same multi-plane page's plane p - 1 and nothing
+ * else ran on the die since: together they cost one tPROG. Returns when the program ends.
+ */
+uint64_t flash_program(struct flash *flash, uint64_t ppn, uint64_t ready);
+
+/* Erases erase unit `unit` (a block per plane); returns when done. */
+uint64_t flash_erase(struct flash *flash, uint64_t unit, uint64_t ready);
+
+/* Time at which every channel and die is idle, given what was issued so far. */
+uint64_t flash_idle_at(const struct flash *flash);
+
+/*
+ * DRAM write buffer of `write_buffer_kib`, in pages. flash_buffer_admit takes a slot: it returns
+ * `now` when one is free, else the time the earliest-draining slot frees (the host stalls until
+ * then). The caller then reports, with flash_buffer_release, when that page is on NAND.
+ * With a zero-sized buffer there are no slots: admit returns `now` and writes should wait for
+ * NAND (flash_buffer_pages() == 0).
+ */
+uint32_t flash_buffer_pages(const struct flash *flash);
+uint64_t flash_buffer_admit(struct flash *flash, uint64_t now);
+void flash_buffer_release(struct flash *flash, uint64_t on_nand_at);
+/* When everything buffered so far is on NAND (what Flush waits for). */
+uint64_t flash_buffer_drained_at(const struct flash *flash);
+
+#endif

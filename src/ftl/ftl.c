@@ -1,0 +1,357 @@
+/* Page-mapping FTL: device setup, the host command paths, counters and the consistency check. */
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ftl/ftl_internal.h"
+
+static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static inline uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Free units below which GC runs, for "GC once pcent % of units are in use". */
+static uint64_t free_limit(uint64_t units, double pcent)
+{
+	return units - (uint64_t)floor((double)units * pcent / 100.0);
+}
+
+static int init_stream(struct stream *stream, uint32_t dies)
+{
+	stream->cursor = 0;
+	stream->open_unit = malloc(dies * sizeof(*stream->open_unit));
+	stream->next_page = calloc(dies, sizeof(*stream->next_page));
+	if (!stream->open_unit || !stream->next_page)
+		return -1;
+	for (uint32_t d = 0; d < dies; d++)
+		stream->open_unit[d] = NO_UNIT;
+	return 0;
+}
+
+static int check_spare(struct ssd *s, char *err, size_t errlen)
+{
+	uint64_t ppu = s->geo.pages_per_unit;
+	uint64_t data_units = (s->logical_pages + ppu - 1) / ppu;
+	uint64_t spare = s->geo.units - data_units;
+	uint64_t streams = s->params.gc_separate ? 2 : 1;
+	uint64_t needed = s->fg_limit + streams * s->geo.dies + 1;
+	if (s->logical_pages == 0 || spare < needed) {
+		fail(err, errlen,
+		     "op_pcent=%g leaves %" PRIu64 " spare blocks; this geometry needs %" PRIu64
+		     " (GC reserve %" PRIu64 " + an open block per die and write stream + 1)",
+		     s->params.op_pcent, spare, needed, s->fg_limit);
+		return -1;
+	}
+	return 0;
+}
+
+struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen)
+{
+	struct ssd *s = calloc(1, sizeof(*s));
+	if (!s) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->params = *params;
+	s->flash = flash_create(params, err, errlen);
+	if (!s->flash) {
+		free(s);
+		return NULL;
+	}
+	s->geo = *flash_geometry(s->flash);
+	s->logical_pages = (uint64_t)floor((double)s->geo.pages / (1.0 + params->op_pcent / 100.0));
+	s->bg_limit = free_limit(s->geo.units, params->gc_bg_pcent);
+	s->fg_limit = max_u64(params->gc_reserve_blocks, free_limit(s->geo.units, params->gc_fg_pcent));
+	if (check_spare(s, err, errlen) != 0) {
+		flash_destroy(s->flash);
+		free(s);
+		return NULL;
+	}
+
+	/* calloc of large arrays maps zero pages lazily: untouched table parts cost no RAM. */
+	s->l2p = calloc(s->logical_pages, sizeof(*s->l2p));
+	s->p2l = calloc(s->geo.pages, sizeof(*s->p2l));
+	s->units = calloc(s->geo.units, sizeof(*s->units));
+	s->free_stack = malloc(s->geo.units * sizeof(*s->free_stack));
+	s->free_count = calloc(s->geo.dies, sizeof(*s->free_count));
+	s->bucket_head = malloc(((size_t)s->geo.pages_per_unit + 1) * sizeof(*s->bucket_head));
+	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->free_count ||
+	    !s->bucket_head || init_stream(&s->host, s->geo.dies) ||
+	    init_stream(&s->gc, s->geo.dies)) {
+		ssd_destroy(s);
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->gc_stream = params->gc_separate ? &s->gc : &s->host;
+	for (uint32_t d = 0; d < s->geo.dies; d++) {
+		/* Stacked highest first so units are used in ascending order (easier to follow). */
+		for (uint32_t b = s->geo.units_per_die; b-- > 0;) {
+			uint64_t u = (uint64_t)d * s->geo.units_per_die + b;
+			s->free_stack[(uint64_t)d * s->geo.units_per_die + s->free_count[d]++] =
+				(uint32_t)u;
+		}
+	}
+	s->free_units = s->geo.units;
+	victims_init(s);
+	pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+void ssd_destroy(struct ssd *s)
+{
+	if (!s)
+		return;
+	if (s->flash)
+		pthread_mutex_destroy(&s->lock);
+	flash_destroy(s->flash);
+	free(s->l2p);
+	free(s->p2l);
+	free(s->units);
+	free(s->free_stack);
+	free(s->free_count);
+	free(s->bucket_head);
+	free(s->host.open_unit);
+	free(s->host.next_page);
+	free(s->gc.open_unit);
+	free(s->gc.next_page);
+	free(s);
+}
+
+uint64_t ssd_logical_pages(const struct ssd *s)
+{
+	return s->logical_pages;
+}
+
+uint32_t ssd_page_bytes(const struct ssd *s)
+{
+	return s->geo.page_bytes;
+}
+
+static inline void invalidate(struct ssd *s, uint64_t ppn)
+{
+	s->p2l[ppn] = 0;
+	uint32_t u = page_unit(s, ppn);
+	s->units[u].valid--;
+	if (s->units[u].state == UNIT_CLOSED)
+		victim_valid_dropped(s, u);
+}
+
+uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint64_t now)
+{
+	assert(lpn + npages <= s->logical_pages);
+	pthread_mutex_lock(&s->lock);
+	gc_background(s, now);
+	uint64_t start = now + s->params.controller_ns;
+	uint64_t admitted = start, programmed = start;
+	bool buffered = flash_buffer_pages(s->flash) > 0;
+	for (uint64_t page = lpn; page < lpn + npages; page++) {
+		uint32_t old = s->l2p[page];
+		if (old)
+			invalidate(s, old - 1);
+		gc_foreground(s, start);
+		uint64_t ready = buffered ? flash_buffer_admit(s->flash, start) : start;
+		uint64_t ppn = stream_place(s, &s->host, (uint32_t)page);
+		uint64_t on_nand = flash_program(s->flash, ppn, ready);
+		flash_buffer_release(s->flash, on_nand);
+		admitted = max_u64(admitted, ready);
+		programmed = max_u64(programmed, on_nand);
+	}
+	s->seq += npages;
+	s->count.host_pages_written += npages;
+	s->count.nand_pages_written += npages;
+	pthread_mutex_unlock(&s->lock);
+	return fua || !buffered ? programmed : admitted;
+}
+
+uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
+{
+	assert(lpn + npages <= s->logical_pages);
+	pthread_mutex_lock(&s->lock);
+	gc_background(s, now);
+	uint64_t start = now + s->params.controller_ns;
+	uint64_t done = start;
+	for (uint64_t page = lpn; page < lpn + npages; page++) {
+		uint32_t mapped = s->l2p[page];
+		uint64_t end = mapped ? flash_read(s->flash, mapped - 1, start)
+				      : start + s->params.unmapped_read_ns;
+		done = max_u64(done, end);
+	}
+	s->count.host_pages_read += npages;
+	pthread_mutex_unlock(&s->lock);
+	return done;
+}
+
+uint64_t ssd_trim(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
+{
+	assert(lpn + npages <= s->logical_pages);
+	pthread_mutex_lock(&s->lock);
+	for (uint64_t page = lpn; page < lpn + npages; page++) {
+		uint32_t mapped = s->l2p[page];
+		if (mapped) {
+			invalidate(s, mapped - 1);
+			s->l2p[page] = 0;
+		}
+	}
+	s->count.host_pages_trimmed += npages;
+	pthread_mutex_unlock(&s->lock);
+	return now + s->params.controller_ns;
+}
+
+uint64_t ssd_flush(struct ssd *s, uint64_t now)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t done = max_u64(now + s->params.controller_ns, flash_buffer_drained_at(s->flash));
+	pthread_mutex_unlock(&s->lock);
+	return done;
+}
+
+void ssd_get_counters(struct ssd *s, struct ssd_counters *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->count;
+	uint64_t min = UINT64_MAX, max = 0, sum = 0;
+	for (uint32_t u = 0; u < s->geo.units; u++) {
+		uint64_t e = s->units[u].erases;
+		min = e < min ? e : min;
+		max = e > max ? e : max;
+		sum += e;
+	}
+	out->erase_min = min;
+	out->erase_max = max;
+	out->erase_mean = (double)sum / (double)s->geo.units;
+	out->free_blocks = s->free_units;
+	out->waf = out->host_pages_written
+			   ? (double)out->nand_pages_written / (double)out->host_pages_written
+			   : 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int check_mapping(struct ssd *s, uint32_t *counted, char *err, size_t errlen)
+{
+	uint64_t mapped_pages = 0, valid_pages = 0;
+	for (uint64_t lpn = 0; lpn < s->logical_pages; lpn++) {
+		uint32_t m = s->l2p[lpn];
+		if (!m)
+			continue;
+		mapped_pages++;
+		if (m - 1 >= s->geo.pages || s->p2l[m - 1] != lpn + 1) {
+			fail(err, errlen, "lpn %" PRIu64 " maps to page %u, which does not map back",
+			     lpn, m - 1);
+			return -1;
+		}
+	}
+	for (uint64_t ppn = 0; ppn < s->geo.pages; ppn++) {
+		uint32_t back = s->p2l[ppn];
+		if (!back)
+			continue;
+		valid_pages++;
+		counted[page_unit(s, ppn)]++;
+		if (back - 1 >= s->logical_pages || s->l2p[back - 1] != ppn + 1) {
+			fail(err, errlen, "page %" PRIu64 " holds lpn %u, which maps elsewhere", ppn,
+			     back - 1);
+			return -1;
+		}
+	}
+	if (mapped_pages != valid_pages) {
+		fail(err, errlen, "%" PRIu64 " mapped lpns but %" PRIu64 " valid pages",
+		     mapped_pages, valid_pages);
+		return -1;
+	}
+	for (uint32_t u = 0; u < s->geo.units; u++) {
+		if (counted[u] != s->units[u].valid) {
+			fail(err, errlen, "unit %u: valid counter %u, mapping says %u", u,
+			     s->units[u].valid, counted[u]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_free(struct ssd *s, char *err, size_t errlen)
+{
+	uint64_t free_units = 0, in_stacks = 0;
+	for (uint32_t u = 0; u < s->geo.units; u++) {
+		if (s->units[u].state != UNIT_FREE)
+			continue;
+		free_units++;
+		if (s->units[u].valid) {
+			fail(err, errlen, "free unit %u has %u valid pages", u, s->units[u].valid);
+			return -1;
+		}
+	}
+	for (uint32_t d = 0; d < s->geo.dies; d++) {
+		for (uint32_t i = 0; i < s->free_count[d]; i++) {
+			uint32_t u = s->free_stack[(uint64_t)d * s->geo.units_per_die + i];
+			if (s->units[u].state != UNIT_FREE || flash_unit_die(&s->geo, u) != d) {
+				fail(err, errlen, "die %u free list holds unit %u (state %u)", d, u,
+				     s->units[u].state);
+				return -1;
+			}
+			in_stacks++;
+		}
+	}
+	if (free_units != s->free_units || in_stacks != s->free_units) {
+		fail(err, errlen, "free units: %" PRIu64 " by state, %" PRIu64 " listed, counter %" PRIu64,
+		     free_units, in_stacks, s->free_units);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_open(struct ssd *s, char *err, size_t errlen)
+{
+	uint64_t open_by_state = 0, open_by_stream = 0;
+	for (uint32_t u = 0; u < s->geo.units; u++)
+		open_by_state += s->units[u].state == UNIT_OPEN;
+	const struct stream *streams[2] = {&s->host, &s->gc};
+	for (int i = 0; i < 2; i++) {
+		for (uint32_t d = 0; d < s->geo.dies; d++) {
+			uint32_t u = streams[i]->open_unit[d];
+			if (u == NO_UNIT)
+				continue;
+			open_by_stream++;
+			uint64_t base = (uint64_t)u * s->geo.pages_per_unit;
+			for (uint32_t off = streams[i]->next_page[d]; off < s->geo.pages_per_unit; off++) {
+				if (s->p2l[base + off]) {
+					fail(err, errlen, "unit %u: unwritten page %u is mapped", u, off);
+					return -1;
+				}
+			}
+		}
+	}
+	if (open_by_state != open_by_stream) {
+		fail(err, errlen, "%" PRIu64 " units open, streams hold %" PRIu64, open_by_state,
+		     open_by_stream);
+		return -1;
+	}
+	return 0;
+}
+
+int ssd_check(struct ssd *s, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&s->lock);
+	uint32_t *counted = calloc(s->geo.units, sizeof(*counted));
+	int rc = -1;
+	if (!counted)
+		fail(err, errlen, "out of memory");
+	else if (check_mapping(s, counted, err, errlen) == 0 && check_free(s, err, errlen) == 0 &&
+		 check_open(s, err, errlen) == 0 && gc_check_tracking(s, err, errlen) == 0)
+		rc = 0;
+	free(counted);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}

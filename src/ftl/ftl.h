@@ -1,0 +1,68 @@
+/*
+ * The SSD model: a page-mapping FTL with garbage collection on top of the NAND timelines of
+ * flash/. It moves no data and reads no clock: each call takes "now" (ns) and returns when the
+ * command completes. Page = the flash page, the mapping unit (4 KiB by default); callers convert
+ * LBAs to logical page numbers (lpn) and must keep lpn + npages <= ssd_logical_pages().
+ *
+ * Thread safety: every function taking a struct ssd * may be called from any thread. Each call
+ * holds one mutex of the device for its whole duration; the critical section is table updates
+ * and timeline arithmetic (tens to hundreds of ns per page, see docs/benchmarks.md), so the lock
+ * stays far above the transport's rate. GC runs inside the call that needs it.
+ * Calls should arrive with non-decreasing `now`; an older `now` is served as if it were the
+ * latest (resources never run backwards).
+ */
+#ifndef NVEMU_FTL_FTL_H
+#define NVEMU_FTL_FTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+struct ssd;
+
+struct ssd_counters {
+	uint64_t host_pages_written;
+	uint64_t host_pages_read;
+	uint64_t host_pages_trimmed;
+	uint64_t nand_pages_written; /* host + GC */
+	uint64_t gc_pages_moved;
+	uint64_t gc_runs;            /* erase units collected */
+	uint64_t erases;             /* total erase operations */
+	uint64_t erase_min, erase_max; /* per erase unit (a block per plane) */
+	double erase_mean;
+	uint64_t free_blocks; /* erase units */
+	double waf;           /* nand / host pages written, 0 before any write */
+};
+
+/* Returns NULL with a message in err when the parameters cannot describe a working device. */
+struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen);
+void ssd_destroy(struct ssd *ssd);
+
+uint64_t ssd_logical_pages(const struct ssd *ssd);
+uint32_t ssd_page_bytes(const struct ssd *ssd);
+
+/*
+ * Write: completes once every page is in the write buffer (the host stalls only while it is
+ * full), or once on NAND when `fua` is set or the buffer size is 0.
+ */
+uint64_t ssd_write(struct ssd *ssd, uint64_t lpn, uint32_t npages, bool fua, uint64_t now);
+/* Read: completes when the last page is out of its die and channel. */
+uint64_t ssd_read(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now);
+/* Deallocate: unmaps the pages; costs the controller overhead only. */
+uint64_t ssd_trim(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now);
+/* Flush: completes when everything written so far is on NAND. */
+uint64_t ssd_flush(struct ssd *ssd, uint64_t now);
+
+/* Snapshot of the counters; the erase statistics walk all erase units. */
+void ssd_get_counters(struct ssd *ssd, struct ssd_counters *out);
+
+/*
+ * Full consistency check, O(physical pages), for tests: valid counts match the mapping, L2P and
+ * P2L agree both ways (nothing lost or duplicated), free-unit accounting is exact.
+ * Returns 0, or -1 with the first violation in err.
+ */
+int ssd_check(struct ssd *ssd, char *err, size_t errlen);
+
+#endif
