@@ -1,0 +1,412 @@
+/* `nvemu` with no subcommand: serve NVMe/TCP until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "nvme/nvme.h"
+#include "runtime/reactor.h"
+#include "transport/tcp.h"
+#include "util/log.h"
+
+#define MAX_SUBSYSTEMS 64
+#define MAX_NS_SPECS 256
+#define DEFAULT_NQN "nqn.2026-11.dev.nvemu:ssd0"
+
+struct ns_spec {
+	unsigned subsys;
+	struct ns_params params;
+};
+
+struct daemon_options {
+	const char *listen;
+	uint16_t port;
+	const char *nqns[MAX_SUBSYSTEMS];
+	unsigned nsubsys;
+	struct ns_spec ns[MAX_NS_SPECS];
+	unsigned nns;
+	struct ns_params default_ns;
+	unsigned namespaces;
+	const char *serial;
+	const char *model;
+	const char *allowed_hosts[64];
+	unsigned nallowed;
+	bool allow_any_host;
+	struct nvme_target_params target;
+	unsigned reactors;
+	bool busy_poll;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: nvemu [options]            serve NVMe namespaces over NVMe/TCP\n"
+		"       nvemu COMMAND --help        (commands: %s)\n"
+		"\n"
+		"Listening\n"
+		"  -a, --listen ADDR         address to listen on (127.0.0.1)\n"
+		"  -p, --port PORT           TCP port (4420)\n"
+		"      --allow-host NQN      host NQN allowed to connect (repeatable)\n"
+		"      --allow-any-host      let any host connect (needed off loopback without --allow-host)\n"
+		"Subsystems and namespaces\n"
+		"  -n, --nqn NQN             start a subsystem (repeatable; default " DEFAULT_NQN ")\n"
+		"      --ns KIND:SIZE[:LBA]  add a namespace to the last subsystem (repeatable)\n"
+		"      --kind KIND           kind of the default namespaces: ram, nossd (ram)\n"
+		"      --size SIZE           size of each default namespace, K/M/G/T suffixes (1G)\n"
+		"      --lba-size BYTES      512 or 4096 (4096)\n"
+		"      --namespaces N        default namespaces per subsystem without --ns (1)\n"
+		"      --serial TEXT         serial number (NVEMU0001; later subsystems add -2, -3...)\n"
+		"      --model TEXT          model number (nvemu NVMe/TCP SSD)\n"
+		"Controller\n"
+		"      --mdts N              max transfer 2^N x 4 KiB, 1..8 (5 = 128 KiB)\n"
+		"      --io-queues N         I/O queues per controller, 1..1024 (64)\n"
+		"      --queue-depth N       I/O queue entries, 2..4096 (128)\n"
+		"      --incapsule BYTES     in-capsule data on I/O queues, 0..131072 (8192)\n"
+		"Runtime\n"
+		"      --reactors N          reactor threads (number of CPUs)\n"
+		"      --poll                reactors spin instead of sleeping (lower latency)\n"
+		"  -v, --verbose             log every connection and refused command\n"
+		"  -h, --help                this text\n",
+		cli_command_names());
+}
+
+static int parse_ns_spec(const char *text, const struct ns_params *defaults, struct ns_params *out,
+			 char *err, size_t errlen)
+{
+	char copy[128];
+	snprintf(copy, sizeof(copy), "%s", text);
+	*out = *defaults;
+	char *save = NULL;
+	char *kind = strtok_r(copy, ":", &save);
+	char *size = strtok_r(NULL, ":", &save);
+	char *lba = strtok_r(NULL, ":", &save);
+	if (!kind || ns_kind_parse(kind, &out->kind)) {
+		snprintf(err, errlen, "--ns '%s': kind must be ram or nossd", text);
+		return -1;
+	}
+	if (size && cli_parse_size(size, &out->bytes)) {
+		snprintf(err, errlen, "--ns '%s': bad size '%s'", text, size);
+		return -1;
+	}
+	uint64_t lba_size = out->lba_size;
+	if (lba && (cli_parse_u64(lba, 512, 4096, &lba_size) || (lba_size != 512 && lba_size != 4096))) {
+		snprintf(err, errlen, "--ns '%s': LBA size must be 512 or 4096", text);
+		return -1;
+	}
+	out->lba_size = (uint32_t)lba_size;
+	return 0;
+}
+
+enum {
+	OPT_ALLOW_HOST = 256,
+	OPT_ALLOW_ANY,
+	OPT_NS,
+	OPT_KIND,
+	OPT_SIZE,
+	OPT_LBA,
+	OPT_NAMESPACES,
+	OPT_SERIAL,
+	OPT_MODEL,
+	OPT_MDTS,
+	OPT_IO_QUEUES,
+	OPT_QUEUE_DEPTH,
+	OPT_INCAPSULE,
+	OPT_REACTORS,
+	OPT_POLL,
+};
+
+static int parse_options(int argc, char **argv, struct daemon_options *o, char *err, size_t errlen)
+{
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'a'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"nqn", required_argument, NULL, 'n'},
+	    {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+	    {"allow-any-host", no_argument, NULL, OPT_ALLOW_ANY},
+	    {"ns", required_argument, NULL, OPT_NS},
+	    {"kind", required_argument, NULL, OPT_KIND},
+	    {"size", required_argument, NULL, OPT_SIZE},
+	    {"lba-size", required_argument, NULL, OPT_LBA},
+	    {"namespaces", required_argument, NULL, OPT_NAMESPACES},
+	    {"serial", required_argument, NULL, OPT_SERIAL},
+	    {"model", required_argument, NULL, OPT_MODEL},
+	    {"mdts", required_argument, NULL, OPT_MDTS},
+	    {"io-queues", required_argument, NULL, OPT_IO_QUEUES},
+	    {"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
+	    {"incapsule", required_argument, NULL, OPT_INCAPSULE},
+	    {"reactors", required_argument, NULL, OPT_REACTORS},
+	    {"poll", no_argument, NULL, OPT_POLL},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	uint64_t v;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "a:p:n:vh", longopts, NULL)) != -1) {
+		const char *name = NULL;
+		switch (c) {
+		case 'a':
+			o->listen = optarg;
+			break;
+		case 'p':
+			if (cli_parse_u64(optarg, 1, 65535, &v))
+				name = "--port";
+			o->port = (uint16_t)v;
+			break;
+		case 'n':
+			if (o->nsubsys == MAX_SUBSYSTEMS) {
+				snprintf(err, errlen, "at most %d subsystems", MAX_SUBSYSTEMS);
+				return -1;
+			}
+			o->nqns[o->nsubsys++] = optarg;
+			break;
+		case OPT_ALLOW_HOST:
+			if (o->nallowed == 64) {
+				snprintf(err, errlen, "at most 64 --allow-host");
+				return -1;
+			}
+			o->allowed_hosts[o->nallowed++] = optarg;
+			break;
+		case OPT_ALLOW_ANY:
+			o->allow_any_host = true;
+			break;
+		case OPT_NS:
+			if (o->nns == MAX_NS_SPECS) {
+				snprintf(err, errlen, "at most %d --ns", MAX_NS_SPECS);
+				return -1;
+			}
+			o->ns[o->nns].subsys = o->nsubsys ? o->nsubsys - 1 : 0;
+			if (parse_ns_spec(optarg, &o->default_ns, &o->ns[o->nns].params, err, errlen))
+				return -1;
+			o->nns++;
+			break;
+		case OPT_KIND:
+			if (ns_kind_parse(optarg, &o->default_ns.kind))
+				name = "--kind";
+			break;
+		case OPT_SIZE:
+			if (cli_parse_size(optarg, &o->default_ns.bytes))
+				name = "--size";
+			break;
+		case OPT_LBA:
+			if (cli_parse_u64(optarg, 512, 4096, &v) || (v != 512 && v != 4096))
+				name = "--lba-size";
+			o->default_ns.lba_size = (uint32_t)v;
+			break;
+		case OPT_NAMESPACES:
+			if (cli_parse_u64(optarg, 1, NVME_MAX_NAMESPACES, &v))
+				name = "--namespaces";
+			o->namespaces = (unsigned)v;
+			break;
+		case OPT_SERIAL:
+			o->serial = optarg;
+			break;
+		case OPT_MODEL:
+			o->model = optarg;
+			break;
+		case OPT_MDTS:
+			if (cli_parse_u64(optarg, 1, 8, &v))
+				name = "--mdts";
+			o->target.mdts = (uint8_t)v;
+			break;
+		case OPT_IO_QUEUES:
+			if (cli_parse_u64(optarg, 1, 1024, &v))
+				name = "--io-queues";
+			o->target.max_io_queues = (uint16_t)v;
+			break;
+		case OPT_QUEUE_DEPTH:
+			if (cli_parse_u64(optarg, 2, 4096, &v))
+				name = "--queue-depth";
+			o->target.io_queue_depth = (uint16_t)v;
+			break;
+		case OPT_INCAPSULE:
+			if (cli_parse_u64(optarg, 0, 131072, &v) || v % 16)
+				name = "--incapsule (a multiple of 16)";
+			o->target.incapsule_size = (uint32_t)v;
+			break;
+		case OPT_REACTORS:
+			if (cli_parse_u64(optarg, 1, 256, &v))
+				name = "--reactors";
+			o->reactors = (unsigned)v;
+			break;
+		case OPT_POLL:
+			o->busy_poll = true;
+			break;
+		case 'v':
+			log_threshold = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			snprintf(err, errlen, "unknown option (see nvemu --help)");
+			return -1;
+		}
+		if (name) {
+			snprintf(err, errlen, "bad value '%s' for %s", optarg, name);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see nvemu --help)", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+	       strcmp(addr, "localhost") == 0;
+}
+
+static int build_target(struct daemon_options *o, struct nvme_target **out, char *err, size_t errlen)
+{
+	if (!o->nsubsys)
+		o->nqns[o->nsubsys++] = DEFAULT_NQN;
+	if (!is_loopback(o->listen) && !o->nallowed && !o->allow_any_host) {
+		snprintf(err, errlen,
+			 "listening on %s (not loopback) needs --allow-host NQN or --allow-any-host",
+			 o->listen);
+		return -1;
+	}
+	o->target.listen_addr = o->listen;
+	o->target.port = o->port;
+	o->target.allow_any_host = o->allow_any_host || !o->nallowed;
+	struct nvme_target *target = nvme_target_create(&o->target);
+	if (!target) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*out = target;
+	for (unsigned i = 0; i < o->nallowed; i++) {
+		if (nvme_target_allow_host(target, o->allowed_hosts[i])) {
+			snprintf(err, errlen, "bad --allow-host '%s'", o->allowed_hosts[i]);
+			return -1;
+		}
+	}
+	for (unsigned s = 0; s < o->nsubsys; s++) {
+		const char *base_serial = o->serial ? o->serial : "NVEMU0001";
+		char serial[21];
+		if (s == 0)
+			snprintf(serial, sizeof(serial), "%.20s", base_serial);
+		else
+			snprintf(serial, sizeof(serial), "%.15s-%u", base_serial, s + 1);
+		struct nvme_subsys_params sp = {.nqn = o->nqns[s], .serial = serial,
+						.model = o->model ? o->model : "nvemu NVMe/TCP SSD"};
+		struct nvme_subsys *subsys = nvme_target_add_subsys(target, &sp, err, errlen);
+		if (!subsys)
+			return -1;
+		bool explicit_ns = false;
+		for (unsigned i = 0; i < o->nns; i++)
+			explicit_ns |= o->ns[i].subsys == s;
+		for (unsigned i = 0; i < (explicit_ns ? o->nns : o->namespaces); i++) {
+			if (explicit_ns && o->ns[i].subsys != s)
+				continue;
+			const struct ns_params *params = explicit_ns ? &o->ns[i].params : &o->default_ns;
+			struct ns *ns = ns_create(params, err, errlen);
+			if (!ns)
+				return -1;
+			if (!nvme_subsys_add_ns(subsys, ns, err, errlen)) {
+				ns_destroy(ns);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void *reactor_thread(void *arg)
+{
+	reactor_run(arg);
+	return NULL;
+}
+
+static void print_banner(const struct daemon_options *o)
+{
+	printf("nvemu: serving NVMe/TCP on %s port %u (%u reactor%s, %s)\n", o->listen, o->port,
+	       o->reactors, o->reactors == 1 ? "" : "s", o->busy_poll ? "polling" : "sleeping");
+	for (unsigned s = 0; s < o->nsubsys; s++)
+		printf("  connect:  nvme connect -t tcp -a %s -s %u -n %s\n",
+		       is_loopback(o->listen) ? "127.0.0.1" : o->listen, o->port, o->nqns[s]);
+	printf("  discover: nvme discover -t tcp -a %s -s %u\n",
+	       is_loopback(o->listen) ? "127.0.0.1" : o->listen, o->port);
+	printf("  (a QEMU guest with user networking reaches this host's loopback as 10.0.2.2)\n");
+	fflush(stdout);
+}
+
+int daemon_main(int argc, char **argv)
+{
+	struct daemon_options o = {
+	    .listen = "127.0.0.1",
+	    .port = 4420,
+	    .default_ns = {.kind = NS_KIND_RAM, .bytes = 1ull << 30, .lba_size = 4096},
+	    .namespaces = 1,
+	    .target = {.mdts = 5, .max_io_queues = 64, .io_queue_depth = 128, .incapsule_size = 8192},
+	    .reactors = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+	};
+	char err[512] = "";
+	if (parse_options(argc, argv, &o, err, sizeof(err))) {
+		fprintf(stderr, "nvemu: %s\n", err);
+		return 2;
+	}
+	struct nvme_target *target = NULL;
+	if (build_target(&o, &target, err, sizeof(err))) {
+		fprintf(stderr, "nvemu: %s\n", err);
+		nvme_target_destroy(target);
+		return 2;
+	}
+
+	/* Only the main thread takes signals; reactors inherit the blocked mask. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct reactor **reactors = calloc(o.reactors, sizeof(*reactors));
+	pthread_t *threads = calloc(o.reactors, sizeof(*threads));
+	int rc = 1;
+	struct tcp_transport *transport = NULL;
+	unsigned started = 0;
+	if (!reactors || !threads)
+		goto out;
+	for (unsigned i = 0; i < o.reactors; i++)
+		if (!(reactors[i] = reactor_create(i, o.busy_poll)))
+			goto out;
+	struct tcp_transport_params tp = {.addr = o.listen, .port = o.port, .target = target,
+					  .reactors = reactors, .nreactors = o.reactors};
+	transport = tcp_transport_create(&tp, err, sizeof(err));
+	if (!transport) {
+		fprintf(stderr, "nvemu: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	for (; started < o.reactors; started++)
+		if (pthread_create(&threads[started], NULL, reactor_thread, reactors[started]))
+			goto out;
+	print_banner(&o);
+	int sig = 0;
+	sigwait(&stop_signals, &sig);
+	log_info("%s: stopping", strsignal(sig));
+	rc = 0;
+out:
+	for (unsigned i = 0; i < started; i++)
+		reactor_stop(reactors[i]);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	tcp_transport_destroy(transport);
+	for (unsigned i = 0; reactors && i < o.reactors; i++)
+		reactor_destroy(reactors[i]);
+	free(reactors);
+	free(threads);
+	nvme_target_destroy(target);
+	return rc;
+}

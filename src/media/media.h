@@ -1,0 +1,46 @@
+/*
+ * Where user data lives: a sparse store of fixed-size pages.
+ *
+ * Memory is taken only for pages that were written; a page never written, or
+ * discarded, reads as zeroes.  Pages come from large anonymous mappings that
+ * are never unmapped while the store lives: a discarded page is handed back to
+ * the kernel with MADV_DONTNEED, so memory is freed while a reader that still
+ * holds a pointer into it sees zeroes rather than a freed allocation.
+ *
+ * Lookups and writes to allocated pages take no lock; allocating or
+ * discarding a page takes a short per-store lock.  Concurrent writers to the
+ * same page race as they would on a real drive.
+ */
+#ifndef NVEMU_MEDIA_MEDIA_H
+#define NVEMU_MEDIA_MEDIA_H
+
+#include <stdint.h>
+
+#define MEDIA_PAGE_SHIFT 12
+#define MEDIA_PAGE_SIZE (1u << MEDIA_PAGE_SHIFT)
+
+struct media;
+
+struct media *media_ram_create(uint64_t bytes);
+void media_destroy(struct media *m);
+
+uint64_t media_size(const struct media *m);
+
+/* The page at page_index, or NULL if it holds no data (reads as zeroes). */
+uint8_t *media_page(struct media *m, uint64_t page_index);
+
+/* The page at page_index, allocated (zero-filled) if needed; NULL when out of memory. */
+uint8_t *media_page_for_write(struct media *m, uint64_t page_index);
+
+/* Frees whole pages in [first, first + count). */
+void media_discard_pages(struct media *m, uint64_t first, uint64_t count);
+
+uint64_t media_resident_pages(const struct media *m);
+
+/* Byte-range helpers on top of the page calls above. */
+void media_read(struct media *m, uint64_t offset, void *buf, uint64_t len);
+int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len);
+/* Zeroes the range, freeing every page it covers whole. */
+void media_zero(struct media *m, uint64_t offset, uint64_t len);
+
+#endif

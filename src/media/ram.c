@@ -1,0 +1,258 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "media/media.h"
+#include "util/log.h"
+
+/* A leaf maps 512 pages (2 MiB of data); leaves are made on first write. */
+#define LEAF_SHIFT 9
+#define LEAF_PAGES (1u << LEAF_SHIFT)
+/* Pages are carved from 2 MiB anonymous slabs, which are unmapped only at the end. */
+#define SLAB_BYTES (2u << 20)
+
+struct leaf {
+	_Atomic(uint8_t *) page[LEAF_PAGES];
+};
+
+struct media {
+	uint64_t bytes;
+	uint64_t pages;
+	uint64_t leaves;
+	_Atomic(struct leaf *) *leaf;
+	atomic_uint_fast64_t resident;
+
+	pthread_mutex_t alloc_lock;
+	uint8_t **slabs;
+	size_t nslabs, slabs_cap;
+	size_t slab_used; /* bytes handed out from the newest slab */
+	uint8_t **free_pages;
+	size_t nfree, free_cap;
+};
+
+struct media *media_ram_create(uint64_t bytes)
+{
+	struct media *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->bytes = bytes;
+	m->pages = (bytes + MEDIA_PAGE_SIZE - 1) >> MEDIA_PAGE_SHIFT;
+	m->leaves = (m->pages + LEAF_PAGES - 1) >> LEAF_SHIFT;
+	m->leaf = calloc(m->leaves ? m->leaves : 1, sizeof(*m->leaf));
+	if (!m->leaf) {
+		free(m);
+		return NULL;
+	}
+	m->slab_used = SLAB_BYTES;
+	pthread_mutex_init(&m->alloc_lock, NULL);
+	return m;
+}
+
+void media_destroy(struct media *m)
+{
+	if (!m)
+		return;
+	for (uint64_t i = 0; i < m->leaves; i++)
+		free(atomic_load(&m->leaf[i]));
+	for (size_t i = 0; i < m->nslabs; i++)
+		munmap(m->slabs[i], SLAB_BYTES);
+	free(m->slabs);
+	free(m->free_pages);
+	free(m->leaf);
+	pthread_mutex_destroy(&m->alloc_lock);
+	free(m);
+}
+
+uint64_t media_size(const struct media *m) { return m->bytes; }
+
+uint64_t media_resident_pages(const struct media *m)
+{
+	return atomic_load_explicit(&m->resident, memory_order_relaxed);
+}
+
+uint8_t *media_page(struct media *m, uint64_t page_index)
+{
+	if (page_index >= m->pages)
+		return NULL;
+	struct leaf *leaf =
+	    atomic_load_explicit(&m->leaf[page_index >> LEAF_SHIFT], memory_order_acquire);
+	if (!leaf)
+		return NULL;
+	return atomic_load_explicit(&leaf->page[page_index & (LEAF_PAGES - 1)],
+				    memory_order_acquire);
+}
+
+/* Called with alloc_lock held. */
+static uint8_t *take_free_page(struct media *m)
+{
+	if (m->nfree)
+		return m->free_pages[--m->nfree];
+	if (m->slab_used == SLAB_BYTES) {
+		if (m->nslabs == m->slabs_cap) {
+			size_t cap = m->slabs_cap ? m->slabs_cap * 2 : 64;
+			uint8_t **slabs = realloc(m->slabs, cap * sizeof(*slabs));
+			if (!slabs)
+				return NULL;
+			m->slabs = slabs;
+			m->slabs_cap = cap;
+		}
+		void *slab = mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (slab == MAP_FAILED)
+			return NULL;
+		m->slabs[m->nslabs++] = slab;
+		m->slab_used = 0;
+	}
+	uint8_t *page = m->slabs[m->nslabs - 1] + m->slab_used;
+	m->slab_used += MEDIA_PAGE_SIZE;
+	return page;
+}
+
+uint8_t *media_page_for_write(struct media *m, uint64_t page_index)
+{
+	uint8_t *page = media_page(m, page_index);
+	if (page || page_index >= m->pages)
+		return page;
+
+	pthread_mutex_lock(&m->alloc_lock);
+	_Atomic(struct leaf *) *leaf_slot = &m->leaf[page_index >> LEAF_SHIFT];
+	struct leaf *leaf = atomic_load_explicit(leaf_slot, memory_order_relaxed);
+	if (!leaf) {
+		leaf = calloc(1, sizeof(*leaf));
+		if (!leaf)
+			goto out;
+		atomic_store_explicit(leaf_slot, leaf, memory_order_release);
+	}
+	_Atomic(uint8_t *) *page_slot = &leaf->page[page_index & (LEAF_PAGES - 1)];
+	page = atomic_load_explicit(page_slot, memory_order_relaxed);
+	if (!page) {
+		page = take_free_page(m);
+		if (page) {
+			atomic_store_explicit(page_slot, page, memory_order_release);
+			atomic_fetch_add_explicit(&m->resident, 1, memory_order_relaxed);
+		}
+	}
+out:
+	pthread_mutex_unlock(&m->alloc_lock);
+	return page;
+}
+
+static bool keep_free_page(struct media *m, uint8_t *page)
+{
+	if (m->nfree == m->free_cap) {
+		size_t cap = m->free_cap ? m->free_cap * 2 : 1024;
+		uint8_t **pages = realloc(m->free_pages, cap * sizeof(*pages));
+		if (!pages)
+			return false;
+		m->free_pages = pages;
+		m->free_cap = cap;
+	}
+	m->free_pages[m->nfree++] = page;
+	return true;
+}
+
+void media_discard_pages(struct media *m, uint64_t first, uint64_t count)
+{
+	if (first >= m->pages)
+		return;
+	if (count > m->pages - first)
+		count = m->pages - first;
+	pthread_mutex_lock(&m->alloc_lock);
+	/* Adjacent pages are usually adjacent in a slab too: one madvise per run. */
+	uint8_t *run_start = NULL;
+	size_t run_len = 0;
+	for (uint64_t i = first; i < first + count; i++) {
+		struct leaf *leaf = atomic_load_explicit(&m->leaf[i >> LEAF_SHIFT],
+							 memory_order_relaxed);
+		if (!leaf) {
+			i |= LEAF_PAGES - 1;
+			continue;
+		}
+		uint8_t *page = atomic_exchange_explicit(&leaf->page[i & (LEAF_PAGES - 1)], NULL,
+							 memory_order_acq_rel);
+		if (!page)
+			continue;
+		atomic_fetch_sub_explicit(&m->resident, 1, memory_order_relaxed);
+		if (run_start && page == run_start + run_len) {
+			run_len += MEDIA_PAGE_SIZE;
+		} else {
+			if (run_start)
+				madvise(run_start, run_len, MADV_DONTNEED);
+			run_start = page;
+			run_len = MEDIA_PAGE_SIZE;
+		}
+		if (!keep_free_page(m, page))
+			log_warn("media: free list full, page leaked until shutdown");
+	}
+	if (run_start)
+		madvise(run_start, run_len, MADV_DONTNEED);
+	pthread_mutex_unlock(&m->alloc_lock);
+}
+
+void media_read(struct media *m, uint64_t offset, void *buf, uint64_t len)
+{
+	uint8_t *out = buf;
+	while (len) {
+		uint64_t in_page = offset & (MEDIA_PAGE_SIZE - 1);
+		uint64_t chunk = MEDIA_PAGE_SIZE - in_page;
+		if (chunk > len)
+			chunk = len;
+		const uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
+		if (page)
+			memcpy(out, page + in_page, chunk);
+		else
+			memset(out, 0, chunk);
+		out += chunk;
+		offset += chunk;
+		len -= chunk;
+	}
+}
+
+int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len)
+{
+	const uint8_t *in = buf;
+	while (len) {
+		uint64_t in_page = offset & (MEDIA_PAGE_SIZE - 1);
+		uint64_t chunk = MEDIA_PAGE_SIZE - in_page;
+		if (chunk > len)
+			chunk = len;
+		uint8_t *page = media_page_for_write(m, offset >> MEDIA_PAGE_SHIFT);
+		if (!page)
+			return -ENOMEM;
+		memcpy(page + in_page, in, chunk);
+		in += chunk;
+		offset += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+void media_zero(struct media *m, uint64_t offset, uint64_t len)
+{
+	uint64_t end = offset + len;
+	uint64_t first_whole = (offset + MEDIA_PAGE_SIZE - 1) >> MEDIA_PAGE_SHIFT;
+	uint64_t end_whole = end >> MEDIA_PAGE_SHIFT;
+	if (first_whole >= end_whole) {
+		uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
+		if (page)
+			memset(page + (offset & (MEDIA_PAGE_SIZE - 1)), 0, len);
+		return;
+	}
+	uint64_t head_end = first_whole << MEDIA_PAGE_SHIFT;
+	if (offset < head_end) {
+		uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
+		if (page)
+			memset(page + (offset & (MEDIA_PAGE_SIZE - 1)), 0, head_end - offset);
+	}
+	media_discard_pages(m, first_whole, end_whole - first_whole);
+	uint64_t tail_start = end_whole << MEDIA_PAGE_SHIFT;
+	if (tail_start < end) {
+		uint8_t *page = media_page(m, end_whole);
+		if (page)
+			memset(page, 0, end - tail_start);
+	}
+}

@@ -1,0 +1,83 @@
+/*
+ * Namespace kinds behind one small ops table.
+ *
+ * The controller has already checked the command (opcode, NSID, LBA range,
+ * transfer size) before a kind sees it, so a kind only stores, fetches and
+ * times data.  Every call returns an NVMe status and says in io->done_ns
+ * when the command completes: "now" for kinds without a timing model.
+ * Calls come from several reactor threads at once; a kind is thread-safe.
+ */
+#ifndef NVEMU_NS_NS_H
+#define NVEMU_NS_NS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ns;
+
+struct ns_io {
+	uint64_t slba;
+	uint32_t nlb; /* number of logical blocks, 1's based */
+	bool fua;
+	/* Write: the host's data.  Read: a buffer of nlb blocks the kind may fill,
+	 * or NULL when the host wants no data back (Verify). */
+	void *buf;
+	/* Read: where the data is once the call returns (buf, or storage the kind
+	 * owns that stays valid until the data is sent). */
+	const void *data;
+	uint64_t now_ns;
+	uint64_t done_ns;
+};
+
+struct ns_ops {
+	const char *kind;
+	uint16_t (*read)(struct ns *ns, struct ns_io *io);
+	uint16_t (*write)(struct ns *ns, struct ns_io *io);
+	uint16_t (*write_zeroes)(struct ns *ns, struct ns_io *io);
+	uint16_t (*deallocate)(struct ns *ns, struct ns_io *io);
+	uint16_t (*flush)(struct ns *ns, struct ns_io *io);
+	/* Logical blocks that hold data (Identify Namespace NUSE). */
+	uint64_t (*blocks_in_use)(struct ns *ns);
+	void (*destroy)(struct ns *ns);
+};
+
+/* Host-visible activity, kept per namespace for the SMART log and statistics. */
+struct ns_stats {
+	atomic_uint_fast64_t read_cmds;
+	atomic_uint_fast64_t write_cmds;
+	atomic_uint_fast64_t read_bytes;
+	atomic_uint_fast64_t write_bytes;
+};
+
+struct ns {
+	const struct ns_ops *ops;
+	uint8_t csi;
+	uint8_t lba_shift;
+	uint64_t nlbas;
+	/* What the kind reads as zeroes after Deallocate (Identify DLFEAT). */
+	bool deallocated_reads_zero;
+	struct ns_stats stats;
+	void *kind_data;
+};
+
+enum ns_kind { NS_KIND_RAM, NS_KIND_NOSSD };
+
+struct ns_params {
+	enum ns_kind kind;
+	uint64_t bytes;
+	uint32_t lba_size; /* 512 or 4096 */
+};
+
+/* Returns NULL and a message naming the problem in err. */
+struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen);
+void ns_destroy(struct ns *ns);
+const char *ns_kind_name(enum ns_kind kind);
+int ns_kind_parse(const char *name, enum ns_kind *kind);
+
+/* Largest read a kind may answer without copying into io->buf. */
+#define NS_ZERO_BUFFER_SIZE (1u << 20)
+extern const uint8_t ns_zero_buffer[NS_ZERO_BUFFER_SIZE];
+
+#endif

@@ -1,0 +1,78 @@
+/* The ram kind: data kept in sparse memory, answered at once. */
+#include <stdio.h>
+
+#include "media/media.h"
+#include "ns/kinds.h"
+#include "spec/nvme.h"
+
+static struct media *media_of(struct ns *ns) { return ns->kind_data; }
+
+static uint64_t byte_offset(const struct ns *ns, uint64_t lba) { return lba << ns->lba_shift; }
+
+static uint64_t byte_length(const struct ns *ns, uint32_t nlb) { return (uint64_t)nlb << ns->lba_shift; }
+
+static uint16_t ram_read(struct ns *ns, struct ns_io *io)
+{
+	io->done_ns = io->now_ns;
+	if (!io->buf)
+		return NVME_SC_SUCCESS;
+	media_read(media_of(ns), byte_offset(ns, io->slba), io->buf, byte_length(ns, io->nlb));
+	io->data = io->buf;
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t ram_write(struct ns *ns, struct ns_io *io)
+{
+	io->done_ns = io->now_ns;
+	if (media_write(media_of(ns), byte_offset(ns, io->slba), io->buf, byte_length(ns, io->nlb)))
+		return NVME_SC_CAP_EXCEEDED | NVME_STATUS_DNR;
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t ram_write_zeroes(struct ns *ns, struct ns_io *io)
+{
+	io->done_ns = io->now_ns;
+	media_zero(media_of(ns), byte_offset(ns, io->slba), byte_length(ns, io->nlb));
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t ram_flush(struct ns *ns, struct ns_io *io)
+{
+	(void)ns;
+	io->done_ns = io->now_ns;
+	return NVME_SC_SUCCESS;
+}
+
+static uint64_t ram_blocks_in_use(struct ns *ns)
+{
+	uint64_t bytes = media_resident_pages(media_of(ns)) * MEDIA_PAGE_SIZE;
+	uint64_t blocks = bytes >> ns->lba_shift;
+	return blocks < ns->nlbas ? blocks : ns->nlbas;
+}
+
+static void ram_destroy(struct ns *ns) { media_destroy(media_of(ns)); }
+
+static const struct ns_ops ram_ops = {
+    .kind = "ram",
+    .read = ram_read,
+    .write = ram_write,
+    .write_zeroes = ram_write_zeroes,
+    .deallocate = ram_write_zeroes,
+    .flush = ram_flush,
+    .blocks_in_use = ram_blocks_in_use,
+    .destroy = ram_destroy,
+};
+
+int ns_ram_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)
+{
+	ns->kind_data = media_ram_create(params->bytes);
+	if (!ns->kind_data) {
+		snprintf(err, errlen, "out of memory for the page table of a %llu-byte namespace",
+			 (unsigned long long)params->bytes);
+		return -1;
+	}
+	ns->ops = &ram_ops;
+	ns->csi = NVME_CSI_NVM;
+	ns->deallocated_reads_zero = true;
+	return 0;
+}

@@ -1,0 +1,188 @@
+/* Admin commands other than Identify and Get Log Page: features, keep-alive, AER, abort. */
+#include <string.h>
+
+#include "nvme/internal.h"
+
+static void execute_keep_alive(struct nvme_req *req)
+{
+	nvme_ctrl_keep_alive(req->sq->ctrl);
+	nvme_req_complete(req, NVME_SC_SUCCESS);
+}
+
+static void execute_async_event(struct nvme_req *req)
+{
+	nvme_ctrl_queue_aer(req->sq->ctrl, req);
+}
+
+static void execute_abort(struct nvme_req *req)
+{
+	/* Commands finish too fast to be caught: DW0 bit 0 set means "not aborted". */
+	req->cqe.result = 1;
+	nvme_req_complete(req, NVME_SC_SUCCESS);
+}
+
+static uint32_t queues_field(uint16_t count) { return (uint32_t)(count - 1) * 0x10001u; }
+
+static void execute_set_features(struct nvme_req *req)
+{
+	struct nvme_ctrl *ctrl = req->sq->ctrl;
+	uint32_t cdw11 = req->cmd.cdw11;
+	uint16_t status = NVME_SC_SUCCESS;
+	switch (req->cmd.cdw10 & 0xFF) {
+	case NVME_FEAT_NUM_QUEUES: {
+		uint16_t nsqr = (uint16_t)(cdw11 & 0xFFFF), ncqr = (uint16_t)(cdw11 >> 16);
+		if (nsqr == 0xFFFF || ncqr == 0xFFFF) {
+			status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+			break;
+		}
+		uint16_t wanted = (uint16_t)((nsqr < ncqr ? nsqr : ncqr) + 1);
+		uint16_t max = ctrl->subsys->target->params.max_io_queues;
+		pthread_mutex_lock(&ctrl->lock);
+		/* A host may ask again after a reset; queues already connected keep their IDs. */
+		if (!ctrl->io_queues_granted)
+			ctrl->io_queues_granted = wanted < max ? wanted : max;
+		req->cqe.result = queues_field(ctrl->io_queues_granted);
+		pthread_mutex_unlock(&ctrl->lock);
+		break;
+	}
+	case NVME_FEAT_ASYNC_EVENT:
+		ctrl->async_event_config = cdw11;
+		break;
+	case NVME_FEAT_VOLATILE_WC:
+		ctrl->volatile_write_cache = cdw11 & 1;
+		break;
+	case NVME_FEAT_KATO:
+		nvme_ctrl_set_kato(ctrl, cdw11);
+		break;
+	case NVME_FEAT_HOST_ID:
+		/* The host identifier is fixed by Connect on fabrics. */
+		status = NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+		break;
+	case NVME_FEAT_IOCS_PROFILE:
+		if (cdw11 & 0x1FF)
+			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
+		break;
+	default:
+		status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	}
+	nvme_req_complete(req, status);
+}
+
+static void execute_get_features(struct nvme_req *req)
+{
+	struct nvme_ctrl *ctrl = req->sq->ctrl;
+	uint32_t sel = (req->cmd.cdw10 & NVME_FEAT_SEL_MASK) >> NVME_FEAT_SEL_SHIFT;
+	uint8_t fid = req->cmd.cdw10 & 0xFF;
+	uint16_t status = NVME_SC_SUCCESS;
+	if (sel == NVME_FEAT_SEL_SUPPORTED) {
+		/* Every supported feature is changeable and none is saveable. */
+		req->cqe.result = 1u << 2;
+		nvme_req_complete(req, status);
+		return;
+	}
+	bool current = sel == NVME_FEAT_SEL_CURRENT || sel == NVME_FEAT_SEL_SAVED;
+	switch (fid) {
+	case NVME_FEAT_NUM_QUEUES: {
+		uint16_t granted = ctrl->subsys->target->params.max_io_queues;
+		pthread_mutex_lock(&ctrl->lock);
+		if (current && ctrl->io_queues_granted)
+			granted = ctrl->io_queues_granted;
+		pthread_mutex_unlock(&ctrl->lock);
+		req->cqe.result = queues_field(granted);
+		break;
+	}
+	case NVME_FEAT_ASYNC_EVENT:
+		req->cqe.result = current ? ctrl->async_event_config : 0;
+		break;
+	case NVME_FEAT_VOLATILE_WC:
+		req->cqe.result = current ? ctrl->volatile_write_cache : 1;
+		break;
+	case NVME_FEAT_KATO:
+		req->cqe.result = current ? ctrl->kato_ms : 0;
+		break;
+	case NVME_FEAT_ARBITRATION:
+	case NVME_FEAT_POWER_MGMT:
+	case NVME_FEAT_IOCS_PROFILE:
+		req->cqe.result = 0;
+		break;
+	case NVME_FEAT_HOST_ID:
+		nvme_req_copy_out(req, ctrl->hostid, sizeof(ctrl->hostid));
+		break;
+	default:
+		status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	}
+	nvme_req_complete(req, status);
+}
+
+static uint16_t parse_get_features(struct nvme_req *req)
+{
+	req->execute = execute_get_features;
+	if ((req->cmd.cdw10 & 0xFF) == NVME_FEAT_HOST_ID) {
+		/* Only the 128-bit host identifier exists on fabrics. */
+		if (!(req->cmd.cdw11 & 1))
+			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		return nvme_req_expect_data(req, NVME_XFER_C2H, 16);
+	}
+	return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+}
+
+static uint16_t parse_common(struct nvme_req *req, bool *handled)
+{
+	*handled = true;
+	switch (req->cmd.opcode) {
+	case nvme_admin_identify:
+		req->execute = nvme_execute_identify;
+		return nvme_req_expect_data(req, NVME_XFER_C2H, NVME_IDENTIFY_DATA_SIZE);
+	case nvme_admin_get_log_page:
+		req->execute = nvme_execute_get_log_page;
+		return nvme_req_expect_data(req, NVME_XFER_C2H, nvme_get_log_len(req));
+	case nvme_admin_keep_alive:
+		req->execute = execute_keep_alive;
+		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	case nvme_admin_async_event:
+		req->execute = execute_async_event;
+		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	case nvme_admin_set_features:
+		req->execute = execute_set_features;
+		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	case nvme_admin_get_features:
+		return parse_get_features(req);
+	default:
+		*handled = false;
+		return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+	}
+}
+
+static bool ctrl_ready(const struct nvme_ctrl *ctrl)
+{
+	return (ctrl->cc & NVME_CC_EN) && (atomic_load(&ctrl->csts) & NVME_CSTS_RDY);
+}
+
+uint16_t nvme_parse_admin(struct nvme_req *req)
+{
+	if (!ctrl_ready(req->sq->ctrl))
+		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+	bool handled;
+	uint16_t status = parse_common(req, &handled);
+	if (handled)
+		return status;
+	if (req->cmd.opcode == nvme_admin_abort_cmd) {
+		req->execute = execute_abort;
+		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	}
+	return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+}
+
+uint16_t nvme_parse_discovery_admin(struct nvme_req *req)
+{
+	if (!ctrl_ready(req->sq->ctrl))
+		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+	bool handled;
+	uint16_t status = parse_common(req, &handled);
+	if (!handled)
+		return status;
+	/* A discovery controller has no namespaces and only the discovery log. */
+	if (req->cmd.opcode == nvme_admin_identify && (req->cmd.cdw10 & 0xFF) != NVME_ID_CNS_CTRL)
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	return status;
+}

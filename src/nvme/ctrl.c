@@ -1,0 +1,219 @@
+/* Controller lifetime, registers, keep-alive, errors and asynchronous events. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvme/internal.h"
+#include "util/log.h"
+
+static void kato_expired(struct reactor_timer *timer);
+
+struct nvme_ctrl *nvme_ctrl_create(struct nvme_subsys *subsys, struct nvme_sq *admin_sq,
+				   const struct nvmf_connect_data *data, uint32_t kato_ms)
+{
+	struct nvme_target *target = subsys->target;
+	uint16_t cntlid = nvme_target_alloc_cntlid(target);
+	if (!cntlid)
+		return NULL;
+	struct nvme_ctrl *ctrl = calloc(1, sizeof(*ctrl));
+	if (!ctrl)
+		return NULL;
+	ctrl->io_sq = calloc((size_t)target->params.max_io_queues + 1, sizeof(*ctrl->io_sq));
+	if (!ctrl->io_sq) {
+		free(ctrl);
+		return NULL;
+	}
+	ctrl->subsys = subsys;
+	ctrl->cntlid = cntlid;
+	memcpy(ctrl->hostnqn, data->hostnqn, sizeof(data->hostnqn));
+	ctrl->hostnqn[NVMF_NQN_SIZE - 1] = '\0';
+	memcpy(ctrl->hostid, data->hostid, sizeof(ctrl->hostid));
+	atomic_init(&ctrl->refs, 1);
+	ctrl->admin_sq = admin_sq;
+	ctrl->volatile_write_cache = true;
+	ctrl->kato_timer.fire = kato_expired;
+	pthread_mutex_init(&ctrl->lock, NULL);
+	pthread_mutex_init(&ctrl->errors.lock, NULL);
+	nvme_ctrl_set_kato(ctrl, kato_ms);
+
+	pthread_mutex_lock(&subsys->lock);
+	ctrl->next_in_subsys = subsys->ctrls;
+	subsys->ctrls = ctrl;
+	pthread_mutex_unlock(&subsys->lock);
+	log_info("controller %u: %s connected to %s (keep-alive %u ms)", cntlid, ctrl->hostnqn,
+		 subsys->nqn, kato_ms);
+	return ctrl;
+}
+
+struct nvme_ctrl *nvme_ctrl_get_by_id(struct nvme_subsys *subsys, uint16_t cntlid)
+{
+	struct nvme_ctrl *found = NULL;
+	pthread_mutex_lock(&subsys->lock);
+	for (struct nvme_ctrl *c = subsys->ctrls; c; c = c->next_in_subsys) {
+		if (c->cntlid == cntlid && !atomic_load(&c->dead)) {
+			atomic_fetch_add(&c->refs, 1);
+			found = c;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&subsys->lock);
+	return found;
+}
+
+void nvme_ctrl_put(struct nvme_ctrl *ctrl)
+{
+	if (atomic_fetch_sub(&ctrl->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&ctrl->lock);
+	pthread_mutex_destroy(&ctrl->errors.lock);
+	free(ctrl->io_sq);
+	free(ctrl);
+}
+
+/*
+ * Called on the admin queue's thread when its connection closes or its
+ * keep-alive expires.  I/O queues live on other threads: they notice
+ * nvme_sq_orphaned() and close themselves, each dropping its reference.
+ */
+void nvme_ctrl_teardown(struct nvme_ctrl *ctrl)
+{
+	if (atomic_exchange(&ctrl->dead, true))
+		return;
+	struct nvme_subsys *subsys = ctrl->subsys;
+	pthread_mutex_lock(&subsys->lock);
+	for (struct nvme_ctrl **p = &subsys->ctrls; *p; p = &(*p)->next_in_subsys) {
+		if (*p == ctrl) {
+			*p = ctrl->next_in_subsys;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&subsys->lock);
+	if (ctrl->admin_sq)
+		reactor_timer_cancel(ctrl->admin_sq->reactor, &ctrl->kato_timer);
+	log_info("controller %u: %s left %s", ctrl->cntlid, ctrl->hostnqn, subsys->nqn);
+}
+
+static void kato_arm(struct nvme_ctrl *ctrl)
+{
+	if (!ctrl->kato_ms || !ctrl->admin_sq)
+		return;
+	/* Hosts send Keep Alive every KATO/2; the slack absorbs a busy host. */
+	uint64_t deadline = ctrl->last_keep_alive_ns +
+			    (uint64_t)(ctrl->kato_ms + NVME_KATO_SLACK_MS) * 1000000ull;
+	reactor_timer_arm(ctrl->admin_sq->reactor, &ctrl->kato_timer, deadline);
+}
+
+static void kato_expired(struct reactor_timer *timer)
+{
+	struct nvme_ctrl *ctrl = (struct nvme_ctrl *)((char *)timer - offsetof(struct nvme_ctrl, kato_timer));
+	log_warn("controller %u: no Keep Alive from %s within %u ms; tearing it down", ctrl->cntlid,
+		 ctrl->hostnqn, ctrl->kato_ms);
+	ctrl->admin_sq->ops->disconnect(ctrl->admin_sq);
+}
+
+void nvme_ctrl_keep_alive(struct nvme_ctrl *ctrl)
+{
+	ctrl->last_keep_alive_ns = clock_now_ns();
+	kato_arm(ctrl);
+}
+
+void nvme_ctrl_set_kato(struct nvme_ctrl *ctrl, uint32_t kato_ms)
+{
+	ctrl->kato_ms = kato_ms;
+	if (!kato_ms && ctrl->admin_sq)
+		reactor_timer_cancel(ctrl->admin_sq->reactor, &ctrl->kato_timer);
+	nvme_ctrl_keep_alive(ctrl);
+}
+
+uint64_t nvme_ctrl_cap(const struct nvme_ctrl *ctrl)
+{
+	const struct nvme_target *target = ctrl->subsys->target;
+	uint64_t mqes = ctrl->subsys->discovery ? NVME_ADMIN_QUEUE_DEPTH - 1
+						: (uint64_t)target->params.io_queue_depth - 1;
+	uint64_t timeout_500ms = 20;
+	return mqes | NVME_CAP_CQR | timeout_500ms << NVME_CAP_TO_SHIFT | NVME_CAP_CSS_NVM |
+	       NVME_CAP_CSS_CSI;
+}
+
+static bool cc_valid(uint32_t cc)
+{
+	uint32_t css = (cc & NVME_CC_CSS_MASK) >> NVME_CC_CSS_SHIFT;
+	return (cc & NVME_CC_IOSQES_MASK) >> NVME_CC_IOSQES_SHIFT == 6 &&
+	       (cc & NVME_CC_IOCQES_MASK) >> NVME_CC_IOCQES_SHIFT == 4 &&
+	       (cc & NVME_CC_MPS_MASK) == 0 && (cc & NVME_CC_AMS_MASK) == 0 &&
+	       (css == NVME_CC_CSS_NVM || css == NVME_CC_CSS_CSI);
+}
+
+void nvme_ctrl_write_cc(struct nvme_ctrl *ctrl, uint32_t cc)
+{
+	uint32_t old = ctrl->cc;
+	uint32_t csts = atomic_load(&ctrl->csts);
+	ctrl->cc = cc;
+	if ((cc & NVME_CC_EN) && !(old & NVME_CC_EN)) {
+		if (cc_valid(cc) || ctrl->subsys->discovery)
+			csts |= NVME_CSTS_RDY;
+		else
+			csts |= NVME_CSTS_CFS;
+	} else if (!(cc & NVME_CC_EN) && (old & NVME_CC_EN)) {
+		csts &= ~(NVME_CSTS_RDY | NVME_CSTS_CFS | 3u << NVME_CSTS_SHST_SHIFT);
+	}
+	if ((cc & NVME_CC_SHN_MASK) && !(old & NVME_CC_SHN_MASK)) {
+		/* Nothing is cached that a shutdown would have to write back. */
+		csts = (csts & ~(3u << NVME_CSTS_SHST_SHIFT)) | NVME_CSTS_SHST_CMPLT;
+	} else if (!(cc & NVME_CC_SHN_MASK)) {
+		csts &= ~(3u << NVME_CSTS_SHST_SHIFT);
+	}
+	atomic_store(&ctrl->csts, csts);
+}
+
+void nvme_ctrl_record_error(struct nvme_ctrl *ctrl, const struct nvme_req *req, uint16_t status)
+{
+	struct nvme_error_log *log = &ctrl->errors;
+	pthread_mutex_lock(&log->lock);
+	struct nvme_error_log_page *e = &log->entry[log->count % NVME_ERROR_LOG_ENTRIES];
+	memset(e, 0, sizeof(*e));
+	e->error_count = ++log->count;
+	e->sqid = req->sq->qid;
+	e->cmdid = req->cmd.command_id;
+	e->status_field = (uint16_t)(status << 1);
+	e->parm_error_location = 0xFFFF;
+	e->nsid = req->cmd.nsid;
+	if (req->cmd.opcode == nvme_cmd_read || req->cmd.opcode == nvme_cmd_write ||
+	    req->cmd.opcode == nvme_cmd_compare || req->cmd.opcode == nvme_cmd_write_zeroes)
+		e->lba = (uint64_t)req->cmd.cdw11 << 32 | req->cmd.cdw10;
+	e->trtype = NVMF_TRTYPE_TCP;
+	pthread_mutex_unlock(&log->lock);
+}
+
+/* Held Asynchronous Event Requests complete only when something happens. */
+void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req)
+{
+	if (ctrl->npending_events) {
+		uint32_t event = ctrl->pending_events[0];
+		memmove(ctrl->pending_events, ctrl->pending_events + 1,
+			--ctrl->npending_events * sizeof(ctrl->pending_events[0]));
+		req->cqe.result = event;
+		nvme_req_complete(req, NVME_SC_SUCCESS);
+		return;
+	}
+	if (ctrl->naer == NVME_AER_LIMIT) {
+		nvme_req_complete(req, NVME_SC_ASYNC_LIMIT | NVME_STATUS_DNR);
+		return;
+	}
+	ctrl->aer[ctrl->naer++] = req;
+}
+
+void nvme_req_cancel(struct nvme_req *req)
+{
+	struct nvme_sq *sq = req->sq;
+	if (reactor_timer_armed(&req->due))
+		reactor_timer_cancel(sq->reactor, &req->due);
+	struct nvme_ctrl *ctrl = sq->ctrl;
+	if (!ctrl || sq->qid != 0)
+		return;
+	for (unsigned i = 0; i < ctrl->naer; i++) {
+		if (ctrl->aer[i] == req) {
+			ctrl->aer[i] = ctrl->aer[--ctrl->naer];
+			return;
+		}
+	}
+}

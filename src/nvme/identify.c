@@ -1,0 +1,174 @@
+/* Identify: controller, namespaces, namespace lists and descriptors. */
+#include <string.h>
+
+#include "nvme/internal.h"
+
+#define NVME_ID_NS_LIST_MAX 1024
+
+static void fill_id_ctrl(const struct nvme_ctrl *ctrl, struct nvme_id_ctrl *id)
+{
+	const struct nvme_subsys *subsys = ctrl->subsys;
+	const struct nvme_target_params *p = &subsys->target->params;
+	memset(id, 0, sizeof(*id));
+	memcpy(id->sn, subsys->serial, sizeof(id->sn));
+	memcpy(id->mn, subsys->model, sizeof(id->mn));
+	memset(id->fr, ' ', sizeof(id->fr));
+	memcpy(id->fr, NVME_FIRMWARE_REVISION, strlen(NVME_FIRMWARE_REVISION));
+	id->cntlid = ctrl->cntlid;
+	id->ver = NVME_VS(2, 0, 0);
+	id->ctratt = NVME_CTRL_CTRATT_128_ID;
+	id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSET;
+	id->maxcmd = subsys->discovery ? NVME_ADMIN_QUEUE_DEPTH : p->io_queue_depth;
+	id->sqes = 0x66;
+	id->cqes = 0x44;
+	id->aerl = NVME_AER_LIMIT - 1;
+	id->elpe = NVME_ERROR_LOG_ENTRIES - 1;
+	/* KAS is in 100 ms units: Keep Alive is timed to the tenth of a second. */
+	id->kas = 1;
+	id->msdbd = 1;
+	memcpy(id->subnqn, subsys->nqn, sizeof(id->subnqn));
+	if (subsys->discovery) {
+		id->cntrltype = NVME_CTRL_DISC;
+		id->oaes = NVME_CTRL_OAES_DISC_LOG_CHANGE;
+		id->lpa = NVME_CTRL_LPA_EXTENDED;
+		return;
+	}
+	id->cntrltype = NVME_CTRL_IO;
+	id->cmic = NVME_CTRL_CMIC_MULTI_CTRL;
+	id->mdts = p->mdts;
+	id->oaes = NVME_CTRL_OAES_NS_ATTR;
+	id->lpa = NVME_CTRL_LPA_SMART_PER_NS | NVME_CTRL_LPA_CMD_EFFECTS | NVME_CTRL_LPA_EXTENDED;
+	id->frmw = (1u << 1) | 1u; /* one slot, slot 1 read-only */
+	id->npss = 0;
+	id->psd[0].max_power = 2500; /* 25 W in 0.01 W units */
+	id->nn = subsys->nn;
+	id->oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES |
+		   NVME_CTRL_ONCS_VERIFY;
+	/* Present, and Flush with NSID FFFFFFFFh flushes every namespace. */
+	id->vwc = NVME_CTRL_VWC_PRESENT | 3u << 1;
+	id->ioccsz = (64 + p->incapsule_size) / 16;
+	id->iorcsz = 1;
+}
+
+static void fill_id_ns(const struct nvme_ns_slot *slot, struct nvme_id_ns *id)
+{
+	const struct ns *ns = slot->ns;
+	memset(id, 0, sizeof(*id));
+	id->nsze = ns->nlbas;
+	id->ncap = ns->nlbas;
+	id->nuse = ns->ops->blocks_in_use((struct ns *)ns);
+	id->nsfeat = NVME_NS_FEAT_THIN;
+	id->nlbaf = 0;
+	id->flbas = 0;
+	id->nmic = NVME_NS_NMIC_SHARED;
+	if (ns->deallocated_reads_zero)
+		id->dlfeat = NVME_NS_DLFEAT_READ_ZEROES | NVME_NS_DLFEAT_WRITE_ZEROES;
+	id->lbaf[0].ds = ns->lba_shift;
+	memcpy(id->nguid, slot->nguid, sizeof(id->nguid));
+}
+
+static size_t put_descriptor(uint8_t *out, size_t at, uint8_t type, const void *value, uint8_t len)
+{
+	struct nvme_ns_id_desc header = {.nidt = type, .nidl = len};
+	memcpy(out + at, &header, sizeof(header));
+	memcpy(out + at + sizeof(header), value, len);
+	return at + sizeof(header) + len;
+}
+
+static uint16_t identify_ns_descriptors(const struct nvme_ns_slot *slot, uint8_t *out)
+{
+	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
+	size_t at = put_descriptor(out, 0, NVME_NIDT_NGUID, slot->nguid, NVME_NIDT_NGUID_LEN);
+	at = put_descriptor(out, at, NVME_NIDT_UUID, slot->uuid, NVME_NIDT_UUID_LEN);
+	put_descriptor(out, at, NVME_NIDT_CSI, &slot->ns->csi, NVME_NIDT_CSI_LEN);
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t identify_active_list(const struct nvme_subsys *subsys, uint32_t after,
+				     uint32_t *out)
+{
+	if (after >= 0xFFFFFFFE)
+		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
+	unsigned n = 0;
+	for (uint32_t nsid = after + 1; nsid <= subsys->nn && n < NVME_ID_NS_LIST_MAX; nsid++)
+		if (subsys->ns[nsid - 1].ns)
+			out[n++] = nsid;
+	return NVME_SC_SUCCESS;
+}
+
+/* CNS 08h: the fields every command set shares. */
+static void fill_id_ns_independent(uint8_t *out)
+{
+	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
+	out[0] = NVME_NS_FEAT_THIN;	 /* NSFEAT */
+	out[1] = NVME_NS_NMIC_SHARED; /* NMIC */
+	out[9] = 1;		 /* NSTAT: ready */
+}
+
+static uint16_t identify_ns_slot(struct nvme_req *req, const struct nvme_ns_slot **slot)
+{
+	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	uint32_t nsid = req->cmd.nsid;
+	if (nsid == 0 || nsid > subsys->nn)
+		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+	*slot = &subsys->ns[nsid - 1];
+	return NVME_SC_SUCCESS;
+}
+
+void nvme_execute_identify(struct nvme_req *req)
+{
+	struct nvme_ctrl *ctrl = req->sq->ctrl;
+	uint8_t cns = req->cmd.cdw10 & 0xFF;
+	uint8_t csi = (uint8_t)(req->cmd.cdw11 >> 24);
+	const struct nvme_ns_slot *slot = NULL;
+	uint8_t *out = req->buf;
+	uint16_t status = NVME_SC_SUCCESS;
+	req->data = req->buf;
+
+	switch (cns) {
+	case NVME_ID_CNS_CTRL:
+		fill_id_ctrl(ctrl, req->buf);
+		break;
+	case NVME_ID_CNS_NS:
+		status = identify_ns_slot(req, &slot);
+		if (!status)
+			fill_id_ns(slot, req->buf);
+		break;
+	case NVME_ID_CNS_NS_ACTIVE_LIST:
+		status = identify_active_list(ctrl->subsys, req->cmd.nsid, req->buf);
+		break;
+	case NVME_ID_CNS_NS_DESC_LIST:
+		status = identify_ns_slot(req, &slot);
+		if (!status)
+			status = identify_ns_descriptors(slot, out);
+		break;
+	case NVME_ID_CNS_NS_CS_INDEP:
+		status = identify_ns_slot(req, &slot);
+		if (!status)
+			fill_id_ns_independent(out);
+		break;
+	case NVME_ID_CNS_CS_NS:
+		status = identify_ns_slot(req, &slot);
+		if (!status && csi != slot->ns->csi)
+			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
+		else if (!status)
+			memset(out, 0, NVME_IDENTIFY_DATA_SIZE); /* NVM: no extended LBA formats */
+		break;
+	case NVME_ID_CNS_CS_CTRL:
+		if (csi != NVME_CSI_NVM)
+			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
+		else
+			memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
+		break;
+	case NVME_ID_CNS_IOCS: {
+		uint64_t vector = NVME_IOCS_VECTOR_NVM;
+		memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
+		memcpy(out, &vector, sizeof(vector));
+		break;
+	}
+	default:
+		status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	}
+	nvme_req_complete(req, status);
+}

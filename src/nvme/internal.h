@@ -1,0 +1,127 @@
+/* Shared by the files of the controller core; not part of its contract. */
+#ifndef NVEMU_NVME_INTERNAL_H
+#define NVEMU_NVME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "nvme/nvme.h"
+
+#define NVME_ERROR_LOG_ENTRIES 64
+#define NVME_AER_LIMIT 4
+#define NVME_MAX_ALLOWED_HOSTS 64
+#define NVME_KATO_SLACK_MS 5000
+#define NVME_FIRMWARE_REVISION "0.1.0"
+#define NVME_IEEE_OUI 0x0  /* no registered OUI */
+
+struct nvme_ns_slot {
+	struct ns *ns;
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	uint8_t uuid[16];
+};
+
+struct nvme_subsys {
+	struct nvme_target *target;
+	bool discovery;
+	char nqn[NVMF_NQN_SIZE];
+	char serial[20];
+	char model[40];
+	uint32_t nn; /* highest NSID */
+	struct nvme_ns_slot ns[NVME_MAX_NAMESPACES];
+
+	pthread_mutex_t lock; /* guards ctrls */
+	struct nvme_ctrl *ctrls;
+};
+
+struct nvme_target {
+	struct nvme_target_params params;
+	char listen_addr[NVMF_DISC_ENTRY_TRADDR_LEN];
+	uint64_t start_ns;
+	atomic_uint next_cntlid;
+	struct nvme_subsys discovery;
+	struct nvme_subsys **subsys;
+	size_t nsubsys;
+	char *allowed_hosts[NVME_MAX_ALLOWED_HOSTS];
+	size_t nallowed_hosts;
+};
+
+struct nvme_error_log {
+	pthread_mutex_t lock;
+	uint64_t count;
+	struct nvme_error_log_page entry[NVME_ERROR_LOG_ENTRIES];
+};
+
+struct nvme_ctrl {
+	struct nvme_subsys *subsys;
+	struct nvme_ctrl *next_in_subsys;
+	uint16_t cntlid;
+	char hostnqn[NVMF_NQN_SIZE];
+	uint8_t hostid[16];
+	atomic_int refs;
+	atomic_bool dead;
+
+	/* Admin-queue thread only */
+	struct nvme_sq *admin_sq;
+	uint32_t cc;
+	atomic_uint csts;
+	uint32_t kato_ms;
+	uint64_t last_keep_alive_ns;
+	struct reactor_timer kato_timer;
+	uint32_t async_event_config;
+	bool volatile_write_cache;
+	struct nvme_req *aer[NVME_AER_LIMIT];
+	unsigned naer;
+	uint32_t pending_events[NVME_AER_LIMIT];
+	unsigned npending_events;
+
+	pthread_mutex_t lock; /* guards io_sq and io_queues_granted */
+	uint16_t io_queues_granted;
+	struct nvme_sq **io_sq; /* by qid, 1-based */
+
+	struct nvme_error_log errors;
+};
+
+/* target.c */
+struct nvme_subsys *nvme_target_find_subsys(struct nvme_target *target, const char *nqn);
+bool nvme_target_host_allowed(const struct nvme_target *target, const char *hostnqn);
+struct ns *nvme_subsys_ns(const struct nvme_subsys *subsys, uint32_t nsid);
+uint16_t nvme_target_alloc_cntlid(struct nvme_target *target);
+
+/* ctrl.c */
+struct nvme_ctrl *nvme_ctrl_create(struct nvme_subsys *subsys, struct nvme_sq *admin_sq,
+				   const struct nvmf_connect_data *data, uint32_t kato_ms);
+struct nvme_ctrl *nvme_ctrl_get_by_id(struct nvme_subsys *subsys, uint16_t cntlid);
+void nvme_ctrl_put(struct nvme_ctrl *ctrl);
+void nvme_ctrl_teardown(struct nvme_ctrl *ctrl);
+void nvme_ctrl_keep_alive(struct nvme_ctrl *ctrl);
+void nvme_ctrl_set_kato(struct nvme_ctrl *ctrl, uint32_t kato_ms);
+uint64_t nvme_ctrl_cap(const struct nvme_ctrl *ctrl);
+void nvme_ctrl_write_cc(struct nvme_ctrl *ctrl, uint32_t cc);
+void nvme_ctrl_record_error(struct nvme_ctrl *ctrl, const struct nvme_req *req, uint16_t status);
+void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req);
+
+/* req.c */
+void nvme_req_complete(struct nvme_req *req, uint16_t status);
+void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t due_ns);
+uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len);
+void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len);
+
+/* fabrics.c */
+uint16_t nvme_parse_fabrics(struct nvme_req *req);
+
+/* admin.c */
+uint16_t nvme_parse_admin(struct nvme_req *req);
+uint16_t nvme_parse_discovery_admin(struct nvme_req *req);
+
+/* identify.c */
+void nvme_execute_identify(struct nvme_req *req);
+
+/* logpage.c */
+void nvme_execute_get_log_page(struct nvme_req *req);
+uint32_t nvme_get_log_len(const struct nvme_req *req);
+
+/* io.c */
+uint16_t nvme_parse_io(struct nvme_req *req);
+
+#endif

@@ -1,0 +1,232 @@
+/* NVM command set I/O: parse and check, then hand to the namespace kind. */
+#include <string.h>
+
+#include "nvme/internal.h"
+
+#define NVME_NSID_ALL 0xFFFFFFFFu
+#define DSM_BUFFER_MAX 4096u
+
+static uint64_t cmd_slba(const struct nvme_sqe *cmd) { return (uint64_t)cmd->cdw11 << 32 | cmd->cdw10; }
+
+static uint32_t cmd_nlb(const struct nvme_sqe *cmd) { return (cmd->cdw12 & NVME_RW_NLB_MASK) + 1; }
+
+static uint16_t check_range(const struct ns *ns, uint64_t slba, uint64_t nlb)
+{
+	if (slba >= ns->nlbas || nlb > ns->nlbas - slba)
+		return NVME_SC_LBA_RANGE | NVME_STATUS_DNR;
+	return NVME_SC_SUCCESS;
+}
+
+static void count(atomic_uint_fast64_t *counter, uint64_t n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static struct ns_io io_for(const struct nvme_req *req)
+{
+	struct ns_io io = {
+	    .slba = cmd_slba(&req->cmd),
+	    .nlb = cmd_nlb(&req->cmd),
+	    .fua = req->cmd.cdw12 & NVME_RW_FUA,
+	    .buf = req->buf,
+	    .now_ns = clock_now_ns(),
+	};
+	return io;
+}
+
+static void execute_read(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	struct ns_io io = io_for(req);
+	uint16_t status = ns->ops->read(ns, &io);
+	if (!status) {
+		req->data = io.data;
+		count(&ns->stats.read_cmds, 1);
+		count(&ns->stats.read_bytes, req->data_len);
+	}
+	nvme_req_complete_at(req, status, io.done_ns);
+}
+
+static void execute_write(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	struct ns_io io = io_for(req);
+	uint16_t status = ns->ops->write(ns, &io);
+	if (!status) {
+		count(&ns->stats.write_cmds, 1);
+		count(&ns->stats.write_bytes, req->data_len);
+	}
+	nvme_req_complete_at(req, status, io.done_ns);
+}
+
+static void execute_write_zeroes(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	struct ns_io io = io_for(req);
+	io.buf = NULL;
+	uint16_t status = ns->ops->write_zeroes(ns, &io);
+	if (!status)
+		count(&ns->stats.write_cmds, 1);
+	nvme_req_complete_at(req, status, io.done_ns);
+}
+
+static void execute_verify(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	struct ns_io io = io_for(req);
+	io.buf = NULL; /* the medium is read and checked, nothing is transferred */
+	uint16_t status = ns->ops->read(ns, &io);
+	if (!status)
+		count(&ns->stats.read_cmds, 1);
+	nvme_req_complete_at(req, status, io.done_ns);
+}
+
+/* Reads block by block into a small buffer: Compare is rare and MDTS-sized. */
+static void execute_compare(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	uint8_t chunk[4096];
+	uint32_t blocks_per_chunk = sizeof(chunk) >> ns->lba_shift;
+	struct ns_io whole = io_for(req);
+	uint64_t done_ns = whole.now_ns;
+	uint16_t status = NVME_SC_SUCCESS;
+	const uint8_t *host = req->buf;
+	for (uint32_t at = 0; at < whole.nlb && !status; at += blocks_per_chunk) {
+		struct ns_io io = whole;
+		io.slba = whole.slba + at;
+		io.nlb = whole.nlb - at < blocks_per_chunk ? whole.nlb - at : blocks_per_chunk;
+		io.buf = chunk;
+		status = ns->ops->read(ns, &io);
+		if (io.done_ns > done_ns)
+			done_ns = io.done_ns;
+		size_t len = (size_t)io.nlb << ns->lba_shift;
+		if (!status && memcmp(io.data, host + ((size_t)at << ns->lba_shift), len) != 0)
+			status = NVME_SC_COMPARE_FAILED | NVME_STATUS_DNR;
+	}
+	if (status != (NVME_SC_COMPARE_FAILED | NVME_STATUS_DNR)) {
+		count(&ns->stats.read_cmds, 1);
+		count(&ns->stats.read_bytes, req->data_len);
+	}
+	nvme_req_complete_at(req, status, done_ns);
+}
+
+static void execute_dsm(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	uint32_t nr = (req->cmd.cdw10 & 0xFF) + 1;
+	const struct nvme_dsm_range *ranges = req->buf;
+	uint64_t now = clock_now_ns(), done_ns = now;
+	for (uint32_t i = 0; i < nr; i++) {
+		uint16_t status = check_range(ns, ranges[i].slba, ranges[i].nlb);
+		if (status) {
+			nvme_req_complete(req, status);
+			return;
+		}
+	}
+	if (req->cmd.cdw11 & NVME_DSMGMT_AD) {
+		for (uint32_t i = 0; i < nr; i++) {
+			if (!ranges[i].nlb)
+				continue;
+			struct ns_io io = {.slba = ranges[i].slba, .nlb = ranges[i].nlb, .now_ns = now};
+			uint16_t status = ns->ops->deallocate(ns, &io);
+			if (status) {
+				nvme_req_complete(req, status);
+				return;
+			}
+			if (io.done_ns > done_ns)
+				done_ns = io.done_ns;
+		}
+	}
+	nvme_req_complete_at(req, NVME_SC_SUCCESS, done_ns);
+}
+
+static void execute_flush(struct nvme_req *req)
+{
+	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	uint64_t now = clock_now_ns(), done_ns = now;
+	uint32_t first = req->cmd.nsid, last = req->cmd.nsid;
+	if (req->cmd.nsid == NVME_NSID_ALL) {
+		first = 1;
+		last = subsys->nn;
+	}
+	for (uint32_t nsid = first; nsid <= last; nsid++) {
+		struct ns *ns = nvme_subsys_ns(subsys, nsid);
+		struct ns_io io = {.now_ns = now};
+		uint16_t status = ns->ops->flush(ns, &io);
+		if (status) {
+			nvme_req_complete(req, status);
+			return;
+		}
+		if (io.done_ns > done_ns)
+			done_ns = io.done_ns;
+	}
+	nvme_req_complete_at(req, NVME_SC_SUCCESS, done_ns);
+}
+
+static uint16_t parse_rw(struct nvme_req *req, enum nvme_xfer xfer, void (*execute)(struct nvme_req *))
+{
+	const struct ns *ns = req->ns;
+	uint64_t nlb = cmd_nlb(&req->cmd);
+	uint16_t status = check_range(ns, cmd_slba(&req->cmd), nlb);
+	if (status)
+		return status;
+	uint64_t len = nlb << ns->lba_shift;
+	uint64_t mdts_bytes = 4096ull << req->sq->target->params.mdts;
+	if (len > mdts_bytes)
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	req->execute = execute;
+	return nvme_req_expect_data(req, xfer, (uint32_t)len);
+}
+
+static uint16_t parse_no_data(struct nvme_req *req, void (*execute)(struct nvme_req *))
+{
+	uint16_t status = check_range(req->ns, cmd_slba(&req->cmd), cmd_nlb(&req->cmd));
+	if (status)
+		return status;
+	req->execute = execute;
+	return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+}
+
+static uint16_t parse_dsm(struct nvme_req *req)
+{
+	uint32_t needed = ((req->cmd.cdw10 & 0xFF) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+	uint32_t sent = req->cmd.dptr.length;
+	/* Linux always sends a whole 4 KiB page of ranges, whatever NR says. */
+	if (sent < needed || sent > DSM_BUFFER_MAX)
+		return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+	req->execute = execute_dsm;
+	return nvme_req_expect_data(req, NVME_XFER_H2C, sent);
+}
+
+uint16_t nvme_parse_io(struct nvme_req *req)
+{
+	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	uint32_t nsid = req->cmd.nsid;
+	if (req->cmd.opcode == nvme_cmd_flush && nsid == NVME_NSID_ALL) {
+		req->execute = execute_flush;
+		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	}
+	req->ns = nvme_subsys_ns(subsys, nsid);
+	if (!req->ns)
+		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+
+	switch (req->cmd.opcode) {
+	case nvme_cmd_read:
+		return parse_rw(req, NVME_XFER_C2H, execute_read);
+	case nvme_cmd_write:
+		return parse_rw(req, NVME_XFER_H2C, execute_write);
+	case nvme_cmd_compare:
+		return parse_rw(req, NVME_XFER_H2C, execute_compare);
+	case nvme_cmd_write_zeroes:
+		return parse_no_data(req, execute_write_zeroes);
+	case nvme_cmd_verify:
+		return parse_no_data(req, execute_verify);
+	case nvme_cmd_dsm:
+		return parse_dsm(req);
+	case nvme_cmd_flush:
+		req->execute = execute_flush;
+		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	default:
+		return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+	}
+}

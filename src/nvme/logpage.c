@@ -1,0 +1,243 @@
+/* Get Log Page: error, SMART / health, firmware slot, effects, changed namespaces, discovery. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nvme/internal.h"
+
+/* The part of a log page the host asked for: [offset, offset + len). */
+struct log_window {
+	uint8_t *out;
+	uint64_t offset;
+	uint32_t len;
+};
+
+/* Copies whatever part of [at, at + size) falls inside the window. */
+static void window_put(struct log_window *w, uint64_t at, const void *src, size_t size)
+{
+	uint64_t start = at > w->offset ? at : w->offset;
+	uint64_t end = at + size < w->offset + w->len ? at + size : w->offset + w->len;
+	if (start >= end)
+		return;
+	memcpy(w->out + (start - w->offset), (const uint8_t *)src + (start - at), end - start);
+}
+
+uint32_t nvme_get_log_len(const struct nvme_req *req)
+{
+	uint64_t numd = ((uint64_t)(req->cmd.cdw11 & 0xFFFF) << 16 | req->cmd.cdw10 >> 16) + 1;
+	uint64_t bytes = numd * 4;
+	/* An absurd length fails the SGL length check rather than wrapping. */
+	return bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+}
+
+static void put_u128(uint8_t field[16], uint64_t value)
+{
+	memset(field, 0, 16);
+	memcpy(field, &value, sizeof(value));
+}
+
+static void add_ns_activity(const struct ns *ns, uint64_t totals[4])
+{
+	totals[0] += atomic_load_explicit(&ns->stats.read_bytes, memory_order_relaxed);
+	totals[1] += atomic_load_explicit(&ns->stats.write_bytes, memory_order_relaxed);
+	totals[2] += atomic_load_explicit(&ns->stats.read_cmds, memory_order_relaxed);
+	totals[3] += atomic_load_explicit(&ns->stats.write_cmds, memory_order_relaxed);
+}
+
+static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
+{
+	struct nvme_ctrl *ctrl = req->sq->ctrl;
+	const struct nvme_subsys *subsys = ctrl->subsys;
+	uint32_t nsid = req->cmd.nsid;
+	uint64_t totals[4] = {0};
+	if (nsid == 0 || nsid == 0xFFFFFFFF) {
+		for (uint32_t i = 1; i <= subsys->nn; i++)
+			add_ns_activity(subsys->ns[i - 1].ns, totals);
+	} else {
+		const struct ns *ns = nvme_subsys_ns(subsys, nsid);
+		if (!ns)
+			return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+		add_ns_activity(ns, totals);
+	}
+	struct nvme_smart_log log;
+	memset(&log, 0, sizeof(log));
+	log.temperature = 308; /* Kelvin: a drive idling at 35 C */
+	log.avail_spare = 100;
+	log.spare_thresh = 10;
+	/* Data units are thousands of 512-byte units, rounded up. */
+	put_u128(log.data_units_read, (totals[0] + 511999) / 512000);
+	put_u128(log.data_units_written, (totals[1] + 511999) / 512000);
+	put_u128(log.host_reads, totals[2]);
+	put_u128(log.host_writes, totals[3]);
+	put_u128(log.power_cycles, 1);
+	put_u128(log.power_on_hours,
+		 (clock_now_ns() - subsys->target->start_ns) / (3600ull * 1000000000ull));
+	pthread_mutex_lock(&ctrl->errors.lock);
+	put_u128(log.num_err_log_entries, ctrl->errors.count);
+	pthread_mutex_unlock(&ctrl->errors.lock);
+	window_put(w, 0, &log, sizeof(log));
+	return NVME_SC_SUCCESS;
+}
+
+static void error_log(struct nvme_ctrl *ctrl, struct log_window *w)
+{
+	struct nvme_error_log *log = &ctrl->errors;
+	pthread_mutex_lock(&log->lock);
+	uint64_t count = log->count;
+	uint64_t kept = count < NVME_ERROR_LOG_ENTRIES ? count : NVME_ERROR_LOG_ENTRIES;
+	/* Newest first, as the specification orders them. */
+	for (uint64_t i = 0; i < kept; i++) {
+		const struct nvme_error_log_page *e = &log->entry[(count - 1 - i) % NVME_ERROR_LOG_ENTRIES];
+		window_put(w, i * sizeof(*e), e, sizeof(*e));
+	}
+	pthread_mutex_unlock(&log->lock);
+}
+
+static void firmware_slot_log(struct log_window *w)
+{
+	struct nvme_fw_slot_info_log log;
+	memset(&log, 0, sizeof(log));
+	log.afi = 1;
+	memset(log.frs[0], ' ', sizeof(log.frs[0]));
+	memcpy(log.frs[0], NVME_FIRMWARE_REVISION, strlen(NVME_FIRMWARE_REVISION));
+	window_put(w, 0, &log, sizeof(log));
+}
+
+static void effects_log(uint8_t csi, struct log_window *w)
+{
+	static const uint8_t admin[] = {
+	    nvme_admin_get_log_page, nvme_admin_identify,     nvme_admin_abort_cmd,
+	    nvme_admin_set_features, nvme_admin_get_features, nvme_admin_async_event,
+	    nvme_admin_keep_alive,
+	};
+	static const uint8_t io_reads[] = {nvme_cmd_flush, nvme_cmd_read, nvme_cmd_compare,
+					   nvme_cmd_verify};
+	static const uint8_t io_writes[] = {nvme_cmd_write, nvme_cmd_write_zeroes, nvme_cmd_dsm};
+	struct nvme_effects_log log;
+	memset(&log, 0, sizeof(log));
+	for (size_t i = 0; i < sizeof(admin); i++)
+		log.acs[admin[i]] = NVME_CMD_EFFECTS_CSUPP;
+	if (csi == NVME_CSI_NVM) {
+		for (size_t i = 0; i < sizeof(io_reads); i++)
+			log.iocs[io_reads[i]] = NVME_CMD_EFFECTS_CSUPP;
+		for (size_t i = 0; i < sizeof(io_writes); i++)
+			log.iocs[io_writes[i]] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
+	}
+	window_put(w, 0, &log, sizeof(log));
+}
+
+static void fill_disc_entry(struct nvmf_disc_log_entry *e, const struct nvme_target *target,
+			    const char *traddr, const char *nqn, uint8_t subtype)
+{
+	memset(e, 0, sizeof(*e));
+	e->trtype = NVMF_TRTYPE_TCP;
+	e->adrfam = strchr(traddr, ':') ? NVMF_ADDR_FAMILY_IP6 : NVMF_ADDR_FAMILY_IP4;
+	e->subtype = subtype;
+	e->treq = NVMF_TREQ_NOT_SPECIFIED;
+	e->portid = 1;
+	e->cntlid = NVMF_CNTLID_DYNAMIC;
+	e->asqsz = NVME_ADMIN_QUEUE_DEPTH;
+	/* Fixed-width fields, space-padded as libnvme accepts. */
+	memset(e->trsvcid, ' ', sizeof(e->trsvcid));
+	memset(e->traddr, ' ', sizeof(e->traddr));
+	char port[8];
+	int n = snprintf(port, sizeof(port), "%u", target->params.port);
+	memcpy(e->trsvcid, port, (size_t)n);
+	memcpy(e->traddr, traddr, strnlen(traddr, sizeof(e->traddr)));
+	snprintf(e->subnqn, sizeof(e->subnqn), "%s", nqn);
+	e->tsas[0] = NVMF_TCP_SECTYPE_NONE;
+}
+
+static void discovery_log(struct nvme_req *req, struct log_window *w)
+{
+	const struct nvme_target *target = req->sq->target;
+	const struct nvme_ctrl *ctrl = req->sq->ctrl;
+	const char *traddr = req->sq->local_addr[0] ? req->sq->local_addr : target->listen_addr;
+	bool host_allowed = nvme_target_host_allowed(target, ctrl->hostnqn);
+	struct nvmf_disc_log_entry entry;
+	uint64_t records = 0;
+	for (size_t i = 0; host_allowed && i < target->nsubsys; i++) {
+		fill_disc_entry(&entry, target, traddr, target->subsys[i]->nqn, NVME_NQN_NVM);
+		window_put(w, sizeof(struct nvmf_disc_log_page_hdr) + records++ * sizeof(entry), &entry,
+			   sizeof(entry));
+	}
+	fill_disc_entry(&entry, target, traddr, NVME_NQN_DISC, NVME_NQN_CURR_DISC);
+	window_put(w, sizeof(struct nvmf_disc_log_page_hdr) + records++ * sizeof(entry), &entry,
+		   sizeof(entry));
+
+	struct nvmf_disc_log_page_hdr hdr;
+	memset(&hdr, 0, sizeof(hdr));
+	/* Nothing changes while the daemon runs, so the generation stays put. */
+	hdr.genctr = 1;
+	hdr.numrec = records;
+	window_put(w, 0, &hdr, sizeof(hdr));
+}
+
+static uint64_t log_size(uint8_t lid)
+{
+	switch (lid) {
+	case NVME_LOG_ERROR:
+		return NVME_ERROR_LOG_ENTRIES * sizeof(struct nvme_error_log_page);
+	case NVME_LOG_SMART:
+		return sizeof(struct nvme_smart_log);
+	case NVME_LOG_FW_SLOT:
+		return sizeof(struct nvme_fw_slot_info_log);
+	case NVME_LOG_CHANGED_NS:
+		return NVME_CHANGED_NS_LOG_SIZE;
+	case NVME_LOG_CMD_EFFECTS:
+		return sizeof(struct nvme_effects_log);
+	default:
+		return 0;
+	}
+}
+
+void nvme_execute_get_log_page(struct nvme_req *req)
+{
+	struct nvme_ctrl *ctrl = req->sq->ctrl;
+	uint8_t lid = req->cmd.cdw10 & 0xFF;
+	uint8_t csi = (uint8_t)(req->cmd.cdw14 >> 24);
+	uint64_t offset = (uint64_t)req->cmd.cdw13 << 32 | req->cmd.cdw12;
+	struct log_window w = {.out = req->buf, .offset = offset, .len = req->data_len};
+	uint16_t status = NVME_SC_SUCCESS;
+	memset(req->buf, 0, req->data_len);
+	req->data = req->buf;
+
+	if (offset & 3) {
+		nvme_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+		return;
+	}
+	if (ctrl->subsys->discovery) {
+		/* libnvme reads the page in chunks past its end: zeroes there. */
+		if (lid == NVME_LOG_DISC)
+			discovery_log(req, &w);
+		else
+			status = NVME_SC_INVALID_LOG_PAGE | NVME_STATUS_DNR;
+		nvme_req_complete(req, status);
+		return;
+	}
+	uint64_t size = log_size(lid);
+	if (!size) {
+		nvme_req_complete(req, NVME_SC_INVALID_LOG_PAGE | NVME_STATUS_DNR);
+		return;
+	}
+	if (offset >= size) {
+		nvme_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+		return;
+	}
+	switch (lid) {
+	case NVME_LOG_ERROR:
+		error_log(ctrl, &w);
+		break;
+	case NVME_LOG_SMART:
+		status = smart_log(req, &w);
+		break;
+	case NVME_LOG_FW_SLOT:
+		firmware_slot_log(&w);
+		break;
+	case NVME_LOG_CHANGED_NS:
+		break; /* namespaces never change while the daemon runs */
+	case NVME_LOG_CMD_EFFECTS:
+		effects_log(csi, &w);
+		break;
+	}
+	nvme_req_complete(req, status);
+}

@@ -1,0 +1,128 @@
+/*
+ * The NVMe controller core: subsystems, controllers, admin and I/O commands.
+ *
+ * It knows nothing of sockets.  A transport embeds a struct nvme_sq in each
+ * of its queues and a struct nvme_req in each request slot, and drives them:
+ *
+ *   1. copy the SQE into req->cmd and call nvme_req_init(): it parses the
+ *      command, checks it, and either returns a status (the transport then
+ *      answers with it, after consuming any data the host already sent) or
+ *      sets req->xfer, req->data_len and req->execute;
+ *   2. for NVME_XFER_H2C, move data_len bytes from the host into req->buf;
+ *   3. call req->execute(req);
+ *   4. the core calls ops->queue_response(req) exactly once, maybe later
+ *      (a modelled latency, a held Asynchronous Event Request).  For
+ *      NVME_XFER_C2H the data to send is req->data, req->data_len bytes,
+ *      unless the status is an error.
+ *
+ * All calls for one queue come from the reactor thread that owns it.
+ */
+#ifndef NVEMU_NVME_NVME_H
+#define NVEMU_NVME_NVME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ns/ns.h"
+#include "runtime/reactor.h"
+#include "spec/nvme.h"
+
+struct nvme_target;
+struct nvme_subsys;
+struct nvme_ctrl;
+struct nvme_sq;
+struct nvme_req;
+
+struct nvme_transport_ops {
+	/* Send req's data (for C2H transfers) and its completion. */
+	void (*queue_response)(struct nvme_req *req);
+	/* Close the queue's connection; called on the queue's own thread. */
+	void (*disconnect)(struct nvme_sq *sq);
+};
+
+enum nvme_xfer { NVME_XFER_NONE, NVME_XFER_H2C, NVME_XFER_C2H };
+
+struct nvme_req {
+	struct nvme_sqe cmd;
+	struct nvme_cqe cqe;
+	struct nvme_sq *sq;
+	struct ns *ns;
+	enum nvme_xfer xfer;
+	uint32_t data_len;
+	uint32_t incapsule_len; /* set by the transport before nvme_req_init() */
+	void *buf;	  /* the transport's buffer, nvme_sq.max_data bytes */
+	const void *data; /* C2H: where the data to send is */
+	void (*execute)(struct nvme_req *req);
+	struct reactor_timer due;
+	uint16_t pending_status;
+};
+
+struct nvme_sq {
+	struct nvme_target *target;
+	const struct nvme_transport_ops *ops;
+	struct reactor *reactor;
+	/* Set by a successful Connect. */
+	struct nvme_ctrl *ctrl;
+	uint16_t qid;
+	uint16_t size;
+	uint16_t head;
+	bool sqflow_disabled;
+	/* Largest transfer the transport can buffer per request. */
+	uint32_t max_data;
+	/* The address the host reached us at, for the discovery log. */
+	char local_addr[64];
+};
+
+void nvme_sq_init(struct nvme_sq *sq, struct nvme_target *target,
+		  const struct nvme_transport_ops *ops, struct reactor *reactor, uint32_t max_data);
+/* The transport is closing the queue: every request was cancelled or answered. */
+void nvme_sq_destroy(struct nvme_sq *sq);
+/* True when the queue's controller was torn down and the queue should close. */
+bool nvme_sq_orphaned(const struct nvme_sq *sq);
+
+uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq);
+/* Forget a request whose connection is going away (disarms its timer). */
+void nvme_req_cancel(struct nvme_req *req);
+/* Answer a request whose data transfer failed (e.g. a data digest error). */
+void nvme_req_fail(struct nvme_req *req, uint16_t status);
+
+/* In-capsule data limit the controller advertises (IOCCSZ) for I/O queues. */
+uint32_t nvme_target_incapsule_size(const struct nvme_target *target);
+
+/* ---- Building what a daemon serves ---- */
+
+struct nvme_target_params {
+	const char *listen_addr; /* for the discovery log */
+	uint16_t port;
+	uint8_t mdts;		   /* 2^mdts * 4 KiB */
+	uint16_t max_io_queues;	   /* per controller */
+	uint16_t io_queue_depth;   /* entries, MQES + 1 */
+	uint32_t incapsule_size;   /* bytes of in-capsule data on I/O queues */
+	bool allow_any_host;
+};
+
+struct nvme_subsys_params {
+	const char *nqn;
+	const char *serial;
+	const char *model;
+};
+
+struct nvme_target *nvme_target_create(const struct nvme_target_params *params);
+/* Disconnects nothing: stop every reactor first. */
+void nvme_target_destroy(struct nvme_target *target);
+int nvme_target_allow_host(struct nvme_target *target, const char *hostnqn);
+struct nvme_subsys *nvme_target_add_subsys(struct nvme_target *target,
+					   const struct nvme_subsys_params *params, char *err,
+					   size_t errlen);
+/* The subsystem takes ownership of ns; returns the NSID, or 0 on error. */
+uint32_t nvme_subsys_add_ns(struct nvme_subsys *subsys, struct ns *ns, char *err, size_t errlen);
+const char *nvme_subsys_nqn(const struct nvme_subsys *subsys);
+uint32_t nvme_target_max_data(const struct nvme_target *target);
+/* Commands a queue may have outstanding: the largest queue a host can get. */
+uint32_t nvme_target_queue_slots(const struct nvme_target *target);
+
+#define NVME_MAX_NAMESPACES 1024
+#define NVME_ADMIN_QUEUE_DEPTH 32
+
+#endif

@@ -1,0 +1,144 @@
+/* Request life: parse, data checks, completion (now or at a modelled time). */
+#include <string.h>
+
+#include "nvme/internal.h"
+
+void nvme_sq_init(struct nvme_sq *sq, struct nvme_target *target,
+		  const struct nvme_transport_ops *ops, struct reactor *reactor, uint32_t max_data)
+{
+	memset(sq, 0, sizeof(*sq));
+	sq->target = target;
+	sq->ops = ops;
+	sq->reactor = reactor;
+	sq->max_data = max_data;
+	sq->size = NVME_ADMIN_QUEUE_DEPTH;
+}
+
+void nvme_sq_destroy(struct nvme_sq *sq)
+{
+	struct nvme_ctrl *ctrl = sq->ctrl;
+	if (!ctrl)
+		return;
+	sq->ctrl = NULL;
+	if (sq->qid == 0) {
+		nvme_ctrl_teardown(ctrl);
+		ctrl->admin_sq = NULL;
+	} else {
+		pthread_mutex_lock(&ctrl->lock);
+		if (ctrl->io_sq[sq->qid] == sq)
+			ctrl->io_sq[sq->qid] = NULL;
+		pthread_mutex_unlock(&ctrl->lock);
+	}
+	nvme_ctrl_put(ctrl);
+}
+
+bool nvme_sq_orphaned(const struct nvme_sq *sq)
+{
+	return sq->ctrl && atomic_load_explicit(&sq->ctrl->dead, memory_order_relaxed);
+}
+
+static bool sgl_psdt_valid(uint8_t flags)
+{
+	/* Fabrics carry SGLs only (PSDT 01b or 10b); fused operations are not supported. */
+	uint8_t psdt = flags & NVME_CMD_PSDT_MASK;
+	return (psdt == 0x40 || psdt == 0x80) && (flags & 0x3) == 0;
+}
+
+uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
+{
+	req->sq = sq;
+	req->ns = NULL;
+	req->xfer = NVME_XFER_NONE;
+	req->data_len = 0;
+	req->data = NULL;
+	req->execute = NULL;
+	memset(&req->cqe, 0, sizeof(req->cqe));
+
+	if (!sgl_psdt_valid(req->cmd.flags))
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	if (req->cmd.opcode == nvme_admin_fabrics)
+		return nvme_parse_fabrics(req);
+	if (!sq->ctrl)
+		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+	if (sq->qid != 0)
+		return nvme_parse_io(req);
+	if (sq->ctrl->subsys->discovery)
+		return nvme_parse_discovery_admin(req);
+	return nvme_parse_admin(req);
+}
+
+uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len)
+{
+	const struct nvme_sgl_desc *sgl = &req->cmd.dptr;
+	if (len == 0 && xfer == NVME_XFER_NONE) {
+		if (sgl->length != 0 || req->incapsule_len)
+			return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+		return NVME_SC_SUCCESS;
+	}
+	if (sgl->type == NVME_SGL_IN_CAPSULE) {
+		if (xfer != NVME_XFER_H2C)
+			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		if (sgl->addr != 0)
+			return NVME_SC_SGL_INVALID_OFFSET | NVME_STATUS_DNR;
+		if (req->incapsule_len != sgl->length)
+			return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+	} else if (sgl->type == NVME_SGL_TRANSPORT_DATA) {
+		if (req->incapsule_len)
+			return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+	} else {
+		return NVME_SC_SGL_INVALID_TYPE | NVME_STATUS_DNR;
+	}
+	if (sgl->length != len)
+		return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+	if (len > req->sq->max_data)
+		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	req->xfer = xfer;
+	req->data_len = len;
+	return NVME_SC_SUCCESS;
+}
+
+void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len)
+{
+	if (len > req->data_len)
+		len = req->data_len;
+	memcpy(req->buf, src, len);
+	memset((char *)req->buf + len, 0, req->data_len - len);
+	req->data = req->buf;
+}
+
+void nvme_req_complete(struct nvme_req *req, uint16_t status)
+{
+	struct nvme_sq *sq = req->sq;
+	struct nvme_cqe *cqe = &req->cqe;
+	cqe->command_id = req->cmd.command_id;
+	cqe->sq_id = sq->qid;
+	cqe->status = (uint16_t)(status << 1);
+	if (sq->sqflow_disabled) {
+		cqe->sq_head = 0xFFFF;
+	} else {
+		sq->head = (uint16_t)((sq->head + 1) % sq->size);
+		cqe->sq_head = sq->head;
+	}
+	if (status && sq->ctrl)
+		nvme_ctrl_record_error(sq->ctrl, req, status);
+	sq->ops->queue_response(req);
+}
+
+void nvme_req_fail(struct nvme_req *req, uint16_t status) { nvme_req_complete(req, status); }
+
+static void due_fired(struct reactor_timer *timer)
+{
+	struct nvme_req *req = (struct nvme_req *)((char *)timer - offsetof(struct nvme_req, due));
+	nvme_req_complete(req, req->pending_status);
+}
+
+void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t due_ns)
+{
+	if (due_ns <= clock_now_ns()) {
+		nvme_req_complete(req, status);
+		return;
+	}
+	req->pending_status = status;
+	req->due.fire = due_fired;
+	reactor_timer_arm(req->sq->reactor, &req->due, due_ns);
+}

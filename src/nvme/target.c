@@ -1,0 +1,230 @@
+/* What a daemon serves: subsystems, their namespaces, and who may connect. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "nvme/internal.h"
+#include "util/crc32c.h"
+
+static void copy_padded(char *dst, size_t len, const char *src)
+{
+	/* Identify strings are ASCII, space-padded, not NUL-terminated. */
+	size_t n = strlen(src);
+	if (n > len)
+		n = len;
+	memset(dst, ' ', len);
+	memcpy(dst, src, n);
+}
+
+static void subsys_init(struct nvme_subsys *subsys, struct nvme_target *target, const char *nqn)
+{
+	subsys->target = target;
+	snprintf(subsys->nqn, sizeof(subsys->nqn), "%s", nqn);
+	pthread_mutex_init(&subsys->lock, NULL);
+}
+
+static void subsys_destroy(struct nvme_subsys *subsys)
+{
+	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++)
+		ns_destroy(subsys->ns[nsid - 1].ns);
+	pthread_mutex_destroy(&subsys->lock);
+}
+
+struct nvme_target *nvme_target_create(const struct nvme_target_params *params)
+{
+	struct nvme_target *target = calloc(1, sizeof(*target));
+	if (!target)
+		return NULL;
+	target->params = *params;
+	snprintf(target->listen_addr, sizeof(target->listen_addr), "%s", params->listen_addr);
+	target->params.listen_addr = target->listen_addr;
+	target->start_ns = clock_now_ns();
+	/*
+	 * Hosts keep discovery controllers of every target in one subsystem and
+	 * reject duplicate IDs there, so two daemons must not both start at 1.
+	 */
+	uint16_t seed = 0;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint16_t)clock_now_ns();
+	atomic_init(&target->next_cntlid, 1u + seed % NVMF_CNTLID_MAX);
+	subsys_init(&target->discovery, target, NVME_NQN_DISC);
+	target->discovery.discovery = true;
+	copy_padded(target->discovery.serial, sizeof(target->discovery.serial), "nvemu-discovery");
+	copy_padded(target->discovery.model, sizeof(target->discovery.model), "nvemu discovery");
+	return target;
+}
+
+void nvme_target_destroy(struct nvme_target *target)
+{
+	if (!target)
+		return;
+	for (size_t i = 0; i < target->nsubsys; i++) {
+		subsys_destroy(target->subsys[i]);
+		free(target->subsys[i]);
+	}
+	subsys_destroy(&target->discovery);
+	for (size_t i = 0; i < target->nallowed_hosts; i++)
+		free(target->allowed_hosts[i]);
+	free(target->subsys);
+	free(target);
+}
+
+int nvme_target_allow_host(struct nvme_target *target, const char *hostnqn)
+{
+	if (target->nallowed_hosts == NVME_MAX_ALLOWED_HOSTS || strlen(hostnqn) >= NVMF_NQN_SIZE)
+		return -1;
+	char *copy = strdup(hostnqn);
+	if (!copy)
+		return -1;
+	target->allowed_hosts[target->nallowed_hosts++] = copy;
+	return 0;
+}
+
+bool nvme_target_host_allowed(const struct nvme_target *target, const char *hostnqn)
+{
+	if (target->params.allow_any_host)
+		return true;
+	for (size_t i = 0; i < target->nallowed_hosts; i++)
+		if (strcmp(target->allowed_hosts[i], hostnqn) == 0)
+			return true;
+	return false;
+}
+
+static bool nqn_valid(const char *nqn)
+{
+	size_t len = strlen(nqn);
+	return len > 0 && len < NVMF_NQN_SIZE && strncmp(nqn, "nqn.", 4) == 0;
+}
+
+struct nvme_subsys *nvme_target_add_subsys(struct nvme_target *target,
+					   const struct nvme_subsys_params *params, char *err,
+					   size_t errlen)
+{
+	if (!nqn_valid(params->nqn) || strcmp(params->nqn, NVME_NQN_DISC) == 0) {
+		snprintf(err, errlen, "subsystem NQN '%s' must start with 'nqn.', be under 256 bytes "
+			 "and not be the discovery NQN", params->nqn);
+		return NULL;
+	}
+	if (nvme_target_find_subsys(target, params->nqn)) {
+		snprintf(err, errlen, "subsystem NQN '%s' is used twice", params->nqn);
+		return NULL;
+	}
+	struct nvme_subsys **list = realloc(target->subsys, (target->nsubsys + 1) * sizeof(*list));
+	struct nvme_subsys *subsys = calloc(1, sizeof(*subsys));
+	if (list)
+		target->subsys = list;
+	if (!list || !subsys) {
+		free(subsys);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	subsys_init(subsys, target, params->nqn);
+	copy_padded(subsys->serial, sizeof(subsys->serial), params->serial);
+	copy_padded(subsys->model, sizeof(subsys->model), params->model);
+	target->subsys[target->nsubsys++] = subsys;
+	return subsys;
+}
+
+/*
+ * Hosts drop a namespace whose identifiers change across reconnects and
+ * reject duplicates, so derive them from the subsystem NQN and the NSID:
+ * stable across restarts, distinct between subsystems.
+ */
+static void derive_ns_ids(struct nvme_ns_slot *slot, const char *nqn, uint32_t nsid)
+{
+	uint8_t bytes[32];
+	for (unsigned word = 0; word < 8; word++) {
+		uint32_t crc = crc32c_update(CRC32C_INIT, nqn, strlen(nqn));
+		crc = crc32c_update(crc, &nsid, sizeof(nsid));
+		crc = crc32c_final(crc32c_update(crc, &word, sizeof(word)));
+		memcpy(bytes + 4 * word, &crc, sizeof(crc));
+	}
+	memcpy(slot->nguid, bytes, 16);
+	memcpy(slot->uuid, bytes + 16, 16);
+	slot->uuid[6] = (uint8_t)((slot->uuid[6] & 0x0F) | 0x80); /* version 8: custom */
+	slot->uuid[8] = (uint8_t)((slot->uuid[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+}
+
+uint32_t nvme_subsys_add_ns(struct nvme_subsys *subsys, struct ns *ns, char *err, size_t errlen)
+{
+	if (subsys->nn == NVME_MAX_NAMESPACES) {
+		snprintf(err, errlen, "subsystem %s has %u namespaces already", subsys->nqn,
+			 NVME_MAX_NAMESPACES);
+		return 0;
+	}
+	uint32_t nsid = ++subsys->nn;
+	struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
+	slot->ns = ns;
+	derive_ns_ids(slot, subsys->nqn, nsid);
+	return nsid;
+}
+
+const char *nvme_subsys_nqn(const struct nvme_subsys *subsys) { return subsys->nqn; }
+
+struct nvme_subsys *nvme_target_find_subsys(struct nvme_target *target, const char *nqn)
+{
+	if (strcmp(nqn, NVME_NQN_DISC) == 0)
+		return &target->discovery;
+	for (size_t i = 0; i < target->nsubsys; i++)
+		if (strcmp(target->subsys[i]->nqn, nqn) == 0)
+			return target->subsys[i];
+	return NULL;
+}
+
+struct ns *nvme_subsys_ns(const struct nvme_subsys *subsys, uint32_t nsid)
+{
+	if (nsid == 0 || nsid > subsys->nn)
+		return NULL;
+	return subsys->ns[nsid - 1].ns;
+}
+
+static bool cntlid_in_use(struct nvme_target *target, uint16_t cntlid)
+{
+	for (size_t i = 0; i <= target->nsubsys; i++) {
+		struct nvme_subsys *subsys = i < target->nsubsys ? target->subsys[i] : &target->discovery;
+		pthread_mutex_lock(&subsys->lock);
+		bool found = false;
+		for (struct nvme_ctrl *c = subsys->ctrls; c && !found; c = c->next_in_subsys)
+			found = c->cntlid == cntlid;
+		pthread_mutex_unlock(&subsys->lock);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+uint16_t nvme_target_alloc_cntlid(struct nvme_target *target)
+{
+	/* A counter, not the lowest free ID: hosts dislike an ID reused at once. */
+	for (unsigned tries = 0; tries < NVMF_CNTLID_MAX; tries++) {
+		unsigned id = atomic_fetch_add(&target->next_cntlid, 1);
+		uint16_t cntlid = (uint16_t)(1 + (id - 1) % NVMF_CNTLID_MAX);
+		if (!cntlid_in_use(target, cntlid))
+			return cntlid;
+	}
+	return 0;
+}
+
+uint32_t nvme_target_incapsule_size(const struct nvme_target *target)
+{
+	return target->params.incapsule_size;
+}
+
+uint32_t nvme_target_max_data(const struct nvme_target *target)
+{
+	uint32_t mdts_bytes = 4096u << target->params.mdts;
+	uint32_t need = target->params.incapsule_size > NVME_IDENTIFY_DATA_SIZE
+			    ? target->params.incapsule_size
+			    : NVME_IDENTIFY_DATA_SIZE;
+	/* Admin commands may carry 8 KiB in-capsule whatever IOCCSZ says. */
+	if (need < 8192)
+		need = 8192;
+	return mdts_bytes > need ? mdts_bytes : need;
+}
+
+uint32_t nvme_target_queue_slots(const struct nvme_target *target)
+{
+	uint32_t io = target->params.io_queue_depth;
+	return io > NVME_ADMIN_QUEUE_DEPTH ? io : NVME_ADMIN_QUEUE_DEPTH;
+}

@@ -1,0 +1,76 @@
+/*
+ * Reactors: one event loop per thread, shared-nothing.
+ *
+ * A reactor owns file descriptors (epoll), timers (a min-heap ordered by due
+ * time) and a list of tasks to run once the current batch of events has been
+ * handled, which is where connections flush their batched output.  Other
+ * threads talk to a reactor only through reactor_post(), which wakes it via
+ * an eventfd; everything else about a reactor is touched by its own thread.
+ *
+ * The loop either sleeps until the next event or timer (saves CPU) or spins
+ * without sleeping (lowest latency), chosen per reactor.
+ */
+#ifndef NVEMU_RUNTIME_REACTOR_H
+#define NVEMU_RUNTIME_REACTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct reactor;
+
+static inline uint64_t clock_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A file descriptor watched by a reactor; embed it in the owner. */
+struct reactor_fd {
+	int fd;
+	void (*on_event)(struct reactor_fd *rfd, uint32_t epoll_events);
+};
+
+struct reactor_timer {
+	uint64_t due_ns;
+	void (*fire)(struct reactor_timer *timer);
+	uint32_t heap_index; /* 0 when not armed */
+};
+
+/* Work run after the current batch of events; embed it in the owner. */
+struct reactor_task {
+	void (*run)(struct reactor_task *task);
+	struct reactor_task *next;
+	bool queued;
+};
+
+struct reactor *reactor_create(unsigned id, bool busy_poll);
+void reactor_destroy(struct reactor *r);
+unsigned reactor_id(const struct reactor *r);
+
+/* Runs until reactor_stop(); call from the thread that owns it. */
+void reactor_run(struct reactor *r);
+/* Safe from any thread and from signal-free contexts. */
+void reactor_stop(struct reactor *r);
+
+int reactor_add_fd(struct reactor *r, struct reactor_fd *rfd, uint32_t epoll_events);
+int reactor_mod_fd(struct reactor *r, struct reactor_fd *rfd, uint32_t epoll_events);
+void reactor_del_fd(struct reactor *r, struct reactor_fd *rfd);
+
+void reactor_timer_arm(struct reactor *r, struct reactor_timer *timer, uint64_t due_ns);
+void reactor_timer_cancel(struct reactor *r, struct reactor_timer *timer);
+static inline bool reactor_timer_armed(const struct reactor_timer *timer)
+{
+	return timer->heap_index != 0;
+}
+
+void reactor_defer(struct reactor *r, struct reactor_task *task);
+
+/* Runs fn(arg) on r's thread; the only call allowed from other threads. */
+int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg);
+
+/* The reactor whose loop runs on the calling thread, or NULL. */
+struct reactor *reactor_current(void);
+
+#endif

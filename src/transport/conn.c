@@ -1,0 +1,664 @@
+/* An NVMe/TCP connection: PDU receive state machine, R2T flow, batched sends. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "transport/conn.h"
+#include "util/crc32c.h"
+#include "util/log.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void conn_on_event(struct reactor_fd *rfd, uint32_t events);
+static void conn_flush(struct tcp_conn *conn);
+static void queue_response(struct nvme_req *nvme);
+static void disconnect_sq(struct nvme_sq *sq);
+
+static const struct nvme_transport_ops tcp_ops = {
+    .queue_response = queue_response,
+    .disconnect = disconnect_sq,
+};
+
+/* ---- transmit ---- */
+
+static void tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases)
+{
+	/* Sized at creation for every request's worst case: it cannot overflow. */
+	uint32_t slot = (conn->tx_head + conn->tx_count) % conn->tx_cap;
+	conn->tx[slot].iov.iov_base = base;
+	conn->tx[slot].iov.iov_len = len;
+	conn->tx[slot].releases = releases;
+	conn->tx_count++;
+	reactor_defer(conn->worker->reactor, &conn->flush_task);
+}
+
+static void req_release(struct tcp_req *req)
+{
+	req->state = REQ_FREE;
+	req->next_free = req->conn->free_reqs;
+	req->conn->free_reqs = req;
+}
+
+static void set_pollout(struct tcp_conn *conn, bool on)
+{
+	if (conn->pollout == on)
+		return;
+	conn->pollout = on;
+	reactor_mod_fd(conn->worker->reactor, &conn->rfd, EPOLLIN | (on ? EPOLLOUT : 0));
+}
+
+static void tx_consume(struct tcp_conn *conn, size_t sent)
+{
+	while (sent && conn->tx_count) {
+		struct tcp_tx_entry *e = &conn->tx[conn->tx_head];
+		size_t left = e->iov.iov_len - conn->tx_head_sent;
+		if (sent < left) {
+			conn->tx_head_sent += sent;
+			return;
+		}
+		sent -= left;
+		conn->tx_head_sent = 0;
+		conn->tx_head = (conn->tx_head + 1) % conn->tx_cap;
+		conn->tx_count--;
+		if (e->releases)
+			req_release(e->releases);
+	}
+}
+
+static void conn_flush(struct tcp_conn *conn)
+{
+	struct iovec iov[IOV_MAX];
+	while (conn->tx_count && conn->state != CONN_CLOSED) {
+		int n = 0;
+		for (uint32_t i = 0; i < conn->tx_count && n < IOV_MAX; i++, n++)
+			iov[n] = conn->tx[(conn->tx_head + i) % conn->tx_cap].iov;
+		iov[0].iov_base = (char *)iov[0].iov_base + conn->tx_head_sent;
+		iov[0].iov_len -= conn->tx_head_sent;
+		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t sent = sendmsg(conn->rfd.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				set_pollout(conn, true);
+				return;
+			}
+			if (errno == EINTR)
+				continue;
+			tcp_conn_close(conn, errno == EPIPE || errno == ECONNRESET ? NULL : strerror(errno));
+			return;
+		}
+		tx_consume(conn, (size_t)sent);
+	}
+	if (conn->state == CONN_CLOSED)
+		return;
+	set_pollout(conn, false);
+	if (conn->close_when_sent)
+		tcp_conn_close(conn, "after a fatal transport error");
+}
+
+static void flush_task_run(struct reactor_task *task)
+{
+	conn_flush(container_of(task, struct tcp_conn, flush_task));
+}
+
+static uint8_t hdgst_flag(const struct tcp_conn *conn) { return conn->limits.hdgst ? NVME_TCP_F_HDGST : 0; }
+
+static uint32_t hdgst_len(const struct tcp_conn *conn) { return conn->limits.hdgst ? NVME_TCP_DIGEST_LEN : 0; }
+
+static void queue_response(struct nvme_req *nvme)
+{
+	struct tcp_req *req = container_of(nvme, struct tcp_req, nvme);
+	struct tcp_conn *conn = req->conn;
+	req->state = REQ_SENDING;
+	bool ok = (nvme->cqe.status >> 1) == NVME_SC_SUCCESS;
+	if (nvme->xfer == NVME_XFER_C2H && ok && nvme->data_len) {
+		struct nvme_tcp_data_pdu *c2h = &req->c2h.pdu;
+		uint32_t ddgst_len = conn->limits.ddgst ? NVME_TCP_DIGEST_LEN : 0;
+		c2h->hdr.type = NVME_TCP_C2H_DATA;
+		c2h->hdr.flags = (uint8_t)(NVME_TCP_F_DATA_LAST | hdgst_flag(conn) |
+					   (ddgst_len ? NVME_TCP_F_DDGST : 0));
+		c2h->hdr.hlen = sizeof(*c2h);
+		/* Linux reads data right after the header: no padding, ever. */
+		c2h->hdr.pdo = (uint8_t)(sizeof(*c2h) + hdgst_len(conn));
+		c2h->hdr.plen = c2h->hdr.pdo + nvme->data_len + ddgst_len;
+		c2h->command_id = nvme->cmd.command_id;
+		c2h->ttag = 0;
+		c2h->data_offset = 0;
+		c2h->data_length = nvme->data_len;
+		memset(c2h->rsvd, 0, sizeof(c2h->rsvd));
+		if (conn->limits.hdgst)
+			req->c2h.hdgst = crc32c(c2h, sizeof(*c2h));
+		tx_push(conn, &req->c2h, sizeof(*c2h) + hdgst_len(conn), NULL);
+		tx_push(conn, (void *)nvme->data, nvme->data_len, NULL);
+		if (ddgst_len) {
+			req->c2h_ddgst = crc32c(nvme->data, nvme->data_len);
+			tx_push(conn, &req->c2h_ddgst, ddgst_len, NULL);
+		}
+	}
+	struct nvme_tcp_rsp_pdu *rsp = &req->rsp.pdu;
+	rsp->hdr.type = NVME_TCP_RSP;
+	rsp->hdr.flags = hdgst_flag(conn);
+	rsp->hdr.hlen = sizeof(*rsp);
+	rsp->hdr.pdo = 0;
+	rsp->hdr.plen = (uint32_t)sizeof(*rsp) + hdgst_len(conn);
+	rsp->cqe = nvme->cqe;
+	if (conn->limits.hdgst)
+		req->rsp.hdgst = crc32c(rsp, sizeof(*rsp));
+	tx_push(conn, &req->rsp, sizeof(*rsp) + hdgst_len(conn), req);
+}
+
+static void send_r2t(struct tcp_conn *conn, struct tcp_req *req)
+{
+	struct nvme_tcp_r2t_pdu *r2t = &req->r2t.pdu;
+	memset(r2t, 0, sizeof(*r2t));
+	r2t->hdr.type = NVME_TCP_R2T;
+	r2t->hdr.flags = hdgst_flag(conn);
+	r2t->hdr.hlen = sizeof(*r2t);
+	r2t->hdr.plen = (uint32_t)sizeof(*r2t) + hdgst_len(conn);
+	r2t->command_id = req->nvme.cmd.command_id;
+	r2t->ttag = req->ttag;
+	/* One R2T for the whole transfer: MAXR2T is one per command. */
+	r2t->r2t_offset = 0;
+	r2t->r2t_length = req->nvme.data_len;
+	if (conn->limits.hdgst)
+		req->r2t.hdgst = crc32c(r2t, sizeof(*r2t));
+	tx_push(conn, &req->r2t, sizeof(*r2t) + hdgst_len(conn), NULL);
+}
+
+/* A protocol error the connection cannot recover from: say why, then close. */
+static void fatal(struct tcp_conn *conn, const struct pdu_error *err, const char *what)
+{
+	log_warn("%s: %s (fatal error status %u at byte %u); closing", conn->peer, what, err->fes,
+		 err->fei);
+	uint32_t len = pdu_build_term_req(conn->term, sizeof(conn->term), err, conn->hdr,
+					  conn->hdr_have);
+	tx_push(conn, conn->term, len, NULL);
+	conn->close_when_sent = true;
+	/* Nothing more is read from a connection that is going away. */
+	conn->rx_start = conn->rx_end;
+	reactor_mod_fd(conn->worker->reactor, &conn->rfd, EPOLLOUT);
+	conn->pollout = true;
+}
+
+/* ---- commands ---- */
+
+static void execute(struct tcp_req *req)
+{
+	req->state = REQ_EXECUTING;
+	req->nvme.execute(&req->nvme);
+}
+
+static void start_command(struct tcp_conn *conn, struct tcp_req *req)
+{
+	struct nvme_req *nvme = &req->nvme;
+	req->state = REQ_EXECUTING;
+	uint16_t status = nvme_req_init(nvme, &conn->sq);
+	if (status) {
+		log_debug("%s: command %#x cid %u refused with status %#x", conn->peer,
+			  nvme->cmd.opcode, nvme->cmd.command_id, status);
+		nvme_req_fail(nvme, status);
+		return;
+	}
+	if (nvme->xfer == NVME_XFER_H2C && nvme->incapsule_len == 0) {
+		req->state = REQ_AWAIT_H2C;
+		req->h2c_received = 0;
+		req->data_digest_failed = false;
+		send_r2t(conn, req);
+		return;
+	}
+	execute(req);
+}
+
+static struct tcp_req *take_request(struct tcp_conn *conn)
+{
+	struct tcp_req *req = conn->free_reqs;
+	if (req) {
+		conn->free_reqs = req->next_free;
+		req->next_free = NULL;
+	}
+	return req;
+}
+
+/* ---- receive ---- */
+
+static void expect_header(struct tcp_conn *conn)
+{
+	conn->rx_state = RX_HEADER;
+	conn->hdr_have = 0;
+	conn->hdr_need = sizeof(struct nvme_tcp_hdr);
+	conn->rx_req = NULL;
+}
+
+static void expect_data(struct tcp_conn *conn, struct tcp_req *req, uint8_t *dst)
+{
+	conn->rx_req = req;
+	conn->data_dst = dst;
+	conn->data_left = conn->layout.data_len;
+	conn->pad_left = conn->layout.pad_len;
+	conn->data_crc = CRC32C_INIT;
+	conn->ddgst_have = 0;
+	conn->rx_state = conn->pad_left ? RX_PAD : RX_DATA;
+}
+
+static void handle_icreq(struct tcp_conn *conn)
+{
+	const struct nvme_tcp_icreq_pdu *icreq = (const void *)conn->hdr;
+	struct pdu_error err;
+	if (pdu_check_icreq(icreq, &err)) {
+		fatal(conn, &err, "bad ICReq");
+		return;
+	}
+	pdu_build_icresp(&conn->icresp, icreq, TCP_MAX_H2C_DATA);
+	conn->limits.hdgst = conn->icresp.digest & NVME_TCP_HDR_DIGEST_ENABLE;
+	conn->limits.ddgst = conn->icresp.digest & NVME_TCP_DATA_DIGEST_ENABLE;
+	conn->state = CONN_LIVE;
+	tx_push(conn, &conn->icresp, sizeof(conn->icresp), NULL);
+	expect_header(conn);
+}
+
+static void handle_capsule(struct tcp_conn *conn)
+{
+	struct tcp_req *req = take_request(conn);
+	if (!req) {
+		struct pdu_error err = {NVME_TCP_FES_PDU_SEQ_ERR, 0};
+		fatal(conn, &err, "more commands outstanding than the queue holds");
+		return;
+	}
+	memcpy(&req->nvme.cmd, conn->hdr + sizeof(struct nvme_tcp_hdr), sizeof(req->nvme.cmd));
+	req->nvme.incapsule_len = conn->layout.data_len;
+	if (conn->layout.data_len) {
+		req->state = REQ_RECV_CAPSULE_DATA;
+		expect_data(conn, req, req->nvme.buf);
+		return;
+	}
+	expect_header(conn);
+	start_command(conn, req);
+}
+
+static void handle_h2c_data(struct tcp_conn *conn)
+{
+	const struct nvme_tcp_data_pdu *pdu = (const void *)conn->hdr;
+	struct pdu_error err = {NVME_TCP_FES_INVALID_PDU_HDR, 0};
+	struct tcp_req *req = pdu->ttag < conn->nreqs ? &conn->reqs[pdu->ttag] : NULL;
+	if (!req || req->state != REQ_AWAIT_H2C || pdu->command_id != req->nvme.cmd.command_id) {
+		err.fei = (uint32_t)offsetof(struct nvme_tcp_data_pdu, ttag);
+		fatal(conn, &err, "H2CData for no transfer in progress");
+		return;
+	}
+	if (pdu->data_length != conn->layout.data_len) {
+		err.fei = (uint32_t)offsetof(struct nvme_tcp_data_pdu, data_length);
+		fatal(conn, &err, "H2CData length disagrees with its PDU length");
+		return;
+	}
+	if (pdu->data_offset != req->h2c_received ||
+	    (uint64_t)pdu->data_offset + pdu->data_length > req->nvme.data_len) {
+		err.fes = NVME_TCP_FES_DATA_OUT_OF_RANGE;
+		err.fei = (uint32_t)offsetof(struct nvme_tcp_data_pdu, data_offset);
+		fatal(conn, &err, "H2CData outside the requested range");
+		return;
+	}
+	expect_data(conn, req, (uint8_t *)req->nvme.buf + pdu->data_offset);
+}
+
+static void header_complete(struct tcp_conn *conn)
+{
+	const struct pdu_layout *layout = &conn->layout;
+	if (layout->type != NVME_TCP_ICREQ && layout->hdgst_len &&
+	    !pdu_header_digest_ok(conn->hdr, layout->hlen)) {
+		struct pdu_error err = {NVME_TCP_FES_HDR_DIGEST_ERR, 0};
+		fatal(conn, &err, "header digest mismatch");
+		return;
+	}
+	switch (layout->type) {
+	case NVME_TCP_ICREQ:
+		handle_icreq(conn);
+		break;
+	case NVME_TCP_CMD:
+		handle_capsule(conn);
+		break;
+	case NVME_TCP_H2C_DATA:
+		handle_h2c_data(conn);
+		break;
+	case NVME_TCP_H2C_TERM: {
+		const struct nvme_tcp_term_pdu *term = (const void *)conn->hdr;
+		log_warn("%s: host terminated the connection (status %u)", conn->peer, term->fes);
+		tcp_conn_close(conn, NULL);
+		break;
+	}
+	}
+}
+
+/* The common header is in: decide how long the whole header is. */
+static bool sized_header(struct tcp_conn *conn)
+{
+	const struct nvme_tcp_hdr *hdr = (const void *)conn->hdr;
+	struct pdu_error err;
+	if (conn->state == CONN_AWAIT_ICREQ) {
+		if (hdr->type != NVME_TCP_ICREQ || hdr->hlen != sizeof(struct nvme_tcp_icreq_pdu)) {
+			err.fes = NVME_TCP_FES_PDU_SEQ_ERR;
+			err.fei = 0;
+			fatal(conn, &err, "expected an ICReq first");
+			return false;
+		}
+		memset(&conn->layout, 0, sizeof(conn->layout));
+		conn->layout.type = NVME_TCP_ICREQ;
+		conn->layout.hlen = hdr->hlen;
+		conn->hdr_need = hdr->hlen;
+		return true;
+	}
+	if (pdu_check_common(hdr, &conn->limits, &conn->layout, &err)) {
+		fatal(conn, &err, "malformed PDU header");
+		return false;
+	}
+	conn->hdr_need = (uint32_t)conn->layout.hlen + conn->layout.hdgst_len;
+	return true;
+}
+
+static void data_complete(struct tcp_conn *conn, bool digest_ok)
+{
+	struct tcp_req *req = conn->rx_req;
+	uint8_t type = conn->layout.type;
+	uint32_t len = conn->layout.data_len;
+	expect_header(conn);
+	if (type == NVME_TCP_CMD) {
+		if (!digest_ok) {
+			log_warn("%s: data digest mismatch in a command capsule", conn->peer);
+			req->state = REQ_EXECUTING;
+			nvme_req_fail(&req->nvme, NVME_SC_TRANSIENT_TRANSPORT);
+			return;
+		}
+		start_command(conn, req);
+		return;
+	}
+	/* H2CData: the command waits for all its data even after a bad digest. */
+	if (!digest_ok) {
+		log_warn("%s: data digest mismatch in H2CData", conn->peer);
+		req->data_digest_failed = true;
+	}
+	req->h2c_received += len;
+	if (req->h2c_received < req->nvme.data_len)
+		return;
+	if (req->data_digest_failed) {
+		req->state = REQ_EXECUTING;
+		nvme_req_fail(&req->nvme, NVME_SC_TRANSIENT_TRANSPORT);
+		return;
+	}
+	execute(req);
+}
+
+static void data_received(struct tcp_conn *conn, const uint8_t *src, uint32_t len)
+{
+	if (conn->data_dst != src)
+		memcpy(conn->data_dst, src, len);
+	if (conn->limits.ddgst)
+		conn->data_crc = crc32c_update(conn->data_crc, conn->data_dst, len);
+	conn->data_dst += len;
+	conn->data_left -= len;
+	if (conn->data_left)
+		return;
+	if (conn->layout.ddgst_len)
+		conn->rx_state = RX_DDGST;
+	else
+		data_complete(conn, true);
+}
+
+static void process_staged(struct tcp_conn *conn)
+{
+	while (conn->rx_start < conn->rx_end && conn->state != CONN_CLOSED && !conn->close_when_sent) {
+		const uint8_t *p = conn->rx + conn->rx_start;
+		uint32_t avail = conn->rx_end - conn->rx_start;
+		uint32_t take;
+		switch (conn->rx_state) {
+		case RX_HEADER:
+			take = conn->hdr_need - conn->hdr_have;
+			take = take < avail ? take : avail;
+			memcpy(conn->hdr + conn->hdr_have, p, take);
+			conn->hdr_have += take;
+			conn->rx_start += take;
+			if (conn->hdr_have < conn->hdr_need)
+				break;
+			if (conn->hdr_need == sizeof(struct nvme_tcp_hdr)) {
+				if (!sized_header(conn))
+					return;
+				if (conn->hdr_have < conn->hdr_need)
+					break;
+			}
+			header_complete(conn);
+			break;
+		case RX_PAD:
+			take = conn->pad_left < avail ? conn->pad_left : avail;
+			conn->pad_left -= take;
+			conn->rx_start += take;
+			if (!conn->pad_left)
+				conn->rx_state = RX_DATA;
+			break;
+		case RX_DATA:
+			take = conn->data_left < avail ? conn->data_left : avail;
+			conn->rx_start += take;
+			data_received(conn, p, take);
+			break;
+		case RX_DDGST:
+			take = NVME_TCP_DIGEST_LEN - conn->ddgst_have;
+			take = take < avail ? take : avail;
+			memcpy(conn->ddgst + conn->ddgst_have, p, take);
+			conn->ddgst_have += take;
+			conn->rx_start += take;
+			if (conn->ddgst_have == NVME_TCP_DIGEST_LEN) {
+				uint32_t received;
+				memcpy(&received, conn->ddgst, sizeof(received));
+				data_complete(conn, crc32c_final(conn->data_crc) == received);
+			}
+			break;
+		}
+	}
+}
+
+/* Returns false when the socket has nothing more to give now. */
+static bool receive_once(struct tcp_conn *conn)
+{
+	uint8_t *dst;
+	size_t room;
+	bool direct = conn->rx_state == RX_DATA && conn->rx_start == conn->rx_end &&
+		      conn->data_left >= TCP_DIRECT_RECV_MIN;
+	if (direct) {
+		dst = conn->data_dst;
+		room = conn->data_left;
+	} else {
+		if (conn->rx_start == conn->rx_end)
+			conn->rx_start = conn->rx_end = 0;
+		dst = conn->rx + conn->rx_end;
+		room = TCP_RX_STAGING - conn->rx_end;
+		if (!room) {
+			memmove(conn->rx, conn->rx + conn->rx_start, conn->rx_end - conn->rx_start);
+			conn->rx_end -= conn->rx_start;
+			conn->rx_start = 0;
+			dst = conn->rx + conn->rx_end;
+			room = TCP_RX_STAGING - conn->rx_end;
+		}
+	}
+	ssize_t n = recv(conn->rfd.fd, dst, room, MSG_DONTWAIT);
+	if (n == 0) {
+		tcp_conn_close(conn, NULL);
+		return false;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return false;
+		tcp_conn_close(conn, errno == ECONNRESET ? NULL : strerror(errno));
+		return false;
+	}
+	if (direct) {
+		data_received(conn, dst, (uint32_t)n);
+	} else {
+		conn->rx_end += (uint32_t)n;
+		process_staged(conn);
+	}
+	return (size_t)n == room;
+}
+
+static void conn_on_event(struct reactor_fd *rfd, uint32_t events)
+{
+	struct tcp_conn *conn = container_of(rfd, struct tcp_conn, rfd);
+	if (conn->state == CONN_CLOSED)
+		return;
+	if (events & EPOLLOUT)
+		conn_flush(conn);
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !conn->close_when_sent) {
+		/* A bounded number of reads keeps one busy host from starving the rest. */
+		for (int i = 0; i < 8 && conn->state != CONN_CLOSED && !conn->close_when_sent; i++)
+			if (!receive_once(conn))
+				break;
+	}
+}
+
+static void disconnect_sq(struct nvme_sq *sq)
+{
+	tcp_conn_close(container_of(sq, struct tcp_conn, sq), "controller torn down");
+}
+
+/* ---- lifetime ---- */
+
+static void conn_free(struct tcp_conn *conn)
+{
+	if (conn->buffers)
+		munmap(conn->buffers, conn->buffer_size * conn->nreqs);
+	free(conn->reqs);
+	free(conn->tx);
+	free(conn->rx);
+	free(conn);
+}
+
+static void free_task_run(struct reactor_task *task)
+{
+	conn_free(container_of(task, struct tcp_conn, free_task));
+}
+
+static void describe_peer(struct tcp_conn *conn)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+	if (getpeername(conn->rfd.fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+			port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+			port = ntohs(sin6->sin6_port);
+		}
+	}
+	snprintf(conn->peer, sizeof(conn->peer), "%s:%u", host, port);
+	len = sizeof(ss);
+	if (getsockname(conn->rfd.fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, conn->sq.local_addr,
+				  sizeof(conn->sq.local_addr));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+				  conn->sq.local_addr, sizeof(conn->sq.local_addr));
+	}
+}
+
+struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd)
+{
+	struct tcp_transport *transport = worker->transport;
+	struct nvme_target *target = transport->params.target;
+	struct tcp_conn *conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return NULL;
+	conn->rfd.fd = fd;
+	conn->rfd.on_event = conn_on_event;
+	conn->worker = worker;
+	conn->accepted_ns = clock_now_ns();
+	conn->flush_task.run = flush_task_run;
+	conn->free_task.run = free_task_run;
+	conn->buffer_size = nvme_target_max_data(target);
+	nvme_sq_init(&conn->sq, target, &tcp_ops, worker->reactor, (uint32_t)conn->buffer_size);
+	conn->limits.max_incapsule = nvme_target_incapsule_size(target) > 8192
+					 ? nvme_target_incapsule_size(target)
+					 : 8192;
+	conn->limits.max_h2c_data = TCP_MAX_H2C_DATA;
+	conn->nreqs = nvme_target_queue_slots(target);
+	conn->reqs = calloc(conn->nreqs, sizeof(*conn->reqs));
+	conn->tx_cap = conn->nreqs * 5 + 4;
+	conn->tx = calloc(conn->tx_cap, sizeof(*conn->tx));
+	conn->rx = malloc(TCP_RX_STAGING);
+	/* Buffers are reserved, not committed: pages appear as transfers touch them. */
+	void *buffers = mmap(NULL, conn->buffer_size * conn->nreqs, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	conn->buffers = buffers == MAP_FAILED ? NULL : buffers;
+	if (!conn->reqs || !conn->tx || !conn->rx || !conn->buffers) {
+		conn_free(conn);
+		return NULL;
+	}
+	for (uint32_t i = conn->nreqs; i-- > 0;) {
+		struct tcp_req *req = &conn->reqs[i];
+		req->conn = conn;
+		req->ttag = (uint16_t)i;
+		req->nvme.sq = &conn->sq;
+		req->nvme.buf = conn->buffers + (size_t)i * conn->buffer_size;
+		req_release(req);
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	describe_peer(conn);
+	conn->state = CONN_AWAIT_ICREQ;
+	expect_header(conn);
+	if (reactor_add_fd(worker->reactor, &conn->rfd, EPOLLIN) < 0) {
+		conn_free(conn);
+		return NULL;
+	}
+	conn->next = worker->conns;
+	if (worker->conns)
+		worker->conns->prev = conn;
+	worker->conns = conn;
+	log_debug("%s: connected", conn->peer);
+	return conn;
+}
+
+static void conn_shutdown(struct tcp_conn *conn, const char *why)
+{
+	if (why)
+		log_warn("%s: closing connection: %s", conn->peer, why);
+	else
+		log_debug("%s: connection closed", conn->peer);
+	conn->state = CONN_CLOSED;
+	reactor_del_fd(conn->worker->reactor, &conn->rfd);
+	close(conn->rfd.fd);
+	for (uint32_t i = 0; i < conn->nreqs; i++)
+		if (conn->reqs[i].state != REQ_FREE)
+			nvme_req_cancel(&conn->reqs[i].nvme);
+	nvme_sq_destroy(&conn->sq);
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else
+		conn->worker->conns = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+}
+
+void tcp_conn_close(struct tcp_conn *conn, const char *why)
+{
+	if (conn->state == CONN_CLOSED)
+		return;
+	conn_shutdown(conn, why);
+	/* Events for this connection may still be pending in this pass. */
+	reactor_defer(conn->worker->reactor, &conn->free_task);
+}
+
+void tcp_conn_destroy_now(struct tcp_conn *conn)
+{
+	conn_shutdown(conn, NULL);
+	conn_free(conn);
+}

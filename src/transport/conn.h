@@ -1,0 +1,129 @@
+/* One NVMe/TCP connection: shared by conn.c and tcp.c only. */
+#ifndef NVEMU_TRANSPORT_CONN_H
+#define NVEMU_TRANSPORT_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "nvme/nvme.h"
+#include "transport/pdu.h"
+#include "transport/tcp.h"
+
+/* MAXH2CDATA: what one H2CData PDU may carry. */
+#define TCP_MAX_H2C_DATA (128u * 1024)
+#define TCP_RX_STAGING (64u * 1024)
+/* Data this large skips the staging buffer when nothing else is queued. */
+#define TCP_DIRECT_RECV_MIN (16u * 1024)
+#define TCP_ICREQ_TIMEOUT_NS (10ull * 1000000000ull)
+
+struct tcp_worker {
+	struct tcp_transport *transport;
+	struct reactor *reactor;
+	struct tcp_conn *conns;
+	struct reactor_timer sweep;
+};
+
+struct tcp_transport {
+	struct tcp_transport_params params;
+	struct reactor_fd listener;
+	struct tcp_worker *workers;
+	unsigned next_worker;
+};
+
+enum tcp_req_state {
+	REQ_FREE,
+	REQ_RECV_CAPSULE_DATA,
+	REQ_AWAIT_H2C,
+	REQ_EXECUTING,
+	REQ_SENDING,
+};
+
+/* Outgoing headers keep their digest right behind them: one iovec each. */
+struct tcp_c2h_out {
+	struct nvme_tcp_data_pdu pdu;
+	uint32_t hdgst;
+} __attribute__((packed));
+
+struct tcp_r2t_out {
+	struct nvme_tcp_r2t_pdu pdu;
+	uint32_t hdgst;
+} __attribute__((packed));
+
+struct tcp_rsp_out {
+	struct nvme_tcp_rsp_pdu pdu;
+	uint32_t hdgst;
+} __attribute__((packed));
+
+struct tcp_req {
+	struct nvme_req nvme;
+	struct tcp_conn *conn;
+	enum tcp_req_state state;
+	uint16_t ttag;
+	uint32_t h2c_received;
+	bool data_digest_failed;
+	struct tcp_req *next_free;
+	struct tcp_c2h_out c2h;
+	uint32_t c2h_ddgst;
+	struct tcp_r2t_out r2t;
+	struct tcp_rsp_out rsp;
+};
+
+struct tcp_tx_entry {
+	struct iovec iov;
+	struct tcp_req *releases; /* the request freed once this is sent */
+};
+
+enum conn_state { CONN_AWAIT_ICREQ, CONN_LIVE, CONN_CLOSED };
+enum rx_state { RX_HEADER, RX_PAD, RX_DATA, RX_DDGST };
+
+struct tcp_conn {
+	struct reactor_fd rfd;
+	struct tcp_worker *worker;
+	struct tcp_conn *prev, *next;
+	enum conn_state state;
+	struct nvme_sq sq;
+	struct pdu_limits limits;
+	uint64_t accepted_ns;
+	char peer[64];
+
+	/* receive */
+	uint8_t *rx;
+	uint32_t rx_start, rx_end;
+	enum rx_state rx_state;
+	uint8_t hdr[sizeof(struct nvme_tcp_icreq_pdu) + NVME_TCP_DIGEST_LEN];
+	uint32_t hdr_have, hdr_need;
+	struct pdu_layout layout;
+	struct tcp_req *rx_req; /* whose data is arriving; NULL: discard it */
+	uint8_t *data_dst;
+	uint32_t data_left, pad_left;
+	uint32_t data_crc;
+	uint8_t ddgst[NVME_TCP_DIGEST_LEN];
+	uint32_t ddgst_have;
+
+	/* requests */
+	struct tcp_req *reqs;
+	uint32_t nreqs;
+	struct tcp_req *free_reqs;
+	uint8_t *buffers;
+	size_t buffer_size;
+
+	/* transmit: a ring of iovecs, flushed once per reactor pass */
+	struct tcp_tx_entry *tx;
+	uint32_t tx_cap, tx_head, tx_count;
+	size_t tx_head_sent;
+	bool pollout;
+	bool close_when_sent;
+	struct reactor_task flush_task;
+	struct reactor_task free_task;
+	struct nvme_tcp_icresp_pdu icresp;
+	uint8_t term[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_HDR_ERR];
+};
+
+/* conn.c */
+struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd);
+void tcp_conn_close(struct tcp_conn *conn, const char *why);
+/* At shutdown, with the reactor stopped: close and free at once. */
+void tcp_conn_destroy_now(struct tcp_conn *conn);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * The NVMe/TCP transport: listens, accepts, and runs each connection (one
+ * NVMe queue) on one of the given reactors, chosen round-robin.  It turns
+ * PDUs into requests for the controller core and responses back into PDUs.
+ */
+#ifndef NVEMU_TRANSPORT_TCP_H
+#define NVEMU_TRANSPORT_TCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nvme/nvme.h"
+#include "runtime/reactor.h"
+
+struct tcp_transport;
+
+struct tcp_transport_params {
+	const char *addr;
+	uint16_t port;
+	struct nvme_target *target;
+	struct reactor **reactors;
+	unsigned nreactors;
+};
+
+/* Binds and listens; returns NULL with a message in err. */
+struct tcp_transport *tcp_transport_create(const struct tcp_transport_params *params, char *err,
+					   size_t errlen);
+/* Closes every connection; the reactors must have stopped. */
+void tcp_transport_destroy(struct tcp_transport *transport);
+
+#endif
