@@ -293,11 +293,11 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, char
 	}
 	for (unsigned s = 0; s < o->nsubsys; s++) {
 		const char *base_serial = o->serial ? o->serial : "NVEMU0001";
-		char serial[21];
+		char serial[32];
 		if (s == 0)
 			snprintf(serial, sizeof(serial), "%.20s", base_serial);
 		else
-			snprintf(serial, sizeof(serial), "%.15s-%u", base_serial, s + 1);
+			snprintf(serial, sizeof(serial), "%.14s-%u", base_serial, (s + 1) % 100000);
 		struct nvme_subsys_params sp = {.nqn = o->nqns[s], .serial = serial,
 						.model = o->model ? o->model : "nvemu NVMe/TCP SSD"};
 		struct nvme_subsys *subsys = nvme_target_add_subsys(target, &sp, err, errlen);

@@ -51,14 +51,15 @@ static void on_accept(struct reactor_fd *rfd, uint32_t events)
 			continue;
 		}
 		struct handoff *h = malloc(sizeof(*h));
+		if (h) {
+			h->worker = worker;
+			h->fd = fd;
+		}
 		if (!h || reactor_post(worker->reactor, adopt_posted, h) < 0) {
 			free(h);
 			close(fd);
 			log_error("could not hand a connection to reactor %u", reactor_id(worker->reactor));
-			continue;
 		}
-		h->worker = worker;
-		h->fd = fd;
 	}
 }
 
