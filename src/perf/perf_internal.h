@@ -1,0 +1,105 @@
+/* nvemu perf internals: configuration, workers and the verification pattern. */
+#ifndef NVEMU_PERF_INTERNAL_H
+#define NVEMU_PERF_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host/host.h"
+#include "perf/hist.h"
+
+enum workload { WL_READ, WL_WRITE, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_RANDRW };
+
+struct perf_config {
+	struct host_target target;
+	struct host_opts host;
+	enum workload workload;
+	unsigned read_pct;    /* -M, for rw/randrw */
+	unsigned depth;       /* -q, per queue */
+	uint32_t io_size;     /* -o, bytes */
+	double seconds;       /* -t; 0 = until the I/O count is reached */
+	uint64_t io_limit;    /* -n; 0 = no limit */
+	unsigned queues_per_thread; /* -P */
+	unsigned threads;
+	uint64_t cpu_mask;    /* -c: pin one thread per set bit; 0 = no pinning */
+	uint32_t nsid;
+	uint64_t seed;
+	uint64_t span_bytes;  /* 0 = the whole namespace */
+	bool json;
+	bool verify;
+	bool verify_read_only; /* --verify-read: only check what an earlier --verify wrote */
+	bool busy_poll;
+};
+
+int perf_parse_args(struct perf_config *cfg, int argc, char **argv);
+
+/* What one pass over the namespace does, shared by all workers. */
+struct perf_job {
+	const struct perf_config *cfg;
+	uint32_t lba_size;
+	uint32_t io_blocks;
+	uint64_t span_blocks;   /* blocks of the region used, a multiple of io_blocks */
+	bool sequential_pass;   /* verify: each I/O once over the region, from a shared cursor */
+	bool pass_writes;       /* verify pass: write the pattern (else read and check) */
+	uint32_t generation;    /* folded into the pattern */
+	_Atomic uint64_t cursor;  /* next block of a sequential pass */
+	_Atomic uint64_t issued;  /* I/Os started, against io_limit */
+	atomic_bool stop;
+	_Atomic unsigned running; /* workers still going */
+	int64_t end_ns;           /* stop issuing at this time; 0 = no limit */
+};
+
+struct perf_worker;
+
+struct perf_io {
+	struct perf_worker *worker;
+	struct perf_queue *queue;
+	uint8_t *buf;
+	uint64_t start_ns;
+	uint64_t slba;
+	bool write;
+};
+
+struct perf_queue {
+	struct host_qpair *qp;
+	struct perf_io *ios;
+	uint64_t seq_next;  /* block cursor for sequential timed workloads */
+	uint64_t seq_start, seq_end;
+	bool want_out;      /* EPOLLOUT currently registered */
+};
+
+struct perf_worker {
+	pthread_t thread;
+	unsigned index;
+	int cpu; /* -1: not pinned */
+	struct perf_job *job;
+	struct perf_queue *queues;
+	unsigned nqueues;
+	uint64_t rng;
+	struct hist hist;
+	uint64_t reads, writes, bytes;
+	uint64_t nvme_errors, xport_errors, mismatches;
+	uint64_t success_violations;
+	int failure; /* a queue failed (-errno) */
+	int64_t first_ns, last_ns;
+};
+
+int64_t perf_now_ns(void);
+
+/*
+ * Run the job on every worker's queues until it is done.  The calling thread
+ * calls tick (if any) every 20 ms meanwhile, and returns once all workers joined.
+ */
+int perf_run_workers(struct perf_worker *workers, unsigned nworkers, struct perf_job *job,
+		     void (*tick)(void *), void *tick_arg);
+
+/* Fill / check one I/O's worth of blocks starting at slba with the verification pattern. */
+void pattern_fill(uint8_t *buf, uint64_t slba, uint32_t blocks, uint32_t lba_size, uint64_t seed,
+		  uint32_t generation);
+/* Returns the index of the first bad block, or -1 if all match; *bad_offset = byte in that block. */
+int64_t pattern_check(const uint8_t *buf, uint64_t slba, uint32_t blocks, uint32_t lba_size,
+		      uint64_t seed, uint32_t generation, uint32_t *bad_offset);
+
+#endif
