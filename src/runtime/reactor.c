@@ -256,20 +256,42 @@ void reactor_stop(struct reactor *r)
 		return;
 }
 
-static struct timespec *sleep_timeout(struct reactor *r, uint64_t now, struct timespec *ts)
+static struct timespec *sleep_timeout(struct reactor *r, uint64_t now, uint64_t max_wait_ns,
+				      struct timespec *ts)
 {
-	if (r->busy_poll || r->deferred_head) {
-		ts->tv_sec = 0;
-		ts->tv_nsec = 0;
-		return ts;
-	}
-	if (!r->heap_len)
+	uint64_t wait = max_wait_ns;
+	if (r->busy_poll || r->deferred_head)
+		wait = 0;
+	else if (r->heap_len)
+		wait = r->heap[1]->due_ns > now ? r->heap[1]->due_ns - now : 0;
+	if (wait > max_wait_ns)
+		wait = max_wait_ns;
+	if (wait == UINT64_MAX)
 		return NULL;
-	uint64_t due = r->heap[1]->due_ns;
-	uint64_t wait = due > now ? due - now : 0;
 	ts->tv_sec = (time_t)(wait / 1000000000ull);
 	ts->tv_nsec = (long)(wait % 1000000000ull);
 	return ts;
+}
+
+int reactor_poll(struct reactor *r, uint64_t max_wait_ns)
+{
+	struct epoll_event events[REACTOR_MAX_EVENTS];
+	struct timespec ts;
+	int n = epoll_pwait2(r->epfd, events, REACTOR_MAX_EVENTS,
+			     sleep_timeout(r, clock_now_ns(), max_wait_ns, &ts), NULL);
+	if (n < 0) {
+		if (errno != EINTR)
+			return -errno;
+		n = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct reactor_fd *rfd = events[i].data.ptr;
+		rfd->on_event(rfd, events[i].events);
+	}
+	if (r->heap_len)
+		run_due_timers(r, clock_now_ns());
+	run_deferred(r);
+	return n;
 }
 
 void reactor_run(struct reactor *r)
@@ -277,22 +299,12 @@ void reactor_run(struct reactor *r)
 	current_reactor = r;
 	/* The default 50 us slack would add to every modelled latency. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	struct epoll_event events[REACTOR_MAX_EVENTS];
 	while (!r->stopping) {
-		struct timespec ts;
-		int n = epoll_pwait2(r->epfd, events, REACTOR_MAX_EVENTS,
-				     sleep_timeout(r, clock_now_ns(), &ts), NULL);
-		if (n < 0 && errno != EINTR) {
-			log_error("reactor %u: epoll: %s", r->id, strerror(errno));
+		int rc = reactor_poll(r, UINT64_MAX);
+		if (rc < 0) {
+			log_error("reactor %u: epoll: %s", r->id, strerror(-rc));
 			break;
 		}
-		for (int i = 0; i < n; i++) {
-			struct reactor_fd *rfd = events[i].data.ptr;
-			rfd->on_event(rfd, events[i].events);
-		}
-		if (r->heap_len)
-			run_due_timers(r, clock_now_ns());
-		run_deferred(r);
 	}
 	current_reactor = NULL;
 }

@@ -51,7 +51,13 @@ unsigned reactor_id(const struct reactor *r);
 
 /* Runs until reactor_stop(); call from the thread that owns it. */
 void reactor_run(struct reactor *r);
-/* Safe from any thread and from signal-free contexts. */
+/*
+ * One pass of the loop: waits up to max_wait_ns (UINT64_MAX: until something
+ * happens) for events, then handles them, due timers and deferred tasks.
+ * Returns the number of events handled or a negative errno.
+ */
+int reactor_poll(struct reactor *r, uint64_t max_wait_ns);
+/* Safe from any thread. */
 void reactor_stop(struct reactor *r);
 
 int reactor_add_fd(struct reactor *r, struct reactor_fd *rfd, uint32_t epoll_events);
