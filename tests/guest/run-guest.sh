@@ -111,6 +111,7 @@ echo "run-guest: $NAME: $(basename "$SCRIPT") $*; console log $LOG, QEMU pid fil
 START=$SECONDS
 "${QEMU[@]}" </dev/null >"$LOG" 2>&1 &
 QEMU_PID=$!
+echo "run-guest: $NAME: QEMU pid $QEMU_PID" >&2
 [ "${NVEMU_GUEST_QUIET:-0}" = 1 ] || tail -n +1 -f --pid="$QEMU_PID" "$LOG" &
 
 TIMED_OUT=0
@@ -132,7 +133,8 @@ RC=$(tr -d '\r' < "$LOG" | sed -n 's/^NVEMU-GUEST-EXIT: \([0-9]\{1,3\}\)$/\1/p' 
 if [ "$TIMED_OUT" = 1 ]; then
     RC=124
 elif [ -z "$RC" ]; then
-    echo "run-guest: guest stopped without an exit status (QEMU status $QEMU_STATUS)" >&2
+    echo "run-guest: guest stopped without an exit status (QEMU status $QEMU_STATUS); log ends:" >&2
+    tail -n 5 "$LOG" | tr -d '\r' >&2
     RC=125
 fi
 echo "run-guest: $NAME: exit $RC after $((SECONDS - START)) s; console log $LOG" >&2

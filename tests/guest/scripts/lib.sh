@@ -41,7 +41,7 @@ find_subsys() {
 # the multipath head node), NS (nvmeXnY) and NSID.
 connect_subsys() {
     [ -n "${SUBNQN:-}" ] || die "SUBNQN is not set"
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2086  # word splitting wanted
     run nvme connect -t tcp -a "$TARGET_ADDR" -s "$TARGET_PORT" -n "$SUBNQN" \
         $(digest_flags) $CONNECT_OPTS || return 1
     i=0
