@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "nvme/nvme.h"
 #include "runtime/reactor.h"
 #include "transport/tcp.h"
@@ -40,6 +41,7 @@ struct daemon_options {
 	struct nvme_target_params target;
 	unsigned reactors;
 	bool busy_poll;
+	struct ssd_params ssd;
 };
 
 static void usage(FILE *out)
@@ -56,12 +58,16 @@ static void usage(FILE *out)
 		"Subsystems and namespaces\n"
 		"  -n, --nqn NQN             start a subsystem (repeatable; default " DEFAULT_NQN ")\n"
 		"      --ns KIND:SIZE[:LBA]  add a namespace to the last subsystem (repeatable)\n"
-		"      --kind KIND           kind of the default namespaces: ram, nossd (ram)\n"
+		"      --kind KIND           kind of the default namespaces: ram, nossd, ssd (ram)\n"
 		"      --size SIZE           size of each default namespace, K/M/G/T suffixes (1G)\n"
 		"      --lba-size BYTES      512 or 4096 (4096)\n"
 		"      --namespaces N        default namespaces per subsystem without --ns (1)\n"
 		"      --serial TEXT         serial number (NVEMU0001; later subsystems add -2, -3...)\n"
 		"      --model TEXT          model number (nvemu NVMe/TCP SSD)\n"
+		"Flash model (ssd namespaces; their capacity follows from geometry and op_pcent)\n"
+		"      --preset NAME|FILE    load model keys from a preset (femu-bbssd, small, tlc)\n"
+		"  -o KEY=VALUE              set a model key (repeatable; nvemu sim --list-keys lists them)\n"
+		"      --transport-floor NS  subtract this transport round trip from modelled latencies (0)\n"
 		"Controller\n"
 		"      --mdts N              max transfer 2^N x 4 KiB, 1..8 (5 = 128 KiB)\n"
 		"      --io-queues N         I/O queues per controller, 1..1024 (64)\n"
@@ -86,7 +92,7 @@ static int parse_ns_spec(const char *text, const struct ns_params *defaults, str
 	char *size = strtok_r(NULL, ":", &save);
 	char *lba = strtok_r(NULL, ":", &save);
 	if (!kind || ns_kind_parse(kind, &out->kind)) {
-		snprintf(err, errlen, "--ns '%s': kind must be ram or nossd", text);
+		snprintf(err, errlen, "--ns '%s': kind must be ram, nossd or ssd", text);
 		return -1;
 	}
 	if (size && cli_parse_size(size, &out->bytes)) {
@@ -118,6 +124,8 @@ enum {
 	OPT_INCAPSULE,
 	OPT_REACTORS,
 	OPT_POLL,
+	OPT_PRESET,
+	OPT_FLOOR,
 };
 
 static int parse_options(int argc, char **argv, struct daemon_options *o, char *err, size_t errlen)
@@ -141,6 +149,8 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 	    {"incapsule", required_argument, NULL, OPT_INCAPSULE},
 	    {"reactors", required_argument, NULL, OPT_REACTORS},
 	    {"poll", no_argument, NULL, OPT_POLL},
+	    {"preset", required_argument, NULL, OPT_PRESET},
+	    {"transport-floor", required_argument, NULL, OPT_FLOOR},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -148,7 +158,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 	uint64_t v;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:p:n:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:p:n:o:vh", longopts, NULL)) != -1) {
 		const char *name = NULL;
 		switch (c) {
 		case 'a':
@@ -238,6 +248,25 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 		case OPT_POLL:
 			o->busy_poll = true;
 			break;
+		case OPT_PRESET: {
+			char path[4096];
+			if (config_preset_path(optarg, path, sizeof(path))) {
+				snprintf(err, errlen, "preset '%s' not found", optarg);
+				return -1;
+			}
+			if (config_load_ssd_file(&o->ssd, path, err, errlen))
+				return -1;
+			break;
+		}
+		case 'o':
+			if (config_set_assignment(&ssd_config_table, &o->ssd, optarg, err, errlen))
+				return -1;
+			break;
+		case OPT_FLOOR:
+			if (cli_parse_u64(optarg, 0, 1000000000, &v))
+				name = "--transport-floor";
+			o->default_ns.transport_floor_ns = v;
+			break;
 		case 'v':
 			log_threshold = LOG_DEBUG;
 			break;
@@ -309,8 +338,10 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, char
 		for (unsigned i = 0; i < (explicit_ns ? o->nns : o->namespaces); i++) {
 			if (explicit_ns && o->ns[i].subsys != s)
 				continue;
-			const struct ns_params *params = explicit_ns ? &o->ns[i].params : &o->default_ns;
-			struct ns *ns = ns_create(params, err, errlen);
+			struct ns_params params = explicit_ns ? o->ns[i].params : o->default_ns;
+			params.ssd = &o->ssd;
+			params.transport_floor_ns = o->default_ns.transport_floor_ns;
+			struct ns *ns = ns_create(&params, err, errlen);
 			if (!ns)
 				return -1;
 			if (!nvme_subsys_add_ns(subsys, ns, err, errlen)) {
@@ -351,6 +382,7 @@ int daemon_main(int argc, char **argv)
 	    .target = {.mdts = 5, .max_io_queues = 64, .io_queue_depth = 128, .incapsule_size = 8192},
 	    .reactors = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 	};
+	ssd_params_defaults(&o.ssd);
 	char err[512] = "";
 	if (parse_options(argc, argv, &o, err, sizeof(err))) {
 		fprintf(stderr, "nvemu: %s\n", err);

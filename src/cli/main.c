@@ -5,6 +5,8 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "perf/perf.h"
+#include "sim/sim.h"
 
 struct command {
 	const char *name;
@@ -13,9 +15,11 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", daemon_main},
+    {"sim", sim_main},
+    {"perf", perf_main},
 };
 
-const char *cli_command_names(void) { return "serve"; }
+const char *cli_command_names(void) { return "serve, sim, perf"; }
 
 int cli_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {

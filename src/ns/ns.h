@@ -31,6 +31,16 @@ struct ns_io {
 	uint64_t done_ns;
 };
 
+/* What a kind with a device model can report; false when it has none. */
+struct ns_model_counters {
+	uint64_t host_pages_written;
+	uint64_t nand_pages_written;
+	uint64_t gc_runs;
+	uint64_t erase_min, erase_max;
+	double erase_mean;
+	double waf;
+};
+
 struct ns_ops {
 	const char *kind;
 	uint16_t (*read)(struct ns *ns, struct ns_io *io);
@@ -40,6 +50,8 @@ struct ns_ops {
 	uint16_t (*flush)(struct ns *ns, struct ns_io *io);
 	/* Logical blocks that hold data (Identify Namespace NUSE). */
 	uint64_t (*blocks_in_use)(struct ns *ns);
+	/* Optional: the device model's counters. */
+	bool (*model_counters)(struct ns *ns, struct ns_model_counters *out);
 	void (*destroy)(struct ns *ns);
 };
 
@@ -62,13 +74,21 @@ struct ns {
 	void *kind_data;
 };
 
-enum ns_kind { NS_KIND_RAM, NS_KIND_NOSSD };
+enum ns_kind { NS_KIND_RAM, NS_KIND_NOSSD, NS_KIND_SSD };
+
+struct ssd_params;
 
 struct ns_params {
 	enum ns_kind kind;
-	uint64_t bytes;
+	uint64_t bytes; /* ignored by ssd: its geometry and op_pcent set the capacity */
 	uint32_t lba_size; /* 512 or 4096 */
+	/* ssd only */
+	const struct ssd_params *ssd;
+	/* Subtracted from every modelled completion time (never below "now"), so
+	 * that the host-observed latency equals the model's; see docs/model.md. */
+	uint64_t transport_floor_ns;
 };
+
 
 /* Returns NULL and a message naming the problem in err. */
 struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen);

@@ -78,6 +78,42 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 	return NVME_SC_SUCCESS;
 }
 
+static void model_log(struct nvme_req *req, struct log_window *w)
+{
+	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	uint32_t nsid = req->cmd.nsid, first = nsid, last = nsid;
+	if (nsid == 0 || nsid == 0xFFFFFFFF) {
+		first = 1;
+		last = subsys->nn;
+	}
+	struct nvemu_model_log log;
+	memset(&log, 0, sizeof(log));
+	log.version = 1;
+	double erase_sum = 0;
+	unsigned models = 0;
+	for (uint32_t i = first; i <= last; i++) {
+		struct ns *ns = nvme_subsys_ns(subsys, i);
+		struct ns_model_counters c;
+		if (!ns || !ns->ops->model_counters || !ns->ops->model_counters(ns, &c))
+			continue;
+		log.host_pages_written += c.host_pages_written;
+		log.nand_pages_written += c.nand_pages_written;
+		log.gc_runs += c.gc_runs;
+		if (!models || c.erase_min < log.erase_count_min)
+			log.erase_count_min = c.erase_min;
+		if (c.erase_max > log.erase_count_max)
+			log.erase_count_max = c.erase_max;
+		erase_sum += c.erase_mean;
+		models++;
+	}
+	if (models)
+		log.erase_count_mean_milli = (uint64_t)(erase_sum / models * 1000.0 + 0.5);
+	if (log.host_pages_written)
+		log.waf_milli = (uint64_t)((double)log.nand_pages_written * 1000.0 /
+					   (double)log.host_pages_written + 0.5);
+	window_put(w, 0, &log, sizeof(log));
+}
+
 static void error_log(struct nvme_ctrl *ctrl, struct log_window *w)
 {
 	struct nvme_error_log *log = &ctrl->errors;
@@ -185,6 +221,8 @@ static uint64_t log_size(uint8_t lid)
 		return NVME_CHANGED_NS_LOG_SIZE;
 	case NVME_LOG_CMD_EFFECTS:
 		return sizeof(struct nvme_effects_log);
+	case NVME_LOG_VENDOR_NVEMU:
+		return sizeof(struct nvemu_model_log);
 	default:
 		return 0;
 	}
@@ -237,6 +275,9 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 		break; /* namespaces never change while the daemon runs */
 	case NVME_LOG_CMD_EFFECTS:
 		effects_log(csi, &w);
+		break;
+	case NVME_LOG_VENDOR_NVEMU:
+		model_log(req, &w);
 		break;
 	}
 	nvme_req_complete(req, status);

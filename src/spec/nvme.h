@@ -823,6 +823,24 @@ static_assert(sizeof(struct nvme_effects_log) == 4096, "Commands Supported and E
 
 #define NVME_CHANGED_NS_LOG_SIZE 4096
 
+/*
+ * nvemu's vendor log page (CAh): what the flash model did.  Ratios are in
+ * thousandths so the page holds integers only.  All zero for namespaces
+ * without a device model.
+ */
+struct nvemu_model_log {
+	uint64_t version; /* 1 */
+	uint64_t host_pages_written;
+	uint64_t nand_pages_written;
+	uint64_t gc_runs;
+	uint64_t erase_count_min;
+	uint64_t erase_count_max;
+	uint64_t erase_count_mean_milli;
+	uint64_t waf_milli;
+	uint8_t rsvd64[448];
+} NVME_PACKED;
+static_assert(sizeof(struct nvemu_model_log) == 512, "nvemu model log");
+
 /* Discovery log (NVMe over Fabrics 1.1, 5.3) */
 enum nvmf_trtype { NVMF_TRTYPE_TCP = 3 };
 enum nvmf_adrfam { NVMF_ADDR_FAMILY_IP4 = 1, NVMF_ADDR_FAMILY_IP6 = 2 };

@@ -1,0 +1,167 @@
+/*
+ * The ssd kind: user data kept in sparse memory by LBA, completion times from
+ * the flash model (page-mapping FTL with GC over NAND timelines).  GC moves no
+ * bytes: the model only decides when the host hears back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ftl/ftl.h"
+#include "media/media.h"
+#include "ns/kinds.h"
+#include "spec/nvme.h"
+
+struct ssd_ns {
+	struct media *media;
+	struct ssd *model;
+	uint32_t page_bytes;
+	uint64_t transport_floor_ns;
+};
+
+static struct ssd_ns *ssd_of(struct ns *ns) { return ns->kind_data; }
+
+/* The flash pages an LBA range touches: partial pages cost whole pages. */
+static void page_span(const struct ns *ns, const struct ssd_ns *s, uint64_t slba, uint32_t nlb,
+		      uint64_t *lpn, uint32_t *npages)
+{
+	uint64_t first = (slba << ns->lba_shift) / s->page_bytes;
+	uint64_t end = (((slba + nlb) << ns->lba_shift) + s->page_bytes - 1) / s->page_bytes;
+	*lpn = first;
+	*npages = (uint32_t)(end - first);
+}
+
+static uint64_t after_floor(const struct ssd_ns *s, uint64_t now, uint64_t done)
+{
+	if (done - now <= s->transport_floor_ns)
+		return now;
+	return done - s->transport_floor_ns;
+}
+
+static uint16_t ssd_ns_read(struct ns *ns, struct ns_io *io)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	uint64_t lpn;
+	uint32_t npages;
+	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
+	io->done_ns = after_floor(s, io->now_ns, ssd_read(s->model, lpn, npages, io->now_ns));
+	if (io->buf) {
+		media_read(s->media, io->slba << ns->lba_shift, io->buf, (uint64_t)io->nlb << ns->lba_shift);
+		io->data = io->buf;
+	}
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t ssd_ns_write(struct ns *ns, struct ns_io *io)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	if (media_write(s->media, io->slba << ns->lba_shift, io->buf, (uint64_t)io->nlb << ns->lba_shift))
+		return NVME_SC_CAP_EXCEEDED | NVME_STATUS_DNR;
+	uint64_t lpn;
+	uint32_t npages;
+	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
+	io->done_ns = after_floor(s, io->now_ns, ssd_write(s->model, lpn, npages, io->fua, io->now_ns));
+	return NVME_SC_SUCCESS;
+}
+
+/* Write Zeroes and Deallocate both unmap: the drive then reads zeroes there. */
+static uint16_t ssd_ns_unmap(struct ns *ns, struct ns_io *io)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	media_zero(s->media, io->slba << ns->lba_shift, (uint64_t)io->nlb << ns->lba_shift);
+	uint64_t first = ((io->slba << ns->lba_shift) + s->page_bytes - 1) / s->page_bytes;
+	uint64_t end = ((io->slba + io->nlb) << ns->lba_shift) / s->page_bytes;
+	uint64_t done = io->now_ns;
+	/* Only whole pages leave the mapping; a partial page stays mapped, now partly zero. */
+	if (end > first)
+		done = ssd_trim(s->model, first, (uint32_t)(end - first), io->now_ns);
+	io->done_ns = after_floor(s, io->now_ns, done);
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t ssd_ns_flush(struct ns *ns, struct ns_io *io)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	io->done_ns = after_floor(s, io->now_ns, ssd_flush(s->model, io->now_ns));
+	return NVME_SC_SUCCESS;
+}
+
+static uint64_t ssd_ns_blocks_in_use(struct ns *ns)
+{
+	uint64_t blocks = (media_resident_pages(ssd_of(ns)->media) * MEDIA_PAGE_SIZE) >> ns->lba_shift;
+	return blocks < ns->nlbas ? blocks : ns->nlbas;
+}
+
+static bool ssd_ns_model_counters(struct ns *ns, struct ns_model_counters *out)
+{
+	struct ssd_counters c;
+	ssd_get_counters(ssd_of(ns)->model, &c);
+	out->host_pages_written = c.host_pages_written;
+	out->nand_pages_written = c.nand_pages_written;
+	out->gc_runs = c.gc_runs;
+	out->erase_min = c.erase_min;
+	out->erase_max = c.erase_max;
+	out->erase_mean = c.erase_mean;
+	out->waf = c.waf;
+	return true;
+}
+
+static void ssd_ns_destroy(struct ns *ns)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	ssd_destroy(s->model);
+	media_destroy(s->media);
+	free(s);
+}
+
+static const struct ns_ops ssd_ops = {
+    .kind = "ssd",
+    .read = ssd_ns_read,
+    .write = ssd_ns_write,
+    .write_zeroes = ssd_ns_unmap,
+    .deallocate = ssd_ns_unmap,
+    .flush = ssd_ns_flush,
+    .blocks_in_use = ssd_ns_blocks_in_use,
+    .model_counters = ssd_ns_model_counters,
+    .destroy = ssd_ns_destroy,
+};
+
+int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)
+{
+	if (!params->ssd) {
+		snprintf(err, errlen, "an ssd namespace needs model parameters");
+		return -1;
+	}
+	struct ssd_ns *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->model = ssd_create(params->ssd, err, errlen);
+	if (!s->model) {
+		free(s);
+		return -1;
+	}
+	s->page_bytes = ssd_page_bytes(s->model);
+	if (s->page_bytes % params->lba_size) {
+		snprintf(err, errlen, "flash page of %u bytes is not a multiple of the %u-byte LBA",
+			 s->page_bytes, params->lba_size);
+		ssd_destroy(s->model);
+		free(s);
+		return -1;
+	}
+	uint64_t bytes = ssd_logical_pages(s->model) * s->page_bytes;
+	s->media = media_ram_create(bytes);
+	if (!s->media) {
+		snprintf(err, errlen, "out of memory for the page table");
+		ssd_destroy(s->model);
+		free(s);
+		return -1;
+	}
+	s->transport_floor_ns = params->transport_floor_ns;
+	ns->kind_data = s;
+	ns->ops = &ssd_ops;
+	ns->csi = NVME_CSI_NVM;
+	ns->nlbas = bytes >> ns->lba_shift;
+	ns->deallocated_reads_zero = true;
+	return 0;
+}
