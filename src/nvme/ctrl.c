@@ -63,6 +63,7 @@ void nvme_ctrl_put(struct nvme_ctrl *ctrl)
 {
 	if (atomic_fetch_sub(&ctrl->refs, 1) != 1)
 		return;
+	log_info("controller %u: all queues closed, freed", ctrl->cntlid);
 	pthread_mutex_destroy(&ctrl->lock);
 	pthread_mutex_destroy(&ctrl->errors.lock);
 	free(ctrl->io_sq);

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Runs one guest scenario against a fresh nvemu daemon: starts NVEMU on a free
+# loopback port, boots the reference guest(s), stops the daemon with SIGTERM and
+# requires a clean exit (under ASan, a leak or memory error fails the test).
+#
+# Usage: target-test.sh NVEMU SCENARIO
+#   basic-4k          nvme-cli + fio verify, 4096-byte LBAs
+#   basic-4k-digests  the same with header and data digests (nvme connect -g -G)
+#   basic-512         nvme-cli + fio verify, 512-byte LBAs
+#   cut               kill one guest's QEMU mid-I/O, freeze another (keep-alive
+#                     expiry), then check a third host is served
+#   tour              the demo's short tour (output on the terminal)
+# Env: NVEMU_TEST_DIR (logs; default a new directory under /tmp), FIO_SIZE_MB.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NVEMU=${1:?usage: target-test.sh NVEMU SCENARIO}
+SCENARIO=${2:?usage: target-test.sh NVEMU SCENARIO}
+DIR=${NVEMU_TEST_DIR:-$(mktemp -d /tmp/nvemu-test.XXXXXX)}
+mkdir -p "$DIR"
+NQN=nqn.2026-11.dev.nvemu:ssd0  # the default device's NQN
+DAEMON_LOG=$DIR/nvemu-$SCENARIO.log
+DAEMON_PID=
+
+say() { echo "target-test: $SCENARIO: $*" >&2; }
+fail() { say "FAIL: $*"; say "daemon log: $DAEMON_LOG"; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_daemon() {
+    PORT=$(free_port)
+    "$NVEMU" -p "$PORT" -n "$NQN" --verbose "$@" > "$DAEMON_LOG" 2>&1 &
+    DAEMON_PID=$!
+    for _ in $(seq 100); do
+        grep -q "serving NVMe/TCP" "$DAEMON_LOG" && return 0
+        kill -0 "$DAEMON_PID" 2>/dev/null || fail "nvemu exited at start"
+        sleep 0.1
+    done
+    fail "nvemu did not start"
+}
+
+stop_daemon() {
+    kill -TERM "$DAEMON_PID"
+    local rc=0
+    wait "$DAEMON_PID" || rc=$?
+    DAEMON_PID=
+    [ "$rc" -eq 0 ] || fail "nvemu exited with status $rc on SIGTERM"
+    ! grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$DAEMON_LOG" ||
+        fail "sanitizer report in the daemon log"
+}
+
+cleanup() {
+    [ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null
+    jobs -p | xargs -r kill 2>/dev/null
+    return 0
+}
+trap cleanup EXIT
+
+# guest NAME SCRIPT [-e VAR=VALUE]...: boots a guest against the daemon.
+guest() {
+    local name=$1 script=$2
+    shift 2
+    NVEMU_GUEST_NAME=$SCENARIO-$name NVEMU_GUEST_LOG=$DIR/guest-$SCENARIO-$name.log \
+        NVEMU_GUEST_QUIET=${QUIET:-1} \
+        "$HERE/run-guest.sh" -e SUBNQN=$NQN -e TARGET_PORT="$PORT" "$@" "$HERE/scripts/$script"
+}
+
+wait_for() {  # wait_for SECONDS FILE PATTERN
+    local deadline=$((SECONDS + $1))
+    until grep -qE "$3" "$2" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.5
+    done
+}
+
+basic() {
+    local lba=$1
+    shift
+    start_daemon --lba-size "$lba"
+    guest host nvme-basic.sh -e EXPECT_LBA_SIZE="$lba" -e FIO_SIZE_MB="${FIO_SIZE_MB:-256}" "$@" ||
+        fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
+    grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
+    stop_daemon
+}
+
+# The controller of the Nth host that connected to the test subsystem is freed
+# (every queue closed) within SECONDS.
+host_released() {  # host_released N SECONDS
+    local cntlid
+    cntlid=$(sed -n "s/.*controller \([0-9]*\): \(.*\) connected to $NQN .*/\1 \2/p" "$DAEMON_LOG" |
+             awk '!seen[$2]++ {print $1}' | sed -n "${1}p")
+    [ -n "$cntlid" ] || fail "no controller of host $1 in the daemon log"
+    wait_for "$2" "$DAEMON_LOG" "controller $cntlid: all queues closed, freed"
+}
+
+cut() {
+    start_daemon
+    # Host A is killed mid-I/O: its sockets close under the daemon.
+    guest cutA long-io.sh > /dev/null 2>&1 &
+    wait_for 120 "$DIR/guest-$SCENARIO-cutA.log" NVEMU-IO-RUNNING || fail "host A never ran I/O"
+    kill -KILL "$(cat "$DIR/guest-$SCENARIO-cutA.pid")"
+    say "killed host A's QEMU mid-I/O"
+    host_released 1 20 || fail "host A's controller was not freed"
+    # Host B freezes mid-I/O: its sockets stay open, so only keep-alive can tell.
+    guest cutB long-io.sh > /dev/null 2>&1 &
+    wait_for 120 "$DIR/guest-$SCENARIO-cutB.log" NVEMU-IO-RUNNING || fail "host B never ran I/O"
+    local frozen
+    frozen=$(cat "$DIR/guest-$SCENARIO-cutB.pid")
+    kill -STOP "$frozen"
+    say "froze host B's QEMU mid-I/O; waiting for keep-alive expiry"
+    host_released 2 30 || fail "host B's controller survived its keep-alive"
+    grep -q "no Keep Alive" "$DAEMON_LOG" || fail "host B was not torn down by keep-alive"
+    kill -KILL "$frozen"
+    # Host C must be served as if nothing happened.
+    guest cutC nvme-basic.sh -e FIO_SIZE_MB=64 || fail "host C was not served after the cuts"
+    stop_daemon
+}
+
+case $SCENARIO in
+    basic-4k) basic 4096 ;;
+    basic-4k-digests) basic 4096 -e DIGESTS=on ;;
+    basic-512) basic 512 ;;
+    cut) cut ;;
+    tour)
+        start_daemon
+        QUIET=0 guest tour tour.sh || fail "the tour failed"
+        stop_daemon ;;
+    *) fail "unknown scenario" ;;
+esac
+say "PASS"
