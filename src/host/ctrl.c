@@ -12,7 +12,8 @@
 #define ADMIN_SQSIZE 31 /* 0's based: 32 entries, what Linux uses */
 #define ADMIN_SLOTS 4   /* we only ever have one or two admin commands out */
 #define ADMIN_INCAPSULE_MAX 8192
-#define DISC_CHUNK 4096
+/* Smaller than libnvme's 4096 so that even short logs exercise LPO. */
+#define DISC_CHUNK 1024
 #define SHUTDOWN_TIMEOUT_MS 5000
 
 struct host_ctrl {
@@ -196,6 +197,13 @@ static int identify_controller(struct host_ctrl *ctrl, bool discovery)
 	info->incapsule_max = id->ioccsz >= 4 ? id->ioccsz * 16 - 64 : 0;
 	if (id->icdoff != 0 || ctrl->opts.no_incapsule)
 		info->incapsule_max = 0; /* we only place in-capsule data at offset 0 */
+	log_debug("Identify: CNTLID %u VER %#x CNTRLTYPE %u MDTS %u MAXCMD %u KAS %u NN %u SGLS %#x "
+		  "IOCCSZ %u IORCSZ %u ICDOFF %u CMIC %#x LPA %#x OAES %#x CTRATT %#x SUBNQN %.64s",
+		  id->cntlid, id->ver, id->cntrltype, id->mdts, id->maxcmd, id->kas, id->nn, id->sgls,
+		  id->ioccsz, id->iorcsz, id->icdoff, id->cmic, id->lpa, id->oaes, id->ctratt,
+		  id->subnqn);
+	if (id->ver && id->ver != info->vs)
+		log_warn("Identify VER %#x differs from the VS property %#x", id->ver, info->vs);
 	if (!discovery && !(id->sgls & 3))
 		log_warn("SGLS %#x says SGLs are unsupported; NVMe/TCP needs them", id->sgls);
 out:
@@ -251,6 +259,8 @@ static int admin_bring_up(struct host_ctrl *ctrl, const char *subnqn, uint32_t k
 	if (rc)
 		return rc;
 	ctrl->info.vs = (uint32_t)vs;
+	log_debug("%s: CNTLID %u CAP %#llx VS %#x", subnqn, ctrl->info.cntlid,
+		  (unsigned long long)ctrl->info.cap, ctrl->info.vs);
 	ctrl->info.max_queue_entries = (uint16_t)(NVME_CAP_MQES(ctrl->info.cap) + 1);
 	if ((ctrl->info.cap >> 48) & 0xF)
 		log_warn("CAP.MPSMIN is %llu (not 4 KiB)",
@@ -362,6 +372,10 @@ static int discover(const struct host_target *in, const struct host_opts *opts,
 		rc = -ENOENT;
 		const struct nvmf_disc_log_entry *e = (const void *)(log + 1024);
 		for (uint64_t i = 0; i < numrec; i++, e++) {
+			log_debug("discovery entry %llu: TRTYPE %u ADRFAM %u SUBTYPE %u TREQ %#x PORTID %u "
+				  "CNTLID %#x ASQSZ %u TRSVCID %.32s TRADDR %.64s SUBNQN %.64s",
+				  (unsigned long long)i, e->trtype, e->adrfam, e->subtype, e->treq,
+				  e->portid, e->cntlid, e->asqsz, e->trsvcid, e->traddr, e->subnqn);
 			if (e->subtype != NVME_NQN_NVM || e->trtype != NVMF_TRTYPE_TCP)
 				continue;
 			*out = *in;

@@ -174,6 +174,8 @@ int qpair_open(struct host_qpair **out, const char *traddr, const char *trsvcid,
 		qpair_free(qp);
 		return rc;
 	}
+	log_debug("qid %u: ICResp PFV %u CPDA %u DGST %#x MAXH2CDATA %u", qid, icresp.pfv,
+		  icresp.cpda, icresp.digest, icresp.maxdata);
 	*out = qp;
 	return 0;
 }

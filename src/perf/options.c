@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "perf/perf_internal.h"
+#include "util/log.h"
 
 static void usage(FILE *out)
 {
@@ -18,15 +19,15 @@ static void usage(FILE *out)
 		"  -o, --io-size BYTES    I/O size, k/m suffixes allowed (default 4096)\n"
 		"  -w, --workload W       read|write|randread|randwrite|rw|randrw (default randread)\n"
 		"  -M, --rwmixread PCT    reads in percent for rw/randrw (default 50)\n"
-		"  -t, --time SEC         run time (default 10; 0 with -n runs until the count)\n"
-		"  -n, --number-ios N     stop after N I/Os in total\n"
+		"  -t, --time SEC         run time (default 10; without -t, -d runs until the count)\n"
+		"  -d, --number-ios N     stop each thread after N I/Os (as spdk_nvme_perf -d)\n"
 		"  -P, --num-qpairs N     I/O queues (TCP connections) per thread (default 1)\n"
 		"  -c, --core-mask MASK   one thread per set bit, each pinned to that CPU (hex)\n"
 		"      --threads N        N unpinned threads (default 1)\n"
-		"  -N, --nsid ID          namespace (default 1)\n"
+		"      --nsid ID          namespace (default 1)\n"
 		"  -H, --hdgst            enable the NVMe/TCP header digest\n"
 		"  -I, --ddgst            enable the NVMe/TCP data digest\n"
-		"  -s, --seed N           seed of offsets and verify pattern (default 1)\n"
+		"      --seed N           seed of offsets and verify pattern (default 1)\n"
 		"      --span BYTES       use only the first BYTES of the namespace\n"
 		"                         (default: all; verify: at most 256 MiB)\n"
 		"      --verify           write a pattern over the span, read it back and check,\n"
@@ -34,11 +35,12 @@ static void usage(FILE *out)
 		"      --verify-read      only read and check the pattern an earlier --verify wrote\n"
 		"                         (same --seed and --span)\n"
 		"      --json             print one JSON object instead of text\n"
-		"      --kato MS          keep-alive timeout (default 10000; 0 = off)\n"
+		"  -k, --kato MS          keep-alive timeout (default 10000; 0 = off)\n"
 		"      --no-sqflow        ask for SQ flow control to be disabled (Connect CATTR)\n"
 		"      --no-incapsule     never send write data in-capsule (always R2T)\n"
 		"      --busy-poll        spin on the sockets instead of sleeping in epoll\n"
 		"      --hostnqn NQN      host NQN (default: a random uuid NQN)\n"
+		"  -v, --verbose          log what the controller reports while connecting\n"
 		"  -h, --help\n"
 		"Exit status is 0 only if every I/O completed without error or mismatch.\n");
 }
@@ -83,7 +85,7 @@ const char *perf_workload_name(enum workload wl)
 }
 
 enum {
-	OPT_THREADS = 256, OPT_SPAN, OPT_VERIFY, OPT_VERIFY_READ, OPT_JSON, OPT_KATO, OPT_NO_SQFLOW,
+	OPT_THREADS = 256, OPT_NSID, OPT_SEED, OPT_SPAN, OPT_VERIFY, OPT_VERIFY_READ, OPT_JSON, OPT_NO_SQFLOW,
 	OPT_NO_INCAPSULE, OPT_BUSY_POLL, OPT_HOSTNQN,
 };
 
@@ -94,23 +96,24 @@ static const struct option long_opts[] = {
 	{ "workload", required_argument, NULL, 'w' },
 	{ "rwmixread", required_argument, NULL, 'M' },
 	{ "time", required_argument, NULL, 't' },
-	{ "number-ios", required_argument, NULL, 'n' },
+	{ "number-ios", required_argument, NULL, 'd' },
 	{ "num-qpairs", required_argument, NULL, 'P' },
 	{ "core-mask", required_argument, NULL, 'c' },
 	{ "threads", required_argument, NULL, OPT_THREADS },
-	{ "nsid", required_argument, NULL, 'N' },
+	{ "nsid", required_argument, NULL, OPT_NSID },
 	{ "hdgst", no_argument, NULL, 'H' },
 	{ "ddgst", no_argument, NULL, 'I' },
-	{ "seed", required_argument, NULL, 's' },
+	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "span", required_argument, NULL, OPT_SPAN },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "verify-read", no_argument, NULL, OPT_VERIFY_READ },
 	{ "json", no_argument, NULL, OPT_JSON },
-	{ "kato", required_argument, NULL, OPT_KATO },
+	{ "kato", required_argument, NULL, 'k' },
 	{ "no-sqflow", no_argument, NULL, OPT_NO_SQFLOW },
 	{ "no-incapsule", no_argument, NULL, OPT_NO_INCAPSULE },
 	{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
 	{ "hostnqn", required_argument, NULL, OPT_HOSTNQN },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -133,7 +136,7 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "r:q:o:w:M:t:n:P:c:N:HIs:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:q:o:w:M:t:d:P:c:k:HIvh", long_opts, NULL)) != -1) {
 		uint64_t v = 0;
 		const char *bad = NULL;
 		char err[160];
@@ -179,9 +182,9 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 			have_time = true;
 			break;
 		}
-		case 'n':
-			if (parse_u64(optarg, &cfg->io_limit, false))
-				bad = "-n wants a count";
+		case 'd':
+			if (parse_u64(optarg, &cfg->io_limit, false) || !cfg->io_limit)
+				bad = "-d wants a count";
 			break;
 		case 'P':
 			if (parse_u64(optarg, &v, false) || v < 1 || v > 256)
@@ -198,16 +201,16 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 			cfg->threads = (unsigned)v;
 			have_threads = true;
 			break;
-		case 'N':
+		case OPT_NSID:
 			if (parse_u64(optarg, &v, false) || v < 1 || v > 0xFFFFFFFEu)
-				bad = "-N wants a namespace ID";
+				bad = "--nsid wants a namespace ID";
 			cfg->nsid = (uint32_t)v;
 			break;
 		case 'H': cfg->host.header_digest = true; break;
 		case 'I': cfg->host.data_digest = true; break;
-		case 's':
+		case OPT_SEED:
 			if (parse_u64(optarg, &cfg->seed, false))
-				bad = "-s wants a number";
+				bad = "--seed wants a number";
 			break;
 		case OPT_SPAN:
 			if (parse_u64(optarg, &cfg->span_bytes, true) || !cfg->span_bytes)
@@ -216,9 +219,9 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 		case OPT_VERIFY: cfg->verify = true; break;
 		case OPT_VERIFY_READ: cfg->verify = cfg->verify_read_only = true; break;
 		case OPT_JSON: cfg->json = true; break;
-		case OPT_KATO:
+		case 'k':
 			if (parse_u64(optarg, &v, false) || v > UINT32_MAX)
-				bad = "--kato wants milliseconds";
+				bad = "-k wants milliseconds";
 			cfg->host.kato_ms = (uint32_t)v;
 			break;
 		case OPT_NO_SQFLOW: cfg->host.disable_sqflow = true; break;
@@ -229,6 +232,9 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 				bad = "--hostnqn is too long";
 			else
 				snprintf(cfg->host.hostnqn, sizeof(cfg->host.hostnqn), "%s", optarg);
+			break;
+		case 'v':
+			log_threshold = LOG_DEBUG;
 			break;
 		case 'h':
 			usage(stdout);

@@ -20,7 +20,7 @@ struct perf_config {
 	unsigned depth;       /* -q, per queue */
 	uint32_t io_size;     /* -o, bytes */
 	double seconds;       /* -t; 0 = until the I/O count is reached */
-	uint64_t io_limit;    /* -n; 0 = no limit */
+	uint64_t io_limit;    /* -d, per thread; 0 = no limit */
 	unsigned queues_per_thread; /* -P */
 	unsigned threads;
 	uint64_t cpu_mask;    /* -c: pin one thread per set bit; 0 = no pinning */
@@ -45,7 +45,6 @@ struct perf_job {
 	bool pass_writes;       /* verify pass: write the pattern (else read and check) */
 	uint32_t generation;    /* folded into the pattern */
 	_Atomic uint64_t cursor;  /* next block of a sequential pass */
-	_Atomic uint64_t issued;  /* I/Os started, against io_limit */
 	atomic_bool stop;
 	_Atomic unsigned running; /* workers still going */
 	int64_t end_ns;           /* stop issuing at this time; 0 = no limit */
@@ -78,6 +77,7 @@ struct perf_worker {
 	struct perf_queue *queues;
 	unsigned nqueues;
 	uint64_t rng;
+	uint64_t issued; /* I/Os started in this job, against io_limit */
 	struct hist hist;
 	uint64_t reads, writes, bytes;
 	uint64_t nvme_errors, xport_errors, mismatches;

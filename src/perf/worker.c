@@ -104,8 +104,9 @@ static bool start_io(struct perf_worker *w, struct perf_io *io)
 	const struct perf_config *cfg = job->cfg;
 	if (atomic_load_explicit(&job->stop, memory_order_relaxed))
 		return false;
-	if (cfg->io_limit && atomic_fetch_add(&job->issued, 1) >= cfg->io_limit)
+	if (cfg->io_limit && w->issued >= cfg->io_limit)
 		return false;
+	w->issued++;
 
 	if (job->sequential_pass) {
 		uint64_t blk = atomic_fetch_add(&job->cursor, job->io_blocks);
@@ -287,6 +288,7 @@ int perf_run_workers(struct perf_worker *workers, unsigned nworkers, struct perf
 		w->nvme_errors = w->xport_errors = w->mismatches = 0;
 		w->success_violations = 0;
 		w->failure = 0;
+		w->issued = 0;
 		atomic_fetch_add(&job->running, 1);
 		rc = -pthread_create(&w->thread, NULL, worker_main, w);
 		if (rc) {
