@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #define NO_PLANE UINT32_MAX
+#define CHANNEL_INITIAL_BUCKETS 1024
 
 struct die {
 	uint64_t free_at;      /* end of all work queued on the die */
@@ -16,12 +17,26 @@ struct die {
 	uint32_t program_plane;   /* plane of the last op if it was a program, else NO_PLANE */
 };
 
+/*
+ * A channel's bookings. Operations are booked when issued, often far ahead of time, and dies
+ * sharing a channel have backlogs of different lengths: a single "busy until" would make a
+ * transfer wait for the latest one booked by any die. Instead each transfer (all last xfer_ns)
+ * is placed in the first gap at or after its ready time. Two transfers cannot start within
+ * xfer_ns of each other, so bucket k = start / xfer_ns holds at most one booking: a ring of
+ * buckets covering [low_bucket, low_bucket + size) is enough, grown when bookings reach further.
+ */
+struct channel {
+	uint64_t *starts; /* booking start + 1 per bucket (index k & mask); 0 = none */
+	uint64_t mask;
+	uint64_t low_bucket; /* earlier buckets are forgotten (before "now") */
+};
+
 struct flash {
 	struct flash_geometry geo;
 	uint64_t read_ns, program_ns, erase_ns, xfer_ns, suspend_ns;
 	bool read_suspend;
 	uint64_t idle_at;
-	uint64_t *channel_free_at;
+	struct channel *channels;
 	struct die *dies;
 
 	/* Write buffer: a min-heap of the times occupied slots drain to NAND. */
@@ -85,12 +100,18 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	f->xfer_ns = p->channel_xfer_ns;
 	if (p->channel_mbps > 0)
 		f->xfer_ns += (uint64_t)llround((double)page_bytes * 1e3 / p->channel_mbps);
-	f->channel_free_at = calloc(p->channels, sizeof(*f->channel_free_at));
+	f->channels = calloc(p->channels, sizeof(*f->channels));
 	f->dies = calloc(dies, sizeof(*f->dies));
 	f->slot_capacity = (uint32_t)buffer_pages;
 	f->slots = calloc(buffer_pages + 1, sizeof(*f->slots));
-	if (!f->channel_free_at || !f->dies || !f->slots)
+	if (!f->channels || !f->dies || !f->slots)
 		goto oom;
+	for (uint32_t c = 0; c < p->channels; c++) {
+		f->channels[c].mask = CHANNEL_INITIAL_BUCKETS - 1;
+		f->channels[c].starts = calloc(CHANNEL_INITIAL_BUCKETS, sizeof(uint64_t));
+		if (!f->channels[c].starts)
+			goto oom;
+	}
 	for (uint32_t d = 0; d < dies; d++)
 		f->dies[d].program_plane = NO_PLANE;
 	return f;
@@ -104,7 +125,9 @@ void flash_destroy(struct flash *f)
 {
 	if (!f)
 		return;
-	free(f->channel_free_at);
+	for (uint32_t c = 0; f->channels && c < f->geo.channels; c++)
+		free(f->channels[c].starts);
+	free(f->channels);
 	free(f->dies);
 	free(f->slots);
 	free(f);
@@ -125,12 +148,71 @@ static inline void note_busy(struct flash *f, uint64_t until)
 	f->idle_at = max_u64(f->idle_at, until);
 }
 
-/* Occupies `channel` for one page transfer starting no earlier than `ready`. */
-static inline uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready)
+/* The booking starting in bucket k, or UINT64_MAX if none. */
+static inline uint64_t booking_in(const struct flash *f, const struct channel *ch, uint64_t k)
 {
-	uint64_t end = max_u64(ready, f->channel_free_at[channel]) + f->xfer_ns;
-	f->channel_free_at[channel] = end;
-	return end;
+	uint64_t stored = ch->starts[k & ch->mask];
+	if (!stored)
+		return UINT64_MAX;
+	uint64_t start = stored - 1, first = k * f->xfer_ns;
+	return start >= first && start < first + f->xfer_ns ? start : UINT64_MAX;
+}
+
+/* Doubles the ring until bucket `k` fits, keeping the live bookings. */
+static void grow_channel(struct flash *f, struct channel *ch, uint64_t k)
+{
+	uint64_t old_size = ch->mask + 1, size = old_size;
+	while (k >= ch->low_bucket + size)
+		size *= 2;
+	uint64_t *starts = calloc(size, sizeof(*starts));
+	if (!starts)
+		abort();
+	for (uint64_t i = 0; i < old_size; i++) {
+		uint64_t stored = ch->starts[i];
+		if (stored && (stored - 1) / f->xfer_ns >= ch->low_bucket)
+			starts[((stored - 1) / f->xfer_ns) & (size - 1)] = stored;
+	}
+	free(ch->starts);
+	ch->starts = starts;
+	ch->mask = size - 1;
+}
+
+/* Occupies `channel` for one page transfer in its first gap at or after `ready`. */
+static uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready)
+{
+	if (f->xfer_ns == 0)
+		return ready;
+	struct channel *ch = &f->channels[channel];
+	uint64_t x = f->xfer_ns;
+	uint64_t start = max_u64(ready, ch->low_bucket * x);
+	for (;;) {
+		uint64_t k = start / x;
+		if (k + 1 >= ch->low_bucket + ch->mask + 1)
+			grow_channel(f, ch, k + 1);
+		uint64_t before = k ? booking_in(f, ch, k - 1) : UINT64_MAX;
+		uint64_t same = booking_in(f, ch, k);
+		uint64_t after = booking_in(f, ch, k + 1);
+		if (before != UINT64_MAX && before + x > start)
+			start = before + x;
+		else if (same != UINT64_MAX)
+			start = same + x;
+		else if (after != UINT64_MAX && after < start + x)
+			start = after + x;
+		else
+			break;
+	}
+	ch->starts[(start / x) & ch->mask] = start + 1;
+	return start + x;
+}
+
+void flash_advance(struct flash *f, uint64_t now)
+{
+	if (f->xfer_ns == 0)
+		return;
+	uint64_t k = now / f->xfer_ns;
+	for (uint32_t c = 0; c < f->geo.channels; c++)
+		if (k > f->channels[c].low_bucket + 1)
+			f->channels[c].low_bucket = k - 1;
 }
 
 uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
@@ -189,6 +271,11 @@ uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready)
 	die->program_plane = NO_PLANE;
 	note_busy(f, end);
 	return end;
+}
+
+uint64_t flash_die_free_at(const struct flash *f, uint32_t die)
+{
+	return f->dies[die].free_at;
 }
 
 uint64_t flash_idle_at(const struct flash *f)

@@ -4,8 +4,10 @@
  * when it completes. Nothing here reads a clock or moves data: callers pass "ready" times (ns)
  * and get completion times back, in real time (daemon) or virtual time (nvemu sim).
  *
- * Calls must come in the order the operations are issued; each resource serves them first come,
- * first served, except that reads may suspend programs and erases (read_suspend).
+ * A die serves its operations in the order they are issued (first come, first served), except
+ * that reads may suspend programs and erases (read_suspend). A channel places each transfer in
+ * its first idle gap at or after the transfer's ready time, since transfers booked for
+ * different dies are not issued in time order.
  * Not thread-safe: the FTL serialises calls.
  */
 #ifndef NVEMU_FLASH_FLASH_H
@@ -59,6 +61,15 @@ uint64_t flash_program(struct flash *flash, uint64_t ppn, uint64_t ready);
 
 /* Erases erase unit `unit` (a block per plane); returns when done. */
 uint64_t flash_erase(struct flash *flash, uint64_t unit, uint64_t ready);
+
+/*
+ * Tells the model no later call will pass a ready time before `now`, so bookings that ended
+ * earlier can be forgotten (keeps the channel calendars small). Optional.
+ */
+void flash_advance(struct flash *flash, uint64_t now);
+
+/* Time at which `die` has finished everything issued to it so far. */
+uint64_t flash_die_free_at(const struct flash *flash, uint32_t die);
 
 /* Time at which every channel and die is idle, given what was issued so far. */
 uint64_t flash_idle_at(const struct flash *flash);

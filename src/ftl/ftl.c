@@ -24,10 +24,10 @@ static inline uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-/* Free units below which GC runs, for "GC once pcent % of units are in use". */
-static uint64_t free_limit(uint64_t units, double pcent)
+/* Free units per die at or below which GC runs, for "GC once pcent % are in use". */
+static uint32_t free_limit(uint32_t units_per_die, double pcent)
 {
-	return units - (uint64_t)floor((double)units * pcent / 100.0);
+	return units_per_die - (uint32_t)floor((double)units_per_die * pcent / 100.0);
 }
 
 static int init_stream(struct stream *stream, uint32_t dies)
@@ -44,16 +44,19 @@ static int init_stream(struct stream *stream, uint32_t dies)
 
 static int check_spare(struct ssd *s, char *err, size_t errlen)
 {
-	uint64_t ppu = s->geo.pages_per_unit;
-	uint64_t data_units = (s->logical_pages + ppu - 1) / ppu;
-	uint64_t spare = s->geo.units - data_units;
+	/* Each die must hold its share of the data plus its free reserve, an open unit per
+	 * stream and one unit of invalid pages for GC to gain anything. */
+	uint64_t ppu = s->geo.pages_per_unit, dies = s->geo.dies;
+	uint64_t data_units_per_die = (s->logical_pages + ppu * dies - 1) / (ppu * dies);
+	uint64_t spare = s->geo.units_per_die - data_units_per_die;
 	uint64_t streams = s->params.gc_separate ? 2 : 1;
-	uint64_t needed = s->fg_limit + streams * s->geo.dies + 1;
-	if (s->logical_pages == 0 || spare < needed) {
+	uint64_t needed = (uint64_t)s->fg_limit + streams + 1;
+	if (s->logical_pages == 0 || s->geo.units_per_die < data_units_per_die || spare < needed) {
 		fail(err, errlen,
-		     "op_pcent=%g leaves %" PRIu64 " spare blocks; this geometry needs %" PRIu64
-		     " (GC reserve %" PRIu64 " + an open block per die and write stream + 1)",
-		     s->params.op_pcent, spare, needed, s->fg_limit);
+		     "op_pcent=%g leaves %" PRIu64 " spare blocks per die; at least %" PRIu64
+		     " are needed (GC reserve %u + an open block per write stream + 1)",
+		     s->params.op_pcent, s->geo.units_per_die - data_units_per_die, needed,
+		     s->fg_limit);
 		return -1;
 	}
 	return 0;
@@ -74,8 +77,10 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	}
 	s->geo = *flash_geometry(s->flash);
 	s->logical_pages = (uint64_t)floor((double)s->geo.pages / (1.0 + params->op_pcent / 100.0));
-	s->bg_limit = free_limit(s->geo.units, params->gc_bg_pcent);
-	s->fg_limit = max_u64(params->gc_reserve_blocks, free_limit(s->geo.units, params->gc_fg_pcent));
+	s->bg_limit = free_limit(s->geo.units_per_die, params->gc_bg_pcent);
+	s->fg_limit = free_limit(s->geo.units_per_die, params->gc_fg_pcent);
+	if (s->fg_limit < params->gc_reserve_blocks)
+		s->fg_limit = params->gc_reserve_blocks;
 	if (check_spare(s, err, errlen) != 0) {
 		flash_destroy(s->flash);
 		free(s);
@@ -87,9 +92,13 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	s->p2l = calloc(s->geo.pages, sizeof(*s->p2l));
 	s->units = calloc(s->geo.units, sizeof(*s->units));
 	s->free_stack = malloc(s->geo.units * sizeof(*s->free_stack));
-	s->free_count = calloc(s->geo.dies, sizeof(*s->free_count));
-	s->bucket_head = malloc(((size_t)s->geo.pages_per_unit + 1) * sizeof(*s->bucket_head));
-	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->free_count ||
+	s->dies = calloc(s->geo.dies, sizeof(*s->dies));
+	s->die_full = calloc(s->geo.dies, sizeof(*s->die_full));
+	if (params->gc_policy == GC_GREEDY)
+		s->bucket_head = malloc((size_t)s->geo.dies * (s->geo.pages_per_unit + 1) *
+					sizeof(*s->bucket_head));
+	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->dies || !s->die_full ||
+	    (params->gc_policy == GC_GREEDY && !s->bucket_head) ||
 	    !s->bucket_head || init_stream(&s->host, s->geo.dies) ||
 	    init_stream(&s->gc, s->geo.dies)) {
 		ssd_destroy(s);
@@ -101,7 +110,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 		/* Stacked highest first so units are used in ascending order (easier to follow). */
 		for (uint32_t b = s->geo.units_per_die; b-- > 0;) {
 			uint64_t u = (uint64_t)d * s->geo.units_per_die + b;
-			s->free_stack[(uint64_t)d * s->geo.units_per_die + s->free_count[d]++] =
+			s->free_stack[(uint64_t)d * s->geo.units_per_die + s->dies[d].free_count++] =
 				(uint32_t)u;
 		}
 	}
@@ -122,7 +131,8 @@ void ssd_destroy(struct ssd *s)
 	free(s->p2l);
 	free(s->units);
 	free(s->free_stack);
-	free(s->free_count);
+	free(s->dies);
+	free(s->die_full);
 	free(s->bucket_head);
 	free(s->host.open_unit);
 	free(s->host.next_page);
@@ -154,6 +164,7 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 {
 	assert(lpn + npages <= s->logical_pages);
 	pthread_mutex_lock(&s->lock);
+	flash_advance(s->flash, now);
 	gc_background(s, now);
 	uint64_t start = now + s->params.controller_ns;
 	uint64_t admitted = start, programmed = start;
@@ -162,9 +173,8 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		uint32_t old = s->l2p[page];
 		if (old)
 			invalidate(s, old - 1);
-		gc_foreground(s, start);
 		uint64_t ready = buffered ? flash_buffer_admit(s->flash, start) : start;
-		uint64_t ppn = stream_place(s, &s->host, (uint32_t)page);
+		uint64_t ppn = host_place(s, (uint32_t)page, start);
 		uint64_t on_nand = flash_program(s->flash, ppn, ready);
 		flash_buffer_release(s->flash, on_nand);
 		admitted = max_u64(admitted, ready);
@@ -181,6 +191,7 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
 {
 	assert(lpn + npages <= s->logical_pages);
 	pthread_mutex_lock(&s->lock);
+	flash_advance(s->flash, now);
 	gc_background(s, now);
 	uint64_t start = now + s->params.controller_ns;
 	uint64_t done = start;
@@ -294,7 +305,7 @@ static int check_free(struct ssd *s, char *err, size_t errlen)
 		}
 	}
 	for (uint32_t d = 0; d < s->geo.dies; d++) {
-		for (uint32_t i = 0; i < s->free_count[d]; i++) {
+		for (uint32_t i = 0; i < s->dies[d].free_count; i++) {
 			uint32_t u = s->free_stack[(uint64_t)d * s->geo.units_per_die + i];
 			if (s->units[u].state != UNIT_FREE || flash_unit_die(&s->geo, u) != d) {
 				fail(err, errlen, "die %u free list holds unit %u (state %u)", d, u,

@@ -9,7 +9,8 @@
 
 #define NO_UNIT UINT32_MAX
 
-enum unit_state { UNIT_FREE, UNIT_OPEN, UNIT_CLOSED };
+/* CLOSED units are victim candidates; the VICTIM is being emptied by GC. */
+enum unit_state { UNIT_FREE, UNIT_OPEN, UNIT_CLOSED, UNIT_VICTIM };
 
 /* One erase unit: a block in each plane of a die. */
 struct unit {
@@ -20,11 +21,32 @@ struct unit {
 	uint8_t state;
 };
 
-/* A write point: an open unit on each die, filled die after die (channel first). */
+/*
+ * A write point: an open unit on each die. The host stream fills them die after die (channel
+ * first); the GC stream writes a victim's pages back into the victim's own die.
+ */
 struct stream {
 	uint32_t cursor;
 	uint32_t *open_unit; /* per die; NO_UNIT when none */
 	uint32_t *next_page; /* per die: next page offset in the open unit */
+};
+
+/*
+ * Each die is its own GC domain: victims are chosen among the die's units and moved within the
+ * die, so every die keeps its own free units (host writes never pile onto the few dies that
+ * happen to have one) and GC work spreads like the host writes that cause it.
+ */
+struct die_gc {
+	uint32_t free_count;   /* free units; their ids at free_stack[d * units_per_die ...] */
+	uint32_t closed_count; /* victim candidates */
+	uint32_t min_bucket;   /* greedy: lowest possibly non-empty bucket */
+	uint32_t fifo_head, fifo_tail;
+	/* The victim being emptied, a few pages per host write (see gc.c). */
+	uint32_t victim;     /* NO_UNIT when none */
+	uint32_t scan;       /* next page offset of the victim to look at */
+	uint32_t pace_valid; /* victim's valid pages when picked: sets the pace */
+	uint32_t credit;     /* pacing remainder, in units of 1 / (pages_per_unit - pace_valid) */
+	uint64_t erase_ready;
 };
 
 struct ssd {
@@ -40,21 +62,17 @@ struct ssd {
 	uint32_t *p2l; /* ppn -> lpn + 1; 0 = free or invalid page */
 
 	struct unit *units;
-	uint32_t *free_stack; /* die d's free units at [d * units_per_die, + free_count[d]) */
-	uint32_t *free_count;
+	uint32_t *free_stack;
+	struct die_gc *dies;
+	uint32_t *bucket_head; /* greedy: die d's lists at [d * (pages_per_unit + 1) + valid] */
 	uint64_t free_units;
 
 	struct stream host, gc;
 	struct stream *gc_stream; /* &gc, or &host when gc_separate is off */
 
-	uint64_t fg_limit, bg_limit; /* GC while free units <= limit */
-
-	/* Victim tracking. Greedy: lists of closed units by valid count, lowest non-empty
-	 * bucket >= min_bucket. FIFO: one list, oldest first. */
-	uint32_t *bucket_head;
-	uint32_t min_bucket;
-	uint32_t fifo_head, fifo_tail;
-	uint64_t closed_units;
+	uint32_t fg_limit, bg_limit; /* per die: GC while its free units <= limit */
+	uint32_t bg_cursor;
+	bool *die_full; /* scratch for host_place: dies found full of valid data */
 	uint64_t rng;
 
 	uint64_t seq; /* host pages written, the FTL's notion of age */
@@ -68,11 +86,12 @@ static inline uint32_t page_unit(const struct ssd *s, uint64_t ppn)
 
 /* gc.c */
 void victims_init(struct ssd *s);
-void victim_add(struct ssd *s, uint32_t unit);
 void victim_valid_dropped(struct ssd *s, uint32_t unit);
-/* Maps lpn to the stream's next page; returns it. Closes the unit it fills. */
-uint64_t stream_place(struct ssd *s, struct stream *stream, uint32_t lpn);
-void gc_foreground(struct ssd *s, uint64_t now);
+/*
+ * Maps lpn to the host stream's next page and runs the GC work that page pays for on its die.
+ * Returns the page.
+ */
+uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now);
 void gc_background(struct ssd *s, uint64_t now);
 int gc_check_tracking(struct ssd *s, char *err, size_t errlen);
 

@@ -1,8 +1,14 @@
 /*
- * Write points, victim choice and relocation. Greedy keeps closed units in lists by valid count
- * so the emptiest unit is found in O(1) amortised (the lowest non-empty bucket only moves down
- * when a page is invalidated, and up by scanning empty buckets, at most pages_per_unit steps
- * between two victims).
+ * Write points, victim choice and relocation, one GC domain per die.
+ *
+ * Greedy keeps each die's closed units in lists by valid count, so the emptiest unit is found
+ * in O(1) amortised: the lowest non-empty bucket only moves down when a page is invalidated,
+ * and moves up by skipping empty buckets, at most pages_per_unit steps between two victims.
+ *
+ * Foreground GC is on demand: when the host stream needs a new unit on a die whose free units
+ * are at the limit, victims of that die are collected first, in the same call, so the host
+ * write waits behind the GC work on the die's timeline. The GC stream may dip into the last
+ * free unit (the reserve); the victim it empties replaces it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +26,11 @@ static uint64_t next_random(struct ssd *s)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+static inline uint32_t *bucket(struct ssd *s, uint32_t die, uint32_t valid)
+{
+	return &s->bucket_head[(uint64_t)die * (s->geo.pages_per_unit + 1) + valid];
 }
 
 static void list_push_front(struct ssd *s, uint32_t *head, uint32_t u)
@@ -47,31 +58,37 @@ static void list_unlink(struct ssd *s, uint32_t *head, uint32_t *tail, uint32_t 
 
 void victims_init(struct ssd *s)
 {
-	for (uint32_t v = 0; v <= s->geo.pages_per_unit; v++)
-		s->bucket_head[v] = NO_UNIT;
-	s->min_bucket = s->geo.pages_per_unit;
-	s->fifo_head = s->fifo_tail = NO_UNIT;
+	for (uint32_t d = 0; d < s->geo.dies; d++) {
+		if (s->params.gc_policy == GC_GREEDY)
+			for (uint32_t v = 0; v <= s->geo.pages_per_unit; v++)
+				*bucket(s, d, v) = NO_UNIT;
+		s->dies[d].min_bucket = s->geo.pages_per_unit;
+		s->dies[d].fifo_head = s->dies[d].fifo_tail = NO_UNIT;
+		s->dies[d].victim = NO_UNIT;
+	}
 	s->rng = s->params.seed;
 }
 
-void victim_add(struct ssd *s, uint32_t u)
+static void victim_add(struct ssd *s, uint32_t u)
 {
 	struct unit *unit = &s->units[u];
+	uint32_t d = flash_unit_die(&s->geo, u);
+	struct die_gc *die = &s->dies[d];
 	unit->state = UNIT_CLOSED;
 	unit->closed_seq = s->seq;
-	s->closed_units++;
+	die->closed_count++;
 	if (s->params.gc_policy == GC_FIFO) {
 		unit->next = NO_UNIT;
-		unit->prev = s->fifo_tail;
-		if (s->fifo_tail != NO_UNIT)
-			s->units[s->fifo_tail].next = u;
+		unit->prev = die->fifo_tail;
+		if (die->fifo_tail != NO_UNIT)
+			s->units[die->fifo_tail].next = u;
 		else
-			s->fifo_head = u;
-		s->fifo_tail = u;
+			die->fifo_head = u;
+		die->fifo_tail = u;
 	} else if (s->params.gc_policy == GC_GREEDY) {
-		list_push_front(s, &s->bucket_head[unit->valid], u);
-		if (unit->valid < s->min_bucket)
-			s->min_bucket = unit->valid;
+		list_push_front(s, bucket(s, d, unit->valid), u);
+		if (unit->valid < die->min_bucket)
+			die->min_bucket = unit->valid;
 	}
 }
 
@@ -79,39 +96,47 @@ void victim_valid_dropped(struct ssd *s, uint32_t u)
 {
 	if (s->params.gc_policy != GC_GREEDY)
 		return;
+	uint32_t d = flash_unit_die(&s->geo, u);
 	uint32_t valid = s->units[u].valid;
-	list_unlink(s, &s->bucket_head[valid + 1], NULL, u);
-	list_push_front(s, &s->bucket_head[valid], u);
-	if (valid < s->min_bucket)
-		s->min_bucket = valid;
+	list_unlink(s, bucket(s, d, valid + 1), NULL, u);
+	list_push_front(s, bucket(s, d, valid), u);
+	if (valid < s->dies[d].min_bucket)
+		s->dies[d].min_bucket = valid;
 }
 
 static void victim_remove(struct ssd *s, uint32_t u)
 {
-	s->closed_units--;
+	uint32_t d = flash_unit_die(&s->geo, u);
+	struct die_gc *die = &s->dies[d];
+	die->closed_count--;
 	if (s->params.gc_policy == GC_FIFO)
-		list_unlink(s, &s->fifo_head, &s->fifo_tail, u);
+		list_unlink(s, &die->fifo_head, &die->fifo_tail, u);
 	else if (s->params.gc_policy == GC_GREEDY)
-		list_unlink(s, &s->bucket_head[s->units[u].valid], NULL, u);
+		list_unlink(s, bucket(s, d, s->units[u].valid), NULL, u);
 }
 
-/* A uniformly random closed unit; most units are closed whenever GC runs, so few draws. */
-static uint32_t random_closed_unit(struct ssd *s)
+/* A uniformly random closed unit of die d; most are closed whenever GC runs, so few draws. */
+static uint32_t random_closed_unit(struct ssd *s, uint32_t d)
 {
-	for (uint64_t tries = 0; tries < 64 * s->geo.units; tries++) {
-		uint32_t u = (uint32_t)(next_random(s) % s->geo.units);
+	uint64_t first = (uint64_t)d * s->geo.units_per_die;
+	for (uint32_t tries = 0; tries < 64; tries++) {
+		uint32_t u = (uint32_t)(first + next_random(s) % s->geo.units_per_die);
 		if (s->units[u].state == UNIT_CLOSED)
 			return u;
 	}
+	for (uint32_t i = 0; i < s->geo.units_per_die; i++)
+		if (s->units[first + i].state == UNIT_CLOSED)
+			return (uint32_t)(first + i);
 	return NO_UNIT;
 }
 
 /* Cost-benefit (LFS): benefit/cost = (1 - u) * age / (1 + u), u = valid fraction. */
-static uint32_t cost_benefit_victim(struct ssd *s)
+static uint32_t cost_benefit_victim(struct ssd *s, uint32_t d)
 {
 	uint32_t best = NO_UNIT;
 	double best_score = -1;
-	for (uint32_t u = 0; u < s->geo.units; u++) {
+	uint64_t first = (uint64_t)d * s->geo.units_per_die;
+	for (uint32_t u = (uint32_t)first; u < first + s->geo.units_per_die; u++) {
 		const struct unit *unit = &s->units[u];
 		if (unit->state != UNIT_CLOSED)
 			continue;
@@ -126,80 +151,61 @@ static uint32_t cost_benefit_victim(struct ssd *s)
 	return best;
 }
 
-static uint32_t pick_victim(struct ssd *s)
+static uint32_t pick_victim(struct ssd *s, uint32_t d)
 {
-	if (s->closed_units == 0)
+	struct die_gc *die = &s->dies[d];
+	if (die->closed_count == 0)
 		return NO_UNIT;
 	switch ((enum gc_policy)s->params.gc_policy) {
 	case GC_GREEDY:
-		while (s->bucket_head[s->min_bucket] == NO_UNIT)
-			s->min_bucket++;
-		return s->bucket_head[s->min_bucket];
+		while (*bucket(s, d, die->min_bucket) == NO_UNIT)
+			die->min_bucket++;
+		return *bucket(s, d, die->min_bucket);
 	case GC_FIFO:
-		return s->fifo_head;
+		return die->fifo_head;
 	case GC_RANDOM:
-		return random_closed_unit(s);
+		return random_closed_unit(s, d);
 	case GC_DCHOICE: {
 		uint32_t best = NO_UNIT;
 		for (uint32_t i = 0; i < s->params.gc_dchoice; i++) {
-			uint32_t u = random_closed_unit(s);
-			if (u != NO_UNIT && (best == NO_UNIT || s->units[u].valid < s->units[best].valid))
+			uint32_t u = random_closed_unit(s, d);
+			if (best == NO_UNIT || s->units[u].valid < s->units[best].valid)
 				best = u;
 		}
 		return best;
 	}
 	case GC_COST_BENEFIT:
-		return cost_benefit_victim(s);
+		return cost_benefit_victim(s, d);
 	}
 	return NO_UNIT;
 }
 
-static inline void advance_cursor(struct ssd *s, struct stream *stream)
+/* Next page of `stream` on die d, opening a free unit there if needed (one must exist). */
+static uint64_t die_alloc(struct ssd *s, struct stream *stream, uint32_t d)
 {
-	if (++stream->cursor == s->geo.dies)
-		stream->cursor = 0;
-}
-
-/*
- * Takes the stream's next page, skipping dies that have neither an open unit nor a free one
- * (the caller guarantees at least one free unit or some open space exists).
- */
-static uint64_t stream_alloc(struct ssd *s, struct stream *stream)
-{
-	for (uint32_t tries = 0;; tries++) {
-		if (tries > 2 * s->geo.dies) {
-			fprintf(stderr, "ftl: no free page anywhere (free units %" PRIu64 ")\n",
-				s->free_units);
+	uint32_t u = stream->open_unit[d];
+	if (u == NO_UNIT) {
+		struct die_gc *die = &s->dies[d];
+		if (die->free_count == 0) {
+			fprintf(stderr, "ftl: die %u has no free unit left\n", d);
 			abort();
 		}
-		uint32_t d = stream->cursor;
-		uint32_t u = stream->open_unit[d];
-		if (u == NO_UNIT) {
-			if (s->free_count[d] == 0) {
-				advance_cursor(s, stream);
-				continue;
-			}
-			u = s->free_stack[(uint64_t)d * s->geo.units_per_die + --s->free_count[d]];
-			s->free_units--;
-			s->units[u].state = UNIT_OPEN;
-			stream->open_unit[d] = u;
-			stream->next_page[d] = 0;
-		}
-		uint32_t offset = stream->next_page[d]++;
-		if (stream->next_page[d] == s->geo.pages_per_unit) {
-			stream->open_unit[d] = NO_UNIT;
-			advance_cursor(s, stream);
-		} else if (stream->next_page[d] % s->geo.planes == 0) {
-			advance_cursor(s, stream);
-		}
-		return (uint64_t)u * s->geo.pages_per_unit + offset;
+		u = s->free_stack[(uint64_t)d * s->geo.units_per_die + --die->free_count];
+		s->free_units--;
+		s->units[u].state = UNIT_OPEN;
+		stream->open_unit[d] = u;
+		stream->next_page[d] = 0;
 	}
+	uint32_t offset = stream->next_page[d]++;
+	if (stream->next_page[d] == s->geo.pages_per_unit)
+		stream->open_unit[d] = NO_UNIT;
+	return (uint64_t)u * s->geo.pages_per_unit + offset;
 }
 
-/* Maps lpn to a fresh page of `stream`; a unit is closed (becomes a victim) once full. */
-uint64_t stream_place(struct ssd *s, struct stream *stream, uint32_t lpn)
+/* Maps lpn to a fresh page of `stream` on die d; a unit is closed (a victim) once full. */
+static inline uint64_t place(struct ssd *s, struct stream *stream, uint32_t d, uint32_t lpn)
 {
-	uint64_t ppn = stream_alloc(s, stream);
+	uint64_t ppn = die_alloc(s, stream, d);
 	uint32_t u = page_unit(s, ppn);
 	s->p2l[ppn] = lpn + 1;
 	s->l2p[lpn] = (uint32_t)ppn + 1;
@@ -209,49 +215,152 @@ uint64_t stream_place(struct ssd *s, struct stream *stream, uint32_t lpn)
 	return ppn;
 }
 
-/* Moves the valid pages of unit `u` to the GC stream and erases it, starting at `ready`. */
-static void collect(struct ssd *s, uint32_t u, uint64_t ready)
+/* Takes die d's next victim out of the candidates; false if the die has none worth taking. */
+static bool start_victim(struct ssd *s, uint32_t d)
 {
+	uint32_t u = pick_victim(s, d);
+	if (u == NO_UNIT ||
+	    (s->params.gc_policy == GC_GREEDY && s->units[u].valid == s->geo.pages_per_unit))
+		return false;
 	victim_remove(s, u);
-	uint32_t ppu = s->geo.pages_per_unit;
-	uint64_t base = (uint64_t)u * ppu;
-	uint64_t erase_ready = ready;
-	for (uint32_t off = 0; off < ppu; off++) {
-		uint32_t lpn_plus_1 = s->p2l[base + off];
-		if (!lpn_plus_1)
-			continue;
-		s->p2l[base + off] = 0;
-		uint64_t data_at = flash_read(s->flash, base + off, ready);
-		if (data_at > erase_ready)
-			erase_ready = data_at;
-		uint64_t dest = stream_place(s, s->gc_stream, lpn_plus_1 - 1);
-		flash_program(s->flash, dest, data_at);
-		s->count.gc_pages_moved++;
-	}
-	s->count.nand_pages_written += s->units[u].valid;
-	s->units[u].valid = 0;
-	flash_erase(s->flash, u, erase_ready);
+	struct die_gc *die = &s->dies[d];
+	s->units[u].state = UNIT_VICTIM;
+	die->victim = u;
+	die->scan = 0;
+	die->pace_valid = s->units[u].valid;
+	die->credit = 0;
+	die->erase_ready = 0;
+	return true;
+}
+
+static void erase_victim(struct ssd *s, uint32_t d)
+{
+	struct die_gc *die = &s->dies[d];
+	uint32_t u = die->victim;
+	flash_erase(s->flash, u, die->erase_ready);
 	s->units[u].erases++;
 	s->units[u].state = UNIT_FREE;
-	uint32_t d = flash_unit_die(&s->geo, u);
-	s->free_stack[(uint64_t)d * s->geo.units_per_die + s->free_count[d]++] = u;
+	s->free_stack[(uint64_t)d * s->geo.units_per_die + die->free_count++] = u;
 	s->free_units++;
 	s->count.erases++;
 	s->count.gc_runs++;
+	die->victim = NO_UNIT;
 }
 
-void gc_foreground(struct ssd *s, uint64_t now)
+/*
+ * Moves up to `budget` valid pages of die d's victim into the die's GC stream, starting no
+ * earlier than `ready`, and erases the victim once it is empty. Returns the pages moved.
+ */
+static uint32_t move_pages(struct ssd *s, uint32_t d, uint32_t budget, uint64_t ready)
 {
-	uint64_t victims = 0;
-	while (s->free_units <= s->fg_limit) {
-		uint32_t u = pick_victim(s);
-		if (u == NO_UNIT || ++victims > 4 * s->geo.units) {
-			fprintf(stderr, "ftl: GC cannot free a block (free %" PRIu64 ")\n",
-				s->free_units);
-			abort();
-		}
-		collect(s, u, now);
+	struct die_gc *die = &s->dies[d];
+	uint32_t u = die->victim, ppu = s->geo.pages_per_unit, moved = 0;
+	uint64_t base = (uint64_t)u * ppu;
+	if (die->erase_ready < ready)
+		die->erase_ready = ready;
+	while (die->scan < ppu && moved < budget) {
+		uint64_t from = base + die->scan++;
+		uint32_t lpn_plus_1 = s->p2l[from];
+		if (!lpn_plus_1)
+			continue;
+		s->p2l[from] = 0;
+		s->units[u].valid--;
+		uint64_t data_at = flash_read(s->flash, from, ready);
+		if (data_at > die->erase_ready)
+			die->erase_ready = data_at;
+		uint64_t dest = place(s, s->gc_stream, d, lpn_plus_1 - 1);
+		flash_program(s->flash, dest, data_at);
+		moved++;
 	}
+	s->count.gc_pages_moved += moved;
+	s->count.nand_pages_written += moved;
+	if (die->scan == ppu)
+		erase_victim(s, d);
+	return moved;
+}
+
+/*
+ * Empties victims of die d until it has more than `limit` free units, all at once (the host
+ * waits). Returns false when that cannot be done: every closed unit is fully valid (greedy sees
+ * it at once; other policies give up after trying as many victims as the die has).
+ */
+static bool make_room(struct ssd *s, uint32_t d, uint32_t limit, uint64_t ready)
+{
+	uint32_t budget = s->dies[d].closed_count + 1;
+	while (s->dies[d].free_count <= limit) {
+		if (s->dies[d].victim == NO_UNIT && (budget-- == 0 || !start_victim(s, d)))
+			return false;
+		move_pages(s, d, UINT32_MAX, ready);
+	}
+	return true;
+}
+
+/*
+ * Incremental GC: while die d has at most two units above its limit, each host page written
+ * there moves valid/(pages_per_unit - valid) pages of the current victim (the rate at which
+ * emptying it keeps up with the host) plus one, so GC gets ahead and pauses again before the
+ * host has to wait for a whole victim (make_room). GC work thus interleaves with host programs
+ * on the die's timeline instead of arriving as one long burst that stalls every host write.
+ */
+static void paced_gc(struct ssd *s, uint32_t d, uint64_t ready)
+{
+	struct die_gc *die = &s->dies[d];
+	if (die->victim == NO_UNIT && (die->free_count > s->fg_limit + 2 || !start_victim(s, d)))
+		return;
+	uint32_t gain = s->geo.pages_per_unit - die->pace_valid;
+	if (gain == 0) {
+		move_pages(s, d, UINT32_MAX, ready); /* a full victim (FIFO, random) gains nothing */
+		return;
+	}
+	die->credit += die->pace_valid;
+	uint32_t due = die->credit / gain + 1;
+	die->credit %= gain;
+	move_pages(s, d, due, ready);
+}
+
+/*
+ * The die for the host's next page: the one that will be free first (ties go round-robin from
+ * the last one used, so an idle device stripes over channels, then dies), except that a
+ * multi-plane page group is finished on its die first. Dies marked full are passed over.
+ */
+static uint32_t pick_host_die(struct ssd *s, const bool *full)
+{
+	struct stream *host = &s->host;
+	uint32_t d = host->cursor;
+	if (host->open_unit[d] != NO_UNIT && host->next_page[d] % s->geo.planes != 0 && !full[d])
+		return d;
+	uint32_t best = NO_UNIT;
+	uint64_t best_free_at = UINT64_MAX;
+	for (uint32_t i = 1; i <= s->geo.dies; i++) {
+		d = d + 1 == s->geo.dies ? 0 : d + 1;
+		uint64_t free_at = flash_die_free_at(s->flash, d);
+		if (!full[d] && free_at < best_free_at) {
+			best = d;
+			best_free_at = free_at;
+		}
+	}
+	return best;
+}
+
+uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
+{
+	struct stream *host = &s->host;
+	bool *full = s->die_full;
+	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
+		uint32_t d = pick_host_die(s, full);
+		if (host->open_unit[d] != NO_UNIT || make_room(s, d, s->fg_limit, now)) {
+			host->cursor = d;
+			uint64_t ppn = place(s, host, d, lpn);
+			paced_gc(s, d, now);
+			if (tries)
+				for (uint32_t i = 0; i < s->geo.dies; i++)
+					full[i] = false;
+			return ppn;
+		}
+		full[d] = true; /* only valid data there for now: write elsewhere */
+	}
+	fprintf(stderr, "ftl: every die is full of valid data\n");
+	abort();
 }
 
 /*
@@ -260,49 +369,72 @@ void gc_foreground(struct ssd *s, uint64_t now)
  */
 void gc_background(struct ssd *s, uint64_t now)
 {
-	for (int i = 0; i < BACKGROUND_VICTIMS_PER_CALL && s->free_units <= s->bg_limit; i++) {
+	for (int victims = 0; victims < BACKGROUND_VICTIMS_PER_CALL; victims++) {
 		uint64_t idle = flash_idle_at(s->flash);
 		if (idle >= now)
 			return;
-		uint32_t u = pick_victim(s);
-		if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit)
+		uint32_t d = s->bg_cursor, tries = 0;
+		while (s->dies[d].free_count > s->bg_limit && ++tries < s->geo.dies)
+			d = d + 1 == s->geo.dies ? 0 : d + 1;
+		if (s->dies[d].free_count > s->bg_limit)
 			return;
-		collect(s, u, idle);
+		s->bg_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
+		if (s->dies[d].victim == NO_UNIT) {
+			uint32_t u = pick_victim(s, d);
+			/* Idle time is not spent moving units that would free nothing. */
+			if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit ||
+			    !start_victim(s, d))
+				return;
+		}
+		move_pages(s, d, UINT32_MAX, idle);
 	}
+}
+
+static int check_die_lists(struct ssd *s, uint32_t d, uint64_t *listed, char *err, size_t errlen)
+{
+	if (s->params.gc_policy == GC_GREEDY) {
+		for (uint32_t v = 0; v <= s->geo.pages_per_unit; v++) {
+			for (uint32_t u = *bucket(s, d, v); u != NO_UNIT; u = s->units[u].next) {
+				const struct unit *unit = &s->units[u];
+				if (unit->state != UNIT_CLOSED || unit->valid != v ||
+				    flash_unit_die(&s->geo, u) != d || v < s->dies[d].min_bucket) {
+					snprintf(err, errlen,
+						 "die %u bucket %u holds unit %u (valid %u, state %u)",
+						 d, v, u, unit->valid, unit->state);
+					return -1;
+				}
+				(*listed)++;
+			}
+		}
+	} else if (s->params.gc_policy == GC_FIFO) {
+		for (uint32_t u = s->dies[d].fifo_head; u != NO_UNIT; u = s->units[u].next)
+			(*listed)++;
+	} else {
+		*listed += s->dies[d].closed_count;
+	}
+	return 0;
 }
 
 int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 {
-	uint64_t listed = 0;
-	if (s->params.gc_policy == GC_GREEDY) {
-		for (uint32_t v = 0; v <= s->geo.pages_per_unit; v++) {
-			for (uint32_t u = s->bucket_head[v]; u != NO_UNIT; u = s->units[u].next) {
-				if (s->units[u].state != UNIT_CLOSED || s->units[u].valid != v) {
-					snprintf(err, errlen, "unit %u in bucket %u: valid %u state %u",
-						 u, v, s->units[u].valid, s->units[u].state);
-					return -1;
-				}
-				if (v < s->min_bucket) {
-					snprintf(err, errlen, "bucket %u below min_bucket %u", v,
-						 s->min_bucket);
-					return -1;
-				}
-				listed++;
-			}
+	for (uint32_t d = 0; d < s->geo.dies; d++) {
+		uint64_t listed = 0, closed = 0;
+		if (check_die_lists(s, d, &listed, err, errlen))
+			return -1;
+		uint64_t first = (uint64_t)d * s->geo.units_per_die;
+		for (uint64_t u = first; u < first + s->geo.units_per_die; u++)
+			closed += s->units[u].state == UNIT_CLOSED;
+		uint32_t v = s->dies[d].victim;
+		if (v != NO_UNIT && (s->units[v].state != UNIT_VICTIM || flash_unit_die(&s->geo, v) != d)) {
+			snprintf(err, errlen, "die %u: victim %u in state %u", d, v, s->units[v].state);
+			return -1;
 		}
-	} else if (s->params.gc_policy == GC_FIFO) {
-		for (uint32_t u = s->fifo_head; u != NO_UNIT; u = s->units[u].next)
-			listed++;
-	} else {
-		listed = s->closed_units;
-	}
-	uint64_t closed = 0;
-	for (uint32_t u = 0; u < s->geo.units; u++)
-		closed += s->units[u].state == UNIT_CLOSED;
-	if (listed != closed || closed != s->closed_units) {
-		snprintf(err, errlen, "victim tracking: %" PRIu64 " listed, %" PRIu64
-			 " closed, counter %" PRIu64, listed, closed, s->closed_units);
-		return -1;
+		if (listed != closed || closed != s->dies[d].closed_count) {
+			snprintf(err, errlen,
+				 "die %u victims: %" PRIu64 " listed, %" PRIu64 " closed, counter %u",
+				 d, listed, closed, s->dies[d].closed_count);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -1,0 +1,237 @@
+/* Synthetic workloads and the virtual-time loop that feeds I/Os to the model. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim/sim_internal.h"
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, range) without division (Lemire's multiply-shift). */
+static inline uint64_t uniform(uint64_t *state, uint64_t range)
+{
+	return (uint64_t)(((unsigned __int128)splitmix64(state) * range) >> 64);
+}
+
+static bool synthetic_next(struct io_source *base, struct io *io)
+{
+	struct synthetic_source *src = (struct synthetic_source *)base;
+	uint64_t slot;
+	if (src->random) {
+		slot = uniform(&src->rng, src->slots);
+	} else {
+		slot = src->next_slot;
+		if (++src->next_slot == src->slots)
+			src->next_slot = 0;
+	}
+	if (src->read_fraction <= 0)
+		io->op = IO_WRITE;
+	else if (src->read_fraction >= 1)
+		io->op = IO_READ;
+	else
+		io->op = (double)(splitmix64(&src->rng) >> 11) * 0x1.0p-53 < src->read_fraction
+				 ? IO_READ
+				 : IO_WRITE;
+	io->lpn = slot * src->npages;
+	io->npages = src->npages;
+	io->at = 0;
+	return true;
+}
+
+void synthetic_init(struct synthetic_source *src, bool random, double read_fraction,
+		    uint32_t npages, uint64_t footprint_pages, uint64_t seed)
+{
+	memset(src, 0, sizeof(*src));
+	src->base.next = synthetic_next;
+	src->random = random;
+	src->read_fraction = read_fraction;
+	src->npages = npages;
+	src->slots = footprint_pages / npages ? footprint_pages / npages : 1;
+	src->rng = seed;
+}
+
+uint64_t histogram_quantile(const struct histogram *h, double q)
+{
+	if (h->count == 0)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)h->count);
+	if (rank >= h->count)
+		rank = h->count - 1;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen > rank) {
+			if (i < (1u << HIST_SUB_BITS))
+				return i;
+			unsigned shift = (i >> HIST_SUB_BITS) - 1;
+			uint64_t low = ((uint64_t)(1u << HIST_SUB_BITS) + (i & ((1u << HIST_SUB_BITS) - 1)))
+				       << shift;
+			uint64_t mid = low + (((uint64_t)1 << shift) >> 1);
+			return mid < h->max ? mid : h->max;
+		}
+	}
+	return h->max;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+struct in_flight {
+	uint64_t done, issued;
+};
+
+/* Min-heap on completion time: the next event of a closed-loop run. */
+struct event_heap {
+	struct in_flight *items;
+	uint32_t count;
+};
+
+static void heap_push(struct event_heap *h, struct in_flight item)
+{
+	uint32_t i = h->count++;
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 2;
+		if (h->items[parent].done <= item.done)
+			break;
+		h->items[i] = h->items[parent];
+		i = parent;
+	}
+	h->items[i] = item;
+}
+
+static struct in_flight heap_pop(struct event_heap *h)
+{
+	struct in_flight top = h->items[0];
+	struct in_flight last = h->items[--h->count];
+	uint32_t i = 0, n = h->count;
+	for (;;) {
+		uint32_t child = 2 * i + 1;
+		if (child >= n)
+			break;
+		if (child + 1 < n && h->items[child + 1].done < h->items[child].done)
+			child++;
+		if (h->items[child].done >= last.done)
+			break;
+		h->items[i] = h->items[child];
+		i = child;
+	}
+	if (n)
+		h->items[i] = last;
+	return top;
+}
+
+struct progress {
+	const char *label;
+	bool enabled, tty;
+	double start, last;
+	uint64_t max_bytes, max_ns;
+};
+
+static void progress_tick(struct progress *p, const struct phase_result *r, uint64_t now)
+{
+	double t = wall_now();
+	if (!p->enabled || t - p->start < 2.0 || t - p->last < (p->tty ? 1.0 : 10.0))
+		return;
+	p->last = t;
+	double done = 0;
+	if (p->max_bytes)
+		done = (double)r->bytes / (double)p->max_bytes;
+	if (p->max_ns) {
+		double by_time = (double)(now - r->sim_start_ns) / (double)p->max_ns;
+		done = by_time > done ? by_time : done;
+	}
+	fprintf(stderr, "%s%s: %5.1f%%  %" PRIu64 " I/Os  %.3f s simulated  %.1f s wall%s",
+		p->tty ? "\r" : "", p->label, done * 100, r->ios,
+		(double)(now - r->sim_start_ns) * 1e-9, t - p->start, p->tty ? "   " : "\n");
+	fflush(stderr);
+}
+
+static inline uint64_t issue(struct ssd *ssd, const struct io *io, uint64_t at,
+			     struct phase_result *r, uint32_t page_bytes)
+{
+	r->ios++;
+	switch (io->op) {
+	case IO_READ:
+		r->reads++;
+		r->bytes += (uint64_t)io->npages * page_bytes;
+		return ssd_read(ssd, io->lpn, io->npages, at);
+	case IO_WRITE:
+		r->writes++;
+		r->bytes += (uint64_t)io->npages * page_bytes;
+		return ssd_write(ssd, io->lpn, io->npages, false, at);
+	case IO_TRIM:
+		return ssd_trim(ssd, io->lpn, io->npages, at);
+	default:
+		return ssd_flush(ssd, at);
+	}
+}
+
+void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uint64_t max_bytes,
+	       uint64_t max_ns, uint64_t *now, const char *label, bool progress,
+	       struct phase_result *r)
+{
+	uint32_t page_bytes = ssd_page_bytes(ssd);
+	struct histogram *latency = r->latency;
+	memset(r, 0, sizeof(*r));
+	r->latency = latency;
+	ssd_get_counters(ssd, &r->before);
+	r->sim_start_ns = *now;
+	struct progress p = {label, progress, isatty(STDERR_FILENO), wall_now(), 0, max_bytes,
+			     max_ns};
+	p.last = p.start;
+	uint64_t start = *now, end = *now;
+	struct io io;
+
+#define MAY_ISSUE(t)                                                                               \
+	((!max_bytes || r->bytes < max_bytes) && (!max_ns || (t) - start < max_ns) &&              \
+	 src->next(src, &io))
+
+	if (src->open_loop) {
+		uint64_t last_issue = start;
+		while (MAY_ISSUE(last_issue)) {
+			uint64_t at = start + io.at > last_issue ? start + io.at : last_issue;
+			uint64_t done = issue(ssd, &io, at, r, page_bytes);
+			histogram_record(latency, done - at);
+			last_issue = at;
+			end = done > end ? done : end;
+			if ((r->ios & 0xffff) == 0)
+				progress_tick(&p, r, at);
+		}
+	} else {
+		struct event_heap heap = {malloc(queue_depth * sizeof(struct in_flight)), 0};
+		if (!heap.items)
+			abort();
+		for (uint32_t i = 0; i < queue_depth && MAY_ISSUE(start); i++)
+			heap_push(&heap, (struct in_flight){issue(ssd, &io, start, r, page_bytes), start});
+		while (heap.count) {
+			struct in_flight ev = heap_pop(&heap);
+			histogram_record(latency, ev.done - ev.issued);
+			end = ev.done > end ? ev.done : end;
+			if (MAY_ISSUE(ev.done))
+				heap_push(&heap, (struct in_flight){issue(ssd, &io, ev.done, r, page_bytes),
+								    ev.done});
+			if ((r->ios & 0xffff) == 0)
+				progress_tick(&p, r, ev.done);
+		}
+		free(heap.items);
+	}
+#undef MAY_ISSUE
+	if (p.enabled && p.last > p.start && p.tty)
+		fprintf(stderr, "\n");
+	*now = end;
+	r->sim_end_ns = end;
+	r->wall_seconds = wall_now() - p.start;
+	ssd_get_counters(ssd, &r->after);
+}

@@ -1,0 +1,118 @@
+/* Private pieces of the simulator: workload keys, I/O sources, latency histogram, runner. */
+#ifndef NVEMU_SIM_SIM_INTERNAL_H
+#define NVEMU_SIM_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/config.h"
+#include "ftl/ftl.h"
+
+enum workload_kind { WL_READ, WL_WRITE, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_RANDRW, WL_TRACE };
+enum precondition_kind { PRE_AUTO, PRE_NONE, PRE_FILL, PRE_STEADY };
+enum trace_format { TRACE_AUTO, TRACE_MSR, TRACE_BLKPARSE, TRACE_FIO };
+enum trace_timing { TIMING_AUTO, TIMING_TIMESTAMPS, TIMING_QD };
+
+struct sim_params {
+	uint32_t workload;
+	uint64_t block_size;
+	uint32_t queue_depth;
+	double read_pcent;
+	double footprint_pcent;
+	double duration_s;
+	uint64_t io_size;
+	uint32_t precondition;
+	double warmup;
+	char trace[512];
+	uint32_t trace_format;
+	uint32_t trace_timing;
+};
+
+extern const struct config_table sim_config_table;
+
+enum io_op { IO_READ, IO_WRITE, IO_TRIM, IO_FLUSH };
+
+struct io {
+	uint8_t op;
+	uint32_t npages;
+	uint64_t lpn;
+	uint64_t at; /* open-loop issue time (ns from the start of the trace) */
+};
+
+/* A stream of I/Os; `next` returns false when exhausted. */
+struct io_source {
+	bool (*next)(struct io_source *src, struct io *io);
+	bool open_loop; /* issue at io->at instead of when a queue slot frees */
+};
+
+struct synthetic_source {
+	struct io_source base;
+	bool random;
+	double read_fraction; /* 0 = writes only, 1 = reads only */
+	uint32_t npages;
+	uint64_t slots; /* footprint / npages */
+	uint64_t next_slot;
+	uint64_t rng;
+};
+
+void synthetic_init(struct synthetic_source *src, bool random, double read_fraction,
+		    uint32_t npages, uint64_t footprint_pages, uint64_t seed);
+
+struct trace_source;
+struct trace_source *trace_open(const struct sim_params *p, uint32_t page_bytes,
+				uint64_t logical_pages, char *err, size_t errlen);
+struct io_source *trace_as_source(struct trace_source *t);
+/* Lines skipped as unparsable or unknown actions. */
+uint64_t trace_skipped(const struct trace_source *t);
+void trace_close(struct trace_source *t);
+
+/* Log-linear latency histogram: ~0.8 % resolution, constant-time record. */
+#define HIST_SUB_BITS 7
+#define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) << HIST_SUB_BITS)
+struct histogram {
+	uint64_t count;
+	double sum;
+	uint64_t max;
+	uint64_t buckets[HIST_BUCKETS];
+};
+
+static inline unsigned histogram_index(uint64_t v)
+{
+	if (v < (1u << HIST_SUB_BITS))
+		return (unsigned)v;
+	unsigned top = 63 - (unsigned)__builtin_clzll(v);
+	unsigned shift = top - HIST_SUB_BITS;
+	return ((shift + 1) << HIST_SUB_BITS) + (unsigned)((v >> shift) & ((1u << HIST_SUB_BITS) - 1));
+}
+
+static inline void histogram_record(struct histogram *h, uint64_t v)
+{
+	h->count++;
+	h->sum += (double)v;
+	if (v > h->max)
+		h->max = v;
+	h->buckets[histogram_index(v)]++;
+}
+
+/* Value at quantile q (0..1), at bucket resolution. */
+uint64_t histogram_quantile(const struct histogram *h, double q);
+
+struct phase_result {
+	uint64_t ios, reads, writes, bytes;
+	uint64_t sim_start_ns, sim_end_ns;
+	double wall_seconds;
+	struct histogram *latency;
+	struct ssd_counters before, after;
+};
+
+/*
+ * Drives `src` against the model from virtual time *now, at most `queue_depth` in flight,
+ * until the source ends, `max_bytes` (0 = no limit) have been issued or `max_ns` (0 = none) of
+ * virtual time has passed. Advances *now to the last completion.
+ */
+void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uint64_t max_bytes,
+	       uint64_t max_ns, uint64_t *now, const char *label, bool progress,
+	       struct phase_result *out);
+
+#endif

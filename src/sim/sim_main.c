@@ -1,0 +1,321 @@
+/* `nvemu sim`: options, preconditioning, the measured phase, and the report (text or JSON). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim/sim.h"
+#include "sim/sim_internal.h"
+
+#define MAX_ASSIGNMENTS 256
+#define FILL_MIN_PAGES 32 /* sequential fill in I/Os of at least 128 KiB (4 KiB pages) */
+
+struct options {
+	struct ssd_params ssd;
+	struct sim_params sim;
+	const char *preset;
+	const char *assignments[MAX_ASSIGNMENTS];
+	int assignment_count;
+	bool json, quiet, seed_given;
+	uint64_t seed;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nvemu sim [--preset NAME|FILE] [-o key=value]... [--seed N] [--json] [--quiet]\n"
+		"       nvemu sim --list-keys\n"
+		"Runs the SSD model in virtual time. Presets: femu-bbssd, small, tlc.\n"
+		"Example: nvemu sim --json -o workload=randwrite -o op_pcent=7\n");
+}
+
+/* A key goes to the model's table if it knows it, else to the workload's. */
+static int apply_key(const char *key, const char *value, void *ctx, char *err, size_t errlen)
+{
+	struct options *o = ctx;
+	if (config_find(&ssd_config_table, key))
+		return config_set(&o->ssd, key, value, err, errlen);
+	if (config_find(&sim_config_table, key))
+		return config_set_in(&sim_config_table, &o->sim, key, value, err, errlen);
+	snprintf(err, errlen, "%s: unknown key (see nvemu sim --list-keys)", key);
+	return -1;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option long_options[] = {
+		{"preset", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
+		{"seed", required_argument, NULL, 's'},   {"quiet", no_argument, NULL, 'q'},
+		{"list-keys", no_argument, NULL, 'l'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:p:jqs:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (o->assignment_count == MAX_ASSIGNMENTS) {
+				fprintf(stderr, "sim: too many -o options\n");
+				return -1;
+			}
+			o->assignments[o->assignment_count++] = optarg;
+			break;
+		case 'p': o->preset = optarg; break;
+		case 'j': o->json = true; break;
+		case 'q': o->quiet = true; break;
+		case 's': {
+			char *end;
+			o->seed = strtoull(optarg, &end, 0);
+			if (*end || !*optarg) {
+				fprintf(stderr, "sim: --seed: '%s' is not a number\n", optarg);
+				return -1;
+			}
+			o->seed_given = true;
+			break;
+		}
+		case 'l':
+			printf("Model keys (-o, preset files, the daemon's ssd namespaces):\n");
+			config_print_keys(&ssd_config_table, stdout);
+			printf("Workload keys (nvemu sim only):\n");
+			config_print_keys(&sim_config_table, stdout);
+			return 1;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sim: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	char err[512];
+	if (o->preset) {
+		char path[4096];
+		if (config_preset_path(o->preset, path, sizeof(path)) != 0) {
+			fprintf(stderr, "sim: preset '%s' not found\n", o->preset);
+			return -1;
+		}
+		if (config_parse_file(path, apply_key, o, err, sizeof(err)) != 0) {
+			fprintf(stderr, "sim: %s\n", err);
+			return -1;
+		}
+	}
+	for (int i = 0; i < o->assignment_count; i++) {
+		const char *eq = strchr(o->assignments[i], '=');
+		char key[128];
+		if (!eq || eq == o->assignments[i] || (size_t)(eq - o->assignments[i]) >= sizeof(key)) {
+			fprintf(stderr, "sim: -o %s: expected key=value\n", o->assignments[i]);
+			return -1;
+		}
+		memcpy(key, o->assignments[i], (size_t)(eq - o->assignments[i]));
+		key[eq - o->assignments[i]] = '\0';
+		if (apply_key(key, eq + 1, o, err, sizeof(err)) != 0) {
+			fprintf(stderr, "sim: -o %s\n", err);
+			return -1;
+		}
+	}
+	if (o->seed_given)
+		o->ssd.seed = o->seed;
+	if (o->sim.trace[0])
+		o->sim.workload = WL_TRACE;
+	else if (o->sim.workload == WL_TRACE) {
+		fprintf(stderr, "sim: workload=trace needs -o trace=FILE\n");
+		return -1;
+	}
+	return 0;
+}
+
+static enum precondition_kind resolve_precondition(const struct sim_params *p)
+{
+	if (p->precondition != PRE_AUTO)
+		return (enum precondition_kind)p->precondition;
+	switch ((enum workload_kind)p->workload) {
+	case WL_RANDWRITE:
+	case WL_RANDRW:
+	case WL_RW: return PRE_STEADY;
+	case WL_READ:
+	case WL_RANDREAD: return PRE_FILL;
+	default: return PRE_NONE;
+	}
+}
+
+/* Greedy GC, uniform random writes, large blocks: x = e^(-(1+op)(1-x)), WAF = 1/(1-x). */
+static double greedy_waf_theory(double op)
+{
+	double x = 0.5;
+	for (int i = 0; i < 100000; i++)
+		x = exp(-(1 + op) * (1 - x));
+	return 1 / (1 - x);
+}
+
+static void precondition(struct ssd *ssd, const struct options *o, uint64_t footprint_pages,
+			 uint32_t npages, uint64_t *now, struct histogram *scratch)
+{
+	enum precondition_kind kind = resolve_precondition(&o->sim);
+	if (kind == PRE_NONE)
+		return;
+	uint32_t page_bytes = ssd_page_bytes(ssd);
+	struct synthetic_source src;
+	struct phase_result r = {.latency = scratch};
+	uint32_t fill_pages = npages > FILL_MIN_PAGES ? npages : FILL_MIN_PAGES;
+	synthetic_init(&src, false, 0, fill_pages, footprint_pages, 0);
+	uint64_t fill_bytes = (footprint_pages + fill_pages - 1) / fill_pages * fill_pages * page_bytes;
+	run_phase(ssd, &src.base, 32, fill_bytes, 0, now, "precondition: fill", !o->quiet, &r);
+	if (kind != PRE_STEADY || o->sim.warmup <= 0)
+		return;
+	synthetic_init(&src, true, 0, npages, footprint_pages, o->ssd.seed ^ 0x5eed);
+	uint64_t warm_bytes = (uint64_t)(o->sim.warmup * (double)footprint_pages) * page_bytes;
+	run_phase(ssd, &src.base, o->sim.queue_depth, warm_bytes, 0, now,
+		  "precondition: random writes", !o->quiet, &r);
+}
+
+static void report(const struct options *o, struct ssd *ssd, const struct phase_result *r,
+		   double precondition_wall)
+{
+	const struct ssd_counters *a = &r->after, *b = &r->before;
+	double sim_s = (double)(r->sim_end_ns - r->sim_start_ns) * 1e-9;
+	uint64_t host = a->host_pages_written - b->host_pages_written;
+	uint64_t nand = a->nand_pages_written - b->nand_pages_written;
+	double waf = host ? (double)nand / (double)host : 0;
+	double iops = sim_s > 0 ? (double)r->ios / sim_s : 0;
+	double mbps = sim_s > 0 ? (double)r->bytes / sim_s / 1e6 : 0;
+	const struct histogram *h = r->latency;
+	double lat_mean = h->count ? h->sum / (double)h->count / 1e3 : 0;
+	double p50 = (double)histogram_quantile(h, 0.5) / 1e3;
+	double p99 = (double)histogram_quantile(h, 0.99) / 1e3;
+	double p999 = (double)histogram_quantile(h, 0.999) / 1e3;
+	double theory = greedy_waf_theory(o->ssd.op_pcent / 100);
+	const char *workload = sim_config_table.keys[0].choices[o->sim.workload];
+	uint64_t logical_bytes = ssd_logical_pages(ssd) * ssd_page_bytes(ssd);
+	double wall_rate = r->wall_seconds > 0 ? (double)r->ios / r->wall_seconds : 0;
+
+	if (o->json) {
+		json_object *j = json_object_new_object(), *lat = json_object_new_object(),
+			    *er = json_object_new_object();
+		json_object_object_add(j, "workload", json_object_new_string(workload));
+		json_object_object_add(j, "iops", json_object_new_double(iops));
+		json_object_object_add(j, "mbps", json_object_new_double(mbps));
+		json_object_object_add(lat, "mean", json_object_new_double(lat_mean));
+		json_object_object_add(lat, "p50", json_object_new_double(p50));
+		json_object_object_add(lat, "p99", json_object_new_double(p99));
+		json_object_object_add(lat, "p999", json_object_new_double(p999));
+		json_object_object_add(lat, "max", json_object_new_double((double)h->max / 1e3));
+		json_object_object_add(j, "lat_us", lat);
+		json_object_object_add(j, "waf", json_object_new_double(waf));
+		json_object_object_add(j, "host_pages_written", json_object_new_uint64(host));
+		json_object_object_add(j, "nand_pages_written", json_object_new_uint64(nand));
+		json_object_object_add(j, "gc_runs", json_object_new_uint64(a->gc_runs - b->gc_runs));
+		json_object_object_add(er, "min", json_object_new_uint64(a->erase_min));
+		json_object_object_add(er, "mean", json_object_new_double(a->erase_mean));
+		json_object_object_add(er, "max", json_object_new_uint64(a->erase_max));
+		json_object_object_add(j, "erase_count", er);
+		json_object_object_add(j, "simulated_seconds", json_object_new_double(sim_s));
+		json_object_object_add(j, "wall_seconds", json_object_new_double(r->wall_seconds));
+		json_object_object_add(j, "precondition_wall_seconds",
+				       json_object_new_double(precondition_wall));
+		json_object_object_add(j, "ios", json_object_new_uint64(r->ios));
+		json_object_object_add(j, "reads", json_object_new_uint64(r->reads));
+		json_object_object_add(j, "writes", json_object_new_uint64(r->writes));
+		json_object_object_add(j, "ios_per_wall_second", json_object_new_double(wall_rate));
+		json_object_object_add(j, "op_pcent", json_object_new_double(o->ssd.op_pcent));
+		json_object_object_add(j, "waf_theory_greedy_uniform", json_object_new_double(theory));
+		json_object_object_add(j, "logical_bytes", json_object_new_uint64(logical_bytes));
+		json_object_object_add(j, "page_bytes", json_object_new_uint64(ssd_page_bytes(ssd)));
+		json_object_object_add(j, "seed", json_object_new_uint64(o->ssd.seed));
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+		json_object_put(j);
+		return;
+	}
+	printf("workload %s, %.3f GB logical, op %.2f%%, seed %" PRIu64 "\n", workload,
+	       (double)logical_bytes / 1e9, o->ssd.op_pcent, o->ssd.seed);
+	printf("  %" PRIu64 " I/Os (%" PRIu64 " reads, %" PRIu64 " writes) in %.6f s simulated\n",
+	       r->ios, r->reads, r->writes, sim_s);
+	printf("  iops %.0f  MB/s %.1f\n", iops, mbps);
+	printf("  latency us: mean %.1f  p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", lat_mean, p50,
+	       p99, p999, (double)h->max / 1e3);
+	printf("  waf %.3f (greedy theory for uniform random writes at this op: %.3f)\n", waf, theory);
+	printf("  host pages written %" PRIu64 ", nand pages written %" PRIu64 ", gc runs %" PRIu64
+	       "\n", host, nand, a->gc_runs - b->gc_runs);
+	printf("  erases per block: min %" PRIu64 " mean %.2f max %" PRIu64 "\n", a->erase_min,
+	       a->erase_mean, a->erase_max);
+	printf("  wall %.3f s (+%.3f s preconditioning), %.0f simulated I/Os per wall second\n",
+	       r->wall_seconds, precondition_wall, wall_rate);
+}
+
+int sim_main(int argc, char **argv)
+{
+	struct options o = {0};
+	ssd_params_defaults(&o.ssd);
+	config_defaults(&sim_config_table, &o.sim);
+	int rc = parse_options(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+
+	char err[512];
+	struct ssd *ssd = ssd_create(&o.ssd, err, sizeof(err));
+	if (!ssd) {
+		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	uint32_t page_bytes = ssd_page_bytes(ssd);
+	uint64_t footprint = (uint64_t)((double)ssd_logical_pages(ssd) * o.sim.footprint_pcent / 100);
+	uint32_t npages = (uint32_t)((o.sim.block_size + page_bytes - 1) / page_bytes);
+	if (footprint < npages)
+		footprint = npages;
+	if (npages > ssd_logical_pages(ssd)) {
+		fprintf(stderr, "sim: bs=%" PRIu64 " is larger than the device\n", o.sim.block_size);
+		ssd_destroy(ssd);
+		return 2;
+	}
+	struct histogram *latency = calloc(1, sizeof(*latency));
+	if (!latency)
+		abort();
+
+	uint64_t now = 0;
+	struct trace_source *trace = NULL;
+	struct io_source *src;
+	struct synthetic_source synthetic;
+	if (o.sim.workload == WL_TRACE) {
+		trace = trace_open(&o.sim, page_bytes, ssd_logical_pages(ssd), err, sizeof(err));
+		if (!trace) {
+			fprintf(stderr, "sim: %s\n", err);
+			free(latency);
+			ssd_destroy(ssd);
+			return 2;
+		}
+		src = trace_as_source(trace);
+	} else {
+		enum workload_kind w = (enum workload_kind)o.sim.workload;
+		bool random = w == WL_RANDREAD || w == WL_RANDWRITE || w == WL_RANDRW;
+		double reads = w == WL_READ || w == WL_RANDREAD ? 1
+			       : w == WL_WRITE || w == WL_RANDWRITE ? 0
+								    : o.sim.read_pcent / 100;
+		synthetic_init(&synthetic, random, reads, npages, footprint, o.ssd.seed);
+		src = &synthetic.base;
+	}
+
+	struct phase_result r = {.latency = latency};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	precondition(ssd, &o, footprint, npages, &now, latency);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double precondition_wall =
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	/* Preconditioning reuses the histogram; the measured phase starts from zero. */
+	memset(latency, 0, sizeof(*latency));
+	uint64_t max_bytes = o.sim.io_size;
+	if (!max_bytes && !trace)
+		max_bytes = footprint * page_bytes;
+	uint64_t max_ns = (uint64_t)(o.sim.duration_s * 1e9);
+	run_phase(ssd, src, o.sim.queue_depth, max_bytes, max_ns, &now, "measured", !o.quiet, &r);
+	if (trace && trace_skipped(trace))
+		fprintf(stderr, "sim: %" PRIu64 " trace lines skipped (not I/O or not understood)\n",
+			trace_skipped(trace));
+	report(&o, ssd, &r, precondition_wall);
+	trace_close(trace);
+	free(latency);
+	ssd_destroy(ssd);
+	return 0;
+}
