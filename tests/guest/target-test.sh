@@ -7,6 +7,8 @@
 #   basic-4k          nvme-cli + fio verify, 4096-byte LBAs
 #   basic-4k-digests  the same with header and data digests (nvme connect -g -G)
 #   basic-512         nvme-cli + fio verify, 512-byte LBAs
+#   ssd-waf           fio verify over 3x the capacity of a small over-provisioned
+#                     ssd namespace; WAF > 1 in nvemu's vendor log page
 #   cut               kill one guest's QEMU mid-I/O, freeze another (keep-alive
 #                     expiry), then check a third host is served
 #   tour              the demo's short tour (output on the terminal)
@@ -122,6 +124,13 @@ case $SCENARIO in
     basic-4k) basic 4096 ;;
     basic-4k-digests) basic 4096 -e DIGESTS=on ;;
     basic-512) basic 512 ;;
+    ssd-waf)
+        # 2 x 2 dies of 64 blocks x 64 pages: 64 MiB of flash, 25% over-provisioned.
+        start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=64 \
+            -o pages_per_block=64 -o op_pcent=25
+        guest host ssd-waf.sh || fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):|vendor log" "$DIR/guest-$SCENARIO-host.log" >&2
+        stop_daemon ;;
     cut) cut ;;
     tour)
         start_daemon

@@ -1,0 +1,41 @@
+#!/bin/sh
+# The ssd namespace kind seen from a real host: fio random writes with crc32c
+# verify over several times the namespace's capacity, so garbage collection
+# must run; then nvemu's vendor log page (CAh) read with nvme-cli must show
+# NAND pages written > host pages written (WAF > 1), and the data must be intact.
+# Env: as in lib.sh; WRITE_PASSES (default 3): how many times the capacity is written.
+. "${NVEMU_SCRIPTS:-$(dirname "$0")}/lib.sh"
+: "${WRITE_PASSES:=3}"
+
+connect_subsys || die "connect to $SUBNQN at $TARGET_ADDR:$TARGET_PORT"
+bytes=$(( $(cat "/sys/block/$NS/size") * 512 ))
+echo "namespace: $bytes bytes"
+
+# One job overwrites the whole device in random order WRITE_PASSES times and
+# verifies the last pass: every block holds its newest data or verify fails.
+run fio --name=waf --filename="$DEV" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k \
+    --iodepth=16 --size="$bytes" --loops="$WRITE_PASSES" --norandommap --randrepeat=0 \
+    --verify=crc32c --verify_fatal=1 --do_verify=1 > /tmp/fio.out 2>&1
+st=$?
+grep -E "err=|IOPS|verify" /tmp/fio.out
+[ $st -eq 0 ] && pass "fio randwrite x$WRITE_PASSES over the capacity, crc32c verify" ||
+    { cat /tmp/fio.out; fail "fio randwrite + verify"; }
+
+# The vendor log: le64 fields version, host pages, NAND pages, GC runs,
+# erase min, erase max, erase mean (x1000), WAF (x1000).
+nvme get-log "$CTRL" --log-id=0xca --log-len=512 --namespace-id="$NSID" --raw-binary > /tmp/ca.bin ||
+    fail "nvme get-log 0xca"
+# busybox od has no 64-bit decimal output: read bytes, assemble little-endian.
+le64() {
+    set -- $(od -A n -t x1 -j $(( $1 * 8 )) -N 8 /tmp/ca.bin)
+    echo $(( 0x$8$7$6$5$4$3$2$1 ))
+}
+[ "$(le64 0)" -eq 1 ] || die "vendor log CAh: version $(le64 0), expected 1"
+host=$(le64 1) nand=$(le64 2) gc=$(le64 3) emin=$(le64 4) emax=$(le64 5) waf=$(le64 7)
+echo "vendor log CAh: host_pages=$host nand_pages=$nand gc_runs=$gc erase_min=$emin erase_max=$emax waf_milli=$waf"
+[ "${host:-0}" -gt 0 ] && pass "host pages written counted ($host)" || fail "no host pages counted"
+[ "${nand:-0}" -gt "${host:-0}" ] && [ "${waf:-0}" -gt 1000 ] &&
+    pass "WAF $waf/1000 > 1 after GC ($gc runs)" || fail "WAF not above 1: host=$host nand=$nand"
+
+disconnect_subsys && pass "disconnect" || fail "disconnect"
+[ "$FAILS" -eq 0 ]
