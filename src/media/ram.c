@@ -231,28 +231,30 @@ int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len)
 	return 0;
 }
 
+static void zero_in_page(struct media *m, uint64_t offset, uint64_t len)
+{
+	uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
+	if (page)
+		memset(page + (offset & (MEDIA_PAGE_SIZE - 1)), 0, len);
+}
+
 void media_zero(struct media *m, uint64_t offset, uint64_t len)
 {
 	uint64_t end = offset + len;
 	uint64_t first_whole = (offset + MEDIA_PAGE_SIZE - 1) >> MEDIA_PAGE_SHIFT;
 	uint64_t end_whole = end >> MEDIA_PAGE_SHIFT;
-	if (first_whole >= end_whole) {
-		uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
-		if (page)
-			memset(page + (offset & (MEDIA_PAGE_SIZE - 1)), 0, len);
+	/* No page boundary in [offset, end]: both ends inside one page. */
+	if (first_whole > end_whole) {
+		zero_in_page(m, offset, len);
 		return;
 	}
+	/* Otherwise a head in one page, whole pages, and a tail in another page. */
 	uint64_t head_end = first_whole << MEDIA_PAGE_SHIFT;
-	if (offset < head_end) {
-		uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
-		if (page)
-			memset(page + (offset & (MEDIA_PAGE_SIZE - 1)), 0, head_end - offset);
-	}
-	media_discard_pages(m, first_whole, end_whole - first_whole);
+	if (offset < head_end)
+		zero_in_page(m, offset, head_end - offset);
+	if (end_whole > first_whole)
+		media_discard_pages(m, first_whole, end_whole - first_whole);
 	uint64_t tail_start = end_whole << MEDIA_PAGE_SHIFT;
-	if (tail_start < end) {
-		uint8_t *page = media_page(m, end_whole);
-		if (page)
-			memset(page, 0, end - tail_start);
-	}
+	if (tail_start < end)
+		zero_in_page(m, tail_start, end - tail_start);
 }
