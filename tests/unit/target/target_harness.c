@@ -1,0 +1,346 @@
+#include "target_harness.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static struct th_queue *queue_of(struct nvme_sq *sq) { return container_of(sq, struct th_queue, sq); }
+
+static void unlink_pending(struct th_queue *q, struct th_req *req)
+{
+	for (struct th_req **p = &q->pending; *p; p = &(*p)->next_pending) {
+		if (*p == req) {
+			*p = req->next_pending;
+			req->next_pending = NULL;
+			return;
+		}
+	}
+}
+
+static void fake_queue_response(struct nvme_req *nvme)
+{
+	struct th_req *req = container_of(nvme, struct th_req, nvme);
+	req->completions++;
+	req->cqe = nvme->cqe;
+	bool ok = (nvme->cqe.status >> 1) == NVME_SC_SUCCESS;
+	/* The transport sends C2H data only for successful commands. */
+	if (nvme->xfer == NVME_XFER_C2H && ok && nvme->data_len) {
+		free(req->c2h);
+		req->c2h = malloc(nvme->data_len);
+		if (!req->c2h)
+			abort();
+		memcpy(req->c2h, nvme->data, nvme->data_len);
+		req->c2h_len = nvme->data_len;
+	}
+	unlink_pending(queue_of(nvme->sq), req);
+}
+
+static void fake_disconnect(struct nvme_sq *sq) { queue_of(sq)->disconnect_requested = true; }
+
+static const struct nvme_transport_ops fake_ops = {
+    .queue_response = fake_queue_response,
+    .disconnect = fake_disconnect,
+};
+
+struct th_env *th_env_create(const struct th_env_params *params)
+{
+	log_threshold = LOG_ERROR;
+	struct th_env *env = calloc(1, sizeof(*env));
+	if (!env)
+		return NULL;
+	struct nvme_target_params tp = {
+	    .listen_addr = "127.0.0.1",
+	    .port = TH_PORT,
+	    .mdts = TH_MDTS,
+	    .max_io_queues = TH_MAX_IO_QUEUES,
+	    .io_queue_depth = TH_IO_DEPTH,
+	    .incapsule_size = TH_INCAPSULE,
+	    .allow_any_host = params->allow_any_host,
+	};
+	char err[256];
+	env->target = nvme_target_create(&tp);
+	env->reactor = reactor_create(0, false);
+	if (!env->target || !env->reactor)
+		goto fail;
+	if (params->allowed_host && nvme_target_allow_host(env->target, params->allowed_host))
+		goto fail;
+	struct nvme_subsys_params sp = {.nqn = TH_SUBNQN, .serial = "HARNESS01", .model = "harness"};
+	env->subsys = nvme_target_add_subsys(env->target, &sp, err, sizeof(err));
+	struct nvme_subsys_params sp2 = {.nqn = TH_SUBNQN2, .serial = "HARNESS02", .model = "second"};
+	if (!env->subsys || !nvme_target_add_subsys(env->target, &sp2, err, sizeof(err)))
+		goto fail;
+	struct ns_params np1 = {.kind = NS_KIND_RAM, .bytes = TH_NS1_BYTES, .lba_size = 4096};
+	struct ns_params np2 = {.kind = NS_KIND_RAM, .bytes = TH_NS2_BYTES, .lba_size = 512};
+	env->ns1 = ns_create(&np1, err, sizeof(err));
+	if (!env->ns1 || nvme_subsys_add_ns(env->subsys, env->ns1, err, sizeof(err)) != 1)
+		goto fail;
+	env->ns2 = ns_create(&np2, err, sizeof(err));
+	if (!env->ns2 || nvme_subsys_add_ns(env->subsys, env->ns2, err, sizeof(err)) != 2)
+		goto fail;
+	env->max_data = nvme_target_max_data(env->target);
+	return env;
+fail:
+	fprintf(stderr, "harness: cannot build the target: %s\n", err);
+	th_env_destroy(env);
+	return NULL;
+}
+
+void th_env_destroy(struct th_env *env)
+{
+	if (!env)
+		return;
+	nvme_target_destroy(env->target);
+	reactor_destroy(env->reactor);
+	free(env);
+}
+
+void th_queue_init(struct th_queue *q, struct th_env *env)
+{
+	memset(q, 0, sizeof(*q));
+	q->env = env;
+	nvme_sq_init(&q->sq, env->target, &fake_ops, env->reactor, env->max_data);
+}
+
+void th_queue_close(struct th_queue *q)
+{
+	while (q->pending) {
+		struct th_req *req = q->pending;
+		nvme_req_cancel(&req->nvme);
+		unlink_pending(q, req);
+	}
+	nvme_sq_destroy(&q->sq);
+}
+
+struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const void *h2c,
+			 uint32_t h2c_len)
+{
+	struct th_req *req = calloc(1, sizeof(*req));
+	void *buf = calloc(1, q->env->max_data);
+	if (!req || !buf)
+		abort();
+	req->nvme.buf = buf;
+	req->nvme.sq = &q->sq;
+	req->nvme.cmd = *sqe;
+	bool incapsule = sqe->dptr.type == NVME_SGL_IN_CAPSULE && h2c_len;
+	if (h2c_len > q->env->max_data)
+		h2c_len = q->env->max_data;
+	if (incapsule) {
+		memcpy(buf, h2c, h2c_len);
+		req->nvme.incapsule_len = h2c_len;
+	}
+	req->next_pending = q->pending;
+	q->pending = req;
+	uint16_t status = nvme_req_init(&req->nvme, &q->sq);
+	if (status) {
+		nvme_req_fail(&req->nvme, status);
+		return req;
+	}
+	if (req->nvme.xfer == NVME_XFER_H2C && !incapsule) {
+		uint32_t n = h2c_len < req->nvme.data_len ? h2c_len : req->nvme.data_len;
+		if (n)
+			memcpy(buf, h2c, n);
+	}
+	req->nvme.execute(&req->nvme);
+	return req;
+}
+
+void th_req_free(struct th_queue *q, struct th_req *req)
+{
+	unlink_pending(q, req);
+	free(req->nvme.buf);
+	free(req->c2h);
+	free(req);
+}
+
+uint16_t th_status(const struct th_req *req) { return (uint16_t)(req->cqe.status >> 1); }
+
+uint16_t th_exec(struct th_queue *q, const struct nvme_sqe *sqe, const void *h2c,
+		 uint32_t h2c_len, void *c2h, uint32_t c2h_len, uint64_t *result)
+{
+	struct th_req *req = th_submit(q, sqe, h2c, h2c_len);
+	uint16_t status = 0xFFFF;
+	if (req->completions == 1) {
+		status = th_status(req);
+		if (c2h) {
+			uint32_t n = req->c2h_len < c2h_len ? req->c2h_len : c2h_len;
+			memset(c2h, 0, c2h_len);
+			if (n)
+				memcpy(c2h, req->c2h, n);
+		}
+		if (result)
+			*result = req->cqe.result;
+	} else if (req->completions == 0) {
+		/* Held (an AER): the caller can't see it, so forget it cleanly. */
+		nvme_req_cancel(&req->nvme);
+	}
+	th_req_free(q, req);
+	return status;
+}
+
+/* ---- SQE builders ---- */
+
+struct nvme_sqe th_sqe(uint8_t opcode, uint32_t nsid)
+{
+	static uint16_t next_cid = 1;
+	struct nvme_sqe sqe;
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = opcode;
+	sqe.flags = NVME_CMD_PSDT_SGL_MPTR_CONTIG;
+	sqe.command_id = next_cid++;
+	sqe.nsid = nsid;
+	sqe.dptr.type = NVME_SGL_TRANSPORT_DATA;
+	return sqe;
+}
+
+void th_sgl_transport(struct nvme_sqe *sqe, uint32_t len)
+{
+	sqe->dptr.type = NVME_SGL_TRANSPORT_DATA;
+	sqe->dptr.addr = 0;
+	sqe->dptr.length = len;
+}
+
+void th_sgl_incapsule(struct nvme_sqe *sqe, uint32_t len)
+{
+	sqe->dptr.type = NVME_SGL_IN_CAPSULE;
+	sqe->dptr.addr = 0;
+	sqe->dptr.length = len;
+}
+
+struct nvme_sqe th_connect_sqe(uint16_t qid, uint16_t sqsize, uint32_t kato)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_fabrics, 0);
+	struct nvmf_connect_command *c = (struct nvmf_connect_command *)&sqe;
+	c->fctype = nvme_fabrics_type_connect;
+	c->qid = qid;
+	c->sqsize = sqsize;
+	c->kato = kato;
+	th_sgl_incapsule(&sqe, sizeof(struct nvmf_connect_data));
+	return sqe;
+}
+
+void th_connect_data(struct nvmf_connect_data *data, uint16_t cntlid, const char *subnqn,
+		     const char *hostnqn)
+{
+	memset(data, 0, sizeof(*data));
+	for (unsigned i = 0; i < sizeof(data->hostid); i++)
+		data->hostid[i] = (uint8_t)(0xA0 + i);
+	data->cntlid = cntlid;
+	snprintf(data->subsysnqn, sizeof(data->subsysnqn), "%s", subnqn);
+	snprintf(data->hostnqn, sizeof(data->hostnqn), "%s", hostnqn);
+}
+
+struct nvme_sqe th_property_get_sqe(uint32_t offset, bool eight_bytes)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_fabrics, 0);
+	struct nvmf_property_get_command *c = (struct nvmf_property_get_command *)&sqe;
+	c->fctype = nvme_fabrics_type_property_get;
+	c->attrib = eight_bytes ? 1 : 0;
+	c->offset = offset;
+	return sqe;
+}
+
+struct nvme_sqe th_property_set_sqe(uint32_t offset, uint64_t value)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_fabrics, 0);
+	struct nvmf_property_set_command *c = (struct nvmf_property_set_command *)&sqe;
+	c->fctype = nvme_fabrics_type_property_set;
+	c->attrib = 0;
+	c->offset = offset;
+	c->value = value;
+	return sqe;
+}
+
+struct nvme_sqe th_rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb,
+			  uint32_t lba_bytes)
+{
+	struct nvme_sqe sqe = th_sqe(opcode, nsid);
+	sqe.cdw10 = (uint32_t)slba;
+	sqe.cdw11 = (uint32_t)(slba >> 32);
+	sqe.cdw12 = (nlb - 1) & 0xFFFF;
+	th_sgl_transport(&sqe, nlb * lba_bytes);
+	return sqe;
+}
+
+struct nvme_sqe th_get_log_sqe(uint8_t lid, uint32_t nsid, uint32_t len, uint64_t offset)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_get_log_page, nsid);
+	uint32_t numd = len / 4 - 1;
+	sqe.cdw10 = lid | (numd & 0xFFFF) << 16;
+	sqe.cdw11 = numd >> 16;
+	sqe.cdw12 = (uint32_t)offset;
+	sqe.cdw13 = (uint32_t)(offset >> 32);
+	th_sgl_transport(&sqe, len);
+	return sqe;
+}
+
+struct nvme_sqe th_identify_sqe(uint8_t cns, uint32_t nsid)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_identify, nsid);
+	sqe.cdw10 = cns;
+	th_sgl_transport(&sqe, NVME_IDENTIFY_DATA_SIZE);
+	return sqe;
+}
+
+uint32_t th_cc_enable(uint32_t css)
+{
+	return NVME_CC_EN | css << NVME_CC_CSS_SHIFT | 6u << NVME_CC_IOSQES_SHIFT |
+	       4u << NVME_CC_IOCQES_SHIFT;
+}
+
+/* ---- Whole steps ---- */
+
+uint16_t th_connect_admin(struct th_queue *q, const char *subnqn, const char *hostnqn,
+			  uint16_t *cntlid)
+{
+	struct nvme_sqe sqe = th_connect_sqe(0, NVME_ADMIN_QUEUE_DEPTH - 1, 0);
+	struct nvmf_connect_data data;
+	th_connect_data(&data, NVMF_CNTLID_DYNAMIC, subnqn, hostnqn);
+	uint64_t result = 0;
+	uint16_t status = th_exec(q, &sqe, &data, sizeof(data), NULL, 0, &result);
+	if (cntlid)
+		*cntlid = (uint16_t)result;
+	return status;
+}
+
+uint16_t th_connect_io(struct th_queue *q, uint16_t qid, uint16_t cntlid, const char *hostnqn)
+{
+	struct nvme_sqe sqe = th_connect_sqe(qid, TH_IO_DEPTH - 1, 0);
+	struct nvmf_connect_data data;
+	th_connect_data(&data, cntlid, TH_SUBNQN, hostnqn);
+	return th_exec(q, &sqe, &data, sizeof(data), NULL, 0, NULL);
+}
+
+uint16_t th_enable(struct th_queue *q)
+{
+	struct nvme_sqe sqe = th_property_set_sqe(NVME_REG_CC, th_cc_enable(NVME_CC_CSS_NVM));
+	return th_exec(q, &sqe, NULL, 0, NULL, 0, NULL);
+}
+
+uint16_t th_set_num_queues(struct th_queue *q, uint16_t nsqr0, uint16_t ncqr0, uint64_t *result)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_set_features, 0);
+	sqe.cdw10 = NVME_FEAT_NUM_QUEUES;
+	sqe.cdw11 = nsqr0 | (uint32_t)ncqr0 << 16;
+	th_sgl_transport(&sqe, 0);
+	return th_exec(q, &sqe, NULL, 0, NULL, 0, result);
+}
+
+uint16_t th_bring_up(struct th_queue *admin, struct th_queue *io, uint16_t *cntlid)
+{
+	uint16_t id = 0;
+	uint16_t status = th_connect_admin(admin, TH_SUBNQN, TH_HOSTNQN, &id);
+	if (!status)
+		status = th_enable(admin);
+	if (!status)
+		status = th_set_num_queues(admin, TH_MAX_IO_QUEUES - 1, TH_MAX_IO_QUEUES - 1, NULL);
+	if (!status && io)
+		status = th_connect_io(io, 1, id, TH_HOSTNQN);
+	if (cntlid)
+		*cntlid = id;
+	return status;
+}

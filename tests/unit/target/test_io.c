@@ -1,0 +1,451 @@
+/* NVM I/O commands on a connected I/O queue: data path, checks, SGL rules, SMART counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "target_harness.h"
+
+#define ST_INVALID_OPCODE 0x4001
+#define ST_INVALID_FIELD 0x4002
+#define ST_INVALID_NS 0x400B
+#define ST_SEQ_ERROR 0x400C
+#define ST_SGL_INVALID_DATA 0x400F
+#define ST_SGL_INVALID_TYPE 0x4011
+#define ST_SGL_INVALID_OFFSET 0x4016
+#define ST_LBA_RANGE 0x4080
+#define ST_COMPARE_FAILED 0x4285
+
+#define NS1_BLOCKS (TH_NS1_BYTES / 4096)
+#define NS2_BLOCKS (TH_NS2_BYTES / 512)
+#define MDTS_BYTES (4096u << TH_MDTS)
+
+static uint64_t le64(const uint8_t *p, size_t at)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[at + (size_t)i];
+	return v;
+}
+
+struct fixture {
+	struct th_env *env;
+	struct th_queue admin, io;
+	uint8_t *wbuf, *rbuf;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct th_env_params p = {.allow_any_host = true};
+	f->env = th_env_create(&p);
+	if (!f->env)
+		return -1;
+	th_queue_init(&f->admin, f->env);
+	th_queue_init(&f->io, f->env);
+	if (th_bring_up(&f->admin, &f->io, NULL))
+		return -1;
+	f->wbuf = malloc(MDTS_BYTES);
+	f->rbuf = malloc(MDTS_BYTES);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	th_queue_close(&f->io);
+	th_queue_close(&f->admin);
+	th_env_destroy(f->env);
+	free(f->wbuf);
+	free(f->rbuf);
+	free(f);
+	return 0;
+}
+
+static void pattern(uint8_t *buf, size_t len, uint32_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)((i * 131 + seed * 7 + (i >> 8)) ^ (seed >> 3));
+}
+
+static unsigned lba_bytes(uint32_t nsid) { return nsid == 2 ? 512 : 4096; }
+
+static uint16_t write_blocks(struct fixture *f, uint32_t nsid, uint64_t slba, uint32_t nlb,
+			     const void *data, bool incapsule)
+{
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write, nsid, slba, nlb, lba_bytes(nsid));
+	if (incapsule)
+		th_sgl_incapsule(&sqe, nlb * lba_bytes(nsid));
+	return th_exec(&f->io, &sqe, data, nlb * lba_bytes(nsid), NULL, 0, NULL);
+}
+
+static uint16_t read_blocks(struct fixture *f, uint32_t nsid, uint64_t slba, uint32_t nlb, void *out)
+{
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, nsid, slba, nlb, lba_bytes(nsid));
+	return th_exec(&f->io, &sqe, NULL, 0, out, nlb * lba_bytes(nsid), NULL);
+}
+
+static bool is_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void test_write_read_back(void **state)
+{
+	struct fixture *f = *state;
+	pattern(f->wbuf, MDTS_BYTES, 1);
+	/* R2T-style, the largest transfer MDTS allows, at the namespace's last blocks. */
+	uint32_t nlb = MDTS_BYTES / 4096;
+	assert_int_equal(write_blocks(f, 1, NS1_BLOCKS - nlb, nlb, f->wbuf, false), 0);
+	assert_int_equal(read_blocks(f, 1, NS1_BLOCKS - nlb, nlb, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, MDTS_BYTES);
+	/* In-capsule, 512-byte blocks. */
+	pattern(f->wbuf, 8192, 2);
+	assert_int_equal(write_blocks(f, 2, 3, 16, f->wbuf, true), 0);
+	assert_int_equal(read_blocks(f, 2, 3, 16, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, 8192);
+	/* Neighbours were not touched and never-written blocks read zero. */
+	assert_int_equal(read_blocks(f, 2, 2, 1, f->rbuf), 0);
+	assert_true(is_zero(f->rbuf, 512));
+	assert_int_equal(read_blocks(f, 2, 19, 1, f->rbuf), 0);
+	assert_true(is_zero(f->rbuf, 512));
+	assert_int_equal(read_blocks(f, 1, 0, 8, f->rbuf), 0);
+	assert_true(is_zero(f->rbuf, 8 * 4096));
+}
+
+static void test_completion_fields_and_dnr(void **state)
+{
+	struct fixture *f = *state;
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
+	sqe.command_id = 0xBEEF;
+	struct th_req *req = th_submit(&f->io, &sqe, NULL, 0);
+	assert_int_equal(req->completions, 1);
+	assert_int_equal(req->cqe.status, 0);
+	assert_int_equal(req->cqe.command_id, 0xBEEF);
+	assert_int_equal(req->cqe.sq_id, 1);
+	assert_int_equal(req->c2h_len, 4096);
+	th_req_free(&f->io, req);
+	/* A deterministic failure: DNR (bit 15 of the status word) and no data. */
+	sqe = th_rw_sqe(nvme_cmd_read, 1, NS1_BLOCKS, 1, 4096);
+	req = th_submit(&f->io, &sqe, NULL, 0);
+	assert_int_equal(req->completions, 1);
+	assert_int_equal(req->cqe.status, 0x4080 << 1);
+	assert_int_equal(req->cqe.status & 0x8000, 0x8000);
+	assert_int_equal(req->c2h_len, 0);
+	th_req_free(&f->io, req);
+}
+
+static void test_lba_range(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(read_blocks(f, 1, NS1_BLOCKS - 1, 1, f->rbuf), 0);
+	assert_int_equal(read_blocks(f, 1, NS1_BLOCKS, 1, f->rbuf), ST_LBA_RANGE);
+	assert_int_equal(read_blocks(f, 1, NS1_BLOCKS - 1, 2, f->rbuf), ST_LBA_RANGE);
+	assert_int_equal(read_blocks(f, 1, 1ull << 63, 1, f->rbuf), ST_LBA_RANGE);
+	assert_int_equal(read_blocks(f, 1, UINT64_MAX, 2, f->rbuf), ST_LBA_RANGE);
+	assert_int_equal(read_blocks(f, 2, NS2_BLOCKS, 1, f->rbuf), ST_LBA_RANGE);
+	pattern(f->wbuf, 4096, 3);
+	assert_int_equal(write_blocks(f, 1, NS1_BLOCKS, 1, f->wbuf, false), ST_LBA_RANGE);
+	assert_int_equal(write_blocks(f, 1, NS1_BLOCKS, 1, f->wbuf, true), ST_LBA_RANGE);
+}
+
+static void test_bad_nsid_and_opcode(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(read_blocks(f, 0, 0, 1, f->rbuf), ST_INVALID_NS);
+	assert_int_equal(read_blocks(f, 3, 0, 1, f->rbuf), ST_INVALID_NS);
+	assert_int_equal(read_blocks(f, 0xFFFFFFFF, 0, 1, f->rbuf), ST_INVALID_NS);
+	struct nvme_sqe sqe = th_sqe(0x7E, 1);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_OPCODE);
+	sqe = th_sqe(nvme_cmd_write_uncor, 1);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_OPCODE);
+	/* Admin opcodes mean nothing on an I/O queue. */
+	sqe = th_identify_sqe(1, 1);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_OPCODE);
+}
+
+static void test_transfer_size_limits(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t max_blocks = MDTS_BYTES / 4096;
+	assert_int_equal(read_blocks(f, 1, 0, max_blocks, f->rbuf), 0);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, 1, 0, max_blocks + 1, 4096);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_FIELD);
+	sqe = th_rw_sqe(nvme_cmd_write, 2, 0, MDTS_BYTES / 512 + 1, 512);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_FIELD);
+}
+
+static void test_sgl_rules(void **state)
+{
+	struct fixture *f = *state;
+	pattern(f->wbuf, 8192, 4);
+	/* Length disagreeing with NLB. */
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
+	sqe.dptr.length = 8192;
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_SGL_INVALID_DATA);
+	sqe.dptr.length = 0;
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_SGL_INVALID_DATA);
+	/* In-capsule data shorter than the SGL says. */
+	sqe = th_rw_sqe(nvme_cmd_write, 1, 0, 1, 4096);
+	th_sgl_incapsule(&sqe, 4096);
+	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 2048, NULL, 0, NULL), ST_SGL_INVALID_DATA);
+	/* In-capsule at a non-zero offset (ICDOFF is 0). */
+	sqe.dptr.addr = 16;
+	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 4096, NULL, 0, NULL), ST_SGL_INVALID_OFFSET);
+	/* In-capsule descriptor on a read: data can only come from the host. */
+	sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
+	th_sgl_incapsule(&sqe, 4096);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_FIELD);
+	/* Descriptor types other than 01h and 5Ah. */
+	static const uint8_t bad_types[] = {0x00, 0x02, 0x20, 0x30, 0x40, 0x5B, 0x60, 0xF0};
+	for (size_t i = 0; i < sizeof(bad_types); i++) {
+		sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
+		sqe.dptr.type = bad_types[i];
+		assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_SGL_INVALID_TYPE);
+	}
+	/* PRPs (PSDT 00b) are not for fabrics. */
+	sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
+	sqe.flags = 0;
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_FIELD);
+	/* No-data commands must not claim data. */
+	sqe = th_sqe(nvme_cmd_flush, 1);
+	th_sgl_transport(&sqe, 4096);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_SGL_INVALID_DATA);
+	/* None of the refused writes reached the medium. */
+	assert_int_equal(read_blocks(f, 1, 0, 1, f->rbuf), 0);
+	assert_true(is_zero(f->rbuf, 4096));
+}
+
+static uint16_t dsm(struct fixture *f, uint32_t nsid, const struct nvme_dsm_range *ranges,
+		    unsigned nr, bool deallocate, uint32_t send_len)
+{
+	uint8_t page[4096];
+	memset(page, 0, sizeof(page));
+	memcpy(page, ranges, nr * sizeof(*ranges));
+	struct nvme_sqe sqe = th_sqe(nvme_cmd_dsm, nsid);
+	sqe.cdw10 = nr - 1;
+	sqe.cdw11 = deallocate ? NVME_DSMGMT_AD : 0;
+	th_sgl_transport(&sqe, send_len);
+	return th_exec(&f->io, &sqe, page, send_len, NULL, 0, NULL);
+}
+
+static uint64_t nuse(struct fixture *f, uint32_t nsid)
+{
+	uint8_t id[4096];
+	struct nvme_sqe sqe = th_identify_sqe(0, nsid);
+	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, id, sizeof(id), NULL), 0);
+	return le64(id, 16);
+}
+
+static void test_dsm_deallocate_reads_back_zero(void **state)
+{
+	struct fixture *f = *state;
+	pattern(f->wbuf, 32 * 4096, 5);
+	assert_int_equal(write_blocks(f, 1, 100, 32, f->wbuf, false), 0);
+	assert_int_equal(nuse(f, 1), 32);
+	/* Range NLB is 1's based: blocks 104..111 and 120..121. */
+	struct nvme_dsm_range ranges[2] = {{.cattr = 0, .nlb = 8, .slba = 104},
+					   {.cattr = 0, .nlb = 2, .slba = 120}};
+	assert_int_equal(dsm(f, 1, ranges, 2, true, 4096), 0);
+	assert_int_equal(read_blocks(f, 1, 100, 32, f->rbuf), 0);
+	for (unsigned b = 0; b < 32; b++) {
+		bool gone = (b >= 4 && b < 12) || (b >= 20 && b < 22);
+		if (gone)
+			assert_true(is_zero(f->rbuf + b * 4096, 4096));
+		else
+			assert_memory_equal(f->rbuf + b * 4096, f->wbuf + b * 4096, 4096);
+	}
+	assert_int_equal(nuse(f, 1), 32 - 10);
+	/* Without AD the data stays. */
+	struct nvme_dsm_range first = {.nlb = 4, .slba = 100};
+	assert_int_equal(dsm(f, 1, &first, 1, false, 4096), 0);
+	assert_int_equal(read_blocks(f, 1, 100, 4, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, 4 * 4096);
+	/* Any range out of bounds fails the whole command and changes nothing. */
+	struct nvme_dsm_range bad[2] = {{.nlb = 1, .slba = 100}, {.nlb = 2, .slba = NS1_BLOCKS - 1}};
+	assert_int_equal(dsm(f, 1, bad, 2, true, 4096), ST_LBA_RANGE);
+	assert_int_equal(read_blocks(f, 1, 100, 1, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, 4096);
+	/* The buffer must hold NR ranges. */
+	assert_int_equal(dsm(f, 1, ranges, 2, true, 16), ST_SGL_INVALID_DATA);
+	assert_int_equal(dsm(f, 1, ranges, 2, true, 32), 0);
+}
+
+static void test_write_zeroes(void **state)
+{
+	struct fixture *f = *state;
+	pattern(f->wbuf, 8 * 4096, 6);
+	assert_int_equal(write_blocks(f, 1, 10, 8, f->wbuf, false), 0);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write_zeroes, 1, 12, 3, 4096);
+	th_sgl_transport(&sqe, 0);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), 0);
+	assert_int_equal(read_blocks(f, 1, 10, 8, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, 2 * 4096);
+	assert_true(is_zero(f->rbuf + 2 * 4096, 3 * 4096));
+	assert_memory_equal(f->rbuf + 5 * 4096, f->wbuf + 5 * 4096, 3 * 4096);
+	sqe = th_rw_sqe(nvme_cmd_write_zeroes, 1, NS1_BLOCKS - 2, 3, 4096);
+	th_sgl_transport(&sqe, 0);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_LBA_RANGE);
+}
+
+/*
+ * 512-byte blocks 7 and 8 sit on both sides of a 4 KiB page boundary.  Pages
+ * are written out of order (1, 0, 5) so that an overrun of page 0 would not
+ * land, by luck, on page 1.
+ */
+static void test_write_zeroes_across_a_page_boundary_512(void **state)
+{
+	struct fixture *f = *state;
+	pattern(f->wbuf, 48 * 512, 7);
+	assert_int_equal(write_blocks(f, 2, 8, 8, f->wbuf + 8 * 512, false), 0);
+	assert_int_equal(write_blocks(f, 2, 0, 8, f->wbuf, false), 0);
+	assert_int_equal(write_blocks(f, 2, 40, 8, f->wbuf + 40 * 512, false), 0);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write_zeroes, 2, 7, 2, 512);
+	th_sgl_transport(&sqe, 0);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), 0);
+	assert_int_equal(read_blocks(f, 2, 0, 16, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, 7 * 512);
+	assert_true(is_zero(f->rbuf + 7 * 512, 2 * 512));
+	assert_memory_equal(f->rbuf + 9 * 512, f->wbuf + 9 * 512, 7 * 512);
+	assert_int_equal(read_blocks(f, 2, 40, 8, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf + 40 * 512, 8 * 512);
+}
+
+static void test_compare(void **state)
+{
+	struct fixture *f = *state;
+	pattern(f->wbuf, 4 * 4096, 8);
+	assert_int_equal(write_blocks(f, 1, 50, 4, f->wbuf, false), 0);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_compare, 1, 50, 4, 4096);
+	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 4 * 4096, NULL, 0, NULL), 0);
+	/* One differing byte in the last block. */
+	f->wbuf[4 * 4096 - 1] ^= 1;
+	struct th_req *req = th_submit(&f->io, &sqe, f->wbuf, 4 * 4096);
+	assert_int_equal(th_status(req), ST_COMPARE_FAILED); /* SCT 2h (media), SC 85h, DNR */
+	assert_int_equal(req->cqe.status, 0x850A);
+	th_req_free(&f->io, req);
+	/* 512-byte blocks, in-capsule. */
+	pattern(f->wbuf, 8 * 512, 9);
+	assert_int_equal(write_blocks(f, 2, 5, 8, f->wbuf, false), 0);
+	sqe = th_rw_sqe(nvme_cmd_compare, 2, 5, 8, 512);
+	th_sgl_incapsule(&sqe, 8 * 512);
+	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 8 * 512, NULL, 0, NULL), 0);
+	f->wbuf[0] ^= 0x80;
+	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 8 * 512, NULL, 0, NULL), ST_COMPARE_FAILED);
+	/* Never-written blocks compare equal to zeroes. */
+	memset(f->wbuf, 0, 4096);
+	sqe = th_rw_sqe(nvme_cmd_compare, 1, 3000, 1, 4096);
+	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 4096, NULL, 0, NULL), 0);
+}
+
+static void test_flush_and_verify(void **state)
+{
+	struct fixture *f = *state;
+	struct nvme_sqe sqe = th_sqe(nvme_cmd_flush, 1);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), 0);
+	sqe = th_sqe(nvme_cmd_flush, 0xFFFFFFFF);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), 0);
+	sqe = th_sqe(nvme_cmd_flush, 3);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_NS);
+	sqe = th_rw_sqe(nvme_cmd_verify, 1, 0, 64, 4096);
+	th_sgl_transport(&sqe, 0);
+	struct th_req *req = th_submit(&f->io, &sqe, NULL, 0);
+	assert_int_equal(th_status(req), 0);
+	assert_int_equal(req->c2h_len, 0); /* Verify moves no data */
+	th_req_free(&f->io, req);
+	sqe = th_rw_sqe(nvme_cmd_verify, 2, NS2_BLOCKS - 1, 2, 512);
+	th_sgl_transport(&sqe, 0);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_LBA_RANGE);
+}
+
+static void smart(struct fixture *f, uint32_t nsid, uint8_t log[512])
+{
+	struct nvme_sqe sqe = th_get_log_sqe(2, nsid, 512, 0);
+	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, log, 512, NULL), 0);
+}
+
+static void test_smart_counters_move(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t log[512];
+	smart(f, 0xFFFFFFFF, log);
+	assert_true((log[1] | log[2] << 8) > 273); /* Kelvin, above freezing */
+	assert_int_equal(le64(log, 32), 0);  /* data units read */
+	assert_int_equal(le64(log, 48), 0);  /* data units written */
+	assert_int_equal(le64(log, 64), 0);  /* host reads */
+	assert_int_equal(le64(log, 80), 0);  /* host writes */
+
+	/* 5 x 128 KiB written = 655360 bytes = 1280 units of 512 bytes = 2 (thousands, rounded up). */
+	pattern(f->wbuf, MDTS_BYTES, 10);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(write_blocks(f, 1, (uint64_t)i * 32, 32, f->wbuf, false), 0);
+	/* 3 reads of 512 bytes on namespace 2: 1536 bytes, 1 unit. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(read_blocks(f, 2, 0, 1, f->rbuf), 0);
+	/* A failed read is not host activity. */
+	assert_int_equal(read_blocks(f, 2, NS2_BLOCKS, 1, f->rbuf), ST_LBA_RANGE);
+
+	smart(f, 0xFFFFFFFF, log);
+	assert_int_equal(le64(log, 32), 1);
+	assert_int_equal(le64(log, 48), 2);
+	assert_int_equal(le64(log, 64), 3);
+	assert_int_equal(le64(log, 80), 5);
+	assert_int_equal(le64(log, 176), 1); /* error log entries: the failed read */
+	smart(f, 1, log);
+	assert_int_equal(le64(log, 64), 0);
+	assert_int_equal(le64(log, 80), 5);
+	smart(f, 2, log);
+	assert_int_equal(le64(log, 64), 3);
+	assert_int_equal(le64(log, 80), 0);
+
+	/* The error log names the failed read's queue and LBA. */
+	uint8_t err[64];
+	struct nvme_sqe sqe = th_get_log_sqe(1, 0, 64, 0);
+	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, err, sizeof(err), NULL), 0);
+	assert_int_equal(err[8] | err[9] << 8, 1);	/* SQID */
+	assert_int_equal(le64(err, 16), NS2_BLOCKS); /* LBA */
+	assert_int_equal(err[24], 2);		/* NSID */
+
+	sqe = th_get_log_sqe(2, 9, 512, 0);
+	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_NS);
+}
+
+static void test_io_queue_needs_connect(void **state)
+{
+	struct fixture *f = *state;
+	struct th_queue q;
+	th_queue_init(&q, f->env);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
+	assert_int_equal(th_exec(&q, &sqe, NULL, 0, NULL, 0, NULL), ST_SEQ_ERROR);
+	th_queue_close(&q);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_write_read_back),
+	    T(test_completion_fields_and_dnr),
+	    T(test_lba_range),
+	    T(test_bad_nsid_and_opcode),
+	    T(test_transfer_size_limits),
+	    T(test_sgl_rules),
+	    T(test_dsm_deallocate_reads_back_zero),
+	    T(test_write_zeroes),
+	    T(test_write_zeroes_across_a_page_boundary_512),
+	    T(test_compare),
+	    T(test_flush_and_verify),
+	    T(test_smart_counters_move),
+	    T(test_io_queue_needs_connect),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,295 @@
+/* The sparse RAM store: residency, zero reads, discard, partial zeroing, concurrency. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "media/media.h"
+
+#define PAGE 4096u
+#define SECTOR 512u
+
+static void fill(uint8_t *buf, size_t len, uint8_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed + i * 7 + (i >> 9));
+}
+
+static bool all_zero(const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+static void write_sector(struct media *m, uint64_t sector, uint8_t seed)
+{
+	uint8_t buf[SECTOR];
+	fill(buf, sizeof(buf), seed);
+	assert_int_equal(media_write(m, sector * SECTOR, buf, SECTOR), 0);
+}
+
+static void expect_sector(struct media *m, uint64_t sector, uint8_t seed)
+{
+	uint8_t want[SECTOR], got[SECTOR];
+	fill(want, sizeof(want), seed);
+	media_read(m, sector * SECTOR, got, SECTOR);
+	assert_memory_equal(got, want, SECTOR);
+}
+
+static void expect_sector_zero(struct media *m, uint64_t sector)
+{
+	uint8_t got[SECTOR];
+	memset(got, 0xAA, sizeof(got));
+	media_read(m, sector * SECTOR, got, SECTOR);
+	assert_true(all_zero(got, SECTOR));
+}
+
+static void test_new_store_is_empty_and_reads_zero(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(1ull << 30);
+	assert_non_null(m);
+	assert_int_equal(media_size(m), 1ull << 30);
+	assert_int_equal(media_resident_pages(m), 0);
+	uint8_t *buf = malloc(3 * PAGE);
+	memset(buf, 0xAA, 3 * PAGE);
+	media_read(m, (1ull << 30) - 3 * PAGE, buf, 3 * PAGE);
+	assert_true(all_zero(buf, 3 * PAGE));
+	assert_null(media_page(m, 12345));
+	/* Reading does not allocate. */
+	assert_int_equal(media_resident_pages(m), 0);
+	free(buf);
+	media_destroy(m);
+}
+
+static void test_writes_make_only_their_pages_resident(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(64ull << 20);
+	uint8_t buf[PAGE + 100];
+	fill(buf, sizeof(buf), 3);
+	/* 100 bytes straddling pages 9 and 10, then one whole far-away page. */
+	assert_int_equal(media_write(m, 10 * PAGE - 50, buf, 100), 0);
+	assert_int_equal(media_resident_pages(m), 2);
+	assert_int_equal(media_write(m, 5000ull * PAGE, buf, PAGE), 0);
+	assert_int_equal(media_resident_pages(m), 3);
+	/* Rewriting a resident page takes no new memory. */
+	assert_int_equal(media_write(m, 5000ull * PAGE + 8, buf, 16), 0);
+	assert_int_equal(media_resident_pages(m), 3);
+	assert_non_null(media_page(m, 9));
+	assert_non_null(media_page(m, 10));
+	assert_null(media_page(m, 11));
+
+	uint8_t got[PAGE + 100];
+	media_read(m, 10 * PAGE - 50, got, 100);
+	assert_memory_equal(got, buf, 100);
+	/* The rest of a partially written page reads as zero. */
+	media_read(m, 9 * PAGE, got, PAGE - 50);
+	assert_true(all_zero(got, PAGE - 50));
+	media_read(m, 5000ull * PAGE, got, PAGE);
+	assert_memory_equal(got, buf, 8);
+	assert_memory_equal(got + 8, buf, 16);
+	assert_memory_equal(got + 24, buf + 24, PAGE - 24);
+	media_destroy(m);
+}
+
+static void test_writes_past_the_end_are_refused(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(8 * PAGE);
+	uint8_t buf[PAGE] = {1};
+	assert_int_equal(media_write(m, 7 * PAGE, buf, PAGE), 0);
+	assert_int_not_equal(media_write(m, 8 * PAGE, buf, PAGE), 0);
+	assert_null(media_page_for_write(m, 8));
+	assert_int_equal(media_resident_pages(m), 1);
+	media_destroy(m);
+}
+
+static void test_discard_frees_and_reads_zero(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(16ull << 20);
+	uint8_t buf[PAGE];
+	for (uint64_t p = 0; p < 1100; p++) { /* spans three 512-page leaves */
+		fill(buf, sizeof(buf), (uint8_t)p);
+		assert_int_equal(media_write(m, p * PAGE, buf, PAGE), 0);
+	}
+	assert_int_equal(media_resident_pages(m), 1100);
+	media_discard_pages(m, 100, 900);
+	assert_int_equal(media_resident_pages(m), 200);
+	uint8_t got[PAGE];
+	for (uint64_t p = 0; p < 1100; p += 37) {
+		media_read(m, p * PAGE, got, PAGE);
+		if (p >= 100 && p < 1000) {
+			assert_true(all_zero(got, PAGE));
+			assert_null(media_page(m, p));
+		} else {
+			fill(buf, sizeof(buf), (uint8_t)p);
+			assert_memory_equal(got, buf, PAGE);
+		}
+	}
+	/* Discarding holes and the tail past the end is harmless. */
+	media_discard_pages(m, 100, 900);
+	media_discard_pages(m, 4000, 1u << 30);
+	assert_int_equal(media_resident_pages(m), 200);
+	/* A page written again after a discard starts from zeroes. */
+	assert_int_equal(media_write(m, 500 * PAGE + 4, "x", 1), 0);
+	media_read(m, 500 * PAGE, got, PAGE);
+	assert_int_equal(got[4], 'x');
+	got[4] = 0;
+	assert_true(all_zero(got, PAGE));
+	assert_int_equal(media_resident_pages(m), 201);
+	media_destroy(m);
+}
+
+static void test_zero_whole_pages_frees_them(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(1ull << 20);
+	uint8_t buf[4 * PAGE];
+	fill(buf, sizeof(buf), 9);
+	assert_int_equal(media_write(m, 0, buf, sizeof(buf)), 0);
+	media_zero(m, PAGE, 2 * PAGE);
+	assert_int_equal(media_resident_pages(m), 2);
+	uint8_t got[4 * PAGE];
+	media_read(m, 0, got, sizeof(got));
+	assert_memory_equal(got, buf, PAGE);
+	assert_true(all_zero(got + PAGE, 2 * PAGE));
+	assert_memory_equal(got + 3 * PAGE, buf + 3 * PAGE, PAGE);
+	media_destroy(m);
+}
+
+/*
+ * 512-byte blocks: zeroing sectors 7 and 8 covers the last sector of page 0
+ * and the first of page 1 without a whole page in between.  The pages are
+ * written out of order (1, 0, 5) so that a write past the end of page 0 would
+ * land in page 5's memory instead of accidentally zeroing page 1.
+ */
+static void test_zero_sectors_straddling_a_page_boundary(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(1ull << 20);
+	for (uint64_t s = 8; s < 16; s++)
+		write_sector(m, s, (uint8_t)s);
+	for (uint64_t s = 0; s < 8; s++)
+		write_sector(m, s, (uint8_t)s);
+	for (uint64_t s = 40; s < 48; s++)
+		write_sector(m, s, (uint8_t)s);
+	assert_int_equal(media_resident_pages(m), 3);
+
+	media_zero(m, 7 * SECTOR, 2 * SECTOR);
+
+	for (uint64_t s = 0; s < 7; s++)
+		expect_sector(m, s, (uint8_t)s);
+	expect_sector_zero(m, 7);
+	expect_sector_zero(m, 8);
+	for (uint64_t s = 9; s < 16; s++)
+		expect_sector(m, s, (uint8_t)s);
+	for (uint64_t s = 40; s < 48; s++)
+		expect_sector(m, s, (uint8_t)s);
+	/* Partly zeroed pages keep their memory. */
+	assert_int_equal(media_resident_pages(m), 3);
+	media_destroy(m);
+}
+
+static void test_zero_sectors_inside_one_page(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(1ull << 20);
+	for (uint64_t s = 0; s < 16; s++)
+		write_sector(m, s, (uint8_t)(s + 100));
+	media_zero(m, 2 * SECTOR, 3 * SECTOR); /* sectors 2..4 */
+	media_zero(m, 8 * SECTOR, SECTOR);     /* first sector of page 1 */
+	media_zero(m, 15 * SECTOR, SECTOR);    /* last sector of page 1 */
+	for (uint64_t s = 0; s < 16; s++) {
+		if ((s >= 2 && s <= 4) || s == 8 || s == 15)
+			expect_sector_zero(m, s);
+		else
+			expect_sector(m, s, (uint8_t)(s + 100));
+	}
+	/* Head, whole pages and tail in one call: sectors 3..(8*3+2) */
+	for (uint64_t s = 0; s < 32; s++)
+		write_sector(m, s, (uint8_t)(s + 50));
+	media_zero(m, 3 * SECTOR, (26 - 3 + 1) * SECTOR);
+	for (uint64_t s = 0; s < 32; s++) {
+		if (s >= 3 && s <= 26)
+			expect_sector_zero(m, s);
+		else
+			expect_sector(m, s, (uint8_t)(s + 50));
+	}
+	assert_null(media_page(m, 1));
+	assert_null(media_page(m, 2));
+	assert_int_equal(media_resident_pages(m), 2);
+	/* Zeroing never-written space allocates nothing. */
+	media_zero(m, 100 * PAGE + SECTOR, 3 * SECTOR);
+	assert_int_equal(media_resident_pages(m), 2);
+	media_destroy(m);
+}
+
+#define WRITER_PAGES 3000
+
+struct writer {
+	struct media *m;
+	unsigned parity;
+};
+
+static void *write_every_other_page(void *arg)
+{
+	struct writer *w = arg;
+	uint8_t buf[PAGE];
+	for (uint64_t p = w->parity; p < WRITER_PAGES; p += 2) {
+		fill(buf, sizeof(buf), (uint8_t)(p * 31));
+		memcpy(buf, &p, sizeof(p));
+		if (media_write(w->m, p * PAGE, buf, PAGE))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_concurrent_writers_lose_no_page(void **state)
+{
+	(void)state;
+	/* Interleaved pages make both threads allocate leaves and slab pages at once. */
+	struct media *m = media_ram_create((uint64_t)WRITER_PAGES * PAGE);
+	struct writer w[2] = {{m, 0}, {m, 1}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, write_every_other_page, &w[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		void *rc;
+		assert_int_equal(pthread_join(t[i], &rc), 0);
+		assert_null(rc);
+	}
+	assert_int_equal(media_resident_pages(m), WRITER_PAGES);
+	uint8_t want[PAGE], got[PAGE];
+	for (uint64_t p = 0; p < WRITER_PAGES; p++) {
+		fill(want, sizeof(want), (uint8_t)(p * 31));
+		memcpy(want, &p, sizeof(p));
+		media_read(m, p * PAGE, got, PAGE);
+		assert_memory_equal(got, want, PAGE);
+	}
+	media_destroy(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_new_store_is_empty_and_reads_zero),
+	    cmocka_unit_test(test_writes_make_only_their_pages_resident),
+	    cmocka_unit_test(test_writes_past_the_end_are_refused),
+	    cmocka_unit_test(test_discard_frees_and_reads_zero),
+	    cmocka_unit_test(test_zero_whole_pages_frees_them),
+	    cmocka_unit_test(test_zero_sectors_straddling_a_page_boundary),
+	    cmocka_unit_test(test_zero_sectors_inside_one_page),
+	    cmocka_unit_test(test_concurrent_writers_lose_no_page),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
