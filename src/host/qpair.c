@@ -19,6 +19,8 @@
 
 #define SBUF_SIZE (64 * 1024)
 #define RBUF_SIZE (128 * 1024)
+/* Kernel socket buffers: room for a full queue of large I/Os without waiting for POLLOUT. */
+#define SOCK_BUF_SIZE (2 * 1024 * 1024)
 /* Worst case one emitted item adds: header, alignment pad (CPDA <= 31), data digest. */
 #define EMIT_MAX_BYTES (PDU_MAX_TX_HDR + 128 + NVME_TCP_DIGEST_LEN)
 #define EMIT_MAX_IOVS 3
@@ -65,6 +67,10 @@ static int connect_socket(const char *traddr, const char *trsvcid, int64_t deadl
 	int one = 1;
 	/* Capsules are small and latency-bound; never let Nagle hold them back. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Before connect(), so that the window scale is negotiated for them. */
+	int bufsize = SOCK_BUF_SIZE;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
 		rc = -errno;
 	} else if ((rc = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
@@ -435,6 +441,8 @@ void qpair_fail(struct host_qpair *qp, int error)
 	if (qp->failed)
 		return;
 	qp->failed = error;
+	/* The connection is unusable: let the controller see it end now, not at disconnect. */
+	shutdown(qp->fd, SHUT_RDWR);
 	struct host_cpl cpl = { .xport_error = error };
 	for (unsigned i = 0; i < qp->depth; i++) {
 		if (qp->reqs[i].active)

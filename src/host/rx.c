@@ -319,6 +319,9 @@ int host_qpair_process(struct host_qpair *qp)
 			qpair_fail(qp, HOST_ERR_CONNECTION);
 		} else if ((size_t)n < asked) {
 			break; /* drained; save the syscall that would say EAGAIN */
+		} else if (qp->send_head) {
+			/* More is waiting; first hand the controller the commands completions made room for. */
+			host_qpair_flush(qp);
 		}
 	}
 	/* Callbacks may have queued new commands; send them now rather than next round. */
