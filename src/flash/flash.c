@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NO_PLANE UINT32_MAX
 #define CHANNEL_INITIAL_BUCKETS 1024
@@ -22,13 +23,17 @@ struct die {
  * sharing a channel have backlogs of different lengths: a single "busy until" would make a
  * transfer wait for the latest one booked by any die. Instead each transfer (all last xfer_ns)
  * is placed in the first gap at or after its ready time. Two transfers cannot start within
- * xfer_ns of each other, so bucket k = start / xfer_ns holds at most one booking: a ring of
- * buckets covering [low_bucket, low_bucket + size) is enough, grown when bookings reach further.
+ * xfer_ns of each other, so bucket k = start / xfer_ns holds at most one booking, stored as its
+ * offset in the bucket + 1. A ring of buckets covers [low_bucket, low_bucket + size): buckets
+ * are cleared as "now" passes them and the ring doubles when bookings reach further ahead.
  */
 struct channel {
-	uint64_t *starts; /* booking start + 1 per bucket (index k & mask); 0 = none */
+	uint32_t *offsets; /* per bucket k at index k & mask: start - k * xfer_ns + 1; 0 = none */
 	uint64_t mask;
-	uint64_t low_bucket; /* earlier buckets are forgotten (before "now") */
+	uint64_t low_bucket;
+	/* A run of back-to-back bookings (bookings are never removed, so it stays one): requests
+	 * landing inside jump to its end instead of stepping over each booking. */
+	uint64_t run_start, run_end;
 };
 
 struct flash {
@@ -100,6 +105,12 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	f->xfer_ns = p->channel_xfer_ns;
 	if (p->channel_mbps > 0)
 		f->xfer_ns += (uint64_t)llround((double)page_bytes * 1e3 / p->channel_mbps);
+	if (f->xfer_ns >= UINT32_MAX) {
+		fail(err, errlen, "channel transfer time of %llu ns is too long",
+		     (unsigned long long)f->xfer_ns);
+		flash_destroy(f);
+		return NULL;
+	}
 	f->channels = calloc(p->channels, sizeof(*f->channels));
 	f->dies = calloc(dies, sizeof(*f->dies));
 	f->slot_capacity = (uint32_t)buffer_pages;
@@ -108,8 +119,8 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		goto oom;
 	for (uint32_t c = 0; c < p->channels; c++) {
 		f->channels[c].mask = CHANNEL_INITIAL_BUCKETS - 1;
-		f->channels[c].starts = calloc(CHANNEL_INITIAL_BUCKETS, sizeof(uint64_t));
-		if (!f->channels[c].starts)
+		f->channels[c].offsets = calloc(CHANNEL_INITIAL_BUCKETS, sizeof(uint32_t));
+		if (!f->channels[c].offsets)
 			goto oom;
 	}
 	for (uint32_t d = 0; d < dies; d++)
@@ -126,7 +137,7 @@ void flash_destroy(struct flash *f)
 	if (!f)
 		return;
 	for (uint32_t c = 0; f->channels && c < f->geo.channels; c++)
-		free(f->channels[c].starts);
+		free(f->channels[c].offsets);
 	free(f->channels);
 	free(f->dies);
 	free(f->slots);
@@ -148,32 +159,30 @@ static inline void note_busy(struct flash *f, uint64_t until)
 	f->idle_at = max_u64(f->idle_at, until);
 }
 
-/* The booking starting in bucket k, or UINT64_MAX if none. */
+/* Start of the booking in bucket k, or UINT64_MAX if none. */
 static inline uint64_t booking_in(const struct flash *f, const struct channel *ch, uint64_t k)
 {
-	uint64_t stored = ch->starts[k & ch->mask];
-	if (!stored)
+	if (k < ch->low_bucket)
 		return UINT64_MAX;
-	uint64_t start = stored - 1, first = k * f->xfer_ns;
-	return start >= first && start < first + f->xfer_ns ? start : UINT64_MAX;
+	uint32_t offset = ch->offsets[k & ch->mask];
+	return offset ? k * f->xfer_ns + offset - 1 : UINT64_MAX;
 }
 
 /* Doubles the ring until bucket `k` fits, keeping the live bookings. */
-static void grow_channel(struct flash *f, struct channel *ch, uint64_t k)
+static void grow_channel(struct channel *ch, uint64_t k)
 {
 	uint64_t old_size = ch->mask + 1, size = old_size;
 	while (k >= ch->low_bucket + size)
 		size *= 2;
-	uint64_t *starts = calloc(size, sizeof(*starts));
-	if (!starts)
+	uint32_t *offsets = calloc(size, sizeof(*offsets));
+	if (!offsets)
 		abort();
 	for (uint64_t i = 0; i < old_size; i++) {
-		uint64_t stored = ch->starts[i];
-		if (stored && (stored - 1) / f->xfer_ns >= ch->low_bucket)
-			starts[((stored - 1) / f->xfer_ns) & (size - 1)] = stored;
+		uint64_t bucket = ch->low_bucket + ((i - ch->low_bucket) & ch->mask);
+		offsets[bucket & (size - 1)] = ch->offsets[i];
 	}
-	free(ch->starts);
-	ch->starts = starts;
+	free(ch->offsets);
+	ch->offsets = offsets;
 	ch->mask = size - 1;
 }
 
@@ -186,10 +195,12 @@ static uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready)
 	uint64_t x = f->xfer_ns;
 	uint64_t start = max_u64(ready, ch->low_bucket * x);
 	for (;;) {
+		if (start >= ch->run_start && start < ch->run_end)
+			start = ch->run_end;
 		uint64_t k = start / x;
 		if (k + 1 >= ch->low_bucket + ch->mask + 1)
-			grow_channel(f, ch, k + 1);
-		uint64_t before = k ? booking_in(f, ch, k - 1) : UINT64_MAX;
+			grow_channel(ch, k + 1);
+		uint64_t before = booking_in(f, ch, k - 1);
 		uint64_t same = booking_in(f, ch, k);
 		uint64_t after = booking_in(f, ch, k + 1);
 		if (before != UINT64_MAX && before + x > start)
@@ -201,7 +212,13 @@ static uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready)
 		else
 			break;
 	}
-	ch->starts[(start / x) & ch->mask] = start + 1;
+	ch->offsets[(start / x) & ch->mask] = (uint32_t)(start % x) + 1;
+	if (start == ch->run_end) {
+		ch->run_end += x;
+	} else {
+		ch->run_start = start;
+		ch->run_end = start + x;
+	}
 	return start + x;
 }
 
@@ -209,10 +226,23 @@ void flash_advance(struct flash *f, uint64_t now)
 {
 	if (f->xfer_ns == 0)
 		return;
-	uint64_t k = now / f->xfer_ns;
-	for (uint32_t c = 0; c < f->geo.channels; c++)
-		if (k > f->channels[c].low_bucket + 1)
-			f->channels[c].low_bucket = k - 1;
+	/* Keep the bucket before now's: a booking there may still overlap transfers at now. */
+	uint64_t low = now / f->xfer_ns;
+	low = low ? low - 1 : 0;
+	for (uint32_t c = 0; c < f->geo.channels; c++) {
+		struct channel *ch = &f->channels[c];
+		if (low <= ch->low_bucket)
+			continue;
+		if (low - ch->low_bucket > ch->mask) {
+			memset(ch->offsets, 0, (ch->mask + 1) * sizeof(*ch->offsets));
+		} else {
+			uint64_t from = ch->low_bucket & ch->mask, count = low - ch->low_bucket;
+			uint64_t first = count < ch->mask + 1 - from ? count : ch->mask + 1 - from;
+			memset(ch->offsets + from, 0, first * sizeof(*ch->offsets));
+			memset(ch->offsets, 0, (count - first) * sizeof(*ch->offsets));
+		}
+		ch->low_bucket = low;
+	}
 }
 
 uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
