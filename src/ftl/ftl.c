@@ -98,8 +98,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 		s->bucket_head = malloc((size_t)s->geo.dies * (s->geo.pages_per_unit + 1) *
 					sizeof(*s->bucket_head));
 	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->dies || !s->die_full ||
-	    (params->gc_policy == GC_GREEDY && !s->bucket_head) ||
-	    !s->bucket_head || init_stream(&s->host, s->geo.dies) ||
+	    (params->gc_policy == GC_GREEDY && !s->bucket_head) || init_stream(&s->host, s->geo.dies) ||
 	    init_stream(&s->gc, s->geo.dies)) {
 		ssd_destroy(s);
 		fail(err, errlen, "out of memory");
