@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Flash-model benchmarks: greedy-GC WAF against theory, simulator speed, table memory.
+
+Usage: bench/model/model_bench.py [path/to/nvemu-sim]   (default: build-model/src/sim/nvemu-sim)
+Runs one simulation at a time (each is single-threaded) and prints the numbers recorded in
+docs/benchmarks.md, "Flash model".
+"""
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+
+SIM = sys.argv[1] if len(sys.argv) > 1 else os.path.join("build-model", "src", "sim", "nvemu-sim")
+
+
+def theory(op):
+    """Greedy GC, uniform random writes, large blocks: x = exp(-(1+op)(1-x)), WAF = 1/(1-x)."""
+    x = 0.5
+    for _ in range(100000):
+        x = math.exp(-(1 + op) * (1 - x))
+    return 1 / (1 - x)
+
+
+def run(*options):
+    cmd = [SIM, "--json", "--quiet"] + [arg for o in options for arg in ("-o", o)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(out)
+    result["peak_rss_kib"] = max(peak_kib, before)
+    return " ".join(cmd), result
+
+
+def main():
+    print("## WAF, uniform random 4 KiB writes, greedy GC, default device (after fill + 2x random)")
+    print(f"{'OP %':>5} {'WAF':>7} {'theory':>7} {'diff':>7}  command")
+    for op in (7, 12, 28):
+        cmd, r = run("workload=randwrite", f"op_pcent={op}")
+        t = theory(op / 100)
+        print(f"{op:>5} {r['waf']:7.3f} {t:7.3f} {100 * (r['waf'] / t - 1):+6.1f}%  {cmd}")
+
+    print("\n## Simulator speed (measured phase only, one core)")
+    cmd, r = run("workload=randwrite", "op_pcent=7", "io_size=16g")
+    print(f"random writes, OP 7 %, steady state: {r['ios_per_wall_second'] / 1e6:.2f} M I/O per"
+          f" wall second (WAF {r['waf']:.2f})  {cmd}")
+    cmd, r = run("workload=randread", "io_size=64g")
+    print(f"random reads: {r['ios_per_wall_second'] / 1e6:.2f} M I/O per wall second  {cmd}")
+
+    print("\n## Memory of the model's tables")
+    cmd, r = run("workload=randwrite", "op_pcent=7", "warmup=0.2", "io_size=1g")
+    logical = r["logical_bytes"]
+    print(f"default device, {logical / 2**30:.1f} GiB logical, fully written: peak RSS"
+          f" {r['peak_rss_kib'] / 1024:.0f} MiB  {cmd}")
+    # Per TiB of physical flash in 4 KiB pages, OP 7 %: 4 B of L2P per logical page,
+    # 4 B of P2L per physical page, 32 B + 4 B (free list) per 256-page block.
+    pages = 2**40 / 4096
+    table = 4 * pages / 1.07 + 4 * pages + 36 * pages / 256
+    print(f"per TiB of flash (4 KiB pages, 256-page blocks, OP 7 %): {table / 2**30:.2f} GiB"
+          " when fully written; unwritten space costs nothing (lazily zeroed memory)")
+
+
+if __name__ == "__main__":
+    main()
