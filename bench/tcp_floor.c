@@ -1,0 +1,254 @@
+/*
+ * The raw-TCP floor: what this machine allows for a request/response pair
+ * with NVMe/TCP's message sizes (a 72-byte request, a 24 + 4096 + 24-byte
+ * answer) at a given queue depth, with no NVMe at all.  A server process
+ * pinned to one CPU answers a client pinned to another over loopback; both
+ * batch like a good target would (one send per batch of answers).
+ *
+ * Usage: nvemu-tcp-floor [--qd N] [--seconds S] [--poll] [--server-cpu C] [--client-cpu C]
+ *                        [--request-bytes N] [--answer-bytes N]
+ * The sizes default to a 4 KiB read; a 128 KiB read is --answer-bytes 131120,
+ * a 128 KiB in-capsule write --request-bytes 131144 --answer-bytes 24.
+ * Prints one JSON object: iops, lat_us {mean, p50, p99}, server_cpu_us_per_op.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_QD 1024
+#define MAX_MESSAGE (1u << 20)
+#define LAT_SAMPLES (1u << 22)
+
+static size_t request_bytes = 72, answer_bytes = 24 + 4096 + 24;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		perror("sched_setaffinity");
+}
+
+static void tune(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* recv that spins on EAGAIN in poll mode and blocks otherwise. */
+static ssize_t receive(int fd, void *buf, size_t len, bool poll)
+{
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, poll ? MSG_DONTWAIT : 0);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			return n;
+	}
+}
+
+static int send_all(int fd, struct iovec *iov, int iovcnt)
+{
+	while (iovcnt) {
+		ssize_t n = writev(fd, iov, iovcnt);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (iovcnt && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static void serve(int fd, bool poll)
+{
+	static uint8_t in[MAX_MESSAGE], answer[MAX_MESSAGE];
+	static struct iovec iov[MAX_QD];
+	size_t have = 0; /* bytes of the current request received so far, mod its size */
+	for (;;) {
+		ssize_t n = receive(fd, in, sizeof(in), poll);
+		if (n <= 0)
+			return;
+		have += (size_t)n;
+		size_t requests = have / request_bytes;
+		have %= request_bytes;
+		while (requests) {
+			size_t batch = requests < MAX_QD ? requests : MAX_QD;
+			for (size_t i = 0; i < batch; i++)
+				iov[i] = (struct iovec){answer, answer_bytes};
+			if (send_all(fd, iov, (int)batch))
+				return;
+			requests -= batch;
+		}
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int run_client(int fd, unsigned qd, double seconds, bool poll, uint64_t *ops,
+		      double *mean_us, double *p50_us, double *p99_us)
+{
+	static uint8_t out[MAX_MESSAGE], in[MAX_MESSAGE];
+	static struct iovec requests[MAX_QD];
+	uint64_t sent_at[MAX_QD];
+	uint32_t *lat = malloc(LAT_SAMPLES * sizeof(*lat));
+	if (!lat)
+		return -1;
+	unsigned head = 0, outstanding = 0;
+	uint64_t done = 0, lat_sum = 0, samples = 0;
+	size_t partial = 0;
+	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+	for (;;) {
+		uint64_t t = now_ns();
+		unsigned to_send = t < end ? qd - outstanding : 0;
+		for (unsigned i = 0; i < to_send; i++)
+			sent_at[(head + outstanding + i) % qd] = t;
+		if (to_send) {
+			for (unsigned i = 0; i < to_send; i++)
+				requests[i] = (struct iovec){out, request_bytes};
+			if (send_all(fd, requests, (int)to_send))
+				break;
+			outstanding += to_send;
+		}
+		if (!outstanding)
+			break;
+		ssize_t n = receive(fd, in, sizeof(in), poll);
+		if (n <= 0)
+			break;
+		t = now_ns();
+		partial += (size_t)n;
+		while (partial >= answer_bytes) {
+			partial -= answer_bytes;
+			uint64_t l = t - sent_at[head];
+			head = (head + 1) % qd;
+			outstanding--;
+			done++;
+			lat_sum += l;
+			if (samples < LAT_SAMPLES)
+				lat[samples++] = (uint32_t)(l > UINT32_MAX ? UINT32_MAX : l);
+		}
+	}
+	qsort(lat, samples, sizeof(*lat), cmp_u32);
+	*ops = done;
+	*mean_us = done ? (double)lat_sum / (double)done / 1000.0 : 0;
+	*p50_us = samples ? lat[samples / 2] / 1000.0 : 0;
+	*p99_us = samples ? lat[samples * 99 / 100] / 1000.0 : 0;
+	free(lat);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned qd = 32;
+	double seconds = 5;
+	bool poll = false;
+	int server_cpu = 0, client_cpu = 1;
+	static const struct option opts[] = {
+	    {"qd", required_argument, NULL, 'q'},	   {"seconds", required_argument, NULL, 't'},
+	    {"poll", no_argument, NULL, 'p'},	   {"server-cpu", required_argument, NULL, 's'},
+	    {"client-cpu", required_argument, NULL, 'c'},
+	    {"request-bytes", required_argument, NULL, 'r'},
+	    {"answer-bytes", required_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "q:t:ps:c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q': qd = (unsigned)atoi(optarg); break;
+		case 't': seconds = atof(optarg); break;
+		case 'p': poll = true; break;
+		case 's': server_cpu = atoi(optarg); break;
+		case 'c': client_cpu = atoi(optarg); break;
+		case 'r': request_bytes = strtoul(optarg, NULL, 10); break;
+		case 'a': answer_bytes = strtoul(optarg, NULL, 10); break;
+		default:
+			fprintf(stderr, "usage: nvemu-tcp-floor [--qd N] [--seconds S] [--poll] "
+					"[--server-cpu C] [--client-cpu C] [--request-bytes N] "
+					"[--answer-bytes N]\n");
+			return 2;
+		}
+	}
+	if (qd < 1 || qd > MAX_QD || seconds <= 0 || !request_bytes || !answer_bytes ||
+	    request_bytes > MAX_MESSAGE || answer_bytes > MAX_MESSAGE) {
+		fprintf(stderr, "nvemu-tcp-floor: qd must be 1..%d, seconds > 0, sizes 1..%u\n",
+			MAX_QD, MAX_MESSAGE);
+		return 2;
+	}
+	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(addr);
+	if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    listen(listener, 1) || getsockname(listener, (struct sockaddr *)&addr, &len)) {
+		perror("nvemu-tcp-floor: listen");
+		return 1;
+	}
+	pid_t server = fork();
+	if (server == 0) {
+		pin(server_cpu);
+		int fd = accept(listener, NULL, NULL);
+		tune(fd);
+		serve(fd, poll);
+		_exit(0);
+	}
+	close(listener);
+	pin(client_cpu);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		perror("nvemu-tcp-floor: connect");
+		kill(server, SIGKILL);
+		return 1;
+	}
+	tune(fd);
+	uint64_t ops;
+	double mean, p50, p99;
+	uint64_t start = now_ns();
+	int rc = run_client(fd, qd, seconds, poll, &ops, &mean, &p50, &p99);
+	double elapsed = (double)(now_ns() - start) / 1e9;
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+	int status;
+	struct rusage ru;
+	wait4(server, &status, 0, &ru);
+	double server_cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	if (rc)
+		return 1;
+	printf("{\"qd\":%u,\"poll\":%s,\"seconds\":%.3f,\"ios\":%llu,\"iops\":%.0f,"
+	       "\"lat_us\":{\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f},\"server_cpu_us_per_op\":%.3f}\n",
+	       qd, poll ? "true" : "false", elapsed, (unsigned long long)ops, ops / elapsed, mean, p50,
+	       p99, ops ? server_cpu_s * 1e6 / (double)ops : 0.0);
+	return 0;
+}
