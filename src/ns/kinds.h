@@ -7,5 +7,6 @@
 int ns_ram_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen);
 int ns_nossd_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen);
 int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen);
+int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@ static const char *const kind_names[] = {
     [NS_KIND_RAM] = "ram",
     [NS_KIND_NOSSD] = "nossd",
     [NS_KIND_SSD] = "ssd",
+    [NS_KIND_ZONED] = "zoned",
 };
 
 const char *ns_kind_name(enum ns_kind kind) { return kind_names[kind]; }
@@ -33,7 +34,7 @@ struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen)
 		snprintf(err, errlen, "LBA size %u is not 512 or 4096", params->lba_size);
 		return NULL;
 	}
-	if (params->kind != NS_KIND_SSD &&
+	if (params->kind != NS_KIND_SSD && params->kind != NS_KIND_ZONED &&
 	    (params->bytes < params->lba_size || params->bytes % params->lba_size)) {
 		snprintf(err, errlen, "namespace size %llu is not a positive multiple of the LBA size %u",
 			 (unsigned long long)params->bytes, params->lba_size);
@@ -56,6 +57,9 @@ struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen)
 		break;
 	case NS_KIND_SSD:
 		rc = ns_ssd_init(ns, params, err, errlen);
+		break;
+	case NS_KIND_ZONED:
+		rc = ns_zoned_init(ns, params, err, errlen);
 		break;
 	}
 	if (rc) {

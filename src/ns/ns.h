@@ -41,6 +41,8 @@ struct ns_model_counters {
 	double waf;
 };
 
+struct ns_zone_ops; /* ns/zoned.h */
+
 struct ns_ops {
 	const char *kind;
 	uint16_t (*read)(struct ns *ns, struct ns_io *io);
@@ -53,6 +55,8 @@ struct ns_ops {
 	/* Optional: the device model's counters. */
 	bool (*model_counters)(struct ns *ns, struct ns_model_counters *out);
 	void (*destroy)(struct ns *ns);
+	/* Zone management and Zone Append; NULL unless the kind is zoned (CSI 2). */
+	const struct ns_zone_ops *zone;
 };
 
 /* Host-visible activity, kept per namespace for the SMART log and statistics. */
@@ -74,16 +78,19 @@ struct ns {
 	void *kind_data;
 };
 
-enum ns_kind { NS_KIND_RAM, NS_KIND_NOSSD, NS_KIND_SSD };
+enum ns_kind { NS_KIND_RAM, NS_KIND_NOSSD, NS_KIND_SSD, NS_KIND_ZONED };
 
 struct ssd_params;
+struct zoned_params;
 
 struct ns_params {
 	enum ns_kind kind;
-	uint64_t bytes; /* ignored by ssd: its geometry and op_pcent set the capacity */
+	uint64_t bytes; /* ignored by ssd and zoned: the flash geometry sets the capacity */
 	uint32_t lba_size; /* 512 or 4096 */
-	/* ssd only */
+	/* ssd and zoned */
 	const struct ssd_params *ssd;
+	/* zoned only */
+	const struct zoned_params *zoned;
 	/* Subtracted from every modelled completion time (never below "now"), so
 	 * that the host-observed latency equals the model's; see docs/model.md. */
 	uint64_t transport_floor_ns;

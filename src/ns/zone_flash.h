@@ -1,0 +1,76 @@
+/*
+ * Zones on the flash model (ConfZNS-style): each zone owns fixed erase units
+ * on a fixed set of dies, so sequential zones need no mapping table and no
+ * garbage collection.  A zone spans `zone_channels` channels times
+ * `zone_ways` dies per channel: one die (1 x 1), a few channels, or every
+ * channel and die.  Zones take turns over the die groups, so consecutive
+ * zones land on different dies.  Inside a zone, flash pages are striped over
+ * its dies page by page.
+ *
+ * Costs: a write is admitted into the DRAM write buffer and programmed when
+ * its pages are committed (a page half-written with 512-byte LBAs waits for
+ * its other half); Reset erases the erase units that hold programmed pages;
+ * Finish pads according to the finish policy; reads cost NAND reads of
+ * programmed pages and the unmapped-read time elsewhere.  Every call takes
+ * the mapping's mutex: flash/ is not thread-safe.
+ */
+#ifndef NVEMU_NS_ZONE_FLASH_H
+#define NVEMU_NS_ZONE_FLASH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+enum zone_finish_policy {
+	ZONE_FINISH_NONE,  /* metadata only: the unwritten rest of the zone stays erased */
+	ZONE_FINISH_BLOCK, /* pad each die's open erase unit to its end */
+	ZONE_FINISH_ZONE,  /* pad every page up to the zone capacity */
+};
+
+struct zone_flash_layout {
+	uint32_t channels; /* channels a zone spans; 0: all */
+	uint32_t ways;	   /* dies per channel a zone spans; 0: all */
+	uint64_t zone_cap_bytes;
+	enum zone_finish_policy finish;
+};
+
+struct zone_flash_counters {
+	uint64_t host_pages; /* pages committed by host writes */
+	uint64_t nand_pages; /* host pages plus Finish padding */
+	uint64_t erases;     /* erase units */
+	uint64_t erase_min, erase_max;
+	double erase_mean;
+};
+
+struct zone_flash;
+
+struct zone_flash *zone_flash_create(const struct ssd_params *params,
+				     const struct zone_flash_layout *layout, char *err,
+				     size_t errlen);
+void zone_flash_destroy(struct zone_flash *zf);
+
+/* How many zones of the layout's capacity the flash holds. */
+uint64_t zone_flash_zones(const struct zone_flash *zf);
+uint32_t zone_flash_page_bytes(const struct zone_flash *zf);
+/* Bytes one stripe (an erase unit on each of a zone's dies) holds. */
+uint64_t zone_flash_stripe_bytes(const struct zone_flash *zf);
+
+/* Sequential zones: bytes [from, to) of the zone were committed. */
+uint64_t zone_flash_commit(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
+			   bool fua, uint64_t now);
+/* Conventional zones: bytes [from, to) were overwritten in place. */
+uint64_t zone_flash_overwrite(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
+			      bool fua, uint64_t now);
+uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
+			 uint64_t now);
+uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now);
+uint64_t zone_flash_finish(struct zone_flash *zf, uint64_t zone, uint64_t now);
+uint64_t zone_flash_flush(struct zone_flash *zf, uint64_t now);
+/* The time every command needs on top of its NAND work. */
+uint64_t zone_flash_controller_ns(const struct zone_flash *zf);
+
+void zone_flash_get_counters(struct zone_flash *zf, struct zone_flash_counters *out);
+
+#endif

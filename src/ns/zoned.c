@@ -1,0 +1,331 @@
+/*
+ * The zoned kind: ZNS on the flash model.  zone_state.c decides what a command
+ * may do and moves write pointers; this file stores the data and asks
+ * zone_flash.c when the command completes.
+ */
+#include "ns/zoned.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "media/media.h"
+#include "ns/kinds.h"
+#include "ns/zone_flash.h"
+#include "spec/nvme.h"
+
+struct zoned_ns {
+	struct media *media;
+	struct zones *zones;
+	struct zone_flash *flash;
+	uint64_t append_limit;
+	uint64_t transport_floor_ns;
+	unsigned lba_shift, zone_shift; /* zone_shift: log2(LBAs per zone) */
+};
+
+static struct zoned_ns *zoned_of(struct ns *ns) { return ns->kind_data; }
+
+static uint64_t after_floor(const struct zoned_ns *zn, uint64_t now, uint64_t done)
+{
+	if (done - now <= zn->transport_floor_ns)
+		return now;
+	return done - zn->transport_floor_ns;
+}
+
+static uint64_t zone_first_lba(const struct zoned_ns *zn, uint64_t zone) { return zone << zn->zone_shift; }
+
+static uint64_t zoned_read_time(struct zoned_ns *zn, const struct ns_io *io)
+{
+	uint64_t done = io->now_ns;
+	uint64_t end = io->slba + io->nlb;
+	for (uint64_t lba = io->slba; lba < end;) {
+		uint64_t zone = lba >> zn->zone_shift;
+		uint64_t zone_end = zone_first_lba(zn, zone + 1);
+		uint64_t to = end < zone_end ? end : zone_end;
+		uint64_t from_off = lba - zone_first_lba(zn, zone), to_off = to - zone_first_lba(zn, zone);
+		uint64_t t = zone_flash_read(zn->flash, zone, from_off << zn->lba_shift,
+					     to_off << zn->lba_shift, io->now_ns);
+		done = t > done ? t : done;
+		lba = to;
+	}
+	return done;
+}
+
+static uint16_t zoned_read(struct ns *ns, struct ns_io *io)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	uint16_t status = zones_check_read(zn->zones, io->slba, io->nlb);
+	if (status)
+		return status;
+	if (io->buf) {
+		media_read(zn->media, io->slba << zn->lba_shift, io->buf, (uint64_t)io->nlb << zn->lba_shift);
+		io->data = io->buf;
+	}
+	io->done_ns = after_floor(zn, io->now_ns, zoned_read_time(zn, io));
+	return NVME_SC_SUCCESS;
+}
+
+/* Write, Write Zeroes (buf NULL) and Zone Append share one path. */
+static uint16_t zoned_store(struct ns *ns, struct ns_io *io, bool append)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	struct zone_write w = {.slba = io->slba, .nlb = io->nlb, .append = append};
+	uint16_t status = zones_write_begin(zn->zones, &w);
+	if (status)
+		return status;
+	uint64_t offset = w.slba << zn->lba_shift, len = (uint64_t)w.nlb << zn->lba_shift;
+	if (!io->buf)
+		media_zero(zn->media, offset, len);
+	else if (media_write(zn->media, offset, io->buf, len))
+		status = NVME_SC_CAP_EXCEEDED | NVME_STATUS_DNR;
+	zones_write_end(zn->zones, &w);
+	if (status)
+		return status;
+	uint64_t from = w.committed_from << zn->lba_shift, to = w.committed_to << zn->lba_shift;
+	uint64_t done;
+	if (w.conventional)
+		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns);
+	else if (to > from)
+		done = zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns);
+	else /* held in the ZRWA: controller memory, no NAND yet */
+		done = io->now_ns + zone_flash_controller_ns(zn->flash);
+	io->done_ns = after_floor(zn, io->now_ns, done);
+	io->slba = w.slba;
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t zoned_write(struct ns *ns, struct ns_io *io) { return zoned_store(ns, io, false); }
+
+static uint16_t zoned_write_zeroes(struct ns *ns, struct ns_io *io)
+{
+	io->buf = NULL;
+	return zoned_store(ns, io, false);
+}
+
+static uint16_t zoned_append(struct ns *ns, struct ns_io *io) { return zoned_store(ns, io, true); }
+
+/* Deallocate is a hint a zoned drive may ignore: only Reset frees a zone. */
+static uint16_t zoned_deallocate(struct ns *ns, struct ns_io *io)
+{
+	(void)ns;
+	io->done_ns = io->now_ns;
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t zoned_flush(struct ns *ns, struct ns_io *io)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	io->done_ns = after_floor(zn, io->now_ns, zone_flash_flush(zn->flash, io->now_ns));
+	return NVME_SC_SUCCESS;
+}
+
+static uint64_t zoned_blocks_in_use(struct ns *ns)
+{
+	uint64_t blocks = (media_resident_pages(zoned_of(ns)->media) * MEDIA_PAGE_SIZE) >> ns->lba_shift;
+	return blocks < ns->nlbas ? blocks : ns->nlbas;
+}
+
+static bool zoned_model_counters(struct ns *ns, struct ns_model_counters *out)
+{
+	struct zone_flash_counters c;
+	zone_flash_get_counters(zoned_of(ns)->flash, &c);
+	*out = (struct ns_model_counters){
+	    .host_pages_written = c.host_pages,
+	    .nand_pages_written = c.nand_pages,
+	    .erase_min = c.erase_min,
+	    .erase_max = c.erase_max,
+	    .erase_mean = c.erase_mean,
+	    .waf = c.host_pages ? (double)c.nand_pages / (double)c.host_pages : 0,
+	};
+	return true;
+}
+
+/* ---- What zone transitions do to data and flash (zone_hooks) ---- */
+
+static void raise_done(uint64_t *done, uint64_t t) { *done = t > *done ? t : *done; }
+
+static void discard_zone(void *ctx, uint64_t zone)
+{
+	struct zoned_ns *zn = ctx;
+	media_zero(zn->media, zone_first_lba(zn, zone) << zn->lba_shift, 1ull << (zn->zone_shift + zn->lba_shift));
+}
+
+static void erase_zone(void *ctx, uint64_t zone, uint64_t written, uint64_t now, uint64_t *done)
+{
+	struct zoned_ns *zn = ctx;
+	media_zero(zn->media, zone_first_lba(zn, zone) << zn->lba_shift, written << zn->lba_shift);
+	raise_done(done, zone_flash_erase(zn->flash, zone, now));
+}
+
+static void finish_zone(void *ctx, uint64_t zone, uint64_t wp, uint64_t now, uint64_t *done)
+{
+	(void)wp; /* the flash mapping knows which pages are programmed */
+	struct zoned_ns *zn = ctx;
+	raise_done(done, zone_flash_finish(zn->flash, zone, now));
+}
+
+static void commit_zone(void *ctx, uint64_t zone, uint64_t from, uint64_t to, uint64_t now,
+			uint64_t *done)
+{
+	struct zoned_ns *zn = ctx;
+	raise_done(done, zone_flash_commit(zn->flash, zone, from << zn->lba_shift, to << zn->lba_shift,
+				      false, now));
+}
+
+static uint16_t zoned_send(struct ns *ns, struct zone_send *cmd)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	const struct zone_hooks hooks = {.ctx = zn, .erase = erase_zone, .finish = finish_zone,
+					 .commit = commit_zone, .discard = discard_zone};
+	uint16_t status = zones_send(zn->zones, cmd, &hooks);
+	cmd->done_ns = after_floor(zn, cmd->now_ns, cmd->done_ns);
+	return status;
+}
+
+static uint16_t zoned_report(struct ns *ns, const struct zone_report *rep)
+{
+	return zones_report(zoned_of(ns)->zones, rep);
+}
+
+static void zoned_changed_list(struct ns *ns, uint8_t page[4096])
+{
+	zones_changed_list(zoned_of(ns)->zones, page);
+}
+
+static const struct zone_config *zoned_config(struct ns *ns) { return zones_config(zoned_of(ns)->zones); }
+
+static uint64_t zoned_append_limit(struct ns *ns) { return zoned_of(ns)->append_limit; }
+
+static void zoned_destroy(struct ns *ns)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	media_destroy(zn->media);
+	zones_destroy(zn->zones);
+	zone_flash_destroy(zn->flash);
+	free(zn);
+}
+
+static const struct ns_zone_ops zone_ops = {
+    .config = zoned_config,
+    .append_limit = zoned_append_limit,
+    .append = zoned_append,
+    .send = zoned_send,
+    .report = zoned_report,
+    .changed_list = zoned_changed_list,
+};
+
+static const struct ns_ops zoned_ops = {
+    .kind = "zoned",
+    .read = zoned_read,
+    .write = zoned_write,
+    .write_zeroes = zoned_write_zeroes,
+    .deallocate = zoned_deallocate,
+    .flush = zoned_flush,
+    .blocks_in_use = zoned_blocks_in_use,
+    .model_counters = zoned_model_counters,
+    .destroy = zoned_destroy,
+    .zone = &zone_ops,
+};
+
+static bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
+
+/* Zone capacity in bytes: as asked, or the whole flash stripes that fit in a zone. */
+static uint64_t capacity_bytes(const struct zoned_params *zp, const struct ssd_params *sp)
+{
+	if (zp->zone_cap)
+		return zp->zone_cap;
+	uint64_t channels = zp->zone_channels ? zp->zone_channels : sp->channels;
+	uint64_t ways = zp->zone_ways ? zp->zone_ways : sp->luns_per_channel;
+	uint64_t stripe = channels * ways * sp->planes_per_lun * sp->pages_per_block *
+			  sp->sectors_per_page * sp->sector_size;
+	uint64_t whole = zp->zone_size / stripe * stripe;
+	return whole ? whole : zp->zone_size;
+}
+
+static int check_params(const struct zoned_params *zp, uint32_t lba_size, uint64_t cap, char *err,
+			size_t errlen)
+{
+	if (!power_of_two(zp->zone_size) || zp->zone_size < lba_size) {
+		snprintf(err, errlen, "zone_size=%llu is not a power of two of at least one LBA (%u)",
+			 (unsigned long long)zp->zone_size, lba_size);
+		return -1;
+	}
+	if (cap % lba_size || cap > zp->zone_size) {
+		snprintf(err, errlen, "zone_cap=%llu is not a multiple of the LBA size up to zone_size",
+			 (unsigned long long)cap);
+		return -1;
+	}
+	if (zp->zasl && (!power_of_two(zp->zasl) || zp->zasl < 4096)) {
+		snprintf(err, errlen, "zasl=%llu is not a power of two of at least 4096",
+			 (unsigned long long)zp->zasl);
+		return -1;
+	}
+	if (zp->zrwa_size && (zp->zrwa_size % lba_size || zp->zrwa_fg % lba_size ||
+			      zp->zrwa_size / lba_size > UINT16_MAX)) {
+		snprintf(err, errlen, "zrwa_size and zrwa_fg must be multiples of the LBA size, "
+				      "zrwa_size at most 65535 LBAs");
+		return -1;
+	}
+	return 0;
+}
+
+int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)
+{
+	const struct zoned_params *zp = params->zoned;
+	if (!zp || !params->ssd) {
+		snprintf(err, errlen, "a zoned namespace needs zoned and flash model parameters");
+		return -1;
+	}
+	uint64_t cap = capacity_bytes(zp, params->ssd);
+	if (check_params(zp, params->lba_size, cap, err, errlen))
+		return -1;
+	struct zoned_ns *zn = calloc(1, sizeof(*zn));
+	if (!zn) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	struct zone_flash_layout layout = {.channels = zp->zone_channels, .ways = zp->zone_ways,
+					   .zone_cap_bytes = cap,
+					   .finish = (enum zone_finish_policy)zp->finish};
+	zn->flash = zone_flash_create(params->ssd, &layout, err, errlen);
+	if (!zn->flash)
+		goto fail;
+	zn->lba_shift = ns->lba_shift;
+	uint64_t zone_lbas = zp->zone_size >> ns->lba_shift;
+	zn->zone_shift = (unsigned)__builtin_ctzll(zone_lbas);
+	struct zone_config zc = {
+	    .nzones = zone_flash_zones(zn->flash),
+	    .zone_size = zone_lbas,
+	    .zone_cap = cap >> ns->lba_shift,
+	    .nr_conv = zp->conv_zones,
+	    .max_open = zp->max_open,
+	    .max_active = zp->max_active,
+	    .zrwa_size = (uint32_t)(zp->zrwa_size >> ns->lba_shift),
+	    .zrwa_fg = (uint32_t)(zp->zrwa_fg >> ns->lba_shift),
+	    .zrwa_resources = zp->zrwa_count,
+	    .zde_bytes = zp->zde_size,
+	    .reset_limit = zp->max_resets,
+	    .cross_zone_read = zp->cross_zone_read,
+	};
+	zn->zones = zones_create(&zc, err, errlen);
+	if (!zn->zones)
+		goto fail;
+	uint64_t bytes = zc.nzones * zp->zone_size;
+	zn->media = media_ram_create(bytes);
+	if (!zn->media) {
+		snprintf(err, errlen, "out of memory for the page table");
+		goto fail;
+	}
+	zn->append_limit = zp->zasl;
+	zn->transport_floor_ns = params->transport_floor_ns;
+	ns->kind_data = zn;
+	ns->ops = &zoned_ops;
+	ns->csi = NVME_CSI_ZNS;
+	ns->nlbas = bytes >> ns->lba_shift;
+	ns->deallocated_reads_zero = false;
+	return 0;
+fail:
+	zones_destroy(zn->zones);
+	zone_flash_destroy(zn->flash);
+	free(zn);
+	return -1;
+}
