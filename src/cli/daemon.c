@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "ns/zoned.h"
 #include "nvme/nvme.h"
 #include "runtime/reactor.h"
 #include "transport/tcp.h"
@@ -42,6 +43,7 @@ struct daemon_options {
 	unsigned reactors;
 	bool busy_poll;
 	struct ssd_params ssd;
+	struct zoned_params zoned;
 };
 
 static void usage(FILE *out)
@@ -58,7 +60,9 @@ static void usage(FILE *out)
 		"Subsystems and namespaces\n"
 		"  -n, --nqn NQN             start a subsystem (repeatable; default " DEFAULT_NQN ")\n"
 		"      --ns KIND:SIZE[:LBA]  add a namespace to the last subsystem (repeatable)\n"
-		"      --kind KIND           kind of the default namespaces: ram, nossd, ssd (ram)\n"
+		"      --kind KIND           kind of the default namespaces: ram, nossd, ssd, zoned (ram)\n"
+		"      --zoned               the default namespace is zoned (ZNS) on the flash model\n"
+		"                            (same as --kind zoned; zone keys with -o, see docs/zns.md)\n"
 		"      --size SIZE           size of each default namespace, K/M/G/T suffixes (1G)\n"
 		"      --lba-size BYTES      512 or 4096 (4096)\n"
 		"      --namespaces N        default namespaces per subsystem without --ns (1)\n"
@@ -66,7 +70,8 @@ static void usage(FILE *out)
 		"      --model TEXT          model number (nvemu NVMe/TCP SSD)\n"
 		"Flash model (ssd namespaces; their capacity follows from geometry and op_pcent)\n"
 		"      --preset NAME|FILE    load model keys from a preset (femu-bbssd, small, tlc)\n"
-		"  -o KEY=VALUE              set a model key (repeatable; nvemu sim --list-keys lists them)\n"
+		"  -o KEY=VALUE              set a model or zone key (repeatable; nvemu sim --list-keys\n"
+		"                            lists the model's, docs/zns.md the zone keys)\n"
 		"      --transport-floor NS  subtract this transport round trip from modelled latencies (0)\n"
 		"Controller\n"
 		"      --mdts N              max transfer 2^N x 4 KiB, 1..8 (5 = 128 KiB)\n"
@@ -92,7 +97,7 @@ static int parse_ns_spec(const char *text, const struct ns_params *defaults, str
 	char *size = strtok_r(NULL, ":", &save);
 	char *lba = strtok_r(NULL, ":", &save);
 	if (!kind || ns_kind_parse(kind, &out->kind)) {
-		snprintf(err, errlen, "--ns '%s': kind must be ram, nossd or ssd", text);
+		snprintf(err, errlen, "--ns '%s': kind must be ram, nossd, ssd or zoned", text);
 		return -1;
 	}
 	if (size && cli_parse_size(size, &out->bytes)) {
@@ -126,6 +131,7 @@ enum {
 	OPT_POLL,
 	OPT_PRESET,
 	OPT_FLOOR,
+	OPT_ZONED,
 };
 
 static int parse_options(int argc, char **argv, struct daemon_options *o, char *err, size_t errlen)
@@ -151,6 +157,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 	    {"poll", no_argument, NULL, OPT_POLL},
 	    {"preset", required_argument, NULL, OPT_PRESET},
 	    {"transport-floor", required_argument, NULL, OPT_FLOOR},
+	    {"zoned", no_argument, NULL, OPT_ZONED},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -258,9 +265,19 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 				return -1;
 			break;
 		}
-		case 'o':
-			if (config_set_assignment(&ssd_config_table, &o->ssd, optarg, err, errlen))
+		case 'o': {
+			/* Zone keys first: none of their names is a flash model key. */
+			char key[128];
+			snprintf(key, sizeof(key), "%.*s", (int)strcspn(optarg, "="), optarg);
+			bool zone_key = config_find(&zoned_config_table, key) != NULL;
+			if (config_set_assignment(zone_key ? &zoned_config_table : &ssd_config_table,
+						  zone_key ? (void *)&o->zoned : (void *)&o->ssd, optarg,
+						  err, errlen))
 				return -1;
+			break;
+		}
+		case OPT_ZONED:
+			o->default_ns.kind = NS_KIND_ZONED;
 			break;
 		case OPT_FLOOR:
 			if (cli_parse_u64(optarg, 0, 1000000000, &v))
@@ -340,6 +357,7 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, char
 				continue;
 			struct ns_params params = explicit_ns ? o->ns[i].params : o->default_ns;
 			params.ssd = &o->ssd;
+			params.zoned = &o->zoned;
 			params.transport_floor_ns = o->default_ns.transport_floor_ns;
 			struct ns *ns = ns_create(&params, err, errlen);
 			if (!ns)
@@ -383,6 +401,7 @@ int daemon_main(int argc, char **argv)
 	    .reactors = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 	};
 	ssd_params_defaults(&o.ssd);
+	zoned_params_defaults(&o.zoned);
 	char err[512] = "";
 	if (parse_options(argc, argv, &o, err, sizeof(err))) {
 		fprintf(stderr, "nvemu: %s\n", err);

@@ -37,6 +37,8 @@ static void fill_id_ctrl(const struct nvme_ctrl *ctrl, struct nvme_id_ctrl *id)
 	id->cmic = NVME_CTRL_CMIC_MULTI_CTRL;
 	id->mdts = p->mdts;
 	id->oaes = NVME_CTRL_OAES_NS_ATTR;
+	if (nvme_subsys_has_zoned(subsys))
+		id->oaes |= NVME_CTRL_OAES_ZONE_DESC_CHANGED;
 	id->lpa = NVME_CTRL_LPA_SMART_PER_NS | NVME_CTRL_LPA_CMD_EFFECTS | NVME_CTRL_LPA_EXTENDED;
 	id->frmw = (1u << 1) | 1u; /* one slot, slot 1 read-only */
 	id->npss = 0;
@@ -152,17 +154,22 @@ void nvme_execute_identify(struct nvme_req *req)
 		status = identify_ns_slot(req, &slot);
 		if (!status && csi != slot->ns->csi)
 			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
+		else if (!status && csi == NVME_CSI_ZNS)
+			status = nvme_zns_identify_ns(slot->ns, req->buf);
 		else if (!status)
 			memset(out, 0, NVME_IDENTIFY_DATA_SIZE); /* NVM: no extended LBA formats */
 		break;
 	case NVME_ID_CNS_CS_CTRL:
-		if (csi != NVME_CSI_NVM)
+		if (csi == NVME_CSI_ZNS)
+			nvme_zns_identify_ctrl(ctrl->subsys, req->buf);
+		else if (csi != NVME_CSI_NVM)
 			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
 		else
 			memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
 		break;
 	case NVME_ID_CNS_IOCS: {
-		uint64_t vector = NVME_IOCS_VECTOR_NVM;
+		/* One command set combination: NVM and Zoned Namespace. */
+		uint64_t vector = NVME_IOCS_VECTOR_NVM | NVME_IOCS_VECTOR_ZNS;
 		memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
 		memcpy(out, &vector, sizeof(vector));
 		break;

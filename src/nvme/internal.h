@@ -124,4 +124,13 @@ uint32_t nvme_get_log_len(const struct nvme_req *req);
 /* io.c */
 uint16_t nvme_parse_io(struct nvme_req *req);
 
+/* zns.c */
+/* OAES and Asynchronous Event Configuration bit: Zone Descriptor Changed Notices. */
+#define NVME_CTRL_OAES_ZONE_DESC_CHANGED (1u << 27)
+uint16_t nvme_parse_zns(struct nvme_req *req);
+bool nvme_subsys_has_zoned(const struct nvme_subsys *subsys);
+void nvme_zns_identify_ctrl(const struct nvme_subsys *subsys, struct nvme_id_ctrl_zns *id);
+uint16_t nvme_zns_identify_ns(struct ns *ns, struct nvme_id_ns_zns *id);
+uint16_t nvme_zns_changed_zone_log(struct nvme_req *req, uint8_t page[4096]);
+
 #endif

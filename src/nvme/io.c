@@ -226,6 +226,10 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	case nvme_cmd_flush:
 		req->execute = execute_flush;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	case nvme_cmd_zone_mgmt_send:
+	case nvme_cmd_zone_mgmt_recv:
+	case nvme_cmd_zone_append:
+		return nvme_parse_zns(req);
 	default:
 		return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
 	}

@@ -152,11 +152,18 @@ static void effects_log(uint8_t csi, struct log_window *w)
 	memset(&log, 0, sizeof(log));
 	for (size_t i = 0; i < sizeof(admin); i++)
 		log.acs[admin[i]] = NVME_CMD_EFFECTS_CSUPP;
-	if (csi == NVME_CSI_NVM) {
+	/* The Zoned Namespace command set includes the NVM command set. */
+	if (csi == NVME_CSI_NVM || csi == NVME_CSI_ZNS) {
 		for (size_t i = 0; i < sizeof(io_reads); i++)
 			log.iocs[io_reads[i]] = NVME_CMD_EFFECTS_CSUPP;
 		for (size_t i = 0; i < sizeof(io_writes); i++)
 			log.iocs[io_writes[i]] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
+	}
+	if (csi == NVME_CSI_ZNS) {
+		/* Linux forces a zoned namespace read-only without Zone Append here. */
+		log.iocs[nvme_cmd_zone_mgmt_send] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
+		log.iocs[nvme_cmd_zone_mgmt_recv] = NVME_CMD_EFFECTS_CSUPP;
+		log.iocs[nvme_cmd_zone_append] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
 	}
 	window_put(w, 0, &log, sizeof(log));
 }
@@ -223,6 +230,8 @@ static uint64_t log_size(uint8_t lid)
 		return sizeof(struct nvme_effects_log);
 	case NVME_LOG_VENDOR_NVEMU:
 		return sizeof(struct nvemu_model_log);
+	case NVME_LOG_ZONE_CHANGED_LIST:
+		return 4096;
 	default:
 		return 0;
 	}
@@ -279,6 +288,12 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 	case NVME_LOG_VENDOR_NVEMU:
 		model_log(req, &w);
 		break;
+	case NVME_LOG_ZONE_CHANGED_LIST: {
+		uint8_t page[4096];
+		status = nvme_zns_changed_zone_log(req, page);
+		window_put(&w, 0, page, sizeof(page));
+		break;
+	}
 	}
 	nvme_req_complete(req, status);
 }

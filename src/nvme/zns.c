@@ -1,0 +1,238 @@
+/*
+ * Zoned Namespace Command Set: Zone Management Send/Receive and Zone Append
+ * parsing, the command set's Identify data, the Changed Zone List log and its
+ * asynchronous event.  What the commands do to zones is the zoned kind's
+ * business (ns/zoned.h); this file only checks and translates.
+ */
+#include <string.h>
+
+#include "ns/zoned.h"
+#include "nvme/internal.h"
+
+#define DNR NVME_STATUS_DNR
+#define ZONE_RECV_ACTION_MASK 0xFFu
+#define ZONE_RECV_FILTER(cdw13) (((cdw13) >> 8) & 0xFFu)
+
+static uint64_t cmd_slba(const struct nvme_sqe *cmd) { return (uint64_t)cmd->cdw11 << 32 | cmd->cdw10; }
+
+static const struct ns_zone_ops *zone_ops(const struct ns *ns) { return ns ? ns->ops->zone : NULL; }
+
+bool nvme_subsys_has_zoned(const struct nvme_subsys *subsys)
+{
+	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++)
+		if (zone_ops(subsys->ns[nsid - 1].ns))
+			return true;
+	return false;
+}
+
+/*
+ * Zone Append limit of the controller, in bytes: Identify reports one ZASL
+ * for all namespaces, so the smallest limit of any zoned namespace, never
+ * above MDTS.
+ */
+static uint64_t append_limit(const struct nvme_subsys *subsys)
+{
+	uint64_t limit = 4096ull << subsys->target->params.mdts;
+	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++) {
+		struct ns *ns = subsys->ns[nsid - 1].ns;
+		const struct ns_zone_ops *z = zone_ops(ns);
+		uint64_t own = z ? z->append_limit(ns) : 0;
+		if (own && own < limit)
+			limit = own;
+	}
+	return limit;
+}
+
+/* ---- Identify ---- */
+
+void nvme_zns_identify_ctrl(const struct nvme_subsys *subsys, struct nvme_id_ctrl_zns *id)
+{
+	memset(id, 0, sizeof(*id));
+	uint64_t limit = append_limit(subsys);
+	/* ZASL: 2^n x 4 KiB (the minimum memory page size); 0 means MDTS. */
+	if (limit < 4096ull << subsys->target->params.mdts)
+		id->zasl = (uint8_t)__builtin_ctzll(limit / 4096);
+}
+
+uint16_t nvme_zns_identify_ns(struct ns *ns, struct nvme_id_ns_zns *id)
+{
+	const struct ns_zone_ops *z = zone_ops(ns);
+	if (!z)
+		return NVME_SC_INVALID_IO_CMD_SET | DNR;
+	const struct zone_config *c = z->config(ns);
+	memset(id, 0, sizeof(*id));
+	id->zoc = 0; /* no variable capacity, no zone active excursions: Linux needs both off */
+	id->ozcs = (c->cross_zone_read ? NVME_ZNS_OZCS_RAZB : 0) |
+		   (c->zrwa_size ? NVME_ZNS_OZCS_ZRWASUP : 0);
+	/* MAR/MOR are 0's based; all ones means no limit. */
+	id->mar = c->max_active ? c->max_active - 1 : 0xFFFFFFFF;
+	id->mor = c->max_open ? c->max_open - 1 : 0xFFFFFFFF;
+	if (c->zrwa_size) {
+		id->numzrwa = c->zrwa_resources - 1;
+		id->zrwafg = (uint16_t)c->zrwa_fg;
+		id->zrwasz = (uint16_t)c->zrwa_size;
+		id->zrwacap = 1; /* explicit ZRWA flush supported */
+	}
+	id->lbafe[0].zsze = c->zone_size;
+	id->lbafe[0].zdes = (uint8_t)(c->zde_bytes / 64);
+	return NVME_SC_SUCCESS;
+}
+
+/* ---- Changed Zone List log and its event ---- */
+
+uint16_t nvme_zns_changed_zone_log(struct nvme_req *req, uint8_t page[4096])
+{
+	struct ns *ns = nvme_subsys_ns(req->sq->ctrl->subsys, req->cmd.nsid);
+	const struct ns_zone_ops *z = zone_ops(ns);
+	if (!z)
+		return NVME_SC_INVALID_FIELD | DNR;
+	z->changed_list(ns, page);
+	return NVME_SC_SUCCESS;
+}
+
+/* Runs on the controller's admin-queue thread, which owns its AER slots. */
+static void deliver_zone_event(void *arg)
+{
+	struct nvme_ctrl *ctrl = arg;
+	uint32_t event = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_ZONE_DESC_CHANGED,
+					 NVME_LOG_ZONE_CHANGED_LIST);
+	if (!atomic_load(&ctrl->dead) && (ctrl->async_event_config & NVME_CTRL_OAES_ZONE_DESC_CHANGED)) {
+		if (ctrl->naer) {
+			struct nvme_req *aer = ctrl->aer[--ctrl->naer];
+			aer->cqe.result = event;
+			nvme_req_complete(aer, NVME_SC_SUCCESS);
+		} else if (ctrl->npending_events < NVME_AER_LIMIT) {
+			ctrl->pending_events[ctrl->npending_events++] = event;
+		}
+	}
+	nvme_ctrl_put(ctrl);
+}
+
+/* A zone changed under the host (it wore out): tell every controller that asked. */
+static void notify_zone_changed(struct nvme_subsys *subsys)
+{
+	pthread_mutex_lock(&subsys->lock);
+	for (struct nvme_ctrl *c = subsys->ctrls; c; c = c->next_in_subsys) {
+		/* A controller in the list still has its admin queue (teardown unlinks it first). */
+		if (atomic_load(&c->dead) || !c->admin_sq)
+			continue;
+		atomic_fetch_add(&c->refs, 1);
+		if (reactor_post(c->admin_sq->reactor, deliver_zone_event, c))
+			atomic_fetch_sub(&c->refs, 1); /* the list still holds it: not the last */
+	}
+	pthread_mutex_unlock(&subsys->lock);
+}
+
+/* ---- I/O commands ---- */
+
+static void count(atomic_uint_fast64_t *counter, uint64_t n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static void execute_append(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	struct ns_io io = {
+	    .slba = cmd_slba(&req->cmd),
+	    .nlb = (req->cmd.cdw12 & NVME_RW_NLB_MASK) + 1,
+	    .fua = req->cmd.cdw12 & NVME_RW_FUA,
+	    .buf = req->buf,
+	    .now_ns = clock_now_ns(),
+	};
+	uint16_t status = ns->ops->zone->append(ns, &io);
+	if (!status) {
+		/* The LBA written: Linux makes it the bio's sector. */
+		req->cqe.result = io.slba;
+		count(&ns->stats.write_cmds, 1);
+		count(&ns->stats.write_bytes, req->data_len);
+	}
+	nvme_req_complete_at(req, status, io.done_ns);
+}
+
+static void execute_send(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	struct zone_send cmd = {
+	    .slba = cmd_slba(&req->cmd),
+	    .action = req->cmd.cdw13 & 0xFF,
+	    .select_all = req->cmd.cdw13 & NVME_ZONE_SEND_SELECT_ALL,
+	    .zrwa_alloc = req->cmd.cdw13 & NVME_ZONE_SEND_ZRWAA,
+	    .extension = req->buf,
+	    .now_ns = clock_now_ns(),
+	};
+	uint16_t status = ns->ops->zone->send(ns, &cmd);
+	if (cmd.zones_changed)
+		notify_zone_changed(req->sq->ctrl->subsys);
+	nvme_req_complete_at(req, status, cmd.done_ns);
+}
+
+static void execute_receive(struct nvme_req *req)
+{
+	struct ns *ns = req->ns;
+	uint32_t cdw13 = req->cmd.cdw13;
+	struct zone_report rep = {
+	    .slba = cmd_slba(&req->cmd),
+	    .filter = (uint8_t)ZONE_RECV_FILTER(cdw13),
+	    .extended = (cdw13 & ZONE_RECV_ACTION_MASK) == NVME_ZRA_EXT_ZONE_REPORT,
+	    .partial = cdw13 & NVME_ZONE_RECV_PARTIAL,
+	    .buf = req->buf,
+	    .len = req->data_len,
+	};
+	uint16_t status = ns->ops->zone->report(ns, &rep);
+	req->data = req->buf;
+	nvme_req_complete(req, status);
+}
+
+static uint16_t parse_append(struct nvme_req *req)
+{
+	const struct ns *ns = req->ns;
+	uint64_t slba = cmd_slba(&req->cmd);
+	uint64_t nlb = (req->cmd.cdw12 & NVME_RW_NLB_MASK) + 1;
+	if (slba >= ns->nlbas || nlb > ns->nlbas - slba)
+		return NVME_SC_LBA_RANGE | DNR;
+	uint64_t len = nlb << ns->lba_shift;
+	if (len > append_limit(req->sq->ctrl->subsys))
+		return NVME_SC_INVALID_FIELD | DNR;
+	req->execute = execute_append;
+	return nvme_req_expect_data(req, NVME_XFER_H2C, (uint32_t)len);
+}
+
+static uint16_t parse_send(struct nvme_req *req)
+{
+	req->execute = execute_send;
+	if ((req->cmd.cdw13 & 0xFF) != NVME_ZONE_SET_DESC_EXT)
+		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+	uint32_t len = req->ns->ops->zone->config(req->ns)->zde_bytes;
+	if (!len)
+		return NVME_SC_INVALID_FIELD | DNR;
+	return nvme_req_expect_data(req, NVME_XFER_H2C, len);
+}
+
+static uint16_t parse_receive(struct nvme_req *req)
+{
+	uint8_t action = req->cmd.cdw13 & ZONE_RECV_ACTION_MASK;
+	if (action != NVME_ZRA_ZONE_REPORT && action != NVME_ZRA_EXT_ZONE_REPORT)
+		return NVME_SC_INVALID_FIELD | DNR;
+	uint64_t len = ((uint64_t)req->cmd.cdw12 + 1) * 4;
+	if (len > 4096ull << req->sq->target->params.mdts)
+		return NVME_SC_INVALID_FIELD | DNR;
+	req->execute = execute_receive;
+	return nvme_req_expect_data(req, NVME_XFER_C2H, (uint32_t)len);
+}
+
+uint16_t nvme_parse_zns(struct nvme_req *req)
+{
+	if (!zone_ops(req->ns))
+		return NVME_SC_INVALID_OPCODE | DNR;
+	switch (req->cmd.opcode) {
+	case nvme_cmd_zone_append:
+		return parse_append(req);
+	case nvme_cmd_zone_mgmt_send:
+		return parse_send(req);
+	case nvme_cmd_zone_mgmt_recv:
+		return parse_receive(req);
+	default:
+		return NVME_SC_INVALID_OPCODE | DNR;
+	}
+}
