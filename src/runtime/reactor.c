@@ -23,6 +23,7 @@ struct posted_call {
 struct reactor {
 	unsigned id;
 	bool busy_poll;
+	uint64_t timer_spin_ns;
 	volatile bool stopping;
 	int epfd;
 
@@ -211,6 +212,8 @@ struct reactor *reactor_create(unsigned id, bool busy_poll)
 	return r;
 }
 
+void reactor_set_timer_spin(struct reactor *r, uint64_t spin_ns) { r->timer_spin_ns = spin_ns; }
+
 void reactor_destroy(struct reactor *r)
 {
 	if (!r)
@@ -260,10 +263,13 @@ static struct timespec *sleep_timeout(struct reactor *r, uint64_t now, uint64_t 
 				      struct timespec *ts)
 {
 	uint64_t wait = max_wait_ns;
-	if (r->busy_poll || r->deferred_head)
+	if (r->busy_poll || r->deferred_head) {
 		wait = 0;
-	else if (r->heap_len)
-		wait = r->heap[1]->due_ns > now ? r->heap[1]->due_ns - now : 0;
+	} else if (r->heap_len) {
+		/* Wake-ups overshoot; wake early and spin the last stretch to the due time. */
+		uint64_t wake = r->heap[1]->due_ns > r->timer_spin_ns ? r->heap[1]->due_ns - r->timer_spin_ns : 0;
+		wait = wake > now ? wake - now : 0;
+	}
 	if (wait > max_wait_ns)
 		wait = max_wait_ns;
 	if (wait == UINT64_MAX)

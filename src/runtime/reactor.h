@@ -46,6 +46,8 @@ struct reactor_task {
 };
 
 struct reactor *reactor_create(unsigned id, bool busy_poll);
+/* A sleeping reactor wakes this long before its next timer and spins the rest. */
+void reactor_set_timer_spin(struct reactor *r, uint64_t spin_ns);
 void reactor_destroy(struct reactor *r);
 unsigned reactor_id(const struct reactor *r);
 
