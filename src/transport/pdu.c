@@ -60,8 +60,9 @@ int pdu_check_common(const struct nvme_tcp_hdr *hdr, const struct pdu_limits *li
 			return refuse(err, NVME_TCP_FES_INVALID_PDU_HDR, HDR_FIELD(hlen));
 		return check_digested(hdr, limits, limits->max_h2c_data, true, layout, err);
 	case NVME_TCP_H2C_TERM:
-		if (hdr->hlen != sizeof(struct nvme_tcp_term_pdu) || hdr->plen < hdr->hlen ||
-		    hdr->plen > (uint32_t)hdr->hlen + NVME_TCP_TERM_MAX_HDR_ERR)
+		if (hdr->hlen != sizeof(struct nvme_tcp_term_pdu))
+			return refuse(err, NVME_TCP_FES_INVALID_PDU_HDR, HDR_FIELD(hlen));
+		if (hdr->plen < hdr->hlen || hdr->plen > (uint32_t)hdr->hlen + NVME_TCP_TERM_MAX_HDR_ERR)
 			return refuse(err, NVME_TCP_FES_INVALID_PDU_HDR, HDR_FIELD(plen));
 		layout->data_len = hdr->plen - hdr->hlen;
 		return 0;
