@@ -108,7 +108,7 @@ uint16_t th_connect_io(struct th_queue *q, uint16_t qid, uint16_t cntlid, const 
 /* Property Set CC.EN (NVM command set); returns the status. */
 uint16_t th_enable(struct th_queue *q);
 uint16_t th_set_num_queues(struct th_queue *q, uint16_t nsqr0, uint16_t ncqr0, uint64_t *result);
-/* Connect, enable and grant io_queues queues on admin; connect io as qid 1 when non-NULL. */
+/* Connect, enable and grant TH_MAX_IO_QUEUES queues on admin; connect io as qid 1 when non-NULL. */
 uint16_t th_bring_up(struct th_queue *admin, struct th_queue *io, uint16_t *cntlid);
 
 #endif
