@@ -178,11 +178,14 @@ static void test_identify_command_set_structures(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t out[4096];
-	assert_int_equal(identify(f, 6, 0, 0u << 24, out), 0); /* CSI 0 */
-	assert_int_equal(identify(f, 6, 0, 2u << 24, out), 0x402C);
+	assert_int_equal(identify(f, 6, 0, 0u << 24, out), 0); /* CSI 0: NVM */
+	assert_int_equal(identify(f, 6, 0, 2u << 24, out), 0); /* CSI 2: Zoned Namespace */
+	assert_int_equal(identify(f, 6, 0, 1u << 24, out), 0x402C); /* CSI 1: Key Value */
+	/* Namespace 1 is NVM: its Zoned Namespace structure does not exist. */
 	assert_int_equal(identify(f, 5, 1, 2u << 24, out), 0x402C);
+	assert_int_equal(identify(f, 5, 1, 0u << 24, out), 0);
 	assert_int_equal(identify(f, 0x1C, 0, 0, out), 0);
-	assert_int_equal(le64(out, 0) & 1, 1); /* NVM command set vector */
+	assert_int_equal(le64(out, 0) & 1, 1); /* NVM command set in vector 0 */
 	assert_int_equal(identify(f, 0x55, 0, 0, out), ST_INVALID_FIELD);
 	/* Identify moves exactly 4096 bytes. */
 	struct nvme_sqe sqe = th_identify_sqe(1, 0);
