@@ -15,6 +15,7 @@
 #define NVEMU_MEDIA_MEDIA_H
 
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define MEDIA_PAGE_SHIFT 12
 #define MEDIA_PAGE_SIZE (1u << MEDIA_PAGE_SHIFT)
@@ -42,5 +43,12 @@ void media_read(struct media *m, uint64_t offset, void *buf, uint64_t len);
 int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len);
 /* Zeroes the range, freeing every page it covers whole. */
 void media_zero(struct media *m, uint64_t offset, uint64_t len);
+
+/*
+ * Describes [offset, offset + len) as pieces of the store itself (holes as a
+ * shared zero page), merging adjacent pieces; no copy.  Returns how many iovecs
+ * were filled, or 0 if more than cap were needed.
+ */
+unsigned media_map(struct media *m, uint64_t offset, uint64_t len, struct iovec *iov, unsigned cap);
 
 #endif

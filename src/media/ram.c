@@ -238,6 +238,33 @@ static void zero_in_page(struct media *m, uint64_t offset, uint64_t len)
 		memset(page + (offset & (MEDIA_PAGE_SIZE - 1)), 0, len);
 }
 
+static const uint8_t zero_page[MEDIA_PAGE_SIZE];
+
+unsigned media_map(struct media *m, uint64_t offset, uint64_t len, struct iovec *iov, unsigned cap)
+{
+	unsigned n = 0;
+	while (len) {
+		uint64_t in_page = offset & (MEDIA_PAGE_SIZE - 1);
+		uint64_t chunk = MEDIA_PAGE_SIZE - in_page;
+		if (chunk > len)
+			chunk = len;
+		const uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
+		uint8_t *base = (uint8_t *)(page ? page + in_page : zero_page + in_page);
+		if (n && (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len == base) {
+			iov[n - 1].iov_len += chunk;
+		} else {
+			if (n == cap)
+				return 0;
+			iov[n].iov_base = base;
+			iov[n].iov_len = chunk;
+			n++;
+		}
+		offset += chunk;
+		len -= chunk;
+	}
+	return n;
+}
+
 void media_zero(struct media *m, uint64_t offset, uint64_t len)
 {
 	uint64_t end = offset + len;

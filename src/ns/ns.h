@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct ns;
 
@@ -25,8 +26,13 @@ struct ns_io {
 	 * or NULL when the host wants no data back (Verify). */
 	void *buf;
 	/* Read: where the data is once the call returns (buf, or storage the kind
-	 * owns that stays valid until the data is sent). */
+	 * owns that stays valid until the data is sent)... */
 	const void *data;
+	/* ...or, when iov is given and the kind can, pieces of its own storage
+	 * in order (zero-copy); iovcnt says how many were filled, 0 if none. */
+	struct iovec *iov;
+	unsigned iov_cap;
+	unsigned iovcnt;
 	uint64_t now_ns;
 	uint64_t done_ns;
 };

@@ -14,6 +14,12 @@ static uint64_t byte_length(const struct ns *ns, uint32_t nlb) { return (uint64_
 static uint16_t ram_read(struct ns *ns, struct ns_io *io)
 {
 	io->done_ns = io->now_ns;
+	if (io->iov) {
+		io->iovcnt = media_map(media_of(ns), byte_offset(ns, io->slba), byte_length(ns, io->nlb),
+				       io->iov, io->iov_cap);
+		if (io->iovcnt)
+			return NVME_SC_SUCCESS;
+	}
 	if (!io->buf)
 		return NVME_SC_SUCCESS;
 	media_read(media_of(ns), byte_offset(ns, io->slba), io->buf, byte_length(ns, io->nlb));

@@ -44,8 +44,11 @@ static uint16_t ssd_ns_read(struct ns *ns, struct ns_io *io)
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
 	io->done_ns = after_floor(s, io->now_ns, ssd_read(s->model, lpn, npages, io->now_ns));
+	uint64_t offset = io->slba << ns->lba_shift, len = (uint64_t)io->nlb << ns->lba_shift;
+	if (io->iov && (io->iovcnt = media_map(s->media, offset, len, io->iov, io->iov_cap)))
+		return NVME_SC_SUCCESS;
 	if (io->buf) {
-		media_read(s->media, io->slba << ns->lba_shift, io->buf, (uint64_t)io->nlb << ns->lba_shift);
+		media_read(s->media, offset, io->buf, len);
 		io->data = io->buf;
 	}
 	return NVME_SC_SUCCESS;

@@ -38,9 +38,12 @@ static void execute_read(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
 	struct ns_io io = io_for(req);
+	io.iov = req->data_iov;
+	io.iov_cap = req->data_iov_cap;
 	uint16_t status = ns->ops->read(ns, &io);
 	if (!status) {
 		req->data = io.data;
+		req->data_iovcnt = io.iovcnt;
 		count(&ns->stats.read_cmds, 1);
 		count(&ns->stats.read_bytes, req->data_len);
 	}

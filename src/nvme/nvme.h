@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "ns/ns.h"
 #include "runtime/reactor.h"
@@ -52,7 +53,12 @@ struct nvme_req {
 	uint32_t data_len;
 	uint32_t incapsule_len; /* set by the transport before nvme_req_init() */
 	void *buf;	  /* the transport's buffer, nvme_sq.max_data bytes */
-	const void *data; /* C2H: where the data to send is */
+	/* C2H: the data to send is data_iov[0..data_iovcnt) when data_iovcnt is
+	 * set (pieces of a namespace's storage, not copied), else at data. */
+	const void *data;
+	struct iovec *data_iov; /* the transport's array of data_iov_cap entries */
+	uint32_t data_iov_cap;
+	uint32_t data_iovcnt;
 	void (*execute)(struct nvme_req *req);
 	struct reactor_timer due;
 	uint16_t pending_status;

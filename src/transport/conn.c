@@ -137,9 +137,16 @@ static void queue_response(struct nvme_req *nvme)
 		if (conn->limits.hdgst)
 			req->c2h.hdgst = crc32c(c2h, sizeof(*c2h));
 		tx_push(conn, &req->c2h, sizeof(*c2h) + hdgst_len(conn), NULL);
-		tx_push(conn, (void *)nvme->data, nvme->data_len, NULL);
+		if (nvme->data_iovcnt) {
+			for (uint32_t i = 0; i < nvme->data_iovcnt; i++)
+				tx_push(conn, nvme->data_iov[i].iov_base, nvme->data_iov[i].iov_len, NULL);
+		} else {
+			tx_push(conn, (void *)nvme->data, nvme->data_len, NULL);
+		}
 		if (ddgst_len) {
-			req->c2h_ddgst = crc32c(nvme->data, nvme->data_len);
+			req->c2h_ddgst = nvme->data_iovcnt
+					     ? crc32c_iov(nvme->data_iov, (int)nvme->data_iovcnt)
+					     : crc32c(nvme->data, nvme->data_len);
 			tx_push(conn, &req->c2h_ddgst, ddgst_len, NULL);
 		}
 	}
@@ -182,6 +189,7 @@ static void fatal(struct tcp_conn *conn, const struct pdu_error *err, const char
 					  conn->hdr_have);
 	tx_push(conn, conn->term, len, NULL);
 	conn->close_when_sent = true;
+	conn->fatal_at_ns = clock_now_ns();
 	/* Nothing more is read from a connection that is going away. */
 	conn->rx_start = conn->rx_end;
 	reactor_mod_fd(conn->worker->reactor, &conn->rfd, EPOLLOUT);
@@ -531,6 +539,7 @@ static void conn_free(struct tcp_conn *conn)
 	if (conn->buffers)
 		munmap(conn->buffers, conn->buffer_size * conn->nreqs);
 	free(conn->reqs);
+	free(conn->data_iovs);
 	free(conn->tx);
 	free(conn->rx);
 	free(conn);
@@ -591,14 +600,18 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd)
 	conn->limits.max_h2c_data = TCP_MAX_H2C_DATA;
 	conn->nreqs = nvme_target_queue_slots(target);
 	conn->reqs = calloc(conn->nreqs, sizeof(*conn->reqs));
-	conn->tx_cap = conn->nreqs * 5 + 4;
+	/* A read maps to at most one piece per 4 KiB page, plus one for a misaligned start. */
+	conn->data_iov_cap = (uint32_t)(conn->buffer_size / 4096) + 1;
+	conn->data_iovs = calloc((size_t)conn->nreqs * conn->data_iov_cap, sizeof(*conn->data_iovs));
+	/* Per request: C2H header, data pieces, data digest, response, R2T. */
+	conn->tx_cap = conn->nreqs * (conn->data_iov_cap + 4) + 4;
 	conn->tx = calloc(conn->tx_cap, sizeof(*conn->tx));
 	conn->rx = malloc(TCP_RX_STAGING);
 	/* Buffers are reserved, not committed: pages appear as transfers touch them. */
 	void *buffers = mmap(NULL, conn->buffer_size * conn->nreqs, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	conn->buffers = buffers == MAP_FAILED ? NULL : buffers;
-	if (!conn->reqs || !conn->tx || !conn->rx || !conn->buffers) {
+	if (!conn->reqs || !conn->data_iovs || !conn->tx || !conn->rx || !conn->buffers) {
 		conn_free(conn);
 		return NULL;
 	}
@@ -608,6 +621,8 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd)
 		req->ttag = (uint16_t)i;
 		req->nvme.sq = &conn->sq;
 		req->nvme.buf = conn->buffers + (size_t)i * conn->buffer_size;
+		req->nvme.data_iov = conn->data_iovs + (size_t)i * conn->data_iov_cap;
+		req->nvme.data_iov_cap = conn->data_iov_cap;
 		req_release(req);
 	}
 	int one = 1;

@@ -16,6 +16,8 @@
 /* Data this large skips the staging buffer when nothing else is queued. */
 #define TCP_DIRECT_RECV_MIN (16u * 1024)
 #define TCP_ICREQ_TIMEOUT_NS (10ull * 1000000000ull)
+/* How long a host that caused a fatal error gets to read our termination request. */
+#define TCP_TERM_TIMEOUT_NS (1ull * 1000000000ull)
 
 struct tcp_worker {
 	struct tcp_transport *transport;
@@ -104,6 +106,8 @@ struct tcp_conn {
 	/* requests */
 	struct tcp_req *reqs;
 	uint32_t nreqs;
+	struct iovec *data_iovs; /* data_iov_cap per request, for zero-copy reads */
+	uint32_t data_iov_cap;
 	struct tcp_req *free_reqs;
 	uint8_t *buffers;
 	size_t buffer_size;
@@ -114,6 +118,7 @@ struct tcp_conn {
 	size_t tx_head_sent;
 	bool pollout;
 	bool close_when_sent;
+	uint64_t fatal_at_ns;
 	struct reactor_task flush_task;
 	struct reactor_task free_task;
 	struct nvme_tcp_icresp_pdu icresp;
