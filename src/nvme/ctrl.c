@@ -99,7 +99,7 @@ static void kato_arm(struct nvme_ctrl *ctrl)
 		return;
 	/* Hosts send Keep Alive every KATO/2; a little slack absorbs timer jitter. */
 	uint64_t deadline = ctrl->last_keep_alive_ns +
-			    (uint64_t)(ctrl->kato_ms + NVME_KATO_SLACK_MS) * 1000000ull;
+			    ((uint64_t)ctrl->kato_ms + NVME_KATO_SLACK_MS) * 1000000ull;
 	reactor_timer_arm(ctrl->admin_sq->reactor, &ctrl->kato_timer, deadline);
 }
 

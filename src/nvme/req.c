@@ -51,6 +51,7 @@ uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
 	req->xfer = NVME_XFER_NONE;
 	req->data_len = 0;
 	req->data = NULL;
+	req->data_iovcnt = 0;
 	req->execute = NULL;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 
@@ -124,7 +125,14 @@ void nvme_req_complete(struct nvme_req *req, uint16_t status)
 	sq->ops->queue_response(req);
 }
 
-void nvme_req_fail(struct nvme_req *req, uint16_t status) { nvme_req_complete(req, status); }
+void nvme_req_fail(struct nvme_req *req, uint16_t status)
+{
+	/* The command may never have been parsed: nothing of an earlier one may leak out. */
+	memset(&req->cqe, 0, sizeof(req->cqe));
+	req->xfer = NVME_XFER_NONE;
+	req->data_len = 0;
+	nvme_req_complete(req, status);
+}
 
 static void due_fired(struct reactor_timer *timer)
 {

@@ -75,6 +75,8 @@ static void sweep(struct reactor_timer *timer)
 			tcp_conn_close(conn, NULL);
 		else if (conn->state == CONN_AWAIT_ICREQ && now - conn->accepted_ns > TCP_ICREQ_TIMEOUT_NS)
 			tcp_conn_close(conn, "no ICReq within 10 s");
+		else if (conn->close_when_sent && now - conn->fatal_at_ns > TCP_TERM_TIMEOUT_NS)
+			tcp_conn_close(conn, "the host did not read our termination request");
 	}
 	reactor_timer_arm(worker->reactor, timer, now + SWEEP_INTERVAL_NS);
 }
