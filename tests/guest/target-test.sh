@@ -12,6 +12,8 @@
 #   cut               kill one guest's QEMU mid-I/O, freeze another (keep-alive
 #                     expiry), then check a third host is served
 #   tour              the demo's short tour (output on the terminal)
+#   zns               nvemu --zoned: block layer, nvme-cli zns, blkzone, a libnvme
+#                     program, fio --zonemode=zbd with verify, zonefs, zone wear-out
 # Env: NVEMU_TEST_DIR (logs; default a new directory under /tmp), FIO_SIZE_MB.
 set -euo pipefail
 
@@ -135,6 +137,18 @@ case $SCENARIO in
     tour)
         start_daemon
         QUIET=0 guest tour tour.sh || fail "the tour failed"
+        stop_daemon ;;
+    zns)
+        # The guest's helpers (libnvme program, zonefs super block) are built here
+        # and reach the guest through the shared folder.
+        "$HERE/zns/build.sh" "$DIR/zns-helpers" || fail "building the ZNS helpers"
+        start_daemon --zoned -o zone_cap=12M -o max_open=12 -o max_active=14 \
+            -o zone_max_resets=6
+        NVEMU_GUEST_SHARE=$DIR/zns-helpers guest host zns-basic.sh -e EXPECT_ZONE_LBAS=4096 \
+            -e EXPECT_ZONE_CAP_LBAS=3072 -e EXPECT_MAX_OPEN=12 -e EXPECT_MAX_ACTIVE=14 \
+            -e EXPECT_ZASL_BYTES=65536 -e WEAR_RESETS=6 ||
+            fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
         stop_daemon ;;
     *) fail "unknown scenario" ;;
 esac
