@@ -93,19 +93,44 @@ void nvme_ctrl_teardown(struct nvme_ctrl *ctrl)
 	log_info("controller %u: %s left %s", ctrl->cntlid, ctrl->hostnqn, subsys->nqn);
 }
 
+static uint64_t kato_deadline(const struct nvme_ctrl *ctrl, uint64_t last_activity_ns)
+{
+	/* Hosts send Keep Alive every KATO/2 (or skip it after traffic, with TBKAS). */
+	return last_activity_ns + ((uint64_t)ctrl->kato_ms + NVME_KATO_SLACK_MS) * 1000000ull;
+}
+
 static void kato_arm(struct nvme_ctrl *ctrl)
 {
 	if (!ctrl->kato_ms || !ctrl->admin_sq)
 		return;
-	/* Hosts send Keep Alive every KATO/2; a little slack absorbs timer jitter. */
-	uint64_t deadline = ctrl->last_keep_alive_ns +
-			    ((uint64_t)ctrl->kato_ms + NVME_KATO_SLACK_MS) * 1000000ull;
-	reactor_timer_arm(ctrl->admin_sq->reactor, &ctrl->kato_timer, deadline);
+	reactor_timer_arm(ctrl->admin_sq->reactor, &ctrl->kato_timer,
+			  kato_deadline(ctrl, ctrl->last_keep_alive_ns));
+}
+
+/* The latest command on any of the controller's queues (traffic-based keep-alive). */
+static uint64_t last_traffic_ns(struct nvme_ctrl *ctrl)
+{
+	uint64_t latest = atomic_load_explicit(&ctrl->admin_sq->last_command_ns, memory_order_relaxed);
+	pthread_mutex_lock(&ctrl->lock);
+	for (uint16_t qid = 1; qid <= ctrl->subsys->target->params.max_io_queues; qid++) {
+		if (!ctrl->io_sq[qid])
+			continue;
+		uint64_t t = atomic_load_explicit(&ctrl->io_sq[qid]->last_command_ns, memory_order_relaxed);
+		if (t > latest)
+			latest = t;
+	}
+	pthread_mutex_unlock(&ctrl->lock);
+	return latest;
 }
 
 static void kato_expired(struct reactor_timer *timer)
 {
 	struct nvme_ctrl *ctrl = (struct nvme_ctrl *)((char *)timer - offsetof(struct nvme_ctrl, kato_timer));
+	uint64_t traffic = last_traffic_ns(ctrl);
+	if (traffic > ctrl->last_keep_alive_ns && kato_deadline(ctrl, traffic) > clock_now_ns()) {
+		reactor_timer_arm(ctrl->admin_sq->reactor, timer, kato_deadline(ctrl, traffic));
+		return;
+	}
 	log_warn("controller %u: no Keep Alive from %s within %u ms; tearing it down", ctrl->cntlid,
 		 ctrl->hostnqn, ctrl->kato_ms);
 	ctrl->admin_sq->ops->disconnect(ctrl->admin_sq);
@@ -206,6 +231,7 @@ void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req)
 void nvme_req_cancel(struct nvme_req *req)
 {
 	struct nvme_sq *sq = req->sq;
+	nvme_req_forget_record(req);
 	if (reactor_timer_armed(&req->due))
 		reactor_timer_cancel(sq->reactor, &req->due);
 	struct nvme_ctrl *ctrl = sq->ctrl;

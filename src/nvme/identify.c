@@ -16,7 +16,8 @@ static void fill_id_ctrl(const struct nvme_ctrl *ctrl, struct nvme_id_ctrl *id)
 	memcpy(id->fr, NVME_FIRMWARE_REVISION, strlen(NVME_FIRMWARE_REVISION));
 	id->cntlid = ctrl->cntlid;
 	id->ver = NVME_VS(2, 0, 0);
-	id->ctratt = NVME_CTRL_CTRATT_128_ID;
+	/* Traffic-based keep-alive: any command counts, so a busy host is never dropped. */
+	id->ctratt = NVME_CTRL_CTRATT_128_ID | NVME_CTRL_CTRATT_TBKAS;
 	id->sgls = NVME_CTRL_SGLS_SUPPORTED | NVME_CTRL_SGLS_OFFSET;
 	id->maxcmd = subsys->discovery ? NVME_ADMIN_QUEUE_DEPTH : p->io_queue_depth;
 	id->sqes = 0x66;

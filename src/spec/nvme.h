@@ -486,6 +486,7 @@ enum nvme_ctrl_type {
 
 #define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
 #define NVME_CTRL_CTRATT_128_ID (1u << 0)
+#define NVME_CTRL_CTRATT_TBKAS (1u << 6)
 #define NVME_CTRL_LPA_SMART_PER_NS (1u << 0)
 #define NVME_CTRL_LPA_CMD_EFFECTS (1u << 1)
 #define NVME_CTRL_LPA_EXTENDED (1u << 2)
