@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "host/host.h"
-#include "perf/hist.h"
+#include "util/hist.h"
 
 enum workload { WL_READ, WL_WRITE, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_RANDRW };
 

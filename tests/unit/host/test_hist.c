@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "perf/hist.h"
+#include "util/hist.h"
 #include "perf/perf_internal.h"
 
 static struct hist h1, h2;

@@ -1,4 +1,4 @@
-#include "perf/hist.h"
+#include "util/hist.h"
 
 #include <string.h>
 
@@ -18,6 +18,24 @@ void hist_merge(struct hist *into, const struct hist *from)
 		into->min = from->min;
 	if (from->max > into->max)
 		into->max = from->max;
+}
+
+void hist_subtract(struct hist *later, const struct hist *earlier)
+{
+	later->count = 0;
+	later->min = UINT64_MAX;
+	later->max = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		uint64_t gone = earlier->buckets[i] < later->buckets[i] ? earlier->buckets[i] : later->buckets[i];
+		later->buckets[i] -= gone;
+		if (!later->buckets[i])
+			continue;
+		later->count += later->buckets[i];
+		if (later->min == UINT64_MAX)
+			later->min = hist_bucket_low(i);
+		later->max = hist_bucket_low(i) + hist_bucket_width(i) - 1;
+	}
+	later->sum = later->sum >= earlier->sum ? later->sum - earlier->sum : 0;
 }
 
 unsigned hist_index(uint64_t value)
@@ -75,4 +93,24 @@ uint64_t hist_quantile(const struct hist *h, double q)
 double hist_mean(const struct hist *h)
 {
 	return h->count ? (double)h->sum / (double)h->count : 0.0;
+}
+
+void hist_merge_shard(struct hist *h, const struct hist_shard *s)
+{
+	uint64_t count = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		uint64_t n = atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
+		h->buckets[i] += n;
+		count += n;
+	}
+	if (!count)
+		return;
+	h->count += count;
+	h->sum += atomic_load_explicit(&s->sum, memory_order_relaxed);
+	uint64_t min = ~atomic_load_explicit(&s->inverted_min, memory_order_relaxed);
+	uint64_t max = atomic_load_explicit(&s->max, memory_order_relaxed);
+	if (min < h->min)
+		h->min = min;
+	if (max > h->max)
+		h->max = max;
 }
