@@ -231,6 +231,7 @@ void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req)
 void nvme_req_cancel(struct nvme_req *req)
 {
 	struct nvme_sq *sq = req->sq;
+	nvme_req_forget_record(req);
 	if (reactor_timer_armed(&req->due))
 		reactor_timer_cancel(sq->reactor, &req->due);
 	struct nvme_ctrl *ctrl = sq->ctrl;

@@ -16,6 +16,7 @@
 
 struct nvme_ns_slot {
 	struct ns *ns;
+	struct nvme_ns_recorder *recorder; /* NULL: I/O is not recorded */
 	uint8_t nguid[16];
 	uint8_t eui64[8];
 	uint8_t uuid[16];
@@ -105,6 +106,8 @@ void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req);
 void nvme_req_complete(struct nvme_req *req, uint16_t status);
 void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t due_ns);
 uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len);
+/* A recorded command goes away unanswered (its connection closed). */
+void nvme_req_forget_record(struct nvme_req *req);
 void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len);
 
 /* fabrics.c */
@@ -123,6 +126,8 @@ uint32_t nvme_get_log_len(const struct nvme_req *req);
 
 /* io.c */
 uint16_t nvme_parse_io(struct nvme_req *req);
+/* The LBA range a command names, for traces: nlb 0 when it names none. */
+void nvme_io_cmd_range(const struct nvme_sqe *cmd, uint64_t *slba, uint32_t *nlb);
 
 /* zns.c */
 /* OAES and Asynchronous Event Configuration bit: Zone Descriptor Changed Notices. */

@@ -24,12 +24,14 @@ static void count(atomic_uint_fast64_t *counter, uint64_t n)
 
 static struct ns_io io_for(const struct nvme_req *req)
 {
+	/* A command executes right after nvme_req_init() unless the host still had data to send. */
+	bool waited_for_data = req->xfer == NVME_XFER_H2C && !req->incapsule_len;
 	struct ns_io io = {
 	    .slba = cmd_slba(&req->cmd),
 	    .nlb = cmd_nlb(&req->cmd),
 	    .fua = req->cmd.cdw12 & NVME_RW_FUA,
 	    .buf = req->buf,
-	    .now_ns = clock_now_ns(),
+	    .now_ns = waited_for_data ? clock_now_ns() : req->submit_ns,
 	};
 	return io;
 }
@@ -201,10 +203,51 @@ static uint16_t parse_dsm(struct nvme_req *req)
 	return nvme_req_expect_data(req, NVME_XFER_H2C, sent);
 }
 
+void nvme_io_cmd_range(const struct nvme_sqe *cmd, uint64_t *slba, uint32_t *nlb)
+{
+	switch (cmd->opcode) {
+	case nvme_cmd_read:
+	case nvme_cmd_write:
+	case nvme_cmd_compare:
+	case nvme_cmd_write_zeroes:
+	case nvme_cmd_verify:
+	case nvme_cmd_zone_append:
+		*slba = cmd_slba(cmd);
+		*nlb = cmd_nlb(cmd);
+		break;
+	case nvme_cmd_zone_mgmt_send:
+	case nvme_cmd_zone_mgmt_recv:
+		*slba = cmd_slba(cmd);
+		*nlb = 0;
+		break;
+	default:
+		*slba = 0;
+		*nlb = 0;
+	}
+}
+
+int nvme_subsys_set_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid,
+				struct nvme_ns_recorder *rec)
+{
+	if (!nvme_subsys_ns(subsys, nsid))
+		return -1;
+	subsys->ns[nsid - 1].recorder = rec;
+	return 0;
+}
+
+static void start_record(struct nvme_req *req, struct nvme_ns_recorder *rec)
+{
+	unsigned id = reactor_id(req->sq->reactor);
+	struct nvme_io_shard *shard = &rec->shards[id < rec->nshards ? id : rec->nshards - 1];
+	hist_shard_bump(&shard->received, 1);
+	req->io_shard = shard;
+}
+
 uint16_t nvme_parse_io(struct nvme_req *req)
 {
 	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
+	req->submit_ns = clock_now_ns();
 	if (req->cmd.opcode == nvme_cmd_flush && nsid == NVME_NSID_ALL) {
 		req->execute = execute_flush;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
@@ -212,6 +255,9 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	req->ns = nvme_subsys_ns(subsys, nsid);
 	if (!req->ns)
 		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+	struct nvme_ns_recorder *rec = subsys->ns[nsid - 1].recorder;
+	if (rec)
+		start_record(req, rec);
 
 	switch (req->cmd.opcode) {
 	case nvme_cmd_read:

@@ -28,12 +28,14 @@
 #include "ns/ns.h"
 #include "runtime/reactor.h"
 #include "spec/nvme.h"
+#include "util/hist.h"
 
 struct nvme_target;
 struct nvme_subsys;
 struct nvme_ctrl;
 struct nvme_sq;
 struct nvme_req;
+struct nvme_io_shard;
 
 struct nvme_transport_ops {
 	/* Send req's data (for C2H transfers) and its completion. */
@@ -62,6 +64,9 @@ struct nvme_req {
 	void (*execute)(struct nvme_req *req);
 	struct reactor_timer due;
 	uint16_t pending_status;
+	/* Set while an I/O command of a recorded namespace is outstanding. */
+	struct nvme_io_shard *io_shard;
+	uint64_t submit_ns;
 };
 
 struct nvme_sq {
@@ -130,6 +135,54 @@ const char *nvme_subsys_nqn(const struct nvme_subsys *subsys);
 uint32_t nvme_target_max_data(const struct nvme_target *target);
 /* Commands a queue may have outstanding: the largest queue a host can get. */
 uint32_t nvme_target_queue_slots(const struct nvme_target *target);
+
+/* ---- Per-namespace I/O statistics and tracing, recorded on the data path ---- */
+
+/*
+ * One reactor's share of a namespace's records: written only by that reactor,
+ * read by any thread without a lock (see struct hist_shard).
+ */
+struct nvme_io_shard {
+	/* ns from nvme_req_init() to the response being queued */
+	struct hist_shard latency;
+	/* outstanding = received - answered (answered counts cancelled commands too) */
+	atomic_uint_fast64_t received;
+	atomic_uint_fast64_t answered;
+	struct nvme_ns_recorder *owner;
+} __attribute__((aligned(64)));
+
+/* One answered command, as a trace sees it. */
+struct nvme_trace_event {
+	uint64_t submit_ns;   /* nvme_req_init() */
+	uint64_t done_ns;     /* the modelled completion (<= answered_ns) */
+	uint64_t answered_ns; /* response queued */
+	uint64_t slba;
+	uint32_t nsid;
+	uint32_t nlb;	  /* 1's based; 0 for commands without an LBA range */
+	uint16_t qid;
+	uint16_t status; /* SCT/SC with DNR, as nvme_req_init() and execute return it */
+	uint8_t opcode;
+};
+
+struct nvme_trace_sink {
+	/* Runs on the reactor that answered (its shard index): must not block. */
+	void (*record)(struct nvme_trace_sink *sink, unsigned shard, const struct nvme_trace_event *ev);
+};
+
+struct nvme_ns_recorder {
+	struct nvme_io_shard *shards; /* indexed by reactor id */
+	unsigned nshards;
+	_Atomic(struct nvme_trace_sink *) trace; /* NULL: tracing off */
+};
+
+/*
+ * Records every I/O command of the namespace into rec, which the caller owns
+ * and keeps until the target is destroyed.  Call before the reactors run,
+ * with a shard for every reactor id (a larger id shares the last shard and
+ * may lose counts).  Returns -1 if there is no such namespace.
+ */
+int nvme_subsys_set_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid,
+				struct nvme_ns_recorder *rec);
 
 #define NVME_MAX_NAMESPACES 1024
 #define NVME_ADMIN_QUEUE_DEPTH 32

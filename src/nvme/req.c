@@ -53,6 +53,7 @@ uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
 	req->data = NULL;
 	req->data_iovcnt = 0;
 	req->execute = NULL;
+	req->io_shard = NULL;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 
 	atomic_store_explicit(&sq->last_command_ns, clock_coarse_ns(), memory_order_relaxed);
@@ -108,7 +109,39 @@ void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len)
 	req->data = req->buf;
 }
 
-void nvme_req_complete(struct nvme_req *req, uint16_t status)
+static void record_answer(struct nvme_req *req, uint16_t status, uint64_t done_ns, uint64_t now_ns)
+{
+	struct nvme_io_shard *shard = req->io_shard;
+	req->io_shard = NULL;
+	hist_shard_add(&shard->latency, now_ns - req->submit_ns);
+	hist_shard_bump(&shard->answered, 1);
+	struct nvme_ns_recorder *rec = shard->owner;
+	struct nvme_trace_sink *sink = atomic_load_explicit(&rec->trace, memory_order_acquire);
+	if (!sink)
+		return;
+	struct nvme_trace_event ev = {
+	    .submit_ns = req->submit_ns,
+	    .done_ns = done_ns < now_ns ? done_ns : now_ns,
+	    .answered_ns = now_ns,
+	    .nsid = req->cmd.nsid,
+	    .qid = req->sq->qid,
+	    .status = status,
+	    .opcode = req->cmd.opcode,
+	};
+	nvme_io_cmd_range(&req->cmd, &ev.slba, &ev.nlb);
+	sink->record(sink, (unsigned)(shard - rec->shards), &ev);
+}
+
+void nvme_req_forget_record(struct nvme_req *req)
+{
+	if (req->io_shard) {
+		hist_shard_bump(&req->io_shard->answered, 1);
+		req->io_shard = NULL;
+	}
+}
+
+/* done_ns: when the model said the command completes; now_ns: read only for recorded commands. */
+static void answer(struct nvme_req *req, uint16_t status, uint64_t done_ns, uint64_t now_ns)
 {
 	struct nvme_sq *sq = req->sq;
 	struct nvme_cqe *cqe = &req->cqe;
@@ -123,7 +156,15 @@ void nvme_req_complete(struct nvme_req *req, uint16_t status)
 	}
 	if (status && sq->ctrl)
 		nvme_ctrl_record_error(sq->ctrl, req, status);
+	if (req->io_shard)
+		record_answer(req, status, done_ns, now_ns);
 	sq->ops->queue_response(req);
+}
+
+void nvme_req_complete(struct nvme_req *req, uint16_t status)
+{
+	uint64_t now_ns = req->io_shard ? clock_now_ns() : 0;
+	answer(req, status, now_ns, now_ns);
 }
 
 void nvme_req_fail(struct nvme_req *req, uint16_t status)
@@ -138,13 +179,14 @@ void nvme_req_fail(struct nvme_req *req, uint16_t status)
 static void due_fired(struct reactor_timer *timer)
 {
 	struct nvme_req *req = (struct nvme_req *)((char *)timer - offsetof(struct nvme_req, due));
-	nvme_req_complete(req, req->pending_status);
+	answer(req, req->pending_status, timer->due_ns, req->io_shard ? clock_now_ns() : 0);
 }
 
 void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t due_ns)
 {
-	if (due_ns <= clock_now_ns()) {
-		nvme_req_complete(req, status);
+	uint64_t now_ns = clock_now_ns();
+	if (due_ns <= now_ns) {
+		answer(req, status, due_ns, now_ns);
 		return;
 	}
 	req->pending_status = status;
