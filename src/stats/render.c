@@ -1,0 +1,372 @@
+/* Snapshots as JSON (the control socket, records) and as Prometheus text (/metrics). */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats/internal.h"
+
+const char *stats_model_na_reason(const struct stats_ns_snapshot *ns)
+{
+	if (!ns->has_model)
+		return "no flash model behind this namespace kind";
+	if (!ns->model.host_pages_written)
+		return "no host page written yet";
+	return NULL;
+}
+
+const char *stats_zones_na_reason(const struct stats_ns_snapshot *ns)
+{
+	return ns->has_zones ? NULL : "not a zoned namespace";
+}
+
+const char *stats_write_buffer_na_reason(const struct stats_ns_snapshot *ns)
+{
+	return ns->has_model ? "the flash model does not report its write-buffer fill"
+			     : "no flash model behind this namespace kind";
+}
+
+/* ---- JSON ---- */
+
+static json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
+
+static void put(json_object *obj, const char *key, json_object *value)
+{
+	json_object_object_add(obj, key, value);
+}
+
+/* A field that does not apply: null, and the reason under "not_applicable". */
+static void put_na(json_object *obj, json_object *na, const char *key, const char *reason)
+{
+	put(obj, key, NULL);
+	put(na, key, json_object_new_string(reason));
+}
+
+static json_object *latency_json(const struct hist *h)
+{
+	json_object *lat = json_object_new_object();
+	put(lat, "unit", json_object_new_string("ns"));
+	put(lat, "count", u64(h->count));
+	put(lat, "sum", u64(h->sum));
+	put(lat, "min", u64(h->count ? h->min : 0));
+	put(lat, "max", u64(h->max));
+	put(lat, "mean", json_object_new_double(hist_mean(h)));
+	static const struct { const char *name; double q; } quantiles[] = {
+	    {"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}};
+	for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
+		put(lat, quantiles[i].name, u64(hist_quantile(h, quantiles[i].q)));
+	/* Non-empty buckets as [lowest value, samples]; hist_index(low) gives the bucket back. */
+	json_object *buckets = json_object_new_array();
+	for (unsigned i = 0; i < HIST_BUCKETS && h->count; i++) {
+		if (!h->buckets[i])
+			continue;
+		json_object *pair = json_object_new_array();
+		json_object_array_add(pair, u64(hist_bucket_low(i)));
+		json_object_array_add(pair, u64(h->buckets[i]));
+		json_object_array_add(buckets, pair);
+	}
+	put(lat, "buckets", buckets);
+	return lat;
+}
+
+static void rates_json(json_object *o, json_object *na, const struct stats_ns_snapshot *ns)
+{
+	static const char *const names[] = {"read_iops", "write_iops", "read_bytes_per_s",
+					    "write_bytes_per_s"};
+	const double values[] = {ns->read_iops, ns->write_iops, ns->read_bytes_per_s,
+				 ns->write_bytes_per_s};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (ns->has_rates)
+			put(o, names[i], json_object_new_double(values[i]));
+		else
+			put_na(o, na, names[i], "the daemon has not sampled for a whole second yet");
+	}
+}
+
+static void model_json(json_object *o, json_object *na, const struct stats_ns_snapshot *ns)
+{
+	const char *reason = stats_model_na_reason(ns);
+	if (!ns->has_model) {
+		static const char *const fields[] = {"host_pages_written", "nand_pages_written", "waf",
+						     "gc_runs", "gc_runs_per_s", "erase_count"};
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			put_na(o, na, fields[i], reason);
+		return;
+	}
+	put(o, "host_pages_written", u64(ns->model.host_pages_written));
+	put(o, "nand_pages_written", u64(ns->model.nand_pages_written));
+	if (reason)
+		put_na(o, na, "waf", reason);
+	else
+		put(o, "waf", json_object_new_double((double)ns->model.nand_pages_written /
+						     (double)ns->model.host_pages_written));
+	put(o, "gc_runs", u64(ns->model.gc_runs));
+	if (ns->has_rates)
+		put(o, "gc_runs_per_s", json_object_new_double(ns->gc_runs_per_s));
+	else
+		put_na(o, na, "gc_runs_per_s", "the daemon has not sampled for a whole second yet");
+	json_object *erase = json_object_new_object();
+	put(erase, "min", u64(ns->model.erase_min));
+	put(erase, "max", u64(ns->model.erase_max));
+	put(erase, "mean", json_object_new_double(ns->model.erase_mean));
+	put(o, "erase_count", erase);
+}
+
+static json_object *ns_json(const struct stats_ns_snapshot *ns)
+{
+	json_object *o = json_object_new_object();
+	json_object *na = json_object_new_object();
+	put(o, "subsys", json_object_new_string(ns->subsys_nqn));
+	put(o, "nsid", u64(ns->nsid));
+	put(o, "kind", json_object_new_string(ns->kind));
+	put(o, "lba_size", u64(ns->lba_size));
+	put(o, "capacity_bytes", u64(ns->capacity_bytes));
+	put(o, "read_ios", u64(ns->read_ios));
+	put(o, "write_ios", u64(ns->write_ios));
+	put(o, "read_bytes", u64(ns->read_bytes));
+	put(o, "write_bytes", u64(ns->write_bytes));
+	put(o, "outstanding", u64(ns->outstanding));
+	rates_json(o, na, ns);
+	model_json(o, na, ns);
+	put_na(o, na, "write_buffer_fill", stats_write_buffer_na_reason(ns));
+	if (ns->has_zones) {
+		json_object *zones = json_object_new_object();
+		for (unsigned s = 0; s < STATS_ZONE_STATES; s++)
+			put(zones, stats_zone_state_names[s], u64(ns->zones[s]));
+		put(o, "zones", zones);
+	} else {
+		put_na(o, na, "zones", stats_zones_na_reason(ns));
+	}
+	put(o, "latency", latency_json(&ns->latency));
+	json_object *trace = json_object_new_object();
+	put(trace, "active", json_object_new_boolean(ns->tracing));
+	put(trace, "path", ns->trace_path ? json_object_new_string(ns->trace_path) : NULL);
+	put(trace, "events", u64(ns->trace_events));
+	put(trace, "dropped", u64(ns->trace_dropped));
+	put(o, "trace", trace);
+	put(o, "not_applicable", na);
+	return o;
+}
+
+char *stats_render_json(const struct stats_snapshot *snap, bool pretty)
+{
+	json_object *root = json_object_new_object();
+	put(root, "version", u64(1));
+	put(root, "unix_ms", u64(snap->unix_ms));
+	put(root, "uptime_s", json_object_new_double(snap->uptime_s));
+	json_object *list = json_object_new_array();
+	for (unsigned i = 0; i < snap->nns; i++)
+		json_object_array_add(list, ns_json(&snap->ns[i]));
+	put(root, "namespaces", list);
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+		    (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN);
+	char *text = strdup(json_object_to_json_string_ext(root, flags));
+	json_object_put(root);
+	return text;
+}
+
+/* ---- Prometheus text format 0.0.4 ---- */
+
+/* Upper bounds of the exported latency buckets, in ns: 1-2-5 steps from 1 us to 5 s. */
+static const uint64_t latency_bounds_ns[] = {
+    1000,      2000,      5000,	     10000,	 20000,	     50000,	 100000,
+    200000,    500000,    1000000,    2000000,	 5000000,    10000000,	 20000000,
+    50000000,  100000000, 200000000,  500000000, 1000000000, 2000000000, 5000000000,
+};
+
+static void label_value(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(out, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void labels(FILE *out, const struct stats_ns_snapshot *ns, const char *extra_name,
+		   const char *extra_value)
+{
+	fputs("{subsys=\"", out);
+	label_value(out, ns->subsys_nqn);
+	fprintf(out, "\",nsid=\"%u\",kind=\"%s\"", ns->nsid, ns->kind);
+	if (extra_name)
+		fprintf(out, ",%s=\"%s\"", extra_name, extra_value);
+	fputc('}', out);
+}
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+enum ns_value { READ_IOS, WRITE_IOS, READ_BYTES, WRITE_BYTES, OUTSTANDING, TRACE_EVENTS, TRACE_DROPPED };
+
+static uint64_t ns_value(const struct stats_ns_snapshot *ns, enum ns_value v)
+{
+	switch (v) {
+	case READ_IOS: return ns->read_ios;
+	case WRITE_IOS: return ns->write_ios;
+	case READ_BYTES: return ns->read_bytes;
+	case WRITE_BYTES: return ns->write_bytes;
+	case OUTSTANDING: return ns->outstanding;
+	case TRACE_EVENTS: return ns->trace_events;
+	case TRACE_DROPPED: return ns->trace_dropped;
+	}
+	return 0;
+}
+
+static void host_families(FILE *out, const struct stats_snapshot *snap)
+{
+	static const struct {
+		const char *name, *type, *help;
+		enum ns_value value;
+	} families[] = {
+	    {"nvemu_read_commands_total", "counter", "Read, Compare and Verify commands completed.", READ_IOS},
+	    {"nvemu_write_commands_total", "counter", "Write and Write Zeroes commands completed.", WRITE_IOS},
+	    {"nvemu_read_bytes_total", "counter", "Bytes read by the host.", READ_BYTES},
+	    {"nvemu_write_bytes_total", "counter", "Bytes written by the host.", WRITE_BYTES},
+	    {"nvemu_outstanding_commands", "gauge", "I/O commands received and not yet answered.", OUTSTANDING},
+	    {"nvemu_trace_events_total", "counter", "Commands written to the current or last trace.", TRACE_EVENTS},
+	    {"nvemu_trace_dropped_total", "counter", "Trace events dropped because a ring was full.", TRACE_DROPPED},
+	};
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		family(out, families[f].name, families[f].type, families[f].help);
+		for (unsigned i = 0; i < snap->nns; i++) {
+			fputs(families[f].name, out);
+			labels(out, &snap->ns[i], NULL, NULL);
+			fprintf(out, " %llu\n", (unsigned long long)ns_value(&snap->ns[i], families[f].value));
+		}
+	}
+}
+
+static bool any(const struct stats_snapshot *snap, bool (*has)(const struct stats_ns_snapshot *))
+{
+	for (unsigned i = 0; i < snap->nns; i++)
+		if (has(&snap->ns[i]))
+			return true;
+	return false;
+}
+
+static bool has_model(const struct stats_ns_snapshot *ns) { return ns->has_model; }
+static bool has_waf(const struct stats_ns_snapshot *ns) { return !stats_model_na_reason(ns); }
+static bool has_zones(const struct stats_ns_snapshot *ns) { return ns->has_zones; }
+
+/* Kinds without a flash model have no sample at all: absence, not a fake zero. */
+static void model_families(FILE *out, const struct stats_snapshot *snap)
+{
+	if (!any(snap, has_model))
+		return;
+	static const struct { const char *name, *help; } counters[] = {
+	    {"nvemu_host_pages_written_total", "Flash pages the host wrote (model namespaces)."},
+	    {"nvemu_nand_pages_written_total", "Flash pages programmed, host and GC (model namespaces)."},
+	    {"nvemu_gc_runs_total", "Erase units garbage-collected (model namespaces)."},
+	};
+	for (size_t f = 0; f < 3; f++) {
+		family(out, counters[f].name, "counter", counters[f].help);
+		for (unsigned i = 0; i < snap->nns; i++) {
+			const struct stats_ns_snapshot *ns = &snap->ns[i];
+			if (!ns->has_model)
+				continue;
+			uint64_t v = f == 0 ? ns->model.host_pages_written
+				   : f == 1 ? ns->model.nand_pages_written : ns->model.gc_runs;
+			fputs(counters[f].name, out);
+			labels(out, ns, NULL, NULL);
+			fprintf(out, " %llu\n", (unsigned long long)v);
+		}
+	}
+	if (any(snap, has_waf)) {
+		family(out, "nvemu_write_amplification", "gauge",
+		       "NAND pages programmed per host page written, since start.");
+		for (unsigned i = 0; i < snap->nns; i++) {
+			const struct stats_ns_snapshot *ns = &snap->ns[i];
+			if (!has_waf(ns))
+				continue;
+			fputs("nvemu_write_amplification", out);
+			labels(out, ns, NULL, NULL);
+			fprintf(out, " %.6g\n", (double)ns->model.nand_pages_written /
+						   (double)ns->model.host_pages_written);
+		}
+	}
+	family(out, "nvemu_erase_count", "gauge", "Erases per erase unit: min, mean and max.");
+	for (unsigned i = 0; i < snap->nns; i++) {
+		const struct stats_ns_snapshot *ns = &snap->ns[i];
+		if (!ns->has_model)
+			continue;
+		const char *stat[] = {"min", "mean", "max"};
+		double v[] = {(double)ns->model.erase_min, ns->model.erase_mean, (double)ns->model.erase_max};
+		for (int s = 0; s < 3; s++) {
+			fputs("nvemu_erase_count", out);
+			labels(out, ns, "stat", stat[s]);
+			fprintf(out, " %.6g\n", v[s]);
+		}
+	}
+}
+
+static void zone_family(FILE *out, const struct stats_snapshot *snap)
+{
+	if (!any(snap, has_zones))
+		return;
+	family(out, "nvemu_zones", "gauge", "Zones of a zoned namespace by state.");
+	for (unsigned i = 0; i < snap->nns; i++) {
+		const struct stats_ns_snapshot *ns = &snap->ns[i];
+		for (unsigned s = 0; ns->has_zones && s < STATS_ZONE_STATES; s++) {
+			fputs("nvemu_zones", out);
+			labels(out, ns, "state", stats_zone_state_names[s]);
+			fprintf(out, " %llu\n", (unsigned long long)ns->zones[s]);
+		}
+	}
+}
+
+/* A sample counts under `le` when its whole bucket lies at or below it. */
+static void latency_family(FILE *out, const struct stats_snapshot *snap)
+{
+	family(out, "nvemu_command_latency_seconds", "histogram",
+	       "I/O command latency inside the target, from receipt to the response being queued.");
+	for (unsigned i = 0; i < snap->nns; i++) {
+		const struct stats_ns_snapshot *ns = &snap->ns[i];
+		const struct hist *h = &ns->latency;
+		uint64_t cumulative = 0;
+		unsigned b = 0;
+		for (size_t k = 0; k < sizeof(latency_bounds_ns) / sizeof(latency_bounds_ns[0]); k++) {
+			for (; b < HIST_BUCKETS &&
+			       hist_bucket_low(b) + (hist_bucket_width(b) - 1) <= latency_bounds_ns[k]; b++)
+				cumulative += h->buckets[b];
+			char le[32];
+			snprintf(le, sizeof(le), "%g", (double)latency_bounds_ns[k] / 1e9);
+			fputs("nvemu_command_latency_seconds_bucket", out);
+			labels(out, ns, "le", le);
+			fprintf(out, " %llu\n", (unsigned long long)cumulative);
+		}
+		fputs("nvemu_command_latency_seconds_bucket", out);
+		labels(out, ns, "le", "+Inf");
+		fprintf(out, " %llu\n", (unsigned long long)h->count);
+		fputs("nvemu_command_latency_seconds_sum", out);
+		labels(out, ns, NULL, NULL);
+		fprintf(out, " %.9f\n", (double)h->sum / 1e9);
+		fputs("nvemu_command_latency_seconds_count", out);
+		labels(out, ns, NULL, NULL);
+		fprintf(out, " %llu\n", (unsigned long long)h->count);
+	}
+}
+
+char *stats_render_prometheus(const struct stats_snapshot *snap)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	if (!out)
+		return NULL;
+	family(out, "nvemu_uptime_seconds", "gauge", "Seconds since the daemon started.");
+	fprintf(out, "nvemu_uptime_seconds %.3f\n", snap->uptime_s);
+	host_families(out, snap);
+	model_families(out, snap);
+	zone_family(out, snap);
+	latency_family(out, snap);
+	if (fclose(out)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

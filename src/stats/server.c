@@ -1,0 +1,388 @@
+/*
+ * The statistics thread: the control socket (one request line per
+ * connection), loopback HTTP, rate sampling, trace draining and the time
+ * series.  Clients are served one at a time with 1 s socket timeouts: a stuck
+ * client delays other clients, never a reactor.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "runtime/reactor.h"
+#include "stats/internal.h"
+#include "util/log.h"
+
+#define TRACE_DRAIN_PERIOD_MS 10
+#define REQUEST_MAX 4096
+
+void stats_default_control_path(uint16_t port, char *out, size_t outlen)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	if (xdg && *xdg && (size_t)snprintf(dir, sizeof(dir), "%s/nvemu", xdg) < sizeof(dir) - 12 &&
+	    (mkdir(dir, 0700) == 0 || errno == EEXIST) && access(dir, W_OK | X_OK) == 0) {
+		snprintf(out, outlen, "%s/%u.sock", dir, port);
+		return;
+	}
+	snprintf(out, outlen, "/tmp/nvemu-%u.sock", port);
+}
+
+static int listen_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		snprintf(err, errlen, "control socket path '%s' is too long", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A socket file nobody answers on is left over from a daemon that died: replace it. */
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		snprintf(err, errlen, "another nvemu answers on %s", path);
+		close(fd);
+		return -1;
+	}
+	if (errno == ECONNREFUSED)
+		unlink(path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || chmod(path, 0600) || listen(fd, 16)) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_http(uint16_t port, char *err, size_t errlen)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 16)) {
+		snprintf(err, errlen, "HTTP on 127.0.0.1:%u: %s", port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static char *render(struct stats *st, bool prometheus)
+{
+	struct stats_snapshot snap;
+	if (stats_snapshot_take(st, &snap))
+		return NULL;
+	char *text = prometheus ? stats_render_prometheus(&snap) : stats_render_json(&snap, false);
+	stats_snapshot_free(&snap);
+	return text;
+}
+
+static char *printed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *printed(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = NULL;
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	va_end(ap);
+	return text;
+}
+
+static char *trace_command(struct stats *st, char *args)
+{
+	char *save = NULL;
+	const char *what = strtok_r(args, " \t", &save);
+	const char *nsid_text = strtok_r(NULL, " \t", &save);
+	char *end = NULL;
+	unsigned long nsid = nsid_text ? strtoul(nsid_text, &end, 10) : 0;
+	if (!what || !nsid_text || *end || !nsid)
+		return printed("error: usage: trace on NSID FILE [json|text] [NQN] | trace off NSID [NQN]\n");
+	if (strcmp(what, "off") == 0) {
+		struct stats_ns *sns = stats_find_ns(st, (uint32_t)nsid, strtok_r(NULL, " \t", &save));
+		if (!sns)
+			return printed("error: no namespace %lu\n", nsid);
+		const char *path;
+		uint64_t events, dropped;
+		if (!stats_trace_active(sns, &path, &events, &dropped))
+			return printed("error: namespace %lu is not traced\n", nsid);
+		stats_trace_stop(sns);
+		stats_trace_active(sns, &path, &events, &dropped);
+		return printed("ok namespace %lu: %" PRIu64 " events written to %s, %" PRIu64 " dropped\n",
+			       nsid, events, path, dropped);
+	}
+	if (strcmp(what, "on") != 0)
+		return printed("error: trace on or trace off, not '%s'\n", what);
+	const char *path = strtok_r(NULL, " \t", &save);
+	const char *format = strtok_r(NULL, " \t", &save);
+	const char *nqn = strtok_r(NULL, " \t", &save);
+	if (!path)
+		return printed("error: trace on NSID FILE: which file?\n");
+	if (format && strcmp(format, "json") != 0 && strcmp(format, "text") != 0)
+		return printed("error: trace format '%s' is not json or text\n", format);
+	struct stats_ns *sns = stats_find_ns(st, (uint32_t)nsid, nqn);
+	if (!sns)
+		return printed("error: no namespace %lu\n", nsid);
+	char err[256];
+	bool json = !format || strcmp(format, "json") == 0;
+	if (stats_trace_start(sns, path, json, err, sizeof(err)))
+		return printed("error: %s\n", err);
+	return printed("ok tracing namespace %lu to %s (%s)\n", nsid, path, json ? "json" : "text");
+}
+
+char *stats_control_command(struct stats *st, const char *line)
+{
+	char copy[REQUEST_MAX];
+	snprintf(copy, sizeof(copy), "%s", line);
+	copy[strcspn(copy, "\r\n")] = '\0';
+	if (strcmp(copy, "json") == 0) {
+		char *json = render(st, false);
+		char *text = json ? printed("%s\n", json) : NULL;
+		free(json);
+		return text;
+	}
+	if (strcmp(copy, "prometheus") == 0)
+		return render(st, true);
+	if (strncmp(copy, "trace ", 6) == 0)
+		return trace_command(st, copy + 6);
+	if (strcmp(copy, "help") == 0)
+		return printed("json | prometheus | trace on NSID FILE [json|text] [NQN] | "
+			       "trace off NSID [NQN]\n");
+	return printed("error: unknown command '%s' (try help)\n", copy);
+}
+
+/* ---- connections ---- */
+
+static int accept_client(int listen_fd)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct timeval timeout = {.tv_sec = 1};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+	return fd;
+}
+
+/* Reads until `end` appears, the peer stops sending, or the buffer is full. */
+static size_t read_request(int fd, char *buf, size_t size, const char *end)
+{
+	size_t have = 0;
+	while (have + 1 < size) {
+		ssize_t n = recv(fd, buf + have, size - 1 - have, 0);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (strstr(buf, end))
+			break;
+	}
+	buf[have] = '\0';
+	return have;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+static void serve_control(struct stats *st)
+{
+	int fd = accept_client(st->control_fd);
+	if (fd < 0)
+		return;
+	char line[REQUEST_MAX];
+	read_request(fd, line, sizeof(line), "\n");
+	char *answer = stats_control_command(st, line);
+	if (answer)
+		send_all(fd, answer, strlen(answer));
+	else
+		send_all(fd, "error: out of memory\n", 21);
+	free(answer);
+	close(fd);
+}
+
+static void http_answer(int fd, const char *status, const char *type, const char *body)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n",
+			 status, type, strlen(body));
+	send_all(fd, head, (size_t)n);
+	send_all(fd, body, strlen(body));
+}
+
+static void serve_http(struct stats *st)
+{
+	int fd = accept_client(st->http_fd);
+	if (fd < 0)
+		return;
+	char request[REQUEST_MAX];
+	read_request(fd, request, sizeof(request), "\r\n\r\n");
+	char method[8] = "", target[256] = "";
+	sscanf(request, "%7s %255s", method, target);
+	target[strcspn(target, "?")] = '\0';
+	bool metrics = strcmp(target, "/metrics") == 0;
+	bool json = strcmp(target, "/stats") == 0 || strcmp(target, "/stats.json") == 0;
+	if (strcmp(method, "GET") != 0) {
+		http_answer(fd, "405 Method Not Allowed", "text/plain", "only GET\n");
+	} else if (metrics || json) {
+		char *body = render(st, metrics);
+		if (body)
+			http_answer(fd, "200 OK",
+				    metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+				    body);
+		else
+			http_answer(fd, "500 Internal Server Error", "text/plain", "out of memory\n");
+		free(body);
+	} else {
+		http_answer(fd, "404 Not Found", "text/plain",
+			    "nvemu statistics: GET /metrics (Prometheus) or /stats (JSON)\n");
+	}
+	close(fd);
+}
+
+/* ---- the thread ---- */
+
+static void close_endpoints(struct stats *st)
+{
+	if (st->control_fd >= 0) {
+		close(st->control_fd);
+		unlink(st->control_path);
+	}
+	if (st->http_fd >= 0)
+		close(st->http_fd);
+	st->control_fd = st->http_fd = -1;
+}
+
+
+static void record_line(struct stats *st)
+{
+	char *json = render(st, false);
+	if (!json)
+		return;
+	fprintf(st->record, "%s\n", json);
+	fflush(st->record);
+	free(json);
+}
+
+static bool drain_traces(struct stats *st)
+{
+	bool tracing = false;
+	for (unsigned i = 0; i < st->nns; i++)
+		tracing |= stats_trace_flush(st->ns[i]);
+	return tracing;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static void *stats_thread(void *arg)
+{
+	struct stats *st = arg;
+	uint64_t record_period = st->params.record_interval_ms * 1000000ull;
+	bool tracing = false;
+	stats_sample_rates(st, clock_now_ns());
+	for (;;) {
+		uint64_t now = clock_now_ns();
+		if (now >= st->next_sample_ns) {
+			stats_sample_rates(st, now);
+			st->next_sample_ns = earliest(st->next_sample_ns + STATS_SAMPLE_PERIOD_NS,
+						      now + STATS_SAMPLE_PERIOD_NS);
+		}
+		if (st->record && now >= st->next_record_ns) {
+			record_line(st);
+			st->next_record_ns = st->next_record_ns + record_period > now
+						 ? st->next_record_ns + record_period
+						 : now + record_period;
+		}
+		tracing = drain_traces(st);
+		uint64_t next = st->next_sample_ns;
+		if (st->record)
+			next = earliest(next, st->next_record_ns);
+		int timeout_ms = (int)((next - earliest(now, next)) / 1000000 + 1);
+		if (tracing && timeout_ms > TRACE_DRAIN_PERIOD_MS)
+			timeout_ms = TRACE_DRAIN_PERIOD_MS;
+		struct pollfd fds[3] = {{.fd = st->wake_fd, .events = POLLIN},
+					{.fd = st->control_fd, .events = POLLIN},
+					{.fd = st->http_fd, .events = POLLIN}};
+		if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents & POLLIN)
+			serve_control(st);
+		if (fds[2].revents & POLLIN)
+			serve_http(st);
+	}
+	for (unsigned i = 0; i < st->nns; i++)
+		stats_trace_stop(st->ns[i]);
+	if (st->record) {
+		record_line(st);
+		fclose(st->record);
+	}
+	close_endpoints(st);
+	return NULL;
+}
+
+int stats_start(struct stats *st, char *err, size_t errlen)
+{
+	const char *path = st->params.control_path;
+	if (!path) {
+		stats_default_control_path(st->params.port, st->control_path, sizeof(st->control_path));
+		st->control_fd = listen_unix(st->control_path, err, errlen);
+		if (st->control_fd < 0) {
+			log_warn("no control socket: %s", err);
+			st->control_path[0] = '\0';
+		}
+	} else if (*path && strcmp(path, "none") != 0) {
+		snprintf(st->control_path, sizeof(st->control_path), "%s", path);
+		if ((st->control_fd = listen_unix(path, err, errlen)) < 0)
+			return -1;
+	}
+	if (st->params.http_port && (st->http_fd = listen_http(st->params.http_port, err, errlen)) < 0)
+		goto fail;
+	if (st->params.record_path && !(st->record = fopen(st->params.record_path, "a"))) {
+		snprintf(err, errlen, "cannot open %s: %s", st->params.record_path, strerror(errno));
+		goto fail;
+	}
+	st->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (st->wake_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	st->next_sample_ns = clock_now_ns() + STATS_SAMPLE_PERIOD_NS;
+	st->next_record_ns = clock_now_ns();
+	if (pthread_create(&st->thread, NULL, stats_thread, st)) {
+		snprintf(err, errlen, "cannot start the statistics thread");
+		goto fail;
+	}
+	st->started = true;
+	return 0;
+fail:
+	if (st->record)
+		fclose(st->record);
+	st->record = NULL;
+	close_endpoints(st);
+	return -1;
+}

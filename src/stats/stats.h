@@ -1,0 +1,100 @@
+/*
+ * Live statistics of a running daemon: per-namespace counters, latency
+ * histograms, flash-model and zone state, served on a control socket (and
+ * optionally loopback HTTP), traced per command, recorded as a time series.
+ *
+ * The data path only fills the recorders of nvme/nvme.h (per-reactor shards,
+ * no lock, no malloc); everything here runs on one thread of its own that
+ * reads them, answers clients and writes files, so a slow client or disk
+ * never stalls a reactor.  Trace events reach that thread through one
+ * bounded ring per reactor: when a ring is full the event is dropped and
+ * counted.
+ */
+#ifndef NVEMU_STATS_STATS_H
+#define NVEMU_STATS_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ns/ns.h"
+#include "nvme/nvme.h"
+#include "util/hist.h"
+
+struct stats;
+
+struct stats_params {
+	unsigned nreactors;
+	uint16_t port;		     /* the NVMe/TCP port, names the default socket */
+	const char *control_path;    /* NULL: stats_default_control_path(port); "" or "none": off */
+	uint16_t http_port;	     /* 0: no HTTP */
+	const char *record_path;     /* NULL: no time series */
+	uint64_t record_interval_ms; /* 0: 1000 */
+};
+
+struct stats *stats_create(const struct stats_params *params);
+/* Starts recording a namespace's I/O; call before the reactors run. */
+int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, struct ns *ns,
+		 char *err, size_t errlen);
+/* Opens the endpoints and the record file, starts the thread. */
+int stats_start(struct stats *st, char *err, size_t errlen);
+/* Where the control socket is (empty when off). */
+const char *stats_control_path(const struct stats *st);
+/* Stops the thread, closes traces and endpoints; call before the target is destroyed. */
+void stats_destroy(struct stats *st);
+
+/* $XDG_RUNTIME_DIR/nvemu/PORT.sock when that directory is usable, else /tmp/nvemu-PORT.sock. */
+void stats_default_control_path(uint16_t port, char *out, size_t outlen);
+
+/* ---- Snapshots and their formats (also used by tests) ---- */
+
+enum stats_zone_state {
+	STATS_ZONE_EMPTY,
+	STATS_ZONE_IMP_OPEN,
+	STATS_ZONE_EXP_OPEN,
+	STATS_ZONE_CLOSED,
+	STATS_ZONE_FULL,
+	STATS_ZONE_READ_ONLY,
+	STATS_ZONE_OFFLINE,
+	STATS_ZONE_STATES
+};
+extern const char *const stats_zone_state_names[STATS_ZONE_STATES];
+
+struct stats_ns_snapshot {
+	const char *subsys_nqn;
+	uint32_t nsid;
+	const char *kind;
+	uint32_t lba_size;
+	uint64_t capacity_bytes;
+	uint64_t read_ios, write_ios, read_bytes, write_bytes;
+	uint64_t outstanding;
+	/* Over the last whole sampling second; false until two samples exist. */
+	bool has_rates;
+	double read_iops, write_iops, read_bytes_per_s, write_bytes_per_s, gc_runs_per_s;
+	bool has_model; /* the kind has a flash model: the next fields mean something */
+	struct ns_model_counters model;
+	bool has_zones;
+	uint64_t zones[STATS_ZONE_STATES];
+	bool tracing;
+	const char *trace_path;
+	uint64_t trace_events, trace_dropped;
+	struct hist latency; /* ns, since the daemon started */
+};
+
+struct stats_snapshot {
+	uint64_t unix_ms;
+	double uptime_s;
+	unsigned nns;
+	struct stats_ns_snapshot *ns;
+};
+
+/* Rendered texts are malloc'd, NUL-terminated; NULL when out of memory. */
+char *stats_render_json(const struct stats_snapshot *snap, bool pretty);
+char *stats_render_prometheus(const struct stats_snapshot *snap);
+
+/* Why a field has no value for a namespace, or NULL when it has one. */
+const char *stats_model_na_reason(const struct stats_ns_snapshot *ns);
+const char *stats_zones_na_reason(const struct stats_ns_snapshot *ns);
+const char *stats_write_buffer_na_reason(const struct stats_ns_snapshot *ns);
+
+#endif
