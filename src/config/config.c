@@ -318,6 +318,9 @@ int config_load_ssd_file(struct ssd_params *params, const char *path, char *err,
 
 int config_preset_path(const char *name_or_path, char *path, size_t pathlen)
 {
+	/* Also tells gcc the buffer exists, which its -Wformat-truncation under ASan doubts. */
+	if (!path || !pathlen)
+		return -1;
 	if (strchr(name_or_path, '/') || access(name_or_path, R_OK) == 0) {
 		snprintf(path, pathlen, "%s", name_or_path);
 		return access(path, R_OK) == 0 ? 0 : -1;
