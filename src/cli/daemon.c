@@ -13,6 +13,7 @@
 #include "ns/zoned.h"
 #include "nvme/nvme.h"
 #include "runtime/reactor.h"
+#include "stats/stats.h"
 #include "transport/tcp.h"
 #include "util/log.h"
 
@@ -45,6 +46,7 @@ struct daemon_options {
 	uint64_t timer_spin_ns;
 	struct ssd_params ssd;
 	struct zoned_params zoned;
+	struct stats_params stats;
 };
 
 static void usage(FILE *out)
@@ -84,6 +86,14 @@ static void usage(FILE *out)
 		"      --poll                reactors spin instead of sleeping (lower latency)\n"
 		"      --timer-spin NS       sleeping reactors wake this early for a modelled\n"
 		"                            completion and spin to it (0; try 80000 in a VM)\n"
+		"Statistics (docs/stats.md; read them with nvemu stats)\n"
+		"      --control PATH        control socket (default $XDG_RUNTIME_DIR/nvemu/PORT.sock\n"
+		"                            or /tmp/nvemu-PORT.sock; 'none': no socket)\n"
+		"      --http PORT           also serve /metrics (Prometheus) and /stats (JSON) over\n"
+		"                            HTTP on 127.0.0.1:PORT\n"
+		"      --record FILE         append a JSON-lines time series of all counters to FILE\n"
+		"                            (nvemu plot FILE draws it)\n"
+		"      --record-interval MS  time between records (1000)\n"
 		"  -v, --verbose             log every connection and refused command\n"
 		"  -h, --help                this text\n",
 		cli_command_names());
@@ -136,6 +146,10 @@ enum {
 	OPT_TIMER_SPIN,
 	OPT_FLOOR,
 	OPT_ZONED,
+	OPT_CONTROL,
+	OPT_HTTP,
+	OPT_RECORD,
+	OPT_RECORD_INTERVAL,
 };
 
 static int parse_options(int argc, char **argv, struct daemon_options *o, char *err, size_t errlen)
@@ -163,6 +177,10 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 	    {"transport-floor", required_argument, NULL, OPT_FLOOR},
 	    {"timer-spin", required_argument, NULL, OPT_TIMER_SPIN},
 	    {"zoned", no_argument, NULL, OPT_ZONED},
+	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"http", required_argument, NULL, OPT_HTTP},
+	    {"record", required_argument, NULL, OPT_RECORD},
+	    {"record-interval", required_argument, NULL, OPT_RECORD_INTERVAL},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -294,6 +312,22 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 				name = "--transport-floor";
 			o->default_ns.transport_floor_ns = v;
 			break;
+		case OPT_CONTROL:
+			o->stats.control_path = optarg;
+			break;
+		case OPT_HTTP:
+			if (cli_parse_u64(optarg, 1, 65535, &v))
+				name = "--http";
+			o->stats.http_port = (uint16_t)v;
+			break;
+		case OPT_RECORD:
+			o->stats.record_path = optarg;
+			break;
+		case OPT_RECORD_INTERVAL:
+			if (cli_parse_u64(optarg, 10, 3600000, &v))
+				name = "--record-interval (10..3600000 ms)";
+			o->stats.record_interval_ms = v;
+			break;
 		case 'v':
 			log_threshold = LOG_DEBUG;
 			break;
@@ -322,7 +356,8 @@ static bool is_loopback(const char *addr)
 	       strcmp(addr, "localhost") == 0;
 }
 
-static int build_target(struct daemon_options *o, struct nvme_target **out, char *err, size_t errlen)
+static int build_target(struct daemon_options *o, struct nvme_target **out, struct stats *stats,
+			char *err, size_t errlen)
 {
 	if (!o->nsubsys)
 		o->nqns[o->nsubsys++] = DEFAULT_NQN;
@@ -372,10 +407,13 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, char
 			struct ns *ns = ns_create(&params, err, errlen);
 			if (!ns)
 				return -1;
-			if (!nvme_subsys_add_ns(subsys, ns, err, errlen)) {
+			uint32_t nsid = nvme_subsys_add_ns(subsys, ns, err, errlen);
+			if (!nsid) {
 				ns_destroy(ns);
 				return -1;
 			}
+			if (stats_add_ns(stats, subsys, nsid, ns, err, errlen))
+				return -1;
 		}
 	}
 	return 0;
@@ -387,7 +425,7 @@ static void *reactor_thread(void *arg)
 	return NULL;
 }
 
-static void print_banner(const struct daemon_options *o)
+static void print_banner(const struct daemon_options *o, const struct stats *stats)
 {
 	printf("nvemu: serving NVMe/TCP on %s port %u (%u reactor%s, %s)\n", o->listen, o->port,
 	       o->reactors, o->reactors == 1 ? "" : "s", o->busy_poll ? "polling" : "sleeping");
@@ -397,6 +435,10 @@ static void print_banner(const struct daemon_options *o)
 	printf("  discover: nvme discover -t tcp -a %s -s %u\n",
 	       is_loopback(o->listen) ? "127.0.0.1" : o->listen, o->port);
 	printf("  (a QEMU guest with user networking reaches this host's loopback as 10.0.2.2)\n");
+	if (*stats_control_path(stats))
+		printf("  stats:    nvemu stats --control %s\n", stats_control_path(stats));
+	if (o->stats.http_port)
+		printf("  metrics:  http://127.0.0.1:%u/metrics\n", o->stats.http_port);
 	fflush(stdout);
 }
 
@@ -417,9 +459,13 @@ int daemon_main(int argc, char **argv)
 		fprintf(stderr, "nvemu: %s\n", err);
 		return 2;
 	}
+	o.stats.nreactors = o.reactors;
+	o.stats.port = o.port;
+	struct stats *stats = stats_create(&o.stats);
 	struct nvme_target *target = NULL;
-	if (build_target(&o, &target, err, sizeof(err))) {
-		fprintf(stderr, "nvemu: %s\n", err);
+	if (!stats || build_target(&o, &target, stats, err, sizeof(err))) {
+		fprintf(stderr, "nvemu: %s\n", stats ? err : "out of memory");
+		stats_destroy(stats);
 		nvme_target_destroy(target);
 		return 2;
 	}
@@ -452,10 +498,15 @@ int daemon_main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (stats_start(stats, err, sizeof(err))) {
+		fprintf(stderr, "nvemu: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	for (; started < o.reactors; started++)
 		if (pthread_create(&threads[started], NULL, reactor_thread, reactors[started]))
 			goto out;
-	print_banner(&o);
+	print_banner(&o, stats);
 	int sig = 0;
 	sigwait(&stop_signals, &sig);
 	log_info("%s: stopping", strsignal(sig));
@@ -465,6 +516,7 @@ out:
 		reactor_stop(reactors[i]);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	stats_destroy(stats);
 	tcp_transport_destroy(transport);
 	for (unsigned i = 0; reactors && i < o.reactors; i++)
 		reactor_destroy(reactors[i]);

@@ -17,9 +17,11 @@ static const struct command commands[] = {
     {"serve", daemon_main},
     {"sim", sim_main},
     {"perf", perf_main},
+    {"stats", stats_main},
+    {"plot", plot_main},
 };
 
-const char *cli_command_names(void) { return "serve, sim, perf"; }
+const char *cli_command_names(void) { return "serve, sim, perf, stats, plot"; }
 
 int cli_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
