@@ -7,6 +7,7 @@
 int daemon_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
 int plot_main(int argc, char **argv);
+int vm_main(int argc, char **argv);
 
 /* "4096", "512K", "1G", "2TiB": binary multiples. Returns 0 on success. */
 int cli_parse_size(const char *text, uint64_t *out);

@@ -19,9 +19,10 @@ static const struct command commands[] = {
     {"perf", perf_main},
     {"stats", stats_main},
     {"plot", plot_main},
+    {"vm", vm_main},
 };
 
-const char *cli_command_names(void) { return "serve, sim, perf, stats, plot"; }
+const char *cli_command_names(void) { return "serve, sim, perf, stats, plot, vm"; }
 
 int cli_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
