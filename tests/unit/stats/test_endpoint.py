@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The statistics endpoint of a real daemon, end to end.
+
+  test_endpoint.py NVEMU endpoint   a known workload moves `nvemu stats --json` by exact
+                                    amounts; /metrics over HTTP agrees; a trace holds one
+                                    line per command
+  test_endpoint.py NVEMU plot       `nvemu plot` draws PNGs from a `--record` run
+                                    (exit 77, skipped, without gnuplot)
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+NVEMU = sys.argv[1]
+WRITES, READS, BLOCK = 1000, 500, 4096
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fail(msg):
+    print(f"FAIL: {msg}")
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print(f"ok: {msg}")
+
+
+class Daemon:
+    def __init__(self, tmp, *extra):
+        self.port = free_port()
+        self.control = os.path.join(tmp, "control.sock")
+        args = [NVEMU, "-p", str(self.port), "--reactors", "2", "--control", self.control,
+                "--preset", "small", "--ns", "ssd", "--ns", "ram:64M", "--ns", "zoned", *extra]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if "serving" not in line:
+            fail(f"nvemu did not start: {line!r} {self.proc.stderr.read()}")
+        self.trid = f"trtype:TCP traddr:127.0.0.1 trsvcid:{self.port}"
+
+    def perf(self, *args):
+        out = subprocess.run([NVEMU, "perf", "-r", self.trid, "--json", *args],
+                             capture_output=True, text=True)
+        if out.returncode:
+            fail(f"nvemu perf {args} failed: {out.stderr}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def stats(self, *args):
+        out = subprocess.run([NVEMU, "stats", "--control", self.control, *args],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode:
+            fail(f"nvemu stats {args} failed: {out.stderr}")
+        return out
+
+    def snapshot(self):
+        return {ns["nsid"]: ns for ns in json.loads(self.stats("--json").stdout)["namespaces"]}
+
+    def stop(self):
+        self.proc.terminate()
+        if self.proc.wait(timeout=30) != 0:
+            fail(f"nvemu exited with {self.proc.returncode}: {self.proc.stderr.read()}")
+
+
+PROM_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? '
+                       r'(\S+)$')
+
+
+def prometheus_samples(text):
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            check_line = re.match(r"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$", line)
+            if not check_line:
+                fail(f"bad Prometheus comment line {line!r}")
+            continue
+        m = PROM_LINE.match(line)
+        if not m:
+            fail(f"bad Prometheus sample line {line!r}")
+        float(m.group(5).replace("+Inf", "inf"))
+        samples[line.rsplit(" ", 1)[0]] = float(m.group(5).replace("+Inf", "inf"))
+    return samples
+
+
+def endpoint(tmp):
+    http = free_port()
+    d = Daemon(tmp, "--http", str(http))
+    try:
+        before = d.snapshot()
+        d.perf("-w", "write", "-o", str(BLOCK), "-q", "8", "-d", str(WRITES))
+        d.perf("-w", "randread", "-o", str(BLOCK), "-q", "8", "-d", str(READS))
+        d.perf("-w", "write", "-o", str(BLOCK), "-q", "4", "-d", "64", "--nsid", "2")
+        after = d.snapshot()
+        ssd, ram, zoned = after[1], after[2], after[3]
+
+        def moved(ns, key):
+            return ns[key] - before[ns["nsid"]][key]
+
+        check(moved(ssd, "write_ios") == WRITES, f"write_ios moved by {WRITES}")
+        check(moved(ssd, "read_ios") == READS, f"read_ios moved by {READS}")
+        check(moved(ssd, "write_bytes") == WRITES * BLOCK, "write_bytes moved by writes x 4 KiB")
+        check(moved(ssd, "read_bytes") == READS * BLOCK, "read_bytes moved by reads x 4 KiB")
+        check(moved(ssd, "host_pages_written") == WRITES, "host_pages_written moved by the writes")
+        check(ssd["nand_pages_written"] >= ssd["host_pages_written"], "NAND pages >= host pages")
+        check(abs(ssd["waf"] - ssd["nand_pages_written"] / ssd["host_pages_written"]) < 1e-9,
+              "waf = nand / host pages")
+        check(isinstance(ssd["gc_runs"], int) and ssd["gc_runs"] >= 0, "gc_runs is a count")
+        lat = ssd["latency"]
+        check(lat["count"] - before[1]["latency"]["count"] == WRITES + READS,
+              "one latency sample per command")
+        check(sum(n for _, n in lat["buckets"]) == lat["count"], "latency buckets add up to count")
+        check(0 < lat["p50"] <= lat["p99"] <= lat["max"], "p50 <= p99 <= max")
+        check(ssd["outstanding"] == 0 and ram["outstanding"] == 0, "nothing outstanding when idle")
+        check(moved(ram, "write_ios") == 64 and ram["read_ios"] == 0, "the ram namespace counted apart")
+        for key in ("waf", "gc_runs", "host_pages_written", "nand_pages_written"):
+            check(ram[key] is None and ram["not_applicable"][key], f"ram {key} is null with a reason")
+        check(ssd["write_buffer_fill"] is None and ssd["not_applicable"]["write_buffer_fill"],
+              "write-buffer fill says n/a, not 0")
+        check(zoned["zones"]["empty"] > 0 and ram["zones"] is None, "zone states only when zoned")
+
+        # Prometheus over loopback HTTP agrees with the JSON.
+        text = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10).read().decode()
+        samples = prometheus_samples(text)
+        label = 'subsys="nqn.2026-11.dev.nvemu:ssd0",nsid="1",kind="ssd"'
+        check(samples[f"nvemu_write_commands_total{{{label}}}"] == ssd["write_ios"],
+              "Prometheus write counter equals the JSON one")
+        check(samples[f'nvemu_command_latency_seconds_bucket{{{label},le="+Inf"}}'] == lat["count"],
+              "Prometheus latency histogram +Inf bucket equals the count")
+        check(not any(k.startswith("nvemu_write_amplification") and 'nsid="2"' in k for k in samples),
+              "no fake WAF sample for the ram namespace")
+
+        # A trace of namespace 1 while 200 reads run: one JSON line per command.
+        trace = os.path.join(tmp, "trace.jsonl")
+        tracer = subprocess.Popen([NVEMU, "stats", "--control", d.control, "--trace", "1",
+                                   "--out", trace, "--duration", "30"],
+                                  stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while not d.snapshot()[1]["trace"]["active"]:
+            if time.time() > deadline:
+                fail("the trace did not start")
+            time.sleep(0.05)
+        d.perf("-w", "randread", "-q", "4", "-d", "200")
+        tracer.send_signal(2)
+        err = tracer.communicate(timeout=30)[1]
+        check(tracer.returncode == 0 and "200 events" in err, f"trace off reports 200 events ({err.strip()})")
+        with open(trace) as f:
+            events = [json.loads(line) for line in f]
+        check(len(events) == 200 and all(e["opcode"] == "read" and e["nsid"] == 1 and e["nlb"] == 1
+                                          and e["status"] == 0 for e in events),
+              "200 read events with nsid, length and status")
+        check(all(0 <= e["model_ns"] <= e["total_ns"] for e in events), "modelled <= total latency")
+    finally:
+        d.stop()
+
+
+def plot(tmp):
+    if not shutil.which("gnuplot"):
+        print("SKIP: no gnuplot (scripts/install-deps installs gnuplot-nox)")
+        sys.exit(77)
+    record = os.path.join(tmp, "run.jsonl")
+    d = Daemon(tmp, "--record", record, "--record-interval", "100")
+    try:
+        d.perf("-w", "randwrite", "-q", "8", "-t", "1")
+        d.perf("-w", "randread", "-q", "8", "-t", "1", "--nsid", "2")
+    finally:
+        d.stop()
+    out_dir = os.path.join(tmp, "plots")
+    run = subprocess.run([NVEMU, "plot", record, "--out", out_dir], capture_output=True, text=True)
+    check(run.returncode == 0, f"nvemu plot succeeds ({run.stdout.strip()} {run.stderr.strip()})")
+    for name in ("latency-cdf", "latency", "iops", "waf", "gc", "zones"):
+        path = os.path.join(out_dir, f"{name}.png")
+        with open(path, "rb") as f:
+            head = f.read(8)
+        check(head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 1000, f"{name}.png is a PNG")
+    bad = subprocess.run([NVEMU, "plot", os.devnull], capture_output=True, text=True)
+    check(bad.returncode != 0, "an empty record is refused")
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        {"endpoint": endpoint, "plot": plot}[sys.argv[2]](tmp)
+    print("PASS")
