@@ -389,9 +389,10 @@ int plot_main(int argc, char **argv)
 	for (unsigned i = 0; i < p.nns; i++) {
 		struct plot_ns *n = &p.ns[i];
 		fclose(n->dat);
-		snprintf(n->label, sizeof(n->label), "%s%snsid %u (%s)",
-			 p.several_subsystems ? n->subsys : "", p.several_subsystems ? " " : "", n->nsid,
-			 n->kind);
+		char label[sizeof(n->label)];
+		snprintf(label, sizeof(label), "%s%snsid %u (%s)", p.several_subsystems ? n->subsys : "",
+			 p.several_subsystems ? " " : "", n->nsid, n->kind);
+		memcpy(n->label, label, sizeof(label));
 		if (!rc && write_cdf(&p, i))
 			rc = 1;
 	}
