@@ -2,7 +2,9 @@
 # Build the nvemu reference guest: a Debian 12 kernel (ELF vmlinux, booted
 # through PVH) and an initrd with busybox, nvme-cli, fio and a few kernel
 # modules, all from Debian packages.  Output goes to a cache directory and is
-# rebuilt only when an input changes (package versions or these scripts).
+# rebuilt only when an input changes (package versions or this script).
+# /init (init.sh) is not in it: run-guest.sh adds it to every boot, so that
+# checkouts with different init.sh versions share one cache.
 #
 # Usage: build-guest.sh            (prints the cache directory on stdout)
 # Env:   NVEMU_GUEST_CACHE  output dir (default ${NVEMU_CACHE:-~/.cache/nvemu}/guest)
@@ -81,7 +83,7 @@ compute_inputs() {
         echo "guest $p=${VER[$p]}"
     done
     dpkg-query -W -f='host ${Package}=${Version}\n' "${HOST_PKGS[@]}"
-    (cd "$HERE" && sha256sum build-guest.sh init.sh)
+    (cd "$HERE" && sha256sum build-guest.sh)
 }
 
 download_debs() {  # download_debs DIR PKG...; prints the .deb paths
@@ -202,7 +204,6 @@ build() {
         [ -e "$r/usr/bin/$name" ] || [ -e "$r/usr/sbin/$name" ] && continue
         ln -s /usr/bin/busybox "$r/usr/${applet#usr/}"
     done
-    install -m 755 "$HERE/init.sh" "$r/init"
 
     log "selecting kernel modules"
     local kmod=lib/modules/$kver m deps rel

@@ -157,8 +157,9 @@ fi
 if [ -n "$IMAGE" ]; then
     QEMU+=(-drive "file=$(qesc "$IMAGE"),if=virtio")
 else
-    # The per-run cpio: scripts, environment and arguments under /nvemu.
+    # The per-run cpio: /init, scripts, environment and arguments under /nvemu.
     mkdir -p "$RUN/root/nvemu/run"
+    install -m 755 "$HERE/init.sh" "$RUN/root/init"
     cp -r "$HERE/scripts" "$RUN/root/nvemu/scripts"
     [ -n "$SCRIPT" ] && cp "$SCRIPT" "$RUN/root/nvemu/run/"
     HOSTID=$(printf '%s' "nvemu-guest-$NAME" | md5sum | sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*/\1-\2-4\3-8\4-\5/')

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Runs in the guest under `nvemu vm --run` (see vm-test.sh): /init has
+# connected every subsystem of the daemon.  Checks that the namespaces of
+# EXPECT_NQNS are all there, that exactly one is zoned (host-managed), that a
+# RAM namespace keeps data, and that the shared folder works both ways.
+# Exits with status $1 when every check passes (so the host can check that the
+# status comes through), 1 otherwise.
+#
+# Env: EXPECT_NQNS (space-separated), SHARE_TOKEN (content of /mnt/host/token).
+. "$NVEMU_SCRIPTS/lib.sh"
+status=${1:-0}
+
+say "devices connected by /init: ${NVEMU_DEVICES:-none}"
+nvme list
+# shellcheck disable=SC2086  # one word per device
+set -- $NVEMU_DEVICES
+if [ $# -eq 2 ]; then pass "two namespaces"; else fail "$# namespaces, expected 2"; fi
+for nqn in $EXPECT_NQNS; do
+    if find_subsys "$nqn" >/dev/null; then pass "subsystem $nqn connected"
+    else fail "subsystem $nqn not connected"; fi
+done
+
+zoned= conventional=
+for dev in $NVEMU_DEVICES; do
+    case $(cat "/sys/block/${dev#/dev/}/queue/zoned") in
+        host-managed) zoned="$zoned $dev" ;;
+        none) conventional="$conventional $dev" ;;
+    esac
+done
+zoned=$(echo $zoned) conventional=$(echo $conventional)
+[ "$(echo $zoned | wc -w)" = 1 ] && pass "zoned (host-managed): $zoned" || fail "zoned devices: ${zoned:-none}"
+[ "$(echo $conventional | wc -w)" = 1 ] && pass "conventional: $conventional" ||
+    fail "conventional devices: ${conventional:-none}"
+
+if [ -n "$zoned" ]; then
+    zones=$(blkzone report -c 4 $zoned | grep -c 'start:')
+    [ "$zones" = 4 ] && pass "blkzone report: 4 zones" || fail "blkzone report: $zones zones"
+fi
+if [ -n "$conventional" ]; then
+    head -c 65536 /dev/urandom > /tmp/data
+    if run dd if=/tmp/data of=$conventional bs=4096 oflag=direct &&
+        run dd if=$conventional of=/tmp/back bs=4096 count=16 iflag=direct && cmp /tmp/data /tmp/back
+    then pass "64 KiB written and read back"; else fail "64 KiB written and read back"; fi
+fi
+
+if [ "$(cat /mnt/host/token 2>/dev/null)" = "$SHARE_TOKEN" ]; then pass "shared folder: host's token"
+else fail "shared folder: no /mnt/host/token with the host's token"; fi
+echo "$SHARE_TOKEN" > /mnt/host/from-guest && pass "shared folder: wrote from-guest" ||
+    fail "shared folder: cannot write"
+
+[ "$FAILS" -eq 0 ] || exit 1
+exit "$status"

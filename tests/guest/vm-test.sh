@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `nvemu vm --run` end to end: nvemu vm starts a daemon with two subsystems (a
+# RAM namespace and a zoned one), boots the reference guest, which connects
+# both before vm-check.sh runs, and returns the script's exit status.
+#
+# Usage: vm-test.sh NVEMU STATUS
+#   STATUS  the exit status vm-check.sh is told to end with when its checks
+#           pass; nvemu vm must return exactly that
+# Env: NVEMU_TEST_DIR (logs and the shared folder; default a new directory under /tmp).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NVEMU=${1:?usage: vm-test.sh NVEMU STATUS}
+STATUS=${2:?usage: vm-test.sh NVEMU STATUS}
+DIR=${NVEMU_TEST_DIR:-$(mktemp -d /tmp/nvemu-test.XXXXXX)}
+SHARE=$DIR/vm-$STATUS-share
+mkdir -p "$SHARE"
+NQN_RAM=nqn.2026-11.dev.nvemu:vm-ram
+NQN_ZNS=nqn.2026-11.dev.nvemu:vm-zns
+TOKEN=token-$$-$RANDOM
+echo "$TOKEN" > "$SHARE/token"
+rm -f "$SHARE/from-guest"
+
+say() { echo "vm-test: $STATUS: $*" >&2; }
+fail() { say "FAIL: $*"; exit 1; }
+
+START=$SECONDS
+rc=0
+NVEMU_GUEST_LOG=$DIR/guest-vm-$STATUS.log NVEMU_GUEST_QUIET=1 \
+    "$NVEMU" vm --share "$SHARE" -e "EXPECT_NQNS=$NQN_RAM $NQN_ZNS" -e "SHARE_TOKEN=$TOKEN" \
+    --run "$HERE/vm-check.sh" "$STATUS" \
+    -- -n "$NQN_RAM" --ns ram:64M -n "$NQN_ZNS" --ns zoned -v 2> "$DIR/vm-$STATUS.err" || rc=$?
+cat "$DIR/vm-$STATUS.err" >&2
+grep -E "^(PASS|FAIL):" "$DIR/guest-vm-$STATUS.log" | tr -d '\r' >&2 || true
+say "nvemu vm returned $rc after $((SECONDS - START)) s"
+
+[ "$rc" = "$STATUS" ] || fail "nvemu vm returned $rc, expected $STATUS (guest log: $DIR/guest-vm-$STATUS.log)"
+[ "$(cat "$SHARE/from-guest" 2>/dev/null)" = "$TOKEN" ] || fail "the guest's file is not in the shared folder"
+DAEMON_LOG=$(sed -n 's/^nvemu vm: started nvemu .*(log: \(.*\)):.*/\1/p' "$DIR/vm-$STATUS.err")
+[ -n "$DAEMON_LOG" ] || fail "nvemu vm did not start a daemon"
+! grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$DAEMON_LOG" ||
+    fail "sanitizer report in the daemon log $DAEMON_LOG"
+grep -q "stopping" "$DAEMON_LOG" || fail "the daemon was not stopped with a signal ($DAEMON_LOG)"
+say "PASS"
