@@ -8,9 +8,10 @@
 #include <string.h>
 
 #define NO_PLANE UINT32_MAX
-#define CHANNEL_INITIAL_BUCKETS 1024
+#define CHANNEL_INITIAL_BUCKETS 1024 /* a power of two, at least 64 */
 
 struct die {
+	uint32_t channel;
 	uint64_t free_at;      /* end of all work queued on the die */
 	uint64_t read_free_at; /* end of the last read (read_suspend: reads queue only on reads) */
 	uint64_t program_start;   /* start of the last program, for multi-plane joining */
@@ -22,15 +23,21 @@ struct die {
  * A channel's bookings. Operations are booked when issued, often far ahead of time, and dies
  * sharing a channel have backlogs of different lengths: a single "busy until" would make a
  * transfer wait for the latest one booked by any die. Instead each transfer (all last xfer_ns)
- * is placed in the first gap at or after its ready time. Two transfers cannot start within
- * xfer_ns of each other, so bucket k = start / xfer_ns holds at most one booking, stored as its
- * offset in the bucket + 1. A ring of buckets covers [low_bucket, low_bucket + size): buckets
- * are cleared as "now" passes them and the ring doubles when bookings reach further ahead.
+ * is placed in the first gap at or after its ready time.
+ *
+ * Time is cut into buckets 2^bucket_shift ns wide, at most xfer_ns, so two transfers (which
+ * cannot start within xfer_ns of each other) never share a bucket. A ring of buckets covers
+ * [horizon, horizon + size): a bitmap says which buckets hold a booking and `offsets` where in
+ * the bucket it starts. Bookings reach a backlog ahead (a quarter of a second on the default
+ * device, tens of thousands of buckets), and most transfers find their channel free: the
+ * bitmap, 1 bit a bucket, stays in cache where the offsets would not, so the common case costs
+ * no cache miss. Bits are cleared as the horizon passes them; the ring doubles when bookings
+ * reach further ahead than it spans.
  */
 struct channel {
-	uint32_t *offsets; /* per bucket k at index k & mask: start - k * xfer_ns + 1; 0 = none */
-	uint64_t mask;
-	uint64_t low_bucket;
+	uint64_t *booked;  /* bit (k & mask) set when bucket k holds a booking */
+	uint32_t *offsets; /* start - (k << bucket_shift) of bucket k's booking, at k & mask */
+	uint64_t mask;     /* buckets in the ring - 1; at least 64 buckets */
 	/* A run of back-to-back bookings (bookings are never removed, so it stays one): requests
 	 * landing inside jump to its end instead of stepping over each booking. */
 	uint64_t run_start, run_end;
@@ -41,6 +48,10 @@ struct flash {
 	uint64_t read_ns, program_ns, erase_ns, xfer_ns, suspend_ns;
 	bool read_suspend;
 	uint64_t idle_at;
+	/* Bookings starting before the horizon are forgotten, and no transfer starts before it:
+	 * the start of the bucket (of xfer_ns) before the one holding the latest flash_advance. */
+	uint64_t horizon;
+	uint32_t bucket_shift;
 	struct channel *channels;
 	struct die *dies;
 
@@ -59,6 +70,16 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
 	if (err && errlen)
 		vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+static struct flash_divisor divisor(uint32_t d)
+{
+	struct flash_divisor div = {.divisor = d};
+	if (d & (d - 1))
+		div.magic = UINT64_MAX / d + 1;
+	else
+		div.shift = (uint32_t)__builtin_ctz(d);
+	return div;
 }
 
 struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
@@ -96,6 +117,10 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		.page_bytes = (uint32_t)page_bytes,
 		.units = units,
 		.pages = units * pages_per_unit,
+		.by_planes = divisor(p->planes_per_lun),
+		.by_units_per_die = divisor(p->blocks_per_plane),
+		.by_pages_per_unit = divisor((uint32_t)pages_per_unit),
+		.by_pages_per_die = divisor((uint32_t)(pages_per_unit * p->blocks_per_plane)),
 	};
 	f->read_ns = p->page_read_ns;
 	f->program_ns = p->page_program_ns;
@@ -111,6 +136,8 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		flash_destroy(f);
 		return NULL;
 	}
+	/* The widest power of two not above xfer_ns (any width when transfers are free). */
+	f->bucket_shift = f->xfer_ns ? 63 - (uint32_t)__builtin_clzll(f->xfer_ns) : 0;
 	f->channels = calloc(p->channels, sizeof(*f->channels));
 	f->dies = calloc(dies, sizeof(*f->dies));
 	f->slot_capacity = (uint32_t)buffer_pages;
@@ -119,12 +146,15 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		goto oom;
 	for (uint32_t c = 0; c < p->channels; c++) {
 		f->channels[c].mask = CHANNEL_INITIAL_BUCKETS - 1;
-		f->channels[c].offsets = calloc(CHANNEL_INITIAL_BUCKETS, sizeof(uint32_t));
-		if (!f->channels[c].offsets)
+		f->channels[c].booked = calloc(CHANNEL_INITIAL_BUCKETS / 64, sizeof(uint64_t));
+		f->channels[c].offsets = malloc(CHANNEL_INITIAL_BUCKETS * sizeof(uint32_t));
+		if (!f->channels[c].booked || !f->channels[c].offsets)
 			goto oom;
 	}
-	for (uint32_t d = 0; d < dies; d++)
+	for (uint32_t d = 0; d < dies; d++) {
+		f->dies[d].channel = d % p->channels;
 		f->dies[d].program_plane = NO_PLANE;
+	}
 	return f;
 oom:
 	flash_destroy(f);
@@ -136,8 +166,10 @@ void flash_destroy(struct flash *f)
 {
 	if (!f)
 		return;
-	for (uint32_t c = 0; f->channels && c < f->geo.channels; c++)
+	for (uint32_t c = 0; f->channels && c < f->geo.channels; c++) {
+		free(f->channels[c].booked);
 		free(f->channels[c].offsets);
+	}
 	free(f->channels);
 	free(f->dies);
 	free(f->slots);
@@ -159,60 +191,97 @@ static inline void note_busy(struct flash *f, uint64_t until)
 	f->idle_at = max_u64(f->idle_at, until);
 }
 
-/* Start of the booking in bucket k, or UINT64_MAX if none. */
-static inline uint64_t booking_in(const struct flash *f, const struct channel *ch, uint64_t k)
+static void clear_buckets(struct channel *ch, uint64_t first, uint64_t count)
 {
-	if (k < ch->low_bucket)
-		return UINT64_MAX;
-	uint32_t offset = ch->offsets[k & ch->mask];
-	return offset ? k * f->xfer_ns + offset - 1 : UINT64_MAX;
+	uint64_t size = ch->mask + 1;
+	if (count >= size) {
+		memset(ch->booked, 0, size / 8);
+		return;
+	}
+	while (count) {
+		uint64_t i = first & ch->mask, bit = i & 63;
+		uint64_t n = count < 64 - bit ? count : 64 - bit;
+		uint64_t bits = n == 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1) << bit;
+		ch->booked[i >> 6] &= ~bits;
+		first += n;
+		count -= n;
+	}
 }
 
-/* Doubles the ring until bucket `k` fits, keeping the live bookings. */
-static void grow_channel(struct channel *ch, uint64_t k)
+/* Doubles the ring until it covers bucket `k`, keeping the bookings. */
+static void grow_channel(const struct flash *f, struct channel *ch, uint64_t k)
 {
+	uint64_t low = f->horizon >> f->bucket_shift;
 	uint64_t old_size = ch->mask + 1, size = old_size;
-	while (k >= ch->low_bucket + size)
+	while (k - low >= size)
 		size *= 2;
-	uint32_t *offsets = calloc(size, sizeof(*offsets));
-	if (!offsets)
+	uint64_t *booked = calloc(size / 64, sizeof(*booked));
+	uint32_t *offsets = malloc(size * sizeof(*offsets));
+	if (!booked || !offsets)
 		abort();
 	for (uint64_t i = 0; i < old_size; i++) {
-		uint64_t bucket = ch->low_bucket + ((i - ch->low_bucket) & ch->mask);
-		offsets[bucket & (size - 1)] = ch->offsets[i];
+		if (!(ch->booked[i >> 6] >> (i & 63) & 1))
+			continue;
+		uint64_t bucket = low + ((i - low) & ch->mask), j = bucket & (size - 1);
+		booked[j >> 6] |= (uint64_t)1 << (j & 63);
+		offsets[j] = ch->offsets[i];
 	}
+	free(ch->booked);
 	free(ch->offsets);
+	ch->booked = booked;
 	ch->offsets = offsets;
 	ch->mask = size - 1;
 }
 
-/* Occupies `channel` for one page transfer in its first gap at or after `ready`. */
-static uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready)
+/*
+ * Start of the latest booking overlapping [start, start + xfer_ns), or UINT64_MAX if none.
+ * Overlapping bookings start less than xfer_ns either side: at most five buckets, whose bits
+ * are read at once. Buckets before the horizon's may show bits of a later lap: their starts
+ * come out before the horizon, where bookings are forgotten anyway.
+ */
+static inline uint64_t latest_overlap(const struct flash *f, const struct channel *ch,
+				      uint64_t start)
 {
-	if (f->xfer_ns == 0)
-		return ready;
-	struct channel *ch = &f->channels[channel];
 	uint64_t x = f->xfer_ns;
-	uint64_t start = max_u64(ready, ch->low_bucket * x);
+	uint32_t shift = f->bucket_shift;
+	uint64_t first = start >= x ? (start - x + 1) >> shift : 0, last = (start + x - 1) >> shift;
+	uint64_t i = first & ch->mask, bit = i & 63, n = last - first + 1;
+	uint64_t bits = ch->booked[i >> 6] >> bit;
+	if (bit + n > 64)
+		bits |= ch->booked[((i >> 6) + 1) & (ch->mask >> 6)] << (64 - bit);
+	bits &= ((uint64_t)1 << n) - 1;
+	while (bits) {
+		uint64_t k = first + (63 - (uint64_t)__builtin_clzll(bits));
+		uint64_t booked = (k << shift) + ch->offsets[k & ch->mask];
+		if (booked + x > start && booked < start + x && booked >= f->horizon)
+			return booked;
+		bits &= ~((uint64_t)1 << (k - first));
+	}
+	return UINT64_MAX;
+}
+
+/* Occupies the channel for one page transfer in its first gap at or after `ready`. */
+static inline uint64_t transfer(struct flash *f, struct channel *ch, uint64_t ready)
+{
+	uint64_t x = f->xfer_ns;
+	if (x == 0)
+		return ready;
+	uint64_t start = max_u64(ready, f->horizon), low = f->horizon >> f->bucket_shift;
 	for (;;) {
 		if (start >= ch->run_start && start < ch->run_end)
 			start = ch->run_end;
-		uint64_t k = start / x;
-		if (k + 1 >= ch->low_bucket + ch->mask + 1)
-			grow_channel(ch, k + 1);
-		uint64_t before = booking_in(f, ch, k - 1);
-		uint64_t same = booking_in(f, ch, k);
-		uint64_t after = booking_in(f, ch, k + 1);
-		if (before != UINT64_MAX && before + x > start)
-			start = before + x;
-		else if (same != UINT64_MAX)
-			start = same + x;
-		else if (after != UINT64_MAX && after < start + x)
-			start = after + x;
-		else
+		/* The ring must cover every bucket looked at, or it would see the bits of another. */
+		uint64_t last = (start + x - 1) >> f->bucket_shift;
+		if (last - low > ch->mask)
+			grow_channel(f, ch, last);
+		uint64_t overlap = latest_overlap(f, ch, start);
+		if (overlap == UINT64_MAX)
 			break;
+		start = overlap + x;
 	}
-	ch->offsets[(start / x) & ch->mask] = (uint32_t)(start % x) + 1;
+	uint64_t k = start >> f->bucket_shift, i = k & ch->mask;
+	ch->booked[i >> 6] |= (uint64_t)1 << (i & 63);
+	ch->offsets[i] = (uint32_t)(start - (k << f->bucket_shift));
 	if (start == ch->run_end) {
 		ch->run_end += x;
 	} else {
@@ -224,31 +293,20 @@ static uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready)
 
 void flash_advance(struct flash *f, uint64_t now)
 {
-	if (f->xfer_ns == 0)
+	/* The horizon is the start of the bucket of xfer_ns before now's, so a booking that may
+	 * still overlap transfers at now is kept; it moves once now is two such buckets past it. */
+	uint64_t x = f->xfer_ns;
+	if (x == 0 || now < f->horizon + 2 * x)
 		return;
-	/* Keep the bucket before now's: a booking there may still overlap transfers at now. */
-	uint64_t low = now / f->xfer_ns;
-	low = low ? low - 1 : 0;
-	for (uint32_t c = 0; c < f->geo.channels; c++) {
-		struct channel *ch = &f->channels[c];
-		if (low <= ch->low_bucket)
-			continue;
-		if (low - ch->low_bucket > ch->mask) {
-			memset(ch->offsets, 0, (ch->mask + 1) * sizeof(*ch->offsets));
-		} else {
-			uint64_t from = ch->low_bucket & ch->mask, count = low - ch->low_bucket;
-			uint64_t first = count < ch->mask + 1 - from ? count : ch->mask + 1 - from;
-			memset(ch->offsets + from, 0, first * sizeof(*ch->offsets));
-			memset(ch->offsets, 0, (count - first) * sizeof(*ch->offsets));
-		}
-		ch->low_bucket = low;
-	}
+	uint64_t low = f->horizon >> f->bucket_shift;
+	f->horizon = (now / x - 1) * x;
+	for (uint32_t c = 0; c < f->geo.channels; c++)
+		clear_buckets(&f->channels[c], low, (f->horizon >> f->bucket_shift) - low);
 }
 
 uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
 {
-	uint32_t die_index = flash_unit_die(&f->geo, ppn / f->geo.pages_per_unit);
-	struct die *die = &f->dies[die_index];
+	struct die *die = &f->dies[flash_page_die(&f->geo, ppn)];
 	uint64_t sensed;
 	if (!f->read_suspend) {
 		sensed = max_u64(ready, die->free_at) + f->read_ns;
@@ -266,18 +324,17 @@ uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
 		die->read_free_at = sensed;
 	}
 	die->program_plane = NO_PLANE;
-	uint64_t out = transfer(f, die_index % f->geo.channels, sensed);
+	uint64_t out = transfer(f, &f->channels[die->channel], sensed);
 	note_busy(f, max_u64(out, die->free_at));
 	return out;
 }
 
 uint64_t flash_program(struct flash *f, uint64_t ppn, uint64_t ready)
 {
-	uint32_t die_index = flash_unit_die(&f->geo, ppn / f->geo.pages_per_unit);
-	struct die *die = &f->dies[die_index];
-	uint32_t plane = (uint32_t)(ppn % f->geo.planes);
-	uint64_t group = ppn / f->geo.planes;
-	uint64_t loaded = transfer(f, die_index % f->geo.channels, ready);
+	struct die *die = &f->dies[flash_page_die(&f->geo, ppn)];
+	uint64_t group = flash_div(&f->geo.by_planes, ppn);
+	uint32_t plane = (uint32_t)ppn - (uint32_t)group * f->geo.planes;
+	uint64_t loaded = transfer(f, &f->channels[die->channel], ready);
 	uint64_t start;
 	if (plane > 0 && die->program_plane == plane - 1 && die->program_group == group)
 		/* Same multi-plane program: it starts once the last plane's data is in. */

@@ -25,6 +25,29 @@
  * a die (multi-plane erase); pages inside it are numbered plane first, so `planes` consecutive
  * pages form one multi-plane program.
  */
+/*
+ * Division by a geometry constant without a divide instruction. Page and unit numbers are
+ * below 2^32 and the model divides them on every operation, where a 64-bit divide would cost
+ * tens of cycles: powers of two shift, other divisors use a multiply-high by ceil(2^64 / d)
+ * (Lemire, Kaser, Kurz 2019), exact for every 32-bit numerator.
+ */
+struct flash_divisor {
+	uint64_t magic; /* ceil(2^64 / divisor); 0 when the divisor is a power of two */
+	uint32_t divisor;
+	uint32_t shift; /* log2(divisor) when magic is 0 */
+};
+
+static inline uint32_t flash_div(const struct flash_divisor *d, uint64_t n)
+{
+	return d->magic ? (uint32_t)(((unsigned __int128)d->magic * (uint32_t)n) >> 64)
+			: (uint32_t)(n >> d->shift);
+}
+
+static inline uint32_t flash_mod(const struct flash_divisor *d, uint64_t n)
+{
+	return (uint32_t)n - flash_div(d, n) * d->divisor;
+}
+
 struct flash_geometry {
 	uint32_t channels;
 	uint32_t dies;
@@ -34,6 +57,8 @@ struct flash_geometry {
 	uint32_t page_bytes;
 	uint64_t units;          /* dies * units_per_die */
 	uint64_t pages;          /* units * pages_per_unit */
+	/* The same sizes as divisors, for the per-page arithmetic. */
+	struct flash_divisor by_planes, by_units_per_die, by_pages_per_unit, by_pages_per_die;
 };
 
 struct flash;
@@ -43,10 +68,20 @@ struct flash *flash_create(const struct ssd_params *params, char *err, size_t er
 void flash_destroy(struct flash *flash);
 const struct flash_geometry *flash_geometry(const struct flash *flash);
 
-/* Die of a physical page, and of an erase unit. */
+/* Die of an erase unit, and erase unit and die of a physical page. */
 static inline uint32_t flash_unit_die(const struct flash_geometry *geo, uint64_t unit)
 {
-	return (uint32_t)(unit / geo->units_per_die);
+	return flash_div(&geo->by_units_per_die, unit);
+}
+
+static inline uint32_t flash_page_unit(const struct flash_geometry *geo, uint64_t ppn)
+{
+	return flash_div(&geo->by_pages_per_unit, ppn);
+}
+
+static inline uint32_t flash_page_die(const struct flash_geometry *geo, uint64_t ppn)
+{
+	return flash_div(&geo->by_pages_per_die, ppn);
 }
 
 /* Senses physical page `ppn` and moves it over its channel; returns when the data is out. */
