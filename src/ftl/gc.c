@@ -19,6 +19,15 @@
 /* Victims collected per call in idle time: bounds the call's work even with zero latencies. */
 #define BACKGROUND_VICTIMS_PER_CALL 4
 
+/*
+ * How far ahead of its scan GC fetches a victim's mapping entries. Every move rewrites the
+ * L2P entry of a random logical page, a cache miss (the table is tens of MiB) that would stall
+ * each move; fetched a few moves early, the misses overlap. The P2L entries further ahead are
+ * fetched as well, since reading them is what finds the L2P entries to fetch.
+ */
+#define MOVE_PREFETCH_PAGES 8
+#define MOVE_PREFETCH_P2L_PAGES 32
+
 static uint64_t next_random(struct ssd *s)
 {
 	/* splitmix64: tiny, fast, and good enough to pick victims. */
@@ -259,6 +268,13 @@ static uint32_t move_pages(struct ssd *s, uint32_t d, uint32_t budget, uint64_t 
 	if (die->erase_ready < ready)
 		die->erase_ready = ready;
 	while (die->scan < ppu && moved < budget) {
+		if (die->scan + MOVE_PREFETCH_PAGES < ppu) {
+			uint32_t ahead = s->p2l[base + die->scan + MOVE_PREFETCH_PAGES];
+			if (ahead)
+				__builtin_prefetch(&s->l2p[ahead - 1], 1);
+		}
+		if (die->scan + MOVE_PREFETCH_P2L_PAGES < ppu)
+			__builtin_prefetch(&s->p2l[base + die->scan + MOVE_PREFETCH_P2L_PAGES]);
 		uint64_t from = base + die->scan++;
 		uint32_t lpn_plus_1 = s->p2l[from];
 		if (!lpn_plus_1)
