@@ -229,6 +229,20 @@ uint64_t ssd_flush(struct ssd *s, uint64_t now)
 	return done;
 }
 
+void ssd_prefetch(const struct ssd *s, uint64_t lpn, uint32_t npages)
+{
+	if (npages == 0 || lpn >= s->logical_pages)
+		return;
+	uint64_t end = lpn + npages < s->logical_pages ? lpn + npages : s->logical_pages;
+	/* Up to four lines from the first entry on, and the last: a long command pays its other
+	 * misses while its first pages are served anyway. */
+	const char *table = (const char *)s->l2p;
+	uint64_t first = lpn * sizeof(*s->l2p), last = (end - 1) * sizeof(*s->l2p);
+	for (uint64_t at = first; at <= last && at < first + 4 * 64; at += 64)
+		__builtin_prefetch(table + at);
+	__builtin_prefetch(table + last);
+}
+
 void ssd_get_counters(struct ssd *s, struct ssd_counters *out)
 {
 	pthread_mutex_lock(&s->lock);

@@ -55,6 +55,15 @@ uint64_t ssd_trim(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now);
 /* Flush: completes when everything written so far is on NAND. */
 uint64_t ssd_flush(struct ssd *ssd, uint64_t now);
 
+/*
+ * Hint that pages lpn .. lpn + npages - 1 will be read or written soon: brings their mapping
+ * entries into the cache, so that the command's lookups, cache misses on a large device,
+ * overlap other work. Takes no lock and changes nothing (prefetch instructions only), so it
+ * may be called from any thread at any time; useful to a caller that knows its next commands,
+ * as nvemu sim does.
+ */
+void ssd_prefetch(const struct ssd *ssd, uint64_t lpn, uint32_t npages);
+
 /* Snapshot of the counters; the erase statistics walk all erase units. */
 void ssd_get_counters(struct ssd *ssd, struct ssd_counters *out);
 
