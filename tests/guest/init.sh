@@ -51,21 +51,22 @@ subsys_dir() {
 # namespace_devices NQN: wait until every active namespace of connected
 # subsystem NQN has its block device (at most 10 s); print them.
 namespace_devices() {
-    i=0 want=
+    i=0 want='' devs=''
     while [ $i -lt 100 ]; do
         if sd=$(subsys_dir "$1"); then
             ctrl=$(ls "$sd" | grep -E '^nvme[0-9]+$' | head -n 1)
             [ -n "$want" ] || want=$(nvme list-ns "/dev/$ctrl" 2>/dev/null | grep -c '^\[')
-            devs=$(ls "$sd" | grep -E '^nvme[0-9]+n[0-9]+$' | sed 's|^|/dev/|')
+            devs=$(ls "$sd" | grep -E '^nvme[0-9]+n[0-9]+$' | sed 's|^|/dev/|' | tr '\n' ' ')
+            devs=${devs% }
             n=0
             for d in $devs; do [ -b "$d" ] && n=$((n + 1)); done
-            [ -n "$want" ] && [ "$n" -ge "$want" ] && { echo $devs; return 0; }
+            [ -n "$want" ] && [ "$n" -ge "$want" ] && { echo "$devs"; return 0; }
         fi
         sleep 0.1
         i=$((i + 1))
     done
     echo "init: $1: not all of its ${want:-?} namespaces appeared within 10 s" >&2
-    echo $devs
+    echo "$devs"
     return 1
 }
 
@@ -89,9 +90,8 @@ connect_all() {
         fi
         devs=$(namespace_devices "$nqn")
         echo "init: connected $nqn: ${devs:-no namespace}"
-        NVEMU_DEVICES="$NVEMU_DEVICES $devs"
+        NVEMU_DEVICES="${NVEMU_DEVICES:+$NVEMU_DEVICES }$devs"
     done
-    NVEMU_DEVICES=$(echo $NVEMU_DEVICES)
     export NVEMU_DEVICES
 }
 

@@ -20,33 +20,38 @@ for nqn in $EXPECT_NQNS; do
     else fail "subsystem $nqn not connected"; fi
 done
 
-zoned= conventional=
+zoned='' conventional=''
 for dev in $NVEMU_DEVICES; do
     case $(cat "/sys/block/${dev#/dev/}/queue/zoned") in
         host-managed) zoned="$zoned $dev" ;;
         none) conventional="$conventional $dev" ;;
     esac
 done
-zoned=$(echo $zoned) conventional=$(echo $conventional)
-[ "$(echo $zoned | wc -w)" = 1 ] && pass "zoned (host-managed): $zoned" || fail "zoned devices: ${zoned:-none}"
-[ "$(echo $conventional | wc -w)" = 1 ] && pass "conventional: $conventional" ||
-    fail "conventional devices: ${conventional:-none}"
+zoned=${zoned# } conventional=${conventional# }
+case $zoned in
+    */dev/*' '*|'') fail "zoned (host-managed) devices: ${zoned:-none}, expected one" ;;
+    *) pass "zoned (host-managed): $zoned" ;;
+esac
+case $conventional in
+    */dev/*' '*|'') fail "conventional devices: ${conventional:-none}, expected one" ;;
+    *) pass "conventional: $conventional" ;;
+esac
 
 if [ -n "$zoned" ]; then
-    zones=$(blkzone report -c 4 $zoned | grep -c 'start:')
-    [ "$zones" = 4 ] && pass "blkzone report: 4 zones" || fail "blkzone report: $zones zones"
+    zones=$(blkzone report -c 4 "$zoned" | grep -c 'start:')
+    if [ "$zones" = 4 ]; then pass "blkzone report: 4 zones"; else fail "blkzone report: $zones zones"; fi
 fi
 if [ -n "$conventional" ]; then
     head -c 65536 /dev/urandom > /tmp/data
-    if run dd if=/tmp/data of=$conventional bs=4096 oflag=direct &&
-        run dd if=$conventional of=/tmp/back bs=4096 count=16 iflag=direct && cmp /tmp/data /tmp/back
+    if run dd if=/tmp/data of="$conventional" bs=4096 oflag=direct &&
+        run dd if="$conventional" of=/tmp/back bs=4096 count=16 iflag=direct && cmp /tmp/data /tmp/back
     then pass "64 KiB written and read back"; else fail "64 KiB written and read back"; fi
 fi
 
 if [ "$(cat /mnt/host/token 2>/dev/null)" = "$SHARE_TOKEN" ]; then pass "shared folder: host's token"
 else fail "shared folder: no /mnt/host/token with the host's token"; fi
-echo "$SHARE_TOKEN" > /mnt/host/from-guest && pass "shared folder: wrote from-guest" ||
-    fail "shared folder: cannot write"
+if echo "$SHARE_TOKEN" > /mnt/host/from-guest; then pass "shared folder: wrote from-guest"
+else fail "shared folder: cannot write"; fi
 
 [ "$FAILS" -eq 0 ] || exit 1
 exit "$status"
