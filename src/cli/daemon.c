@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/config_file.h"
 #include "config/config.h"
 #include "ns/zoned.h"
 #include "nvme/nvme.h"
@@ -19,11 +20,19 @@
 
 #define MAX_SUBSYSTEMS 64
 #define MAX_NS_SPECS 256
+#define MAX_NS_KEYS 64
 #define DEFAULT_NQN "nqn.2026-11.dev.nvemu:ssd0"
 
 struct ns_spec {
 	unsigned subsys;
 	struct ns_params params;
+	/* --ns-preset and --ns-o: model and zone keys of this namespace alone,
+	 * applied over the daemon-wide ones when the namespace is built */
+	const char *preset;
+	const char *keys[MAX_NS_KEYS];
+	unsigned nkeys;
+	struct ssd_params ssd;
+	struct zoned_params zoned;
 };
 
 struct daemon_options {
@@ -47,6 +56,7 @@ struct daemon_options {
 	struct ssd_params ssd;
 	struct zoned_params zoned;
 	struct stats_params stats;
+	bool check_only;
 };
 
 static void usage(FILE *out)
@@ -55,6 +65,9 @@ static void usage(FILE *out)
 		"Usage: nvemu [options]            serve NVMe namespaces over NVMe/TCP\n"
 		"       nvemu COMMAND --help        (commands: %s)\n"
 		"\n"
+		"  -c, --config FILE         read options, subsystems and namespaces from an INI file\n"
+		"                            (docs/config.md); options after it override it\n"
+		"      --check-config        check the options and the config file, then exit\n"
 		"Listening\n"
 		"  -a, --listen ADDR         address to listen on (127.0.0.1)\n"
 		"  -p, --port PORT           TCP port (4420)\n"
@@ -63,6 +76,8 @@ static void usage(FILE *out)
 		"Subsystems and namespaces\n"
 		"  -n, --nqn NQN             start a subsystem (repeatable; default " DEFAULT_NQN ")\n"
 		"      --ns KIND:SIZE[:LBA]  add a namespace to the last subsystem (repeatable)\n"
+		"      --ns-preset NAME      model preset of the last --ns alone\n"
+		"      --ns-o KEY=VALUE      a model or zone key of the last --ns alone (repeatable)\n"
 		"      --kind KIND           kind of the default namespaces: ram, nossd, ssd, zoned (ram)\n"
 		"      --zoned               the default namespace is zoned (ZNS) on the flash model\n"
 		"                            (same as --kind zoned; zone keys with -o, see docs/zns.md)\n"
@@ -105,10 +120,15 @@ static int parse_ns_spec(const char *text, const struct ns_params *defaults, str
 	char copy[128];
 	snprintf(copy, sizeof(copy), "%s", text);
 	*out = *defaults;
-	char *save = NULL;
-	char *kind = strtok_r(copy, ":", &save);
-	char *size = strtok_r(NULL, ":", &save);
-	char *lba = strtok_r(NULL, ":", &save);
+	/* Fields may be empty ("ssd::512"): strsep keeps them in place. */
+	char *rest = copy;
+	char *kind = strsep(&rest, ":");
+	char *size = strsep(&rest, ":");
+	char *lba = strsep(&rest, ":");
+	if (size && !*size)
+		size = NULL;
+	if (lba && !*lba)
+		lba = NULL;
 	if (!kind || ns_kind_parse(kind, &out->kind)) {
 		snprintf(err, errlen, "--ns '%s': kind must be ram, nossd, ssd or zoned", text);
 		return -1;
@@ -150,11 +170,13 @@ enum {
 	OPT_HTTP,
 	OPT_RECORD,
 	OPT_RECORD_INTERVAL,
+	OPT_NS_PRESET,
+	OPT_NS_KEY,
+	OPT_CHECK_CONFIG,
 };
 
-static int parse_options(int argc, char **argv, struct daemon_options *o, char *err, size_t errlen)
-{
-	static const struct option longopts[] = {
+/* Also the [nvemu] keys of a config file. */
+static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'a'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"nqn", required_argument, NULL, 'n'},
@@ -181,10 +203,27 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 	    {"http", required_argument, NULL, OPT_HTTP},
 	    {"record", required_argument, NULL, OPT_RECORD},
 	    {"record-interval", required_argument, NULL, OPT_RECORD_INTERVAL},
+	    {"ns-preset", required_argument, NULL, OPT_NS_PRESET},
+	    {"ns-o", required_argument, NULL, OPT_NS_KEY},
+	    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
-	};
+};
+
+/* Checks a --ns-o or -o key against the model's and the zone tables. */
+static int set_model_key(struct ssd_params *ssd, struct zoned_params *zoned, const char *assignment,
+			 char *err, size_t errlen)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "%.*s", (int)strcspn(assignment, "="), assignment);
+	bool zone_key = config_find(&zoned_config_table, key) != NULL;
+	return config_set_assignment(zone_key ? &zoned_config_table : &ssd_config_table,
+				     zone_key ? (void *)zoned : (void *)ssd, assignment, err, errlen);
+}
+
+static int parse_options(int argc, char **argv, struct daemon_options *o, char *err, size_t errlen)
+{
 	uint64_t v;
 	int c;
 	optind = 1;
@@ -288,17 +327,46 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 				return -1;
 			break;
 		}
-		case 'o': {
-			/* Zone keys first: none of their names is a flash model key. */
-			char key[128];
-			snprintf(key, sizeof(key), "%.*s", (int)strcspn(optarg, "="), optarg);
-			bool zone_key = config_find(&zoned_config_table, key) != NULL;
-			if (config_set_assignment(zone_key ? &zoned_config_table : &ssd_config_table,
-						  zone_key ? (void *)&o->zoned : (void *)&o->ssd, optarg,
-						  err, errlen))
+		case 'o':
+			if (set_model_key(&o->ssd, &o->zoned, optarg, err, errlen))
 				return -1;
 			break;
+		case OPT_NS_PRESET:
+		case OPT_NS_KEY: {
+			if (!o->nns) {
+				snprintf(err, errlen, "--%s applies to the --ns before it, and there is none",
+					 c == OPT_NS_KEY ? "ns-o" : "ns-preset");
+				return -1;
+			}
+			struct ns_spec *spec = &o->ns[o->nns - 1];
+			/* Checked now against scratch tables, applied when the namespace is built. */
+			struct ssd_params ssd;
+			struct zoned_params zoned;
+			ssd_params_defaults(&ssd);
+			zoned_params_defaults(&zoned);
+			if (c == OPT_NS_PRESET) {
+				char path[4096];
+				if (config_preset_path(optarg, path, sizeof(path))) {
+					snprintf(err, errlen, "preset '%s' not found", optarg);
+					return -1;
+				}
+				if (config_load_ssd_file(&ssd, path, err, errlen))
+					return -1;
+				spec->preset = optarg;
+			} else {
+				if (set_model_key(&ssd, &zoned, optarg, err, errlen))
+					return -1;
+				if (spec->nkeys == MAX_NS_KEYS) {
+					snprintf(err, errlen, "at most %d --ns-o per namespace", MAX_NS_KEYS);
+					return -1;
+				}
+				spec->keys[spec->nkeys++] = optarg;
+			}
+			break;
 		}
+		case OPT_CHECK_CONFIG:
+			o->check_only = true;
+			break;
 		case OPT_ZONED:
 			o->default_ns.kind = NS_KIND_ZONED;
 			break;
@@ -356,6 +424,26 @@ static bool is_loopback(const char *addr)
 	       strcmp(addr, "localhost") == 0;
 }
 
+/* Starts from the daemon-wide keys, then this namespace's preset and keys. */
+static int apply_ns_keys(struct daemon_options *o, struct ns_spec *spec, struct ns_params *params,
+			 char *err, size_t errlen)
+{
+	if (!spec->preset && !spec->nkeys)
+		return 0;
+	spec->ssd = o->ssd;
+	spec->zoned = o->zoned;
+	char path[4096];
+	if (spec->preset && (config_preset_path(spec->preset, path, sizeof(path)) ||
+			     config_load_ssd_file(&spec->ssd, path, err, errlen)))
+		return -1;
+	for (unsigned k = 0; k < spec->nkeys; k++)
+		if (set_model_key(&spec->ssd, &spec->zoned, spec->keys[k], err, errlen))
+			return -1;
+	params->ssd = &spec->ssd;
+	params->zoned = &spec->zoned;
+	return 0;
+}
+
 static int build_target(struct daemon_options *o, struct nvme_target **out, struct stats *stats,
 			char *err, size_t errlen)
 {
@@ -403,6 +491,8 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, stru
 			struct ns_params params = explicit_ns ? o->ns[i].params : o->default_ns;
 			params.ssd = &o->ssd;
 			params.zoned = &o->zoned;
+			if (explicit_ns && apply_ns_keys(o, &o->ns[i], &params, err, errlen))
+				return -1;
 			params.transport_floor_ns = o->default_ns.transport_floor_ns;
 			struct ns *ns = ns_create(&params, err, errlen);
 			if (!ns)
@@ -442,9 +532,9 @@ static void print_banner(const struct daemon_options *o, const struct stats *sta
 	fflush(stdout);
 }
 
-int daemon_main(int argc, char **argv)
+static void set_defaults(struct daemon_options *o)
 {
-	struct daemon_options o = {
+	*o = (struct daemon_options){
 	    .listen = "127.0.0.1",
 	    .port = 4420,
 	    .default_ns = {.kind = NS_KIND_RAM, .bytes = 1ull << 30, .lba_size = 4096},
@@ -452,22 +542,83 @@ int daemon_main(int argc, char **argv)
 	    .target = {.mdts = 5, .max_io_queues = 64, .io_queue_depth = 128, .incapsule_size = 8192},
 	    .reactors = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 	};
-	ssd_params_defaults(&o.ssd);
-	zoned_params_defaults(&o.zoned);
+	ssd_params_defaults(&o->ssd);
+	zoned_params_defaults(&o->zoned);
+}
+
+/* A config file's key, checked as its command-line option would be. */
+static int check_option(const char *option, const char *value, char *err, size_t errlen)
+{
+	struct daemon_options *scratch = malloc(sizeof(*scratch));
+	if (!scratch) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	set_defaults(scratch);
+	char flag[160];
+	snprintf(flag, sizeof(flag), "--%s", option);
+	/* --ns-o and --ns-preset need a namespace to apply to. */
+	char *argv[] = {"nvemu", "--ns", "ram", flag, (char *)value, NULL};
+	bool per_ns = strncmp(option, "ns-", 3) == 0;
+	int rc = parse_options(per_ns ? 5 : 3, per_ns ? argv : (char *[]){"nvemu", flag, (char *)value, NULL},
+			       scratch, err, errlen);
+	free(scratch);
+	return rc;
+}
+
+/*
+ * Replaces --config FILE (or -c FILE) with the options the file stands for,
+ * in its place, so that options after it override the file's.
+ */
+static int expand_config(int argc, char **argv, struct arg_list *out, char *err, size_t errlen)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *file = NULL;
+		if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
+			file = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+		if (!file) {
+			if (arg_list_push(out, argv[i]))
+				goto oom;
+			continue;
+		}
+		if (config_file_to_args(file, longopts, check_option, out, err, errlen))
+			return -1;
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int daemon_main(int argc, char **argv)
+{
+	struct daemon_options o;
+	set_defaults(&o);
 	char err[512] = "";
-	if (parse_options(argc, argv, &o, err, sizeof(err))) {
+	struct arg_list args = {0};
+	if (expand_config(argc, argv, &args, err, sizeof(err)) ||
+	    parse_options(args.argc, args.argv, &o, err, sizeof(err))) {
 		fprintf(stderr, "nvemu: %s\n", err);
+		arg_list_free(&args);
 		return 2;
 	}
 	o.stats.nreactors = o.reactors;
 	o.stats.port = o.port;
 	struct stats *stats = stats_create(&o.stats);
 	struct nvme_target *target = NULL;
-	if (!stats || build_target(&o, &target, stats, err, sizeof(err))) {
-		fprintf(stderr, "nvemu: %s\n", stats ? err : "out of memory");
+	if (!stats || build_target(&o, &target, stats, err, sizeof(err)) || o.check_only) {
+		bool failed = !stats || !o.check_only || err[0];
+		if (failed)
+			fprintf(stderr, "nvemu: %s\n", stats ? err : "out of memory");
+		else
+			printf("nvemu: configuration is valid (%u subsystem%s)\n", o.nsubsys,
+			       o.nsubsys == 1 ? "" : "s");
 		stats_destroy(stats);
 		nvme_target_destroy(target);
-		return 2;
+		arg_list_free(&args);
+		return failed ? 2 : 0;
 	}
 
 	/* Only the main thread takes signals; reactors inherit the blocked mask. */
@@ -523,5 +674,7 @@ out:
 	free(reactors);
 	free(threads);
 	nvme_target_destroy(target);
+	/* Options point into the expanded arguments until here. */
+	arg_list_free(&args);
 	return rc;
 }

@@ -1,0 +1,298 @@
+#include "cli/config_file.h"
+
+#include "cli/cli.h"
+#include "ns/ns.h"
+
+#include <ini.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_SECTIONS 256
+#define NAME_LEN 128
+
+struct subsys_section {
+	char name[NAME_LEN];
+	char *nqn;
+};
+
+struct ns_section {
+	char name[NAME_LEN];
+	char subsys[NAME_LEN]; /* empty: the subsystem defined last before it */
+	char *kind, *size, *lba_size, *preset;
+	struct arg_list keys; /* "--ns-o" "key=value" pairs */
+};
+
+struct reader {
+	const char *path;
+	const struct option *options;
+	config_check_fn check;
+	struct arg_list global;
+	struct subsys_section subsys[MAX_SECTIONS];
+	unsigned nsubsys;
+	struct ns_section ns[MAX_SECTIONS];
+	unsigned nns;
+	char seen[MAX_SECTIONS][NAME_LEN];
+	unsigned nseen;
+	char current[NAME_LEN];
+	char message[1024];
+};
+
+int arg_list_push(struct arg_list *list, const char *arg)
+{
+	if (list->argc + 2 > list->cap) {
+		int cap = list->cap ? list->cap * 2 : 16;
+		char **argv = realloc(list->argv, (size_t)cap * sizeof(*argv));
+		if (!argv)
+			return -1;
+		list->argv = argv;
+		list->cap = cap;
+	}
+	if (!(list->argv[list->argc] = strdup(arg)))
+		return -1;
+	list->argv[++list->argc] = NULL;
+	return 0;
+}
+
+void arg_list_free(struct arg_list *list)
+{
+	for (int i = 0; i < list->argc; i++)
+		free(list->argv[i]);
+	free(list->argv);
+	memset(list, 0, sizeof(*list));
+}
+
+static void copy_name(char *dst, const char *src)
+{
+	size_t n = strnlen(src, NAME_LEN - 1);
+	memmove(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int fail(struct reader *r, const char *fmt, const char *a, const char *b)
+{
+	/* inih keeps going after an error; the first message is the one reported. */
+	if (!r->message[0])
+		snprintf(r->message, sizeof(r->message), fmt, a, b);
+	return 0;
+}
+
+static const struct option *find_option(const struct option *options, const char *name)
+{
+	for (; options->name; options++)
+		if (strcmp(options->name, name) == 0)
+			return options;
+	return NULL;
+}
+
+static int parse_flag(const char *value, bool *on)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0)
+			return *on = true, 0;
+		if (strcasecmp(value, no[i]) == 0)
+			return *on = false, 0;
+	}
+	return -1;
+}
+
+static int global_key(struct reader *r, const char *key, const char *value)
+{
+	char name[NAME_LEN];
+	copy_name(name, key);
+	for (char *c = name; *c; c++)
+		if (*c == '_')
+			*c = '-';
+	const struct option *opt = find_option(r->options, name);
+	if (!opt || strncmp(name, "ns-", 3) == 0)
+		return fail(r, "[nvemu] unknown key '%s'%s", key, "");
+	char option[NAME_LEN + 2];
+	snprintf(option, sizeof(option), "--%s", name);
+	if (opt->has_arg == no_argument) {
+		bool on;
+		if (parse_flag(value, &on))
+			return fail(r, "[nvemu] key '%s': '%s' is not yes or no", key, value);
+		return !on || arg_list_push(&r->global, option) == 0;
+	}
+	char err[400];
+	if (r->check(name, value, err, sizeof(err)))
+		return fail(r, "[nvemu] key '%s': %s", key, err);
+	return arg_list_push(&r->global, option) == 0 && arg_list_push(&r->global, value) == 0;
+}
+
+static int replace(char **field, const char *value)
+{
+	free(*field);
+	return (*field = strdup(value)) != NULL;
+}
+
+static int namespace_key(struct reader *r, struct ns_section *ns, const char *key, const char *value)
+{
+	if (strcmp(key, "subsystem") == 0) {
+		copy_name(ns->subsys, value);
+		return 1;
+	}
+	char assignment[512], err[400];
+	enum ns_kind kind;
+	uint64_t number;
+	if (strcmp(key, "kind") == 0)
+		return ns_kind_parse(value, &kind) == 0
+			   ? replace(&ns->kind, value)
+			   : fail(r, "[namespace %s] kind '%s' is not ram, nossd, ssd or zoned", ns->name, value);
+	if (strcmp(key, "size") == 0)
+		return cli_parse_size(value, &number) == 0
+			   ? replace(&ns->size, value)
+			   : fail(r, "[namespace %s] size '%s' is not a size (like 512M or 4G)", ns->name, value);
+	if (strcmp(key, "lba_size") == 0 || strcmp(key, "lba-size") == 0)
+		return strcmp(value, "512") == 0 || strcmp(value, "4096") == 0
+			   ? replace(&ns->lba_size, value)
+			   : fail(r, "[namespace %s] lba_size '%s' is not 512 or 4096", ns->name, value);
+	if (strcmp(key, "preset") == 0)
+		return r->check("ns-preset", value, err, sizeof(err)) == 0
+			   ? replace(&ns->preset, value)
+			   : fail(r, "[namespace %s] %s", ns->name, err);
+	snprintf(assignment, sizeof(assignment), "%s=%s", key, value);
+	if (r->check("ns-o", assignment, err, sizeof(err)))
+		return fail(r, "[namespace %s] %s", ns->name, err);
+	return arg_list_push(&ns->keys, "--ns-o") == 0 && arg_list_push(&ns->keys, assignment) == 0;
+}
+
+/* A key of a section seen for the first time opens it; seeing it again later is a duplicate. */
+static int open_section(struct reader *r, const char *section)
+{
+	for (unsigned i = 0; i < r->nseen; i++)
+		if (strcmp(r->seen[i], section) == 0)
+			return fail(r, "duplicate section [%s]%s", section, "");
+	if (r->nseen == MAX_SECTIONS)
+		return fail(r, "more than 256 sections at [%s]%s", section, "");
+	copy_name(r->seen[r->nseen++], section);
+	copy_name(r->current, section);
+	if (strncmp(section, "subsystem ", 10) == 0) {
+		copy_name(r->subsys[r->nsubsys++].name, section + 10);
+	} else if (strncmp(section, "namespace ", 10) == 0) {
+		struct ns_section *ns = &r->ns[r->nns++];
+		copy_name(ns->name, section + 10);
+		if (r->nsubsys)
+			copy_name(ns->subsys, r->subsys[r->nsubsys - 1].name);
+	} else if (strcmp(section, "nvemu") != 0) {
+		return fail(r, "unknown section [%s] (expected [nvemu], [subsystem NAME] or "
+			       "[namespace NAME])%s", section, "");
+	}
+	return 1;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct reader *r = user;
+	if (strcmp(section, r->current) != 0 && !open_section(r, section))
+		return 0;
+	if (strcmp(section, "nvemu") == 0)
+		return global_key(r, key, value);
+	if (strncmp(section, "subsystem ", 10) == 0) {
+		if (strcmp(key, "nqn") != 0)
+			return fail(r, "[%s] unknown key '%s' (a subsystem has only nqn)", section, key);
+		/* The same rule the target applies, here so that the message has a line. */
+		if (strncmp(value, "nqn.", 4) != 0 || strlen(value) >= 256)
+			return fail(r, "[%s] nqn '%s' must start with 'nqn.' and be under 256 bytes", section, value);
+		return replace(&r->subsys[r->nsubsys - 1].nqn, value);
+	}
+	return namespace_key(r, &r->ns[r->nns - 1], key, value);
+}
+
+static int emit_namespace(struct reader *r, struct ns_section *ns, struct arg_list *out)
+{
+	if (!ns->kind)
+		return fail(r, "[namespace %s] has no kind%s", ns->name, "");
+	char spec[256];
+	snprintf(spec, sizeof(spec), "%s:%s:%s", ns->kind, ns->size ? ns->size : "",
+		 ns->lba_size ? ns->lba_size : "");
+	char err[400];
+	if (r->check("ns", spec, err, sizeof(err)))
+		return fail(r, "[namespace %s] %s", ns->name, err);
+	if (arg_list_push(out, "--ns") || arg_list_push(out, spec))
+		return 0;
+	if (ns->preset && (arg_list_push(out, "--ns-preset") || arg_list_push(out, ns->preset)))
+		return 0;
+	for (int i = 0; i < ns->keys.argc; i++)
+		if (arg_list_push(out, ns->keys.argv[i]))
+			return 0;
+	return 1;
+}
+
+static int assemble(struct reader *r, struct arg_list *out)
+{
+	for (int i = 0; i < r->global.argc; i++)
+		if (arg_list_push(out, r->global.argv[i]))
+			return 0;
+	for (unsigned n = 0; n < r->nns; n++) {
+		bool found = !r->ns[n].subsys[0];
+		for (unsigned s = 0; s < r->nsubsys && !found; s++)
+			found = strcmp(r->subsys[s].name, r->ns[n].subsys) == 0;
+		if (!found)
+			return fail(r, "[namespace %s] names no [subsystem %s]", r->ns[n].name, r->ns[n].subsys);
+	}
+	/* Namespaces before any subsystem go to the default one, which comes first. */
+	for (unsigned n = 0; n < r->nns; n++)
+		if (!r->ns[n].subsys[0] && !emit_namespace(r, &r->ns[n], out))
+			return 0;
+	for (unsigned s = 0; s < r->nsubsys; s++) {
+		if (!r->subsys[s].nqn)
+			return fail(r, "[subsystem %s] has no nqn%s", r->subsys[s].name, "");
+		char err[400];
+		if (r->check("nqn", r->subsys[s].nqn, err, sizeof(err)))
+			return fail(r, "[subsystem %s] %s", r->subsys[s].name, err);
+		if (arg_list_push(out, "--nqn") || arg_list_push(out, r->subsys[s].nqn))
+			return 0;
+		for (unsigned n = 0; n < r->nns; n++)
+			if (strcmp(r->ns[n].subsys, r->subsys[s].name) == 0 &&
+			    !emit_namespace(r, &r->ns[n], out))
+				return 0;
+	}
+	return 1;
+}
+
+static void reader_free(struct reader *r)
+{
+	arg_list_free(&r->global);
+	for (unsigned s = 0; s < r->nsubsys; s++)
+		free(r->subsys[s].nqn);
+	for (unsigned n = 0; n < r->nns; n++) {
+		free(r->ns[n].kind);
+		free(r->ns[n].size);
+		free(r->ns[n].lba_size);
+		free(r->ns[n].preset);
+		arg_list_free(&r->ns[n].keys);
+	}
+	free(r);
+}
+
+int config_file_to_args(const char *path, const struct option *options, config_check_fn check,
+			struct arg_list *out, char *err, size_t errlen)
+{
+	struct reader *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	r->path = path;
+	r->options = options;
+	r->check = check;
+	int line = ini_parse(path, on_key, r);
+	int rc = 0;
+	if (line < 0) {
+		snprintf(err, errlen, "%s: cannot read the config file", path);
+		rc = -1;
+	} else if (line > 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+			 r->message[0] ? r->message : "not a 'key = value' line or a [section]");
+		rc = -1;
+	} else if (!assemble(r, out)) {
+		snprintf(err, errlen, "%s: %s", path, r->message[0] ? r->message : "out of memory");
+		rc = -1;
+	}
+	reader_free(r);
+	return rc;
+}
