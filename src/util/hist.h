@@ -26,7 +26,7 @@ struct hist {
 void hist_init(struct hist *h);
 void hist_merge(struct hist *into, const struct hist *from);
 /* Leaves in `later` only the samples `earlier` (a past state of it) did not have;
- * min and max become the edges of the remaining buckets, sum is kept only if exact. */
+ * min and max become the outer edges of the buckets left. */
 void hist_subtract(struct hist *later, const struct hist *earlier);
 
 unsigned hist_index(uint64_t value);
