@@ -222,6 +222,32 @@ static int set_model_key(struct ssd_params *ssd, struct zoned_params *zoned, con
 				     zone_key ? (void *)zoned : (void *)ssd, assignment, err, errlen);
 }
 
+struct model_keys {
+	struct ssd_params *ssd;
+	struct zoned_params *zoned;
+};
+
+static int preset_line(const char *key, const char *value, void *ctx, char *err, size_t errlen)
+{
+	struct model_keys *keys = ctx;
+	char assignment[512];
+	snprintf(assignment, sizeof(assignment), "%s=%s", key, value);
+	return set_model_key(keys->ssd, keys->zoned, assignment, err, errlen);
+}
+
+/* A preset holds flash-model keys and, for zoned drives, zone keys. */
+static int load_preset(struct ssd_params *ssd, struct zoned_params *zoned, const char *name,
+		       char *err, size_t errlen)
+{
+	char path[4096];
+	if (config_preset_path(name, path, sizeof(path))) {
+		snprintf(err, errlen, "preset '%s' not found", name);
+		return -1;
+	}
+	struct model_keys keys = {ssd, zoned};
+	return config_parse_file(path, preset_line, &keys, err, errlen);
+}
+
 static int parse_options(int argc, char **argv, struct daemon_options *o, char *err, size_t errlen)
 {
 	uint64_t v;
@@ -317,16 +343,10 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 		case OPT_POLL:
 			o->busy_poll = true;
 			break;
-		case OPT_PRESET: {
-			char path[4096];
-			if (config_preset_path(optarg, path, sizeof(path))) {
-				snprintf(err, errlen, "preset '%s' not found", optarg);
-				return -1;
-			}
-			if (config_load_ssd_file(&o->ssd, path, err, errlen))
+		case OPT_PRESET:
+			if (load_preset(&o->ssd, &o->zoned, optarg, err, errlen))
 				return -1;
 			break;
-		}
 		case 'o':
 			if (set_model_key(&o->ssd, &o->zoned, optarg, err, errlen))
 				return -1;
@@ -345,12 +365,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			ssd_params_defaults(&ssd);
 			zoned_params_defaults(&zoned);
 			if (c == OPT_NS_PRESET) {
-				char path[4096];
-				if (config_preset_path(optarg, path, sizeof(path))) {
-					snprintf(err, errlen, "preset '%s' not found", optarg);
-					return -1;
-				}
-				if (config_load_ssd_file(&ssd, path, err, errlen))
+				if (load_preset(&ssd, &zoned, optarg, err, errlen))
 					return -1;
 				spec->preset = optarg;
 			} else {
@@ -432,9 +447,7 @@ static int apply_ns_keys(struct daemon_options *o, struct ns_spec *spec, struct 
 		return 0;
 	spec->ssd = o->ssd;
 	spec->zoned = o->zoned;
-	char path[4096];
-	if (spec->preset && (config_preset_path(spec->preset, path, sizeof(path)) ||
-			     config_load_ssd_file(&spec->ssd, path, err, errlen)))
+	if (spec->preset && load_preset(&spec->ssd, &spec->zoned, spec->preset, err, errlen))
 		return -1;
 	for (unsigned k = 0; k < spec->nkeys; k++)
 		if (set_model_key(&spec->ssd, &spec->zoned, spec->keys[k], err, errlen))
