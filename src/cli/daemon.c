@@ -68,6 +68,7 @@ static void usage(FILE *out)
 		"  -c, --config FILE         read options, subsystems and namespaces from an INI file\n"
 		"                            (docs/config.md); options after it override it\n"
 		"      --check-config        check the options and the config file, then exit\n"
+		"      --list-keys           list every flash-model and zone key with its default\n"
 		"Listening\n"
 		"  -a, --listen ADDR         address to listen on (127.0.0.1)\n"
 		"  -p, --port PORT           TCP port (4420)\n"
@@ -173,6 +174,7 @@ enum {
 	OPT_NS_PRESET,
 	OPT_NS_KEY,
 	OPT_CHECK_CONFIG,
+	OPT_LIST_KEYS,
 };
 
 /* Also the [nvemu] keys of a config file. */
@@ -206,6 +208,7 @@ static const struct option longopts[] = {
 	    {"ns-preset", required_argument, NULL, OPT_NS_PRESET},
 	    {"ns-o", required_argument, NULL, OPT_NS_KEY},
 	    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+	    {"list-keys", no_argument, NULL, OPT_LIST_KEYS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -382,6 +385,12 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 		case OPT_CHECK_CONFIG:
 			o->check_only = true;
 			break;
+		case OPT_LIST_KEYS:
+			printf("Flash model keys (-o, --ns-o, presets, [namespace] sections):\n");
+			config_print_keys(&ssd_config_table, stdout);
+			printf("Zone keys (zoned namespaces):\n");
+			config_print_keys(&zoned_config_table, stdout);
+			exit(0);
 		case OPT_ZONED:
 			o->default_ns.kind = NS_KIND_ZONED;
 			break;
