@@ -304,9 +304,8 @@ void flash_advance(struct flash *f, uint64_t now)
 		clear_buckets(&f->channels[c], low, (f->horizon >> f->bucket_shift) - low);
 }
 
-uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
+static inline uint64_t read_on(struct flash *f, struct die *die, uint64_t ready)
 {
-	struct die *die = &f->dies[flash_page_die(&f->geo, ppn)];
 	uint64_t sensed;
 	if (!f->read_suspend) {
 		sensed = max_u64(ready, die->free_at) + f->read_ns;
@@ -329,9 +328,8 @@ uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
 	return out;
 }
 
-uint64_t flash_program(struct flash *f, uint64_t ppn, uint64_t ready)
+static inline uint64_t program_on(struct flash *f, struct die *die, uint64_t ppn, uint64_t ready)
 {
-	struct die *die = &f->dies[flash_page_die(&f->geo, ppn)];
 	uint64_t group = flash_div(&f->geo.by_planes, ppn);
 	uint32_t plane = (uint32_t)ppn - (uint32_t)group * f->geo.planes;
 	uint64_t loaded = transfer(f, &f->channels[die->channel], ready);
@@ -350,6 +348,24 @@ uint64_t flash_program(struct flash *f, uint64_t ppn, uint64_t ready)
 	return end;
 }
 
+uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
+{
+	return read_on(f, &f->dies[flash_page_die(&f->geo, ppn)], ready);
+}
+
+uint64_t flash_program(struct flash *f, uint64_t ppn, uint64_t ready)
+{
+	return program_on(f, &f->dies[flash_page_die(&f->geo, ppn)], ppn, ready);
+}
+
+uint64_t flash_copy(struct flash *f, uint64_t from, uint64_t to, uint64_t ready,
+		    uint64_t *read_done)
+{
+	struct die *die = &f->dies[flash_page_die(&f->geo, from)];
+	*read_done = read_on(f, die, ready);
+	return program_on(f, die, to, *read_done);
+}
+
 uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready)
 {
 	struct die *die = &f->dies[flash_unit_die(&f->geo, unit)];
@@ -363,6 +379,20 @@ uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready)
 uint64_t flash_die_free_at(const struct flash *f, uint32_t die)
 {
 	return f->dies[die].free_at;
+}
+
+uint32_t flash_first_free_die(const struct flash *f, uint32_t after, const bool *excluded)
+{
+	uint32_t best = UINT32_MAX, d = after;
+	uint64_t best_free_at = UINT64_MAX;
+	for (uint32_t i = 0; i < f->geo.dies; i++) {
+		d = d + 1 == f->geo.dies ? 0 : d + 1;
+		if (f->dies[d].free_at < best_free_at && !excluded[d]) {
+			best = d;
+			best_free_at = f->dies[d].free_at;
+		}
+	}
+	return best;
 }
 
 uint64_t flash_idle_at(const struct flash *f)

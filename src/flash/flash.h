@@ -94,6 +94,14 @@ uint64_t flash_read(struct flash *flash, uint64_t ppn, uint64_t ready);
  */
 uint64_t flash_program(struct flash *flash, uint64_t ppn, uint64_t ready);
 
+/*
+ * Garbage collection's move of a page within its die: flash_read of `from`, then flash_program
+ * of `to` (on the same die) once the data is out, in one call. Returns when the program ends;
+ * *read_done gets when the read did.
+ */
+uint64_t flash_copy(struct flash *flash, uint64_t from, uint64_t to, uint64_t ready,
+		    uint64_t *read_done);
+
 /* Erases erase unit `unit` (a block per plane); returns when done. */
 uint64_t flash_erase(struct flash *flash, uint64_t unit, uint64_t ready);
 
@@ -105,6 +113,13 @@ void flash_advance(struct flash *flash, uint64_t now);
 
 /* Time at which `die` has finished everything issued to it so far. */
 uint64_t flash_die_free_at(const struct flash *flash, uint32_t die);
+
+/*
+ * The die that will be free first, skipping those with excluded[die] set: dies are looked at
+ * from `after` + 1 on, round-robin, and a tie goes to the first one seen. UINT32_MAX when all
+ * are excluded.
+ */
+uint32_t flash_first_free_die(const struct flash *flash, uint32_t after, const bool *excluded);
 
 /* Time at which every channel and die is idle, given what was issued so far. */
 uint64_t flash_idle_at(const struct flash *flash);

@@ -81,7 +81,7 @@ struct ssd {
 
 static inline uint32_t page_unit(const struct ssd *s, uint64_t ppn)
 {
-	return (uint32_t)(ppn / s->geo.pages_per_unit);
+	return flash_page_unit(&s->geo, ppn);
 }
 
 /* gc.c */

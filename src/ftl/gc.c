@@ -189,38 +189,41 @@ static uint32_t pick_victim(struct ssd *s, uint32_t d)
 	return NO_UNIT;
 }
 
-/* Next page of `stream` on die d, opening a free unit there if needed (one must exist). */
-static uint64_t die_alloc(struct ssd *s, struct stream *stream, uint32_t d)
+/* The unit `stream` writes on die d, opening a free one if needed (one must exist). */
+static uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
 {
 	uint32_t u = stream->open_unit[d];
-	if (u == NO_UNIT) {
-		struct die_gc *die = &s->dies[d];
-		if (die->free_count == 0) {
-			fprintf(stderr, "ftl: die %u has no free unit left\n", d);
-			abort();
-		}
-		u = s->free_stack[(uint64_t)d * s->geo.units_per_die + --die->free_count];
-		s->free_units--;
-		s->units[u].state = UNIT_OPEN;
-		stream->open_unit[d] = u;
-		stream->next_page[d] = 0;
+	if (u != NO_UNIT)
+		return u;
+	struct die_gc *die = &s->dies[d];
+	if (die->free_count == 0) {
+		fprintf(stderr, "ftl: die %u has no free unit left\n", d);
+		abort();
 	}
-	uint32_t offset = stream->next_page[d]++;
-	if (stream->next_page[d] == s->geo.pages_per_unit)
-		stream->open_unit[d] = NO_UNIT;
-	return (uint64_t)u * s->geo.pages_per_unit + offset;
+	u = s->free_stack[(uint64_t)d * s->geo.units_per_die + --die->free_count];
+	s->free_units--;
+	s->units[u].state = UNIT_OPEN;
+	stream->open_unit[d] = u;
+	stream->next_page[d] = 0;
+	return u;
 }
 
-/* Maps lpn to a fresh page of `stream` on die d; a unit is closed (a victim) once full. */
+/*
+ * Maps lpn to the next page of `stream` on die d and returns it; a unit is closed (a victim
+ * candidate) once full.
+ */
 static inline uint64_t place(struct ssd *s, struct stream *stream, uint32_t d, uint32_t lpn)
 {
-	uint64_t ppn = die_alloc(s, stream, d);
-	uint32_t u = page_unit(s, ppn);
+	uint32_t u = stream_unit(s, stream, d);
+	uint32_t offset = stream->next_page[d]++;
+	uint64_t ppn = (uint64_t)u * s->geo.pages_per_unit + offset;
 	s->p2l[ppn] = lpn + 1;
 	s->l2p[lpn] = (uint32_t)ppn + 1;
 	s->units[u].valid++;
-	if ((ppn + 1) % s->geo.pages_per_unit == 0)
+	if (offset + 1 == s->geo.pages_per_unit) {
+		stream->open_unit[d] = NO_UNIT;
 		victim_add(s, u);
+	}
 	return ppn;
 }
 
@@ -281,11 +284,10 @@ static uint32_t move_pages(struct ssd *s, uint32_t d, uint32_t budget, uint64_t 
 			continue;
 		s->p2l[from] = 0;
 		s->units[u].valid--;
-		uint64_t data_at = flash_read(s->flash, from, ready);
-		if (data_at > die->erase_ready)
-			die->erase_ready = data_at;
-		uint64_t dest = place(s, s->gc_stream, d, lpn_plus_1 - 1);
-		flash_program(s->flash, dest, data_at);
+		uint64_t dest = place(s, s->gc_stream, d, lpn_plus_1 - 1), data_out;
+		flash_copy(s->flash, from, dest, ready, &data_out);
+		if (data_out > die->erase_ready)
+			die->erase_ready = data_out;
 		moved++;
 	}
 	s->count.gc_pages_moved += moved;
@@ -343,19 +345,9 @@ static uint32_t pick_host_die(struct ssd *s, const bool *full)
 {
 	struct stream *host = &s->host;
 	uint32_t d = host->cursor;
-	if (host->open_unit[d] != NO_UNIT && host->next_page[d] % s->geo.planes != 0 && !full[d])
+	if (host->open_unit[d] != NO_UNIT && flash_mod(&s->geo.by_planes, host->next_page[d]) != 0 && !full[d])
 		return d;
-	uint32_t best = NO_UNIT;
-	uint64_t best_free_at = UINT64_MAX;
-	for (uint32_t i = 1; i <= s->geo.dies; i++) {
-		d = d + 1 == s->geo.dies ? 0 : d + 1;
-		uint64_t free_at = flash_die_free_at(s->flash, d);
-		if (!full[d] && free_at < best_free_at) {
-			best = d;
-			best_free_at = free_at;
-		}
-	}
-	return best;
+	return flash_first_free_die(s->flash, d, full);
 }
 
 uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
