@@ -239,8 +239,7 @@ static int assemble(struct reader *r, struct arg_list *out)
 		if (!r->ns[n].subsys[0] && !emit_namespace(r, &r->ns[n], out))
 			return 0;
 	for (unsigned s = 0; s < r->nsubsys; s++) {
-		if (!r->subsys[s].nqn)
-			return fail(r, "[subsystem %s] has no nqn%s", r->subsys[s].name, "");
+		/* A section exists once it has a key, and a subsystem's only key is nqn. */
 		char err[400];
 		if (r->check("nqn", r->subsys[s].nqn, err, sizeof(err)))
 			return fail(r, "[subsystem %s] %s", r->subsys[s].name, err);

@@ -65,6 +65,7 @@ static void usage(FILE *out)
 		"Usage: nvemu [options]            serve NVMe namespaces over NVMe/TCP\n"
 		"       nvemu COMMAND --help        (commands: %s)\n"
 		"\n"
+		"Configuration\n"
 		"  -c, --config FILE         read options, subsystems and namespaces from an INI file\n"
 		"                            (docs/config.md); options after it override it\n"
 		"      --check-config        check the options and the config file, then exit\n"

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The config file: every key is accepted with a valid value, bad input gets the exact error
+(file, line, key), and docs/config.md lists exactly the keys the binary knows.
+Usage: test_config.py NVEMU SOURCE_DIR"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+NVEMU, SOURCE = sys.argv[1], sys.argv[2]
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    print(f"{'PASS' if ok else 'FAIL'}: {name}{'' if ok else ': ' + detail}")
+    passed, failed = passed + ok, failed + (not ok)
+
+
+def run_config(text, *extra):
+    with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as f:
+        f.write(text)
+    try:
+        r = subprocess.run([NVEMU, "-c", f.name, "--control", "none", "--check-config", *extra],
+                           capture_output=True, text=True)
+        return r.returncode, r.stderr.replace(f.name, "FILE").strip()
+    finally:
+        os.unlink(f.name)
+
+
+def expect_error(name, text, message):
+    rc, err = run_config(text)
+    check(name, rc == 2 and err == f"nvemu: {message}", f"rc {rc}, stderr {err!r}")
+
+
+# -- bad input, exact messages --
+expect_error("unknown key", "[nvemu]\nportt = 1\n", "FILE:2: [nvemu] unknown key 'portt'")
+expect_error("bad number", "[nvemu]\nport = fast\n", "FILE:2: [nvemu] key 'port': bad value 'fast' for --port")
+expect_error("out of range", "[nvemu]\n\nport = 70000\n", "FILE:3: [nvemu] key 'port': bad value '70000' for --port")
+expect_error("bad flag", "[nvemu]\npoll = maybe\n", "FILE:2: [nvemu] key 'poll': 'maybe' is not yes or no")
+expect_error("duplicate section", "[namespace a]\nkind = ram\n[namespace b]\nkind = ram\n[namespace a]\nsize = 1G\n",
+             "FILE:6: duplicate section [namespace a]")
+expect_error("unknown section", "[drive]\nkind = ram\n",
+             "FILE:2: unknown section [drive] (expected [nvemu], [subsystem NAME] or [namespace NAME])")
+expect_error("model key out of range", "[namespace a]\nkind = ssd\nchannels = 0\n",
+             "FILE:3: [namespace a] channels: 0 is out of range [1, 1024]")
+expect_error("model key not a number", "[namespace a]\nkind = ssd\nop_pcent = lots\n",
+             "FILE:3: [namespace a] op_pcent: 'lots' is not a number")
+expect_error("unknown model key", "[namespace a]\nkind = ssd\nflux = 3\n", "FILE:3: [namespace a] flux: unknown ssd key")
+expect_error("bad kind", "[namespace a]\nkind = floppy\n",
+             "FILE:2: [namespace a] kind 'floppy' is not ram, nossd, ssd or zoned")
+expect_error("bad size", "[namespace a]\nkind = ram\nsize = 12Q\n",
+             "FILE:3: [namespace a] size '12Q' is not a size (like 512M or 4G)")
+expect_error("bad LBA size", "[namespace a]\nkind = ram\nlba_size = 1024\n",
+             "FILE:3: [namespace a] lba_size '1024' is not 512 or 4096")
+expect_error("bad NQN", "[subsystem s]\nnqn = disk\n",
+             "FILE:2: [subsystem s] nqn 'disk' must start with 'nqn.' and be under 256 bytes")
+expect_error("subsystem key", "[subsystem s]\nnqn = nqn.2026-11.x:s\nserial = 1\n",
+             "FILE:3: [subsystem s] unknown key 'serial' (a subsystem has only nqn)")
+expect_error("namespace without kind", "[namespace a]\nsize = 1G\n", "FILE: [namespace a] has no kind")
+# inih reports keys, not sections: a section without keys does not exist.
+expect_error("empty subsystem section", "[subsystem s]\n[namespace a]\nsubsystem = s\nkind = ram\n",
+             "FILE: [namespace a] names no [subsystem s]")
+expect_error("unknown subsystem", "[namespace a]\nkind = ram\nsubsystem = nope\n",
+             "FILE: [namespace a] names no [subsystem nope]")
+expect_error("preset not found", "[namespace a]\nkind = ssd\npreset = nosuch\n",
+             "FILE:3: [namespace a] preset 'nosuch' not found")
+rc, err = subprocess.run([NVEMU, "-c", "/nonexistent.ini", "--check-config"], capture_output=True, text=True).returncode, None
+check("missing file", rc == 2)
+
+# -- every key with a valid value --
+daemon_keys = {
+    "listen": "127.0.0.1", "port": "4500", "allow-host": "nqn.2014-08.org.nvmexpress:uuid:x",
+    "allow-any-host": "yes", "nqn": "nqn.2026-11.dev.nvemu:k", "ns": "ram:64M:512", "kind": "ssd",
+    "zoned": "yes", "size": "64M", "lba-size": "512", "namespaces": "2", "serial": "S1",
+    "model": "M1", "preset": "small", "transport-floor": "1000", "mdts": "6", "io-queues": "4",
+    "queue-depth": "64", "incapsule": "4096", "reactors": "1", "poll": "no", "timer-spin": "1000",
+    "control": "none", "http": "18081", "record": "/dev/null", "record-interval": "500", "verbose": "no",
+}
+for key, value in daemon_keys.items():
+    rc, err = run_config(f"[nvemu]\n{key} = {value}\n")
+    check(f"[nvemu] {key} = {value}", rc == 0, err)
+listed = subprocess.run([NVEMU, "--list-keys"], capture_output=True, text=True, check=True).stdout
+model_keys, zone_keys, section = [], [], None
+for line in listed.splitlines():
+    if not line.startswith("  "):
+        section = zone_keys if line.startswith("Zone") else model_keys
+        continue
+    m = re.match(r"^  (\S+)\s+default (\S*)", line)
+    section.append((m.group(1), m.group(2)))
+for key, default in model_keys + zone_keys:
+    kind = "zoned" if (key, default) in zone_keys else "ssd"
+    if not default:
+        continue  # a key without a default (a trace file) has no value every drive accepts
+    rc, err = run_config(f"[namespace n]\nkind = {kind}\n{key} = {default}\n")
+    check(f"[namespace] {key} = {default}", rc == 0, err)
+
+# -- the documentation names every key the binary has --
+doc = open(os.path.join(SOURCE, "docs", "config.md")).read()
+help_text = subprocess.run([NVEMU, "--help"], capture_output=True, text=True).stdout
+options = set(re.findall(r"--([a-z][a-z-]+)", help_text)) - {"help", "config", "check-config", "list-keys"}
+missing = [o for o in sorted(options) if f"`{o}`" not in doc and f"`{o}," not in doc]
+check("docs/config.md documents every daemon option", not missing, f"missing {missing}")
+generated = subprocess.run([os.path.join(SOURCE, "scripts", "gen-config-keys"), NVEMU],
+                           capture_output=True, text=True, check=True).stdout
+in_doc = doc.split("<!-- keys:begin -->")[1].split("<!-- keys:end -->")[0]
+check("docs/config.md key tables match nvemu --list-keys", in_doc.strip() == generated.strip(),
+      "run scripts/gen-config-keys and update the tables")
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
