@@ -677,9 +677,14 @@ int daemon_main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	for (; started < o.reactors; started++)
+	for (; started < o.reactors; started++) {
 		if (pthread_create(&threads[started], NULL, reactor_thread, reactors[started]))
 			goto out;
+		/* Shown by gdb's "info threads" and top -H. */
+		char name[16];
+		snprintf(name, sizeof(name), "reactor-%u", started % 10000);
+		pthread_setname_np(threads[started], name);
+	}
 	print_banner(&o, stats);
 	int sig = 0;
 	sigwait(&stop_signals, &sig);
