@@ -35,6 +35,16 @@ struct pass_result {
 	double seconds;
 };
 
+static void session_free(struct session *s)
+{
+	/* Every queue's I/Os are slices of one array, which starts with queue 0's. */
+	if (s->queues)
+		free(s->queues[0].ios);
+	free(s->queues);
+	free(s->workers);
+	free(s->buffers);
+}
+
 static int session_alloc(struct session *s, const struct perf_config *cfg)
 {
 	s->cfg = cfg;
@@ -44,6 +54,10 @@ static int session_alloc(struct session *s, const struct perf_config *cfg)
 	size_t nios = (size_t)s->nqueues * cfg->depth;
 	struct perf_io *ios = calloc(nios, sizeof(*ios));
 	/* Page-aligned so direct receives and sends touch whole pages. */
+	if (s->queues && s->nqueues)
+		s->queues[0].ios = ios;
+	else
+		free(ios);
 	if (!s->workers || !s->queues || !ios ||
 	    posix_memalign((void **)&s->buffers, 4096, nios * cfg->io_size))
 		return -ENOMEM;
@@ -316,6 +330,7 @@ int perf_main(int argc, char **argv)
 	unsigned npasses = 0;
 	if (session_alloc(&s, &cfg)) {
 		log_error("out of memory");
+		session_free(&s);
 		return 1;
 	}
 	rc = session_connect(&s);
@@ -356,5 +371,6 @@ int perf_main(int argc, char **argv)
 			printf("verify %s\n", clean ? "passed" : "FAILED");
 	}
 	fflush(stdout);
+	session_free(&s);
 	return clean ? 0 : 1;
 }

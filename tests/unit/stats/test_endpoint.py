@@ -52,11 +52,8 @@ class Daemon:
         self.trid = f"trtype:TCP traddr:127.0.0.1 trsvcid:{self.port}"
 
     def perf(self, *args):
-        # The load generator is not under test here, and under ASan it reports the session it
-        # never frees at exit; the daemon keeps leak checking.
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
         out = subprocess.run([NVEMU, "perf", "-r", self.trid, "--json", *args],
-                             capture_output=True, text=True, env=env)
+                             capture_output=True, text=True)
         if out.returncode:
             fail(f"nvemu perf {args} failed: {out.stderr}")
         return json.loads(out.stdout.strip().splitlines()[-1])
