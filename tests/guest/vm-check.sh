@@ -40,6 +40,10 @@ esac
 if [ -n "$zoned" ]; then
     zones=$(blkzone report -c 4 "$zoned" | grep -c 'start:')
     if [ "$zones" = 4 ]; then pass "blkzone report: 4 zones"; else fail "blkzone report: $zones zones"; fi
+    # What a user runs next: fio in zoned mode, sequential writes verified, over 4 zones.
+    if run fio --name=zbd --filename="$zoned" --zonemode=zbd --direct=1 --ioengine=psync \
+        --rw=write --bs=64k --size=32M --verify=crc32c --verify_fatal=1 > /tmp/fio.out 2>&1
+    then pass "fio --zonemode=zbd write + verify"; else cat /tmp/fio.out; fail "fio --zonemode=zbd"; fi
 fi
 if [ -n "$conventional" ]; then
     head -c 65536 /dev/urandom > /tmp/data

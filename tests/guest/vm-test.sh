@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `nvemu vm --run` end to end: nvemu vm starts a daemon with two subsystems (a
-# RAM namespace and a zoned one), boots the reference guest, which connects
-# both before vm-check.sh runs, and returns the script's exit status.
+# `nvemu vm --run` end to end, as the README tells a user: a config file with two
+# subsystems (a RAM namespace and a 4-channel zoned drive) that also records the
+# run; nvemu vm starts the daemon with it, boots the reference guest, which
+# connects both before vm-check.sh runs, and returns the script's exit status;
+# then `nvemu plot` draws the recording.
 #
 # Usage: vm-test.sh NVEMU STATUS
 #   STATUS  the exit status vm-check.sh is told to end with when its checks
@@ -24,12 +26,35 @@ rm -f "$SHARE/from-guest"
 say() { echo "vm-test: $STATUS: $*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
 
+cat > "$DIR/vm-$STATUS.ini" <<EOF
+[nvemu]
+record = $DIR/vm-$STATUS.jsonl
+record-interval = 200
+
+[subsystem ram]
+nqn = $NQN_RAM
+
+[namespace scratch]
+kind = ram
+size = 64M
+
+[subsystem zns]
+nqn = $NQN_ZNS
+
+[namespace zns]
+kind = zoned
+channels = 4
+luns_per_channel = 2
+blocks_per_plane = 64
+zone_size = 8M
+EOF
+
 START=$SECONDS
 rc=0
 NVEMU_GUEST_LOG=$DIR/guest-vm-$STATUS.log NVEMU_GUEST_QUIET=1 \
     "$NVEMU" vm --share "$SHARE" -e "EXPECT_NQNS=$NQN_RAM $NQN_ZNS" -e "SHARE_TOKEN=$TOKEN" \
     --run "$HERE/vm-check.sh" "$STATUS" \
-    -- -n "$NQN_RAM" --ns ram:64M -n "$NQN_ZNS" --ns zoned -v 2> "$DIR/vm-$STATUS.err" || rc=$?
+    -- -c "$DIR/vm-$STATUS.ini" -v 2> "$DIR/vm-$STATUS.err" || rc=$?
 cat "$DIR/vm-$STATUS.err" >&2
 grep -E "^(PASS|FAIL):" "$DIR/guest-vm-$STATUS.log" | tr -d '\r' >&2 || true
 say "nvemu vm returned $rc after $((SECONDS - START)) s"
@@ -41,4 +66,9 @@ DAEMON_LOG=$(sed -n 's/^nvemu vm: started nvemu .*(log: \(.*\)):.*/\1/p' "$DIR/v
 ! grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$DAEMON_LOG" ||
     fail "sanitizer report in the daemon log $DAEMON_LOG"
 grep -q "stopping" "$DAEMON_LOG" || fail "the daemon was not stopped with a signal ($DAEMON_LOG)"
+"$NVEMU" plot "$DIR/vm-$STATUS.jsonl" --out "$DIR/vm-$STATUS-plots" >&2 || fail "nvemu plot failed"
+for png in "$DIR/vm-$STATUS-plots"/*.png; do
+    [ "$(head -c 8 "$png" | od -A n -t x1 | tr -d ' ')" = 89504e470d0a1a0a ] || fail "$png is not a PNG"
+done
+say "recorded and plotted: $(ls "$DIR/vm-$STATUS-plots" | tr '\n' ' ')"
 say "PASS"
