@@ -26,18 +26,15 @@ struct die {
  * is placed in the first gap at or after its ready time.
  *
  * Time is cut into buckets 2^bucket_shift ns wide, at most xfer_ns, so two transfers (which
- * cannot start within xfer_ns of each other) never share a bucket. A ring of buckets covers
- * [horizon, horizon + size): a bitmap says which buckets hold a booking and `offsets` where in
- * the bucket it starts. Bookings reach a backlog ahead (a quarter of a second on the default
- * device, tens of thousands of buckets), and most transfers find their channel free: the
- * bitmap, 1 bit a bucket, stays in cache where the offsets would not, so the common case costs
- * no cache miss. Bits are cleared as the horizon passes them; the ring doubles when bookings
- * reach further ahead than it spans.
+ * cannot start within xfer_ns of each other) never share a bucket. Each channel has a ring of
+ * buckets: a bitmap says which hold a booking and `offsets` where in the bucket it starts.
+ * Bookings reach a backlog ahead (a quarter of a second on the default device, tens of
+ * thousands of buckets) and most transfers find their channel free: the bitmap, a bit a
+ * bucket, stays in cache where the offsets would not, so the common case costs no cache miss.
  */
 struct channel {
-	uint64_t *booked;  /* bit (k & mask) set when bucket k holds a booking */
-	uint32_t *offsets; /* start - (k << bucket_shift) of bucket k's booking, at k & mask */
-	uint64_t mask;     /* buckets in the ring - 1; at least 64 buckets */
+	uint64_t *booked;  /* bit (k & ring_mask) set when bucket k holds a booking */
+	uint32_t *offsets; /* start - (k << bucket_shift) of bucket k's booking, at k & ring_mask */
 	/* A run of back-to-back bookings (bookings are never removed, so it stays one): requests
 	 * landing inside jump to its end instead of stepping over each booking. */
 	uint64_t run_start, run_end;
@@ -49,8 +46,11 @@ struct flash {
 	bool read_suspend;
 	uint64_t idle_at;
 	/* Bookings starting before the horizon are forgotten, and no transfer starts before it:
-	 * the start of the bucket (of xfer_ns) before the one holding the latest flash_advance. */
-	uint64_t horizon;
+	 * the start of the bucket (of xfer_ns) before the one holding the latest flash_advance.
+	 * The rings (all the same size) cover buckets [ring_base, ring_base + ring_mask]:
+	 * ring_base is the horizon's bucket rounded down to a bitmap word, and the words before
+	 * it are cleared, so a set bit always stands for a bucket in that span. */
+	uint64_t horizon, ring_base, ring_mask;
 	uint32_t bucket_shift;
 	struct channel *channels;
 	struct die *dies;
@@ -144,8 +144,8 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	f->slots = calloc(buffer_pages + 1, sizeof(*f->slots));
 	if (!f->channels || !f->dies || !f->slots)
 		goto oom;
+	f->ring_mask = CHANNEL_INITIAL_BUCKETS - 1;
 	for (uint32_t c = 0; c < p->channels; c++) {
-		f->channels[c].mask = CHANNEL_INITIAL_BUCKETS - 1;
 		f->channels[c].booked = calloc(CHANNEL_INITIAL_BUCKETS / 64, sizeof(uint64_t));
 		f->channels[c].offsets = malloc(CHANNEL_INITIAL_BUCKETS * sizeof(uint32_t));
 		if (!f->channels[c].booked || !f->channels[c].offsets)
@@ -191,71 +191,68 @@ static inline void note_busy(struct flash *f, uint64_t until)
 	f->idle_at = max_u64(f->idle_at, until);
 }
 
-static void clear_buckets(struct channel *ch, uint64_t first, uint64_t count)
+/* Zeroes `count` bitmap words of every channel from the one holding bucket `first` on. */
+static void clear_words(struct flash *f, uint64_t first, uint64_t count)
 {
-	uint64_t size = ch->mask + 1;
-	if (count >= size) {
-		memset(ch->booked, 0, size / 8);
-		return;
-	}
-	while (count) {
-		uint64_t i = first & ch->mask, bit = i & 63;
-		uint64_t n = count < 64 - bit ? count : 64 - bit;
-		uint64_t bits = n == 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1) << bit;
-		ch->booked[i >> 6] &= ~bits;
-		first += n;
-		count -= n;
+	uint64_t words = (f->ring_mask + 1) / 64, from = (first / 64) & (words - 1);
+	if (count > words)
+		count = words;
+	uint64_t before_wrap = count < words - from ? count : words - from;
+	for (uint32_t c = 0; c < f->geo.channels; c++) {
+		memset(f->channels[c].booked + from, 0, before_wrap * sizeof(uint64_t));
+		memset(f->channels[c].booked, 0, (count - before_wrap) * sizeof(uint64_t));
 	}
 }
 
-/* Doubles the ring until it covers bucket `k`, keeping the bookings. */
-static void grow_channel(const struct flash *f, struct channel *ch, uint64_t k)
+/* Doubles the rings until they cover bucket `k`, keeping the bookings. */
+static __attribute__((noinline, cold)) void grow_rings(struct flash *f, uint64_t k)
 {
-	uint64_t low = f->horizon >> f->bucket_shift;
-	uint64_t old_size = ch->mask + 1, size = old_size;
-	while (k - low >= size)
+	uint64_t old_size = f->ring_mask + 1, size = old_size;
+	while (k - f->ring_base >= size)
 		size *= 2;
-	uint64_t *booked = calloc(size / 64, sizeof(*booked));
-	uint32_t *offsets = malloc(size * sizeof(*offsets));
-	if (!booked || !offsets)
-		abort();
-	for (uint64_t i = 0; i < old_size; i++) {
-		if (!(ch->booked[i >> 6] >> (i & 63) & 1))
-			continue;
-		uint64_t bucket = low + ((i - low) & ch->mask), j = bucket & (size - 1);
-		booked[j >> 6] |= (uint64_t)1 << (j & 63);
-		offsets[j] = ch->offsets[i];
+	for (uint32_t c = 0; c < f->geo.channels; c++) {
+		struct channel *ch = &f->channels[c];
+		uint64_t *booked = calloc(size / 64, sizeof(*booked));
+		uint32_t *offsets = malloc(size * sizeof(*offsets));
+		if (!booked || !offsets)
+			abort();
+		for (uint64_t i = 0; i < old_size; i++) {
+			if (!(ch->booked[i / 64] >> (i % 64) & 1))
+				continue;
+			uint64_t bucket = f->ring_base + ((i - f->ring_base) & f->ring_mask);
+			uint64_t j = bucket & (size - 1);
+			booked[j / 64] |= (uint64_t)1 << (j % 64);
+			offsets[j] = ch->offsets[i];
+		}
+		free(ch->booked);
+		free(ch->offsets);
+		ch->booked = booked;
+		ch->offsets = offsets;
 	}
-	free(ch->booked);
-	free(ch->offsets);
-	ch->booked = booked;
-	ch->offsets = offsets;
-	ch->mask = size - 1;
+	f->ring_mask = size - 1;
 }
 
 /*
  * Start of the latest booking overlapping [start, start + xfer_ns), or UINT64_MAX if none.
- * Overlapping bookings start less than xfer_ns either side: at most five buckets, whose bits
- * are read at once. Buckets before the horizon's may show bits of a later lap: their starts
- * come out before the horizon, where bookings are forgotten anyway.
+ * Such bookings start less than xfer_ns either side: buckets `first` to `last`, at most five,
+ * whose bits are read at once. Buckets before ring_base show the bits of a later lap there:
+ * the starts they give come out before the horizon, where bookings are forgotten anyway.
  */
 static inline uint64_t latest_overlap(const struct flash *f, const struct channel *ch,
-				      uint64_t start)
+				      uint64_t start, uint64_t first, uint64_t last)
 {
-	uint64_t x = f->xfer_ns;
-	uint32_t shift = f->bucket_shift;
-	uint64_t first = start >= x ? (start - x + 1) >> shift : 0, last = (start + x - 1) >> shift;
-	uint64_t i = first & ch->mask, bit = i & 63, n = last - first + 1;
-	uint64_t bits = ch->booked[i >> 6] >> bit;
+	uint64_t i = first & f->ring_mask, bit = i % 64, n = last - first + 1;
+	uint64_t bits = ch->booked[i / 64] >> bit;
 	if (bit + n > 64)
-		bits |= ch->booked[((i >> 6) + 1) & (ch->mask >> 6)] << (64 - bit);
+		bits |= ch->booked[(i / 64 + 1) & (f->ring_mask / 64)] << (64 - bit);
 	bits &= ((uint64_t)1 << n) - 1;
 	while (bits) {
-		uint64_t k = first + (63 - (uint64_t)__builtin_clzll(bits));
-		uint64_t booked = (k << shift) + ch->offsets[k & ch->mask];
-		if (booked + x > start && booked < start + x && booked >= f->horizon)
+		uint64_t top = 63 - (uint64_t)__builtin_clzll(bits), k = first + top;
+		uint64_t booked = (k << f->bucket_shift) + ch->offsets[k & f->ring_mask];
+		if (booked + f->xfer_ns > start && booked < start + f->xfer_ns &&
+		    booked >= f->horizon)
 			return booked;
-		bits &= ~((uint64_t)1 << (k - first));
+		bits &= ~((uint64_t)1 << top);
 	}
 	return UINT64_MAX;
 }
@@ -266,22 +263,22 @@ static inline uint64_t transfer(struct flash *f, struct channel *ch, uint64_t re
 	uint64_t x = f->xfer_ns;
 	if (x == 0)
 		return ready;
-	uint64_t start = max_u64(ready, f->horizon), low = f->horizon >> f->bucket_shift;
+	uint64_t start = max_u64(ready, f->horizon);
 	for (;;) {
-		if (start >= ch->run_start && start < ch->run_end)
+		if (start - ch->run_start < ch->run_end - ch->run_start)
 			start = ch->run_end;
-		/* The ring must cover every bucket looked at, or it would see the bits of another. */
+		uint64_t first = (start > x - 1 ? start - (x - 1) : 0) >> f->bucket_shift;
 		uint64_t last = (start + x - 1) >> f->bucket_shift;
-		if (last - low > ch->mask)
-			grow_channel(f, ch, last);
-		uint64_t overlap = latest_overlap(f, ch, start);
+		if (last - f->ring_base > f->ring_mask)
+			grow_rings(f, last);
+		uint64_t overlap = latest_overlap(f, ch, start, first, last);
 		if (overlap == UINT64_MAX)
 			break;
 		start = overlap + x;
 	}
-	uint64_t k = start >> f->bucket_shift, i = k & ch->mask;
-	ch->booked[i >> 6] |= (uint64_t)1 << (i & 63);
-	ch->offsets[i] = (uint32_t)(start - (k << f->bucket_shift));
+	uint64_t i = (start >> f->bucket_shift) & f->ring_mask;
+	ch->booked[i / 64] |= (uint64_t)1 << (i % 64);
+	ch->offsets[i] = (uint32_t)(start & (((uint64_t)1 << f->bucket_shift) - 1));
 	if (start == ch->run_end) {
 		ch->run_end += x;
 	} else {
@@ -298,10 +295,12 @@ void flash_advance(struct flash *f, uint64_t now)
 	uint64_t x = f->xfer_ns;
 	if (x == 0 || now < f->horizon + 2 * x)
 		return;
-	uint64_t low = f->horizon >> f->bucket_shift;
 	f->horizon = (now / x - 1) * x;
-	for (uint32_t c = 0; c < f->geo.channels; c++)
-		clear_buckets(&f->channels[c], low, (f->horizon >> f->bucket_shift) - low);
+	uint64_t base = (f->horizon >> f->bucket_shift) & ~(uint64_t)63;
+	if (base > f->ring_base) {
+		clear_words(f, f->ring_base, (base - f->ring_base) / 64);
+		f->ring_base = base;
+	}
 }
 
 static inline uint64_t read_on(struct flash *f, struct die *die, uint64_t ready)
