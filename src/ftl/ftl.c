@@ -24,6 +24,19 @@ static inline uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+/* The device's mutex, unless its user promised a single thread (ssd_single_thread). */
+static inline void lock(struct ssd *s)
+{
+	if (!s->single_thread)
+		pthread_mutex_lock(&s->lock);
+}
+
+static inline void unlock(struct ssd *s)
+{
+	if (!s->single_thread)
+		pthread_mutex_unlock(&s->lock);
+}
+
 /* Free units per die at or below which GC runs, for "GC once pcent % are in use". */
 static uint32_t free_limit(uint32_t units_per_die, double pcent)
 {
@@ -140,6 +153,11 @@ void ssd_destroy(struct ssd *s)
 	free(s);
 }
 
+void ssd_single_thread(struct ssd *s)
+{
+	s->single_thread = true;
+}
+
 uint64_t ssd_logical_pages(const struct ssd *s)
 {
 	return s->logical_pages;
@@ -162,7 +180,7 @@ static inline void invalidate(struct ssd *s, uint64_t ppn)
 uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint64_t now)
 {
 	assert(lpn + npages <= s->logical_pages);
-	pthread_mutex_lock(&s->lock);
+	lock(s);
 	flash_advance(s->flash, now);
 	gc_background(s, now);
 	uint64_t start = now + s->params.controller_ns;
@@ -182,14 +200,14 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 	s->seq += npages;
 	s->count.host_pages_written += npages;
 	s->count.nand_pages_written += npages;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return fua || !buffered ? programmed : admitted;
 }
 
 uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
 {
 	assert(lpn + npages <= s->logical_pages);
-	pthread_mutex_lock(&s->lock);
+	lock(s);
 	flash_advance(s->flash, now);
 	gc_background(s, now);
 	uint64_t start = now + s->params.controller_ns;
@@ -201,14 +219,14 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
 		done = max_u64(done, end);
 	}
 	s->count.host_pages_read += npages;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return done;
 }
 
 uint64_t ssd_trim(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
 {
 	assert(lpn + npages <= s->logical_pages);
-	pthread_mutex_lock(&s->lock);
+	lock(s);
 	for (uint64_t page = lpn; page < lpn + npages; page++) {
 		uint32_t mapped = s->l2p[page];
 		if (mapped) {
@@ -217,15 +235,15 @@ uint64_t ssd_trim(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
 		}
 	}
 	s->count.host_pages_trimmed += npages;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return now + s->params.controller_ns;
 }
 
 uint64_t ssd_flush(struct ssd *s, uint64_t now)
 {
-	pthread_mutex_lock(&s->lock);
+	lock(s);
 	uint64_t done = max_u64(now + s->params.controller_ns, flash_buffer_drained_at(s->flash));
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return done;
 }
 
@@ -245,7 +263,7 @@ void ssd_prefetch(const struct ssd *s, uint64_t lpn, uint32_t npages)
 
 void ssd_get_counters(struct ssd *s, struct ssd_counters *out)
 {
-	pthread_mutex_lock(&s->lock);
+	lock(s);
 	*out = s->count;
 	uint64_t min = UINT64_MAX, max = 0, sum = 0;
 	for (uint32_t u = 0; u < s->geo.units; u++) {
@@ -261,7 +279,7 @@ void ssd_get_counters(struct ssd *s, struct ssd_counters *out)
 	out->waf = out->host_pages_written
 			   ? (double)out->nand_pages_written / (double)out->host_pages_written
 			   : 0;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 }
 
 static int check_mapping(struct ssd *s, uint32_t *counted, char *err, size_t errlen)
@@ -367,7 +385,7 @@ static int check_open(struct ssd *s, char *err, size_t errlen)
 
 int ssd_check(struct ssd *s, char *err, size_t errlen)
 {
-	pthread_mutex_lock(&s->lock);
+	lock(s);
 	uint32_t *counted = calloc(s->geo.units, sizeof(*counted));
 	int rc = -1;
 	if (!counted)
@@ -376,6 +394,6 @@ int ssd_check(struct ssd *s, char *err, size_t errlen)
 		 check_open(s, err, errlen) == 0 && gc_check_tracking(s, err, errlen) == 0)
 		rc = 0;
 	free(counted);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return rc;
 }

@@ -4,8 +4,9 @@
  * command completes. Page = the flash page, the mapping unit (4 KiB by default); callers convert
  * LBAs to logical page numbers (lpn) and must keep lpn + npages <= ssd_logical_pages().
  *
- * Thread safety: every function taking a struct ssd * may be called from any thread. Each call
- * holds one mutex of the device for its whole duration; the critical section is table updates
+ * Thread safety: every function taking a struct ssd * may be called from any thread (unless
+ * the user gave that up with ssd_single_thread). Each call holds one mutex of the device for
+ * its whole duration; the critical section is table updates
  * and timeline arithmetic (tens to hundreds of ns per page, see docs/benchmarks.md), so the lock
  * stays far above the transport's rate. GC runs inside the call that needs it.
  * Calls should arrive with non-decreasing `now`; an older `now` is served as if it were the
@@ -39,6 +40,12 @@ struct ssd_counters {
 /* Returns NULL with a message in err when the parameters cannot describe a working device. */
 struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen);
 void ssd_destroy(struct ssd *ssd);
+
+/*
+ * Promise that from now on a single thread uses the device, as in nvemu sim: calls then skip
+ * the mutex (a pair of atomic operations, several percent of a simulated read). Irreversible.
+ */
+void ssd_single_thread(struct ssd *ssd);
 
 uint64_t ssd_logical_pages(const struct ssd *ssd);
 uint32_t ssd_page_bytes(const struct ssd *ssd);

@@ -51,6 +51,7 @@ struct die_gc {
 
 struct ssd {
 	pthread_mutex_t lock;
+	bool single_thread; /* the lock is skipped */
 	struct flash *flash;
 	struct flash_geometry geo;
 	struct ssd_params params;

@@ -259,6 +259,7 @@ int sim_main(int argc, char **argv)
 		fprintf(stderr, "sim: %s\n", err);
 		return 2;
 	}
+	ssd_single_thread(ssd);
 	uint32_t page_bytes = ssd_page_bytes(ssd);
 	uint64_t footprint = (uint64_t)((double)ssd_logical_pages(ssd) * o.sim.footprint_pcent / 100);
 	uint32_t npages = (uint32_t)((o.sim.block_size + page_bytes - 1) / page_bytes);
