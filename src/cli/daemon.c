@@ -98,6 +98,8 @@ static void usage(FILE *out)
 		"      --io-queues N         I/O queues per controller, 1..1024 (64)\n"
 		"      --queue-depth N       I/O queue entries, 2..4096 (128)\n"
 		"      --incapsule BYTES     in-capsule data on I/O queues, 0..131072 (8192)\n"
+		"      --keep-alive-slack MS grace past the host's keep-alive timeout before a silent\n"
+		"                            host is dropped (10000: VMs under emulation stall)\n"
 		"Runtime\n"
 		"      --reactors N          reactor threads (number of CPUs)\n"
 		"      --poll                reactors spin instead of sleeping (lower latency)\n"
@@ -176,6 +178,7 @@ enum {
 	OPT_NS_KEY,
 	OPT_CHECK_CONFIG,
 	OPT_LIST_KEYS,
+	OPT_KATO_SLACK,
 };
 
 /* Also the [nvemu] keys of a config file. */
@@ -210,6 +213,7 @@ static const struct option longopts[] = {
 	    {"ns-o", required_argument, NULL, OPT_NS_KEY},
 	    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
 	    {"list-keys", no_argument, NULL, OPT_LIST_KEYS},
+	    {"keep-alive-slack", required_argument, NULL, OPT_KATO_SLACK},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -385,6 +389,11 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 		}
 		case OPT_CHECK_CONFIG:
 			o->check_only = true;
+			break;
+		case OPT_KATO_SLACK:
+			if (cli_parse_u64(optarg, 0, 3600000, &v))
+				name = "--keep-alive-slack";
+			o->target.keep_alive_slack_ms = (uint32_t)v;
 			break;
 		case OPT_LIST_KEYS:
 			printf("Flash model keys (-o, --ns-o, presets, [namespace] sections):\n");
@@ -562,7 +571,8 @@ static void set_defaults(struct daemon_options *o)
 	    .port = 4420,
 	    .default_ns = {.kind = NS_KIND_RAM, .bytes = 1ull << 30, .lba_size = 4096},
 	    .namespaces = 1,
-	    .target = {.mdts = 5, .max_io_queues = 64, .io_queue_depth = 128, .incapsule_size = 8192},
+	    .target = {.mdts = 5, .max_io_queues = 64, .io_queue_depth = 128, .incapsule_size = 8192,
+		       .keep_alive_slack_ms = 10000},
 	    .reactors = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 	};
 	ssd_params_defaults(&o->ssd);

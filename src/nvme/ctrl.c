@@ -96,7 +96,8 @@ void nvme_ctrl_teardown(struct nvme_ctrl *ctrl)
 static uint64_t kato_deadline(const struct nvme_ctrl *ctrl, uint64_t last_activity_ns)
 {
 	/* Hosts send Keep Alive every KATO/2 (or skip it after traffic, with TBKAS). */
-	return last_activity_ns + ((uint64_t)ctrl->kato_ms + NVME_KATO_SLACK_MS) * 1000000ull;
+	uint64_t slack_ms = ctrl->subsys->target->params.keep_alive_slack_ms;
+	return last_activity_ns + ((uint64_t)ctrl->kato_ms + slack_ms) * 1000000ull;
 }
 
 static void kato_arm(struct nvme_ctrl *ctrl)

@@ -10,7 +10,6 @@
 #define NVME_ERROR_LOG_ENTRIES 64
 #define NVME_AER_LIMIT 4
 #define NVME_MAX_ALLOWED_HOSTS 64
-#define NVME_KATO_SLACK_MS 1000
 #define NVME_FIRMWARE_REVISION "0.1.0"
 #define NVME_IEEE_OUI 0x0  /* no registered OUI */
 

@@ -113,6 +113,9 @@ struct nvme_target_params {
 	uint16_t max_io_queues;	   /* per controller */
 	uint16_t io_queue_depth;   /* entries, MQES + 1 */
 	uint32_t incapsule_size;   /* bytes of in-capsule data on I/O queues */
+	/* Grace past KATO before a silent host is dropped: hosts in software-emulated
+	 * VMs can stall for seconds under load. */
+	uint32_t keep_alive_slack_ms;
 	bool allow_any_host;
 };
 
