@@ -418,8 +418,8 @@ uint64_t flash_buffer_admit(struct flash *f, uint64_t now)
 		uint32_t child = 2 * i + 1;
 		if (child >= n)
 			break;
-		if (child + 1 < n && heap[child + 1] < heap[child])
-			child++;
+		/* Without a branch: which child drains first is a coin toss. heap[n] exists. */
+		child += (child + 1 < n) & (heap[child + 1] < heap[child]);
 		if (heap[child] >= last)
 			break;
 		heap[i] = heap[child];
