@@ -247,7 +247,7 @@ uint64_t ssd_flush(struct ssd *s, uint64_t now)
 	return done;
 }
 
-void ssd_prefetch(const struct ssd *s, uint64_t lpn, uint32_t npages)
+void ssd_prefetch_l2p(const struct ssd *s, uint64_t lpn, uint32_t npages)
 {
 	if (npages == 0 || lpn >= s->logical_pages)
 		return;
@@ -259,6 +259,21 @@ void ssd_prefetch(const struct ssd *s, uint64_t lpn, uint32_t npages)
 	for (uint64_t at = first; at <= last && at < first + 4 * 64; at += 64)
 		__builtin_prefetch(table + at);
 	__builtin_prefetch(table + last);
+}
+
+void ssd_prefetch_p2l(const struct ssd *s, uint64_t lpn, uint32_t npages)
+{
+	if (!s->single_thread || lpn >= s->logical_pages)
+		return;
+	/* The first few pages: as above, a long command overlaps the rest with its own work. */
+	uint64_t end = lpn + (npages < 8 ? npages : 8);
+	for (end = end < s->logical_pages ? end : s->logical_pages; lpn < end; lpn++) {
+		uint32_t mapped = s->l2p[lpn];
+		if (mapped) {
+			__builtin_prefetch(&s->p2l[mapped - 1], 1);
+			__builtin_prefetch(&s->units[page_unit(s, mapped - 1)], 1);
+		}
+	}
 }
 
 void ssd_get_counters(struct ssd *s, struct ssd_counters *out)

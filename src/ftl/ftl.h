@@ -63,13 +63,21 @@ uint64_t ssd_trim(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now);
 uint64_t ssd_flush(struct ssd *ssd, uint64_t now);
 
 /*
- * Hint that pages lpn .. lpn + npages - 1 will be read or written soon: brings their mapping
- * entries into the cache, so that the command's lookups, cache misses on a large device,
- * overlap other work. Takes no lock and changes nothing (prefetch instructions only), so it
- * may be called from any thread at any time; useful to a caller that knows its next commands,
- * as nvemu sim does.
+ * Hints for a caller that knows its next commands, as nvemu sim does: on a large device each
+ * table lookup of a command is a cache miss, and fetched a few commands ahead they overlap
+ * other work instead. Both only prefetch; they change nothing.
+ *
+ * ssd_prefetch_l2p fetches the mapping entries of pages lpn .. lpn + npages - 1. It takes no
+ * lock and reads nothing, so it may be called from any thread at any time.
+ *
+ * ssd_prefetch_p2l fetches what a write or trim of those pages touches next: the reverse-map
+ * entries and block records of the physical pages they are mapped to. It reads the mapping
+ * without the lock, so it does nothing unless the device is single-threaded
+ * (ssd_single_thread); call it a few commands after ssd_prefetch_l2p, once those entries are
+ * in the cache.
  */
-void ssd_prefetch(const struct ssd *ssd, uint64_t lpn, uint32_t npages);
+void ssd_prefetch_l2p(const struct ssd *ssd, uint64_t lpn, uint32_t npages);
+void ssd_prefetch_p2l(const struct ssd *ssd, uint64_t lpn, uint32_t npages);
 
 /* Snapshot of the counters; the erase statistics walk all erase units. */
 void ssd_get_counters(struct ssd *ssd, struct ssd_counters *out);

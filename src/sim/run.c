@@ -164,11 +164,14 @@ static void progress_tick(struct progress *p, const struct phase_result *r, uint
 }
 
 /*
- * I/Os are taken from the source this many ahead of their issue, and their mapping entries
- * fetched into the cache meanwhile (ssd_prefetch): on a large device each lookup would
- * otherwise be a cache miss that nothing overlaps. Taking I/Os early changes nothing else.
+ * I/Os are taken from the source ahead of their issue, to fetch what the model will look up
+ * for them into the cache meanwhile: their mapping entries LOOKAHEAD_IOS I/Os ahead, then,
+ * once those are in, the reverse-map entries and block records a write changes, P2L_AHEAD
+ * I/Os ahead (ssd_prefetch_l2p, ssd_prefetch_p2l). On a large device each would otherwise be
+ * a cache miss that nothing overlaps. Taking I/Os early changes nothing else.
  */
 #define LOOKAHEAD_IOS 16
+#define P2L_AHEAD 4
 
 struct lookahead {
 	struct io_source *src;
@@ -186,12 +189,17 @@ static bool next_io(struct lookahead *la, struct io *io)
 			la->ended = true;
 			break;
 		}
-		if (slot->op == IO_READ || slot->op == IO_WRITE)
-			ssd_prefetch(la->ssd, slot->lpn, slot->npages);
+		if (slot->op != IO_FLUSH)
+			ssd_prefetch_l2p(la->ssd, slot->lpn, slot->npages);
 		la->count++;
 	}
 	if (la->count == 0)
 		return false;
+	if (la->count > P2L_AHEAD) {
+		const struct io *soon = &la->ios[(la->head + P2L_AHEAD) % LOOKAHEAD_IOS];
+		if (soon->op == IO_WRITE || soon->op == IO_TRIM)
+			ssd_prefetch_p2l(la->ssd, soon->lpn, soon->npages);
+	}
 	*io = la->ios[la->head];
 	la->head = (la->head + 1) % LOOKAHEAD_IOS;
 	la->count--;
