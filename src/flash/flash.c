@@ -375,11 +375,6 @@ uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready)
 	return end;
 }
 
-uint64_t flash_die_free_at(const struct flash *f, uint32_t die)
-{
-	return f->dies[die].free_at;
-}
-
 uint32_t flash_first_free_die(const struct flash *f, uint32_t after, const bool *excluded)
 {
 	uint32_t best = UINT32_MAX, d = after;

@@ -111,11 +111,9 @@ uint64_t flash_erase(struct flash *flash, uint64_t unit, uint64_t ready);
  */
 void flash_advance(struct flash *flash, uint64_t now);
 
-/* Time at which `die` has finished everything issued to it so far. */
-uint64_t flash_die_free_at(const struct flash *flash, uint32_t die);
-
 /*
- * The die that will be free first, skipping those with excluded[die] set: dies are looked at
+ * The die that will be free first (done with everything issued to it so far), skipping those
+ * with excluded[die] set: dies are looked at
  * from `after` + 1 on, round-robin, and a tie goes to the first one seen. UINT32_MAX when all
  * are excluded.
  */
