@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Flash-model benchmarks: greedy-GC WAF against theory, simulator speed, table memory.
 
-Usage: bench/model/model_bench.py [path/to/nvemu-sim]   (default: build-model/src/sim/nvemu-sim)
+Usage: bench/model/model_bench.py [path/to/nvemu-sim] [speed runs]
+       (defaults: build-model/src/sim/nvemu-sim, 5 runs)
 Runs one simulation at a time (each is single-threaded) and prints the numbers recorded in
-docs/benchmarks.md, "Flash model".
+docs/benchmarks.md, "Flash model". Build with --buildtype=release for the speed figures. They
+are medians of several runs, since a machine shared with other jobs slows some runs a lot.
 """
 import json
 import math
@@ -13,6 +15,7 @@ import subprocess
 import sys
 
 SIM = sys.argv[1] if len(sys.argv) > 1 else os.path.join("build-model", "src", "sim", "nvemu-sim")
+SPEED_RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 
 
 def theory(op):
@@ -41,12 +44,17 @@ def main():
         t = theory(op / 100)
         print(f"{op:>5} {r['waf']:7.3f} {t:7.3f} {100 * (r['waf'] / t - 1):+6.1f}%  {cmd}")
 
-    print("\n## Simulator speed (measured phase only, one core)")
-    cmd, r = run("workload=randwrite", "op_pcent=7", "io_size=16g")
-    print(f"random writes, OP 7 %, steady state: {r['ios_per_wall_second'] / 1e6:.2f} M I/O per"
-          f" wall second (WAF {r['waf']:.2f})  {cmd}")
-    cmd, r = run("workload=randread", "io_size=64g")
-    print(f"random reads: {r['ios_per_wall_second'] / 1e6:.2f} M I/O per wall second  {cmd}")
+    print(f"\n## Simulator speed (measured phase only, one core; median of {SPEED_RUNS} runs)")
+    for label, options in (("random writes, OP 7 %, steady state",
+                            ("workload=randwrite", "op_pcent=7", "io_size=16g")),
+                           ("random reads", ("workload=randread", "io_size=64g"))):
+        rates = []
+        for _ in range(SPEED_RUNS):
+            cmd, r = run(*options)
+            rates.append(r["ios_per_wall_second"] / 1e6)
+        rates.sort()
+        print(f"{label}: {rates[len(rates) // 2]:.2f} M I/O per wall second"
+              f" (runs {rates[0]:.2f} .. {rates[-1]:.2f})  {cmd}")
 
     print("\n## Memory of the model's tables")
     cmd, r = run("workload=randwrite", "op_pcent=7", "warmup=0.2", "io_size=1g")
