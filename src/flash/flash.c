@@ -55,9 +55,15 @@ struct flash {
 	struct channel *channels;
 	struct die *dies;
 
-	/* Write buffer: a min-heap of the times occupied slots drain to NAND. */
+	/*
+	 * Write buffer: the times occupied slots drain to NAND, sorted, in a ring of slot_mask + 1
+	 * entries. A page is programmed at the end of the die that will be free first, so it
+	 * usually drains after most pages already buffered: it goes in a step or two from the
+	 * ring's end (a heap took two walks of log2(slots) levels a page), and the earliest slot
+	 * is the ring's head. Out-of-order drain times cost more steps, never a wrong answer.
+	 */
 	uint64_t *slots;
-	uint32_t slot_count, slot_capacity;
+	uint32_t slot_head, slot_mask, slot_count, slot_capacity;
 	uint64_t drained_at;
 };
 
@@ -141,7 +147,10 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	f->channels = calloc(p->channels, sizeof(*f->channels));
 	f->dies = calloc(dies, sizeof(*f->dies));
 	f->slot_capacity = (uint32_t)buffer_pages;
-	f->slots = calloc(buffer_pages + 1, sizeof(*f->slots));
+	f->slot_mask = 1;
+	while (f->slot_mask < buffer_pages)
+		f->slot_mask = 2 * f->slot_mask + 1;
+	f->slots = calloc((uint64_t)f->slot_mask + 1, sizeof(*f->slots));
 	if (!f->channels || !f->dies || !f->slots)
 		goto oom;
 	f->ring_mask = CHANNEL_INITIAL_BUCKETS - 1;
@@ -403,24 +412,10 @@ uint64_t flash_buffer_admit(struct flash *f, uint64_t now)
 {
 	if (f->slot_count < f->slot_capacity)
 		return now;
-	/* Full: wait for the slot that drains first, and take it (pop the heap's root). */
-	uint64_t *heap = f->slots;
-	uint64_t earliest = heap[0];
-	uint32_t n = --f->slot_count;
-	uint64_t last = heap[n];
-	uint32_t i = 0;
-	for (;;) {
-		uint32_t child = 2 * i + 1;
-		if (child >= n)
-			break;
-		/* Without a branch: which child drains first is a coin toss. heap[n] exists. */
-		child += (child + 1 < n) & (heap[child + 1] < heap[child]);
-		if (heap[child] >= last)
-			break;
-		heap[i] = heap[child];
-		i = child;
-	}
-	heap[i] = last;
+	/* Full: wait for the slot that drains first, and take it. */
+	uint64_t earliest = f->slots[f->slot_head];
+	f->slot_head = (f->slot_head + 1) & f->slot_mask;
+	f->slot_count--;
 	return max_u64(now, earliest);
 }
 
@@ -429,16 +424,15 @@ void flash_buffer_release(struct flash *f, uint64_t on_nand_at)
 	f->drained_at = max_u64(f->drained_at, on_nand_at);
 	if (f->slot_capacity == 0)
 		return;
-	uint64_t *heap = f->slots;
+	uint64_t *ring = f->slots;
 	uint32_t i = f->slot_count++;
-	while (i > 0) {
-		uint32_t parent = (i - 1) / 2;
-		if (heap[parent] <= on_nand_at)
+	for (; i > 0; i--) {
+		uint64_t before = ring[(f->slot_head + i - 1) & f->slot_mask];
+		if (before <= on_nand_at)
 			break;
-		heap[i] = heap[parent];
-		i = parent;
+		ring[(f->slot_head + i) & f->slot_mask] = before;
 	}
-	heap[i] = on_nand_at;
+	ring[(f->slot_head + i) & f->slot_mask] = on_nand_at;
 }
 
 uint64_t flash_buffer_drained_at(const struct flash *f)
