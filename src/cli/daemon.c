@@ -55,6 +55,9 @@ struct daemon_options {
 	uint64_t timer_spin_ns;
 	struct ssd_params ssd;
 	struct zoned_params zoned;
+	/* The -o assignments, which also override a namespace's own keys. */
+	const char *override_keys[MAX_NS_KEYS];
+	unsigned noverride_keys;
 	struct stats_params stats;
 	bool check_only;
 };
@@ -358,6 +361,11 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 		case 'o':
 			if (set_model_key(&o->ssd, &o->zoned, optarg, err, errlen))
 				return -1;
+			if (o->noverride_keys == MAX_NS_KEYS) {
+				snprintf(err, errlen, "at most %d -o", MAX_NS_KEYS);
+				return -1;
+			}
+			o->override_keys[o->noverride_keys++] = optarg;
 			break;
 		case OPT_NS_PRESET:
 		case OPT_NS_KEY: {
@@ -458,7 +466,10 @@ static bool is_loopback(const char *addr)
 	       strcmp(addr, "localhost") == 0;
 }
 
-/* Starts from the daemon-wide keys, then this namespace's preset and keys. */
+/*
+ * Starts from the daemon-wide keys, then this namespace's preset and keys, then
+ * -o again: a key given with -o overrides every other setting of it.
+ */
 static int apply_ns_keys(struct daemon_options *o, struct ns_spec *spec, struct ns_params *params,
 			 char *err, size_t errlen)
 {
@@ -470,6 +481,9 @@ static int apply_ns_keys(struct daemon_options *o, struct ns_spec *spec, struct 
 		return -1;
 	for (unsigned k = 0; k < spec->nkeys; k++)
 		if (set_model_key(&spec->ssd, &spec->zoned, spec->keys[k], err, errlen))
+			return -1;
+	for (unsigned k = 0; k < o->noverride_keys; k++)
+		if (set_model_key(&spec->ssd, &spec->zoned, o->override_keys[k], err, errlen))
 			return -1;
 	params->ssd = &spec->ssd;
 	params->zoned = &spec->zoned;

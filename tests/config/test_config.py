@@ -69,6 +69,12 @@ expect_error("preset not found", "[namespace a]\nkind = ssd\npreset = nosuch\n",
 rc, err = subprocess.run([NVEMU, "-c", "/nonexistent.ini", "--check-config"], capture_output=True, text=True).returncode, None
 check("missing file", rc == 2)
 
+# -- -o on the command line overrides a namespace's own key (here into a device that cannot work) --
+rc, err = run_config("[namespace a]\nkind = ssd\npreset = small\nop_pcent = 20\n")
+check("namespace key alone is valid", rc == 0, err)
+rc, err = run_config("[namespace a]\nkind = ssd\npreset = small\nop_pcent = 20\n", "-o", "op_pcent=0.1")
+check("-o overrides the namespace's key", rc == 2 and "op_pcent=0.1 leaves 0 spare blocks" in err, err)
+
 # -- every key with a valid value --
 daemon_keys = {
     "listen": "127.0.0.1", "port": "4500", "allow-host": "nqn.2014-08.org.nvmexpress:uuid:x",
