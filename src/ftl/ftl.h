@@ -6,9 +6,9 @@
  *
  * Thread safety: every function taking a struct ssd * may be called from any thread (unless
  * the user gave that up with ssd_single_thread). Each call holds one mutex of the device for
- * its whole duration; the critical section is table updates
- * and timeline arithmetic (tens to hundreds of ns per page, see docs/benchmarks.md), so the lock
- * stays far above the transport's rate. GC runs inside the call that needs it.
+ * its whole duration; the critical section is table updates and timeline arithmetic (tens to
+ * hundreds of ns per page, see docs/benchmarks.md), so the lock stays far above the
+ * transport's rate. GC runs inside the call that needs it.
  * Calls should arrive with non-decreasing `now`; an older `now` is served as if it were the
  * latest (resources never run backwards).
  */
