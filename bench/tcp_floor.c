@@ -6,9 +6,11 @@
  * batch like a good target would (one send per batch of answers).
  *
  * Usage: nvemu-tcp-floor [--qd N] [--seconds S] [--poll] [--server-cpu C] [--client-cpu C]
- *                        [--request-bytes N] [--answer-bytes N] [--uring]
+ *                        [--request-bytes N] [--answer-bytes N] [--uring | --uring-mshot]
  * --uring serves with io_uring (receive and gathered send in one io_uring_enter
- * per batch) instead of recv + writev, to compare the two on equal terms.
+ * per batch) instead of recv + writev, to compare the two on equal terms;
+ * --uring-mshot with a multishot receive into a provided-buffer ring and sends
+ * from a registered buffer (write_fixed).
  * The sizes default to a 4 KiB read; a 128 KiB read is --answer-bytes 131120,
  * a 128 KiB in-capsule write --request-bytes 131144 --answer-bytes 24.
  * Prints one JSON object: iops, lat_us {mean, p50, p99}, server_cpu_us_per_op.
@@ -166,6 +168,102 @@ static void serve_uring(int fd, bool poll)
 	io_uring_queue_exit(&ring);
 }
 
+#define MSHOT_BUFS 64
+#define MSHOT_BUF_BYTES (64u * 1024)
+#define MSHOT_GROUP 1
+
+/* Receive with one multishot recv and a ring of provided buffers; send from a registered buffer. */
+static void serve_uring_mshot(int fd, bool poll)
+{
+	static uint8_t in[MSHOT_BUFS][MSHOT_BUF_BYTES];
+	struct io_uring ring;
+	if (io_uring_queue_init(64, &ring, 0))
+		return;
+	/* Answers are sent straight from one registered buffer holding MAX_QD of them. */
+	size_t answers_len = (size_t)MAX_QD * answer_bytes;
+	uint8_t *answers = calloc(1, answers_len);
+	struct iovec reg = {answers, answers_len};
+	struct io_uring_buf_ring *br = NULL;
+	if (!answers || posix_memalign((void **)&br, 4096, MSHOT_BUFS * sizeof(struct io_uring_buf)) ||
+	    io_uring_register_buffers(&ring, &reg, 1))
+		goto out;
+	io_uring_buf_ring_init(br);
+	struct io_uring_buf_reg ring_reg = {.ring_addr = (uintptr_t)br, .ring_entries = MSHOT_BUFS,
+					    .bgid = MSHOT_GROUP};
+	if (io_uring_register_buf_ring(&ring, &ring_reg, 0))
+		goto out;
+	int mask = io_uring_buf_ring_mask(MSHOT_BUFS);
+	for (int i = 0; i < MSHOT_BUFS; i++)
+		io_uring_buf_ring_add(br, in[i], MSHOT_BUF_BYTES, (unsigned short)i, mask, i);
+	io_uring_buf_ring_advance(br, MSHOT_BUFS);
+
+	bool armed = false, sending = false;
+	size_t have = 0, owed = 0; /* answers not yet handed to a send */
+	size_t send_left = 0;	   /* bytes of the send in flight */
+	for (;;) {
+		struct io_uring_sqe *sqe;
+		if (!armed) {
+			sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+			sqe->flags |= IOSQE_BUFFER_SELECT;
+			sqe->buf_group = MSHOT_GROUP;
+			sqe->user_data = 0;
+			armed = true;
+		}
+		if (!sending && owed) {
+			size_t n = owed < MAX_QD ? owed : MAX_QD;
+			send_left = n * answer_bytes;
+			sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_write_fixed(sqe, fd, answers, (unsigned)send_left, 0, 0);
+			sqe->user_data = 1;
+			owed -= n;
+			sending = true;
+		}
+		int rc = poll ? io_uring_submit(&ring) : io_uring_submit_and_wait(&ring, 1);
+		if (rc < 0)
+			break;
+		struct io_uring_cqe *cqe;
+		while ((rc = io_uring_peek_cqe(&ring, &cqe)) == -EAGAIN && poll)
+			;
+		if (rc)
+			break;
+		unsigned head, seen = 0;
+		bool done = false;
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			seen++;
+			if (cqe->user_data == 1) {
+				/* A short send must finish before any later answer goes out. */
+				if (cqe->res <= 0 || (size_t)cqe->res != send_left) {
+					done = true;
+					break;
+				}
+				sending = false;
+				continue;
+			}
+			if (!(cqe->flags & IORING_CQE_F_MORE))
+				armed = false;
+			if (cqe->res <= 0) {
+				if (cqe->res != -ENOBUFS)
+					done = true;
+				continue;
+			}
+			have += (size_t)cqe->res;
+			owed += have / request_bytes;
+			have %= request_bytes;
+			unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+			io_uring_buf_ring_add(br, in[bid], MSHOT_BUF_BYTES, (unsigned short)bid, mask, 0);
+			io_uring_buf_ring_advance(br, 1);
+		}
+		io_uring_cq_advance(&ring, seen);
+		if (done)
+			break;
+	}
+out:
+	io_uring_queue_exit(&ring);
+	free(br);
+	free(answers);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -228,7 +326,7 @@ int main(int argc, char **argv)
 {
 	unsigned qd = 32;
 	double seconds = 5;
-	bool poll = false, uring = false;
+	bool poll = false, uring = false, mshot = false;
 	int server_cpu = 0, client_cpu = 1;
 	static const struct option opts[] = {
 	    {"qd", required_argument, NULL, 'q'},	   {"seconds", required_argument, NULL, 't'},
@@ -237,6 +335,7 @@ int main(int argc, char **argv)
 	    {"request-bytes", required_argument, NULL, 'r'},
 	    {"answer-bytes", required_argument, NULL, 'a'},
 	    {"uring", no_argument, NULL, 'u'},
+	    {"uring-mshot", no_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -250,6 +349,7 @@ int main(int argc, char **argv)
 		case 'r': request_bytes = strtoul(optarg, NULL, 10); break;
 		case 'a': answer_bytes = strtoul(optarg, NULL, 10); break;
 		case 'u': uring = true; break;
+		case 'm': mshot = true; break;
 		default:
 			fprintf(stderr, "usage: nvemu-tcp-floor [--qd N] [--seconds S] [--poll] "
 					"[--server-cpu C] [--client-cpu C] [--request-bytes N] "
@@ -276,7 +376,9 @@ int main(int argc, char **argv)
 		pin(server_cpu);
 		int fd = accept(listener, NULL, NULL);
 		tune(fd);
-		if (uring)
+		if (mshot)
+			serve_uring_mshot(fd, poll);
+		else if (uring)
 			serve_uring(fd, poll);
 		else
 			serve(fd, poll);
@@ -307,7 +409,7 @@ int main(int argc, char **argv)
 		return 1;
 	printf("{\"server\":\"%s\",\"qd\":%u,\"poll\":%s,\"seconds\":%.3f,\"ios\":%llu,\"iops\":%.0f,"
 	       "\"lat_us\":{\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f},\"server_cpu_us_per_op\":%.3f}\n",
-	       uring ? "io_uring" : "epoll-style", qd, poll ? "true" : "false", elapsed, (unsigned long long)ops, ops / elapsed, mean, p50,
+	       mshot ? "io_uring-multishot" : uring ? "io_uring" : "epoll-style", qd, poll ? "true" : "false", elapsed, (unsigned long long)ops, ops / elapsed, mean, p50,
 	       p99, ops ? server_cpu_s * 1e6 / (double)ops : 0.0);
 	return 0;
 }
