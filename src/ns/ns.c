@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/media.h"
 #include "ns/kinds.h"
 
 const uint8_t ns_zero_buffer[NS_ZERO_BUFFER_SIZE];
@@ -75,4 +76,26 @@ void ns_destroy(struct ns *ns)
 		return;
 	ns->ops->destroy(ns);
 	free(ns);
+}
+
+void ns_media_fetch(const struct ns *ns, struct media *m, struct ns_io *io)
+{
+	uint64_t offset = io->slba << ns->lba_shift, len = (uint64_t)io->nlb << ns->lba_shift;
+	if (io->iov && (io->iovcnt = media_map(m, offset, len, io->iov, io->iov_cap)))
+		return;
+	if (io->buf) {
+		media_read(m, offset, io->buf, len);
+		io->data = io->buf;
+	}
+}
+
+uint64_t ns_media_blocks_in_use(const struct ns *ns, const struct media *m)
+{
+	uint64_t blocks = (media_resident_pages(m) * MEDIA_PAGE_SIZE) >> ns->lba_shift;
+	return blocks < ns->nlbas ? blocks : ns->nlbas;
+}
+
+uint64_t ns_after_floor(uint64_t now, uint64_t done, uint64_t floor_ns)
+{
+	return done > now + floor_ns ? done - floor_ns : now;
 }

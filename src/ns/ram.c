@@ -14,16 +14,7 @@ static uint64_t byte_length(const struct ns *ns, uint32_t nlb) { return (uint64_
 static uint16_t ram_read(struct ns *ns, struct ns_io *io)
 {
 	io->done_ns = io->now_ns;
-	if (io->iov) {
-		io->iovcnt = media_map(media_of(ns), byte_offset(ns, io->slba), byte_length(ns, io->nlb),
-				       io->iov, io->iov_cap);
-		if (io->iovcnt)
-			return NVME_SC_SUCCESS;
-	}
-	if (!io->buf)
-		return NVME_SC_SUCCESS;
-	media_read(media_of(ns), byte_offset(ns, io->slba), io->buf, byte_length(ns, io->nlb));
-	io->data = io->buf;
+	ns_media_fetch(ns, media_of(ns), io);
 	return NVME_SC_SUCCESS;
 }
 
@@ -49,12 +40,7 @@ static uint16_t ram_flush(struct ns *ns, struct ns_io *io)
 	return NVME_SC_SUCCESS;
 }
 
-static uint64_t ram_blocks_in_use(struct ns *ns)
-{
-	uint64_t bytes = media_resident_pages(media_of(ns)) * MEDIA_PAGE_SIZE;
-	uint64_t blocks = bytes >> ns->lba_shift;
-	return blocks < ns->nlbas ? blocks : ns->nlbas;
-}
+static uint64_t ram_blocks_in_use(struct ns *ns) { return ns_media_blocks_in_use(ns, media_of(ns)); }
 
 static void ram_destroy(struct ns *ns) { media_destroy(media_of(ns)); }
 

@@ -32,9 +32,7 @@ static void page_span(const struct ns *ns, const struct ssd_ns *s, uint64_t slba
 
 static uint64_t after_floor(const struct ssd_ns *s, uint64_t now, uint64_t done)
 {
-	if (done - now <= s->transport_floor_ns)
-		return now;
-	return done - s->transport_floor_ns;
+	return ns_after_floor(now, done, s->transport_floor_ns);
 }
 
 static uint16_t ssd_ns_read(struct ns *ns, struct ns_io *io)
@@ -44,13 +42,7 @@ static uint16_t ssd_ns_read(struct ns *ns, struct ns_io *io)
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
 	io->done_ns = after_floor(s, io->now_ns, ssd_read(s->model, lpn, npages, io->now_ns));
-	uint64_t offset = io->slba << ns->lba_shift, len = (uint64_t)io->nlb << ns->lba_shift;
-	if (io->iov && (io->iovcnt = media_map(s->media, offset, len, io->iov, io->iov_cap)))
-		return NVME_SC_SUCCESS;
-	if (io->buf) {
-		media_read(s->media, offset, io->buf, len);
-		io->data = io->buf;
-	}
+	ns_media_fetch(ns, s->media, io);
 	return NVME_SC_SUCCESS;
 }
 
@@ -88,11 +80,7 @@ static uint16_t ssd_ns_flush(struct ns *ns, struct ns_io *io)
 	return NVME_SC_SUCCESS;
 }
 
-static uint64_t ssd_ns_blocks_in_use(struct ns *ns)
-{
-	uint64_t blocks = (media_resident_pages(ssd_of(ns)->media) * MEDIA_PAGE_SIZE) >> ns->lba_shift;
-	return blocks < ns->nlbas ? blocks : ns->nlbas;
-}
+static uint64_t ssd_ns_blocks_in_use(struct ns *ns) { return ns_media_blocks_in_use(ns, ssd_of(ns)->media); }
 
 static bool ssd_ns_model_counters(struct ns *ns, struct ns_model_counters *out)
 {

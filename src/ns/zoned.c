@@ -26,9 +26,7 @@ static struct zoned_ns *zoned_of(struct ns *ns) { return ns->kind_data; }
 
 static uint64_t after_floor(const struct zoned_ns *zn, uint64_t now, uint64_t done)
 {
-	if (done - now <= zn->transport_floor_ns)
-		return now;
-	return done - zn->transport_floor_ns;
+	return ns_after_floor(now, done, zn->transport_floor_ns);
 }
 
 static uint64_t zone_first_lba(const struct zoned_ns *zn, uint64_t zone) { return zone << zn->zone_shift; }
@@ -56,10 +54,7 @@ static uint16_t zoned_read(struct ns *ns, struct ns_io *io)
 	uint16_t status = zones_check_read(zn->zones, io->slba, io->nlb);
 	if (status)
 		return status;
-	if (io->buf) {
-		media_read(zn->media, io->slba << zn->lba_shift, io->buf, (uint64_t)io->nlb << zn->lba_shift);
-		io->data = io->buf;
-	}
+	ns_media_fetch(ns, zn->media, io);
 	io->done_ns = after_floor(zn, io->now_ns, zoned_read_time(zn, io));
 	return NVME_SC_SUCCESS;
 }
@@ -118,11 +113,7 @@ static uint16_t zoned_flush(struct ns *ns, struct ns_io *io)
 	return NVME_SC_SUCCESS;
 }
 
-static uint64_t zoned_blocks_in_use(struct ns *ns)
-{
-	uint64_t blocks = (media_resident_pages(zoned_of(ns)->media) * MEDIA_PAGE_SIZE) >> ns->lba_shift;
-	return blocks < ns->nlbas ? blocks : ns->nlbas;
-}
+static uint64_t zoned_blocks_in_use(struct ns *ns) { return ns_media_blocks_in_use(ns, zoned_of(ns)->media); }
 
 static bool zoned_model_counters(struct ns *ns, struct ns_model_counters *out)
 {
