@@ -604,11 +604,11 @@ static int check_option(const char *option, const char *value, char *err, size_t
 	set_defaults(scratch);
 	char flag[160];
 	snprintf(flag, sizeof(flag), "--%s", option);
-	/* --ns-o and --ns-preset need a namespace to apply to. */
+	/* --ns-o and --ns-preset need a namespace to apply to; other options start past it. */
 	char *argv[] = {"nvemu", "--ns", "ram", flag, (char *)value, NULL};
-	bool per_ns = strncmp(option, "ns-", 3) == 0;
-	int rc = parse_options(per_ns ? 5 : 3, per_ns ? argv : (char *[]){"nvemu", flag, (char *)value, NULL},
-			       scratch, err, errlen);
+	int skip = strncmp(option, "ns-", 3) == 0 ? 0 : 2;
+	argv[skip] = "nvemu";
+	int rc = parse_options(5 - skip, argv + skip, scratch, err, errlen);
 	free(scratch);
 	return rc;
 }
