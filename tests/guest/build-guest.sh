@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build the nvemu reference guest: a Debian 12 kernel (ELF vmlinux, booted
-# through PVH) and an initrd with busybox, nvme-cli, fio and a few kernel
-# modules, all from Debian packages.  Output goes to a cache directory and is
-# rebuilt only when an input changes (package versions or this script).
+# through PVH) and an initrd with busybox, nvme-cli, fio, blkzone and a few
+# kernel modules.  Everything in the guest comes from Debian packages that this
+# script downloads and unpacks (never from what the host happens to have
+# installed): the packages named below and, for each binary's shared
+# libraries, the packages they depend on.  Output goes to a cache directory and
+# is rebuilt only when an input changes (package versions or this script).
 # /init (init.sh) is not in it: run-guest.sh adds it to every boot, so that
 # checkouts with different init.sh versions share one cache.
 #
@@ -15,24 +18,27 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${NVEMU_GUEST_CACHE:-${NVEMU_CACHE:-$HOME/.cache/nvemu}/guest}
 ARCH_LIBDIR=usr/lib/x86_64-linux-gnu
 
-# Guest packages unpacked with dpkg-deb (the kernel package is added below).
-GUEST_PKGS=(nvme-cli libnvme1 libjson-c5 fio)
-# Host packages: tools for building and running, and libraries copied into
-# the guest through the ldd closure of the binaries.
-HOST_PKGS=(qemu-system-x86 busybox-static cpio xz-utils gcc libc6-dev binutils
-           util-linux libaio1 libnuma1 zlib1g libgcc-s1)
+# Guest packages unpacked with dpkg-deb (the kernel package is added below);
+# the libraries their binaries need are fetched from their dependencies.
+GUEST_PKGS=(nvme-cli libnvme1 fio busybox-static util-linux libgcc-s1)
+# Guest binaries, as paths inside those packages.
+GUEST_BINS=(usr/sbin/nvme usr/bin/fio sbin/blkzone sbin/blkdiscard)
+# Host packages: only tools that build the guest and run it.
+HOST_PKGS=(qemu-system-x86 cpio xz-utils gcc libc6-dev binutils)
 # fio is linked with BIND_NOW against these; the guest gets stand-ins whose
-# functions abort (we only use fio's libaio/io_uring/sync engines).
+# functions abort (we only use fio's libaio/io_uring/sync engines), and the
+# packages behind them are never fetched.
 STUB_LIBS=(librados.so.2 librbd.so.1 libgfapi.so.0 libnbd.so.0 libpmemblk.so.1
            libpmem.so.1 libibverbs.so.1 librdmacm.so.1)
+STUB_PKGS=(librados2 librbd1 libgfapi0 libnbd0 libpmemblk1 libpmem1 libibverbs1 librdmacm1)
 # Kernel modules to ship (their dependencies are added automatically).
 MODULES=(configfs crc32c_generic crc32c-intel crct10dif_generic crct10dif-pclmul
          crc64_rocksoft_generic virtio_pci virtio_net nvme-tcp nvmet nvmet-tcp
          null_blk zonefs loop 9p 9pnet_virtio)
-# Host binaries copied as they are.
-HOST_BINS=(/usr/sbin/blkzone /usr/sbin/blkdiscard)
+# Where libraries live inside the unpacked packages.
+LIB_DIRS=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib usr/lib)
 
-log() { echo "build-guest: $*" >&2; }
+log() { echo "build-guest: [$SECONDS s] $*" >&2; }
 die() { echo "build-guest: error: $*" >&2; exit 1; }
 
 APT_UPDATED=0
@@ -67,18 +73,22 @@ resolve_kernel_pkg() {
     echo "$k"
 }
 
-declare -A VER  # candidate version of each guest package
-load_versions() {
+declare -A VER  # candidate version of each guest package looked up so far
+load_versions() {  # load_versions PKG...
     local p v
-    while read -r p v; do VER[$p]=$v; done < <(apt-cache policy "$KPKG" "${GUEST_PKGS[@]}" 2>/dev/null |
+    while read -r p v; do VER[$p]=$v; done < <(apt-cache policy "$@" 2>/dev/null |
         awk '/^[^ ]/ {p = $1; sub(":$", "", p)} /Candidate:/ && $2 != "(none)" {print p, $2}')
 }
 
-# Text naming every input: guest and host package versions and hashes of the
-# scripts that shape the output.  The build is redone when it changes.
+# Text naming every input: the guest packages (those named above, and the
+# dependencies the last build fetched for their libraries) with their
+# candidate versions, the host's build tools, and this script's hash.  The
+# build is redone when it changes.
 compute_inputs() {
-    local p
-    for p in "$KPKG" "${GUEST_PKGS[@]}"; do
+    local p pkgs=("$KPKG" "${GUEST_PKGS[@]}")
+    [ -f "$CACHE/closure" ] && pkgs+=($(cat "$CACHE/closure"))
+    load_versions "${pkgs[@]}"
+    for p in $(printf '%s\n' "${pkgs[@]}" | sort -u); do
         [ -n "${VER[$p]:-}" ] || die "package $p not found in apt lists"
         echo "guest $p=${VER[$p]}"
     done
@@ -86,19 +96,49 @@ compute_inputs() {
     (cd "$HERE" && sha256sum build-guest.sh)
 }
 
-download_debs() {  # download_debs DIR PKG...; prints the .deb paths
-    local dir=$1 p v f; shift
+deb_path() {  # deb_path DIR PKG: the cached .deb of PKG's candidate version, if any
+    local v=${VER[$2]:-}
+    [ -n "$v" ] || die "package $2 not found in apt lists"
+    ls "$1/${2}_${v//:/%3a}_"*.deb 2>/dev/null | head -1 || true
+}
+
+declare -A FETCHED  # guest packages unpacked into $WORK/pkgs
+declare -A OWNER    # file name (of a binary or library) -> the package it came from
+# Downloads the packages (one apt-get call for those not cached yet) and unpacks
+# them into $WORK/pkgs, remembering which files each one owns.
+fetch_pkgs() {  # fetch_pkgs PKG...
+    local dir=$CACHE/debs p deb f get=()
     mkdir -p "$dir"
+    load_versions "$@"
     for p in "$@"; do
-        v=${VER[$p]}
-        f=$(ls "$dir/${p}_${v//:/%3a}_"*.deb 2>/dev/null | head -1 || true)
-        if [ -z "$f" ]; then
-            (cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$p=$v" >&2) ||
-                die "apt-get download $p=$v failed"
-            f=$(ls "$dir/${p}_${v//:/%3a}_"*.deb | head -1)
-        fi
-        echo "$f"
+        [ -n "$(deb_path "$dir" "$p")" ] || get+=("$p=${VER[$p]}")
     done
+    if [ ${#get[@]} -gt 0 ]; then
+        (cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "${get[@]}" >&2) ||
+            die "apt-get download ${get[*]} failed"
+    fi
+    for p in "$@"; do
+        FETCHED[$p]=1
+        deb=$(deb_path "$dir" "$p")
+        [ -n "$deb" ] || die "no .deb of $p after downloading it"
+        dpkg-deb -x "$deb" "$WORK/pkgs"
+        while read -r f; do OWNER[${f##*/}]=$p; done < <(dpkg-deb -c "$deb" | awk '$6 !~ /\/$/ {print $6}')
+    done
+}
+
+# The packages the given ones depend on (Depends and Pre-Depends; the first of
+# each set of alternatives, a virtual package's first provider).
+pkg_depends() {  # pkg_depends PKG...
+    apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+        --no-enhances "$@" 2>/dev/null | awk '
+        /^[^ ]/ { in_alt = 0; virtual = 0; next }
+        /^ *\|?(Pre)?Depends:/ {
+            name = $2; sub(":any$", "", name)
+            if (!in_alt) { if (name ~ /^</) virtual = 1; else print name }
+            in_alt = ($1 ~ /^\|/); next
+        }
+        virtual && /^    [^ ]/ { print $1; virtual = 0; next }
+        { virtual = 0 }' | sort -u
 }
 
 # Cut the XZ stream out of the bzImage and decompress it to the ELF vmlinux.
@@ -143,38 +183,75 @@ make_stubs() {
         gcc -shared -fPIC -O1 -o "$out/$so" -Wl,-soname,"$so" "${mapopt[@]}" "$out/$so.c" ||
             die "cannot build stub $so"
     done
-    # With BIND_NOW every symbol must resolve: prove it on the host.
-    LD_BIND_NOW=1 LD_LIBRARY_PATH="$out" "$bin" --version >/dev/null ||
-        die "$bin does not run with the stub libraries"
 }
 
-# Copy ELF files into ROOT with their ldd closure.  Libraries found in the
-# unpacked packages or the stubs go to /usr/lib/x86_64-linux-gnu, host ones
-# keep their host path.
-copy_closure() {
-    local root=$1 libpath=$2 f lib dest; shift 2
-    for f in "$@"; do
-        LD_LIBRARY_PATH="$libpath" ldd "$f" > "$WORK/ldd.out" || die "ldd $f failed"
-        if grep -q 'not found' "$WORK/ldd.out"; then
-            die "$f: missing libraries: $(grep 'not found' "$WORK/ldd.out" | tr -s ' \t\n' ' ')"
-        fi
-        for lib in $(awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}' "$WORK/ldd.out"); do
-            case $lib in
-                "$WORK"/*) dest=/$ARCH_LIBDIR/$(basename "$lib") ;;
-                *) dest=$lib ;;
-            esac
-            [ -e "$root$dest" ] && continue
-            mkdir -p "$root$(dirname "$dest")"
-            cp -L "$lib" "$root$dest"
+# PATH with its symbolic links followed inside the unpacked tree ROOT: an
+# absolute link there points into ROOT, not into the host.
+inside_path() {  # inside_path ROOT PATH
+    local root=$1 p=$2 t n=0
+    while [ -L "$p" ] && [ $n -lt 16 ]; do
+        t=$(readlink "$p")
+        case $t in /*) p=$root$t ;; *) p=$(dirname "$p")/$t ;; esac
+        n=$((n + 1))
+    done
+    echo "$p"
+}
+
+# The file of library SONAME among the stubs and the unpacked packages, or nothing.
+find_lib() {
+    local d
+    for d in "$WORK/stubs" "${LIB_DIRS[@]/#/$WORK/pkgs/}"; do
+        [ -e "$d/$1" ] || [ -L "$d/$1" ] || continue
+        inside_path "$WORK/pkgs" "$d/$1"
+        return 0
+    done
+}
+
+# Sets LIBS to the shared libraries the ELF files need (NEEDED entries,
+# recursively), one "SONAME PATH" each, all from the stubs and the unpacked packages.  A library that
+# none of them holds is looked for in the dependencies of the package owning the
+# file that needs it: those are fetched, and the walk starts again.
+resolve_libs() {
+    local f so lib m owner dep
+    local -a queue missing owners new
+    local -A seen
+    while :; do
+        queue=("$@") LIBS=() missing=() seen=()
+        while [ ${#queue[@]} -gt 0 ]; do
+            f=${queue[0]}
+            queue=("${queue[@]:1}")
+            for so in $(readelf -d -W "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+                [ -z "${seen[$so]:-}" ] || continue
+                seen[$so]=1
+                lib=$(find_lib "$so")
+                if [ -z "$lib" ]; then
+                    missing+=("$so:$f")
+                else
+                    LIBS+=("$so $lib")
+                    queue+=("$lib")
+                fi
+            done
         done
+        [ ${#missing[@]} -eq 0 ] && break
+        owners=()
+        for m in "${missing[@]}"; do
+            owner=${OWNER[$(basename "${m#*:}")]:-}
+            [ -n "$owner" ] || die "${m#*:} needs ${m%%:*}, and no guest package owns it"
+            owners+=("$owner")
+        done
+        new=()
+        for dep in $(pkg_depends "${owners[@]}"); do
+            [[ " ${STUB_PKGS[*]} " == *" $dep "* ]] || [ -n "${FETCHED[$dep]:-}" ] || new+=("$dep")
+        done
+        [ ${#new[@]} -gt 0 ] || die "libraries found in no guest package: ${missing[*]}"
+        fetch_pkgs "${new[@]}"
     done
 }
 
 build() {
-    local debs deb kver r
-    debs=$(download_debs "$CACHE/debs" "$KPKG" "${GUEST_PKGS[@]}")
-    log "unpacking $(wc -l <<<"$debs") packages"
-    for deb in $debs; do dpkg-deb -x "$deb" "$WORK/pkgs"; done
+    local p kver r f lib bb ld
+    log "fetching and unpacking $KPKG ${GUEST_PKGS[*]}"
+    fetch_pkgs "$KPKG" "${GUEST_PKGS[@]}"
     kver=$(ls "$WORK/pkgs/lib/modules")
     [ "$(wc -w <<<"$kver")" = 1 ] || die "expected one kernel version, got: $kver"
 
@@ -184,22 +261,41 @@ build() {
     log "building stub libraries for fio"
     make_stubs "$WORK/pkgs/usr/bin/fio" "$WORK/stubs"
 
+    log "resolving shared libraries from the packages' dependencies"
+    local bins=()
+    for f in "${GUEST_BINS[@]}"; do
+        [ -f "$WORK/pkgs/$f" ] || die "$f is not in the guest packages"
+        bins+=("$WORK/pkgs/$f")
+    done
+    resolve_libs "${bins[@]}"
+    ld=$(inside_path "$WORK/pkgs" "$WORK/pkgs/lib64/ld-linux-x86-64.so.2")
+    [ -f "$ld" ] || die "no dynamic loader in the guest packages"
+    # With BIND_NOW every symbol must resolve: prove it with the guest's own loader and libraries.
+    LD_BIND_NOW=1 "$ld" --library-path "$WORK/stubs:$WORK/pkgs/lib/x86_64-linux-gnu:$WORK/pkgs/$ARCH_LIBDIR" \
+        "$WORK/pkgs/usr/bin/fio" --version >/dev/null || die "fio does not run with the stub libraries"
+
     r=$WORK/root
     mkdir -p "$r"/{usr/bin,usr/sbin,$ARCH_LIBDIR,usr/lib64,dev,proc,sys,tmp,run,mnt,etc/nvme,nvemu}
     ln -s usr/bin "$r/bin"; ln -s usr/sbin "$r/sbin"; ln -s usr/lib "$r/lib"; ln -s usr/lib64 "$r/lib64"
     chmod 1777 "$r/tmp"
 
-    cp "$WORK/pkgs/usr/sbin/nvme" "$r/usr/sbin/"
     cp "$WORK/pkgs/usr/bin/fio" "$r/usr/bin/"
-    cp "${HOST_BINS[@]}" "$r/usr/sbin/"
-    copy_closure "$r" "$WORK/stubs:$WORK/pkgs/$ARCH_LIBDIR" \
-        "$r/usr/sbin/nvme" "$r/usr/bin/fio" "${HOST_BINS[@]}"
+    for f in "${GUEST_BINS[@]}"; do
+        [ "$f" = usr/bin/fio ] || cp "$WORK/pkgs/$f" "$r/usr/sbin/"
+    done
+    local entry
+    for entry in "${LIBS[@]}"; do
+        # Each library under the name it is asked for (its soname), not its file name.
+        cp "${entry#* }" "$r/$ARCH_LIBDIR/${entry%% *}"
+    done
+    cp "$ld" "$r/usr/lib64/ld-linux-x86-64.so.2"
     # glibc loads libgcc_s at run time for thread cancellation.
-    cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$r/$ARCH_LIBDIR/"
+    cp "$(find_lib libgcc_s.so.1)" "$r/$ARCH_LIBDIR/libgcc_s.so.1"
 
-    cp /bin/busybox "$r/usr/bin/busybox"
+    bb=$WORK/pkgs/bin/busybox
+    cp "$bb" "$r/usr/bin/busybox"
     local applet name
-    for applet in $(/bin/busybox --list-full); do
+    for applet in $("$bb" --list-full); do
         name=${applet##*/}
         [ -e "$r/usr/bin/$name" ] || [ -e "$r/usr/sbin/$name" ] && continue
         ln -s /usr/bin/busybox "$r/usr/${applet#usr/}"
@@ -207,7 +303,7 @@ build() {
 
     log "selecting kernel modules"
     local kmod=lib/modules/$kver m deps rel
-    busybox depmod -b "$WORK/pkgs" "$kver"
+    "$bb" depmod -b "$WORK/pkgs" "$kver"
     mkdir -p "$r/usr/$kmod"
     cp "$WORK/pkgs/$kmod"/modules.{builtin,builtin.modinfo,order} "$r/usr/$kmod/"
     for m in "${MODULES[@]}"; do
@@ -221,7 +317,7 @@ build() {
             cp "$WORK/pkgs/$kmod/$rel" "$r/usr/$kmod/$rel"
         done
     done
-    busybox depmod -b "$r" "$kver"
+    "$bb" depmod -b "$r" "$kver"
     echo "$kver" > "$r/etc/nvemu-kernel"
 
     log "packing initrd"
@@ -235,8 +331,8 @@ exec 9>"$CACHE/.lock"
 flock 9
 ensure_host_pkgs
 KPKG=$(resolve_kernel_pkg)
-load_versions
-[ ${#VER[@]} -eq $((1 + ${#GUEST_PKGS[@]})) ] || { apt_update_once; load_versions; }
+load_versions "$KPKG" "${GUEST_PKGS[@]}"
+[ ${#VER[@]} -eq $((1 + ${#GUEST_PKGS[@]})) ] || { apt_update_once; load_versions "$KPKG" "${GUEST_PKGS[@]}"; }
 INPUTS=$(compute_inputs)
 if [ "${NVEMU_GUEST_FORCE:-0}" != 1 ] && [ -f "$CACHE/vmlinux" ] && [ -f "$CACHE/initrd.img" ] &&
    [ "$(cat "$CACHE/stamp" 2>/dev/null)" = "$INPUTS" ]; then
@@ -247,8 +343,12 @@ log "building guest in $CACHE ($KPKG)"
 START=$SECONDS
 WORK=$(mktemp -d "$CACHE/build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-rm -f "$CACHE/stamp"
+rm -f "$CACHE/stamp" "$CACHE/closure"
 build
-echo "$INPUTS" > "$CACHE/stamp"
+# The dependencies fetched for libraries are inputs from now on.
+for p in "${!FETCHED[@]}"; do
+    [[ " $KPKG ${GUEST_PKGS[*]} " == *" $p "* ]] || echo "$p"
+done | sort > "$CACHE/closure"
+compute_inputs > "$CACHE/stamp"
 log "done in $((SECONDS - START)) s: vmlinux $(du -h "$CACHE/vmlinux" | cut -f1), initrd $(du -h "$CACHE/initrd.img" | cut -f1)"
 echo "$CACHE"
