@@ -83,10 +83,10 @@ static void usage(FILE *out)
 		"      --ns KIND:SIZE[:LBA]  add a namespace to the last subsystem (repeatable)\n"
 		"      --ns-preset NAME      model preset of the last --ns alone\n"
 		"      --ns-o KEY=VALUE      a model or zone key of the last --ns alone (repeatable)\n"
-		"      --kind KIND           kind of the default namespaces: ram, nossd, ssd, zoned (ram)\n"
+		"      --kind KIND           kind of the default namespaces: ssd, zoned, ram, nossd (ssd)\n"
 		"      --zoned               the default namespace is zoned (ZNS) on the flash model\n"
 		"                            (same as --kind zoned; zone keys with -o, see docs/zns.md)\n"
-		"      --size SIZE           size of each default namespace, K/M/G/T suffixes (1G)\n"
+		"      --size SIZE           size of each default ram or nossd namespace, K/M/G/T (1G)\n"
 		"      --lba-size BYTES      512 or 4096 (4096)\n"
 		"      --namespaces N        default namespaces per subsystem without --ns (1)\n"
 		"      --serial TEXT         serial number (NVEMU0001; later subsystems add -2, -3...)\n"
@@ -583,7 +583,7 @@ static void set_defaults(struct daemon_options *o)
 	*o = (struct daemon_options){
 	    .listen = "127.0.0.1",
 	    .port = 4420,
-	    .default_ns = {.kind = NS_KIND_RAM, .bytes = 1ull << 30, .lba_size = 4096},
+	    .default_ns = {.kind = NS_KIND_SSD, .bytes = 1ull << 30, .lba_size = 4096},
 	    .namespaces = 1,
 	    .target = {.mdts = 5, .max_io_queues = 64, .io_queue_depth = 128, .incapsule_size = 8192,
 		       .keep_alive_slack_ms = 10000},

@@ -480,7 +480,7 @@ def main():
     # A file, not a pipe: a daemon blocked on a full stderr pipe would look hung.
     log = tempfile.TemporaryFile()
     if args.binary:
-        proc = subprocess.Popen([args.binary, "--port", str(port), "--size", "64M",
+        proc = subprocess.Popen([args.binary, "--port", str(port), "--kind", "ram", "--size", "64M",
                                  "--reactors", "2"],
                                 stdout=subprocess.DEVNULL, stderr=log)
     passed = failed = 0
