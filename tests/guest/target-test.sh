@@ -4,14 +4,16 @@
 # requires a clean exit (under ASan, a leak or memory error fails the test).
 #
 # Usage: target-test.sh NVEMU SCENARIO
-#   basic-4k          nvme-cli + fio verify, 4096-byte LBAs
+#   basic-4k          nvme-cli + fio verify, 4096-byte LBAs, on the default device
+#                     (an ssd namespace)
 #   basic-4k-digests  the same with header and data digests (nvme connect -g -G)
-#   basic-512         nvme-cli + fio verify, 512-byte LBAs
+#   basic-512         nvme-cli + fio verify, 512-byte LBAs, on a ram namespace
 #   ssd-waf           fio verify over 3x the capacity of a small over-provisioned
 #                     ssd namespace; WAF > 1 in nvemu's vendor log page
 #   cut               kill one guest's QEMU mid-I/O, freeze another (keep-alive
 #                     expiry), then check a third host is served
-#   tour              the demo's short tour (output on the terminal)
+#   tour              the demo's tour of a small ssd and a zoned namespace (output
+#                     on the terminal)
 #   zns               nvemu --zoned: block layer, nvme-cli zns, blkzone, a libnvme
 #                     program, fio --zonemode=zbd with verify, zonefs, zone wear-out
 # Env: NVEMU_TEST_DIR (logs; default a new directory under /tmp), FIO_SIZE_MB.
@@ -79,10 +81,11 @@ wait_for() {  # wait_for SECONDS FILE PATTERN
     done
 }
 
-basic() {
-    local lba=$1
-    shift
-    start_daemon --lba-size "$lba"
+basic() {  # basic LBA_SIZE "DAEMON OPTIONS" [GUEST OPTIONS]
+    local lba=$1 daemon_opts=$2
+    shift 2
+    # shellcheck disable=SC2086  # the daemon's options are words
+    start_daemon --lba-size "$lba" $daemon_opts
     guest host nvme-basic.sh -e EXPECT_LBA_SIZE="$lba" -e FIO_SIZE_MB="${FIO_SIZE_MB:-256}" "$@" ||
         fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
     grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
@@ -123,9 +126,9 @@ cut() {
 }
 
 case $SCENARIO in
-    basic-4k) basic 4096 ;;
-    basic-4k-digests) basic 4096 -e DIGESTS=on ;;
-    basic-512) basic 512 ;;
+    basic-4k) basic 4096 "" ;;
+    basic-4k-digests) basic 4096 "" -e DIGESTS=on ;;
+    basic-512) basic 512 "--kind ram" ;;
     ssd-waf)
         # 2 x 2 dies of 64 blocks x 64 pages: 64 MiB of flash, 25% over-provisioned.
         start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=64 \
@@ -135,7 +138,9 @@ case $SCENARIO in
         stop_daemon ;;
     cut) cut ;;
     tour)
-        start_daemon
+        # A small ssd (the small preset: 128 MiB of flash, 12 % over-provisioned) that the
+        # guest can write past its spare area in seconds, and a zoned namespace.
+        start_daemon --ns ssd --ns-preset small --ns zoned
         QUIET=0 guest tour tour.sh || fail "the tour failed"
         stop_daemon ;;
     zns)

@@ -74,3 +74,24 @@ field() { sed -n "s/^$2 *: *//p" "$1" | head -n 1 | sed 's/ *$//'; }
 
 # json_num FILE KEY: first number after "KEY" in nvme-cli's JSON output.
 json_num() { sed -n "s/.*\"$2\"[^0-9]*\\([0-9][0-9]*\\).*/\\1/p" "$1" | head -n 1; }
+
+# vendor_log CTRL NSID: reads nvemu's vendor log page CAh of namespace NSID
+# (le64 fields: version, host pages, NAND pages, GC runs, erase min, erase max,
+# erase mean x1000, WAF x1000) into VL_VERSION VL_HOST VL_NAND VL_GC VL_EMIN
+# VL_EMAX VL_WAF_MILLI.  Returns 1 if nvme-cli cannot read it.
+vendor_log() {
+    nvme get-log "$1" --log-id=0xca --log-len=512 --namespace-id="$2" --raw-binary \
+        > /tmp/vendor-log.bin || return 1
+    VL_VERSION=$(le64 /tmp/vendor-log.bin 0) VL_HOST=$(le64 /tmp/vendor-log.bin 1)
+    VL_NAND=$(le64 /tmp/vendor-log.bin 2) VL_GC=$(le64 /tmp/vendor-log.bin 3)
+    VL_EMIN=$(le64 /tmp/vendor-log.bin 4) VL_EMAX=$(le64 /tmp/vendor-log.bin 5)
+    VL_WAF_MILLI=$(le64 /tmp/vendor-log.bin 7)
+}
+
+# le64 FILE INDEX: the INDEXth little-endian 64-bit field of FILE, in decimal
+# (busybox od has no 64-bit decimal output: read bytes, assemble).
+le64() {
+    # shellcheck disable=SC2046  # od's words are the bytes
+    set -- $(od -A n -t x1 -j $(($2 * 8)) -N 8 "$1")
+    echo $((0x$8$7$6$5$4$3$2$1))
+}

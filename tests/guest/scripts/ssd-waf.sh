@@ -21,18 +21,10 @@ grep -E "err=|IOPS|verify" /tmp/fio.out
 [ $st -eq 0 ] && pass "fio randwrite x$WRITE_PASSES over the capacity, crc32c verify" ||
     { cat /tmp/fio.out; fail "fio randwrite + verify"; }
 
-# The vendor log: le64 fields version, host pages, NAND pages, GC runs,
-# erase min, erase max, erase mean (x1000), WAF (x1000).
-nvme get-log "$CTRL" --log-id=0xca --log-len=512 --namespace-id="$NSID" --raw-binary > /tmp/ca.bin ||
-    fail "nvme get-log 0xca"
-# busybox od has no 64-bit decimal output: read bytes, assemble little-endian.
-le64() {
-    set -- $(od -A n -t x1 -j $(( $1 * 8 )) -N 8 /tmp/ca.bin)
-    echo $(( 0x$8$7$6$5$4$3$2$1 ))
-}
-[ "$(le64 0)" -eq 1 ] || die "vendor log CAh: version $(le64 0), expected 1"
-host=$(le64 1) nand=$(le64 2) gc=$(le64 3) emin=$(le64 4) emax=$(le64 5) waf=$(le64 7)
-echo "vendor log CAh: host_pages=$host nand_pages=$nand gc_runs=$gc erase_min=$emin erase_max=$emax waf_milli=$waf"
+vendor_log "$CTRL" "$NSID" || die "nvme get-log 0xca"
+[ "$VL_VERSION" -eq 1 ] || die "vendor log CAh: version $VL_VERSION, expected 1"
+host=$VL_HOST nand=$VL_NAND gc=$VL_GC waf=$VL_WAF_MILLI
+echo "vendor log CAh: host_pages=$host nand_pages=$nand gc_runs=$gc erase_min=$VL_EMIN erase_max=$VL_EMAX waf_milli=$waf"
 [ "${host:-0}" -gt 0 ] && pass "host pages written counted ($host)" || fail "no host pages counted"
 [ "${nand:-0}" -gt "${host:-0}" ] && [ "${waf:-0}" -gt 1000 ] &&
     pass "WAF $waf/1000 > 1 after GC ($gc runs)" || fail "WAF not above 1: host=$host nand=$nand"
