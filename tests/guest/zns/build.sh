@@ -9,8 +9,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:?usage: build.sh OUTDIR}
 mkdir -p "$OUT"
-if ! pkg-config --exists libnvme 2>/dev/null; then
-    echo "build.sh: libnvme-dev is missing (apt-get install libnvme-dev)" >&2
+if ! why=$(pkg-config --print-errors --exists libnvme 2>&1); then
+    echo "build.sh: libnvme cannot be built against (scripts/install-deps --guest installs" \
+        "libnvme-dev and libssl-dev): $why" >&2
     exit 1
 fi
 # shellcheck disable=SC2046  # pkg-config output is meant to split
