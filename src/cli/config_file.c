@@ -1,7 +1,7 @@
 #include "cli/config_file.h"
 
-#include "cli/cli.h"
 #include "ns/ns.h"
+#include "util/util.h"
 
 #include <ini.h>
 #include <stdbool.h>
@@ -143,7 +143,7 @@ static int namespace_key(struct reader *r, struct ns_section *ns, const char *ke
 			   ? replace(&ns->kind, value)
 			   : fail(r, "[namespace %s] kind '%s' is not ram, nossd, ssd or zoned", ns->name, value);
 	if (strcmp(key, "size") == 0)
-		return cli_parse_size(value, &number) == 0
+		return parse_u64(value, 1, UINT64_MAX, &number, NULL, 0) == 0
 			   ? replace(&ns->size, value)
 			   : fail(r, "[namespace %s] size '%s' is not a size (like 512M or 4G)", ns->name, value);
 	if (strcmp(key, "lba_size") == 0 || strcmp(key, "lba-size") == 0)

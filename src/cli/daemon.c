@@ -17,6 +17,7 @@
 #include "stats/stats.h"
 #include "transport/tcp.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define MAX_SUBSYSTEMS 64
 #define MAX_NS_SPECS 256
@@ -118,7 +119,7 @@ static void usage(FILE *out)
 		"      --record-interval MS  time between records (1000)\n"
 		"  -v, --verbose             log every connection and refused command\n"
 		"  -h, --help                this text\n",
-		cli_command_names());
+		CLI_COMMAND_NAMES);
 }
 
 static int parse_ns_spec(const char *text, const struct ns_params *defaults, struct ns_params *out,
@@ -140,12 +141,12 @@ static int parse_ns_spec(const char *text, const struct ns_params *defaults, str
 		snprintf(err, errlen, "--ns '%s': kind must be ram, nossd, ssd or zoned", text);
 		return -1;
 	}
-	if (size && cli_parse_size(size, &out->bytes)) {
+	if (size && parse_u64(size, 1, UINT64_MAX, &out->bytes, NULL, 0)) {
 		snprintf(err, errlen, "--ns '%s': bad size '%s'", text, size);
 		return -1;
 	}
 	uint64_t lba_size = out->lba_size;
-	if (lba && (cli_parse_u64(lba, 512, 4096, &lba_size) || (lba_size != 512 && lba_size != 4096))) {
+	if (lba && (parse_u64(lba, 512, 4096, &lba_size, NULL, 0) || (lba_size != 512 && lba_size != 4096))) {
 		snprintf(err, errlen, "--ns '%s': LBA size must be 512 or 4096", text);
 		return -1;
 	}
@@ -271,7 +272,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			o->listen = optarg;
 			break;
 		case 'p':
-			if (cli_parse_u64(optarg, 1, 65535, &v))
+			if (parse_u64(optarg, 1, 65535, &v, NULL, 0))
 				name = "--port";
 			o->port = (uint16_t)v;
 			break;
@@ -307,16 +308,16 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 				name = "--kind";
 			break;
 		case OPT_SIZE:
-			if (cli_parse_size(optarg, &o->default_ns.bytes))
+			if (parse_u64(optarg, 1, UINT64_MAX, &o->default_ns.bytes, NULL, 0))
 				name = "--size";
 			break;
 		case OPT_LBA:
-			if (cli_parse_u64(optarg, 512, 4096, &v) || (v != 512 && v != 4096))
+			if (parse_u64(optarg, 512, 4096, &v, NULL, 0) || (v != 512 && v != 4096))
 				name = "--lba-size";
 			o->default_ns.lba_size = (uint32_t)v;
 			break;
 		case OPT_NAMESPACES:
-			if (cli_parse_u64(optarg, 1, NVME_MAX_NAMESPACES, &v))
+			if (parse_u64(optarg, 1, NVME_MAX_NAMESPACES, &v, NULL, 0))
 				name = "--namespaces";
 			o->namespaces = (unsigned)v;
 			break;
@@ -327,27 +328,27 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			o->model = optarg;
 			break;
 		case OPT_MDTS:
-			if (cli_parse_u64(optarg, 1, 8, &v))
+			if (parse_u64(optarg, 1, 8, &v, NULL, 0))
 				name = "--mdts";
 			o->target.mdts = (uint8_t)v;
 			break;
 		case OPT_IO_QUEUES:
-			if (cli_parse_u64(optarg, 1, 1024, &v))
+			if (parse_u64(optarg, 1, 1024, &v, NULL, 0))
 				name = "--io-queues";
 			o->target.max_io_queues = (uint16_t)v;
 			break;
 		case OPT_QUEUE_DEPTH:
-			if (cli_parse_u64(optarg, 2, 4096, &v))
+			if (parse_u64(optarg, 2, 4096, &v, NULL, 0))
 				name = "--queue-depth";
 			o->target.io_queue_depth = (uint16_t)v;
 			break;
 		case OPT_INCAPSULE:
-			if (cli_parse_u64(optarg, 0, 131072, &v) || v % 16)
+			if (parse_u64(optarg, 0, 131072, &v, NULL, 0) || v % 16)
 				name = "--incapsule (a multiple of 16)";
 			o->target.incapsule_size = (uint32_t)v;
 			break;
 		case OPT_REACTORS:
-			if (cli_parse_u64(optarg, 1, 256, &v))
+			if (parse_u64(optarg, 1, 256, &v, NULL, 0))
 				name = "--reactors";
 			o->reactors = (unsigned)v;
 			break;
@@ -399,7 +400,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			o->check_only = true;
 			break;
 		case OPT_KATO_SLACK:
-			if (cli_parse_u64(optarg, 0, 3600000, &v))
+			if (parse_u64(optarg, 0, 3600000, &v, NULL, 0))
 				name = "--keep-alive-slack";
 			o->target.keep_alive_slack_ms = (uint32_t)v;
 			break;
@@ -413,12 +414,12 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			o->default_ns.kind = NS_KIND_ZONED;
 			break;
 		case OPT_TIMER_SPIN:
-			if (cli_parse_u64(optarg, 0, 10000000, &v))
+			if (parse_u64(optarg, 0, 10000000, &v, NULL, 0))
 				name = "--timer-spin";
 			o->timer_spin_ns = v;
 			break;
 		case OPT_FLOOR:
-			if (cli_parse_u64(optarg, 0, 1000000000, &v))
+			if (parse_u64(optarg, 0, 1000000000, &v, NULL, 0))
 				name = "--transport-floor";
 			o->default_ns.transport_floor_ns = v;
 			break;
@@ -426,7 +427,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			o->stats.control_path = optarg;
 			break;
 		case OPT_HTTP:
-			if (cli_parse_u64(optarg, 1, 65535, &v))
+			if (parse_u64(optarg, 1, 65535, &v, NULL, 0))
 				name = "--http";
 			o->stats.http_port = (uint16_t)v;
 			break;
@@ -434,7 +435,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			o->stats.record_path = optarg;
 			break;
 		case OPT_RECORD_INTERVAL:
-			if (cli_parse_u64(optarg, 10, 3600000, &v))
+			if (parse_u64(optarg, 10, 3600000, &v, NULL, 0))
 				name = "--record-interval (10..3600000 ms)";
 			o->stats.record_interval_ms = v;
 			break;

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "stats/stats.h"
 #include "util/hist.h"
+#include "util/util.h"
 
 struct stats_options {
 	char control[108];
@@ -329,13 +330,13 @@ int stats_main(int argc, char **argv)
 		const char *bad = NULL;
 		switch (c) {
 		case 'c': control = optarg; break;
-		case 'p': if (cli_parse_u64(optarg, 1, 65535, &port)) bad = "--port"; break;
+		case 'p': if (parse_u64(optarg, 1, 65535, &port, NULL, 0)) bad = "--port"; break;
 		case 'J': o.json = true; break;
 		case 'P': o.prometheus = true; break;
 		case 'i': if (parse_seconds(optarg, &o.interval_s) || o.interval_s < 0.05) bad = "--interval"; break;
-		case 'n': if (cli_parse_u64(optarg, 0, UINT64_MAX, &o.count)) bad = "--count"; break;
+		case 'n': if (parse_u64(optarg, 0, UINT64_MAX, &o.count, NULL, 0)) bad = "--count"; break;
 		case 'T':
-			if (cli_parse_u64(optarg, 1, UINT32_MAX, &v))
+			if (parse_u64(optarg, 1, UINT32_MAX, &v, NULL, 0))
 				bad = "--trace";
 			o.trace_nsid = (uint32_t)v;
 			break;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/util.h"
 
 extern char **environ;
 
@@ -170,21 +171,21 @@ static int parse_options(int argc, char **argv, struct vm_options *o)
 			o->accel = optarg;
 			break;
 		case OPT_MEM:
-			if (cli_parse_size(optarg, &v)) {
+			if (parse_u64(optarg, 1, UINT64_MAX, &v, NULL, 0)) {
 				fprintf(stderr, "nvemu vm: bad --mem '%s'\n", optarg);
 				return -1;
 			}
 			o->mem = optarg;
 			break;
 		case OPT_SMP:
-			if (cli_parse_u64(optarg, 1, 256, &v)) {
+			if (parse_u64(optarg, 1, 256, &v, NULL, 0)) {
 				fprintf(stderr, "nvemu vm: bad --smp '%s'\n", optarg);
 				return -1;
 			}
 			o->smp = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (cli_parse_u64(optarg, 0, UINT32_MAX, &v)) {
+			if (parse_u64(optarg, 0, UINT32_MAX, &v, NULL, 0)) {
 				fprintf(stderr, "nvemu vm: bad --timeout '%s'\n", optarg);
 				return -1;
 			}
@@ -235,7 +236,7 @@ static int daemon_port(const struct vm_options *o, uint16_t *port, int *other_ar
 			++*other_args;
 	}
 	uint64_t v = 0;
-	if (text && cli_parse_u64(text, 1, 65535, &v)) {
+	if (text && parse_u64(text, 1, 65535, &v, NULL, 0)) {
 		fprintf(stderr, "nvemu vm: bad daemon port '%s'\n", text);
 		return -1;
 	}

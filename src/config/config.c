@@ -5,24 +5,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "util/util.h"
 
 const struct config_key *config_find(const struct config_table *table, const char *key)
 {
@@ -35,39 +23,6 @@ const struct config_key *config_find(const struct config_table *table, const cha
 				return k;
 	}
 	return NULL;
-}
-
-/* Accepts decimal or 0x integers with an optional binary suffix (4k = 4096). */
-static bool parse_unsigned(const char *text, uint64_t *out)
-{
-	if (!isdigit((unsigned char)text[0]))
-		return false;
-	errno = 0;
-	char *end;
-	uint64_t v = strtoull(text, &end, 0);
-	if (errno || end == text)
-		return false;
-	unsigned shift = 0;
-	if (*end) {
-		switch (tolower((unsigned char)*end)) {
-		case 'k': shift = 10; break;
-		case 'm': shift = 20; break;
-		case 'g': shift = 30; break;
-		case 't': shift = 40; break;
-		default: return false;
-		}
-		end++;
-		if (*end == 'i' || *end == 'I')
-			end++;
-		if (*end == 'b' || *end == 'B')
-			end++;
-		if (*end)
-			return false;
-	}
-	if (shift && v > (UINT64_MAX >> shift))
-		return false;
-	*out = v << shift;
-	return true;
 }
 
 static bool parse_bool(const char *text, bool *out)
@@ -100,6 +55,7 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 		       size_t errlen)
 {
 	char *field = (char *)obj + key->offset;
+	char why[160];
 	uint64_t u;
 	double d;
 	bool b;
@@ -108,16 +64,8 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 	switch (key->type) {
 	case CONFIG_U32:
 	case CONFIG_U64:
-		if (!parse_unsigned(value, &u)) {
-			set_error(err, errlen, "%s: '%s' is not a non-negative integer", key->name,
-				  value);
-			return -1;
-		}
-		if ((double)u < key->min || (double)u > key->max) {
-			set_error(err, errlen, "%s: %s is out of range [%.0f, %.0f]", key->name,
-				  value, key->min, key->max);
-			return -1;
-		}
+		if (parse_u64(value, (uint64_t)key->min, (uint64_t)key->max, &u, why, sizeof(why)))
+			return errorf(err, errlen, "%s: %s", key->name, why);
 		if (key->type == CONFIG_U32)
 			*(uint32_t *)field = (uint32_t)u;
 		else
@@ -127,11 +75,11 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 		errno = 0;
 		d = strtod(value, &end);
 		if (errno || end == value || *end || !isfinite(d)) {
-			set_error(err, errlen, "%s: '%s' is not a number", key->name, value);
+			errorf(err, errlen, "%s: '%s' is not a number", key->name, value);
 			return -1;
 		}
 		if (d < key->min || d > key->max) {
-			set_error(err, errlen, "%s: %s is out of range [%g, %g]", key->name, value,
+			errorf(err, errlen, "%s: %s is out of range [%g, %g]", key->name, value,
 				  key->min, key->max);
 			return -1;
 		}
@@ -139,7 +87,7 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 		return 0;
 	case CONFIG_BOOL:
 		if (!parse_bool(value, &b)) {
-			set_error(err, errlen, "%s: '%s' is not a boolean (on/off)", key->name,
+			errorf(err, errlen, "%s: '%s' is not a boolean (on/off)", key->name,
 				  value);
 			return -1;
 		}
@@ -154,18 +102,18 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 		}
 		char choices[256];
 		describe_choices(key, choices, sizeof(choices));
-		set_error(err, errlen, "%s: '%s' is not one of %s", key->name, value, choices);
+		errorf(err, errlen, "%s: '%s' is not one of %s", key->name, value, choices);
 		return -1;
 	case CONFIG_STR:
 		if (strlen(value) >= (size_t)key->max) {
-			set_error(err, errlen, "%s: value longer than %.0f characters", key->name,
+			errorf(err, errlen, "%s: value longer than %.0f characters", key->name,
 				  key->max - 1);
 			return -1;
 		}
 		strcpy(field, value);
 		return 0;
 	}
-	set_error(err, errlen, "%s: unsupported key type", key->name);
+	errorf(err, errlen, "%s: unsupported key type", key->name);
 	return -1;
 }
 
@@ -185,7 +133,7 @@ int config_set_in(const struct config_table *table, void *obj, const char *key, 
 {
 	const struct config_key *k = config_find(table, key);
 	if (!k) {
-		set_error(err, errlen, "%s: unknown %s key", key, table->name);
+		errorf(err, errlen, "%s: unknown %s key", key, table->name);
 		return -1;
 	}
 	return store_value(k, obj, value, err, errlen);
@@ -196,13 +144,13 @@ int config_set_assignment(const struct config_table *table, void *obj, const cha
 {
 	const char *eq = strchr(assignment, '=');
 	if (!eq || eq == assignment) {
-		set_error(err, errlen, "'%s': expected key=value", assignment);
+		errorf(err, errlen, "'%s': expected key=value", assignment);
 		return -1;
 	}
 	char key[128];
 	size_t keylen = (size_t)(eq - assignment);
 	if (keylen >= sizeof(key)) {
-		set_error(err, errlen, "'%.40s...': key too long", assignment);
+		errorf(err, errlen, "'%.40s...': key too long", assignment);
 		return -1;
 	}
 	memcpy(key, assignment, keylen);
@@ -230,7 +178,7 @@ int config_parse_text(const char *text, config_line_fn on_line, void *ctx, char 
 		char line[1024];
 		lineno++;
 		if (len >= sizeof(line)) {
-			set_error(err, errlen, "line %u: too long", lineno);
+			errorf(err, errlen, "line %u: too long", lineno);
 			return -1;
 		}
 		memcpy(line, text, len);
@@ -245,18 +193,18 @@ int config_parse_text(const char *text, config_line_fn on_line, void *ctx, char 
 			continue;
 		char *eq = strchr(content, '=');
 		if (!eq) {
-			set_error(err, errlen, "line %u: expected key = value", lineno);
+			errorf(err, errlen, "line %u: expected key = value", lineno);
 			return -1;
 		}
 		*eq = '\0';
 		char *key = trim(content), *value = trim(eq + 1);
 		char msg[256];
 		if (!*key) {
-			set_error(err, errlen, "line %u: missing key", lineno);
+			errorf(err, errlen, "line %u: missing key", lineno);
 			return -1;
 		}
 		if (on_line(key, value, ctx, msg, sizeof(msg)) != 0) {
-			set_error(err, errlen, "line %u: %s", lineno, msg);
+			errorf(err, errlen, "line %u: %s", lineno, msg);
 			return -1;
 		}
 	}
@@ -268,7 +216,7 @@ int config_parse_file(const char *path, config_line_fn on_line, void *ctx, char 
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		set_error(err, errlen, "%s: %s", path, strerror(errno));
+		errorf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	char *text = NULL;
@@ -280,7 +228,7 @@ int config_parse_file(const char *path, config_line_fn on_line, void *ctx, char 
 			if (!grown) {
 				free(text);
 				fclose(f);
-				set_error(err, errlen, "%s: out of memory", path);
+				errorf(err, errlen, "%s: out of memory", path);
 				return -1;
 			}
 			text = grown;
@@ -295,14 +243,14 @@ int config_parse_file(const char *path, config_line_fn on_line, void *ctx, char 
 	text[used] = '\0';
 	if (read_error) {
 		free(text);
-		set_error(err, errlen, "%s: read error", path);
+		errorf(err, errlen, "%s: read error", path);
 		return -1;
 	}
 	char msg[384];
 	int rc = config_parse_text(text, on_line, ctx, msg, sizeof(msg));
 	free(text);
 	if (rc)
-		set_error(err, errlen, "%s: %s", path, msg);
+		errorf(err, errlen, "%s: %s", path, msg);
 	return rc;
 }
 
@@ -327,7 +275,7 @@ int config_preset_path(const char *name_or_path, char *path, size_t pathlen)
 	}
 	const char *dirs[] = {getenv("NVEMU_PRESET_DIR"), NVEMU_SOURCE_PRESET_DIR,
 			      NVEMU_INSTALLED_PRESET_DIR};
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		if (!dirs[i] || !*dirs[i])
 			continue;
 		snprintf(path, pathlen, "%s/%s", dirs[i], name_or_path);

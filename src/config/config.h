@@ -17,8 +17,8 @@
 #include <stdio.h>
 
 enum config_type {
-	CONFIG_U32,  /* uint32_t; binary suffixes k/m/g/t accepted */
-	CONFIG_U64,  /* uint64_t; binary suffixes k/m/g/t accepted */
+	CONFIG_U32,  /* uint32_t, written as parse_u64 takes it (util/util.h): 4096, 0x1000, 4K */
+	CONFIG_U64,  /* uint64_t, likewise */
 	CONFIG_F64,  /* double */
 	CONFIG_BOOL, /* bool: 1/0, true/false, on/off, yes/no */
 	CONFIG_ENUM, /* uint32_t index into `choices` */

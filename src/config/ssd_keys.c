@@ -4,6 +4,7 @@
  * of the spare area (see docs/model.md, "Over-provisioning"). Presets in presets/ override them.
  */
 #include "config/config.h"
+#include "util/util.h"
 
 #include <stddef.h>
 
@@ -68,4 +69,4 @@ static const struct config_key ssd_keys[] = {
 	 "random seed of the random and d-choice GC policies"},
 };
 
-const struct config_table ssd_config_table = {"ssd", ssd_keys, sizeof(ssd_keys) / sizeof(ssd_keys[0])};
+const struct config_table ssd_config_table = {"ssd", ssd_keys, ARRAY_SIZE(ssd_keys)};

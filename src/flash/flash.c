@@ -2,10 +2,11 @@
 #include "flash/flash.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/util.h"
 
 #define NO_PLANE UINT32_MAX
 #define CHANNEL_INITIAL_BUCKETS 1024 /* a power of two, at least 64 */
@@ -67,17 +68,6 @@ struct flash {
 	uint64_t drained_at;
 };
 
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static struct flash_divisor divisor(uint32_t d)
 {
 	struct flash_divisor div = {.divisor = d};
@@ -96,18 +86,18 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	uint64_t page_bytes = (uint64_t)p->sector_size * p->sectors_per_page;
 	if (dies > UINT32_MAX || pages_per_unit > UINT32_MAX || page_bytes > UINT32_MAX ||
 	    units > UINT32_MAX - 1) {
-		fail(err, errlen, "geometry too large (dies, pages per block x planes, units)");
+		errorf(err, errlen, "geometry too large (dies, pages per block x planes, units)");
 		return NULL;
 	}
 	/* The FTL stores physical page numbers + 1 in 32 bits. */
 	if (units * pages_per_unit >= UINT32_MAX) {
-		fail(err, errlen, "%llu physical pages: at most 2^32 - 2 are supported",
+		errorf(err, errlen, "%llu physical pages: at most 2^32 - 2 are supported",
 		     (unsigned long long)(units * pages_per_unit));
 		return NULL;
 	}
 	uint64_t buffer_pages = p->write_buffer_kib * 1024 / page_bytes;
 	if (buffer_pages > UINT32_MAX) {
-		fail(err, errlen, "write_buffer_kib: too large");
+		errorf(err, errlen, "write_buffer_kib: too large");
 		return NULL;
 	}
 
@@ -137,7 +127,7 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	if (p->channel_mbps > 0)
 		f->xfer_ns += (uint64_t)llround((double)page_bytes * 1e3 / p->channel_mbps);
 	if (f->xfer_ns >= UINT32_MAX) {
-		fail(err, errlen, "channel transfer time of %llu ns is too long",
+		errorf(err, errlen, "channel transfer time of %llu ns is too long",
 		     (unsigned long long)f->xfer_ns);
 		flash_destroy(f);
 		return NULL;
@@ -167,7 +157,7 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	return f;
 oom:
 	flash_destroy(f);
-	fail(err, errlen, "out of memory");
+	errorf(err, errlen, "out of memory");
 	return NULL;
 }
 
@@ -188,11 +178,6 @@ void flash_destroy(struct flash *f)
 const struct flash_geometry *flash_geometry(const struct flash *f)
 {
 	return &f->geo;
-}
-
-static inline uint64_t max_u64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
 }
 
 static inline void note_busy(struct flash *f, uint64_t until)

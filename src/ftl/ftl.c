@@ -2,27 +2,11 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ftl/ftl_internal.h"
-
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static inline uint64_t max_u64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
+#include "util/util.h"
 
 /* The device's mutex, unless its user promised a single thread (ssd_single_thread). */
 static inline void lock(struct ssd *s)
@@ -65,7 +49,7 @@ static int check_spare(struct ssd *s, char *err, size_t errlen)
 	uint64_t streams = s->params.gc_separate ? 2 : 1;
 	uint64_t needed = (uint64_t)s->fg_limit + streams + 1;
 	if (s->logical_pages == 0 || s->geo.units_per_die < data_units_per_die || spare < needed) {
-		fail(err, errlen,
+		errorf(err, errlen,
 		     "op_pcent=%g leaves %" PRIu64 " spare blocks per die; at least %" PRIu64
 		     " are needed (GC reserve %u + an open block per write stream + 1)",
 		     s->params.op_pcent, s->geo.units_per_die - data_units_per_die, needed,
@@ -79,7 +63,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 {
 	struct ssd *s = calloc(1, sizeof(*s));
 	if (!s) {
-		fail(err, errlen, "out of memory");
+		errorf(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->params = *params;
@@ -114,7 +98,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	    (params->gc_policy == GC_GREEDY && !s->bucket_head) || init_stream(&s->host, s->geo.dies) ||
 	    init_stream(&s->gc, s->geo.dies)) {
 		ssd_destroy(s);
-		fail(err, errlen, "out of memory");
+		errorf(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->gc_stream = params->gc_separate ? &s->gc : &s->host;
@@ -306,7 +290,7 @@ static int check_mapping(struct ssd *s, uint32_t *counted, char *err, size_t err
 			continue;
 		mapped_pages++;
 		if (m - 1 >= s->geo.pages || s->p2l[m - 1] != lpn + 1) {
-			fail(err, errlen, "lpn %" PRIu64 " maps to page %u, which does not map back",
+			errorf(err, errlen, "lpn %" PRIu64 " maps to page %u, which does not map back",
 			     lpn, m - 1);
 			return -1;
 		}
@@ -318,19 +302,19 @@ static int check_mapping(struct ssd *s, uint32_t *counted, char *err, size_t err
 		valid_pages++;
 		counted[page_unit(s, ppn)]++;
 		if (back - 1 >= s->logical_pages || s->l2p[back - 1] != ppn + 1) {
-			fail(err, errlen, "page %" PRIu64 " holds lpn %u, which maps elsewhere", ppn,
+			errorf(err, errlen, "page %" PRIu64 " holds lpn %u, which maps elsewhere", ppn,
 			     back - 1);
 			return -1;
 		}
 	}
 	if (mapped_pages != valid_pages) {
-		fail(err, errlen, "%" PRIu64 " mapped lpns but %" PRIu64 " valid pages",
+		errorf(err, errlen, "%" PRIu64 " mapped lpns but %" PRIu64 " valid pages",
 		     mapped_pages, valid_pages);
 		return -1;
 	}
 	for (uint32_t u = 0; u < s->geo.units; u++) {
 		if (counted[u] != s->units[u].valid) {
-			fail(err, errlen, "unit %u: valid counter %u, mapping says %u", u,
+			errorf(err, errlen, "unit %u: valid counter %u, mapping says %u", u,
 			     s->units[u].valid, counted[u]);
 			return -1;
 		}
@@ -346,7 +330,7 @@ static int check_free(struct ssd *s, char *err, size_t errlen)
 			continue;
 		free_units++;
 		if (s->units[u].valid) {
-			fail(err, errlen, "free unit %u has %u valid pages", u, s->units[u].valid);
+			errorf(err, errlen, "free unit %u has %u valid pages", u, s->units[u].valid);
 			return -1;
 		}
 	}
@@ -354,7 +338,7 @@ static int check_free(struct ssd *s, char *err, size_t errlen)
 		for (uint32_t i = 0; i < s->dies[d].free_count; i++) {
 			uint32_t u = s->free_stack[(uint64_t)d * s->geo.units_per_die + i];
 			if (s->units[u].state != UNIT_FREE || flash_unit_die(&s->geo, u) != d) {
-				fail(err, errlen, "die %u free list holds unit %u (state %u)", d, u,
+				errorf(err, errlen, "die %u free list holds unit %u (state %u)", d, u,
 				     s->units[u].state);
 				return -1;
 			}
@@ -362,7 +346,7 @@ static int check_free(struct ssd *s, char *err, size_t errlen)
 		}
 	}
 	if (free_units != s->free_units || in_stacks != s->free_units) {
-		fail(err, errlen, "free units: %" PRIu64 " by state, %" PRIu64 " listed, counter %" PRIu64,
+		errorf(err, errlen, "free units: %" PRIu64 " by state, %" PRIu64 " listed, counter %" PRIu64,
 		     free_units, in_stacks, s->free_units);
 		return -1;
 	}
@@ -384,14 +368,14 @@ static int check_open(struct ssd *s, char *err, size_t errlen)
 			uint64_t base = (uint64_t)u * s->geo.pages_per_unit;
 			for (uint32_t off = streams[i]->next_page[d]; off < s->geo.pages_per_unit; off++) {
 				if (s->p2l[base + off]) {
-					fail(err, errlen, "unit %u: unwritten page %u is mapped", u, off);
+					errorf(err, errlen, "unit %u: unwritten page %u is mapped", u, off);
 					return -1;
 				}
 			}
 		}
 	}
 	if (open_by_state != open_by_stream) {
-		fail(err, errlen, "%" PRIu64 " units open, streams hold %" PRIu64, open_by_state,
+		errorf(err, errlen, "%" PRIu64 " units open, streams hold %" PRIu64, open_by_state,
 		     open_by_stream);
 		return -1;
 	}
@@ -404,7 +388,7 @@ int ssd_check(struct ssd *s, char *err, size_t errlen)
 	uint32_t *counted = calloc(s->geo.units, sizeof(*counted));
 	int rc = -1;
 	if (!counted)
-		fail(err, errlen, "out of memory");
+		errorf(err, errlen, "out of memory");
 	else if (check_mapping(s, counted, err, errlen) == 0 && check_free(s, err, errlen) == 0 &&
 		 check_open(s, err, errlen) == 0 && gc_check_tracking(s, err, errlen) == 0)
 		rc = 0;

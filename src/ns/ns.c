@@ -6,6 +6,7 @@
 
 #include "media/media.h"
 #include "ns/kinds.h"
+#include "util/util.h"
 
 const uint8_t ns_zero_buffer[NS_ZERO_BUFFER_SIZE];
 
@@ -20,7 +21,7 @@ const char *ns_kind_name(enum ns_kind kind) { return kind_names[kind]; }
 
 int ns_kind_parse(const char *name, enum ns_kind *kind)
 {
-	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(kind_names); i++) {
 		if (strcmp(name, kind_names[i]) == 0) {
 			*kind = (enum ns_kind)i;
 			return 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "flash/flash.h"
+#include "util/util.h"
 
 struct zone_flash {
 	struct flash *flash;
@@ -22,8 +23,6 @@ struct zone_flash {
 	uint64_t host_pages, nand_pages, erases;
 	pthread_mutex_t lock;
 };
-
-static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 static uint64_t div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 

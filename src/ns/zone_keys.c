@@ -8,6 +8,7 @@
 
 #include "ns/zone_flash.h"
 #include "ns/zoned.h"
+#include "util/util.h"
 
 #define FIELD(name) offsetof(struct zoned_params, name)
 #define NO_ALIAS {NULL, NULL, NULL}
@@ -54,4 +55,4 @@ static const struct config_key zoned_keys[] = {
 };
 
 const struct config_table zoned_config_table = {"zoned", zoned_keys,
-						sizeof(zoned_keys) / sizeof(zoned_keys[0])};
+						ARRAY_SIZE(zoned_keys)};

@@ -4,6 +4,7 @@
 
 #include "nvme/internal.h"
 #include "util/log.h"
+#include "util/util.h"
 
 static void kato_expired(struct reactor_timer *timer);
 
@@ -126,7 +127,7 @@ static uint64_t last_traffic_ns(struct nvme_ctrl *ctrl)
 
 static void kato_expired(struct reactor_timer *timer)
 {
-	struct nvme_ctrl *ctrl = (struct nvme_ctrl *)((char *)timer - offsetof(struct nvme_ctrl, kato_timer));
+	struct nvme_ctrl *ctrl = container_of(timer, struct nvme_ctrl, kato_timer);
 	uint64_t traffic = last_traffic_ns(ctrl);
 	if (traffic > ctrl->last_keep_alive_ns && kato_deadline(ctrl, traffic) > clock_now_ns()) {
 		reactor_timer_arm(ctrl->admin_sq->reactor, timer, kato_deadline(ctrl, traffic));

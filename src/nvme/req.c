@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "nvme/internal.h"
+#include "util/util.h"
 
 void nvme_sq_init(struct nvme_sq *sq, struct nvme_target *target,
 		  const struct nvme_transport_ops *ops, struct reactor *reactor, uint32_t max_data)
@@ -178,7 +179,7 @@ void nvme_req_fail(struct nvme_req *req, uint16_t status)
 
 static void due_fired(struct reactor_timer *timer)
 {
-	struct nvme_req *req = (struct nvme_req *)((char *)timer - offsetof(struct nvme_req, due));
+	struct nvme_req *req = container_of(timer, struct nvme_req, due);
 	answer(req, req->pending_status, timer->due_ns, req->io_shard ? clock_now_ns() : 0);
 }
 

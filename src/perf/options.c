@@ -8,6 +8,7 @@
 
 #include "perf/perf_internal.h"
 #include "util/log.h"
+#include "util/util.h"
 
 static void usage(FILE *out)
 {
@@ -45,29 +46,6 @@ static void usage(FILE *out)
 		"Exit status is 0 only if every I/O completed without error or mismatch.\n");
 }
 
-static int parse_u64(const char *s, uint64_t *out, bool size_suffix)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -EINVAL;
-	uint64_t mul = 1;
-	if (size_suffix && *end) {
-		switch (*end | 0x20) {
-		case 'k': mul = 1ull << 10; break;
-		case 'm': mul = 1ull << 20; break;
-		case 'g': mul = 1ull << 30; break;
-		default: return -EINVAL;
-		}
-		end++;
-	}
-	if (*end)
-		return -EINVAL;
-	*out = v * mul;
-	return 0;
-}
-
 static const struct {
 	const char *name;
 	enum workload wl;
@@ -78,7 +56,7 @@ static const struct {
 
 const char *perf_workload_name(enum workload wl)
 {
-	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(workloads); i++)
 		if (workloads[i].wl == wl)
 			return workloads[i].name;
 	return "?";
@@ -149,28 +127,28 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 			have_target = true;
 			break;
 		case 'q':
-			if (parse_u64(optarg, &v, false) || v < 1 || v > 65535)
+			if (parse_u64(optarg, 1, 65535, &v, NULL, 0))
 				bad = "-q wants 1..65535";
 			cfg->depth = (unsigned)v;
 			break;
 		case 'o':
-			if (parse_u64(optarg, &v, true) || v < 512 || v > (64u << 20))
+			if (parse_u64(optarg, 512, 64u << 20, &v, NULL, 0))
 				bad = "-o wants 512 bytes..64 MiB";
 			cfg->io_size = (uint32_t)v;
 			break;
 		case 'w': {
 			size_t i;
-			for (i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
+			for (i = 0; i < ARRAY_SIZE(workloads); i++)
 				if (!strcmp(optarg, workloads[i].name))
 					break;
-			if (i == sizeof(workloads) / sizeof(workloads[0]))
+			if (i == ARRAY_SIZE(workloads))
 				bad = "-w wants read|write|randread|randwrite|rw|randrw";
 			else
 				cfg->workload = workloads[i].wl;
 			break;
 		}
 		case 'M':
-			if (parse_u64(optarg, &v, false) || v > 100)
+			if (parse_u64(optarg, 0, 100, &v, NULL, 0))
 				bad = "-M wants 0..100";
 			cfg->read_pct = (unsigned)v;
 			break;
@@ -183,44 +161,44 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 			break;
 		}
 		case 'd':
-			if (parse_u64(optarg, &cfg->io_limit, false) || !cfg->io_limit)
+			if (parse_u64(optarg, 1, UINT64_MAX, &cfg->io_limit, NULL, 0))
 				bad = "-d wants a count";
 			break;
 		case 'P':
-			if (parse_u64(optarg, &v, false) || v < 1 || v > 256)
+			if (parse_u64(optarg, 1, 256, &v, NULL, 0))
 				bad = "-P wants 1..256";
 			cfg->queues_per_thread = (unsigned)v;
 			break;
 		case 'c':
-			if (parse_u64(optarg, &cfg->cpu_mask, false) || !cfg->cpu_mask)
+			if (parse_u64(optarg, 1, UINT64_MAX, &cfg->cpu_mask, NULL, 0))
 				bad = "-c wants a nonzero CPU mask such as 0x3";
 			break;
 		case OPT_THREADS:
-			if (parse_u64(optarg, &v, false) || v < 1 || v > 256)
+			if (parse_u64(optarg, 1, 256, &v, NULL, 0))
 				bad = "--threads wants 1..256";
 			cfg->threads = (unsigned)v;
 			have_threads = true;
 			break;
 		case OPT_NSID:
-			if (parse_u64(optarg, &v, false) || v < 1 || v > 0xFFFFFFFEu)
+			if (parse_u64(optarg, 1, 0xFFFFFFFEu, &v, NULL, 0))
 				bad = "--nsid wants a namespace ID";
 			cfg->nsid = (uint32_t)v;
 			break;
 		case 'H': cfg->host.header_digest = true; break;
 		case 'I': cfg->host.data_digest = true; break;
 		case OPT_SEED:
-			if (parse_u64(optarg, &cfg->seed, false))
+			if (parse_u64(optarg, 0, UINT64_MAX, &cfg->seed, NULL, 0))
 				bad = "--seed wants a number";
 			break;
 		case OPT_SPAN:
-			if (parse_u64(optarg, &cfg->span_bytes, true) || !cfg->span_bytes)
+			if (parse_u64(optarg, 1, UINT64_MAX, &cfg->span_bytes, NULL, 0))
 				bad = "--span wants a size";
 			break;
 		case OPT_VERIFY: cfg->verify = true; break;
 		case OPT_VERIFY_READ: cfg->verify = cfg->verify_read_only = true; break;
 		case OPT_JSON: cfg->json = true; break;
 		case 'k':
-			if (parse_u64(optarg, &v, false) || v > UINT32_MAX)
+			if (parse_u64(optarg, 0, UINT32_MAX, &v, NULL, 0))
 				bad = "-k wants milliseconds";
 			cfg->host.kato_ms = (uint32_t)v;
 			break;

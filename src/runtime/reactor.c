@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/util.h"
 
 #define REACTOR_MAX_EVENTS 128
 
@@ -177,7 +178,7 @@ int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg)
 static void mailbox_drain(struct reactor_fd *rfd, uint32_t events)
 {
 	(void)events;
-	struct reactor *r = (struct reactor *)((char *)rfd - offsetof(struct reactor, mailbox));
+	struct reactor *r = container_of(rfd, struct reactor, mailbox);
 	uint64_t count;
 	if (read(rfd->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warn("reactor %u: mailbox read: %s", r->id, strerror(errno));

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "sim/sim_internal.h"
+#include "util/util.h"
 
 #define FIELD(name) offsetof(struct sim_params, name)
 #define NO_ALIAS {NULL, NULL, NULL}
@@ -42,4 +43,4 @@ static const struct config_key sim_keys[] = {
 	 "timestamps = issue at recorded times (open loop); qd = as fast as qd allows"},
 };
 
-const struct config_table sim_config_table = {"sim", sim_keys, sizeof(sim_keys) / sizeof(sim_keys[0])};
+const struct config_table sim_config_table = {"sim", sim_keys, ARRAY_SIZE(sim_keys)};

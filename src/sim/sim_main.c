@@ -9,6 +9,7 @@
 
 #include "sim/sim.h"
 #include "sim/sim_internal.h"
+#include "util/util.h"
 
 #define MAX_ASSIGNMENTS 256
 #define FILL_MIN_PAGES 32 /* sequential fill in I/Os of at least 128 KiB (4 KiB pages) */
@@ -67,10 +68,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'j': o->json = true; break;
 		case 'q': o->quiet = true; break;
 		case 's': {
-			char *end;
-			o->seed = strtoull(optarg, &end, 0);
-			if (*end || !*optarg) {
-				fprintf(stderr, "sim: --seed: '%s' is not a number\n", optarg);
+			char err[160];
+			if (parse_u64(optarg, 0, UINT64_MAX, &o->seed, err, sizeof(err))) {
+				fprintf(stderr, "sim: --seed: %s\n", err);
 				return -1;
 			}
 			o->seed_given = true;

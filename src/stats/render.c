@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "stats/internal.h"
+#include "util/util.h"
 
 const char *stats_model_na_reason(const struct stats_ns_snapshot *ns)
 {
@@ -52,7 +53,7 @@ static json_object *latency_json(const struct hist *h)
 	put(lat, "mean", json_object_new_double(hist_mean(h)));
 	static const struct { const char *name; double q; } quantiles[] = {
 	    {"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}};
-	for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(quantiles); i++)
 		put(lat, quantiles[i].name, u64(hist_quantile(h, quantiles[i].q)));
 	/* Non-empty buckets as [lowest value, samples]; hist_index(low) gives the bucket back. */
 	json_object *buckets = json_object_new_array();
@@ -74,7 +75,7 @@ static void rates_json(json_object *o, json_object *na, const struct stats_ns_sn
 					    "write_bytes_per_s"};
 	const double values[] = {ns->read_iops, ns->write_iops, ns->read_bytes_per_s,
 				 ns->write_bytes_per_s};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (ns->has_rates)
 			put(o, names[i], json_object_new_double(values[i]));
 		else
@@ -88,7 +89,7 @@ static void model_json(json_object *o, json_object *na, const struct stats_ns_sn
 	if (!ns->has_model) {
 		static const char *const fields[] = {"host_pages_written", "nand_pages_written", "waf",
 						     "gc_runs", "gc_runs_per_s", "erase_count"};
-		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
 			put_na(o, na, fields[i], reason);
 		return;
 	}
@@ -231,7 +232,7 @@ static void host_families(FILE *out, const struct stats_snapshot *snap)
 	    {"nvemu_trace_events_total", "counter", "Commands written to the current or last trace.", TRACE_EVENTS},
 	    {"nvemu_trace_dropped_total", "counter", "Trace events dropped because a ring was full.", TRACE_DROPPED},
 	};
-	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
 		family(out, families[f].name, families[f].type, families[f].help);
 		for (unsigned i = 0; i < snap->nns; i++) {
 			fputs(families[f].name, out);
@@ -329,7 +330,7 @@ static void latency_family(FILE *out, const struct stats_snapshot *snap)
 		const struct hist *h = &ns->latency;
 		uint64_t cumulative = 0;
 		unsigned b = 0;
-		for (size_t k = 0; k < sizeof(latency_bounds_ns) / sizeof(latency_bounds_ns[0]); k++) {
+		for (size_t k = 0; k < ARRAY_SIZE(latency_bounds_ns); k++) {
 			for (; b < HIST_BUCKETS &&
 			       hist_bucket_low(b) + (hist_bucket_width(b) - 1) <= latency_bounds_ns[k]; b++)
 				cumulative += h->buckets[b];

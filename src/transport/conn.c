@@ -15,8 +15,7 @@
 #include "transport/conn.h"
 #include "util/crc32c.h"
 #include "util/log.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "util/util.h"
 
 static void conn_on_event(struct reactor_fd *rfd, uint32_t events);
 static void conn_flush(struct tcp_conn *conn);

@@ -11,6 +11,7 @@
 
 #include "transport/conn.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define SWEEP_INTERVAL_NS (100ull * 1000000ull)
 
@@ -37,7 +38,7 @@ static void adopt_posted(void *arg)
 static void on_accept(struct reactor_fd *rfd, uint32_t events)
 {
 	(void)events;
-	struct tcp_transport *t = (struct tcp_transport *)((char *)rfd - offsetof(struct tcp_transport, listener));
+	struct tcp_transport *t = container_of(rfd, struct tcp_transport, listener);
 	for (;;) {
 		int fd = accept4(rfd->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -66,7 +67,7 @@ static void on_accept(struct reactor_fd *rfd, uint32_t events)
 /* Closes queues whose controller went away and hosts that never said hello. */
 static void sweep(struct reactor_timer *timer)
 {
-	struct tcp_worker *worker = (struct tcp_worker *)((char *)timer - offsetof(struct tcp_worker, sweep));
+	struct tcp_worker *worker = container_of(timer, struct tcp_worker, sweep);
 	uint64_t now = clock_now_ns();
 	struct tcp_conn *next;
 	for (struct tcp_conn *conn = worker->conns; conn; conn = next) {

@@ -10,6 +10,7 @@
 
 #include "util/hist.h"
 #include "perf/perf_internal.h"
+#include "util/util.h"
 
 static struct hist h1, h2;
 
@@ -20,7 +21,7 @@ static void test_buckets_cover_every_value(void **state)
 	for (unsigned i = 0; i + 1 < HIST_BUCKETS; i++)
 		assert_int_equal(hist_bucket_low(i) + hist_bucket_width(i), hist_bucket_low(i + 1));
 	uint64_t samples[] = { 0, 1, 127, 128, 129, 255, 256, 1000, 123456789, UINT64_MAX };
-	for (size_t k = 0; k < sizeof(samples) / sizeof(samples[0]); k++) {
+	for (size_t k = 0; k < ARRAY_SIZE(samples); k++) {
 		uint64_t v = samples[k];
 		unsigned i = hist_index(v);
 		assert_true(i < HIST_BUCKETS);

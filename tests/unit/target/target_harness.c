@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "util/log.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "util/util.h"
 
 static struct th_queue *queue_of(struct nvme_sq *sq) { return container_of(sq, struct th_queue, sq); }
 

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "util/crc32c.h"
+#include "util/util.h"
 
 /* Reflected Castagnoli polynomial, one bit at a time: slow and obviously right. */
 static uint32_t reference_crc32c(const void *buf, size_t len)
@@ -63,7 +64,7 @@ static void test_incremental_equals_one_shot(void **state)
 	fill_pattern(buf, sizeof(buf));
 	uint32_t whole = crc32c(buf, sizeof(buf));
 	static const size_t cuts[] = {1, 7, 64, 1000, 4096};
-	for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+	for (size_t c = 0; c < ARRAY_SIZE(cuts); c++) {
 		uint32_t crc = CRC32C_INIT;
 		for (size_t at = 0; at < sizeof(buf); at += cuts[c]) {
 			size_t n = sizeof(buf) - at < cuts[c] ? sizeof(buf) - at : cuts[c];

@@ -18,6 +18,7 @@
 
 #include "ns/zone_state.h"
 #include "spec/nvme.h"
+#include "util/util.h"
 
 #define DNR NVME_STATUS_DNR
 #define ZSZE 64
@@ -467,7 +468,7 @@ static void test_report_filters_and_partial(void **state)
 	    {NVME_ZRASF_READ_ONLY, 1, 5}, {NVME_ZRASF_OFFLINE, 1, 6},
 	};
 	uint8_t buf[64 + 2 * 64];
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct zone_report rep = {.filter = cases[i].filter, .buf = buf, .len = sizeof(buf)};
 		assert_int_equal(zones_report(f->z, &rep), 0);
 		uint64_t n;

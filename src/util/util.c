@@ -1,0 +1,78 @@
+#include "util/util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+int errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Digits in `base` from *p on into *v; false on overflow. Leaves *p past the digits. */
+static bool digits(const char **p, unsigned base, uint64_t *v, bool *overflow)
+{
+	const char *start = *p;
+	int d;
+	for (*v = 0; (d = hex_digit(**p)) >= 0 && (unsigned)d < base; ++*p) {
+		if (*v > (UINT64_MAX - (unsigned)d) / base)
+			*overflow = true;
+		*v = *v * base + (unsigned)d;
+	}
+	return *p != start;
+}
+
+/* k, m, g or t, alone or followed by B or iB: the shift; 0 for no suffix; -1 for anything else. */
+static int suffix_shift(const char *s)
+{
+	static const char units[] = "kmgt";
+	if (!*s)
+		return 0;
+	const char *unit = strchr(units, tolower((unsigned char)*s));
+	if (!unit || !*unit)
+		return -1;
+	s++;
+	if (tolower((unsigned char)s[0]) == 'i' && tolower((unsigned char)s[1]) == 'b')
+		s += 2;
+	else if (tolower((unsigned char)s[0]) == 'b')
+		s++;
+	return *s ? -1 : 10 * (int)(unit - units + 1);
+}
+
+int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err,
+	      size_t errlen)
+{
+	const char *p = text;
+	bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+	bool overflow = false;
+	uint64_t v;
+	if (hex)
+		p += 2;
+	if (!digits(&p, hex ? 16 : 10, &v, &overflow))
+		return errorf(err, errlen, "'%s' is not a non-negative integer", text);
+	int shift = hex ? (*p ? -1 : 0) : suffix_shift(p);
+	if (shift < 0)
+		return errorf(err, errlen, "'%s' is not a non-negative integer", text);
+	if (overflow || v > (UINT64_MAX >> shift) || (v << shift) < min || (v << shift) > max)
+		return errorf(err, errlen, "%s is out of range [%" PRIu64 ", %" PRIu64 "]", text, min,
+			      max);
+	*out = v << shift;
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * Small helpers every layer uses: the struct around a member, array lengths, the later of two
+ * times, error messages into a caller's buffer, and the one number syntax of every command line,
+ * config file and preset.
+ */
+#ifndef NVEMU_UTIL_UTIL_H
+#define NVEMU_UTIL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The struct that holds `ptr` as its `member` (an embedded timer, task or list entry). */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Elements of an array (not of a pointer: the compiler cannot tell, so take care). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/*
+ * Writes a printf-style message into err (errlen bytes; nothing when err is NULL or errlen 0)
+ * and returns -1, so that a failing check reads `return errorf(err, errlen, "...", ...);`.
+ */
+int errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * The number syntax of every nvemu command, option, config key and preset:
+ *   decimal          4096 (leading zeros are decimal: 010 is ten, never octal)
+ *   hexadecimal      0x1000 or 0X1000 (no suffix)
+ *   binary suffix    after a decimal number: k, m, g or t in either case, alone or followed by
+ *                    B or iB (either case): 4k = 4K = 4KB = 4KiB = 4096, 1M = 1MiB = 2^20.
+ *                    KB is 1024 like K and KiB, as in fio and nvme-cli: there is no decimal kilo.
+ * No sign, no spaces, no fractions. Returns 0 with *out set, or -1 with err holding one of
+ *   '<text>' is not a non-negative integer
+ *   <text> is out of range [<min>, <max>]      (also for numbers past 2^64 - 1)
+ * and *out untouched.
+ */
+int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err,
+	      size_t errlen);
+
+#endif
