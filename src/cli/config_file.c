@@ -272,10 +272,8 @@ int config_file_to_args(const char *path, const struct option *options, config_c
 			struct arg_list *out, char *err, size_t errlen)
 {
 	struct reader *r = calloc(1, sizeof(*r));
-	if (!r) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
+	if (!r)
+		return errorf(err, errlen, "%s: out of memory", path);
 	r->path = path;
 	r->options = options;
 	r->check = check;

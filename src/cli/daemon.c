@@ -137,19 +137,15 @@ static int parse_ns_spec(const char *text, const struct ns_params *defaults, str
 		size = NULL;
 	if (lba && !*lba)
 		lba = NULL;
-	if (!kind || ns_kind_parse(kind, &out->kind)) {
-		snprintf(err, errlen, "--ns '%s': kind must be ram, nossd, ssd or zoned", text);
-		return -1;
-	}
-	if (size && parse_u64(size, 1, UINT64_MAX, &out->bytes, NULL, 0)) {
-		snprintf(err, errlen, "--ns '%s': bad size '%s'", text, size);
-		return -1;
-	}
+	if (!kind || ns_kind_parse(kind, &out->kind))
+		return errorf(err, errlen, "--ns '%s': kind must be ram, nossd, ssd or zoned",
+			      text);
+	if (size && parse_u64(size, 1, UINT64_MAX, &out->bytes, NULL, 0))
+		return errorf(err, errlen, "--ns '%s': bad size '%s'", text, size);
 	uint64_t lba_size = out->lba_size;
-	if (lba && (parse_u64(lba, 512, 4096, &lba_size, NULL, 0) || (lba_size != 512 && lba_size != 4096))) {
-		snprintf(err, errlen, "--ns '%s': LBA size must be 512 or 4096", text);
-		return -1;
-	}
+	if (lba && (parse_u64(lba, 512, 4096, &lba_size, NULL, 0) ||
+		    (lba_size != 512 && lba_size != 4096)))
+		return errorf(err, errlen, "--ns '%s': LBA size must be 512 or 4096", text);
 	out->lba_size = (uint32_t)lba_size;
 	return 0;
 }
@@ -252,10 +248,8 @@ static int load_preset(struct ssd_params *ssd, struct zoned_params *zoned, const
 		       char *err, size_t errlen)
 {
 	char path[4096];
-	if (config_preset_path(name, path, sizeof(path))) {
-		snprintf(err, errlen, "preset '%s' not found", name);
-		return -1;
-	}
+	if (config_preset_path(name, path, sizeof(path)))
+		return errorf(err, errlen, "preset '%s' not found", name);
 	struct model_keys keys = {ssd, zoned};
 	return config_parse_file(path, preset_line, &keys, err, errlen);
 }
@@ -277,27 +271,21 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			o->port = (uint16_t)v;
 			break;
 		case 'n':
-			if (o->nsubsys == MAX_SUBSYSTEMS) {
-				snprintf(err, errlen, "at most %d subsystems", MAX_SUBSYSTEMS);
-				return -1;
-			}
+			if (o->nsubsys == MAX_SUBSYSTEMS)
+				return errorf(err, errlen, "at most %d subsystems", MAX_SUBSYSTEMS);
 			o->nqns[o->nsubsys++] = optarg;
 			break;
 		case OPT_ALLOW_HOST:
-			if (o->nallowed == 64) {
-				snprintf(err, errlen, "at most 64 --allow-host");
-				return -1;
-			}
+			if (o->nallowed == 64)
+				return errorf(err, errlen, "at most 64 --allow-host");
 			o->allowed_hosts[o->nallowed++] = optarg;
 			break;
 		case OPT_ALLOW_ANY:
 			o->allow_any_host = true;
 			break;
 		case OPT_NS:
-			if (o->nns == MAX_NS_SPECS) {
-				snprintf(err, errlen, "at most %d --ns", MAX_NS_SPECS);
-				return -1;
-			}
+			if (o->nns == MAX_NS_SPECS)
+				return errorf(err, errlen, "at most %d --ns", MAX_NS_SPECS);
 			o->ns[o->nns].subsys = o->nsubsys ? o->nsubsys - 1 : 0;
 			if (parse_ns_spec(optarg, &o->default_ns, &o->ns[o->nns].params, err, errlen))
 				return -1;
@@ -362,19 +350,17 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 		case 'o':
 			if (set_model_key(&o->ssd, &o->zoned, optarg, err, errlen))
 				return -1;
-			if (o->noverride_keys == MAX_NS_KEYS) {
-				snprintf(err, errlen, "at most %d -o", MAX_NS_KEYS);
-				return -1;
-			}
+			if (o->noverride_keys == MAX_NS_KEYS)
+				return errorf(err, errlen, "at most %d -o", MAX_NS_KEYS);
 			o->override_keys[o->noverride_keys++] = optarg;
 			break;
 		case OPT_NS_PRESET:
 		case OPT_NS_KEY: {
-			if (!o->nns) {
-				snprintf(err, errlen, "--%s applies to the --ns before it, and there is none",
-					 c == OPT_NS_KEY ? "ns-o" : "ns-preset");
-				return -1;
-			}
+			if (!o->nns)
+				return errorf(
+				    err, errlen,
+				    "--%s applies to the --ns before it, and there is none",
+				    c == OPT_NS_KEY ? "ns-o" : "ns-preset");
 			struct ns_spec *spec = &o->ns[o->nns - 1];
 			/* Checked now against scratch tables, applied when the namespace is built. */
 			struct ssd_params ssd;
@@ -388,10 +374,10 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			} else {
 				if (set_model_key(&ssd, &zoned, optarg, err, errlen))
 					return -1;
-				if (spec->nkeys == MAX_NS_KEYS) {
-					snprintf(err, errlen, "at most %d --ns-o per namespace", MAX_NS_KEYS);
-					return -1;
-				}
+				if (spec->nkeys == MAX_NS_KEYS)
+					return errorf(err, errlen,
+						      "at most %d --ns-o per namespace",
+						      MAX_NS_KEYS);
 				spec->keys[spec->nkeys++] = optarg;
 			}
 			break;
@@ -446,18 +432,14 @@ static int parse_options(int argc, char **argv, struct daemon_options *o, char *
 			usage(stdout);
 			exit(0);
 		default:
-			snprintf(err, errlen, "unknown option (see nvemu --help)");
-			return -1;
+			return errorf(err, errlen, "unknown option (see nvemu --help)");
 		}
-		if (name) {
-			snprintf(err, errlen, "bad value '%s' for %s", optarg, name);
-			return -1;
-		}
+		if (name)
+			return errorf(err, errlen, "bad value '%s' for %s", optarg, name);
 	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s' (see nvemu --help)", argv[optind]);
-		return -1;
-	}
+	if (optind < argc)
+		return errorf(err, errlen, "unexpected argument '%s' (see nvemu --help)",
+			      argv[optind]);
 	return 0;
 }
 
@@ -506,16 +488,12 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, stru
 	o->target.port = o->port;
 	o->target.allow_any_host = o->allow_any_host || !o->nallowed;
 	struct nvme_target *target = nvme_target_create(&o->target);
-	if (!target) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (!target)
+		return errorf(err, errlen, "out of memory");
 	*out = target;
 	for (unsigned i = 0; i < o->nallowed; i++) {
-		if (nvme_target_allow_host(target, o->allowed_hosts[i])) {
-			snprintf(err, errlen, "bad --allow-host '%s'", o->allowed_hosts[i]);
-			return -1;
-		}
+		if (nvme_target_allow_host(target, o->allowed_hosts[i]))
+			return errorf(err, errlen, "bad --allow-host '%s'", o->allowed_hosts[i]);
 	}
 	for (unsigned s = 0; s < o->nsubsys; s++) {
 		const char *base_serial = o->serial ? o->serial : "NVEMU0001";
@@ -598,10 +576,8 @@ static void set_defaults(struct daemon_options *o)
 static int check_option(const char *option, const char *value, char *err, size_t errlen)
 {
 	struct daemon_options *scratch = malloc(sizeof(*scratch));
-	if (!scratch) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (!scratch)
+		return errorf(err, errlen, "out of memory");
 	set_defaults(scratch);
 	char flag[160];
 	snprintf(flag, sizeof(flag), "--%s", option);
@@ -636,8 +612,7 @@ static int expand_config(int argc, char **argv, struct arg_list *out, char *err,
 	}
 	return 0;
 oom:
-	snprintf(err, errlen, "out of memory");
-	return -1;
+	return errorf(err, errlen, "out of memory");
 }
 
 int daemon_main(int argc, char **argv)

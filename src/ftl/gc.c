@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "ftl/ftl_internal.h"
+#include "util/util.h"
 
 /* Victims collected per call in idle time: bounds the call's work even with zero latencies. */
 #define BACKGROUND_VICTIMS_PER_CALL 4
@@ -433,10 +434,10 @@ int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 		for (uint64_t u = first; u < first + s->geo.units_per_die; u++)
 			closed += s->units[u].state == UNIT_CLOSED;
 		uint32_t v = s->dies[d].victim;
-		if (v != NO_UNIT && (s->units[v].state != UNIT_VICTIM || flash_unit_die(&s->geo, v) != d)) {
-			snprintf(err, errlen, "die %u: victim %u in state %u", d, v, s->units[v].state);
-			return -1;
-		}
+		if (v != NO_UNIT &&
+		    (s->units[v].state != UNIT_VICTIM || flash_unit_die(&s->geo, v) != d))
+			return errorf(err, errlen, "die %u: victim %u in state %u", d, v,
+				      s->units[v].state);
 		if (listed != closed || closed != s->dies[d].closed_count) {
 			snprintf(err, errlen,
 				 "die %u victims: %" PRIu64 " listed, %" PRIu64 " closed, counter %u",

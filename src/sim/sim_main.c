@@ -41,8 +41,7 @@ static int apply_key(const char *key, const char *value, void *ctx, char *err, s
 		return config_set(&o->ssd, key, value, err, errlen);
 	if (config_find(&sim_config_table, key))
 		return config_set_in(&sim_config_table, &o->sim, key, value, err, errlen);
-	snprintf(err, errlen, "%s: unknown key (see nvemu sim --list-keys)", key);
-	return -1;
+	return errorf(err, errlen, "%s: unknown key (see nvemu sim --list-keys)", key);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)

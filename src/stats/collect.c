@@ -7,6 +7,7 @@
 #include "ns/zoned.h"
 #include "runtime/reactor.h"
 #include "stats/internal.h"
+#include "util/util.h"
 
 const char *const stats_zone_state_names[STATS_ZONE_STATES] = {
     [STATS_ZONE_EMPTY] = "empty",	  [STATS_ZONE_IMP_OPEN] = "implicitly_open",
@@ -80,8 +81,7 @@ int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, st
 	st->ns[st->nns++] = sns;
 	return 0;
 oom:
-	snprintf(err, errlen, "statistics: out of memory");
-	return -1;
+	return errorf(err, errlen, "statistics: out of memory");
 }
 
 void stats_destroy(struct stats *st)

@@ -20,6 +20,7 @@
 #include "runtime/reactor.h"
 #include "stats/internal.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define TRACE_DRAIN_PERIOD_MS 10
 #define REQUEST_MAX 4096
@@ -39,16 +40,12 @@ void stats_default_control_path(uint16_t port, char *out, size_t outlen)
 static int listen_unix(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, errlen, "control socket path '%s' is too long", path);
-		return -1;
-	}
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return errorf(err, errlen, "control socket path '%s' is too long", path);
 	strcpy(addr.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
+	if (fd < 0)
+		return errorf(err, errlen, "socket: %s", strerror(errno));
 	/* A socket file nobody answers on is left over from a daemon that died: replace it. */
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
 		snprintf(err, errlen, "another nvemu answers on %s", path);

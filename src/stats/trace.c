@@ -17,6 +17,7 @@
 
 #include "runtime/reactor.h"
 #include "stats/internal.h"
+#include "util/util.h"
 
 #define TRACE_RING_EVENTS 8192u /* a power of two: 10 ms of 800k IOPS per reactor */
 #define TRACE_FILE_BUFFER (1u << 20)
@@ -125,24 +126,17 @@ static struct stats_trace *trace_alloc(struct stats_ns *sns)
 
 int stats_trace_start(struct stats_ns *sns, const char *path, bool json, char *err, size_t errlen)
 {
-	if (sns->trace && sns->trace->active) {
-		snprintf(err, errlen, "namespace %u is already traced to %s", sns->nsid, sns->trace->path);
-		return -1;
-	}
-	if (path[0] != '/') {
-		snprintf(err, errlen, "trace file '%s' is not an absolute path", path);
-		return -1;
-	}
-	if (!sns->trace && !(sns->trace = trace_alloc(sns))) {
-		snprintf(err, errlen, "out of memory for trace rings");
-		return -1;
-	}
+	if (sns->trace && sns->trace->active)
+		return errorf(err, errlen, "namespace %u is already traced to %s", sns->nsid,
+			      sns->trace->path);
+	if (path[0] != '/')
+		return errorf(err, errlen, "trace file '%s' is not an absolute path", path);
+	if (!sns->trace && !(sns->trace = trace_alloc(sns)))
+		return errorf(err, errlen, "out of memory for trace rings");
 	struct stats_trace *t = sns->trace;
 	t->out = fopen(path, "w");
-	if (!t->out) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (!t->out)
+		return errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 	setvbuf(t->out, NULL, _IOFBF, TRACE_FILE_BUFFER);
 	snprintf(t->path, sizeof(t->path), "%s", path);
 	t->json = json;

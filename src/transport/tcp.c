@@ -96,10 +96,8 @@ static int listen_on(const char *addr, uint16_t port, char *err, size_t errlen)
 				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *ai;
 	int rc = getaddrinfo(addr, service, &hints, &ai);
-	if (rc) {
-		snprintf(err, errlen, "listen address '%s': %s", addr, gai_strerror(rc));
-		return -1;
-	}
+	if (rc)
+		return errorf(err, errlen, "listen address '%s': %s", addr, gai_strerror(rc));
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd >= 0)
