@@ -132,7 +132,4 @@ int config_preset_path(const char *name_or_path, char *path, size_t pathlen);
 /* Prints one line per key: name, aliases, default, range, doc. */
 void config_print_keys(const struct config_table *table, FILE *stream);
 
-/* Formats the current value of `key` in `obj` (for reports). */
-void config_format_value(const struct config_key *key, const void *obj, char *out, size_t outlen);
-
 #endif
