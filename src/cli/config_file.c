@@ -1,5 +1,6 @@
 #include "cli/config_file.h"
 
+#include "config/config.h"
 #include "ns/ns.h"
 #include "util/util.h"
 
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define MAX_SECTIONS 256
 #define NAME_LEN 128
@@ -27,7 +27,7 @@ struct ns_section {
 
 struct reader {
 	const char *path;
-	const struct option *options;
+	const struct opt_table *table;
 	config_check_fn check;
 	struct arg_list global;
 	struct subsys_section subsys[MAX_SECTIONS];
@@ -79,24 +79,10 @@ static int fail(struct reader *r, const char *fmt, const char *a, const char *b)
 	return 0;
 }
 
-static const struct option *find_option(const struct option *options, const char *name)
+/* The check of an option the table is known to have. */
+static int check(struct reader *r, const char *option, const char *value, char *err, size_t errlen)
 {
-	for (; options->name; options++)
-		if (strcmp(options->name, name) == 0)
-			return options;
-	return NULL;
-}
-
-static int parse_flag(const char *value, bool *on)
-{
-	static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(value, yes[i]) == 0)
-			return *on = true, 0;
-		if (strcasecmp(value, no[i]) == 0)
-			return *on = false, 0;
-	}
-	return -1;
+	return r->check(opt_find(r->table, option), value, err, errlen);
 }
 
 static int global_key(struct reader *r, const char *key, const char *value)
@@ -106,20 +92,18 @@ static int global_key(struct reader *r, const char *key, const char *value)
 	for (char *c = name; *c; c++)
 		if (*c == '_')
 			*c = '-';
-	const struct option *opt = find_option(r->options, name);
-	if (!opt || strncmp(name, "ns-", 3) == 0)
+	const struct opt *opt = opt_find(r->table, name);
+	if (!opt || opt->flags & OPT_NOT_A_KEY)
 		return fail(r, "[nvemu] unknown key '%s'%s", key, "");
+	char err[400];
+	if (r->check(opt, value, err, sizeof(err)))
+		return fail(r, "[nvemu] %s%s", err, "");
 	char option[NAME_LEN + 2];
 	snprintf(option, sizeof(option), "--%s", name);
-	if (opt->has_arg == no_argument) {
-		bool on;
-		if (parse_flag(value, &on))
-			return fail(r, "[nvemu] key '%s': '%s' is not yes or no", key, value);
-		return !on || arg_list_push(&r->global, option) == 0;
-	}
-	char err[400];
-	if (r->check(name, value, err, sizeof(err)))
-		return fail(r, "[nvemu] key '%s': %s", key, err);
+	bool on;
+	if (opt->kind == OPT_FLAG)
+		return !(config_parse_bool(value, &on) && on) ||
+		       arg_list_push(&r->global, option) == 0;
 	return arg_list_push(&r->global, option) == 0 && arg_list_push(&r->global, value) == 0;
 }
 
@@ -151,11 +135,11 @@ static int namespace_key(struct reader *r, struct ns_section *ns, const char *ke
 			   ? replace(&ns->lba_size, value)
 			   : fail(r, "[namespace %s] lba_size '%s' is not 512 or 4096", ns->name, value);
 	if (strcmp(key, "preset") == 0)
-		return r->check("ns-preset", value, err, sizeof(err)) == 0
+		return check(r, "ns-preset", value, err, sizeof(err)) == 0
 			   ? replace(&ns->preset, value)
 			   : fail(r, "[namespace %s] %s", ns->name, err);
 	snprintf(assignment, sizeof(assignment), "%s=%s", key, value);
-	if (r->check("ns-o", assignment, err, sizeof(err)))
+	if (check(r, "ns-o", assignment, err, sizeof(err)))
 		return fail(r, "[namespace %s] %s", ns->name, err);
 	return arg_list_push(&ns->keys, "--ns-o") == 0 && arg_list_push(&ns->keys, assignment) == 0;
 }
@@ -210,7 +194,7 @@ static int emit_namespace(struct reader *r, struct ns_section *ns, struct arg_li
 	snprintf(spec, sizeof(spec), "%s:%s:%s", ns->kind, ns->size ? ns->size : "",
 		 ns->lba_size ? ns->lba_size : "");
 	char err[400];
-	if (r->check("ns", spec, err, sizeof(err)))
+	if (check(r, "ns", spec, err, sizeof(err)))
 		return fail(r, "[namespace %s] %s", ns->name, err);
 	if (arg_list_push(out, "--ns") || arg_list_push(out, spec))
 		return 0;
@@ -241,7 +225,7 @@ static int assemble(struct reader *r, struct arg_list *out)
 	for (unsigned s = 0; s < r->nsubsys; s++) {
 		/* A section exists once it has a key, and a subsystem's only key is nqn. */
 		char err[400];
-		if (r->check("nqn", r->subsys[s].nqn, err, sizeof(err)))
+		if (check(r, "nqn", r->subsys[s].nqn, err, sizeof(err)))
 			return fail(r, "[subsystem %s] %s", r->subsys[s].name, err);
 		if (arg_list_push(out, "--nqn") || arg_list_push(out, r->subsys[s].nqn))
 			return 0;
@@ -268,14 +252,14 @@ static void reader_free(struct reader *r)
 	free(r);
 }
 
-int config_file_to_args(const char *path, const struct option *options, config_check_fn check,
+int config_file_to_args(const char *path, const struct opt_table *table, config_check_fn check,
 			struct arg_list *out, char *err, size_t errlen)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return errorf(err, errlen, "%s: out of memory", path);
 	r->path = path;
-	r->options = options;
+	r->table = table;
 	r->check = check;
 	int line = ini_parse(path, on_key, r);
 	int rc = 0;

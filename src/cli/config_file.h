@@ -16,18 +16,23 @@
 #ifndef NVEMU_CLI_CONFIG_FILE_H
 #define NVEMU_CLI_CONFIG_FILE_H
 
-#include <getopt.h>
 #include <stddef.h>
+
+#include "config/options.h"
 
 struct arg_list {
 	char **argv;
 	int argc, cap;
 };
 
-/* Checks one option ("port", "4421") as the command line would; 0 or -1 with err. */
-typedef int (*config_check_fn)(const char *option, const char *value, char *err, size_t errlen);
+/* Checks one option of `table` given as a key (opt_set on scratch options); 0 or -1 with err. */
+typedef int (*config_check_fn)(const struct opt *opt, const char *value, char *err, size_t errlen);
 
-int config_file_to_args(const char *path, const struct option *options, config_check_fn check,
+/*
+ * Appends to `out` the options the file stands for. The [nvemu] keys are the options of `table`
+ * but those marked OPT_NOT_A_KEY.
+ */
+int config_file_to_args(const char *path, const struct opt_table *table, config_check_fn check,
 			struct arg_list *out, char *err, size_t errlen);
 int arg_list_push(struct arg_list *list, const char *arg);
 void arg_list_free(struct arg_list *list);

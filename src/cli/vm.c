@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/options.h"
 #include "util/util.h"
 
 extern char **environ;
@@ -41,9 +41,9 @@ struct vm_options {
 	const char *image;
 	bool gdb;
 	const char *accel;
-	const char *mem;
-	const char *smp;
-	const char *timeout;
+	uint64_t mem_bytes;
+	unsigned smp;
+	uint64_t timeout_s;
 	const char *guest_env[MAX_GUEST_ENV];
 	unsigned nguest_env;
 	char **daemon_args;
@@ -62,66 +62,85 @@ struct daemon {
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t guest_pid;
 
-static void usage(FILE *out)
+static int add_guest_env(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
-	fprintf(out,
-		"Usage: nvemu vm [options] [--run SCRIPT [ARGS...]] [-- daemon options]\n"
-		"Boot a Linux guest in QEMU (kernel, nvme-cli, fio, blkzone from Debian packages,\n"
-		"built once into ~/.cache/nvemu) with every subsystem of nvemu connected over\n"
-		"NVMe/TCP.  nvemu is started with the daemon options (nvemu --help) on a free\n"
-		"port and stopped on exit; with -p PORT among them, the nvemu already listening\n"
-		"there is used instead, if any.\n"
-		"\n"
-		"  --run SCRIPT [ARGS]  run SCRIPT with sh in the guest, exit with its status\n"
-		"                       (default: an interactive shell on this terminal)\n"
-		"  -e NAME=VALUE        export NAME in the guest (repeatable)\n"
-		"  --share DIR          host folder mounted read-write at /mnt/host (9p; default .)\n"
-		"  --no-share           no shared folder\n"
-		"  --image DISK         boot this disk image instead of the reference guest (console\n"
-		"                       on the serial port); prints the nvme connect lines for it\n"
-		"  --gdb                QEMU's gdb stub on port 1234 (-s -S): the guest waits for gdb\n"
-		"  --accel MODE         auto (KVM if a test boot works here, else TCG), kvm, tcg (auto)\n"
-		"  --mem SIZE           guest memory (1G)\n"
-		"  --smp N              guest CPUs (2)\n"
-		"  --timeout SECONDS    stop the guest after this long (0: never; 0)\n"
-		"  -h, --help           this text\n"
-		"\n"
-		"Examples:\n"
-		"  nvemu vm -- --zoned\n"
-		"  nvemu vm --run check.sh -- -n nqn.2026-11.dev.nvemu:a --ns ram:1G --ns zoned\n"
-		"  nvemu vm --image debian.qcow2 -- -p 4420\n"
-		"See docs/vm.md.  NVEMU_GUEST_DIR: directory of run-guest.sh (default %s).\n",
-		NVEMU_SOURCE_GUEST_DIR);
+	struct vm_options *o = ctx;
+	if (!strchr(value, '=') || value[0] == '=')
+		return errorf(err, errlen, "%s needs NAME=VALUE, not '%s'", name, value);
+	if (o->nguest_env == MAX_GUEST_ENV)
+		return errorf(err, errlen, "at most %d %s", MAX_GUEST_ENV, name);
+	o->guest_env[o->nguest_env++] = value;
+	return 0;
 }
 
-enum {
-	OPT_RUN = 256,
-	OPT_SHARE,
-	OPT_NO_SHARE,
-	OPT_IMAGE,
-	OPT_GDB,
-	OPT_ACCEL,
-	OPT_MEM,
-	OPT_SMP,
-	OPT_TIMEOUT,
+static int no_share(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct vm_options *o = ctx;
+	(void)name, (void)value, (void)err, (void)errlen;
+	o->share = NULL;
+	return 0;
+}
+
+static int set_accel(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct vm_options *o = ctx;
+	if (strcmp(value, "auto") && strcmp(value, "kvm") && strcmp(value, "tcg"))
+		return errorf(err, errlen, "%s: '%s' is not auto, kvm or tcg", name, value);
+	o->accel = value;
+	return 0;
+}
+
+#define FIELD(f) OPT_FIELD(struct vm_options, f)
+
+static const struct opt vm_opts[] = {
+    {OPT_TEXT, "run", 0, "SCRIPT", FIELD(script),
+     .help = "run SCRIPT with sh in the guest, with the arguments after it, and exit with its "
+	     "status (default: an interactive shell on this terminal)"},
+    {OPT_TEXT, NULL, 'e', "NAME=VALUE", .flags = OPT_REPEATABLE, .apply = add_guest_env,
+     .help = "export NAME in the guest"},
+    {OPT_TEXT, "share", 0, "DIR", .def = ".", FIELD(share),
+     .help = "host folder mounted read-write at /mnt/host (9p)"},
+    {OPT_FLAG, "no-share", .apply = no_share, .help = "no shared folder"},
+    {OPT_TEXT, "image", 0, "DISK", FIELD(image),
+     .help = "boot this disk image instead of the reference guest (console on the serial port); "
+	     "prints the nvme connect lines for it"},
+    {OPT_FLAG, "gdb", FIELD(gdb),
+     .help = "QEMU's gdb stub on port 1234 (-s -S): the guest waits for gdb"},
+    {OPT_TEXT, "accel", 0, "MODE", .def = "auto", .apply = set_accel,
+     .help = "auto (KVM if a test boot works here, else TCG), kvm or tcg"},
+    {OPT_NUMBER, "mem", 0, "SIZE", 128 << 20, 64ull << 30, 1 << 20, "1G", FIELD(mem_bytes),
+     .help = "guest memory"},
+    {OPT_NUMBER, "smp", 0, "N", 1, 256, .def = "2", FIELD(smp), .help = "guest CPUs"},
+    {OPT_NUMBER, "timeout", 0, "SECONDS", 0, UINT32_MAX, .def = "0", FIELD(timeout_s),
+     .help = "stop the guest after this long; 0: never"},
+    {OPT_HELP, "help", 'h', .help = "this text"},
+    {OPT_LIST, "list-options", .help = "list every option, tab-separated, for scripts"},
+};
+
+static const struct opt_table vm_table = {
+    .command = "nvemu vm",
+    .usage = "Usage: nvemu vm [options] [--run SCRIPT [ARGS...]] [-- daemon options]\n"
+	     "Boot a Linux guest in QEMU (kernel, nvme-cli, fio, blkzone from Debian packages,\n"
+	     "built once into ~/.cache/nvemu) with every subsystem of nvemu connected over\n"
+	     "NVMe/TCP.  nvemu is started with the daemon options (nvemu --help) on a free\n"
+	     "port and stopped on exit; with -p PORT among them, the nvemu already listening\n"
+	     "there is used instead, if any.\n"
+	     "\n",
+    .epilog =
+	"\n"
+	"Examples:\n"
+	"  nvemu vm -- --zoned\n"
+	"  nvemu vm --run check.sh -- -n nqn.2026-11.dev.nvemu:a --ns ram:1G --ns zoned\n"
+	"  nvemu vm --image debian.qcow2 -- -p 4420\n"
+	"See docs/vm.md.  NVEMU_GUEST_DIR: the directory of run-guest.sh (default: the guest\n"
+	"scripts installed with nvemu, share/nvemu/guest).\n",
+    .opts = vm_opts,
+    .count = ARRAY_SIZE(vm_opts),
 };
 
 /* argv up to the first "--" holds vm options, the rest daemon options. */
 static int parse_options(int argc, char **argv, struct vm_options *o)
 {
-	static const struct option longopts[] = {
-	    {"run", required_argument, NULL, OPT_RUN},
-	    {"share", required_argument, NULL, OPT_SHARE},
-	    {"no-share", no_argument, NULL, OPT_NO_SHARE},
-	    {"image", required_argument, NULL, OPT_IMAGE},
-	    {"gdb", no_argument, NULL, OPT_GDB},
-	    {"accel", required_argument, NULL, OPT_ACCEL},
-	    {"mem", required_argument, NULL, OPT_MEM},
-	    {"smp", required_argument, NULL, OPT_SMP},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	int vm_argc = argc;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -131,79 +150,18 @@ static int parse_options(int argc, char **argv, struct vm_options *o)
 			break;
 		}
 	}
-	uint64_t v;
-	int c;
-	optind = 1;
-	/* "+": the script's arguments follow the options and are not options. */
-	while ((c = getopt_long(vm_argc, argv, "+e:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_RUN:
-			o->script = optarg;
-			break;
-		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				fprintf(stderr, "nvemu vm: -e needs NAME=VALUE, not '%s'\n", optarg);
-				return -1;
-			}
-			if (o->nguest_env == MAX_GUEST_ENV) {
-				fprintf(stderr, "nvemu vm: at most %d -e\n", MAX_GUEST_ENV);
-				return -1;
-			}
-			o->guest_env[o->nguest_env++] = optarg;
-			break;
-		case OPT_SHARE:
-			o->share = optarg;
-			break;
-		case OPT_NO_SHARE:
-			o->share = NULL;
-			break;
-		case OPT_IMAGE:
-			o->image = optarg;
-			break;
-		case OPT_GDB:
-			o->gdb = true;
-			break;
-		case OPT_ACCEL:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "kvm") && strcmp(optarg, "tcg")) {
-				fprintf(stderr, "nvemu vm: --accel must be auto, kvm or tcg\n");
-				return -1;
-			}
-			o->accel = optarg;
-			break;
-		case OPT_MEM:
-			if (parse_u64(optarg, 1, UINT64_MAX, &v, NULL, 0)) {
-				fprintf(stderr, "nvemu vm: bad --mem '%s'\n", optarg);
-				return -1;
-			}
-			o->mem = optarg;
-			break;
-		case OPT_SMP:
-			if (parse_u64(optarg, 1, 256, &v, NULL, 0)) {
-				fprintf(stderr, "nvemu vm: bad --smp '%s'\n", optarg);
-				return -1;
-			}
-			o->smp = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_u64(optarg, 0, UINT32_MAX, &v, NULL, 0)) {
-				fprintf(stderr, "nvemu vm: bad --timeout '%s'\n", optarg);
-				return -1;
-			}
-			o->timeout = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			fprintf(stderr, "nvemu vm: see nvemu vm --help\n");
-			return -1;
-		}
+	char err[256];
+	/* The script's arguments follow the options and are not options. */
+	int operand = opt_parse(&vm_table, vm_argc, argv, o, true, err, sizeof(err));
+	if (operand < 0) {
+		fprintf(stderr, "nvemu vm: %s\n", err);
+		return -1;
 	}
-	o->script_args = argv + optind;
-	o->nscript_args = vm_argc - optind;
+	o->script_args = argv + operand;
+	o->nscript_args = vm_argc - operand;
 	if (o->nscript_args && !o->script) {
 		fprintf(stderr, "nvemu vm: unexpected argument '%s' (daemon options go after --)\n",
-			argv[optind]);
+			argv[operand]);
 		return -1;
 	}
 	if (o->image && o->script) {
@@ -449,9 +407,13 @@ static int run_guest(const struct vm_options *o, const struct daemon *d, const c
 	set_env("NVEMU_GUEST_SHARE", o->share);
 	set_env("NVEMU_GUEST_IMAGE", o->image);
 	set_env("NVEMU_GUEST_GDB", o->gdb ? "1" : NULL);
-	set_env("NVEMU_GUEST_MEM", o->mem);
-	set_env("NVEMU_GUEST_SMP", o->smp);
-	set_env("NVEMU_GUEST_TIMEOUT", o->timeout);
+	char mem[32], smp[16], timeout[32];
+	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(o->mem_bytes >> 20));
+	snprintf(smp, sizeof(smp), "%u", o->smp);
+	snprintf(timeout, sizeof(timeout), "%llu", (unsigned long long)o->timeout_s);
+	set_env("NVEMU_GUEST_MEM", mem);
+	set_env("NVEMU_GUEST_SMP", smp);
+	set_env("NVEMU_GUEST_TIMEOUT", timeout);
 
 	char **argv = calloc(2 * o->nguest_env + (size_t)o->nscript_args + 8, sizeof(*argv));
 	if (!argv)
@@ -493,13 +455,20 @@ static int run_guest(const struct vm_options *o, const struct daemon *d, const c
 
 int vm_main(int argc, char **argv)
 {
-	struct vm_options o = {.share = ".", .accel = "auto", .timeout = "0"};
+	struct vm_options o = {0};
+	opt_defaults(&vm_table, &o);
 	if (parse_options(argc, argv, &o))
 		return 2;
-	char runner[PATH_MAX];
-	const char *guest_dir = getenv("NVEMU_GUEST_DIR");
-	snprintf(runner, sizeof(runner), "%s/run-guest.sh",
-		 guest_dir && *guest_dir ? guest_dir : NVEMU_SOURCE_GUEST_DIR);
+	char guest_dir[PATH_MAX], runner[PATH_MAX + 16];
+	const char *env_dir = getenv("NVEMU_GUEST_DIR");
+	if (env_dir && *env_dir) {
+		snprintf(guest_dir, sizeof(guest_dir), "%s", env_dir);
+	} else if (data_dir("guest", guest_dir, sizeof(guest_dir))) {
+		fprintf(stderr, "nvemu vm: the guest scripts are not installed beside nvemu "
+				"(NVEMU_GUEST_DIR names the directory of run-guest.sh)\n");
+		return 2;
+	}
+	snprintf(runner, sizeof(runner), "%s/run-guest.sh", guest_dir);
 	if (access(runner, X_OK)) {
 		fprintf(stderr, "nvemu vm: no guest runner at %s (NVEMU_GUEST_DIR names its directory)\n",
 			runner);

@@ -24,7 +24,7 @@ const struct config_key *config_find(const struct config_table *table, const cha
 	return NULL;
 }
 
-static bool parse_bool(const char *text, bool *out)
+bool config_parse_bool(const char *text, bool *out)
 {
 	static const char *const yes[] = {"1", "true", "on", "yes"};
 	static const char *const no[] = {"0", "false", "off", "no"};
@@ -85,7 +85,7 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 		*(double *)field = d;
 		return 0;
 	case CONFIG_BOOL:
-		if (!parse_bool(value, &b)) {
+		if (!config_parse_bool(value, &b)) {
 			errorf(err, errlen, "%s: '%s' is not a boolean (on/off)", key->name,
 				  value);
 			return -1;
@@ -272,8 +272,9 @@ int config_preset_path(const char *name_or_path, char *path, size_t pathlen)
 		snprintf(path, pathlen, "%s", name_or_path);
 		return access(path, R_OK) == 0 ? 0 : -1;
 	}
-	const char *dirs[] = {getenv("NVEMU_PRESET_DIR"), NVEMU_SOURCE_PRESET_DIR,
-			      NVEMU_INSTALLED_PRESET_DIR};
+	char installed[4096];
+	const char *dirs[] = {getenv("NVEMU_PRESET_DIR"),
+			      data_dir("presets", installed, sizeof(installed)) ? NULL : installed};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		if (!dirs[i] || !*dirs[i])
 			continue;

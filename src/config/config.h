@@ -101,6 +101,9 @@ static inline int config_set(struct ssd_params *params, const char *key, const c
 	return config_set_in(&ssd_config_table, params, key, value, err, errlen);
 }
 
+/* 1, true, on, yes and 0, false, off, no in any case: false for anything else. */
+bool config_parse_bool(const char *text, bool *out);
+
 /* Splits "key=value" at the first '=' and applies it with config_set_in. */
 int config_set_assignment(const struct config_table *table, void *obj, const char *assignment,
 			  char *err, size_t errlen);
@@ -125,7 +128,8 @@ int config_load_ssd_file(struct ssd_params *params, const char *path, char *err,
 
 /*
  * Resolves a preset name ("femu-bbssd") or a path to a readable file. Names are looked up in
- * $NVEMU_PRESET_DIR, then the source tree's presets/, then the installed data dir.
+ * $NVEMU_PRESET_DIR, then in nvemu's presets (data_dir in util/util.h: share/nvemu/presets of the
+ * installed or the build tree).
  */
 int config_preset_path(const char *name_or_path, char *path, size_t pathlen);
 

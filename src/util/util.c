@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int errorf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -75,4 +77,28 @@ int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char 
 			      max);
 	*out = v << shift;
 	return 0;
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int data_dir(const char *what, char *out, size_t outlen)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(out, outlen, "%s/../share/nvemu/%s", exe, what);
+			if (is_dir(out))
+				return 0;
+		}
+	}
+	snprintf(out, outlen, "%s/%s", NVEMU_INSTALLED_DATA_DIR, what);
+	return is_dir(out) ? 0 : -1;
 }

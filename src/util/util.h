@@ -38,4 +38,12 @@ int errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format
 int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err,
 	      size_t errlen);
 
+/*
+ * The directory of nvemu's data `what` ("presets", "guest"): share/nvemu/WHAT beside the bin/ of
+ * the running binary (an installed tree wherever it was moved to, or the build tree, which meson
+ * lays out the same way with links to the sources), else below the data directory nvemu was
+ * configured to install to. Returns 0 with the path of an existing directory, or -1.
+ */
+int data_dir(const char *what, char *out, size_t outlen);
+
 #endif

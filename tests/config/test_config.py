@@ -36,9 +36,12 @@ def expect_error(name, text, message):
 
 # -- bad input, exact messages --
 expect_error("unknown key", "[nvemu]\nportt = 1\n", "FILE:2: [nvemu] unknown key 'portt'")
-expect_error("bad number", "[nvemu]\nport = fast\n", "FILE:2: [nvemu] key 'port': bad value 'fast' for --port")
-expect_error("out of range", "[nvemu]\n\nport = 70000\n", "FILE:3: [nvemu] key 'port': bad value '70000' for --port")
-expect_error("bad flag", "[nvemu]\npoll = maybe\n", "FILE:2: [nvemu] key 'poll': 'maybe' is not yes or no")
+expect_error("bad number", "[nvemu]\nport = fast\n", "FILE:2: [nvemu] port: 'fast' is not a non-negative integer")
+expect_error("out of range", "[nvemu]\n\nport = 70000\n", "FILE:3: [nvemu] port: 70000 is out of range [1, 65535]")
+expect_error("bad flag", "[nvemu]\npoll = maybe\n", "FILE:2: [nvemu] poll: 'maybe' is not yes or no")
+expect_error("not a key", "[nvemu]\nlist-keys = yes\n", "FILE:2: [nvemu] unknown key 'list-keys'")
+expect_error("bad kind option", "[nvemu]\nkind = floppy\n",
+             "FILE:2: [nvemu] kind: 'floppy' is not ram, nossd, ssd or zoned")
 expect_error("duplicate section", "[namespace a]\nkind = ram\n[namespace b]\nkind = ram\n[namespace a]\nsize = 1G\n",
              "FILE:6: duplicate section [namespace a]")
 expect_error("unknown section", "[drive]\nkind = ram\n",
@@ -68,6 +71,24 @@ expect_error("preset not found", "[namespace a]\nkind = ssd\npreset = nosuch\n",
              "FILE:3: [namespace a] preset 'nosuch' not found")
 rc, err = subprocess.run([NVEMU, "-c", "/nonexistent.ini", "--check-config"], capture_output=True, text=True).returncode, None
 check("missing file", rc == 2)
+
+# -- the same messages on the command line, naming the option as written there --
+for args, message in [
+    (["--port", "70000"], "--port: 70000 is out of range [1, 65535]"),
+    (["--size", "12Q"], "--size: '12Q' is not a non-negative integer"),
+    (["--incapsule", "4100"], "--incapsule: 4100 is not a multiple of 16"),
+    (["--lba-size", "1024"], "--lba-size: '1024' is not 512 or 4096"),
+    (["--portt", "1"], "unknown option '--portt' (see nvemu --help)"),
+    (["-p"], "-p needs a value"),
+    (["--ns-o", "channels=2"], "--ns-o applies to the --ns before it, and there is none"),
+]:
+    r = subprocess.run([NVEMU, "--control", "none", "--check-config", *args], capture_output=True, text=True)
+    check(f"command line {' '.join(args)}", r.returncode == 2 and r.stderr.strip() == f"nvemu: {message}",
+          f"rc {r.returncode}, stderr {r.stderr.strip()!r}")
+# Every number form the options take (util/util.h), here through --size and --port.
+for args in (["--size", "0x40000000"], ["--size", "1GiB"], ["--size", "1gb"], ["--port", "0x1144"]):
+    r = subprocess.run([NVEMU, "--control", "none", "--check-config", *args], capture_output=True, text=True)
+    check(f"command line {' '.join(args)}", r.returncode == 0, r.stderr)
 
 # -- -o on the command line overrides a namespace's own key (here into a device that cannot work) --
 rc, err = run_config("[namespace a]\nkind = ssd\npreset = small\nop_pcent = 20\n")

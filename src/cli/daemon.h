@@ -1,0 +1,77 @@
+/* The daemon's options (daemon_options.c) as the daemon (daemon.c) uses them. */
+#ifndef NVEMU_CLI_DAEMON_H
+#define NVEMU_CLI_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/config_file.h"
+#include "config/config.h"
+#include "ns/ns.h"
+#include "ns/zoned.h"
+#include "nvme/nvme.h"
+#include "stats/stats.h"
+
+#define MAX_SUBSYSTEMS 64
+#define MAX_ALLOWED_HOSTS 64
+#define MAX_NS_SPECS 256
+#define MAX_NS_KEYS 64
+#define DEFAULT_NQN "nqn.2026-11.dev.nvemu:ssd0"
+
+struct ns_spec {
+	unsigned subsys;
+	struct ns_params params;
+	/* --ns-preset and --ns-o: model and zone keys of this namespace alone,
+	 * applied over the daemon-wide ones when the namespace is built */
+	const char *preset;
+	const char *keys[MAX_NS_KEYS];
+	unsigned nkeys;
+	struct ssd_params ssd;
+	struct zoned_params zoned;
+};
+
+struct daemon_options {
+	const char *listen;
+	uint16_t port;
+	const char *nqns[MAX_SUBSYSTEMS];
+	unsigned nsubsys;
+	struct ns_spec ns[MAX_NS_SPECS];
+	unsigned nns;
+	struct ns_params default_ns;
+	unsigned namespaces;
+	const char *serial;
+	const char *model;
+	const char *allowed_hosts[MAX_ALLOWED_HOSTS];
+	unsigned nallowed;
+	bool allow_any_host;
+	struct nvme_target_params target;
+	unsigned reactors;
+	bool busy_poll;
+	uint64_t timer_spin_ns;
+	struct ssd_params ssd;
+	struct zoned_params zoned;
+	/* The -o assignments, which also override a namespace's own keys. */
+	const char *override_keys[MAX_NS_KEYS];
+	unsigned noverride_keys;
+	struct stats_params stats;
+	bool check_only;
+	/* What the options point into: the command line with each --config expanded. */
+	struct arg_list args;
+};
+
+/*
+ * Fills `o` from the command line, each --config FILE replaced in place by the options the file
+ * stands for (so that options after it override the file's). Returns 0, or -1 with err; either
+ * way daemon_options_free releases what it holds.
+ */
+int daemon_options_parse(struct daemon_options *o, int argc, char **argv, char *err, size_t errlen);
+void daemon_options_free(struct daemon_options *o);
+
+/*
+ * The model and zone keys of namespace spec: the daemon-wide ones, then its preset and keys, then
+ * -o again (a key given with -o overrides every other setting of it). Points params at them.
+ */
+int daemon_ns_keys(struct daemon_options *o, struct ns_spec *spec, struct ns_params *params,
+		   char *err, size_t errlen);
+
+#endif
