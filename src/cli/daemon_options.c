@@ -254,7 +254,8 @@ static const struct opt daemon_opts[] = {
      .help = "the default namespaces are zoned (ZNS) on the flash model: --kind zoned (zone keys "
 	     "with -o, docs/zns.md)"},
     {OPT_NUMBER, "size", 0, "SIZE", 1, UINT64_MAX, .def = "1G", FIELD(default_ns.bytes),
-     .help = "size of each default ram or nossd namespace"},
+     .help = "size of each default ram or nossd namespace; an ssd or zoned namespace's size "
+	     "follows its flash geometry"},
     {OPT_TEXT, "lba-size", 0, "BYTES", .def = "4096", .apply = set_lba_size,
      .help = "logical block size of the default namespaces: 512 or 4096"},
     {OPT_NUMBER, "namespaces", 0, "N", 1, NVME_MAX_NAMESPACES, .def = "1", FIELD(namespaces),

@@ -127,13 +127,28 @@ for key, default in model_keys + zone_keys:
 doc = open(os.path.join(SOURCE, "docs", "config.md")).read()
 help_text = subprocess.run([NVEMU, "--help"], capture_output=True, text=True).stdout
 options = set(re.findall(r"--([a-z][a-z-]+)", help_text)) - {"help", "config", "check-config", "list-keys"}
-missing = [o for o in sorted(options) if f"`{o}`" not in doc and f"`{o}," not in doc]
+missing = [o for o in sorted(options) if f"`{o}`" not in doc and f"`{o}," not in doc and f"--{o}`" not in doc]
 check("docs/config.md documents every daemon option", not missing, f"missing {missing}")
-generated = subprocess.run([os.path.join(SOURCE, "scripts", "gen-config-keys"), NVEMU],
-                           capture_output=True, text=True, check=True).stdout
-in_doc = doc.split("<!-- keys:begin -->")[1].split("<!-- keys:end -->")[0]
-check("docs/config.md key tables match nvemu --list-keys", in_doc.strip() == generated.strip(),
+
+
+def generated_part(path, marker, *mode):
+    """The text between a document's markers, and what scripts/gen-config-keys makes of it now."""
+    text = open(os.path.join(SOURCE, path)).read()
+    in_doc = text.split(f"<!-- {marker}:begin -->")[1].split(f"<!-- {marker}:end -->")[0]
+    generated = subprocess.run([os.path.join(SOURCE, "scripts", "gen-config-keys"), *mode, NVEMU],
+                               capture_output=True, text=True, check=True).stdout
+    return in_doc.strip(), generated.strip()
+
+
+in_doc, generated = generated_part("docs/config.md", "keys")
+check("docs/config.md key tables match nvemu --list-keys", in_doc == generated,
       "run scripts/gen-config-keys and update the tables")
+in_doc, generated = generated_part("docs/config.md", "ini-keys", "--ini")
+check("docs/config.md [nvemu] keys match nvemu --list-options", in_doc == generated,
+      "run scripts/gen-config-keys --ini and update the table")
+in_doc, generated = generated_part("README.md", "options", "--options")
+check("README.md option table matches nvemu --list-options", in_doc == generated,
+      "run scripts/gen-config-keys --options and update the table")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
