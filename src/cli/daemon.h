@@ -55,6 +55,7 @@ struct daemon_options {
 	unsigned noverride_keys;
 	struct stats_params stats;
 	bool check_only;
+	bool verbose;
 	/* What the options point into: the command line with each --config expanded. */
 	struct arg_list args;
 };

@@ -188,13 +188,6 @@ static int set_key(void *ctx, const char *name, const char *value, char *err, si
 	return 0;
 }
 
-static int set_verbose(void *ctx, const char *name, const char *value, char *err, size_t errlen)
-{
-	(void)ctx, (void)name, (void)value, (void)err, (void)errlen;
-	log_threshold = LOG_DEBUG;
-	return 0;
-}
-
 static int list_keys(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	(void)ctx, (void)name, (void)value, (void)err, (void)errlen;
@@ -317,7 +310,7 @@ static const struct opt daemon_opts[] = {
      FIELD(stats.record_interval_ms), .help = "time between records"},
 
     {OPT_SECTION, .help = "Other"},
-    {OPT_FLAG, "verbose", 'v', .apply = set_verbose,
+    {OPT_FLAG, "verbose", 'v', FIELD(verbose),
      .help = "log every connection and every refused command"},
     {OPT_HELP, "help", 'h', .flags = OPT_NOT_A_KEY, .help = "this text"},
 };
@@ -373,6 +366,8 @@ int daemon_options_parse(struct daemon_options *o, int argc, char **argv, char *
 			return errorf(err, errlen, "out of memory");
 	}
 	int operand = opt_parse(&daemon_table, o->args.argc, o->args.argv, o, false, err, errlen);
+	if (o->verbose)
+		log_threshold = LOG_DEBUG;
 	if (operand >= 0 && operand < o->args.argc)
 		return errorf(err, errlen, "unexpected argument '%s' (see nvemu --help)",
 			      o->args.argv[operand]);

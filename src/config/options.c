@@ -168,12 +168,10 @@ int opt_parse(const struct opt_table *table, int argc, char **argv, void *ctx, b
 					       name, table->command);
 			break;
 		}
-		if (o->kind == OPT_HELP) {
-			opt_print_help(table, stdout);
-			exit(0);
-		}
-		if (o->kind == OPT_LIST) {
-			opt_print_list(table, stdout);
+		if (o->kind == OPT_HELP || o->kind == OPT_LIST) {
+			free(longopts);
+			free(shortopts);
+			(o->kind == OPT_HELP ? opt_print_help : opt_print_list)(table, stdout);
 			exit(0);
 		}
 		option_name(o, name, sizeof(name));

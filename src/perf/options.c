@@ -86,13 +86,6 @@ static int set_hostnqn(void *ctx, const char *name, const char *value, char *err
 	return 0;
 }
 
-static int set_verbose(void *ctx, const char *name, const char *value, char *err, size_t errlen)
-{
-	(void)ctx, (void)name, (void)value, (void)err, (void)errlen;
-	log_threshold = LOG_DEBUG;
-	return 0;
-}
-
 static const struct opt perf_opts[] = {
     {OPT_SECTION, .help = "Target and connection"},
     {OPT_TEXT, "transport", 'r', "TRID", .apply = set_target,
@@ -147,7 +140,7 @@ static const struct opt perf_opts[] = {
 
     {OPT_SECTION, .help = "Output"},
     {OPT_FLAG, "json", FIELD(json), .help = "print one JSON object instead of text"},
-    {OPT_FLAG, "verbose", 'v', .apply = set_verbose,
+    {OPT_FLAG, "verbose", 'v', FIELD(verbose),
      .help = "log what the controller reports while connecting"},
     {OPT_HELP, "help", 'h', .help = "this text"},
     {OPT_LIST, "list-options", .help = "list every option, tab-separated, for scripts"},
@@ -188,6 +181,8 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 		return -EINVAL;
 	}
 	*cfg = a.cfg;
+	if (cfg->verbose)
+		log_threshold = LOG_DEBUG;
 	if (cfg->cpu_mask)
 		cfg->threads = (unsigned)__builtin_popcountll(cfg->cpu_mask);
 	else if (!cfg->threads)

@@ -31,6 +31,7 @@ struct perf_config {
 	bool verify;
 	bool verify_read_only; /* --verify-read: only check what an earlier --verify wrote */
 	bool busy_poll;
+	bool verbose;
 };
 
 int perf_parse_args(struct perf_config *cfg, int argc, char **argv);
