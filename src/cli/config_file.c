@@ -129,7 +129,8 @@ static int namespace_key(struct reader *r, struct ns_section *ns, const char *ke
 	if (strcmp(key, "size") == 0)
 		return parse_u64(value, 1, UINT64_MAX, &number, NULL, 0) == 0
 			   ? replace(&ns->size, value)
-			   : fail(r, "[namespace %s] size '%s' is not a size (like 512M or 4G)", ns->name, value);
+			   : fail(r, "[namespace %s] size '%s' is not a size (like 512M or 4G)",
+				  ns->name, value);
 	if (strcmp(key, "lba_size") == 0 || strcmp(key, "lba-size") == 0)
 		return strcmp(value, "512") == 0 || strcmp(value, "4096") == 0
 			   ? replace(&ns->lba_size, value)

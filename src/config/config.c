@@ -79,15 +79,14 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 		}
 		if (d < key->min || d > key->max) {
 			errorf(err, errlen, "%s: %s is out of range [%g, %g]", key->name, value,
-				  key->min, key->max);
+			       key->min, key->max);
 			return -1;
 		}
 		*(double *)field = d;
 		return 0;
 	case CONFIG_BOOL:
 		if (!config_parse_bool(value, &b)) {
-			errorf(err, errlen, "%s: '%s' is not a boolean (on/off)", key->name,
-				  value);
+			errorf(err, errlen, "%s: '%s' is not a boolean (on/off)", key->name, value);
 			return -1;
 		}
 		*(bool *)field = b;
@@ -106,7 +105,7 @@ static int store_value(const struct config_key *key, void *obj, const char *valu
 	case CONFIG_STR:
 		if (strlen(value) >= (size_t)key->max) {
 			errorf(err, errlen, "%s: value longer than %.0f characters", key->name,
-				  key->max - 1);
+			       key->max - 1);
 			return -1;
 		}
 		strcpy(field, value);

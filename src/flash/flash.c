@@ -92,7 +92,7 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	/* The FTL stores physical page numbers + 1 in 32 bits. */
 	if (units * pages_per_unit >= UINT32_MAX) {
 		errorf(err, errlen, "%llu physical pages: at most 2^32 - 2 are supported",
-		     (unsigned long long)(units * pages_per_unit));
+		       (unsigned long long)(units * pages_per_unit));
 		return NULL;
 	}
 	uint64_t buffer_pages = p->write_buffer_kib * 1024 / page_bytes;
@@ -128,7 +128,7 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		f->xfer_ns += (uint64_t)llround((double)page_bytes * 1e3 / p->channel_mbps);
 	if (f->xfer_ns >= UINT32_MAX) {
 		errorf(err, errlen, "channel transfer time of %llu ns is too long",
-		     (unsigned long long)f->xfer_ns);
+		       (unsigned long long)f->xfer_ns);
 		flash_destroy(f);
 		return NULL;
 	}

@@ -50,10 +50,10 @@ static int check_spare(struct ssd *s, char *err, size_t errlen)
 	uint64_t needed = (uint64_t)s->fg_limit + streams + 1;
 	if (s->logical_pages == 0 || s->geo.units_per_die < data_units_per_die || spare < needed) {
 		errorf(err, errlen,
-		     "op_pcent=%g leaves %" PRIu64 " spare blocks per die; at least %" PRIu64
-		     " are needed (GC reserve %u + an open block per write stream + 1)",
-		     s->params.op_pcent, s->geo.units_per_die - data_units_per_die, needed,
-		     s->fg_limit);
+		       "op_pcent=%g leaves %" PRIu64 " spare blocks per die; at least %" PRIu64
+		       " are needed (GC reserve %u + an open block per write stream + 1)",
+		       s->params.op_pcent, s->geo.units_per_die - data_units_per_die, needed,
+		       s->fg_limit);
 		return -1;
 	}
 	return 0;
@@ -290,8 +290,9 @@ static int check_mapping(struct ssd *s, uint32_t *counted, char *err, size_t err
 			continue;
 		mapped_pages++;
 		if (m - 1 >= s->geo.pages || s->p2l[m - 1] != lpn + 1) {
-			errorf(err, errlen, "lpn %" PRIu64 " maps to page %u, which does not map back",
-			     lpn, m - 1);
+			errorf(err, errlen,
+			       "lpn %" PRIu64 " maps to page %u, which does not map back", lpn,
+			       m - 1);
 			return -1;
 		}
 	}
@@ -302,20 +303,20 @@ static int check_mapping(struct ssd *s, uint32_t *counted, char *err, size_t err
 		valid_pages++;
 		counted[page_unit(s, ppn)]++;
 		if (back - 1 >= s->logical_pages || s->l2p[back - 1] != ppn + 1) {
-			errorf(err, errlen, "page %" PRIu64 " holds lpn %u, which maps elsewhere", ppn,
-			     back - 1);
+			errorf(err, errlen, "page %" PRIu64 " holds lpn %u, which maps elsewhere",
+			       ppn, back - 1);
 			return -1;
 		}
 	}
 	if (mapped_pages != valid_pages) {
 		errorf(err, errlen, "%" PRIu64 " mapped lpns but %" PRIu64 " valid pages",
-		     mapped_pages, valid_pages);
+		       mapped_pages, valid_pages);
 		return -1;
 	}
 	for (uint32_t u = 0; u < s->geo.units; u++) {
 		if (counted[u] != s->units[u].valid) {
 			errorf(err, errlen, "unit %u: valid counter %u, mapping says %u", u,
-			     s->units[u].valid, counted[u]);
+			       s->units[u].valid, counted[u]);
 			return -1;
 		}
 	}
@@ -330,7 +331,8 @@ static int check_free(struct ssd *s, char *err, size_t errlen)
 			continue;
 		free_units++;
 		if (s->units[u].valid) {
-			errorf(err, errlen, "free unit %u has %u valid pages", u, s->units[u].valid);
+			errorf(err, errlen, "free unit %u has %u valid pages", u,
+			       s->units[u].valid);
 			return -1;
 		}
 	}
@@ -338,16 +340,17 @@ static int check_free(struct ssd *s, char *err, size_t errlen)
 		for (uint32_t i = 0; i < s->dies[d].free_count; i++) {
 			uint32_t u = s->free_stack[(uint64_t)d * s->geo.units_per_die + i];
 			if (s->units[u].state != UNIT_FREE || flash_unit_die(&s->geo, u) != d) {
-				errorf(err, errlen, "die %u free list holds unit %u (state %u)", d, u,
-				     s->units[u].state);
+				errorf(err, errlen, "die %u free list holds unit %u (state %u)", d,
+				       u, s->units[u].state);
 				return -1;
 			}
 			in_stacks++;
 		}
 	}
 	if (free_units != s->free_units || in_stacks != s->free_units) {
-		errorf(err, errlen, "free units: %" PRIu64 " by state, %" PRIu64 " listed, counter %" PRIu64,
-		     free_units, in_stacks, s->free_units);
+		errorf(err, errlen,
+		       "free units: %" PRIu64 " by state, %" PRIu64 " listed, counter %" PRIu64,
+		       free_units, in_stacks, s->free_units);
 		return -1;
 	}
 	return 0;
@@ -368,7 +371,8 @@ static int check_open(struct ssd *s, char *err, size_t errlen)
 			uint64_t base = (uint64_t)u * s->geo.pages_per_unit;
 			for (uint32_t off = streams[i]->next_page[d]; off < s->geo.pages_per_unit; off++) {
 				if (s->p2l[base + off]) {
-					errorf(err, errlen, "unit %u: unwritten page %u is mapped", u, off);
+					errorf(err, errlen, "unit %u: unwritten page %u is mapped",
+					       u, off);
 					return -1;
 				}
 			}
@@ -376,7 +380,7 @@ static int check_open(struct ssd *s, char *err, size_t errlen)
 	}
 	if (open_by_state != open_by_stream) {
 		errorf(err, errlen, "%" PRIu64 " units open, streams hold %" PRIu64, open_by_state,
-		     open_by_stream);
+		       open_by_stream);
 		return -1;
 	}
 	return 0;

@@ -58,8 +58,7 @@ static int suffix_shift(const char *s)
 	return *s ? -1 : 10 * (int)(unit - units + 1);
 }
 
-int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err,
-	      size_t errlen)
+int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
 {
 	const char *p = text;
 	bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
@@ -73,8 +72,8 @@ int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char 
 	if (shift < 0)
 		return errorf(err, errlen, "'%s' is not a non-negative integer", text);
 	if (overflow || v > (UINT64_MAX >> shift) || (v << shift) < min || (v << shift) > max)
-		return errorf(err, errlen, "%s is out of range [%" PRIu64 ", %" PRIu64 "]", text, min,
-			      max);
+		return errorf(err, errlen, "%s is out of range [%" PRIu64 ", %" PRIu64 "]", text,
+			      min, max);
 	*out = v << shift;
 	return 0;
 }

@@ -44,7 +44,8 @@ static void test_decimal_and_hex(void **state)
 static void test_binary_suffixes(void **state)
 {
 	(void)state;
-	static const char *const four_k[] = {"4k", "4K", "4kb", "4KB", "4Kb", "4KiB", "4kib", "4KIB"};
+	static const char *const four_k[] = {"4k",  "4K",   "4kb",  "4KB",
+					     "4Kb", "4KiB", "4kib", "4KIB"};
 	for (size_t i = 0; i < ARRAY_SIZE(four_k); i++)
 		expect_number(four_k[i], 4096);
 	expect_number("512M", 512ull << 20);
@@ -61,8 +62,8 @@ static void test_refused_forms(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-	    "",    "fast", "-1",  "+1",  " 1",   "1 ",   "1.5", "1e3",  "0x",  "0x10K", "0x1G",
-	    "4Q",  "4KQ",  "4Ki", "4iB", "4KBB", "4 K",  "K",   "4M4",  "x10", "0b101", "1,000",
+	    "",   "fast", "-1",  "+1",  " 1",   "1 ",  "1.5", "1e3", "0x",  "0x10K", "0x1G",
+	    "4Q", "4KQ",  "4Ki", "4iB", "4KBB", "4 K", "K",   "4M4", "x10", "0b101", "1,000",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char message[64];
