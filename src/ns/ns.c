@@ -17,8 +17,6 @@ static const char *const kind_names[] = {
     [NS_KIND_ZONED] = "zoned",
 };
 
-const char *ns_kind_name(enum ns_kind kind) { return kind_names[kind]; }
-
 int ns_kind_parse(const char *name, enum ns_kind *kind)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(kind_names); i++) {

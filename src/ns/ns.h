@@ -106,7 +106,6 @@ struct ns_params {
 /* Returns NULL and a message naming the problem in err. */
 struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen);
 void ns_destroy(struct ns *ns);
-const char *ns_kind_name(enum ns_kind kind);
 int ns_kind_parse(const char *name, enum ns_kind *kind);
 
 /* Largest read a kind may answer without copying into io->buf. */

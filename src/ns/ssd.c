@@ -128,25 +128,19 @@ int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t
 		return -1;
 	}
 	s->model = ssd_create(params->ssd, err, errlen);
-	if (!s->model) {
-		free(s);
-		return -1;
-	}
+	if (!s->model)
+		goto free_ns;
 	s->page_bytes = ssd_page_bytes(s->model);
 	if (s->page_bytes % params->lba_size) {
 		snprintf(err, errlen, "flash page of %u bytes is not a multiple of the %u-byte LBA",
 			 s->page_bytes, params->lba_size);
-		ssd_destroy(s->model);
-		free(s);
-		return -1;
+		goto destroy_model;
 	}
 	uint64_t bytes = ssd_logical_pages(s->model) * s->page_bytes;
 	s->media = media_ram_create(bytes);
 	if (!s->media) {
 		snprintf(err, errlen, "out of memory for the page table");
-		ssd_destroy(s->model);
-		free(s);
-		return -1;
+		goto destroy_model;
 	}
 	s->transport_floor_ns = params->transport_floor_ns;
 	ns->kind_data = s;
@@ -155,4 +149,9 @@ int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t
 	ns->nlbas = bytes >> ns->lba_shift;
 	ns->deallocated_reads_zero = true;
 	return 0;
+destroy_model:
+	ssd_destroy(s->model);
+free_ns:
+	free(s);
+	return -1;
 }

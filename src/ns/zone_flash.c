@@ -94,13 +94,6 @@ void zone_flash_destroy(struct zone_flash *zf)
 
 uint64_t zone_flash_zones(const struct zone_flash *zf) { return zf->nzones; }
 
-uint32_t zone_flash_page_bytes(const struct zone_flash *zf) { return zf->geo.page_bytes; }
-
-uint64_t zone_flash_stripe_bytes(const struct zone_flash *zf)
-{
-	return (uint64_t)zf->dies_per_zone * zf->geo.pages_per_unit * zf->geo.page_bytes;
-}
-
 uint64_t zone_flash_controller_ns(const struct zone_flash *zf) { return zf->controller_ns; }
 
 /* Die number of the i-th die of a zone (dies are numbered channel first). */

@@ -53,9 +53,6 @@ void zone_flash_destroy(struct zone_flash *zf);
 
 /* How many zones of the layout's capacity the flash holds. */
 uint64_t zone_flash_zones(const struct zone_flash *zf);
-uint32_t zone_flash_page_bytes(const struct zone_flash *zf);
-/* Bytes one stripe (an erase unit on each of a zone's dies) holds. */
-uint64_t zone_flash_stripe_bytes(const struct zone_flash *zf);
 
 /* Sequential zones: bytes [from, to) of the zone were committed. */
 uint64_t zone_flash_commit(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,

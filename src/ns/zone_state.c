@@ -339,17 +339,6 @@ uint16_t zones_check_read(struct zones *z, uint64_t slba, uint32_t nlb)
 	return status;
 }
 
-uint64_t zones_written(struct zones *z, uint64_t zone)
-{
-	if (is_conventional(z, zone))
-		return z->cfg.zone_size;
-	pthread_mutex_lock(&z->lock);
-	const struct zone *zn = &z->zone[zone];
-	uint64_t written = zn->state == NVME_ZS_OFFLINE ? 0 : zn->wp;
-	pthread_mutex_unlock(&z->lock);
-	return written;
-}
-
 /* ---- Zone Management Send ---- */
 
 static void wait_quiet(struct zones *z, uint64_t idx)

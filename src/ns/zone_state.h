@@ -93,8 +93,6 @@ void zones_write_end(struct zones *z, const struct zone_write *w);
 
 /* Checks a read: zone boundaries (unless cross-zone reads are on) and offline zones. */
 uint16_t zones_check_read(struct zones *z, uint64_t slba, uint32_t nlb);
-/* Offset of the zone's write pointer (its capacity when full, 0 when empty or worn). */
-uint64_t zones_written(struct zones *z, uint64_t zone);
 
 /* ---- Zone Management Send ---- */
 
