@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@ struct reactor {
 	unsigned id;
 	bool busy_poll;
 	uint64_t timer_spin_ns;
-	volatile bool stopping;
+	/* Set by reactor_stop() from any thread, read by the loop: relaxed is enough, the
+	 * eventfd write that follows wakes the loop to look. */
+	_Atomic bool stopping;
 	int epfd;
 
 	struct reactor_fd mailbox;
@@ -253,7 +256,7 @@ void reactor_del_fd(struct reactor *r, struct reactor_fd *rfd)
 
 void reactor_stop(struct reactor *r)
 {
-	r->stopping = true;
+	atomic_store_explicit(&r->stopping, true, memory_order_relaxed);
 	uint64_t one = 1;
 	/* Wakes a sleeping loop; a failure only delays the stop to the next event. */
 	if (write(r->mailbox.fd, &one, sizeof(one)) < 0)
@@ -306,7 +309,7 @@ void reactor_run(struct reactor *r)
 	current_reactor = r;
 	/* The default 50 us slack would add to every modelled latency. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	while (!r->stopping) {
+	while (!atomic_load_explicit(&r->stopping, memory_order_relaxed)) {
 		int rc = reactor_poll(r, UINT64_MAX);
 		if (rc < 0) {
 			log_error("reactor %u: epoll: %s", r->id, strerror(-rc));

@@ -116,7 +116,7 @@ static void queue_response(struct nvme_req *nvme)
 {
 	struct tcp_req *req = container_of(nvme, struct tcp_req, nvme);
 	struct tcp_conn *conn = req->conn;
-	req->state = REQ_SENDING;
+	req->state = REQ_IN_USE; /* answered: no H2CData is accepted for it any more */
 	bool ok = (nvme->cqe.status >> 1) == NVME_SC_SUCCESS;
 	if (nvme->xfer == NVME_XFER_C2H && ok && nvme->data_len) {
 		struct nvme_tcp_data_pdu *c2h = &req->c2h.pdu;
@@ -199,14 +199,14 @@ static void fatal(struct tcp_conn *conn, const struct pdu_error *err, const char
 
 static void execute(struct tcp_req *req)
 {
-	req->state = REQ_EXECUTING;
+	req->state = REQ_IN_USE;
 	req->nvme.execute(&req->nvme);
 }
 
 static void start_command(struct tcp_conn *conn, struct tcp_req *req)
 {
 	struct nvme_req *nvme = &req->nvme;
-	req->state = REQ_EXECUTING;
+	req->state = REQ_IN_USE;
 	uint16_t status = nvme_req_init(nvme, &conn->sq);
 	if (status) {
 		log_debug("%s: command %#x cid %u refused with status %#x", conn->peer,
@@ -282,7 +282,7 @@ static void handle_capsule(struct tcp_conn *conn)
 	memcpy(&req->nvme.cmd, conn->hdr + sizeof(struct nvme_tcp_hdr), sizeof(req->nvme.cmd));
 	req->nvme.incapsule_len = conn->layout.data_len;
 	if (conn->layout.data_len) {
-		req->state = REQ_RECV_CAPSULE_DATA;
+		req->state = REQ_IN_USE;
 		expect_data(conn, req, req->nvme.buf);
 		return;
 	}
@@ -378,7 +378,6 @@ static void data_complete(struct tcp_conn *conn, bool digest_ok)
 	if (type == NVME_TCP_CMD) {
 		if (!digest_ok) {
 			log_warn("%s: data digest mismatch in a command capsule", conn->peer);
-			req->state = REQ_EXECUTING;
 			nvme_req_fail(&req->nvme, NVME_SC_TRANSIENT_TRANSPORT);
 			return;
 		}
@@ -394,7 +393,7 @@ static void data_complete(struct tcp_conn *conn, bool digest_ok)
 	if (req->h2c_received < req->nvme.data_len)
 		return;
 	if (req->data_digest_failed) {
-		req->state = REQ_EXECUTING;
+		req->state = REQ_IN_USE;
 		nvme_req_fail(&req->nvme, NVME_SC_TRANSIENT_TRANSPORT);
 		return;
 	}

@@ -33,12 +33,11 @@ struct tcp_transport {
 	unsigned next_worker;
 };
 
+/* Only the states something tests: the rest of a request's life needs no name. */
 enum tcp_req_state {
-	REQ_FREE,
-	REQ_RECV_CAPSULE_DATA,
-	REQ_AWAIT_H2C,
-	REQ_EXECUTING,
-	REQ_SENDING,
+	REQ_FREE,      /* on the connection's free list */
+	REQ_AWAIT_H2C, /* its R2T is out: H2CData PDUs naming its tag are accepted */
+	REQ_IN_USE,    /* receiving in-capsule data, executing, or its response not yet sent */
 };
 
 /* Outgoing headers keep their digest right behind them: one iovec each. */
