@@ -229,20 +229,3 @@ void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req)
 	}
 	ctrl->aer[ctrl->naer++] = req;
 }
-
-void nvme_req_cancel(struct nvme_req *req)
-{
-	struct nvme_sq *sq = req->sq;
-	nvme_req_forget_record(req);
-	if (reactor_timer_armed(&req->due))
-		reactor_timer_cancel(sq->reactor, &req->due);
-	struct nvme_ctrl *ctrl = sq->ctrl;
-	if (!ctrl || sq->qid != 0)
-		return;
-	for (unsigned i = 0; i < ctrl->naer; i++) {
-		if (ctrl->aer[i] == req) {
-			ctrl->aer[i] = ctrl->aer[--ctrl->naer];
-			return;
-		}
-	}
-}

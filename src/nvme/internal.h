@@ -105,8 +105,6 @@ void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req);
 void nvme_req_complete(struct nvme_req *req, uint16_t status);
 void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t due_ns);
 uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len);
-/* A recorded command goes away unanswered (its connection closed). */
-void nvme_req_forget_record(struct nvme_req *req);
 void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len);
 
 /* fabrics.c */

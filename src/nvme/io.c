@@ -226,15 +226,6 @@ void nvme_io_cmd_range(const struct nvme_sqe *cmd, uint64_t *slba, uint32_t *nlb
 	}
 }
 
-int nvme_subsys_set_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid,
-				struct nvme_ns_recorder *rec)
-{
-	if (!nvme_subsys_ns(subsys, nsid))
-		return -1;
-	subsys->ns[nsid - 1].recorder = rec;
-	return 0;
-}
-
 static void start_record(struct nvme_req *req, struct nvme_ns_recorder *rec)
 {
 	unsigned id = reactor_id(req->sq->reactor);

@@ -1,4 +1,4 @@
-/* Request life: parse, data checks, completion (now or at a modelled time). */
+/* Request life: parse, data checks, completion (now or at a modelled time), cancellation. */
 #include <string.h>
 
 #include "nvme/internal.h"
@@ -133,7 +133,8 @@ static void record_answer(struct nvme_req *req, uint16_t status, uint64_t done_n
 	sink->record(sink, (unsigned)(shard - rec->shards), &ev);
 }
 
-void nvme_req_forget_record(struct nvme_req *req)
+/* A recorded command goes away unanswered (its connection closed). */
+static void forget_record(struct nvme_req *req)
 {
 	if (req->io_shard) {
 		hist_shard_bump(&req->io_shard->answered, 1);
@@ -166,6 +167,23 @@ void nvme_req_complete(struct nvme_req *req, uint16_t status)
 {
 	uint64_t now_ns = req->io_shard ? clock_now_ns() : 0;
 	answer(req, status, now_ns, now_ns);
+}
+
+void nvme_req_cancel(struct nvme_req *req)
+{
+	struct nvme_sq *sq = req->sq;
+	forget_record(req);
+	if (reactor_timer_armed(&req->due))
+		reactor_timer_cancel(sq->reactor, &req->due);
+	struct nvme_ctrl *ctrl = sq->ctrl;
+	if (!ctrl || sq->qid != 0)
+		return;
+	for (unsigned i = 0; i < ctrl->naer; i++) {
+		if (ctrl->aer[i] == req) {
+			ctrl->aer[i] = ctrl->aer[--ctrl->naer];
+			return;
+		}
+	}
 }
 
 void nvme_req_fail(struct nvme_req *req, uint16_t status)

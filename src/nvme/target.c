@@ -228,3 +228,12 @@ uint32_t nvme_target_queue_slots(const struct nvme_target *target)
 	uint32_t io = target->params.io_queue_depth;
 	return io > NVME_ADMIN_QUEUE_DEPTH ? io : NVME_ADMIN_QUEUE_DEPTH;
 }
+
+int nvme_subsys_set_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid,
+				struct nvme_ns_recorder *rec)
+{
+	if (!nvme_subsys_ns(subsys, nsid))
+		return -1;
+	subsys->ns[nsid - 1].recorder = rec;
+	return 0;
+}
