@@ -16,7 +16,5 @@ struct media;
 void ns_media_fetch(const struct ns *ns, struct media *m, struct ns_io *io);
 /* Identify Namespace NUSE: the blocks that hold memory. */
 uint64_t ns_media_blocks_in_use(const struct ns *ns, const struct media *m);
-/* A modelled completion with the transport floor taken off, never before now. */
-uint64_t ns_after_floor(uint64_t now, uint64_t done, uint64_t floor_ns);
 
 #endif

@@ -47,6 +47,7 @@ struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen)
 	}
 	ns->lba_shift = params->lba_size == 512 ? 9 : 12;
 	ns->nlbas = params->bytes >> ns->lba_shift;
+	ns->transport_floor_ns = params->transport_floor_ns;
 	int rc = -1;
 	switch (params->kind) {
 	case NS_KIND_RAM:
@@ -92,9 +93,4 @@ uint64_t ns_media_blocks_in_use(const struct ns *ns, const struct media *m)
 {
 	uint64_t blocks = (media_resident_pages(m) * MEDIA_PAGE_SIZE) >> ns->lba_shift;
 	return blocks < ns->nlbas ? blocks : ns->nlbas;
-}
-
-uint64_t ns_after_floor(uint64_t now, uint64_t done, uint64_t floor_ns)
-{
-	return done > now + floor_ns ? done - floor_ns : now;
 }

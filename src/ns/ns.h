@@ -4,7 +4,8 @@
  * The controller has already checked the command (opcode, NSID, LBA range,
  * transfer size) before a kind sees it, so a kind only stores, fetches and
  * times data.  Every call returns an NVMe status and says in io->done_ns
- * when the command completes: "now" for kinds without a timing model.
+ * when the command completes in the model's own time ("now" for kinds
+ * without a timing model); the controller takes the transport floor off.
  * Calls come from several reactor threads at once; a kind is thread-safe.
  */
 #ifndef NVEMU_NS_NS_H
@@ -80,6 +81,9 @@ struct ns {
 	uint64_t nlbas;
 	/* What the kind reads as zeroes after Deallocate (Identify DLFEAT). */
 	bool deallocated_reads_zero;
+	/* The controller subtracts it once from every completion time a kind returns (never
+	 * before the command started), so the host-observed latency equals the model's. */
+	uint64_t transport_floor_ns;
 	struct ns_stats stats;
 	void *kind_data;
 };
@@ -97,8 +101,7 @@ struct ns_params {
 	const struct ssd_params *ssd;
 	/* zoned only */
 	const struct zoned_params *zoned;
-	/* Subtracted from every modelled completion time (never below "now"), so
-	 * that the host-observed latency equals the model's; see docs/model.md. */
+	/* struct ns's transport_floor_ns; see docs/model.md. */
 	uint64_t transport_floor_ns;
 };
 

@@ -15,7 +15,6 @@ struct ssd_ns {
 	struct media *media;
 	struct ssd *model;
 	uint32_t page_bytes;
-	uint64_t transport_floor_ns;
 };
 
 static struct ssd_ns *ssd_of(struct ns *ns) { return ns->kind_data; }
@@ -30,18 +29,13 @@ static void page_span(const struct ns *ns, const struct ssd_ns *s, uint64_t slba
 	*npages = (uint32_t)(end - first);
 }
 
-static uint64_t after_floor(const struct ssd_ns *s, uint64_t now, uint64_t done)
-{
-	return ns_after_floor(now, done, s->transport_floor_ns);
-}
-
 static uint16_t ssd_ns_read(struct ns *ns, struct ns_io *io)
 {
 	struct ssd_ns *s = ssd_of(ns);
 	uint64_t lpn;
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
-	io->done_ns = after_floor(s, io->now_ns, ssd_read(s->model, lpn, npages, io->now_ns));
+	io->done_ns = ssd_read(s->model, lpn, npages, io->now_ns);
 	ns_media_fetch(ns, s->media, io);
 	return NVME_SC_SUCCESS;
 }
@@ -54,7 +48,7 @@ static uint16_t ssd_ns_write(struct ns *ns, struct ns_io *io)
 	uint64_t lpn;
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
-	io->done_ns = after_floor(s, io->now_ns, ssd_write(s->model, lpn, npages, io->fua, io->now_ns));
+	io->done_ns = ssd_write(s->model, lpn, npages, io->fua, io->now_ns);
 	return NVME_SC_SUCCESS;
 }
 
@@ -65,18 +59,17 @@ static uint16_t ssd_ns_unmap(struct ns *ns, struct ns_io *io)
 	media_zero(s->media, io->slba << ns->lba_shift, (uint64_t)io->nlb << ns->lba_shift);
 	uint64_t first = ((io->slba << ns->lba_shift) + s->page_bytes - 1) / s->page_bytes;
 	uint64_t end = ((io->slba + io->nlb) << ns->lba_shift) / s->page_bytes;
-	uint64_t done = io->now_ns;
+	io->done_ns = io->now_ns;
 	/* Only whole pages leave the mapping; a partial page stays mapped, now partly zero. */
 	if (end > first)
-		done = ssd_trim(s->model, first, (uint32_t)(end - first), io->now_ns);
-	io->done_ns = after_floor(s, io->now_ns, done);
+		io->done_ns = ssd_trim(s->model, first, (uint32_t)(end - first), io->now_ns);
 	return NVME_SC_SUCCESS;
 }
 
 static uint16_t ssd_ns_flush(struct ns *ns, struct ns_io *io)
 {
 	struct ssd_ns *s = ssd_of(ns);
-	io->done_ns = after_floor(s, io->now_ns, ssd_flush(s->model, io->now_ns));
+	io->done_ns = ssd_flush(s->model, io->now_ns);
 	return NVME_SC_SUCCESS;
 }
 
@@ -142,7 +135,6 @@ int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t
 		snprintf(err, errlen, "out of memory for the page table");
 		goto destroy_model;
 	}
-	s->transport_floor_ns = params->transport_floor_ns;
 	ns->kind_data = s;
 	ns->ops = &ssd_ops;
 	ns->csi = NVME_CSI_NVM;

@@ -18,16 +18,10 @@ struct zoned_ns {
 	struct zones *zones;
 	struct zone_flash *flash;
 	uint64_t append_limit;
-	uint64_t transport_floor_ns;
 	unsigned lba_shift, zone_shift; /* zone_shift: log2(LBAs per zone) */
 };
 
 static struct zoned_ns *zoned_of(struct ns *ns) { return ns->kind_data; }
-
-static uint64_t after_floor(const struct zoned_ns *zn, uint64_t now, uint64_t done)
-{
-	return ns_after_floor(now, done, zn->transport_floor_ns);
-}
 
 static uint64_t zone_first_lba(const struct zoned_ns *zn, uint64_t zone) { return zone << zn->zone_shift; }
 
@@ -55,7 +49,7 @@ static uint16_t zoned_read(struct ns *ns, struct ns_io *io)
 	if (status)
 		return status;
 	ns_media_fetch(ns, zn->media, io);
-	io->done_ns = after_floor(zn, io->now_ns, zoned_read_time(zn, io));
+	io->done_ns = zoned_read_time(zn, io);
 	return NVME_SC_SUCCESS;
 }
 
@@ -83,7 +77,7 @@ static uint16_t zoned_store(struct ns *ns, struct ns_io *io, bool append)
 		done = zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns);
 	else /* held in the ZRWA: controller memory, no NAND yet */
 		done = io->now_ns + zone_flash_controller_ns(zn->flash);
-	io->done_ns = after_floor(zn, io->now_ns, done);
+	io->done_ns = done;
 	io->slba = w.slba;
 	return NVME_SC_SUCCESS;
 }
@@ -109,7 +103,7 @@ static uint16_t zoned_deallocate(struct ns *ns, struct ns_io *io)
 static uint16_t zoned_flush(struct ns *ns, struct ns_io *io)
 {
 	struct zoned_ns *zn = zoned_of(ns);
-	io->done_ns = after_floor(zn, io->now_ns, zone_flash_flush(zn->flash, io->now_ns));
+	io->done_ns = zone_flash_flush(zn->flash, io->now_ns);
 	return NVME_SC_SUCCESS;
 }
 
@@ -167,9 +161,7 @@ static uint16_t zoned_send(struct ns *ns, struct zone_send *cmd)
 	struct zoned_ns *zn = zoned_of(ns);
 	const struct zone_hooks hooks = {.ctx = zn, .erase = erase_zone, .finish = finish_zone,
 					 .commit = commit_zone, .discard = discard_zone};
-	uint16_t status = zones_send(zn->zones, cmd, &hooks);
-	cmd->done_ns = after_floor(zn, cmd->now_ns, cmd->done_ns);
-	return status;
+	return zones_send(zn->zones, cmd, &hooks);
 }
 
 static uint16_t zoned_report(struct ns *ns, const struct zone_report *rep)
@@ -307,7 +299,6 @@ int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size
 		goto fail;
 	}
 	zn->append_limit = zp->zasl;
-	zn->transport_floor_ns = params->transport_floor_ns;
 	ns->kind_data = zn;
 	ns->ops = &zoned_ops;
 	ns->csi = NVME_CSI_ZNS;

@@ -103,7 +103,16 @@ void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req);
 
 /* req.c */
 void nvme_req_complete(struct nvme_req *req, uint16_t status);
-void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t due_ns);
+/*
+ * Answers when the model says: done_ns is the namespace kind's pure model time
+ * for work that started at start_ns.  The one place the transport floor of
+ * req->ns comes off (the host's own round trip already costs that much); a
+ * request without a namespace (Flush of every namespace) passes a time
+ * nvme_model_due() already gave.
+ */
+void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_ns, uint64_t done_ns);
+/* done_ns less ns's transport floor, never before start_ns. */
+uint64_t nvme_model_due(const struct ns *ns, uint64_t start_ns, uint64_t done_ns);
 uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len);
 void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len);
 

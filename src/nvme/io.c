@@ -49,7 +49,7 @@ static void execute_read(struct nvme_req *req)
 		count(&ns->stats.read_cmds, 1);
 		count(&ns->stats.read_bytes, req->data_len);
 	}
-	nvme_req_complete_at(req, status, io.done_ns);
+	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
 static void execute_write(struct nvme_req *req)
@@ -61,7 +61,7 @@ static void execute_write(struct nvme_req *req)
 		count(&ns->stats.write_cmds, 1);
 		count(&ns->stats.write_bytes, req->data_len);
 	}
-	nvme_req_complete_at(req, status, io.done_ns);
+	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
 static void execute_write_zeroes(struct nvme_req *req)
@@ -72,7 +72,7 @@ static void execute_write_zeroes(struct nvme_req *req)
 	uint16_t status = ns->ops->write_zeroes(ns, &io);
 	if (!status)
 		count(&ns->stats.write_cmds, 1);
-	nvme_req_complete_at(req, status, io.done_ns);
+	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
 static void execute_verify(struct nvme_req *req)
@@ -83,10 +83,11 @@ static void execute_verify(struct nvme_req *req)
 	uint16_t status = ns->ops->read(ns, &io);
 	if (!status)
 		count(&ns->stats.read_cmds, 1);
-	nvme_req_complete_at(req, status, io.done_ns);
+	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
-/* Reads block by block into a small buffer: Compare is rare and MDTS-sized. */
+/* Reads block by block into a small buffer: Compare is rare and MDTS-sized.  It completes
+ * when the latest read does (the floor comes off that once, in nvme_req_complete_at). */
 static void execute_compare(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
@@ -112,7 +113,7 @@ static void execute_compare(struct nvme_req *req)
 		count(&ns->stats.read_cmds, 1);
 		count(&ns->stats.read_bytes, req->data_len);
 	}
-	nvme_req_complete_at(req, status, done_ns);
+	nvme_req_complete_at(req, status, whole.now_ns, done_ns);
 }
 
 static void execute_dsm(struct nvme_req *req)
@@ -142,7 +143,7 @@ static void execute_dsm(struct nvme_req *req)
 				done_ns = io.done_ns;
 		}
 	}
-	nvme_req_complete_at(req, NVME_SC_SUCCESS, done_ns);
+	nvme_req_complete_at(req, NVME_SC_SUCCESS, now, done_ns);
 }
 
 static void execute_flush(struct nvme_req *req)
@@ -162,10 +163,13 @@ static void execute_flush(struct nvme_req *req)
 			nvme_req_complete(req, status);
 			return;
 		}
-		if (io.done_ns > done_ns)
-			done_ns = io.done_ns;
+		/* Each namespace is a model with its own floor: nvme_req_complete_at() takes off
+		 * the one of req->ns, so a Flush of every namespace (no req->ns) does it here. */
+		uint64_t due_ns = req->ns ? io.done_ns : nvme_model_due(ns, now, io.done_ns);
+		if (due_ns > done_ns)
+			done_ns = due_ns;
 	}
-	nvme_req_complete_at(req, NVME_SC_SUCCESS, done_ns);
+	nvme_req_complete_at(req, NVME_SC_SUCCESS, now, done_ns);
 }
 
 static uint16_t parse_rw(struct nvme_req *req, enum nvme_xfer xfer, void (*execute)(struct nvme_req *))

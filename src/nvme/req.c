@@ -201,8 +201,15 @@ static void due_fired(struct reactor_timer *timer)
 	answer(req, req->pending_status, timer->due_ns, req->io_shard ? clock_now_ns() : 0);
 }
 
-void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t due_ns)
+uint64_t nvme_model_due(const struct ns *ns, uint64_t start_ns, uint64_t done_ns)
 {
+	uint64_t floor_ns = ns->transport_floor_ns;
+	return done_ns > start_ns + floor_ns ? done_ns - floor_ns : start_ns;
+}
+
+void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_ns, uint64_t done_ns)
+{
+	uint64_t due_ns = req->ns ? nvme_model_due(req->ns, start_ns, done_ns) : done_ns;
 	uint64_t now_ns = clock_now_ns();
 	if (due_ns <= now_ns) {
 		answer(req, status, due_ns, now_ns);

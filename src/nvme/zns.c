@@ -147,7 +147,7 @@ static void execute_append(struct nvme_req *req)
 		count(&ns->stats.write_cmds, 1);
 		count(&ns->stats.write_bytes, req->data_len);
 	}
-	nvme_req_complete_at(req, status, io.done_ns);
+	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
 static void execute_send(struct nvme_req *req)
@@ -164,7 +164,7 @@ static void execute_send(struct nvme_req *req)
 	uint16_t status = ns->ops->zone->send(ns, &cmd);
 	if (cmd.zones_changed)
 		notify_zone_changed(req->sq->ctrl->subsys);
-	nvme_req_complete_at(req, status, cmd.done_ns);
+	nvme_req_complete_at(req, status, cmd.now_ns, cmd.done_ns);
 }
 
 static void execute_receive(struct nvme_req *req)
