@@ -113,7 +113,7 @@ int daemon_main(int argc, char **argv)
 		daemon_options_free(&o);
 		return 2;
 	}
-	o.stats.nreactors = o.reactors;
+	o.target.nreactors = o.reactors;
 	o.stats.port = o.port;
 	struct stats *stats = stats_create(&o.stats);
 	struct nvme_target *target = NULL;

@@ -11,7 +11,6 @@
 #ifndef NVEMU_NS_NS_H
 #define NVEMU_NS_NS_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,14 +65,6 @@ struct ns_ops {
 	const struct ns_zone_ops *zone;
 };
 
-/* Host-visible activity, kept per namespace for the SMART log and statistics. */
-struct ns_stats {
-	atomic_uint_fast64_t read_cmds;
-	atomic_uint_fast64_t write_cmds;
-	atomic_uint_fast64_t read_bytes;
-	atomic_uint_fast64_t write_bytes;
-};
-
 struct ns {
 	const struct ns_ops *ops;
 	uint8_t csi;
@@ -84,7 +75,6 @@ struct ns {
 	/* The controller subtracts it once from every completion time a kind returns (never
 	 * before the command started), so the host-observed latency equals the model's. */
 	uint64_t transport_floor_ns;
-	struct ns_stats stats;
 	void *kind_data;
 };
 

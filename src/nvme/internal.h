@@ -15,7 +15,7 @@
 
 struct nvme_ns_slot {
 	struct ns *ns;
-	struct nvme_ns_recorder *recorder; /* NULL: I/O is not recorded */
+	struct nvme_ns_recorder recorder;
 	uint8_t nguid[16];
 	uint8_t eui64[8];
 	uint8_t uuid[16];
@@ -134,6 +134,9 @@ uint32_t nvme_get_log_len(const struct nvme_req *req);
 uint16_t nvme_parse_io(struct nvme_req *req);
 /* The LBA range a command names, for traces: nlb 0 when it names none. */
 void nvme_io_cmd_range(const struct nvme_sqe *cmd, uint64_t *slba, uint32_t *nlb);
+/* A successful I/O command of a namespace, counted in its reactor's shard (req->io_shard). */
+void nvme_req_count_read(struct nvme_req *req, uint64_t bytes);
+void nvme_req_count_write(struct nvme_req *req, uint64_t bytes);
 
 /* zns.c */
 /* OAES and Asynchronous Event Configuration bit: Zone Descriptor Changed Notices. */

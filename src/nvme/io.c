@@ -17,10 +17,6 @@ static uint16_t check_range(const struct ns *ns, uint64_t slba, uint64_t nlb)
 	return NVME_SC_SUCCESS;
 }
 
-static void count(atomic_uint_fast64_t *counter, uint64_t n)
-{
-	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
-}
 
 static struct ns_io io_for(const struct nvme_req *req)
 {
@@ -46,8 +42,7 @@ static void execute_read(struct nvme_req *req)
 	if (!status) {
 		req->data = io.data;
 		req->data_iovcnt = io.iovcnt;
-		count(&ns->stats.read_cmds, 1);
-		count(&ns->stats.read_bytes, req->data_len);
+		nvme_req_count_read(req, req->data_len);
 	}
 	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
@@ -57,10 +52,8 @@ static void execute_write(struct nvme_req *req)
 	struct ns *ns = req->ns;
 	struct ns_io io = io_for(req);
 	uint16_t status = ns->ops->write(ns, &io);
-	if (!status) {
-		count(&ns->stats.write_cmds, 1);
-		count(&ns->stats.write_bytes, req->data_len);
-	}
+	if (!status)
+		nvme_req_count_write(req, req->data_len);
 	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
@@ -71,7 +64,7 @@ static void execute_write_zeroes(struct nvme_req *req)
 	io.buf = NULL;
 	uint16_t status = ns->ops->write_zeroes(ns, &io);
 	if (!status)
-		count(&ns->stats.write_cmds, 1);
+		nvme_req_count_write(req, 0);
 	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
@@ -82,7 +75,7 @@ static void execute_verify(struct nvme_req *req)
 	io.buf = NULL; /* the medium is read and checked, nothing is transferred */
 	uint16_t status = ns->ops->read(ns, &io);
 	if (!status)
-		count(&ns->stats.read_cmds, 1);
+		nvme_req_count_read(req, 0);
 	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
 
@@ -109,10 +102,8 @@ static void execute_compare(struct nvme_req *req)
 		if (!status && memcmp(io.data, host + ((size_t)at << ns->lba_shift), len) != 0)
 			status = NVME_SC_COMPARE_FAILED | NVME_STATUS_DNR;
 	}
-	if (status != (NVME_SC_COMPARE_FAILED | NVME_STATUS_DNR)) {
-		count(&ns->stats.read_cmds, 1);
-		count(&ns->stats.read_bytes, req->data_len);
-	}
+	if (status != (NVME_SC_COMPARE_FAILED | NVME_STATUS_DNR))
+		nvme_req_count_read(req, req->data_len);
 	nvme_req_complete_at(req, status, whole.now_ns, done_ns);
 }
 
@@ -238,9 +229,21 @@ static void start_record(struct nvme_req *req, struct nvme_ns_recorder *rec)
 	req->io_shard = shard;
 }
 
+void nvme_req_count_read(struct nvme_req *req, uint64_t bytes)
+{
+	hist_shard_bump(&req->io_shard->read_cmds, 1);
+	hist_shard_bump(&req->io_shard->read_bytes, bytes);
+}
+
+void nvme_req_count_write(struct nvme_req *req, uint64_t bytes)
+{
+	hist_shard_bump(&req->io_shard->write_cmds, 1);
+	hist_shard_bump(&req->io_shard->write_bytes, bytes);
+}
+
 uint16_t nvme_parse_io(struct nvme_req *req)
 {
-	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	struct nvme_subsys *subsys = req->sq->ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
 	req->submit_ns = clock_now_ns();
 	if (req->cmd.opcode == nvme_cmd_flush && nsid == NVME_NSID_ALL) {
@@ -250,9 +253,7 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	req->ns = nvme_subsys_ns(subsys, nsid);
 	if (!req->ns)
 		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
-	struct nvme_ns_recorder *rec = subsys->ns[nsid - 1].recorder;
-	if (rec)
-		start_record(req, rec);
+	start_record(req, &subsys->ns[nsid - 1].recorder);
 
 	switch (req->cmd.opcode) {
 	case nvme_cmd_read:

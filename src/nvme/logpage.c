@@ -35,12 +35,14 @@ static void put_u128(uint8_t field[16], uint64_t value)
 	memcpy(field, &value, sizeof(value));
 }
 
-static void add_ns_activity(const struct ns *ns, uint64_t totals[4])
+static void add_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_totals *sum)
 {
-	totals[0] += atomic_load_explicit(&ns->stats.read_bytes, memory_order_relaxed);
-	totals[1] += atomic_load_explicit(&ns->stats.write_bytes, memory_order_relaxed);
-	totals[2] += atomic_load_explicit(&ns->stats.read_cmds, memory_order_relaxed);
-	totals[3] += atomic_load_explicit(&ns->stats.write_cmds, memory_order_relaxed);
+	struct nvme_io_totals ns;
+	nvme_ns_recorder_totals(&slot->recorder, &ns);
+	sum->read_bytes += ns.read_bytes;
+	sum->write_bytes += ns.write_bytes;
+	sum->read_cmds += ns.read_cmds;
+	sum->write_cmds += ns.write_cmds;
 }
 
 static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
@@ -48,15 +50,14 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
 	const struct nvme_subsys *subsys = ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
-	uint64_t totals[4] = {0};
+	struct nvme_io_totals totals = {0};
 	if (nsid == 0 || nsid == 0xFFFFFFFF) {
 		for (uint32_t i = 1; i <= subsys->nn; i++)
-			add_ns_activity(subsys->ns[i - 1].ns, totals);
+			add_ns_activity(&subsys->ns[i - 1], &totals);
 	} else {
-		const struct ns *ns = nvme_subsys_ns(subsys, nsid);
-		if (!ns)
+		if (!nvme_subsys_ns(subsys, nsid))
 			return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
-		add_ns_activity(ns, totals);
+		add_ns_activity(&subsys->ns[nsid - 1], &totals);
 	}
 	struct nvme_smart_log log;
 	memset(&log, 0, sizeof(log));
@@ -64,10 +65,10 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 	log.avail_spare = 100;
 	log.spare_thresh = 10;
 	/* Data units are thousands of 512-byte units, rounded up. */
-	put_u128(log.data_units_read, (totals[0] + 511999) / 512000);
-	put_u128(log.data_units_written, (totals[1] + 511999) / 512000);
-	put_u128(log.host_reads, totals[2]);
-	put_u128(log.host_writes, totals[3]);
+	put_u128(log.data_units_read, (totals.read_bytes + 511999) / 512000);
+	put_u128(log.data_units_written, (totals.write_bytes + 511999) / 512000);
+	put_u128(log.host_reads, totals.read_cmds);
+	put_u128(log.host_writes, totals.write_cmds);
 	put_u128(log.power_cycles, 1);
 	put_u128(log.power_on_hours,
 		 (clock_now_ns() - subsys->target->start_ns) / (3600ull * 1000000000ull));

@@ -117,6 +117,9 @@ struct nvme_target_params {
 	 * VMs can stall for seconds under load. */
 	uint32_t keep_alive_slack_ms;
 	bool allow_any_host;
+	/* Reactor ids run 0..nreactors-1: each namespace keeps one shard of counters per
+	 * reactor (0 counts as 1). */
+	unsigned nreactors;
 };
 
 struct nvme_subsys_params {
@@ -139,19 +142,31 @@ uint32_t nvme_target_max_data(const struct nvme_target *target);
 /* Commands a queue may have outstanding: the largest queue a host can get. */
 uint32_t nvme_target_queue_slots(const struct nvme_target *target);
 
-/* ---- Per-namespace I/O statistics and tracing, recorded on the data path ---- */
+/* ---- Per-namespace I/O counters, latencies and tracing, recorded on the data path ---- */
 
 /*
- * One reactor's share of a namespace's records: written only by that reactor,
- * read by any thread without a lock (see struct hist_shard).
+ * One reactor's share of a namespace's records.  Every namespace has one per
+ * reactor, and each I/O command is counted once, in the shard of the reactor
+ * that runs it.  Single writer: only that reactor writes a shard, each field
+ * by a relaxed load and store (hist_shard_bump()), never a locked
+ * read-modify-write, so reactors never contend for a cache line.  Relaxed is
+ * enough: with one writer no increment can be lost, the atomic type only
+ * keeps a reader from seeing half a value, and nothing else is published
+ * through these fields, so no ordering is owed.  Any thread reads them
+ * without a lock (see struct hist_shard) and sums the shards
+ * (nvme_ns_recorder_totals()).
  */
 struct nvme_io_shard {
-	/* ns from nvme_req_init() to the response being queued */
-	struct hist_shard latency;
+	/* Host-visible activity (SMART, statistics): successful commands and their data.
+	 * Verify and Compare count as reads, Write Zeroes and Zone Append as writes. */
+	atomic_uint_fast64_t read_cmds, read_bytes;
+	atomic_uint_fast64_t write_cmds, write_bytes;
 	/* outstanding = received - answered (answered counts cancelled commands too) */
 	atomic_uint_fast64_t received;
 	atomic_uint_fast64_t answered;
 	struct nvme_ns_recorder *owner;
+	/* ns from nvme_req_init() to the response being queued */
+	struct hist_shard latency;
 } __attribute__((aligned(64)));
 
 /* One answered command, as a trace sees it. */
@@ -172,20 +187,24 @@ struct nvme_trace_sink {
 	void (*record)(struct nvme_trace_sink *sink, unsigned shard, const struct nvme_trace_event *ev);
 };
 
+/* What a namespace's I/O commands leave behind; it lives as long as the target. */
 struct nvme_ns_recorder {
 	struct nvme_io_shard *shards; /* indexed by reactor id */
-	unsigned nshards;
+	unsigned nshards; /* nvme_target_params.nreactors: a larger id shares the last shard */
 	_Atomic(struct nvme_trace_sink *) trace; /* NULL: tracing off */
 };
 
-/*
- * Records every I/O command of the namespace into rec, which the caller owns
- * and keeps until the target is destroyed.  Call before the reactors run,
- * with a shard for every reactor id (a larger id shares the last shard and
- * may lose counts).  Returns -1 if there is no such namespace.
- */
-int nvme_subsys_set_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid,
-				struct nvme_ns_recorder *rec);
+/* The namespace's recorder, or NULL if there is no such namespace. */
+struct nvme_ns_recorder *nvme_subsys_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid);
+
+/* A namespace's counters summed over its shards. */
+struct nvme_io_totals {
+	uint64_t read_cmds, read_bytes, write_cmds, write_bytes;
+	uint64_t received, answered;
+};
+/* Safe from any thread while reactors count; answered is read before received, so a
+ * command answered meanwhile is still counted received. */
+void nvme_ns_recorder_totals(const struct nvme_ns_recorder *rec, struct nvme_io_totals *out);
 
 #define NVME_MAX_NAMESPACES 1024
 #define NVME_ADMIN_QUEUE_DEPTH 32

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "nvme/internal.h"
@@ -24,10 +25,15 @@ static void subsys_init(struct nvme_subsys *subsys, struct nvme_target *target, 
 	pthread_mutex_init(&subsys->lock, NULL);
 }
 
+static size_t shards_bytes(unsigned nshards) { return nshards * sizeof(struct nvme_io_shard); }
+
 static void subsys_destroy(struct nvme_subsys *subsys)
 {
-	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++)
-		ns_destroy(subsys->ns[nsid - 1].ns);
+	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++) {
+		struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
+		ns_destroy(slot->ns);
+		munmap(slot->recorder.shards, shards_bytes(slot->recorder.nshards));
+	}
 	pthread_mutex_destroy(&subsys->lock);
 }
 
@@ -153,9 +159,22 @@ uint32_t nvme_subsys_add_ns(struct nvme_subsys *subsys, struct ns *ns, char *err
 			 NVME_MAX_NAMESPACES);
 		return 0;
 	}
+	/* Zero pages: a shard costs memory only once its reactor records into it. */
+	unsigned nshards = subsys->target->params.nreactors ? subsys->target->params.nreactors : 1;
+	struct nvme_io_shard *shards = mmap(NULL, shards_bytes(nshards), PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (shards == MAP_FAILED) {
+		snprintf(err, errlen, "out of memory for the counters of a namespace");
+		return 0;
+	}
 	uint32_t nsid = ++subsys->nn;
 	struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
 	slot->ns = ns;
+	slot->recorder.shards = shards;
+	slot->recorder.nshards = nshards;
+	for (unsigned i = 0; i < nshards; i++)
+		shards[i].owner = &slot->recorder;
+	atomic_init(&slot->recorder.trace, NULL);
 	derive_ns_ids(slot, subsys->nqn, nsid);
 	return nsid;
 }
@@ -229,11 +248,26 @@ uint32_t nvme_target_queue_slots(const struct nvme_target *target)
 	return io > NVME_ADMIN_QUEUE_DEPTH ? io : NVME_ADMIN_QUEUE_DEPTH;
 }
 
-int nvme_subsys_set_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid,
-				struct nvme_ns_recorder *rec)
+struct nvme_ns_recorder *nvme_subsys_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid)
 {
-	if (!nvme_subsys_ns(subsys, nsid))
-		return -1;
-	subsys->ns[nsid - 1].recorder = rec;
-	return 0;
+	return nvme_subsys_ns(subsys, nsid) ? &subsys->ns[nsid - 1].recorder : NULL;
+}
+
+static uint64_t load(const atomic_uint_fast64_t *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+void nvme_ns_recorder_totals(const struct nvme_ns_recorder *rec, struct nvme_io_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < rec->nshards; i++) {
+		const struct nvme_io_shard *shard = &rec->shards[i];
+		out->answered += load(&shard->answered);
+		out->received += load(&shard->received);
+		out->read_cmds += load(&shard->read_cmds);
+		out->read_bytes += load(&shard->read_bytes);
+		out->write_cmds += load(&shard->write_cmds);
+		out->write_bytes += load(&shard->write_bytes);
+	}
 }

@@ -125,11 +125,6 @@ static void notify_zone_changed(struct nvme_subsys *subsys)
 
 /* ---- I/O commands ---- */
 
-static void count(atomic_uint_fast64_t *counter, uint64_t n)
-{
-	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
-}
-
 static void execute_append(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
@@ -144,8 +139,7 @@ static void execute_append(struct nvme_req *req)
 	if (!status) {
 		/* The LBA written: Linux makes it the bio's sector. */
 		req->cqe.result = io.slba;
-		count(&ns->stats.write_cmds, 1);
-		count(&ns->stats.write_bytes, req->data_len);
+		nvme_req_count_write(req, req->data_len);
 	}
 	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }

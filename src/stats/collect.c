@@ -1,7 +1,6 @@
 /* The namespaces being watched, their recorders, and snapshots of what they hold. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ns/zoned.h"
@@ -30,16 +29,12 @@ struct stats *stats_create(const struct stats_params *params)
 	if (!st)
 		return NULL;
 	st->params = *params;
-	if (!st->params.nreactors)
-		st->params.nreactors = 1;
 	if (!st->params.record_interval_ms)
 		st->params.record_interval_ms = 1000;
 	st->start_ns = clock_now_ns();
 	st->wake_fd = st->control_fd = st->http_fd = -1;
 	return st;
 }
-
-static size_t shards_bytes(unsigned nshards) { return nshards * sizeof(struct nvme_io_shard); }
 
 int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, struct ns *ns,
 		 char *err, size_t errlen)
@@ -52,32 +47,19 @@ int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, st
 		st->ns = grown;
 		st->ns_cap = cap;
 	}
+	struct nvme_ns_recorder *recorder = nvme_subsys_ns_recorder(subsys, nsid);
+	if (!recorder) {
+		snprintf(err, errlen, "statistics: no namespace %u in %s", nsid, nvme_subsys_nqn(subsys));
+		return -1;
+	}
 	struct stats_ns *sns = calloc(1, sizeof(*sns));
 	if (!sns)
 		goto oom;
-	/* Zero pages: a histogram costs memory only where it has samples. */
-	unsigned nshards = st->params.nreactors;
-	void *shards = mmap(NULL, shards_bytes(nshards), PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (shards == MAP_FAILED) {
-		free(sns);
-		goto oom;
-	}
 	sns->owner = st;
 	sns->subsys_nqn = nvme_subsys_nqn(subsys);
 	sns->nsid = nsid;
 	sns->ns = ns;
-	sns->recorder.shards = shards;
-	sns->recorder.nshards = nshards;
-	for (unsigned i = 0; i < nshards; i++)
-		sns->recorder.shards[i].owner = &sns->recorder;
-	atomic_init(&sns->recorder.trace, NULL);
-	if (nvme_subsys_set_ns_recorder(subsys, nsid, &sns->recorder)) {
-		snprintf(err, errlen, "statistics: no namespace %u in %s", nsid, sns->subsys_nqn);
-		munmap(shards, shards_bytes(nshards));
-		free(sns);
-		return -1;
-	}
+	sns->recorder = recorder;
 	st->ns[st->nns++] = sns;
 	return 0;
 oom:
@@ -99,7 +81,6 @@ void stats_destroy(struct stats *st)
 	for (unsigned i = 0; i < st->nns; i++) {
 		struct stats_ns *sns = st->ns[i];
 		stats_trace_destroy(sns->trace);
-		munmap(sns->recorder.shards, shards_bytes(sns->recorder.nshards));
 		free(sns);
 	}
 	free(st->ns);
@@ -114,11 +95,6 @@ struct stats_ns *stats_find_ns(struct stats *st, uint32_t nsid, const char *nqn)
 		if (st->ns[i]->nsid == nsid && (!nqn || strcmp(nqn, st->ns[i]->subsys_nqn) == 0))
 			return st->ns[i];
 	return NULL;
-}
-
-static uint64_t load(const atomic_uint_fast64_t *counter)
-{
-	return atomic_load_explicit(counter, memory_order_relaxed);
 }
 
 static bool read_model(struct ns *ns, struct ns_model_counters *out)
@@ -150,20 +126,16 @@ static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 	out->kind = ns->ops->kind;
 	out->lba_size = 1u << ns->lba_shift;
 	out->capacity_bytes = ns->nlbas << ns->lba_shift;
-	out->read_ios = load(&ns->stats.read_cmds);
-	out->write_ios = load(&ns->stats.write_cmds);
-	out->read_bytes = load(&ns->stats.read_bytes);
-	out->write_bytes = load(&ns->stats.write_bytes);
+	struct nvme_io_totals totals;
+	nvme_ns_recorder_totals(sns->recorder, &totals);
+	out->read_ios = totals.read_cmds;
+	out->write_ios = totals.write_cmds;
+	out->read_bytes = totals.read_bytes;
+	out->write_bytes = totals.write_bytes;
+	out->outstanding = totals.received > totals.answered ? totals.received - totals.answered : 0;
 	hist_init(&out->latency);
-	uint64_t received = 0, answered = 0;
-	for (unsigned i = 0; i < sns->recorder.nshards; i++) {
-		const struct nvme_io_shard *shard = &sns->recorder.shards[i];
-		/* Answered first: a command answered after this read is still counted received. */
-		answered += load(&shard->answered);
-		received += load(&shard->received);
-		hist_merge_shard(&out->latency, &shard->latency);
-	}
-	out->outstanding = received > answered ? received - answered : 0;
+	for (unsigned i = 0; i < sns->recorder->nshards; i++)
+		hist_merge_shard(&out->latency, &sns->recorder->shards[i].latency);
 	out->has_model = read_model(ns, &out->model);
 	out->has_zones = read_zones(ns, out->zones);
 	out->tracing = stats_trace_active(sns, &out->trace_path, &out->trace_events, &out->trace_dropped);
@@ -207,12 +179,14 @@ void stats_sample_rates(struct stats *st, uint64_t now_ns)
 		struct ns *ns = sns->ns;
 		struct ns_model_counters model;
 		read_model(ns, &model);
+		struct nvme_io_totals totals;
+		nvme_ns_recorder_totals(sns->recorder, &totals);
 		struct stats_rate_sample s = {
 		    .t_ns = now_ns,
-		    .read_ios = load(&ns->stats.read_cmds),
-		    .write_ios = load(&ns->stats.write_cmds),
-		    .read_bytes = load(&ns->stats.read_bytes),
-		    .write_bytes = load(&ns->stats.write_bytes),
+		    .read_ios = totals.read_cmds,
+		    .write_ios = totals.write_cmds,
+		    .read_bytes = totals.read_bytes,
+		    .write_bytes = totals.write_bytes,
 		    .gc_runs = model.gc_runs,
 		};
 		sns->samples[0] = sns->samples[1];

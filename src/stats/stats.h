@@ -24,7 +24,6 @@
 struct stats;
 
 struct stats_params {
-	unsigned nreactors;
 	uint16_t port;		     /* the NVMe/TCP port, names the default socket */
 	const char *control_path;    /* NULL: stats_default_control_path(port); "" or "none": off */
 	uint16_t http_port;	     /* 0: no HTTP */
@@ -33,7 +32,7 @@ struct stats_params {
 };
 
 struct stats *stats_create(const struct stats_params *params);
-/* Starts recording a namespace's I/O; call before the reactors run. */
+/* Watches a namespace (the controller core records its I/O); call before the reactors run. */
 int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, struct ns *ns,
 		 char *err, size_t errlen);
 /* Opens the endpoints and the record file, starts the thread. */

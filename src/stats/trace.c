@@ -112,7 +112,7 @@ static struct stats_trace *trace_alloc(struct stats_ns *sns)
 	struct stats_trace *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->nrings = sns->recorder.nshards;
+	t->nrings = sns->recorder->nshards;
 	t->rings = mmap(NULL, t->nrings * sizeof(*t->rings), PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (t->rings == MAP_FAILED) {
@@ -154,7 +154,7 @@ int stats_trace_start(struct stats_ns *sns, const char *path, bool json, char *e
 			sns->nsid, sns->subsys_nqn, "submit_us", "qid", "opcode", "nsid", "slba", "nlb",
 			"status", "model_us", "total_us");
 	t->active = true;
-	atomic_store_explicit(&sns->recorder.trace, &t->sink, memory_order_release);
+	atomic_store_explicit(&sns->recorder->trace, &t->sink, memory_order_release);
 	return 0;
 }
 
@@ -180,7 +180,7 @@ void stats_trace_stop(struct stats_ns *sns)
 	struct stats_trace *t = sns->trace;
 	if (!t || !t->active)
 		return;
-	atomic_store_explicit(&sns->recorder.trace, NULL, memory_order_release);
+	atomic_store_explicit(&sns->recorder->trace, NULL, memory_order_release);
 	stats_trace_flush(sns);
 	fclose(t->out);
 	t->out = NULL;

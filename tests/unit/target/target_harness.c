@@ -60,6 +60,7 @@ struct th_env *th_env_create(const struct th_env_params *params)
 	    .io_queue_depth = TH_IO_DEPTH,
 	    .incapsule_size = TH_INCAPSULE,
 	    .allow_any_host = params->allow_any_host,
+	    .nreactors = params->nreactors,
 	};
 	char err[256];
 	env->target = nvme_target_create(&tp);

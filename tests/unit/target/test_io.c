@@ -418,6 +418,64 @@ static void test_smart_counters_move(void **state)
 	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_NS);
 }
 
+/* Each reactor counts its own commands in its own shard; SMART sums the shards. */
+static void test_each_reactor_counts_in_its_own_shard(void **state)
+{
+	(void)state;
+	struct th_env_params p = {.allow_any_host = true, .nreactors = 2};
+	struct th_env *env = th_env_create(&p);
+	assert_non_null(env);
+	struct reactor *second = reactor_create(1, false);
+	assert_non_null(second);
+	struct fixture f = {.env = env, .wbuf = calloc(1, 4096), .rbuf = calloc(1, 4096)};
+	struct th_queue other; /* I/O queue 2, on reactor 1 */
+	uint16_t cntlid = 0;
+	th_queue_init(&f.admin, env);
+	th_queue_init(&f.io, env);
+	th_queue_init(&other, env);
+	other.sq.reactor = second;
+	assert_int_equal(th_bring_up(&f.admin, &f.io, &cntlid), 0);
+	assert_int_equal(th_connect_io(&other, 2, cntlid, TH_HOSTNQN), 0);
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(write_blocks(&f, 1, (uint64_t)i, 1, f.wbuf, false), 0);
+	for (int i = 0; i < 2; i++) {
+		struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write, 1, (uint64_t)i, 1, 4096);
+		assert_int_equal(th_exec(&other, &sqe, f.wbuf, 4096, NULL, 0, NULL), 0);
+	}
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
+	assert_int_equal(th_exec(&other, &sqe, NULL, 0, f.rbuf, 4096, NULL), 0);
+
+	const struct nvme_ns_recorder *rec = nvme_subsys_ns_recorder(env->subsys, 1);
+	assert_non_null(rec);
+	assert_int_equal(rec->nshards, 2);
+	assert_int_equal(rec->shards[0].write_cmds, 3);
+	assert_int_equal(rec->shards[0].read_cmds, 0);
+	assert_int_equal(rec->shards[1].write_cmds, 2);
+	assert_int_equal(rec->shards[1].write_bytes, 2 * 4096);
+	assert_int_equal(rec->shards[1].read_cmds, 1);
+	assert_int_equal(rec->shards[1].received, 3);
+	assert_int_equal(rec->shards[1].answered, 3);
+	struct nvme_io_totals totals;
+	nvme_ns_recorder_totals(rec, &totals);
+	assert_int_equal(totals.write_cmds, 5);
+	assert_int_equal(totals.read_cmds, 1);
+	assert_int_equal(totals.write_bytes, 5 * 4096);
+	assert_int_equal(totals.received, totals.answered);
+	uint8_t log[512];
+	smart(&f, 1, log);
+	assert_int_equal(le64(log, 64), 1); /* host reads */
+	assert_int_equal(le64(log, 80), 5); /* host writes */
+
+	th_queue_close(&other);
+	th_queue_close(&f.io);
+	th_queue_close(&f.admin);
+	th_env_destroy(env);
+	reactor_destroy(second);
+	free(f.wbuf);
+	free(f.rbuf);
+}
+
 static void test_io_queue_needs_connect(void **state)
 {
 	struct fixture *f = *state;
@@ -445,6 +503,7 @@ int main(void)
 	    T(test_flush_and_verify),
 	    T(test_smart_counters_move),
 	    T(test_io_queue_needs_connect),
+	    cmocka_unit_test(test_each_reactor_counts_in_its_own_shard),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
