@@ -23,16 +23,22 @@ static void execute_abort(struct nvme_req *req)
 
 static uint32_t queues_field(uint16_t count) { return (uint32_t)(count - 1) * 0x10001u; }
 
+static uint16_t bad_feature_value(struct nvme_req *req, uint16_t status)
+{
+	return nvme_req_error_at(req, status | NVME_STATUS_DNR, NVME_SQE_AT(features.dword11));
+}
+
 static void execute_set_features(struct nvme_req *req)
 {
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
-	uint32_t cdw11 = req->cmd.cdw11;
+	uint32_t value = req->cmd.features.dword11;
 	uint16_t status = NVME_SC_SUCCESS;
-	switch (req->cmd.cdw10 & 0xFF) {
+	switch (req->cmd.features.fid) {
 	case NVME_FEAT_NUM_QUEUES: {
-		uint16_t nsqr = (uint16_t)(cdw11 & 0xFFFF), ncqr = (uint16_t)(cdw11 >> 16);
+		/* Number of I/O Submission and Completion Queues Requested, 0's based */
+		uint16_t nsqr = (uint16_t)(value & 0xFFFF), ncqr = (uint16_t)(value >> 16);
 		if (nsqr == 0xFFFF || ncqr == 0xFFFF) {
-			status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+			status = bad_feature_value(req, NVME_SC_INVALID_FIELD);
 			break;
 		}
 		uint16_t wanted = (uint16_t)((nsqr < ncqr ? nsqr : ncqr) + 1);
@@ -46,24 +52,26 @@ static void execute_set_features(struct nvme_req *req)
 		break;
 	}
 	case NVME_FEAT_ASYNC_EVENT:
-		ctrl->async_event_config = cdw11;
+		ctrl->async_event_config = value;
 		break;
 	case NVME_FEAT_VOLATILE_WC:
-		ctrl->volatile_write_cache = cdw11 & 1;
+		ctrl->volatile_write_cache = value & 1;
 		break;
 	case NVME_FEAT_KATO:
-		nvme_ctrl_set_kato(ctrl, cdw11);
+		nvme_ctrl_set_kato(ctrl, value);
 		break;
 	case NVME_FEAT_HOST_ID:
 		/* The host identifier is fixed by Connect on fabrics. */
-		status = NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+		status = nvme_req_error_at(req, NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR,
+					   NVME_SQE_AT(features.fid));
 		break;
 	case NVME_FEAT_IOCS_PROFILE:
-		if (cdw11 & 0x1FF)
-			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
+		if (value & 0x1FF) /* only command set combination 0 exists */
+			status = bad_feature_value(req, NVME_SC_INVALID_IO_CMD_SET);
 		break;
 	default:
-		status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		status = nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+					   NVME_SQE_AT(features.fid));
 	}
 	nvme_req_complete(req, status);
 }
@@ -71,8 +79,7 @@ static void execute_set_features(struct nvme_req *req)
 static void execute_get_features(struct nvme_req *req)
 {
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
-	uint32_t sel = (req->cmd.cdw10 & NVME_FEAT_SEL_MASK) >> NVME_FEAT_SEL_SHIFT;
-	uint8_t fid = req->cmd.cdw10 & 0xFF;
+	uint32_t sel = req->cmd.features.sel & NVME_FEAT_SEL_MASK;
 	uint16_t status = NVME_SC_SUCCESS;
 	if (sel == NVME_FEAT_SEL_SUPPORTED) {
 		/* Every supported feature is changeable and none is saveable. */
@@ -81,7 +88,7 @@ static void execute_get_features(struct nvme_req *req)
 		return;
 	}
 	bool current = sel == NVME_FEAT_SEL_CURRENT || sel == NVME_FEAT_SEL_SAVED;
-	switch (fid) {
+	switch (req->cmd.features.fid) {
 	case NVME_FEAT_NUM_QUEUES: {
 		uint16_t granted = ctrl->subsys->target->params.max_io_queues;
 		pthread_mutex_lock(&ctrl->lock);
@@ -109,7 +116,8 @@ static void execute_get_features(struct nvme_req *req)
 		nvme_req_copy_out(req, ctrl->hostid, sizeof(ctrl->hostid));
 		break;
 	default:
-		status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		status = nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+					   NVME_SQE_AT(features.fid));
 	}
 	nvme_req_complete(req, status);
 }
@@ -117,10 +125,10 @@ static void execute_get_features(struct nvme_req *req)
 static uint16_t parse_get_features(struct nvme_req *req)
 {
 	req->execute = execute_get_features;
-	if ((req->cmd.cdw10 & 0xFF) == NVME_FEAT_HOST_ID) {
-		/* Only the 128-bit host identifier exists on fabrics. */
-		if (!(req->cmd.cdw11 & 1))
-			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	if (req->cmd.features.fid == NVME_FEAT_HOST_ID) {
+		/* Only the 128-bit host identifier exists on fabrics: EXHID must be set. */
+		if (!(req->cmd.features.dword11 & 1))
+			return bad_feature_value(req, NVME_SC_INVALID_FIELD);
 		return nvme_req_expect_data(req, NVME_XFER_C2H, 16);
 	}
 	return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
@@ -149,7 +157,7 @@ static uint16_t parse_common(struct nvme_req *req, bool *handled)
 		return parse_get_features(req);
 	default:
 		*handled = false;
-		return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, NVME_SQE_AT(opcode));
 	}
 }
 
@@ -162,15 +170,12 @@ uint16_t nvme_parse_admin(struct nvme_req *req)
 {
 	if (!ctrl_ready(req->sq->ctrl))
 		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
-	bool handled;
-	uint16_t status = parse_common(req, &handled);
-	if (handled)
-		return status;
 	if (req->cmd.opcode == nvme_admin_abort_cmd) {
 		req->execute = execute_abort;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 	}
-	return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+	bool handled;
+	return parse_common(req, &handled);
 }
 
 uint16_t nvme_parse_discovery_admin(struct nvme_req *req)
@@ -182,7 +187,8 @@ uint16_t nvme_parse_discovery_admin(struct nvme_req *req)
 	if (!handled)
 		return status;
 	/* A discovery controller has no namespaces and only the discovery log. */
-	if (req->cmd.opcode == nvme_admin_identify && (req->cmd.cdw10 & 0xFF) != NVME_ID_CNS_CTRL)
-		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	if (req->cmd.opcode == nvme_admin_identify && req->cmd.identify.cns != NVME_ID_CNS_CTRL)
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+					 NVME_SQE_AT(identify.cns));
 	return status;
 }

@@ -203,11 +203,13 @@ void nvme_ctrl_record_error(struct nvme_ctrl *ctrl, const struct nvme_req *req, 
 	e->sqid = req->sq->qid;
 	e->cmdid = req->cmd.command_id;
 	e->status_field = (uint16_t)(status << 1);
-	e->parm_error_location = 0xFFFF;
+	/* The byte of the SQE (bits 7:0) and the bit in it (10:8, always the field's first);
+	 * FFFFh when no field is to blame. */
+	e->parm_error_location = req->has_error_loc ? req->error_loc : 0xFFFF;
 	e->nsid = req->cmd.nsid;
 	if (req->cmd.opcode == nvme_cmd_read || req->cmd.opcode == nvme_cmd_write ||
 	    req->cmd.opcode == nvme_cmd_compare || req->cmd.opcode == nvme_cmd_write_zeroes)
-		e->lba = (uint64_t)req->cmd.cdw11 << 32 | req->cmd.cdw10;
+		e->lba = req->cmd.rw.slba;
 	e->trtype = NVMF_TRTYPE_TCP;
 	pthread_mutex_unlock(&log->lock);
 }

@@ -4,7 +4,7 @@
 #include "nvme/internal.h"
 #include "util/log.h"
 
-/* Connect's Invalid Parameters status names the bad field by its offset. */
+/* Connect's Invalid Parameters status names the bad field by its offset (in the SQE or the data). */
 static uint16_t connect_invalid_param(struct nvme_req *req, bool in_data, uint16_t offset)
 {
 	req->cqe.result = offset | (uint32_t)(in_data ? 1 : 0) << 16;
@@ -25,7 +25,7 @@ static uint16_t connect_admin(struct nvme_req *req, struct nvme_subsys *subsys,
 		return connect_invalid_param(req, true, offsetof(struct nvmf_connect_data, cntlid));
 	/* The host sends the admin Connect before it can have read CAP.MQES. */
 	if (c->sqsize >= NVME_ADMIN_QUEUE_DEPTH)
-		return connect_invalid_param(req, false, offsetof(struct nvmf_connect_command, sqsize));
+		return connect_invalid_param(req, false, NVME_SQE_AT(connect.sqsize));
 	struct nvme_ctrl *ctrl = nvme_ctrl_create(subsys, sq, data, c->kato);
 	if (!ctrl)
 		return NVME_SC_CONNECT_CTRL_BUSY | NVME_STATUS_DNR;
@@ -42,7 +42,7 @@ static uint16_t connect_io(struct nvme_req *req, struct nvme_subsys *subsys,
 {
 	struct nvme_sq *sq = req->sq;
 	if (subsys->discovery)
-		return connect_invalid_param(req, false, offsetof(struct nvmf_connect_command, qid));
+		return connect_invalid_param(req, false, NVME_SQE_AT(connect.qid));
 	struct nvme_ctrl *ctrl = nvme_ctrl_get_by_id(subsys, data->cntlid);
 	if (!ctrl)
 		return connect_invalid_param(req, true, offsetof(struct nvmf_connect_data, cntlid));
@@ -54,12 +54,12 @@ static uint16_t connect_io(struct nvme_req *req, struct nvme_subsys *subsys,
 	} else if (!(ctrl->cc & NVME_CC_EN)) {
 		status = NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
 	} else if (c->sqsize == 0 || c->sqsize >= subsys->target->params.io_queue_depth) {
-		status = connect_invalid_param(req, false, offsetof(struct nvmf_connect_command, sqsize));
+		status = connect_invalid_param(req, false, NVME_SQE_AT(connect.sqsize));
 	} else {
 		pthread_mutex_lock(&ctrl->lock);
 		if (c->qid > ctrl->io_queues_granted)
 			status = connect_invalid_param(req, false,
-						       offsetof(struct nvmf_connect_command, qid));
+						       NVME_SQE_AT(connect.qid));
 		else if (ctrl->io_sq[c->qid])
 			status = NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
 		else
@@ -79,7 +79,7 @@ static uint16_t connect_io(struct nvme_req *req, struct nvme_subsys *subsys,
 
 static void execute_connect(struct nvme_req *req)
 {
-	const struct nvmf_connect_command *c = (const struct nvmf_connect_command *)&req->cmd;
+	const struct nvmf_connect_command *c = &req->cmd.connect;
 	struct nvmf_connect_data *data = req->buf;
 	struct nvme_sq *sq = req->sq;
 	uint16_t status;
@@ -128,7 +128,7 @@ static uint32_t attrib_width(uint8_t attrib) { return (attrib & 1) ? 8 : 4; }
 
 static void execute_property_get(struct nvme_req *req)
 {
-	const struct nvmf_property_get_command *c = (const void *)&req->cmd;
+	const struct nvmf_property_get_command *c = &req->cmd.prop_get;
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
 	uint16_t status = NVME_SC_SUCCESS;
 	switch (c->offset) {
@@ -144,7 +144,7 @@ static void execute_property_get(struct nvme_req *req)
 	case NVME_REG_CSTS:
 		req->cqe.result = atomic_load(&ctrl->csts);
 		break;
-	default:
+	default: /* property_width() let only these through */
 		status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
 	}
 	nvme_req_complete(req, status);
@@ -152,9 +152,10 @@ static void execute_property_get(struct nvme_req *req)
 
 static void execute_property_set(struct nvme_req *req)
 {
-	const struct nvmf_property_set_command *c = (const void *)&req->cmd;
+	const struct nvmf_property_set_command *c = &req->cmd.prop_set;
 	if (c->offset != NVME_REG_CC) {
-		nvme_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+		nvme_req_complete(req, nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+							 NVME_SQE_AT(prop_set.offset)));
 		return;
 	}
 	nvme_ctrl_write_cc(req->sq->ctrl, (uint32_t)c->value);
@@ -163,14 +164,14 @@ static void execute_property_set(struct nvme_req *req)
 
 uint16_t nvme_parse_fabrics(struct nvme_req *req)
 {
-	const struct nvmf_common_command *c = (const void *)&req->cmd;
+	const struct nvme_sqe *c = &req->cmd;
 	struct nvme_sq *sq = req->sq;
-	if (c->fctype == nvme_fabrics_type_connect) {
-		const struct nvmf_connect_command *connect = (const void *)&req->cmd;
+	if (c->fabrics.fctype == nvme_fabrics_type_connect) {
 		if (sq->ctrl)
 			return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
-		if (connect->recfmt != 0)
-			return NVME_SC_CONNECT_FORMAT | NVME_STATUS_DNR;
+		if (c->connect.recfmt != 0)
+			return nvme_req_error_at(req, NVME_SC_CONNECT_FORMAT | NVME_STATUS_DNR,
+						 NVME_SQE_AT(connect.recfmt));
 		req->execute = execute_connect;
 		return nvme_req_expect_data(req, NVME_XFER_H2C, sizeof(struct nvmf_connect_data));
 	}
@@ -178,21 +179,25 @@ uint16_t nvme_parse_fabrics(struct nvme_req *req)
 		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
 	/* Properties belong to the controller: admin queue only. */
 	if (sq->qid != 0)
-		return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
-	if (c->fctype == nvme_fabrics_type_property_get) {
-		const struct nvmf_property_get_command *get = (const void *)&req->cmd;
-		uint16_t width = property_width(get->offset);
-		if (!width || width != attrib_width(get->attrib))
-			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR,
+					 NVME_SQE_AT(fabrics.fctype));
+	if (c->fabrics.fctype == nvme_fabrics_type_property_get) {
+		uint16_t width = property_width(c->prop_get.offset);
+		if (!width)
+			return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+						 NVME_SQE_AT(prop_get.offset));
+		if (width != attrib_width(c->prop_get.attrib))
+			return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+						 NVME_SQE_AT(prop_get.attrib));
 		req->execute = execute_property_get;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 	}
-	if (c->fctype == nvme_fabrics_type_property_set) {
-		const struct nvmf_property_set_command *set = (const void *)&req->cmd;
-		if (attrib_width(set->attrib) != 4)
-			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+	if (c->fabrics.fctype == nvme_fabrics_type_property_set) {
+		if (attrib_width(c->prop_set.attrib) != 4)
+			return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+						 NVME_SQE_AT(prop_set.attrib));
 		req->execute = execute_property_set;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 	}
-	return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+	return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, NVME_SQE_AT(fabrics.fctype));
 }

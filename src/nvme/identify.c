@@ -87,11 +87,12 @@ static uint16_t identify_ns_descriptors(const struct nvme_ns_slot *slot, uint8_t
 	return NVME_SC_SUCCESS;
 }
 
-static uint16_t identify_active_list(const struct nvme_subsys *subsys, uint32_t after,
-				     uint32_t *out)
+static uint16_t identify_active_list(struct nvme_req *req, uint32_t *out)
 {
+	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	uint32_t after = req->cmd.nsid;
 	if (after >= 0xFFFFFFFE)
-		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
 	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
 	unsigned n = 0;
 	for (uint32_t nsid = after + 1; nsid <= subsys->nn && n < NVME_ID_NS_LIST_MAX; nsid++)
@@ -114,22 +115,27 @@ static uint16_t identify_ns_slot(struct nvme_req *req, const struct nvme_ns_slot
 	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
 	if (nsid == 0 || nsid > subsys->nn)
-		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
 	*slot = &subsys->ns[nsid - 1];
 	return NVME_SC_SUCCESS;
+}
+
+static uint16_t bad_csi(struct nvme_req *req)
+{
+	return nvme_req_error_at(req, NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR,
+				 NVME_SQE_AT(identify.csi));
 }
 
 void nvme_execute_identify(struct nvme_req *req)
 {
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
-	uint8_t cns = req->cmd.cdw10 & 0xFF;
-	uint8_t csi = (uint8_t)(req->cmd.cdw11 >> 24);
+	uint8_t csi = req->cmd.identify.csi;
 	const struct nvme_ns_slot *slot = NULL;
 	uint8_t *out = req->buf;
 	uint16_t status = NVME_SC_SUCCESS;
 	req->data = req->buf;
 
-	switch (cns) {
+	switch (req->cmd.identify.cns) {
 	case NVME_ID_CNS_CTRL:
 		fill_id_ctrl(ctrl, req->buf);
 		break;
@@ -139,7 +145,7 @@ void nvme_execute_identify(struct nvme_req *req)
 			fill_id_ns(slot, req->buf);
 		break;
 	case NVME_ID_CNS_NS_ACTIVE_LIST:
-		status = identify_active_list(ctrl->subsys, req->cmd.nsid, req->buf);
+		status = identify_active_list(req, req->buf);
 		break;
 	case NVME_ID_CNS_NS_DESC_LIST:
 		status = identify_ns_slot(req, &slot);
@@ -154,7 +160,7 @@ void nvme_execute_identify(struct nvme_req *req)
 	case NVME_ID_CNS_CS_NS:
 		status = identify_ns_slot(req, &slot);
 		if (!status && csi != slot->ns->csi)
-			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
+			status = bad_csi(req);
 		else if (!status && csi == NVME_CSI_ZNS)
 			status = nvme_zns_identify_ns(slot->ns, req->buf);
 		else if (!status)
@@ -164,7 +170,7 @@ void nvme_execute_identify(struct nvme_req *req)
 		if (csi == NVME_CSI_ZNS)
 			nvme_zns_identify_ctrl(ctrl->subsys, req->buf);
 		else if (csi != NVME_CSI_NVM)
-			status = NVME_SC_INVALID_IO_CMD_SET | NVME_STATUS_DNR;
+			status = bad_csi(req);
 		else
 			memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
 		break;
@@ -176,7 +182,8 @@ void nvme_execute_identify(struct nvme_req *req)
 		break;
 	}
 	default:
-		status = NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		status = nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+					   NVME_SQE_AT(identify.cns));
 	}
 	nvme_req_complete(req, status);
 }

@@ -102,6 +102,13 @@ void nvme_ctrl_record_error(struct nvme_ctrl *ctrl, const struct nvme_req *req, 
 void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req);
 
 /* req.c */
+/*
+ * A check failed on the SQE field at byte sqe_byte (NVME_SQE_AT(rw.slba)):
+ * returns status, and the error log entry of the answer will name that byte,
+ * as the specification's Parameter Error Location asks.
+ */
+uint16_t nvme_req_error_at(struct nvme_req *req, uint16_t status, size_t sqe_byte);
+#define NVME_SQE_AT(field) offsetof(struct nvme_sqe, field)
 void nvme_req_complete(struct nvme_req *req, uint16_t status);
 /*
  * Answers when the model says: done_ns is the namespace kind's pure model time
@@ -132,6 +139,8 @@ uint32_t nvme_get_log_len(const struct nvme_req *req);
 
 /* io.c */
 uint16_t nvme_parse_io(struct nvme_req *req);
+/* LBA Out of Range, naming SLBA, unless the command's SLBA and NLB fit req->ns. */
+uint16_t nvme_check_rw_range(struct nvme_req *req);
 /* The LBA range a command names, for traces: nlb 0 when it names none. */
 void nvme_io_cmd_range(const struct nvme_sqe *cmd, uint64_t *slba, uint32_t *nlb);
 /* A successful I/O command of a namespace, counted in its reactor's shard (req->io_shard). */

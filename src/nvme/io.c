@@ -6,26 +6,27 @@
 #define NVME_NSID_ALL 0xFFFFFFFFu
 #define DSM_BUFFER_MAX 4096u
 
-static uint64_t cmd_slba(const struct nvme_sqe *cmd) { return (uint64_t)cmd->cdw11 << 32 | cmd->cdw10; }
-
-static uint32_t cmd_nlb(const struct nvme_sqe *cmd) { return (cmd->cdw12 & NVME_RW_NLB_MASK) + 1; }
-
-static uint16_t check_range(const struct ns *ns, uint64_t slba, uint64_t nlb)
+static bool range_fits(const struct ns *ns, uint64_t slba, uint64_t nlb)
 {
-	if (slba >= ns->nlbas || nlb > ns->nlbas - slba)
-		return NVME_SC_LBA_RANGE | NVME_STATUS_DNR;
-	return NVME_SC_SUCCESS;
+	return slba < ns->nlbas && nlb <= ns->nlbas - slba;
 }
 
+/* The command's own LBA range (Read, Write, Compare, Write Zeroes, Verify, Zone Append). */
+uint16_t nvme_check_rw_range(struct nvme_req *req)
+{
+	if (range_fits(req->ns, req->cmd.rw.slba, (uint64_t)req->cmd.rw.nlb + 1))
+		return NVME_SC_SUCCESS;
+	return nvme_req_error_at(req, NVME_SC_LBA_RANGE | NVME_STATUS_DNR, NVME_SQE_AT(rw.slba));
+}
 
 static struct ns_io io_for(const struct nvme_req *req)
 {
 	/* A command executes right after nvme_req_init() unless the host still had data to send. */
 	bool waited_for_data = req->xfer == NVME_XFER_H2C && !req->incapsule_len;
 	struct ns_io io = {
-	    .slba = cmd_slba(&req->cmd),
-	    .nlb = cmd_nlb(&req->cmd),
-	    .fua = req->cmd.cdw12 & NVME_RW_FUA,
+	    .slba = req->cmd.rw.slba,
+	    .nlb = req->cmd.rw.nlb + 1u,
+	    .fua = req->cmd.rw.control & NVME_RW_CONTROL_FUA,
 	    .buf = req->buf,
 	    .now_ns = waited_for_data ? clock_now_ns() : req->submit_ns,
 	};
@@ -110,17 +111,17 @@ static void execute_compare(struct nvme_req *req)
 static void execute_dsm(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
-	uint32_t nr = (req->cmd.cdw10 & 0xFF) + 1;
+	uint32_t nr = req->cmd.dsm.nr + 1u;
 	const struct nvme_dsm_range *ranges = req->buf;
 	uint64_t now = clock_now_ns(), done_ns = now;
 	for (uint32_t i = 0; i < nr; i++) {
-		uint16_t status = check_range(ns, ranges[i].slba, ranges[i].nlb);
-		if (status) {
-			nvme_req_complete(req, status);
+		/* The range is in the data, not the SQE: no field to name. */
+		if (!range_fits(ns, ranges[i].slba, ranges[i].nlb)) {
+			nvme_req_complete(req, NVME_SC_LBA_RANGE | NVME_STATUS_DNR);
 			return;
 		}
 	}
-	if (req->cmd.cdw11 & NVME_DSMGMT_AD) {
+	if (req->cmd.dsm.attributes & NVME_DSM_ATTR_AD) {
 		for (uint32_t i = 0; i < nr; i++) {
 			if (!ranges[i].nlb)
 				continue;
@@ -165,22 +166,20 @@ static void execute_flush(struct nvme_req *req)
 
 static uint16_t parse_rw(struct nvme_req *req, enum nvme_xfer xfer, void (*execute)(struct nvme_req *))
 {
-	const struct ns *ns = req->ns;
-	uint64_t nlb = cmd_nlb(&req->cmd);
-	uint16_t status = check_range(ns, cmd_slba(&req->cmd), nlb);
+	uint16_t status = nvme_check_rw_range(req);
 	if (status)
 		return status;
-	uint64_t len = nlb << ns->lba_shift;
+	uint64_t len = ((uint64_t)req->cmd.rw.nlb + 1) << req->ns->lba_shift;
 	uint64_t mdts_bytes = 4096ull << req->sq->target->params.mdts;
 	if (len > mdts_bytes)
-		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR, NVME_SQE_AT(rw.nlb));
 	req->execute = execute;
 	return nvme_req_expect_data(req, xfer, (uint32_t)len);
 }
 
 static uint16_t parse_no_data(struct nvme_req *req, void (*execute)(struct nvme_req *))
 {
-	uint16_t status = check_range(req->ns, cmd_slba(&req->cmd), cmd_nlb(&req->cmd));
+	uint16_t status = nvme_check_rw_range(req);
 	if (status)
 		return status;
 	req->execute = execute;
@@ -189,11 +188,12 @@ static uint16_t parse_no_data(struct nvme_req *req, void (*execute)(struct nvme_
 
 static uint16_t parse_dsm(struct nvme_req *req)
 {
-	uint32_t needed = ((req->cmd.cdw10 & 0xFF) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+	uint32_t needed = (req->cmd.dsm.nr + 1u) * (uint32_t)sizeof(struct nvme_dsm_range);
 	uint32_t sent = req->cmd.dptr.length;
 	/* Linux always sends a whole 4 KiB page of ranges, whatever NR says. */
 	if (sent < needed || sent > DSM_BUFFER_MAX)
-		return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR,
+					 NVME_SQE_AT(dptr.length));
 	req->execute = execute_dsm;
 	return nvme_req_expect_data(req, NVME_XFER_H2C, sent);
 }
@@ -207,12 +207,12 @@ void nvme_io_cmd_range(const struct nvme_sqe *cmd, uint64_t *slba, uint32_t *nlb
 	case nvme_cmd_write_zeroes:
 	case nvme_cmd_verify:
 	case nvme_cmd_zone_append:
-		*slba = cmd_slba(cmd);
-		*nlb = cmd_nlb(cmd);
+		*slba = cmd->rw.slba;
+		*nlb = cmd->rw.nlb + 1u;
 		break;
 	case nvme_cmd_zone_mgmt_send:
 	case nvme_cmd_zone_mgmt_recv:
-		*slba = cmd_slba(cmd);
+		*slba = cmd->zms.slba; /* Send and Receive both start with SLBA */
 		*nlb = 0;
 		break;
 	default:
@@ -252,7 +252,7 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	}
 	req->ns = nvme_subsys_ns(subsys, nsid);
 	if (!req->ns)
-		return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
 	start_record(req, &subsys->ns[nsid - 1].recorder);
 
 	switch (req->cmd.opcode) {
@@ -276,6 +276,6 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	case nvme_cmd_zone_append:
 		return nvme_parse_zns(req);
 	default:
-		return NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, NVME_SQE_AT(opcode));
 	}
 }

@@ -23,7 +23,8 @@ static void window_put(struct log_window *w, uint64_t at, const void *src, size_
 
 uint32_t nvme_get_log_len(const struct nvme_req *req)
 {
-	uint64_t numd = ((uint64_t)(req->cmd.cdw11 & 0xFFFF) << 16 | req->cmd.cdw10 >> 16) + 1;
+	const struct nvme_get_log_page_fields *c = &req->cmd.get_log_page;
+	uint64_t numd = ((uint64_t)c->numdu << 16 | c->numdl) + 1;
 	uint64_t bytes = numd * 4;
 	/* An absurd length fails the SGL length check rather than wrapping. */
 	return bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
@@ -56,7 +57,7 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 			add_ns_activity(&subsys->ns[i - 1], &totals);
 	} else {
 		if (!nvme_subsys_ns(subsys, nsid))
-			return NVME_SC_INVALID_NS | NVME_STATUS_DNR;
+			return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
 		add_ns_activity(&subsys->ns[nsid - 1], &totals);
 	}
 	struct nvme_smart_log log;
@@ -238,19 +239,30 @@ static uint64_t log_size(uint8_t lid)
 	}
 }
 
+static uint16_t bad_offset(struct nvme_req *req)
+{
+	return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+				 NVME_SQE_AT(get_log_page.lpo));
+}
+
+static uint16_t bad_log_id(struct nvme_req *req)
+{
+	return nvme_req_error_at(req, NVME_SC_INVALID_LOG_PAGE | NVME_STATUS_DNR,
+				 NVME_SQE_AT(get_log_page.lid));
+}
+
 void nvme_execute_get_log_page(struct nvme_req *req)
 {
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
-	uint8_t lid = req->cmd.cdw10 & 0xFF;
-	uint8_t csi = (uint8_t)(req->cmd.cdw14 >> 24);
-	uint64_t offset = (uint64_t)req->cmd.cdw13 << 32 | req->cmd.cdw12;
+	uint8_t lid = req->cmd.get_log_page.lid;
+	uint64_t offset = req->cmd.get_log_page.lpo;
 	struct log_window w = {.out = req->buf, .offset = offset, .len = req->data_len};
 	uint16_t status = NVME_SC_SUCCESS;
 	memset(req->buf, 0, req->data_len);
 	req->data = req->buf;
 
 	if (offset & 3) {
-		nvme_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+		nvme_req_complete(req, bad_offset(req));
 		return;
 	}
 	if (ctrl->subsys->discovery) {
@@ -258,17 +270,17 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 		if (lid == NVME_LOG_DISC)
 			discovery_log(req, &w);
 		else
-			status = NVME_SC_INVALID_LOG_PAGE | NVME_STATUS_DNR;
+			status = bad_log_id(req);
 		nvme_req_complete(req, status);
 		return;
 	}
 	uint64_t size = log_size(lid);
 	if (!size) {
-		nvme_req_complete(req, NVME_SC_INVALID_LOG_PAGE | NVME_STATUS_DNR);
+		nvme_req_complete(req, bad_log_id(req));
 		return;
 	}
 	if (offset >= size) {
-		nvme_req_complete(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR);
+		nvme_req_complete(req, bad_offset(req));
 		return;
 	}
 	switch (lid) {
@@ -284,7 +296,7 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 	case NVME_LOG_CHANGED_NS:
 		break; /* namespaces never change while the daemon runs */
 	case NVME_LOG_CMD_EFFECTS:
-		effects_log(csi, &w);
+		effects_log(req->cmd.get_log_page.csi, &w);
 		break;
 	case NVME_LOG_VENDOR_NVEMU:
 		model_log(req, &w);

@@ -64,6 +64,9 @@ struct nvme_req {
 	void (*execute)(struct nvme_req *req);
 	struct reactor_timer due;
 	uint16_t pending_status;
+	/* The SQE byte a failed check named, for the error log (Parameter Error Location). */
+	bool has_error_loc;
+	uint8_t error_loc;
 	/* Set while an I/O command of a recorded namespace is outstanding. */
 	struct nvme_io_shard *io_shard;
 	uint64_t submit_ns;

@@ -55,11 +55,12 @@ uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
 	req->data_iovcnt = 0;
 	req->execute = NULL;
 	req->io_shard = NULL;
+	req->has_error_loc = false;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 
 	atomic_store_explicit(&sq->last_command_ns, clock_coarse_ns(), memory_order_relaxed);
 	if (!sgl_psdt_valid(req->cmd.flags))
-		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR, NVME_SQE_AT(flags));
 	if (req->cmd.opcode == nvme_admin_fabrics)
 		return nvme_parse_fabrics(req);
 	if (!sq->ctrl)
@@ -71,31 +72,45 @@ uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
 	return nvme_parse_admin(req);
 }
 
+uint16_t nvme_req_error_at(struct nvme_req *req, uint16_t status, size_t sqe_byte)
+{
+	req->has_error_loc = true;
+	req->error_loc = (uint8_t)sqe_byte;
+	return status;
+}
+
+/* The Data Pointer's fields a data check can blame. */
+static uint16_t bad_sgl(struct nvme_req *req, uint16_t status, size_t field)
+{
+	return nvme_req_error_at(req, status | NVME_STATUS_DNR, NVME_SQE_AT(dptr) + field);
+}
+
 uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len)
 {
 	const struct nvme_sgl_desc *sgl = &req->cmd.dptr;
+	const size_t length = offsetof(struct nvme_sgl_desc, length);
 	if (len == 0 && xfer == NVME_XFER_NONE) {
 		if (sgl->length != 0 || req->incapsule_len)
-			return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+			return bad_sgl(req, NVME_SC_SGL_INVALID_DATA, length);
 		return NVME_SC_SUCCESS;
 	}
 	if (sgl->type == NVME_SGL_IN_CAPSULE) {
 		if (xfer != NVME_XFER_H2C)
-			return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+			return bad_sgl(req, NVME_SC_INVALID_FIELD, offsetof(struct nvme_sgl_desc, type));
 		if (sgl->addr != 0)
-			return NVME_SC_SGL_INVALID_OFFSET | NVME_STATUS_DNR;
+			return bad_sgl(req, NVME_SC_SGL_INVALID_OFFSET, offsetof(struct nvme_sgl_desc, addr));
 		if (req->incapsule_len != sgl->length)
-			return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+			return bad_sgl(req, NVME_SC_SGL_INVALID_DATA, length);
 	} else if (sgl->type == NVME_SGL_TRANSPORT_DATA) {
 		if (req->incapsule_len)
-			return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+			return bad_sgl(req, NVME_SC_SGL_INVALID_DATA, length);
 	} else {
-		return NVME_SC_SGL_INVALID_TYPE | NVME_STATUS_DNR;
+		return bad_sgl(req, NVME_SC_SGL_INVALID_TYPE, offsetof(struct nvme_sgl_desc, type));
 	}
 	if (sgl->length != len)
-		return NVME_SC_SGL_INVALID_DATA | NVME_STATUS_DNR;
+		return bad_sgl(req, NVME_SC_SGL_INVALID_DATA, length);
 	if (len > req->sq->max_data)
-		return NVME_SC_INVALID_FIELD | NVME_STATUS_DNR;
+		return bad_sgl(req, NVME_SC_INVALID_FIELD, length);
 	req->xfer = xfer;
 	req->data_len = len;
 	return NVME_SC_SUCCESS;
@@ -158,6 +173,7 @@ static void answer(struct nvme_req *req, uint16_t status, uint64_t done_ns, uint
 	}
 	if (status && sq->ctrl)
 		nvme_ctrl_record_error(sq->ctrl, req, status);
+	req->has_error_loc = false; /* a transfer failure of the slot's next command names none */
 	if (req->io_shard)
 		record_answer(req, status, done_ns, now_ns);
 	sq->ops->queue_response(req);

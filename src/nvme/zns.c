@@ -10,10 +10,6 @@
 #include "nvme/internal.h"
 
 #define DNR NVME_STATUS_DNR
-#define ZONE_RECV_ACTION_MASK 0xFFu
-#define ZONE_RECV_FILTER(cdw13) (((cdw13) >> 8) & 0xFFu)
-
-static uint64_t cmd_slba(const struct nvme_sqe *cmd) { return (uint64_t)cmd->cdw11 << 32 | cmd->cdw10; }
 
 static const struct ns_zone_ops *zone_ops(const struct ns *ns) { return ns ? ns->ops->zone : NULL; }
 
@@ -85,7 +81,7 @@ uint16_t nvme_zns_changed_zone_log(struct nvme_req *req, uint8_t page[4096])
 	struct ns *ns = nvme_subsys_ns(req->sq->ctrl->subsys, req->cmd.nsid);
 	const struct ns_zone_ops *z = zone_ops(ns);
 	if (!z)
-		return NVME_SC_INVALID_FIELD | DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | DNR, NVME_SQE_AT(nsid));
 	z->changed_list(ns, page);
 	return NVME_SC_SUCCESS;
 }
@@ -129,9 +125,9 @@ static void execute_append(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
 	struct ns_io io = {
-	    .slba = cmd_slba(&req->cmd),
-	    .nlb = (req->cmd.cdw12 & NVME_RW_NLB_MASK) + 1,
-	    .fua = req->cmd.cdw12 & NVME_RW_FUA,
+	    .slba = req->cmd.rw.slba,
+	    .nlb = req->cmd.rw.nlb + 1u,
+	    .fua = req->cmd.rw.control & NVME_RW_CONTROL_FUA,
 	    .buf = req->buf,
 	    .now_ns = clock_now_ns(),
 	};
@@ -148,10 +144,10 @@ static void execute_send(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
 	struct zone_send cmd = {
-	    .slba = cmd_slba(&req->cmd),
-	    .action = req->cmd.cdw13 & 0xFF,
-	    .select_all = req->cmd.cdw13 & NVME_ZONE_SEND_SELECT_ALL,
-	    .zrwa_alloc = req->cmd.cdw13 & NVME_ZONE_SEND_ZRWAA,
+	    .slba = req->cmd.zms.slba,
+	    .action = req->cmd.zms.zsa,
+	    .select_all = req->cmd.zms.zsflags & NVME_ZONE_SEND_SELECT_ALL,
+	    .zrwa_alloc = req->cmd.zms.zsflags & NVME_ZONE_SEND_ZRWAA,
 	    .extension = req->buf,
 	    .now_ns = clock_now_ns(),
 	};
@@ -164,12 +160,11 @@ static void execute_send(struct nvme_req *req)
 static void execute_receive(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
-	uint32_t cdw13 = req->cmd.cdw13;
 	struct zone_report rep = {
-	    .slba = cmd_slba(&req->cmd),
-	    .filter = (uint8_t)ZONE_RECV_FILTER(cdw13),
-	    .extended = (cdw13 & ZONE_RECV_ACTION_MASK) == NVME_ZRA_EXT_ZONE_REPORT,
-	    .partial = cdw13 & NVME_ZONE_RECV_PARTIAL,
+	    .slba = req->cmd.zmr.slba,
+	    .filter = req->cmd.zmr.zrasf,
+	    .extended = req->cmd.zmr.zra == NVME_ZRA_EXT_ZONE_REPORT,
+	    .partial = req->cmd.zmr.zraflags & NVME_ZONE_RECV_PARTIAL,
 	    .buf = req->buf,
 	    .len = req->data_len,
 	};
@@ -180,14 +175,12 @@ static void execute_receive(struct nvme_req *req)
 
 static uint16_t parse_append(struct nvme_req *req)
 {
-	const struct ns *ns = req->ns;
-	uint64_t slba = cmd_slba(&req->cmd);
-	uint64_t nlb = (req->cmd.cdw12 & NVME_RW_NLB_MASK) + 1;
-	if (slba >= ns->nlbas || nlb > ns->nlbas - slba)
-		return NVME_SC_LBA_RANGE | DNR;
-	uint64_t len = nlb << ns->lba_shift;
+	uint16_t status = nvme_check_rw_range(req);
+	if (status)
+		return status;
+	uint64_t len = ((uint64_t)req->cmd.rw.nlb + 1) << req->ns->lba_shift;
 	if (len > append_limit(req->sq->ctrl->subsys))
-		return NVME_SC_INVALID_FIELD | DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | DNR, NVME_SQE_AT(rw.nlb));
 	req->execute = execute_append;
 	return nvme_req_expect_data(req, NVME_XFER_H2C, (uint32_t)len);
 }
@@ -195,22 +188,22 @@ static uint16_t parse_append(struct nvme_req *req)
 static uint16_t parse_send(struct nvme_req *req)
 {
 	req->execute = execute_send;
-	if ((req->cmd.cdw13 & 0xFF) != NVME_ZONE_SET_DESC_EXT)
+	if (req->cmd.zms.zsa != NVME_ZONE_SET_DESC_EXT)
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 	uint32_t len = req->ns->ops->zone->config(req->ns)->zde_bytes;
-	if (!len)
-		return NVME_SC_INVALID_FIELD | DNR;
+	if (!len) /* no zone descriptor extensions to set */
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | DNR, NVME_SQE_AT(zms.zsa));
 	return nvme_req_expect_data(req, NVME_XFER_H2C, len);
 }
 
 static uint16_t parse_receive(struct nvme_req *req)
 {
-	uint8_t action = req->cmd.cdw13 & ZONE_RECV_ACTION_MASK;
+	uint8_t action = req->cmd.zmr.zra;
 	if (action != NVME_ZRA_ZONE_REPORT && action != NVME_ZRA_EXT_ZONE_REPORT)
-		return NVME_SC_INVALID_FIELD | DNR;
-	uint64_t len = ((uint64_t)req->cmd.cdw12 + 1) * 4;
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | DNR, NVME_SQE_AT(zmr.zra));
+	uint64_t len = ((uint64_t)req->cmd.zmr.numd + 1) * 4;
 	if (len > 4096ull << req->sq->target->params.mdts)
-		return NVME_SC_INVALID_FIELD | DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | DNR, NVME_SQE_AT(zmr.numd));
 	req->execute = execute_receive;
 	return nvme_req_expect_data(req, NVME_XFER_C2H, (uint32_t)len);
 }
@@ -218,7 +211,7 @@ static uint16_t parse_receive(struct nvme_req *req)
 uint16_t nvme_parse_zns(struct nvme_req *req)
 {
 	if (!zone_ops(req->ns))
-		return NVME_SC_INVALID_OPCODE | DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | DNR, NVME_SQE_AT(opcode));
 	switch (req->cmd.opcode) {
 	case nvme_cmd_zone_append:
 		return parse_append(req);
@@ -227,6 +220,6 @@ uint16_t nvme_parse_zns(struct nvme_req *req)
 	case nvme_cmd_zone_mgmt_recv:
 		return parse_receive(req);
 	default:
-		return NVME_SC_INVALID_OPCODE | DNR;
+		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | DNR, NVME_SQE_AT(opcode));
 	}
 }

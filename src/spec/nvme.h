@@ -151,23 +151,195 @@ static_assert(sizeof(struct nvme_sgl_desc) == 16, "SGL descriptor");
 #define NVME_CMD_PSDT_MASK 0xC0
 #define NVME_CMD_PSDT_SGL_MPTR_CONTIG 0x40
 
-struct nvme_sqe {
+/*
+ * Command Dwords 10..15 as each command names them, so the controller reads
+ * cmd.rw.slba rather than cdw11 << 32 | cdw10, and a failed check can name
+ * the byte it is about (the error log's Parameter Error Location).
+ */
+
+/* Read, Write, Compare, Write Zeroes, Verify (NVM Command Set 1.0) and Zone Append (ZNS 1.1). */
+struct nvme_rw_fields {
+	uint64_t slba;	  /* Starting LBA; Zone Append: ZSLBA, the zone's first LBA */
+	uint16_t nlb;	  /* Number of Logical Blocks, 0's based */
+	uint16_t control; /* NVME_RW_CONTROL_* */
+	uint32_t dsm;	  /* Dataset Management hints */
+	uint32_t reftag;
+	uint16_t apptag;
+	uint16_t appmask;
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_rw_fields) == 24, "Read/Write CDW10-15");
+#define NVME_RW_CONTROL_FUA (1u << 14)
+#define NVME_RW_CONTROL_LR (1u << 15)
+
+struct nvme_dsm_fields {
+	uint8_t nr; /* Number of Ranges, 0's based */
+	uint8_t rsvd10[3];
+	uint32_t attributes; /* NVME_DSM_ATTR_* */
+	uint32_t rsvd12[4];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_dsm_fields) == 24, "Dataset Management CDW10-15");
+#define NVME_DSM_ATTR_AD (1u << 2) /* Deallocate */
+
+struct nvme_zone_mgmt_send_fields {
+	uint64_t slba;
+	uint32_t rsvd12;
+	uint8_t zsa;	 /* Zone Send Action: enum nvme_zone_send_action */
+	uint8_t zsflags; /* NVME_ZONE_SEND_* */
+	uint8_t rsvd13[2];
+	uint32_t rsvd14[2];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_zone_mgmt_send_fields) == 24, "Zone Management Send CDW10-15");
+
+struct nvme_zone_mgmt_recv_fields {
+	uint64_t slba;
+	uint32_t numd;	  /* Number of Dwords, 0's based */
+	uint8_t zra;	  /* Zone Receive Action: enum nvme_zone_recv_action */
+	uint8_t zrasf;	  /* Zone Receive Action Specific Field: enum nvme_zone_report_filter */
+	uint8_t zraflags; /* NVME_ZONE_RECV_PARTIAL */
+	uint8_t rsvd13;
+	uint32_t rsvd14[2];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_zone_mgmt_recv_fields) == 24, "Zone Management Receive CDW10-15");
+
+struct nvme_identify_fields {
+	uint8_t cns; /* Controller or Namespace Structure: enum nvme_identify_cns */
+	uint8_t rsvd10;
+	uint16_t cntid;
+	uint16_t cnssid; /* CNS Specific Identifier */
+	uint8_t rsvd11;
+	uint8_t csi; /* Command Set Identifier: enum nvme_csi */
+	uint32_t rsvd12[4];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_identify_fields) == 24, "Identify CDW10-15");
+
+struct nvme_get_log_page_fields {
+	uint8_t lid;	/* Log Page Identifier: enum nvme_log_id */
+	uint8_t lsp;	/* Log Specific Parameter in bits 6:0, RAE in bit 7 */
+	uint16_t numdl; /* Number of Dwords, 0's based: NUMDU:NUMDL */
+	uint16_t numdu;
+	uint16_t lsi;
+	uint64_t lpo;	/* Log Page Offset in bytes */
+	uint8_t uuid_index;
+	uint8_t rsvd14[2];
+	uint8_t csi;
+	uint32_t rsvd15;
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_get_log_page_fields) == 24, "Get Log Page CDW10-15");
+
+/* Get Features and Set Features */
+struct nvme_features_fields {
+	uint8_t fid; /* Feature Identifier: enum nvme_feature_id */
+	uint8_t sel; /* Get Features: Select in bits 2:0 (NVME_FEAT_SEL_*) */
+	uint8_t rsvd10;
+	uint8_t sv;	  /* Set Features: Save in bit 7 */
+	uint32_t dword11; /* the feature's value, as the feature defines it */
+	uint32_t dword12[4];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_features_fields) == 24, "Get/Set Features CDW10-15");
+
+/* Fabrics commands (NVMe over Fabrics 1.1, section 3): views of the whole SQE. */
+struct nvmf_common_command {
 	uint8_t opcode;
-	uint8_t flags;
+	uint8_t resv1;
 	uint16_t command_id;
-	uint32_t nsid;
-	uint32_t cdw2;
-	uint32_t cdw3;
-	uint64_t mptr;
+	uint8_t fctype;
+	uint8_t resv2[35];
+	uint8_t ts[24];
+} NVME_PACKED;
+static_assert(sizeof(struct nvmf_common_command) == 64, "fabrics SQE");
+
+#define NVMF_CONNECT_CATTR_DISABLE_SQFLOW (1u << 2)
+
+struct nvmf_connect_command {
+	uint8_t opcode;
+	uint8_t resv1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t resv2[19];
 	struct nvme_sgl_desc dptr;
-	uint32_t cdw10;
-	uint32_t cdw11;
-	uint32_t cdw12;
-	uint32_t cdw13;
-	uint32_t cdw14;
-	uint32_t cdw15;
+	uint16_t recfmt;
+	uint16_t qid;
+	uint16_t sqsize;
+	uint8_t cattr;
+	uint8_t resv3;
+	uint32_t kato;
+	uint8_t resv4[12];
+} NVME_PACKED;
+static_assert(sizeof(struct nvmf_connect_command) == 64, "Connect SQE");
+
+struct nvmf_property_get_command {
+	uint8_t opcode;
+	uint8_t resv1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t resv2[35];
+	uint8_t attrib;
+	uint8_t resv3[3];
+	uint32_t offset;
+	uint8_t resv4[16];
+} NVME_PACKED;
+static_assert(sizeof(struct nvmf_property_get_command) == 64, "Property Get SQE");
+
+struct nvmf_property_set_command {
+	uint8_t opcode;
+	uint8_t resv1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t resv2[35];
+	uint8_t attrib;
+	uint8_t resv3[3];
+	uint32_t offset;
+	uint64_t value;
+	uint8_t resv4[8];
+} NVME_PACKED;
+static_assert(sizeof(struct nvmf_property_set_command) == 64, "Property Set SQE");
+
+struct nvme_sqe {
+	union {
+		struct {
+			uint8_t opcode;
+			uint8_t flags;
+			uint16_t command_id;
+			uint32_t nsid;
+			uint32_t cdw2;
+			uint32_t cdw3;
+			uint64_t mptr;
+			struct nvme_sgl_desc dptr;
+			union {
+				struct {
+					uint32_t cdw10;
+					uint32_t cdw11;
+					uint32_t cdw12;
+					uint32_t cdw13;
+					uint32_t cdw14;
+					uint32_t cdw15;
+				};
+				struct nvme_rw_fields rw;
+				struct nvme_dsm_fields dsm;
+				struct nvme_zone_mgmt_send_fields zms;
+				struct nvme_zone_mgmt_recv_fields zmr;
+				struct nvme_identify_fields identify;
+				struct nvme_get_log_page_fields get_log_page;
+				struct nvme_features_fields features;
+			};
+		};
+		/* Fabrics commands (opcode 7Fh) lay out bytes 4..63 their own way. */
+		struct nvmf_common_command fabrics;
+		struct nvmf_connect_command connect;
+		struct nvmf_property_get_command prop_get;
+		struct nvmf_property_set_command prop_set;
+	};
 } NVME_PACKED;
 static_assert(sizeof(struct nvme_sqe) == 64, "SQE");
+/* Where the error log says a failed check was (bytes of the SQE, as the spec numbers them). */
+static_assert(__builtin_offsetof(struct nvme_sqe, dptr) == 24, "DPTR offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, rw.slba) == 40, "SLBA offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, rw.nlb) == 48, "NLB offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, zmr.zra) == 52, "ZRA offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, get_log_page.lpo) == 48, "LPO offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, identify.csi) == 47, "Identify CSI offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, connect.sqsize) == 44, "Connect SQSIZE offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, prop_get.offset) == 44, "Property OFST offset");
 
 struct nvme_cqe {
 	uint64_t result; /* DW0 and DW1 */
@@ -300,14 +472,10 @@ enum nvme_fabrics_type {
 	nvme_fabrics_type_disconnect = 0x08,
 };
 
-/* Read/Write CDW12 bits */
-#define NVME_RW_LR (1u << 31)
-#define NVME_RW_FUA (1u << 30)
+/* Read/Write CDW12 as the host builds it: NLB in bits 15:0 */
 #define NVME_RW_NLB_MASK 0xFFFFu
-#define NVME_WZ_DEAC (1u << 25)
 
 /* Dataset Management */
-#define NVME_DSMGMT_AD (1u << 2)
 struct nvme_dsm_range {
 	uint32_t cattr;
 	uint32_t nlb; /* 1's based */
@@ -317,37 +485,8 @@ static_assert(sizeof(struct nvme_dsm_range) == 16, "DSM range");
 #define NVME_DSM_MAX_RANGES 256
 
 /* ------------------------------------------------------------------ */
-/* Fabrics commands (NVMe over Fabrics 1.1, section 3)                  */
+/* Fabrics (NVMe over Fabrics 1.1): Connect data, properties            */
 /* ------------------------------------------------------------------ */
-
-struct nvmf_common_command {
-	uint8_t opcode;
-	uint8_t resv1;
-	uint16_t command_id;
-	uint8_t fctype;
-	uint8_t resv2[35];
-	uint8_t ts[24];
-} NVME_PACKED;
-static_assert(sizeof(struct nvmf_common_command) == 64, "fabrics SQE");
-
-#define NVMF_CONNECT_CATTR_DISABLE_SQFLOW (1u << 2)
-
-struct nvmf_connect_command {
-	uint8_t opcode;
-	uint8_t resv1;
-	uint16_t command_id;
-	uint8_t fctype;
-	uint8_t resv2[19];
-	struct nvme_sgl_desc dptr;
-	uint16_t recfmt;
-	uint16_t qid;
-	uint16_t sqsize;
-	uint8_t cattr;
-	uint8_t resv3;
-	uint32_t kato;
-	uint8_t resv4[12];
-} NVME_PACKED;
-static_assert(sizeof(struct nvmf_connect_command) == 64, "Connect SQE");
 
 #define NVMF_NQN_SIZE 256
 #define NVMF_NQN_FIELD_LEN 256
@@ -364,33 +503,6 @@ static_assert(sizeof(struct nvmf_connect_data) == 1024, "Connect data");
 
 #define NVMF_CNTLID_DYNAMIC 0xFFFF
 #define NVMF_CNTLID_MAX 0xFFEF
-
-struct nvmf_property_get_command {
-	uint8_t opcode;
-	uint8_t resv1;
-	uint16_t command_id;
-	uint8_t fctype;
-	uint8_t resv2[35];
-	uint8_t attrib;
-	uint8_t resv3[3];
-	uint32_t offset;
-	uint8_t resv4[16];
-} NVME_PACKED;
-static_assert(sizeof(struct nvmf_property_get_command) == 64, "Property Get SQE");
-
-struct nvmf_property_set_command {
-	uint8_t opcode;
-	uint8_t resv1;
-	uint16_t command_id;
-	uint8_t fctype;
-	uint8_t resv2[35];
-	uint8_t attrib;
-	uint8_t resv3[3];
-	uint32_t offset;
-	uint64_t value;
-	uint8_t resv4[8];
-} NVME_PACKED;
-static_assert(sizeof(struct nvmf_property_set_command) == 64, "Property Set SQE");
 
 /* Controller registers (properties) */
 enum nvme_register {
@@ -756,7 +868,8 @@ enum nvme_log_id {
 	NVME_LOG_VENDOR_NVEMU = 0xCA,
 };
 
-#define NVME_GET_LOG_RAE (1u << 15)
+/* Get Log Page lsp bit 7: Retain Asynchronous Event */
+#define NVME_GET_LOG_RAE (1u << 7)
 
 struct nvme_error_log_page {
 	uint64_t error_count;
@@ -900,13 +1013,11 @@ enum nvme_feature_id {
 	NVME_FEAT_IOCS_PROFILE = 0x19,
 };
 
-#define NVME_FEAT_SEL_SHIFT 8
-#define NVME_FEAT_SEL_MASK (7u << NVME_FEAT_SEL_SHIFT)
+#define NVME_FEAT_SEL_MASK 7u
 #define NVME_FEAT_SEL_CURRENT 0
 #define NVME_FEAT_SEL_DEFAULT 1
 #define NVME_FEAT_SEL_SAVED 2
 #define NVME_FEAT_SEL_SUPPORTED 3
-#define NVME_FEAT_SAVE (1u << 31)
 
 /* Asynchronous Event completion dword 0 */
 enum nvme_async_event_type {
@@ -932,8 +1043,9 @@ enum nvme_zone_send_action {
 	NVME_ZONE_SET_DESC_EXT = 0x10,
 	NVME_ZONE_ZRWA_FLUSH = 0x11,
 };
-#define NVME_ZONE_SEND_SELECT_ALL (1u << 8)
-#define NVME_ZONE_SEND_ZRWAA (1u << 9)
+/* Zone Management Send zsflags (CDW13 bits 15:8) */
+#define NVME_ZONE_SEND_SELECT_ALL (1u << 0)
+#define NVME_ZONE_SEND_ZRWAA (1u << 1) /* allocate a ZRWA with an Open */
 
 enum nvme_zone_recv_action {
 	NVME_ZRA_ZONE_REPORT = 0,
@@ -950,7 +1062,8 @@ enum nvme_zone_report_filter {
 	NVME_ZRASF_READ_ONLY = 6,
 	NVME_ZRASF_OFFLINE = 7,
 };
-#define NVME_ZONE_RECV_PARTIAL (1u << 16)
+/* Zone Management Receive zraflags (CDW13 bits 23:16) */
+#define NVME_ZONE_RECV_PARTIAL (1u << 0)
 
 enum nvme_zone_state {
 	NVME_ZS_EMPTY = 0x1,
