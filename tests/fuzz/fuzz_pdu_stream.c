@@ -8,7 +8,7 @@
  * whatever the target answers, then hangs up and waits until the
  * connection is gone.
  *
- * The target is the one of tests/unit/target's harness.  Its controller 1
+ * The target is the one of tests/unit/nvme's harness.  Its controller 1
  * (host TH_HOSTNQN, host ID A0h..AFh) is connected, enabled and granted I/O
  * queues before fuzzing starts, outside the stream, so that a stream can
  * connect an I/O queue to it: each input is still a single connection.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of fuzz_pdu_stream and fuzz_command (run from anywhere).
 
-Seeds are valid sessions against the target of tests/unit/target's harness;
+Seeds are valid sessions against the target of tests/unit/nvme's harness;
 see the input layouts at the top of fuzz_pdu_stream.c and fuzz_command.c.
 """
 
@@ -13,7 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "replay"))
 import nvme_tcp as t  # noqa: E402
 
-# Must match tests/unit/target/target_harness.{c,h}.
+# Must match tests/unit/nvme/target_harness.{c,h}.
 SUBNQN = "nqn.2024-01.io.nvemu:harness"
 HOSTNQN = "nqn.2014-08.org.nvmexpress:uuid:harness-host"
 HOSTID = bytes(0xA0 + i for i in range(16))

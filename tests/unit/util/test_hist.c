@@ -1,4 +1,4 @@
-/* perf's latency histogram and verification pattern. */
+/* The log-linear latency histogram (util/hist.h), shared by perf and the statistics. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include "util/hist.h"
-#include "perf/perf_internal.h"
 #include "util/util.h"
 
 static struct hist h1, h2;
@@ -82,24 +81,6 @@ static void test_empty(void **state)
 	assert_true(hist_mean(&h1) == 0.0);
 }
 
-static void test_pattern(void **state)
-{
-	(void)state;
-	uint32_t lba_size = 512, blocks = 8;
-	uint8_t *buf = malloc(lba_size * blocks);
-	uint32_t off;
-	pattern_fill(buf, 1000, blocks, lba_size, 42, 1);
-	assert_int_equal(pattern_check(buf, 1000, blocks, lba_size, 42, 1, &off), -1);
-	/* Another seed, LBA or generation gives different data. */
-	assert_int_equal(pattern_check(buf, 1000, blocks, lba_size, 43, 1, &off), 0);
-	assert_int_equal(pattern_check(buf, 1001, blocks, lba_size, 42, 1, &off), 0);
-	assert_int_equal(pattern_check(buf, 1000, blocks, lba_size, 42, 2, &off), 0);
-	buf[3 * lba_size + 300] ^= 0x10;
-	assert_int_equal(pattern_check(buf, 1000, blocks, lba_size, 42, 1, &off), 3);
-	assert_int_equal(off, 300);
-	free(buf);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,7 +88,6 @@ int main(void)
 		cmocka_unit_test(test_exact_small_values),
 		cmocka_unit_test(test_large_values_and_merge),
 		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_pattern),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
