@@ -286,6 +286,15 @@ struct nvme_sqe th_identify_sqe(uint8_t cns, uint32_t nsid)
 	return sqe;
 }
 
+uint32_t th_newest_error_location(struct th_queue *admin)
+{
+	uint8_t entry[64];
+	struct nvme_sqe sqe = th_get_log_sqe(NVME_LOG_ERROR, 0, sizeof(entry), 0);
+	if (th_exec(admin, &sqe, NULL, 0, entry, sizeof(entry), NULL))
+		return UINT32_MAX;
+	return (uint32_t)(entry[14] | entry[15] << 8);
+}
+
 uint32_t th_cc_enable(uint32_t css)
 {
 	return NVME_CC_EN | css << NVME_CC_CSS_SHIFT | 6u << NVME_CC_IOSQES_SHIFT |

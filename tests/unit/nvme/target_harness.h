@@ -98,6 +98,10 @@ struct nvme_sqe th_rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t
 struct nvme_sqe th_get_log_sqe(uint8_t lid, uint32_t nsid, uint32_t len, uint64_t offset);
 struct nvme_sqe th_identify_sqe(uint8_t cns, uint32_t nsid);
 
+/* The Parameter Error Location of the newest error log entry (read on the admin queue):
+ * the SQE byte a failed check named, FFFFh for none; UINT32_MAX if the log cannot be read. */
+uint32_t th_newest_error_location(struct th_queue *admin);
+
 /* CC as Linux writes it to enable: EN, CSS from the argument, IOSQES 6, IOCQES 4. */
 uint32_t th_cc_enable(uint32_t css);
 

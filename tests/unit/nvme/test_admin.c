@@ -312,14 +312,6 @@ static void test_error_log_records_failures_newest_first(void **state)
 	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), 0x400F);
 }
 
-/* Parameter Error Location of the newest error log entry: the SQE byte a check blamed. */
-static uint16_t newest_error_location(struct fixture *f)
-{
-	uint8_t entry[64];
-	assert_int_equal(get_log(&f->admin, 1, 0, sizeof(entry), 0, entry), 0);
-	return le16(entry, 14);
-}
-
 static void test_error_log_names_the_field(void **state)
 {
 	struct fixture *f = *state;
@@ -327,40 +319,40 @@ static void test_error_log_names_the_field(void **state)
 	/* Identify: unknown CNS (CDW10 byte 40), a namespace that does not exist (NSID, byte 4),
 	 * a command set the namespace does not have (CSI, CDW11 bits 31:24, byte 47). */
 	assert_int_equal(identify(f, 0x42, 0, 0, out), ST_INVALID_FIELD);
-	assert_int_equal(newest_error_location(f), 40);
+	assert_int_equal(th_newest_error_location(&f->admin), 40);
 	assert_int_equal(identify(f, 0, 77, 0, out), ST_INVALID_NS);
-	assert_int_equal(newest_error_location(f), 4);
+	assert_int_equal(th_newest_error_location(&f->admin), 4);
 	assert_int_equal(identify(f, 5, 1, 2u << 24, out), 0x402C);
-	assert_int_equal(newest_error_location(f), 47);
+	assert_int_equal(th_newest_error_location(&f->admin), 47);
 	/* Get Log Page: an unknown page (LID, byte 40), an offset not on a dword (LPO, byte 48). */
 	assert_int_equal(get_log(&f->admin, 0x33, 0, 64, 0, out), ST_INVALID_LOG_PAGE);
-	assert_int_equal(newest_error_location(f), 40);
+	assert_int_equal(th_newest_error_location(&f->admin), 40);
 	assert_int_equal(get_log(&f->admin, 1, 0, 64, 2, out), ST_INVALID_FIELD);
-	assert_int_equal(newest_error_location(f), 48);
+	assert_int_equal(th_newest_error_location(&f->admin), 48);
 	/* Features: an unknown feature (FID, byte 40), a bad value (CDW11, byte 44). */
 	assert_int_equal(features(f, nvme_admin_set_features, 0x7E, 0, NULL), ST_INVALID_FIELD);
-	assert_int_equal(newest_error_location(f), 40);
+	assert_int_equal(th_newest_error_location(&f->admin), 40);
 	assert_int_equal(features(f, nvme_admin_set_features, NVME_FEAT_NUM_QUEUES, 0xFFFFFFFF, NULL),
 			 ST_INVALID_FIELD);
-	assert_int_equal(newest_error_location(f), 44);
+	assert_int_equal(th_newest_error_location(&f->admin), 44);
 	/* An unknown opcode (byte 0); the SGL's length disagreeing with NUMD (DPTR length, byte 32). */
 	struct nvme_sqe sqe = th_sqe(0x55, 0);
 	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_OPCODE);
-	assert_int_equal(newest_error_location(f), 0);
+	assert_int_equal(th_newest_error_location(&f->admin), 0);
 	sqe = th_get_log_sqe(2, 0xFFFFFFFF, 512, 0);
 	sqe.dptr.length = 4096;
 	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), 0x400F);
-	assert_int_equal(newest_error_location(f), 32);
+	assert_int_equal(th_newest_error_location(&f->admin), 32);
 	/* A property that does not exist (OFST, byte 44). */
 	sqe = th_property_get_sqe(0x40, false);
 	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_FIELD);
-	assert_int_equal(newest_error_location(f), 44);
+	assert_int_equal(th_newest_error_location(&f->admin), 44);
 	/* PRPs: fabrics carry SGLs only (PSDT, byte 1). */
 	sqe = th_sqe(nvme_admin_keep_alive, 0);
 	th_sgl_transport(&sqe, 0);
 	sqe.flags = 0;
 	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_FIELD);
-	assert_int_equal(newest_error_location(f), 1);
+	assert_int_equal(th_newest_error_location(&f->admin), 1);
 }
 
 static void test_effects_log(void **state)

@@ -476,48 +476,39 @@ static void test_each_reactor_counts_in_its_own_shard(void **state)
 	free(f.rbuf);
 }
 
-/* Parameter Error Location of the newest error log entry: the SQE byte a check blamed. */
-static uint16_t newest_error_location(struct fixture *f)
-{
-	uint8_t entry[64];
-	struct nvme_sqe sqe = th_get_log_sqe(1, 0, sizeof(entry), 0);
-	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, entry, sizeof(entry), NULL), 0);
-	return (uint16_t)(entry[14] | entry[15] << 8);
-}
-
 static void test_error_log_names_the_field(void **state)
 {
 	struct fixture *f = *state;
 	/* LBA Out of Range blames SLBA (CDW10, byte 40), whether the start or the end is out. */
 	assert_int_equal(read_blocks(f, 1, NS1_BLOCKS, 1, f->rbuf), ST_LBA_RANGE);
-	assert_int_equal(newest_error_location(f), 40);
+	assert_int_equal(th_newest_error_location(&f->admin), 40);
 	assert_int_equal(write_blocks(f, 1, NS1_BLOCKS - 1, 2, f->wbuf, false), ST_LBA_RANGE);
-	assert_int_equal(newest_error_location(f), 40);
+	assert_int_equal(th_newest_error_location(&f->admin), 40);
 	/* More than MDTS blames NLB (CDW12, byte 48). */
 	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, 1, 0, MDTS_BYTES / 4096 + 1, 4096);
 	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_FIELD);
-	assert_int_equal(newest_error_location(f), 48);
+	assert_int_equal(th_newest_error_location(&f->admin), 48);
 	/* A namespace that does not exist (NSID, byte 4), an unknown opcode (byte 0). */
 	sqe = th_rw_sqe(nvme_cmd_read, 9, 0, 1, 4096);
 	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_NS);
-	assert_int_equal(newest_error_location(f), 4);
+	assert_int_equal(th_newest_error_location(&f->admin), 4);
 	sqe = th_rw_sqe(0x7E, 1, 0, 1, 4096);
 	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_OPCODE);
-	assert_int_equal(newest_error_location(f), 0);
+	assert_int_equal(th_newest_error_location(&f->admin), 0);
 	/* SGL: an unknown descriptor type (byte 39), in-capsule data at an offset (address, byte 24). */
 	sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
 	sqe.dptr.type = 0x30;
 	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_SGL_INVALID_TYPE);
-	assert_int_equal(newest_error_location(f), 39);
+	assert_int_equal(th_newest_error_location(&f->admin), 39);
 	sqe = th_rw_sqe(nvme_cmd_write, 1, 0, 1, 4096);
 	th_sgl_incapsule(&sqe, 4096);
 	sqe.dptr.addr = 512;
 	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 4096, NULL, 0, NULL), ST_SGL_INVALID_OFFSET);
-	assert_int_equal(newest_error_location(f), 24);
+	assert_int_equal(th_newest_error_location(&f->admin), 24);
 	/* A DSM range out of the namespace is in the data, not the SQE: no field, FFFFh. */
 	struct nvme_dsm_range range = {.slba = NS1_BLOCKS, .nlb = 1};
 	assert_int_equal(dsm(f, 1, &range, 1, true, 4096), ST_LBA_RANGE);
-	assert_int_equal(newest_error_location(f), 0xFFFF);
+	assert_int_equal(th_newest_error_location(&f->admin), 0xFFFF);
 }
 
 static void test_io_queue_needs_connect(void **state)
