@@ -18,6 +18,7 @@
 #include "ns/zone_flash.h"
 #include "ns/zoned.h"
 #include "spec/nvme.h"
+#include "util/util.h"
 
 #define LBA 512u
 #define ZONE_BYTES (1u << 20)
@@ -91,8 +92,6 @@ static uint16_t store(struct fixture *f, struct ns_io *io, uint8_t fill, bool ap
 	return append ? ops->zone->append(f->ns, io) : ops->write(f->ns, io);
 }
 
-static uint64_t later(uint64_t a, uint64_t b) { return a > b ? a : b; }
-
 static uint16_t send(struct fixture *f, uint64_t slba, uint8_t action, bool zrwa, uint64_t *done)
 {
 	f->now += 500000;
@@ -139,7 +138,7 @@ static void test_times_are_the_mappings(void **state)
 	assert_int_equal(f->ns->ops->read(f->ns, &io), NVME_SC_SUCCESS);
 	uint64_t first = zone_flash_read(f->twin, 1, (ZONE_LBAS - 6) * LBA, ZONE_BYTES, f->now);
 	uint64_t second = zone_flash_read(f->twin, 2, 0, 4 * LBA, f->now);
-	assert_int_equal(io.done_ns, later(later(first, second), f->now));
+	assert_int_equal(io.done_ns, max_u64(max_u64(first, second), f->now));
 	io = io_at(f, 0, 0);
 	assert_int_equal(f->ns->ops->flush(f->ns, &io), NVME_SC_SUCCESS);
 	assert_int_equal(io.done_ns, zone_flash_flush(f->twin, f->now));
@@ -147,9 +146,9 @@ static void test_times_are_the_mappings(void **state)
 	/* Reset erases, Finish pads: through the kind's hooks, at the mapping's times. */
 	uint64_t done;
 	assert_int_equal(send(f, zslba(1), NVME_ZONE_RESET, false, &done), NVME_SC_SUCCESS);
-	assert_int_equal(done, later(f->now, zone_flash_erase(f->twin, 1, f->now)));
+	assert_int_equal(done, max_u64(f->now, zone_flash_erase(f->twin, 1, f->now)));
 	assert_int_equal(send(f, zslba(2), NVME_ZONE_FINISH, false, &done), NVME_SC_SUCCESS);
-	assert_int_equal(done, later(f->now, zone_flash_finish(f->twin, 2, f->now)));
+	assert_int_equal(done, max_u64(f->now, zone_flash_finish(f->twin, 2, f->now)));
 
 	struct ns_model_counters mine;
 	struct zone_flash_counters twin;
@@ -173,7 +172,7 @@ static void test_zrwa_holds_then_commits(void **state)
 	/* Explicit ZRWA Flush up to the granule's last LBA. */
 	assert_int_equal(send(f, zslba(3) + granule - 1, NVME_ZONE_ZRWA_FLUSH, false, &done),
 			 NVME_SC_SUCCESS);
-	assert_int_equal(done, later(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES, false,
+	assert_int_equal(done, max_u64(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES, false,
 							       f->now)));
 	uint8_t out[ZRWA_FG_BYTES];
 	read_back(f, zslba(3), granule, out);
