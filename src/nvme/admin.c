@@ -157,7 +157,8 @@ static uint16_t parse_common(struct nvme_req *req, bool *handled)
 		return parse_get_features(req);
 	default:
 		*handled = false;
-		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, NVME_SQE_AT(opcode));
+		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR,
+					 NVME_SQE_AT(opcode));
 	}
 }
 

@@ -58,8 +58,7 @@ static uint16_t connect_io(struct nvme_req *req, struct nvme_subsys *subsys,
 	} else {
 		pthread_mutex_lock(&ctrl->lock);
 		if (c->qid > ctrl->io_queues_granted)
-			status = connect_invalid_param(req, false,
-						       NVME_SQE_AT(connect.qid));
+			status = connect_invalid_param(req, false, NVME_SQE_AT(connect.qid));
 		else if (ctrl->io_sq[c->qid])
 			status = NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
 		else
@@ -154,8 +153,9 @@ static void execute_property_set(struct nvme_req *req)
 {
 	const struct nvmf_property_set_command *c = &req->cmd.prop_set;
 	if (c->offset != NVME_REG_CC) {
-		nvme_req_complete(req, nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
-							 NVME_SQE_AT(prop_set.offset)));
+		nvme_req_complete(req,
+				  nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+						    NVME_SQE_AT(prop_set.offset)));
 		return;
 	}
 	nvme_ctrl_write_cc(req->sq->ctrl, (uint32_t)c->value);
@@ -199,5 +199,6 @@ uint16_t nvme_parse_fabrics(struct nvme_req *req)
 		req->execute = execute_property_set;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 	}
-	return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, NVME_SQE_AT(fabrics.fctype));
+	return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR,
+				 NVME_SQE_AT(fabrics.fctype));
 }

@@ -92,7 +92,8 @@ static uint16_t identify_active_list(struct nvme_req *req, uint32_t *out)
 	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
 	uint32_t after = req->cmd.nsid;
 	if (after >= 0xFFFFFFFE)
-		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
+					 NVME_SQE_AT(nsid));
 	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
 	unsigned n = 0;
 	for (uint32_t nsid = after + 1; nsid <= subsys->nn && n < NVME_ID_NS_LIST_MAX; nsid++)
@@ -115,7 +116,8 @@ static uint16_t identify_ns_slot(struct nvme_req *req, const struct nvme_ns_slot
 	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
 	if (nsid == 0 || nsid > subsys->nn)
-		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
+					 NVME_SQE_AT(nsid));
 	*slot = &subsys->ns[nsid - 1];
 	return NVME_SC_SUCCESS;
 }

@@ -117,7 +117,8 @@ void nvme_req_complete(struct nvme_req *req, uint16_t status);
  * request without a namespace (Flush of every namespace) passes a time
  * nvme_model_due() already gave.
  */
-void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_ns, uint64_t done_ns);
+void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_ns,
+			  uint64_t done_ns);
 /* done_ns less ns's transport floor, never before start_ns. */
 uint64_t nvme_model_due(const struct ns *ns, uint64_t start_ns, uint64_t done_ns);
 uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len);

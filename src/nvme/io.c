@@ -172,7 +172,8 @@ static uint16_t parse_rw(struct nvme_req *req, enum nvme_xfer xfer, void (*execu
 	uint64_t len = ((uint64_t)req->cmd.rw.nlb + 1) << req->ns->lba_shift;
 	uint64_t mdts_bytes = 4096ull << req->sq->target->params.mdts;
 	if (len > mdts_bytes)
-		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR, NVME_SQE_AT(rw.nlb));
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+					 NVME_SQE_AT(rw.nlb));
 	req->execute = execute;
 	return nvme_req_expect_data(req, xfer, (uint32_t)len);
 }
@@ -252,7 +253,8 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	}
 	req->ns = nvme_subsys_ns(subsys, nsid);
 	if (!req->ns)
-		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
+					 NVME_SQE_AT(nsid));
 	start_record(req, &subsys->ns[nsid - 1].recorder);
 
 	switch (req->cmd.opcode) {
@@ -276,6 +278,7 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	case nvme_cmd_zone_append:
 		return nvme_parse_zns(req);
 	default:
-		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR, NVME_SQE_AT(opcode));
+		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR,
+					 NVME_SQE_AT(opcode));
 	}
 }

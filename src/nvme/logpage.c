@@ -57,7 +57,8 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 			add_ns_activity(&subsys->ns[i - 1], &totals);
 	} else {
 		if (!nvme_subsys_ns(subsys, nsid))
-			return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
+			return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
+						 NVME_SQE_AT(nsid));
 		add_ns_activity(&subsys->ns[nsid - 1], &totals);
 	}
 	struct nvme_smart_log log;

@@ -60,7 +60,8 @@ uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
 
 	atomic_store_explicit(&sq->last_command_ns, clock_coarse_ns(), memory_order_relaxed);
 	if (!sgl_psdt_valid(req->cmd.flags))
-		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR, NVME_SQE_AT(flags));
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+					 NVME_SQE_AT(flags));
 	if (req->cmd.opcode == nvme_admin_fabrics)
 		return nvme_parse_fabrics(req);
 	if (!sq->ctrl)
@@ -96,9 +97,11 @@ uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_
 	}
 	if (sgl->type == NVME_SGL_IN_CAPSULE) {
 		if (xfer != NVME_XFER_H2C)
-			return bad_sgl(req, NVME_SC_INVALID_FIELD, offsetof(struct nvme_sgl_desc, type));
+			return bad_sgl(req, NVME_SC_INVALID_FIELD,
+				       offsetof(struct nvme_sgl_desc, type));
 		if (sgl->addr != 0)
-			return bad_sgl(req, NVME_SC_SGL_INVALID_OFFSET, offsetof(struct nvme_sgl_desc, addr));
+			return bad_sgl(req, NVME_SC_SGL_INVALID_OFFSET,
+				       offsetof(struct nvme_sgl_desc, addr));
 		if (req->incapsule_len != sgl->length)
 			return bad_sgl(req, NVME_SC_SGL_INVALID_DATA, length);
 	} else if (sgl->type == NVME_SGL_TRANSPORT_DATA) {
@@ -223,7 +226,8 @@ uint64_t nvme_model_due(const struct ns *ns, uint64_t start_ns, uint64_t done_ns
 	return done_ns > start_ns + floor_ns ? done_ns - floor_ns : start_ns;
 }
 
-void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_ns, uint64_t done_ns)
+void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_ns,
+			  uint64_t done_ns)
 {
 	uint64_t due_ns = req->ns ? nvme_model_due(req->ns, start_ns, done_ns) : done_ns;
 	uint64_t now_ns = clock_now_ns();

@@ -159,10 +159,10 @@ static_assert(sizeof(struct nvme_sgl_desc) == 16, "SGL descriptor");
 
 /* Read, Write, Compare, Write Zeroes, Verify (NVM Command Set 1.0) and Zone Append (ZNS 1.1). */
 struct nvme_rw_fields {
-	uint64_t slba;	  /* Starting LBA; Zone Append: ZSLBA, the zone's first LBA */
-	uint16_t nlb;	  /* Number of Logical Blocks, 0's based */
+	uint64_t slba;    /* Starting LBA; Zone Append: ZSLBA, the zone's first LBA */
+	uint16_t nlb;     /* Number of Logical Blocks, 0's based */
 	uint16_t control; /* NVME_RW_CONTROL_* */
-	uint32_t dsm;	  /* Dataset Management hints */
+	uint32_t dsm;     /* Dataset Management hints */
 	uint32_t reftag;
 	uint16_t apptag;
 	uint16_t appmask;
@@ -183,7 +183,7 @@ static_assert(sizeof(struct nvme_dsm_fields) == 24, "Dataset Management CDW10-15
 struct nvme_zone_mgmt_send_fields {
 	uint64_t slba;
 	uint32_t rsvd12;
-	uint8_t zsa;	 /* Zone Send Action: enum nvme_zone_send_action */
+	uint8_t zsa;     /* Zone Send Action: enum nvme_zone_send_action */
 	uint8_t zsflags; /* NVME_ZONE_SEND_* */
 	uint8_t rsvd13[2];
 	uint32_t rsvd14[2];
@@ -192,9 +192,9 @@ static_assert(sizeof(struct nvme_zone_mgmt_send_fields) == 24, "Zone Management 
 
 struct nvme_zone_mgmt_recv_fields {
 	uint64_t slba;
-	uint32_t numd;	  /* Number of Dwords, 0's based */
-	uint8_t zra;	  /* Zone Receive Action: enum nvme_zone_recv_action */
-	uint8_t zrasf;	  /* Zone Receive Action Specific Field: enum nvme_zone_report_filter */
+	uint32_t numd;    /* Number of Dwords, 0's based */
+	uint8_t zra;      /* Zone Receive Action: enum nvme_zone_recv_action */
+	uint8_t zrasf;    /* Zone Receive Action Specific Field: enum nvme_zone_report_filter */
 	uint8_t zraflags; /* NVME_ZONE_RECV_PARTIAL */
 	uint8_t rsvd13;
 	uint32_t rsvd14[2];
@@ -213,12 +213,12 @@ struct nvme_identify_fields {
 static_assert(sizeof(struct nvme_identify_fields) == 24, "Identify CDW10-15");
 
 struct nvme_get_log_page_fields {
-	uint8_t lid;	/* Log Page Identifier: enum nvme_log_id */
-	uint8_t lsp;	/* Log Specific Parameter in bits 6:0, RAE in bit 7 */
+	uint8_t lid;    /* Log Page Identifier: enum nvme_log_id */
+	uint8_t lsp;    /* Log Specific Parameter in bits 6:0, RAE in bit 7 */
 	uint16_t numdl; /* Number of Dwords, 0's based: NUMDU:NUMDL */
 	uint16_t numdu;
 	uint16_t lsi;
-	uint64_t lpo;	/* Log Page Offset in bytes */
+	uint64_t lpo; /* Log Page Offset in bytes */
 	uint8_t uuid_index;
 	uint8_t rsvd14[2];
 	uint8_t csi;
@@ -231,7 +231,7 @@ struct nvme_features_fields {
 	uint8_t fid; /* Feature Identifier: enum nvme_feature_id */
 	uint8_t sel; /* Get Features: Select in bits 2:0 (NVME_FEAT_SEL_*) */
 	uint8_t rsvd10;
-	uint8_t sv;	  /* Set Features: Save in bit 7 */
+	uint8_t sv;       /* Set Features: Save in bit 7 */
 	uint32_t dword11; /* the feature's value, as the feature defines it */
 	uint32_t dword12[4];
 } NVME_PACKED;

@@ -49,7 +49,8 @@ int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, st
 	}
 	struct nvme_ns_recorder *recorder = nvme_subsys_ns_recorder(subsys, nsid);
 	if (!recorder) {
-		snprintf(err, errlen, "statistics: no namespace %u in %s", nsid, nvme_subsys_nqn(subsys));
+		snprintf(err, errlen, "statistics: no namespace %u in %s", nsid,
+			 nvme_subsys_nqn(subsys));
 		return -1;
 	}
 	struct stats_ns *sns = calloc(1, sizeof(*sns));
@@ -132,7 +133,8 @@ static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 	out->write_ios = totals.write_cmds;
 	out->read_bytes = totals.read_bytes;
 	out->write_bytes = totals.write_bytes;
-	out->outstanding = totals.received > totals.answered ? totals.received - totals.answered : 0;
+	out->outstanding =
+	    totals.received > totals.answered ? totals.received - totals.answered : 0;
 	hist_init(&out->latency);
 	for (unsigned i = 0; i < sns->recorder->nshards; i++)
 		hist_merge_shard(&out->latency, &sns->recorder->shards[i].latency);

@@ -22,7 +22,7 @@ struct stats_ns {
 	const char *subsys_nqn;
 	uint32_t nsid;
 	struct ns *ns;
-	struct nvme_ns_recorder *recorder; /* the controller core's, for as long as the target lives */
+	struct nvme_ns_recorder *recorder; /* the controller core's, lives with the target */
 	struct stats_trace *trace; /* NULL until first traced; kept until destroy */
 	struct stats_rate_sample samples[2]; /* [1] the newest */
 	unsigned nsamples;

@@ -45,8 +45,8 @@ static int setup(void **state)
 	small_device(&f->params);
 	char err[256];
 	/* A floor the kind must ignore: it returns pure model time. */
-	struct ns_params np = {.kind = NS_KIND_SSD, .lba_size = LBA, .ssd = &f->params,
-			       .transport_floor_ns = 30000};
+	struct ns_params np = {
+	    .kind = NS_KIND_SSD, .lba_size = LBA, .ssd = &f->params, .transport_floor_ns = 30000};
 	f->ns = ns_create(&np, err, sizeof(err));
 	f->twin = ssd_create(&f->params, err, sizeof(err));
 	f->now = 1000000;

@@ -55,12 +55,17 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	small_device(&f->ssd, &f->zoned);
 	char err[256];
-	struct ns_params np = {.kind = NS_KIND_ZONED, .lba_size = LBA, .ssd = &f->ssd,
-			       .zoned = &f->zoned, .transport_floor_ns = 30000};
+	struct ns_params np = {.kind = NS_KIND_ZONED,
+			       .lba_size = LBA,
+			       .ssd = &f->ssd,
+			       .zoned = &f->zoned,
+			       .transport_floor_ns = 30000};
 	f->ns = ns_create(&np, err, sizeof(err));
 	/* Each zone spans both channels, one die each: a stripe of 2 x 64 pages of 4 KiB
 	 * (512 KiB), so a 1 MiB zone holds two whole stripes and its capacity is its size. */
-	struct zone_flash_layout layout = {.channels = 0, .ways = 1, .zone_cap_bytes = ZONE_BYTES,
+	struct zone_flash_layout layout = {.channels = 0,
+					   .ways = 1,
+					   .zone_cap_bytes = ZONE_BYTES,
 					   .finish = (enum zone_finish_policy)f->zoned.finish};
 	f->twin = zone_flash_create(&f->ssd, &layout, err, sizeof(err));
 	f->now = 1000000;
@@ -95,7 +100,8 @@ static uint16_t store(struct fixture *f, struct ns_io *io, uint8_t fill, bool ap
 static uint16_t send(struct fixture *f, uint64_t slba, uint8_t action, bool zrwa, uint64_t *done)
 {
 	f->now += 500000;
-	struct zone_send cmd = {.slba = slba, .action = action, .zrwa_alloc = zrwa, .now_ns = f->now};
+	struct zone_send cmd = {
+	    .slba = slba, .action = action, .zrwa_alloc = zrwa, .now_ns = f->now};
 	uint16_t status = f->ns->ops->zone->send(f->ns, &cmd);
 	*done = cmd.done_ns;
 	return status;
@@ -118,7 +124,8 @@ static void test_times_are_the_mappings(void **state)
 	io = io_at(f, zslba(1) + 16, 1);
 	io.fua = true;
 	assert_int_equal(store(f, &io, 0x12, false), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 1, 16 * LBA, 17 * LBA, true, f->now));
+	assert_int_equal(io.done_ns,
+			 zone_flash_commit(f->twin, 1, 16 * LBA, 17 * LBA, true, f->now));
 	/* Zone Append lands at the write pointer and says where. */
 	io = io_at(f, zslba(2), 8);
 	assert_int_equal(store(f, &io, 0x22, true), NVME_SC_SUCCESS);
@@ -127,11 +134,13 @@ static void test_times_are_the_mappings(void **state)
 	io = io_at(f, zslba(2), 8);
 	assert_int_equal(store(f, &io, 0x23, true), NVME_SC_SUCCESS);
 	assert_int_equal(io.slba, zslba(2) + 8);
-	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 2, 8 * LBA, 16 * LBA, false, f->now));
+	assert_int_equal(io.done_ns,
+			 zone_flash_commit(f->twin, 2, 8 * LBA, 16 * LBA, false, f->now));
 	/* A conventional zone is overwritten in place. */
 	io = io_at(f, 10, 4);
 	assert_int_equal(store(f, &io, 0x33, false), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, zone_flash_overwrite(f->twin, 0, 10 * LBA, 14 * LBA, false, f->now));
+	assert_int_equal(io.done_ns,
+			 zone_flash_overwrite(f->twin, 0, 10 * LBA, 14 * LBA, false, f->now));
 
 	/* A read across zones 1 and 2 completes with the later of its two zones. */
 	io = io_at(f, zslba(2) - 6, 10);
@@ -172,8 +181,8 @@ static void test_zrwa_holds_then_commits(void **state)
 	/* Explicit ZRWA Flush up to the granule's last LBA. */
 	assert_int_equal(send(f, zslba(3) + granule - 1, NVME_ZONE_ZRWA_FLUSH, false, &done),
 			 NVME_SC_SUCCESS);
-	assert_int_equal(done, max_u64(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES, false,
-							       f->now)));
+	assert_int_equal(
+	    done, max_u64(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES, false, f->now)));
 	uint8_t out[ZRWA_FG_BYTES];
 	read_back(f, zslba(3), granule, out);
 	for (unsigned i = 0; i < ZRWA_FG_BYTES; i++)

@@ -52,7 +52,7 @@ struct th_queue {
 struct th_env_params {
 	bool allow_any_host;
 	const char *allowed_host; /* NULL: none */
-	unsigned nreactors;	  /* reactor ids the target counts by (0: one); queues run on id 0 */
+	unsigned nreactors;	  /* reactor ids the target counts by (0: one); queues use id 0 */
 };
 
 struct th_env *th_env_create(const struct th_env_params *params);

@@ -332,10 +332,10 @@ static void test_error_log_names_the_field(void **state)
 	/* Features: an unknown feature (FID, byte 40), a bad value (CDW11, byte 44). */
 	assert_int_equal(features(f, nvme_admin_set_features, 0x7E, 0, NULL), ST_INVALID_FIELD);
 	assert_int_equal(th_newest_error_location(&f->admin), 40);
-	assert_int_equal(features(f, nvme_admin_set_features, NVME_FEAT_NUM_QUEUES, 0xFFFFFFFF, NULL),
-			 ST_INVALID_FIELD);
+	uint8_t set = nvme_admin_set_features;
+	assert_int_equal(features(f, set, NVME_FEAT_NUM_QUEUES, 0xFFFFFFFF, NULL), ST_INVALID_FIELD);
 	assert_int_equal(th_newest_error_location(&f->admin), 44);
-	/* An unknown opcode (byte 0); the SGL's length disagreeing with NUMD (DPTR length, byte 32). */
+	/* An unknown opcode (byte 0); an SGL length that is not NUMD's (DPTR length, byte 32). */
 	struct nvme_sqe sqe = th_sqe(0x55, 0);
 	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_OPCODE);
 	assert_int_equal(th_newest_error_location(&f->admin), 0);

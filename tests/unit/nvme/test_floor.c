@@ -78,7 +78,10 @@ static int setup(void **state)
 	struct ns *ns = calloc(1, sizeof(*ns));
 	if (!f->env || !ns)
 		return -1;
-	*ns = (struct ns){.ops = &scripted_ops, .csi = NVME_CSI_NVM, .lba_shift = 12, .nlbas = 1024,
+	*ns = (struct ns){.ops = &scripted_ops,
+			  .csi = NVME_CSI_NVM,
+			  .lba_shift = 12,
+			  .nlbas = 1024,
 			  .transport_floor_ns = FLOOR};
 	char err[128];
 	f->nsid = nvme_subsys_add_ns(f->env->subsys, ns, err, sizeof(err)); /* owns ns now */
@@ -114,7 +117,8 @@ static uint64_t due_of(struct fixture *f, const struct nvme_sqe *sqe, const void
 static void test_dsm_loses_the_floor_once_from_its_latest_range(void **state)
 {
 	struct fixture *f = *state;
-	struct nvme_dsm_range ranges[3] = {{.slba = 0, .nlb = 1}, {.slba = 10, .nlb = 2}, {.slba = 20, .nlb = 1}};
+	struct nvme_dsm_range ranges[3] = {
+	    {.slba = 0, .nlb = 1}, {.slba = 10, .nlb = 2}, {.slba = 20, .nlb = 1}};
 	script = (struct scripted){.delays = {5 * SECOND, 9 * SECOND, 7 * SECOND}};
 	struct nvme_sqe sqe = th_sqe(nvme_cmd_dsm, f->nsid);
 	sqe.dsm.nr = 2;

@@ -495,7 +495,7 @@ static void test_error_log_names_the_field(void **state)
 	sqe = th_rw_sqe(0x7E, 1, 0, 1, 4096);
 	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_INVALID_OPCODE);
 	assert_int_equal(th_newest_error_location(&f->admin), 0);
-	/* SGL: an unknown descriptor type (byte 39), in-capsule data at an offset (address, byte 24). */
+	/* SGL: an unknown descriptor type (byte 39), in-capsule data at an offset (byte 24). */
 	sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
 	sqe.dptr.type = 0x30;
 	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_SGL_INVALID_TYPE);
@@ -503,7 +503,8 @@ static void test_error_log_names_the_field(void **state)
 	sqe = th_rw_sqe(nvme_cmd_write, 1, 0, 1, 4096);
 	th_sgl_incapsule(&sqe, 4096);
 	sqe.dptr.addr = 512;
-	assert_int_equal(th_exec(&f->io, &sqe, f->wbuf, 4096, NULL, 0, NULL), ST_SGL_INVALID_OFFSET);
+	uint16_t status = th_exec(&f->io, &sqe, f->wbuf, 4096, NULL, 0, NULL);
+	assert_int_equal(status, ST_SGL_INVALID_OFFSET);
 	assert_int_equal(th_newest_error_location(&f->admin), 24);
 	/* A DSM range out of the namespace is in the data, not the SQE: no field, FFFFh. */
 	struct nvme_dsm_range range = {.slba = NS1_BLOCKS, .nlb = 1};

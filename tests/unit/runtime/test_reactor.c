@@ -50,7 +50,10 @@ static int teardown(void **state)
 }
 
 /* A deterministic scramble of due times in the past, with ties. */
-static uint64_t past_due(uint64_t now, unsigned i) { return now - 1000000000ull + (i * 7919u) % 509u * 1000u; }
+static uint64_t past_due(uint64_t now, unsigned i)
+{
+	return now - 1000000000ull + (i * 7919u) % 509u * 1000u;
+}
 
 static void assert_fired_in_due_order(void)
 {
