@@ -51,4 +51,18 @@ void media_zero(struct media *m, uint64_t offset, uint64_t len);
  */
 unsigned media_map(struct media *m, uint64_t offset, uint64_t len, struct iovec *iov, unsigned cap);
 
+/*
+ * For zero-copy senders, which hand media_map's pieces to the kernel and learn
+ * only later that it is done reading them: from media_hold() until the
+ * matching media_release() (same range), a write or zeroing of a held page
+ * gives it a new physical frame under the same address before changing it, so
+ * the bytes already handed to the kernel stay as they were (the kernel keeps
+ * the old frame); the address shows the new bytes, as it would unheld.  Bytes
+ * are thus fixed once a send takes them, as with a copying send.  Holds nest;
+ * the caller releases every successful hold exactly once.  media_hold returns
+ * 0, or -ENOMEM with nothing held.
+ */
+int media_hold(struct media *m, uint64_t offset, uint64_t len);
+void media_release(struct media *m, uint64_t offset, uint64_t len);
+
 #endif

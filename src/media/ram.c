@@ -17,6 +17,8 @@
 
 struct leaf {
 	_Atomic(uint8_t *) page[LEAF_PAGES];
+	/* Holds on the page's current bytes (media_hold): while any, writes do not change them. */
+	_Atomic uint32_t held[LEAF_PAGES];
 };
 
 struct media {
@@ -112,6 +114,19 @@ static uint8_t *take_free_page(struct media *m)
 	return page;
 }
 
+/* The leaf of page_index, made if needed; called with alloc_lock held. */
+static struct leaf *leaf_for(struct media *m, uint64_t page_index)
+{
+	_Atomic(struct leaf *) *leaf_slot = &m->leaf[page_index >> LEAF_SHIFT];
+	struct leaf *leaf = atomic_load_explicit(leaf_slot, memory_order_relaxed);
+	if (!leaf) {
+		leaf = calloc(1, sizeof(*leaf));
+		if (leaf)
+			atomic_store_explicit(leaf_slot, leaf, memory_order_release);
+	}
+	return leaf;
+}
+
 uint8_t *media_page_for_write(struct media *m, uint64_t page_index)
 {
 	uint8_t *page = media_page(m, page_index);
@@ -119,14 +134,9 @@ uint8_t *media_page_for_write(struct media *m, uint64_t page_index)
 		return page;
 
 	pthread_mutex_lock(&m->alloc_lock);
-	_Atomic(struct leaf *) *leaf_slot = &m->leaf[page_index >> LEAF_SHIFT];
-	struct leaf *leaf = atomic_load_explicit(leaf_slot, memory_order_relaxed);
-	if (!leaf) {
-		leaf = calloc(1, sizeof(*leaf));
-		if (!leaf)
-			goto out;
-		atomic_store_explicit(leaf_slot, leaf, memory_order_release);
-	}
+	struct leaf *leaf = leaf_for(m, page_index);
+	if (!leaf)
+		goto out;
 	_Atomic(uint8_t *) *page_slot = &leaf->page[page_index & (LEAF_PAGES - 1)];
 	page = atomic_load_explicit(page_slot, memory_order_relaxed);
 	if (!page) {
@@ -212,6 +222,78 @@ void media_read(struct media *m, uint64_t offset, void *buf, uint64_t len)
 	}
 }
 
+static bool page_held(struct media *m, uint64_t page_index)
+{
+	struct leaf *leaf =
+	    atomic_load_explicit(&m->leaf[page_index >> LEAF_SHIFT], memory_order_acquire);
+	/* Sequentially consistent, pairing with media_hold: a hold taken before a send
+	 * that went before this write is seen here. */
+	return leaf && atomic_load(&leaf->held[page_index & (LEAF_PAGES - 1)]);
+}
+
+/*
+ * A page about to change in [in_page, in_page + len).  When a hold is on it,
+ * the page first gets a new physical page under the same address: the kernel
+ * keeps the old one, with the bytes a zero-copy send is still reading, for as
+ * long as it references it, and we carry over the bytes this write keeps.
+ */
+static uint8_t *page_to_change(struct media *m, uint64_t page_index, uint64_t in_page,
+			       uint64_t len)
+{
+	uint8_t *page = media_page_for_write(m, page_index);
+	if (!page || !page_held(m, page_index))
+		return page;
+	uint8_t keep[MEDIA_PAGE_SIZE];
+	bool whole = in_page == 0 && len == MEDIA_PAGE_SIZE;
+	if (!whole)
+		memcpy(keep, page, MEDIA_PAGE_SIZE);
+	if (madvise(page, MEDIA_PAGE_SIZE, MADV_DONTNEED)) {
+		log_warn("media: cannot give a held page a new frame: %s", strerror(errno));
+		return page;
+	}
+	if (!whole)
+		memcpy(page, keep, MEDIA_PAGE_SIZE);
+	return page;
+}
+
+static uint64_t pages_end(const struct media *m, uint64_t offset, uint64_t len)
+{
+	uint64_t end = (offset + len + MEDIA_PAGE_SIZE - 1) >> MEDIA_PAGE_SHIFT;
+	return end < m->pages ? end : m->pages;
+}
+
+void media_release(struct media *m, uint64_t offset, uint64_t len)
+{
+	for (uint64_t i = offset >> MEDIA_PAGE_SHIFT; i < pages_end(m, offset, len); i++) {
+		/* media_hold made the leaf, and leaves stay until the store goes. */
+		struct leaf *leaf =
+		    atomic_load_explicit(&m->leaf[i >> LEAF_SHIFT], memory_order_acquire);
+		atomic_fetch_sub_explicit(&leaf->held[i & (LEAF_PAGES - 1)], 1,
+					  memory_order_release);
+	}
+}
+
+int media_hold(struct media *m, uint64_t offset, uint64_t len)
+{
+	for (uint64_t i = offset >> MEDIA_PAGE_SHIFT; i < pages_end(m, offset, len); i++) {
+		struct leaf *leaf =
+		    atomic_load_explicit(&m->leaf[i >> LEAF_SHIFT], memory_order_acquire);
+		if (!leaf) {
+			/* A hole now; held all the same, since a write may fill it before release. */
+			pthread_mutex_lock(&m->alloc_lock);
+			leaf = leaf_for(m, i);
+			pthread_mutex_unlock(&m->alloc_lock);
+			if (!leaf) {
+				media_release(m, offset, (i << MEDIA_PAGE_SHIFT) - offset);
+				return -ENOMEM;
+			}
+		}
+		/* Sequentially consistent, pairing with page_held(). */
+		atomic_fetch_add(&leaf->held[i & (LEAF_PAGES - 1)], 1);
+	}
+	return 0;
+}
+
 int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len)
 {
 	const uint8_t *in = buf;
@@ -220,7 +302,7 @@ int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len)
 		uint64_t chunk = MEDIA_PAGE_SIZE - in_page;
 		if (chunk > len)
 			chunk = len;
-		uint8_t *page = media_page_for_write(m, offset >> MEDIA_PAGE_SHIFT);
+		uint8_t *page = page_to_change(m, offset >> MEDIA_PAGE_SHIFT, in_page, chunk);
 		if (!page)
 			return -ENOMEM;
 		memcpy(page + in_page, in, chunk);
@@ -233,9 +315,12 @@ int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len)
 
 static void zero_in_page(struct media *m, uint64_t offset, uint64_t len)
 {
-	uint8_t *page = media_page(m, offset >> MEDIA_PAGE_SHIFT);
+	uint64_t index = offset >> MEDIA_PAGE_SHIFT, in_page = offset & (MEDIA_PAGE_SIZE - 1);
+	if (!media_page(m, index))
+		return;
+	uint8_t *page = page_to_change(m, index, in_page, len);
 	if (page)
-		memset(page + (offset & (MEDIA_PAGE_SIZE - 1)), 0, len);
+		memset(page + in_page, 0, len);
 }
 
 static const uint8_t zero_page[MEDIA_PAGE_SIZE];

@@ -1,4 +1,7 @@
-/* The sparse RAM store: residency, zero reads, discard, partial zeroing, concurrency. */
+/*
+ * The sparse RAM store: residency, zero reads, discard, partial zeroing, concurrency, and holds
+ * that keep bytes a zero-copy send was given.
+ */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -9,6 +12,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "media/media.h"
 
@@ -279,6 +286,119 @@ static void test_concurrent_writers_lose_no_page(void **state)
 	media_destroy(m);
 }
 
+/* ---- holds: a real MSG_ZEROCOPY send over loopback, overwritten while it waits ---- */
+
+#define HELD_BYTES (16 * PAGE)
+#define FILLER_BYTES (256u * 1024)
+
+static void connected_pair(int *sender, int *receiver)
+{
+	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(addr);
+	/* A tiny receive window, set before the handshake, keeps sends waiting in the sender. */
+	int small = 4096, large = 4 << 20, one = 1;
+	assert_int_equal(setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(listener, 1), 0);
+	assert_int_equal(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
+	*sender = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(setsockopt(*sender, SOL_SOCKET, SO_SNDBUF, &large, sizeof(large)), 0);
+	assert_int_equal(setsockopt(*sender, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)), 0);
+	assert_int_equal(connect(*sender, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	*receiver = accept(listener, NULL, NULL);
+	assert_true(*receiver >= 0);
+	close(listener);
+}
+
+static void send_all(int fd, const struct iovec *pieces, unsigned n, int flags)
+{
+	size_t total = 0;
+	for (unsigned i = 0; i < n; i++)
+		total += pieces[i].iov_len;
+	struct msghdr msg = {.msg_iov = (struct iovec *)pieces, .msg_iovlen = n};
+	/* One call: the sender has room for all of it, only the receiver's window is closed. */
+	assert_int_equal(sendmsg(fd, &msg, flags | MSG_DONTWAIT), (ssize_t)total);
+}
+
+static void receive_exactly(int fd, uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = recv(fd, buf, len, 0);
+		assert_true(n > 0);
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void test_held_pages_keep_the_bytes_a_zero_copy_send_took(void **state)
+{
+	(void)state;
+	struct media *m = media_ram_create(4 * HELD_BYTES);
+	static uint8_t old_bytes[HELD_BYTES], new_bytes[HELD_BYTES], got[HELD_BYTES];
+	static uint8_t filler[FILLER_BYTES];
+	fill(old_bytes, sizeof(old_bytes), 1);
+	fill(new_bytes, sizeof(new_bytes), 2);
+	/* Region 0 is held while its send waits; region 1 is the control, sent unheld. */
+	for (uint64_t region = 0; region < 2; region++)
+		assert_int_equal(media_write(m, region * HELD_BYTES, old_bytes, HELD_BYTES), 0);
+	int sender, receiver;
+	connected_pair(&sender, &receiver);
+
+	/* Fill the receiver's window so that what follows waits in the sender's queue. */
+	struct iovec filler_piece = {filler, sizeof(filler)};
+	send_all(sender, &filler_piece, 1, 0);
+	struct iovec pieces[2][HELD_BYTES / PAGE];
+	unsigned npieces[2];
+	assert_int_equal(media_hold(m, 0, HELD_BYTES), 0);
+	for (uint64_t region = 0; region < 2; region++) {
+		npieces[region] = media_map(m, region * HELD_BYTES, HELD_BYTES, pieces[region],
+					    HELD_BYTES / PAGE);
+		assert_true(npieces[region] > 0);
+		send_all(sender, pieces[region], npieces[region], MSG_ZEROCOPY);
+	}
+
+	/* Overwrite both regions: whole pages, and sectors inside one page (the kept-bytes path). */
+	for (uint64_t region = 0; region < 2; region++) {
+		assert_int_equal(media_write(m, region * HELD_BYTES, new_bytes, HELD_BYTES - PAGE), 0);
+		uint64_t last = region * HELD_BYTES + HELD_BYTES - PAGE;
+		assert_int_equal(media_write(m, last + SECTOR, new_bytes + HELD_BYTES - PAGE + SECTOR,
+					     2 * SECTOR), 0);
+	}
+
+	receive_exactly(receiver, filler, sizeof(filler));
+	/* The held region arrives as it was when the send took it... */
+	receive_exactly(receiver, got, HELD_BYTES);
+	assert_memory_equal(got, old_bytes, HELD_BYTES);
+	/* ...while the unheld one shows the send really was still reading the pages (else this
+	 * test could not tell a hold from a send that had copied already). */
+	receive_exactly(receiver, got, HELD_BYTES);
+	assert_memory_equal(got, new_bytes, HELD_BYTES - PAGE);
+	assert_memory_equal(got + HELD_BYTES - PAGE + SECTOR, new_bytes + HELD_BYTES - PAGE + SECTOR,
+			    2 * SECTOR);
+	assert_memory_equal(got + HELD_BYTES - PAGE, old_bytes + HELD_BYTES - PAGE, SECTOR);
+
+	/* The store itself has the new bytes (and the kept ones) in both regions. */
+	for (uint64_t region = 0; region < 2; region++) {
+		media_read(m, region * HELD_BYTES, got, HELD_BYTES);
+		assert_memory_equal(got, new_bytes, HELD_BYTES - PAGE);
+		assert_memory_equal(got + HELD_BYTES - PAGE, old_bytes + HELD_BYTES - PAGE, SECTOR);
+		assert_memory_equal(got + HELD_BYTES - PAGE + SECTOR,
+				    new_bytes + HELD_BYTES - PAGE + SECTOR, 2 * SECTOR);
+		assert_memory_equal(got + HELD_BYTES - PAGE + 3 * SECTOR,
+				    old_bytes + HELD_BYTES - PAGE + 3 * SECTOR, PAGE - 3 * SECTOR);
+	}
+	media_release(m, 0, HELD_BYTES);
+	/* Released: a write goes in place again, keeping the page's other bytes. */
+	assert_int_equal(media_write(m, 0, old_bytes, SECTOR), 0);
+	media_read(m, 0, got, PAGE);
+	assert_memory_equal(got, old_bytes, SECTOR);
+	assert_memory_equal(got + SECTOR, new_bytes + SECTOR, PAGE - SECTOR);
+	close(sender);
+	close(receiver);
+	media_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +410,7 @@ int main(void)
 	    cmocka_unit_test(test_zero_sectors_straddling_a_page_boundary),
 	    cmocka_unit_test(test_zero_sectors_inside_one_page),
 	    cmocka_unit_test(test_concurrent_writers_lose_no_page),
+	    cmocka_unit_test(test_held_pages_keep_the_bytes_a_zero_copy_send_took),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
