@@ -47,6 +47,7 @@ struct daemon_options {
 	struct nvme_target_params target;
 	unsigned reactors;
 	bool busy_poll;
+	uint32_t zerocopy_min;
 	uint64_t timer_spin_ns;
 	struct ssd_params ssd;
 	struct zoned_params zoned;

@@ -293,6 +293,10 @@ static const struct opt daemon_opts[] = {
      FIELD(reactors), .help = "reactor threads; connections are spread over them round-robin"},
     {OPT_FLAG, "poll", FIELD(busy_poll),
      .help = "reactors spin instead of sleeping: lowest latency, one busy core each"},
+    {OPT_NUMBER, "zerocopy-min", 0, "BYTES", 0, 1u << 30, .def = "0", FIELD(zerocopy_min),
+     .help = "send read data of this size or more with MSG_ZEROCOPY (0: never); it pays only "
+	     "across a real NIC: the kernel copies such sends to a local host anyway, at more "
+	     "CPU than a plain send (docs/benchmarks.md)"},
     {OPT_NUMBER, "timer-spin", 0, "NS", 0, 10000000, .def = "0", FIELD(timer_spin_ns),
      .help = "a sleeping reactor wakes this long before a modelled completion and spins to it: "
 	     "wake-ups in a VM overshoot by tens of us (try 80000 there)"},

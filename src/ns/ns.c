@@ -81,12 +81,24 @@ void ns_destroy(struct ns *ns)
 void ns_media_fetch(const struct ns *ns, struct media *m, struct ns_io *io)
 {
 	uint64_t offset = io->slba << ns->lba_shift, len = (uint64_t)io->nlb << ns->lba_shift;
-	if (io->iov && (io->iovcnt = media_map(m, offset, len, io->iov, io->iov_cap)))
+	if (io->iov && (io->iovcnt = media_map(m, offset, len, io->iov, io->iov_cap))) {
+		/* Without the hold (no memory for it) the sender copies instead. */
+		if (io->hold && !media_hold(m, offset, len))
+			*io->hold = (struct ns_hold){m, offset, len};
 		return;
+	}
 	if (io->buf) {
 		media_read(m, offset, io->buf, len);
 		io->data = io->buf;
 	}
+}
+
+void ns_release(struct ns_hold *hold)
+{
+	if (!hold->media)
+		return;
+	media_release(hold->media, hold->offset, hold->len);
+	*hold = (struct ns_hold){0};
 }
 
 uint64_t ns_media_blocks_in_use(const struct ns *ns, const struct media *m)

@@ -17,6 +17,20 @@
 #include <sys/uio.h>
 
 struct ns;
+struct media;
+
+/*
+ * Pieces of a kind's storage a read held for a zero-copy send (media_hold):
+ * until ns_release(), a write leaves the bytes already handed to the kernel
+ * as they were.  Zeroed: nothing held.
+ */
+struct ns_hold {
+	struct media *media;
+	uint64_t offset, len;
+};
+
+/* Gives back what a read held, if anything; the hold is zeroed. */
+void ns_release(struct ns_hold *hold);
 
 struct ns_io {
 	uint64_t slba;
@@ -33,6 +47,8 @@ struct ns_io {
 	struct iovec *iov;
 	unsigned iov_cap;
 	unsigned iovcnt;
+	/* With iov: where to record a hold on the pieces (NULL: take none). */
+	struct ns_hold *hold;
 	uint64_t now_ns;
 	uint64_t done_ns;
 };

@@ -39,6 +39,7 @@ static void execute_read(struct nvme_req *req)
 	struct ns_io io = io_for(req);
 	io.iov = req->data_iov;
 	io.iov_cap = req->data_iov_cap;
+	io.hold = req->hold_data ? &req->data_hold : NULL;
 	uint16_t status = ns->ops->read(ns, &io);
 	if (!status) {
 		req->data = io.data;
@@ -47,6 +48,8 @@ static void execute_read(struct nvme_req *req)
 	}
 	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
 }
+
+void nvme_req_release_data(struct nvme_req *req) { ns_release(&req->data_hold); }
 
 static void execute_write(struct nvme_req *req)
 {

@@ -61,6 +61,12 @@ struct nvme_req {
 	struct iovec *data_iov; /* the transport's array of data_iov_cap entries */
 	uint32_t data_iov_cap;
 	uint32_t data_iovcnt;
+	/* Set by the transport before execute when it will send the data without
+	 * copying it: a read then holds the pieces in data_iov (data_hold) until
+	 * nvme_req_release_data().  Data at `data` needs no hold: it is the
+	 * transport's buffer or storage that never changes. */
+	bool hold_data;
+	struct ns_hold data_hold;
 	void (*execute)(struct nvme_req *req);
 	struct reactor_timer due;
 	uint16_t pending_status;
@@ -101,6 +107,8 @@ bool nvme_sq_orphaned(const struct nvme_sq *sq);
 uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq);
 /* Forget a request whose connection is going away (disarms its timer). */
 void nvme_req_cancel(struct nvme_req *req);
+/* The transport is done with the data of a read that held it (hold_data); no-op otherwise. */
+void nvme_req_release_data(struct nvme_req *req);
 /* Answer a request whose data transfer failed (e.g. a data digest error). */
 void nvme_req_fail(struct nvme_req *req, uint16_t status);
 

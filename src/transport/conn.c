@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport/conn.h"
@@ -29,22 +31,107 @@ static const struct nvme_transport_ops tcp_ops = {
 
 /* ---- transmit ---- */
 
-static void tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases)
+static void tx_push_entry(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases,
+			  struct tcp_req *zerocopy)
 {
 	/* Sized at creation for every request's worst case: it cannot overflow. */
 	uint32_t slot = (conn->tx_head + conn->tx_count) % conn->tx_cap;
 	conn->tx[slot].iov.iov_base = base;
 	conn->tx[slot].iov.iov_len = len;
 	conn->tx[slot].releases = releases;
+	conn->tx[slot].zerocopy = zerocopy;
 	conn->tx_count++;
 	reactor_defer(conn->worker->reactor, &conn->flush_task);
 }
 
+static void tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases)
+{
+	tx_push_entry(conn, base, len, releases, NULL);
+}
+
 static void req_release(struct tcp_req *req)
 {
+	nvme_req_release_data(&req->nvme);
+	req->nvme.hold_data = false;
+	req->zc_pending = false;
 	req->state = REQ_FREE;
 	req->next_free = req->conn->free_reqs;
 	req->conn->free_reqs = req;
+}
+
+/* ---- zero-copy sends: a request waits until the kernel is done with its data ---- */
+
+static bool zc_send_done(const struct tcp_conn *conn, uint32_t number)
+{
+	return (int32_t)(number - conn->zc_done) < 0;
+}
+
+/* Everything of req has been sent: reuse it now, or once its zero-copy sends are done. */
+static void req_sent(struct tcp_conn *conn, struct tcp_req *req)
+{
+	if (!req->zc_pending || zc_send_done(conn, req->zc_send)) {
+		req_release(req);
+		return;
+	}
+	req->next_free = NULL;
+	if (conn->zc_held_tail)
+		conn->zc_held_tail->next_free = req;
+	else
+		conn->zc_held = req;
+	conn->zc_held_tail = req;
+}
+
+/* The kernel finished sends lo..hi (it numbers them as we made them). */
+static void zc_complete(struct tcp_conn *conn, uint32_t lo, uint32_t hi)
+{
+	for (uint32_t n = lo;; n++) {
+		if (n - conn->zc_done < TCP_ZC_WINDOW)
+			conn->zc_complete[n % TCP_ZC_WINDOW / 64] |= 1ull << (n % 64);
+		if (n == hi)
+			break;
+	}
+	for (;;) {
+		uint64_t *word = &conn->zc_complete[conn->zc_done % TCP_ZC_WINDOW / 64];
+		uint64_t bit = 1ull << (conn->zc_done % 64);
+		if (!(*word & bit))
+			break;
+		*word &= ~bit;
+		conn->zc_done++;
+	}
+	/* Held requests are in send order: release from the oldest. */
+	while (conn->zc_held && zc_send_done(conn, conn->zc_held->zc_send)) {
+		struct tcp_req *req = conn->zc_held;
+		conn->zc_held = req->next_free;
+		if (!conn->zc_held)
+			conn->zc_held_tail = NULL;
+		req_release(req);
+	}
+}
+
+/* Reads the kernel's zero-copy notifications from the socket's error queue. */
+static void zc_read_notifications(struct tcp_conn *conn)
+{
+	for (;;) {
+		char control[256];
+		struct msghdr msg = {.msg_control = control, .msg_controllen = sizeof(control)};
+		if (recvmsg(conn->rfd.fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (!(c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) &&
+			    !(c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR))
+				continue;
+			const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
+			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY)
+				continue;
+			if ((ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) && !conn->zc_copied_logged) {
+				log_debug("%s: the kernel copies zero-copy sends on this path (a local "
+					  "host?): --zerocopy-min only costs here",
+					  conn->peer);
+				conn->zc_copied_logged = true;
+			}
+			zc_complete(conn, ee->ee_info, ee->ee_data);
+		}
+	}
 }
 
 static void set_pollout(struct tcp_conn *conn, bool on)
@@ -55,10 +142,15 @@ static void set_pollout(struct tcp_conn *conn, bool on)
 	reactor_mod_fd(conn->worker->reactor, &conn->rfd, EPOLLIN | (on ? EPOLLOUT : 0));
 }
 
-static void tx_consume(struct tcp_conn *conn, size_t sent)
+/* sent bytes left; zc: they went in zero-copy send number zc_next - 1. */
+static void tx_consume(struct tcp_conn *conn, size_t sent, bool zc)
 {
 	while (sent && conn->tx_count) {
 		struct tcp_tx_entry *e = &conn->tx[conn->tx_head];
+		if (zc && e->zerocopy) {
+			e->zerocopy->zc_pending = true;
+			e->zerocopy->zc_send = conn->zc_next - 1;
+		}
 		size_t left = e->iov.iov_len - conn->tx_head_sent;
 		if (sent < left) {
 			conn->tx_head_sent += sent;
@@ -69,21 +161,28 @@ static void tx_consume(struct tcp_conn *conn, size_t sent)
 		conn->tx_head = (conn->tx_head + 1) % conn->tx_cap;
 		conn->tx_count--;
 		if (e->releases)
-			req_release(e->releases);
+			req_sent(conn, e->releases);
 	}
 }
 
 static void conn_flush(struct tcp_conn *conn)
 {
 	struct iovec iov[IOV_MAX];
+	bool zc_allowed = conn->zc_min != 0;
 	while (conn->tx_count && conn->state != CONN_CLOSED) {
 		int n = 0;
-		for (uint32_t i = 0; i < conn->tx_count && n < IOV_MAX; i++, n++)
-			iov[n] = conn->tx[(conn->tx_head + i) % conn->tx_cap].iov;
+		bool zc = false;
+		for (uint32_t i = 0; i < conn->tx_count && n < IOV_MAX; i++, n++) {
+			const struct tcp_tx_entry *e = &conn->tx[(conn->tx_head + i) % conn->tx_cap];
+			iov[n] = e->iov;
+			zc |= e->zerocopy != NULL;
+		}
+		zc = zc && zc_allowed && conn->zc_next - conn->zc_done < TCP_ZC_WINDOW;
 		iov[0].iov_base = (char *)iov[0].iov_base + conn->tx_head_sent;
 		iov[0].iov_len -= conn->tx_head_sent;
 		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t sent = sendmsg(conn->rfd.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t sent = sendmsg(conn->rfd.fd, &msg,
+				       MSG_NOSIGNAL | MSG_DONTWAIT | (zc ? MSG_ZEROCOPY : 0));
 		if (sent < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				set_pollout(conn, true);
@@ -91,10 +190,18 @@ static void conn_flush(struct tcp_conn *conn)
 			}
 			if (errno == EINTR)
 				continue;
+			if (errno == ENOBUFS && zc) {
+				/* No kernel memory for more notifications: collect them, copy this once. */
+				zc_read_notifications(conn);
+				zc_allowed = false;
+				continue;
+			}
 			tcp_conn_close(conn, errno == EPIPE || errno == ECONNRESET ? NULL : strerror(errno));
 			return;
 		}
-		tx_consume(conn, (size_t)sent);
+		if (zc)
+			conn->zc_next++;
+		tx_consume(conn, (size_t)sent, zc);
 	}
 	if (conn->state == CONN_CLOSED)
 		return;
@@ -136,11 +243,15 @@ static void queue_response(struct nvme_req *nvme)
 		if (conn->limits.hdgst)
 			req->c2h.hdgst = crc32c(c2h, sizeof(*c2h));
 		tx_push(conn, &req->c2h, sizeof(*c2h) + hdgst_len(conn), NULL);
+		/* Pieces of a namespace go zero-copy only when held; `data` never changes. */
+		struct tcp_req *zc =
+		    nvme->hold_data && (!nvme->data_iovcnt || nvme->data_hold.media) ? req : NULL;
 		if (nvme->data_iovcnt) {
 			for (uint32_t i = 0; i < nvme->data_iovcnt; i++)
-				tx_push(conn, nvme->data_iov[i].iov_base, nvme->data_iov[i].iov_len, NULL);
+				tx_push_entry(conn, nvme->data_iov[i].iov_base,
+					      nvme->data_iov[i].iov_len, NULL, zc);
 		} else {
-			tx_push(conn, (void *)nvme->data, nvme->data_len, NULL);
+			tx_push_entry(conn, (void *)nvme->data, nvme->data_len, NULL, zc);
 		}
 		if (ddgst_len) {
 			req->c2h_ddgst = nvme->data_iovcnt
@@ -214,6 +325,8 @@ static void start_command(struct tcp_conn *conn, struct tcp_req *req)
 		nvme_req_fail(nvme, status);
 		return;
 	}
+	/* Large read data leaves without a copy: the namespace must hold it until the kernel is done. */
+	nvme->hold_data = conn->zc_min && nvme->xfer == NVME_XFER_C2H && nvme->data_len >= conn->zc_min;
 	if (nvme->xfer == NVME_XFER_H2C && nvme->incapsule_len == 0) {
 		req->state = REQ_AWAIT_H2C;
 		req->h2c_received = 0;
@@ -515,6 +628,8 @@ static void conn_on_event(struct reactor_fd *rfd, uint32_t events)
 	struct tcp_conn *conn = container_of(rfd, struct tcp_conn, rfd);
 	if (conn->state == CONN_CLOSED)
 		return;
+	if ((events & EPOLLERR) && conn->zc_min)
+		zc_read_notifications(conn);
 	if (events & EPOLLOUT)
 		conn_flush(conn);
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !conn->close_when_sent) {
@@ -625,6 +740,11 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn->zc_min = transport->params.zerocopy_min;
+	if (conn->zc_min && setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one))) {
+		log_warn("zero-copy sends unavailable: %s", strerror(errno));
+		conn->zc_min = 0;
+	}
 	describe_peer(conn);
 	conn->state = CONN_AWAIT_ICREQ;
 	expect_header(conn);
@@ -649,9 +769,12 @@ static void conn_shutdown(struct tcp_conn *conn, const char *why)
 	conn->state = CONN_CLOSED;
 	reactor_del_fd(conn->worker->reactor, &conn->rfd);
 	close(conn->rfd.fd);
-	for (uint32_t i = 0; i < conn->nreqs; i++)
+	for (uint32_t i = 0; i < conn->nreqs; i++) {
 		if (conn->reqs[i].state != REQ_FREE)
 			nvme_req_cancel(&conn->reqs[i].nvme);
+		/* The socket is gone, and with it what the kernel would have said about the data. */
+		nvme_req_release_data(&conn->reqs[i].nvme);
+	}
 	nvme_sq_destroy(&conn->sq);
 	if (conn->prev)
 		conn->prev->next = conn->next;

@@ -18,6 +18,8 @@
 #define TCP_ICREQ_TIMEOUT_NS (10ull * 1000000000ull)
 /* How long a host that caused a fatal error gets to read our termination request. */
 #define TCP_TERM_TIMEOUT_NS (1ull * 1000000000ull)
+/* Zero-copy sends the kernel may still be reading at once; past that, sends copy. */
+#define TCP_ZC_WINDOW 1024u
 
 struct tcp_worker {
 	struct tcp_transport *transport;
@@ -63,7 +65,11 @@ struct tcp_req {
 	uint16_t ttag;
 	uint32_t h2c_received;
 	bool data_digest_failed;
-	struct tcp_req *next_free;
+	/* Its data went out in zero-copy sends, the last numbered zc_send: it is
+	 * reused only once the kernel says it is done with that send. */
+	bool zc_pending;
+	uint32_t zc_send;
+	struct tcp_req *next_free; /* also the link of the held list */
 	struct tcp_c2h_out c2h;
 	uint32_t c2h_ddgst;
 	struct tcp_r2t_out r2t;
@@ -73,6 +79,7 @@ struct tcp_req {
 struct tcp_tx_entry {
 	struct iovec iov;
 	struct tcp_req *releases; /* the request freed once this is sent */
+	struct tcp_req *zerocopy; /* whose data this is, when it may go without a copy */
 };
 
 enum conn_state { CONN_AWAIT_ICREQ, CONN_LIVE, CONN_CLOSED };
@@ -118,6 +125,13 @@ struct tcp_conn {
 	bool pollout;
 	bool close_when_sent;
 	uint64_t fatal_at_ns;
+	/* zero-copy sends (MSG_ZEROCOPY), numbered by the kernel from 0 per socket */
+	uint32_t zc_min;  /* data this large goes zero-copy; 0: never */
+	uint32_t zc_next; /* the number of our next zero-copy send */
+	uint32_t zc_done; /* every send numbered below this is done */
+	uint64_t zc_complete[TCP_ZC_WINDOW / 64]; /* done out of order, by number % window */
+	struct tcp_req *zc_held, *zc_held_tail;   /* sent, waiting for the kernel, in order */
+	bool zc_copied_logged;
 	struct reactor_task flush_task;
 	struct reactor_task free_task;
 	struct nvme_tcp_icresp_pdu icresp;

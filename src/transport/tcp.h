@@ -20,6 +20,8 @@ struct tcp_transport_params {
 	struct nvme_target *target;
 	struct reactor **reactors;
 	unsigned nreactors;
+	/* Read data this large or larger goes out with MSG_ZEROCOPY; 0: never. */
+	uint32_t zerocopy_min;
 };
 
 /* Binds and listens; returns NULL with a message in err. */
