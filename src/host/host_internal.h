@@ -9,6 +9,14 @@
 
 enum send_state { SEND_IDLE, SEND_CAPSULE, SEND_H2C };
 
+/*
+ * While reads this large are outstanding, the receive side asks the socket for
+ * no more than two headers at a time (a response and the next C2HData header),
+ * so that data is received straight into the read's buffer rather than copied
+ * out of the staging buffer: a syscall more per PDU, a data copy less.
+ */
+#define LARGE_C2H (32u * 1024)
+
 /* One command slot; its index is the CID. */
 struct host_req {
 	struct nvme_sqe sqe;
@@ -52,6 +60,8 @@ struct host_qpair {
 	/* Receive side. */
 	uint8_t *rbuf;
 	size_t rbuf_size, rpos, rend;
+	/* Outstanding reads of LARGE_C2H bytes or more: headers are then read alone. */
+	unsigned large_reads;
 	enum rx_state rx_state;
 	struct pdu_rx rx;
 	struct host_req *rx_req;

@@ -395,6 +395,8 @@ int host_qpair_submit(struct host_qpair *qp, const struct nvme_sqe *sqe, void *b
 	/* Fabrics commands (Connect) always carry their data in-capsule. */
 	req->incapsule = xfer == HOST_XFER_H2C && len &&
 			 (len <= qp->incapsule_max || sqe->opcode == nvme_admin_fabrics);
+	if (xfer == HOST_XFER_C2H && req->len >= LARGE_C2H)
+		qp->large_reads++;
 
 	struct nvme_sgl_desc *sgl = &req->sqe.dptr;
 	memset(sgl, 0, sizeof(*sgl));
@@ -430,6 +432,8 @@ void qpair_complete(struct host_qpair *qp, struct host_req *req, const struct ho
 	if (req->send_state != SEND_IDLE)
 		qpair_send_fifo_remove(qp, req);
 	req->active = false;
+	if (req->xfer == HOST_XFER_C2H && req->len >= LARGE_C2H)
+		qp->large_reads--;
 	qp->free_cids[qp->free_count++] = (uint16_t)(req - qp->reqs);
 	qp->completed++;
 	if (cb)

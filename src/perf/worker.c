@@ -232,9 +232,22 @@ static void *worker_main(void *arg)
 	}
 
 	int64_t stop_seen = 0;
+	bool ready = true; /* the first pass sends what was just submitted */
 	for (;;) {
 		int progress = 0;
 		unsigned outstanding = 0;
+		/*
+		 * Busy polling spins on epoll rather than on recv: a recv takes the socket's
+		 * lock, so spinning on it makes the kernel queue arriving data to the socket's
+		 * backlog and process it on this CPU instead of the sender's.
+		 */
+		struct epoll_event evs[16];
+		if (!ready) {
+			ready = epoll_wait(epfd, evs, 16, 0) > 0;
+			if (!ready && !atomic_load_explicit(&job->stop, memory_order_relaxed))
+				continue;
+		}
+		ready = !job->cfg->busy_poll;
 		for (unsigned i = 0; i < w->nqueues; i++) {
 			struct perf_queue *q = &w->queues[i];
 			int rc = host_qpair_process(q->qp);
@@ -263,10 +276,8 @@ static void *worker_main(void *arg)
 				break;
 			}
 		}
-		if (!progress && !job->cfg->busy_poll) {
-			struct epoll_event evs[16];
+		if (!progress && !job->cfg->busy_poll)
 			epoll_wait(epfd, evs, 16, 10);
-		}
 	}
 	for (unsigned i = 0; i < w->nqueues; i++)
 		w->success_violations += host_qpair_success_flag_violations(w->queues[i].qp);
