@@ -61,7 +61,7 @@ struct walker {
 	uint32_t pos, plen;
 };
 
-/* Feeds n bytes; returns how many were taken, stopping once a PDU's header is in (*whole). */
+/* Feeds n bytes; returns how many were taken, stopping once a PDU's header is in (*peeked). */
 static size_t walk(struct walker *w, const uint8_t *p, size_t n, bool *peeked)
 {
 	size_t taken = 0;
@@ -78,8 +78,9 @@ static size_t walk(struct walker *w, const uint8_t *p, size_t n, bool *peeked)
 			w->hdr[w->pos++] = p[taken++];
 			if (w->pos == keep) {
 				*peeked = true;
+				/* The caller reads hdr before the next byte comes in. */
 				if (w->pos == w->plen)
-					w->pos = 0, w->plen = 0; /* caller reads hdr before the next byte */
+					w->pos = w->plen = 0;
 				return taken;
 			}
 			continue;
@@ -88,7 +89,7 @@ static size_t walk(struct walker *w, const uint8_t *p, size_t n, bool *peeked)
 		w->pos += (uint32_t)skip;
 		taken += skip;
 		if (w->pos == w->plen)
-			w->pos = 0, w->plen = 0;
+			w->pos = w->plen = 0;
 	}
 	return taken;
 }
@@ -182,7 +183,8 @@ static int relay(struct session *s, int up)
 					continue;
 				const struct nvme_tcp_hdr *h = (const void *)w->hdr;
 				if (i == 0 && h->type == NVME_TCP_CMD) {
-					const struct nvmf_connect_command *c = (const void *)(w->hdr + 8);
+					const struct nvmf_connect_command *c =
+					    (const void *)(w->hdr + 8);
 					if (c->opcode == nvme_admin_fabrics &&
 					    c->fctype == nvme_fabrics_type_connect && c->qid) {
 						connect_pending = true;
@@ -192,7 +194,8 @@ static int relay(struct session *s, int up)
 					}
 				} else if (i == 1 && h->type == NVME_TCP_ICRESP) {
 					/* Only the start of the ICResp is kept: read its digest byte alone. */
-					uint8_t digest = w->hdr[offsetof(struct nvme_tcp_icresp_pdu, digest)];
+					uint8_t digest =
+					    w->hdr[offsetof(struct nvme_tcp_icresp_pdu, digest)];
 					s->hdgst = digest & NVME_TCP_HDR_DIGEST_ENABLE;
 					s->ddgst = digest & NVME_TCP_DATA_DIGEST_ENABLE;
 				} else if (i == 1 && h->type == NVME_TCP_RSP && connect_pending) {
@@ -221,8 +224,8 @@ static void push_rsp(struct session *s, uint16_t cid)
 {
 	struct nvme_tcp_rsp_pdu *rsp = &s->rsp[cid].pdu;
 	memset(rsp, 0, sizeof(*rsp));
-	rsp->hdr = (struct nvme_tcp_hdr){NVME_TCP_RSP, s->hdgst ? NVME_TCP_F_HDGST : 0, sizeof(*rsp),
-					 0, (uint32_t)(sizeof(*rsp) + hd_len(s))};
+	rsp->hdr = (struct nvme_tcp_hdr){NVME_TCP_RSP, s->hdgst ? NVME_TCP_F_HDGST : 0,
+					 sizeof(*rsp), 0, (uint32_t)(sizeof(*rsp) + hd_len(s))};
 	s->sqhd = (uint16_t)((s->sqhd + 1u) % ((uint32_t)s->sqsize + 1u));
 	rsp->cqe.sq_head = s->sqhd;
 	rsp->cqe.sq_id = s->qid;
@@ -240,7 +243,8 @@ static void push_read(struct session *s, uint16_t cid, uint32_t len)
 	uint32_t dd = s->ddgst ? NVME_TCP_DIGEST_LEN : 0;
 	memset(c2h, 0, sizeof(*c2h));
 	c2h->hdr = (struct nvme_tcp_hdr){NVME_TCP_C2H_DATA,
-					 (uint8_t)(NVME_TCP_F_DATA_LAST | (s->hdgst ? NVME_TCP_F_HDGST : 0) |
+					 (uint8_t)(NVME_TCP_F_DATA_LAST |
+						   (s->hdgst ? NVME_TCP_F_HDGST : 0) |
 						   (dd ? NVME_TCP_F_DDGST : 0)),
 					 sizeof(*c2h), (uint8_t)(sizeof(*c2h) + hd_len(s)),
 					 (uint32_t)(sizeof(*c2h) + hd_len(s) + len + dd)};
@@ -265,8 +269,8 @@ static void push_r2t(struct session *s, uint16_t cid, uint32_t len)
 {
 	struct nvme_tcp_r2t_pdu *r2t = &s->r2t[cid].pdu;
 	memset(r2t, 0, sizeof(*r2t));
-	r2t->hdr = (struct nvme_tcp_hdr){NVME_TCP_R2T, s->hdgst ? NVME_TCP_F_HDGST : 0, sizeof(*r2t),
-					 0, (uint32_t)(sizeof(*r2t) + hd_len(s))};
+	r2t->hdr = (struct nvme_tcp_hdr){NVME_TCP_R2T, s->hdgst ? NVME_TCP_F_HDGST : 0,
+					 sizeof(*r2t), 0, (uint32_t)(sizeof(*r2t) + hd_len(s))};
 	r2t->command_id = cid;
 	r2t->ttag = cid;
 	r2t->r2t_length = len;
@@ -291,8 +295,8 @@ static void on_header(struct session *s)
 			push_rsp(s, sqe->command_id);
 	} else if (h->type == NVME_TCP_H2C_DATA) {
 		const struct nvme_tcp_data_pdu *d = (const void *)s->hdr;
-		s->h2c_left[d->ttag] -= d->data_length < s->h2c_left[d->ttag] ? d->data_length
-										  : s->h2c_left[d->ttag];
+		s->h2c_left[d->ttag] -=
+		    d->data_length < s->h2c_left[d->ttag] ? d->data_length : s->h2c_left[d->ttag];
 		if (!s->h2c_left[d->ttag])
 			push_rsp(s, d->command_id);
 	}
@@ -342,7 +346,8 @@ static int flush(struct session *s)
 		iov[0].iov_base = (char *)iov[0].iov_base + s->tx_head_sent;
 		iov[0].iov_len -= s->tx_head_sent;
 		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t sent = sendmsg(s->host, &msg, MSG_NOSIGNAL | (opt.blocking ? 0 : MSG_DONTWAIT));
+		ssize_t sent =
+		    sendmsg(s->host, &msg, MSG_NOSIGNAL | (opt.blocking ? 0 : MSG_DONTWAIT));
 		if (sent < 0)
 			return errno == EAGAIN ? 0 : errno == EINTR ? 0 : -1;
 		size_t left = (size_t)sent;
@@ -407,7 +412,8 @@ static void *session_main(void *arg)
 	struct session *s = arg;
 	pin(opt.cpu);
 	int up = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(opt.upstream),
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons(opt.upstream),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int one = 1;
 	setsockopt(up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -427,18 +433,28 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"upstream", required_argument, NULL, 'u'}, {"port", required_argument, NULL, 'p'},
-	    {"poll", no_argument, NULL, 'P'},	      {"blocking", no_argument, NULL, 'b'},
+	    {"poll", no_argument, NULL, 'P'},           {"blocking", no_argument, NULL, 'b'},
 	    {"cpu", required_argument, NULL, 'c'},      {NULL, 0, NULL, 0},
 	};
 	uint16_t port = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'u': opt.upstream = (uint16_t)atoi(optarg); break;
-		case 'p': port = (uint16_t)atoi(optarg); break;
-		case 'P': opt.poll = true; break;
-		case 'b': opt.blocking = true; break;
-		case 'c': opt.cpu = atoi(optarg); break;
+		case 'u':
+			opt.upstream = (uint16_t)atoi(optarg);
+			break;
+		case 'p':
+			port = (uint16_t)atoi(optarg);
+			break;
+		case 'P':
+			opt.poll = true;
+			break;
+		case 'b':
+			opt.blocking = true;
+			break;
+		case 'c':
+			opt.cpu = atoi(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: nvemu-nvmf-floor --upstream PORT [--port PORT] "
 					"[--poll | --blocking] [--cpu C]\n");
@@ -446,14 +462,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!opt.upstream || (opt.poll && opt.blocking)) {
-		fprintf(stderr, "nvemu-nvmf-floor: --upstream PORT is required; --poll or --blocking\n");
+		fprintf(stderr,
+			"nvemu-nvmf-floor: --upstream PORT is required; --poll or --blocking\n");
 		return 2;
 	}
 	pin(opt.cpu);
 	int listener = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
 	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons(port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(addr);
 	if (bind(listener, (struct sockaddr *)&addr, sizeof(addr)) || listen(listener, 64) ||

@@ -168,8 +168,8 @@ struct txq {
 	unsigned cap, head, count;
 	size_t head_sent;
 	uint64_t zc_sends, zc_done; /* MSG_ZEROCOPY sends made and completed */
-	uint64_t zc_copied;	    /* of those, the ones the kernel copied anyway */
-	uint64_t notifications;	    /* error-queue messages read */
+	uint64_t zc_copied;         /* of those, the ones the kernel copied anyway */
+	uint64_t notifications;     /* error-queue messages read */
 };
 
 static void txq_init(struct txq *q)
@@ -251,7 +251,8 @@ static int txq_flush(int fd, struct txq *q)
 		bool large;
 		int n = txq_gather(q, iov, &large);
 		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		int flags = MSG_NOSIGNAL | (opt.blocking ? 0 : MSG_DONTWAIT) | (large ? MSG_ZEROCOPY : 0);
+		int flags =
+		    MSG_NOSIGNAL | (opt.blocking ? 0 : MSG_DONTWAIT) | (large ? MSG_ZEROCOPY : 0);
 		ssize_t sent = sendmsg(fd, &msg, flags);
 		if (sent < 0) {
 			if (errno == ENOBUFS && large) {
@@ -330,8 +331,8 @@ struct server {
 	int fd;
 	struct txq tx;
 	uint8_t *rx;
-	int step;	/* of the request being received; -1 before its first byte */
-	size_t left;	/* bytes of it still to come */
+	int step;    /* of the request being received; -1 before its first byte */
+	size_t left; /* bytes of it still to come */
 };
 
 /* Walks received bytes, queueing an answer for every request completed. */
@@ -419,7 +420,8 @@ static void serve_uring(struct server *s)
 			break;
 		unsigned head, seen = 0;
 		bool done = false;
-		io_uring_for_each_cqe(&ring, head, cqe) {
+		io_uring_for_each_cqe(&ring, head, cqe)
+		{
 			seen++;
 			if (cqe->flags & IORING_CQE_F_NOTIF) {
 				/* A zero-copy send's buffers are free again. */
@@ -699,24 +701,49 @@ int main(int argc, char **argv)
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'q': opt.qd = (unsigned)atoi(optarg); break;
-		case 't': opt.seconds = atof(optarg); break;
-		case 'e': exchange = optarg; break;
-		case 'p': opt.poll = true; break;
-		case 'b': opt.blocking = true; break;
-		case 'u': opt.uring = true; break;
-		case 'm': opt.mshot = true; break;
-		case 'z': opt.zerocopy_min = strtoul(optarg, NULL, 10); break;
-		case 'k': opt.sockbuf = atoi(optarg); break;
-		case 's': opt.server_cpu = atoi(optarg); break;
-		case 'c': opt.client_cpu = atoi(optarg); break;
-		default: usage(); return 2;
+		case 'q':
+			opt.qd = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			opt.seconds = atof(optarg);
+			break;
+		case 'e':
+			exchange = optarg;
+			break;
+		case 'p':
+			opt.poll = true;
+			break;
+		case 'b':
+			opt.blocking = true;
+			break;
+		case 'u':
+			opt.uring = true;
+			break;
+		case 'm':
+			opt.mshot = true;
+			break;
+		case 'z':
+			opt.zerocopy_min = strtoul(optarg, NULL, 10);
+			break;
+		case 'k':
+			opt.sockbuf = atoi(optarg);
+			break;
+		case 's':
+			opt.server_cpu = atoi(optarg);
+			break;
+		case 'c':
+			opt.client_cpu = atoi(optarg);
+			break;
+		default:
+			usage();
+			return 2;
 		}
 	}
 	if (opt.qd < 1 || opt.qd > MAX_QD || opt.seconds <= 0 || parse_exchange(exchange) ||
 	    (opt.mshot && (nsteps != 1 || opt.zerocopy_min)) || (opt.uring && opt.blocking)) {
-		fprintf(stderr, "nvemu-tcp-floor: qd must be 1..%d, seconds > 0, an exchange of up to "
-				"%d steps of up to %d pieces (--uring-mshot: one step, no zero-copy)\n",
+		fprintf(stderr,
+			"nvemu-tcp-floor: qd must be 1..%d, seconds > 0, an exchange of up to "
+			"%d steps of up to %d pieces (--uring-mshot: one step, no zero-copy)\n",
 			MAX_QD, MAX_STEPS, MAX_PIECES);
 		usage();
 		return 2;
@@ -773,15 +800,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double ops = res.ops ? (double)res.ops : 1;
-	printf("{\"server\":\"%s\",\"exchange\":\"%s\",\"qd\":%u,\"poll\":%s,\"seconds\":%.3f,"
-	       "\"ios\":%llu,\"iops\":%.0f,\"lat_us\":{\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f},"
-	       "\"server_cpu_us_per_op\":%.3f,\"client_cpu_us_per_op\":%.3f,"
-	       "\"zerocopy_sends\":%llu,\"zerocopy_completed\":%llu,\"zerocopy_copied\":%llu,\"notifications\":%llu}\n",
-	       opt.mshot ? "io_uring-multishot" : opt.uring ? "io_uring" : opt.blocking ? "blocking" : "epoll",
-	       exchange, opt.qd, opt.poll ? "true" : "false", elapsed, (unsigned long long)res.ops,
-	       res.ops / elapsed, res.mean_us, res.p50_us, res.p99_us, sr.cpu_s * 1e6 / ops,
-	       client_cpu * 1e6 / ops, (unsigned long long)sr.zc_sends,
-	       (unsigned long long)sr.zc_done, (unsigned long long)sr.zc_copied,
-	       (unsigned long long)sr.notifications);
+	printf(
+	    "{\"server\":\"%s\",\"exchange\":\"%s\",\"qd\":%u,\"poll\":%s,\"seconds\":%.3f,"
+	    "\"ios\":%llu,\"iops\":%.0f,\"lat_us\":{\"mean\":%.2f,\"p50\":%.2f,\"p99\":%.2f},"
+	    "\"server_cpu_us_per_op\":%.3f,\"client_cpu_us_per_op\":%.3f,"
+	    "\"zerocopy_sends\":%llu,\"zerocopy_completed\":%llu,\"zerocopy_copied\":%llu,\"notifications\":%llu}\n",
+	    opt.mshot      ? "io_uring-multishot"
+	    : opt.uring    ? "io_uring"
+	    : opt.blocking ? "blocking"
+			   : "epoll",
+	    exchange, opt.qd, opt.poll ? "true" : "false", elapsed, (unsigned long long)res.ops,
+	    res.ops / elapsed, res.mean_us, res.p50_us, res.p99_us, sr.cpu_s * 1e6 / ops,
+	    client_cpu * 1e6 / ops, (unsigned long long)sr.zc_sends, (unsigned long long)sr.zc_done,
+	    (unsigned long long)sr.zc_copied, (unsigned long long)sr.notifications);
 	return 0;
 }

@@ -150,8 +150,11 @@ int daemon_main(int argc, char **argv)
 			goto out;
 		reactor_set_timer_spin(reactors[i], o.timer_spin_ns);
 	}
-	struct tcp_transport_params tp = {.addr = o.listen, .port = o.port, .target = target,
-					  .reactors = reactors, .nreactors = o.reactors,
+	struct tcp_transport_params tp = {.addr = o.listen,
+					  .port = o.port,
+					  .target = target,
+					  .reactors = reactors,
+					  .nreactors = o.reactors,
 					  .zerocopy_min = o.zerocopy_min};
 	transport = tcp_transport_create(&tp, err, sizeof(err));
 	if (!transport) {

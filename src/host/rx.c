@@ -295,8 +295,8 @@ static ssize_t receive_some(struct host_qpair *qp, size_t *asked)
 	}
 	*asked = qp->rbuf_size - qp->rend;
 	/* Large reads outstanding: two headers at most (see LARGE_C2H), not their data. */
-	size_t two_headers = 2 * (sizeof(struct nvme_tcp_data_pdu) +
-				  (qp->params.hdgst ? NVME_TCP_DIGEST_LEN : 0));
+	size_t two_headers =
+	    2 * (sizeof(struct nvme_tcp_data_pdu) + (qp->params.hdgst ? NVME_TCP_DIGEST_LEN : 0));
 	size_t staged = qp->rend - qp->rpos;
 	if (qp->large_reads && qp->rx_state == RX_HEADER && staged < two_headers &&
 	    two_headers - staged < *asked)

@@ -237,8 +237,7 @@ static bool page_held(struct media *m, uint64_t page_index)
  * keeps the old one, with the bytes a zero-copy send is still reading, for as
  * long as it references it, and we carry over the bytes this write keeps.
  */
-static uint8_t *page_to_change(struct media *m, uint64_t page_index, uint64_t in_page,
-			       uint64_t len)
+static uint8_t *page_to_change(struct media *m, uint64_t page_index, uint64_t in_page, uint64_t len)
 {
 	uint8_t *page = media_page_for_write(m, page_index);
 	if (!page || !page_held(m, page_index))

@@ -124,9 +124,10 @@ static void zc_read_notifications(struct tcp_conn *conn)
 			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY)
 				continue;
 			if ((ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) && !conn->zc_copied_logged) {
-				log_debug("%s: the kernel copies zero-copy sends on this path (a local "
-					  "host?): --zerocopy-min only costs here",
-					  conn->peer);
+				log_debug(
+				    "%s: the kernel copies zero-copy sends on this path (a local "
+				    "host?): --zerocopy-min only costs here",
+				    conn->peer);
 				conn->zc_copied_logged = true;
 			}
 			zc_complete(conn, ee->ee_info, ee->ee_data);
@@ -173,7 +174,8 @@ static void conn_flush(struct tcp_conn *conn)
 		int n = 0;
 		bool zc = false;
 		for (uint32_t i = 0; i < conn->tx_count && n < IOV_MAX; i++, n++) {
-			const struct tcp_tx_entry *e = &conn->tx[(conn->tx_head + i) % conn->tx_cap];
+			const struct tcp_tx_entry *e =
+			    &conn->tx[(conn->tx_head + i) % conn->tx_cap];
 			iov[n] = e->iov;
 			zc |= e->zerocopy != NULL;
 		}
@@ -326,7 +328,8 @@ static void start_command(struct tcp_conn *conn, struct tcp_req *req)
 		return;
 	}
 	/* Large read data leaves without a copy: the namespace must hold it until the kernel is done. */
-	nvme->hold_data = conn->zc_min && nvme->xfer == NVME_XFER_C2H && nvme->data_len >= conn->zc_min;
+	nvme->hold_data =
+	    conn->zc_min && nvme->xfer == NVME_XFER_C2H && nvme->data_len >= conn->zc_min;
 	if (nvme->xfer == NVME_XFER_H2C && nvme->incapsule_len == 0) {
 		req->state = REQ_AWAIT_H2C;
 		req->h2c_received = 0;

@@ -126,9 +126,9 @@ struct tcp_conn {
 	bool close_when_sent;
 	uint64_t fatal_at_ns;
 	/* zero-copy sends (MSG_ZEROCOPY), numbered by the kernel from 0 per socket */
-	uint32_t zc_min;  /* data this large goes zero-copy; 0: never */
-	uint32_t zc_next; /* the number of our next zero-copy send */
-	uint32_t zc_done; /* every send numbered below this is done */
+	uint32_t zc_min;                          /* data this large goes zero-copy; 0: never */
+	uint32_t zc_next;                         /* the number of our next zero-copy send */
+	uint32_t zc_done;                         /* every send numbered below this is done */
 	uint64_t zc_complete[TCP_ZC_WINDOW / 64]; /* done out of order, by number % window */
 	struct tcp_req *zc_held, *zc_held_tail;   /* sent, waiting for the kernel, in order */
 	bool zc_copied_logged;

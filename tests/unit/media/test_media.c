@@ -294,7 +294,8 @@ static void test_concurrent_writers_lose_no_page(void **state)
 static void connected_pair(int *sender, int *receiver)
 {
 	int listener = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(addr);
 	/* A tiny receive window, set before the handshake, keeps sends waiting in the sender. */
 	int small = 4096, large = 4 << 20, one = 1;
@@ -360,10 +361,12 @@ static void test_held_pages_keep_the_bytes_a_zero_copy_send_took(void **state)
 
 	/* Overwrite both regions: whole pages, and sectors inside one page (the kept-bytes path). */
 	for (uint64_t region = 0; region < 2; region++) {
-		assert_int_equal(media_write(m, region * HELD_BYTES, new_bytes, HELD_BYTES - PAGE), 0);
+		assert_int_equal(media_write(m, region * HELD_BYTES, new_bytes, HELD_BYTES - PAGE),
+				 0);
 		uint64_t last = region * HELD_BYTES + HELD_BYTES - PAGE;
-		assert_int_equal(media_write(m, last + SECTOR, new_bytes + HELD_BYTES - PAGE + SECTOR,
-					     2 * SECTOR), 0);
+		assert_int_equal(media_write(m, last + SECTOR,
+					     new_bytes + HELD_BYTES - PAGE + SECTOR, 2 * SECTOR),
+				 0);
 	}
 
 	receive_exactly(receiver, filler, sizeof(filler));
@@ -374,8 +377,8 @@ static void test_held_pages_keep_the_bytes_a_zero_copy_send_took(void **state)
 	 * test could not tell a hold from a send that had copied already). */
 	receive_exactly(receiver, got, HELD_BYTES);
 	assert_memory_equal(got, new_bytes, HELD_BYTES - PAGE);
-	assert_memory_equal(got + HELD_BYTES - PAGE + SECTOR, new_bytes + HELD_BYTES - PAGE + SECTOR,
-			    2 * SECTOR);
+	assert_memory_equal(got + HELD_BYTES - PAGE + SECTOR,
+			    new_bytes + HELD_BYTES - PAGE + SECTOR, 2 * SECTOR);
 	assert_memory_equal(got + HELD_BYTES - PAGE, old_bytes + HELD_BYTES - PAGE, SECTOR);
 
 	/* The store itself has the new bytes (and the kept ones) in both regions. */
