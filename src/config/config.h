@@ -43,6 +43,9 @@ struct config_table {
 };
 
 enum gc_policy { GC_GREEDY, GC_COST_BENEFIT, GC_RANDOM, GC_FIFO, GC_DCHOICE };
+/* How the planes of a die read: one at a time, several at once when they read the same page
+ * (multi-plane read), or each on its own (independent plane reads). */
+enum read_planes { READ_PLANES_DIE, READ_PLANES_MULTI, READ_PLANES_INDEPENDENT };
 
 /* The SSD model's parameters (flash geometry and timing, FTL). Times in ns. */
 struct ssd_params {
@@ -53,6 +56,8 @@ struct ssd_params {
 	uint32_t pages_per_block;
 	uint32_t sector_size;
 	uint32_t sectors_per_page;
+	uint32_t pages_per_nand_page; /* mapping pages sensed and programmed together per plane */
+	uint32_t read_planes;         /* enum read_planes */
 
 	uint64_t page_read_ns;
 	uint64_t page_program_ns;
@@ -63,6 +68,7 @@ struct ssd_params {
 	uint64_t unmapped_read_ns;
 	bool read_suspend;
 	uint64_t suspend_ns;
+	uint32_t suspend_max; /* suspends of one program or erase */
 	uint64_t write_buffer_kib;
 
 	double op_pcent;

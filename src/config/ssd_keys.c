@@ -16,6 +16,8 @@
 static const char *const gc_policy_names[] = {"greedy", "cost-benefit", "random", "fifo",
 					      "d-choice", NULL};
 
+static const char *const read_planes_names[] = {"die", "multi", "independent", NULL};
+
 static const struct config_key ssd_keys[] = {
 	{"channels", {"nchs"}, CONFIG_U32, FIELD(channels), "4", 1, 1024, NULL,
 	 "flash channels (buses)"},
@@ -31,6 +33,13 @@ static const struct config_key ssd_keys[] = {
 	 "bytes per sector"},
 	{"sectors_per_page", {"secs_per_pg"}, CONFIG_U32, FIELD(sectors_per_page), "8", 1, 256, NULL,
 	 "sectors per flash page; the page is the mapping unit"},
+	{"pages_per_nand_page", NO_ALIAS, CONFIG_U32, FIELD(pages_per_nand_page), "1", 1, 64, NULL,
+	 "pages in one NAND page of a plane (16 KiB NAND pages with 4 KiB pages: 4): one sense reads "
+	 "them all, one program writes them all, each page crosses the channel alone"},
+	{"read_planes", NO_ALIAS, CONFIG_ENUM, FIELD(read_planes), "independent", 0, 0,
+	 read_planes_names,
+	 "how a die's planes read: die (one at a time), multi (reads of the same page on several "
+	 "planes share one sense), independent (each plane senses on its own)"},
 	{"page_read_ns", {"pg_rd_lat"}, CONFIG_U64, FIELD(page_read_ns), "40000", 0, 1e12, NULL,
 	 "die busy time to sense a page (tR)"},
 	{"page_program_ns", {"pg_wr_lat"}, CONFIG_U64, FIELD(page_program_ns), "200000", 0, 1e12,
@@ -46,9 +55,11 @@ static const struct config_key ssd_keys[] = {
 	{"unmapped_read_ns", NO_ALIAS, CONFIG_U64, FIELD(unmapped_read_ns), "3000", 0, 1e12, NULL,
 	 "extra time to answer a read of a never-written or trimmed page (map lookup, zero fill)"},
 	{"read_suspend", NO_ALIAS, CONFIG_BOOL, FIELD(read_suspend), "off", 0, 1, NULL,
-	 "reads suspend an ongoing program or erase on their die"},
+	 "host reads suspend the program or erase in progress on their die, once per burst of reads"},
 	{"suspend_ns", NO_ALIAS, CONFIG_U64, FIELD(suspend_ns), "20000", 0, 1e12, NULL,
 	 "cost of one suspend/resume, added to the read and to the suspended operation"},
+	{"suspend_max", NO_ALIAS, CONFIG_U32, FIELD(suspend_max), "5", 1, MAX_U32, NULL,
+	 "suspends one program or erase allows; later reads wait for it to end"},
 	{"write_buffer_kib", NO_ALIAS, CONFIG_U64, FIELD(write_buffer_kib), "4096", 0, 1 << 30, NULL,
 	 "DRAM write buffer; 0 = writes complete when programmed"},
 	{"op_pcent", NO_ALIAS, CONFIG_F64, FIELD(op_pcent), "7", 0.1, 1000, NULL,

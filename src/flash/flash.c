@@ -1,5 +1,7 @@
-/* NAND timelines: channels and dies as "busy until t", plus the DRAM write buffer. */
+/* NAND timelines: dies and their planes, read suspend, channel calendars, the write buffer. */
 #include "flash/flash.h"
+
+#include "flash/calendar.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -8,53 +10,66 @@
 
 #include "util/util.h"
 
-#define NO_PLANE UINT32_MAX
-#define CHANNEL_INITIAL_BUCKETS 1024 /* a power of two, at least 64 */
+#define NO_INDEX UINT32_MAX
+#define NO_PAGE UINT64_MAX
 
-struct die {
-	uint32_t channel;
-	uint64_t free_at;      /* end of all work queued on the die */
-	uint64_t read_free_at; /* end of the last read (read_suspend: reads queue only on reads) */
-	uint64_t program_start;   /* start of the last program, for multi-plane joining */
-	uint64_t program_group;   /* multi-plane page of the last program */
-	uint32_t program_plane;   /* plane of the last op if it was a program, else NO_PLANE */
+const char *const lat_part_names[LAT_PARTS] = {
+	[LAT_FW_WAIT] = "firmware_wait", [LAT_CONTROLLER] = "controller",
+	[LAT_MAP_MISS] = "map_miss",     [LAT_BUFFER_WAIT] = "buffer_wait",
+	[LAT_DIE_WAIT] = "die_wait",     [LAT_GC] = "gc",
+	[LAT_SUSPEND] = "suspend",       [LAT_NAND] = "nand",
+	[LAT_READ_RETRY] = "read_retry", [LAT_LINK] = "link",
+};
+
+/* A plane's read timeline and page register. */
+struct plane {
+	/* End of its latest sense. With read_planes=die or multi, plane 0's stands for the die's. */
+	uint64_t free_at;
+	uint64_t page;       /* NAND page in the register; for host reads only while reg_valid says so */
+	uint64_t page_ready; /* when that page was in the register */
 };
 
 /*
- * A channel's bookings. Operations are booked when issued, often far ahead of time, and dies
- * sharing a channel have backlogs of different lengths: a single "busy until" would make a
- * transfer wait for the latest one booked by any die. Instead each transfer (all last xfer_ns)
- * is placed in the first gap at or after its ready time.
- *
- * Time is cut into buckets 2^bucket_shift ns wide, at most xfer_ns, so two transfers (which
- * cannot start within xfer_ns of each other) never share a bucket. Each channel has a ring of
- * buckets: a bitmap says which hold a booking and `offsets` where in the bucket it starts.
- * Bookings reach a backlog ahead (a quarter of a second on the default device, tens of
- * thousands of buckets) and most transfers find their channel free: the bitmap, a bit a
- * bucket, stays in cache where the offsets would not, so the common case costs no cache miss.
+ * read_suspend: the die's programs and erases not over yet, oldest first, as [start, end) minus
+ * die->shift, so that pushing them all back is one addition.
  */
-struct channel {
-	uint64_t *booked;  /* bit (k & ring_mask) set when bucket k holds a booking */
-	uint32_t *offsets; /* start - (k << bucket_shift) of bucket k's booking, at k & ring_mask */
-	/* A run of back-to-back bookings (bookings are never removed, so it stays one): requests
-	 * landing inside jump to its end instead of stepping over each booking. */
-	uint64_t run_start, run_end;
+struct op_ring {
+	uint64_t *start, *end;
+	uint32_t head, count, mask;
+};
+
+struct die {
+	uint32_t channel;
+	/* Index in its program group of the die's last program; NO_INDEX once a host read or an
+	 * erase ran since (a later page of the group then needs a program of its own). */
+	uint32_t group_index;
+	uint64_t group;       /* that program group */
+	uint64_t group_start; /* when its program starts */
+	uint64_t group_floor; /* the die's work before it ended here: copies into it read from then */
+	uint64_t free_at;      /* end of the die-wide work: programs and erases */
+	uint64_t host_free_at; /* the same had the drive's own work (FLASH_GC) taken no time */
+	uint64_t reads_end;    /* end of the latest sense on any plane */
+	uint32_t reg_valid;    /* planes whose register holds their `page` for host reads */
+	uint32_t read_planes;  /* read_planes=multi: planes of the last multi-plane read */
+	uint64_t read_group;   /* ... its program group; NO_PAGE when it cannot be joined */
+	uint64_t read_group_start;
+	/* read_suspend */
+	uint32_t head_suspends; /* of the oldest pending op */
+	uint64_t suspend_ready; /* a suspended die takes reads from here on */
+	uint64_t shift;
+	struct op_ring ops;
 };
 
 struct flash {
 	struct flash_geometry geo;
-	uint64_t read_ns, program_ns, erase_ns, xfer_ns, suspend_ns;
+	uint64_t read_ns[2], program_ns[2]; /* native, SLC (index FLASH_SLC) */
+	uint64_t erase_ns, xfer_ns, suspend_ns;
+	uint32_t suspend_max, read_mode;
 	bool read_suspend;
 	uint64_t idle_at;
-	/* Bookings starting before the horizon are forgotten, and no transfer starts before it:
-	 * the start of the bucket (of xfer_ns) before the one holding the latest flash_advance.
-	 * The rings (all the same size) cover buckets [ring_base, ring_base + ring_mask]:
-	 * ring_base is the horizon's bucket rounded down to a bitmap word, and the words before
-	 * it are cleared, so a set bit always stands for a bucket in that span. */
-	uint64_t horizon, ring_base, ring_mask;
-	uint32_t bucket_shift;
-	struct channel *channels;
+	struct calendar channels;
 	struct die *dies;
+	struct plane *planes; /* die d's at [d * planes ...] */
 
 	/*
 	 * Write buffer: the times occupied slots drain to NAND, sorted, in a ring of slot_mask + 1
@@ -95,6 +110,11 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		       (unsigned long long)(units * pages_per_unit));
 		return NULL;
 	}
+	if (p->pages_per_block % p->pages_per_nand_page) {
+		errorf(err, errlen, "pages_per_block (%u) is not a multiple of pages_per_nand_page (%u)",
+		       p->pages_per_block, p->pages_per_nand_page);
+		return NULL;
+	}
 	uint64_t buffer_pages = p->write_buffer_kib * 1024 / page_bytes;
 	if (buffer_pages > UINT32_MAX) {
 		errorf(err, errlen, "write_buffer_kib: too large");
@@ -104,10 +124,13 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	struct flash *f = calloc(1, sizeof(*f));
 	if (!f)
 		goto oom;
+	uint32_t group_pages = p->planes_per_lun * p->pages_per_nand_page;
 	f->geo = (struct flash_geometry){
 		.channels = p->channels,
 		.dies = (uint32_t)dies,
 		.planes = p->planes_per_lun,
+		.nand_page_pages = p->pages_per_nand_page,
+		.group_pages = group_pages,
 		.units_per_die = p->blocks_per_plane,
 		.pages_per_unit = (uint32_t)pages_per_unit,
 		.page_bytes = (uint32_t)page_bytes,
@@ -117,12 +140,18 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		.by_units_per_die = divisor(p->blocks_per_plane),
 		.by_pages_per_unit = divisor((uint32_t)pages_per_unit),
 		.by_pages_per_die = divisor((uint32_t)(pages_per_unit * p->blocks_per_plane)),
+		.by_nand_page_pages = divisor(p->pages_per_nand_page),
+		.by_group_pages = divisor(group_pages),
 	};
-	f->read_ns = p->page_read_ns;
-	f->program_ns = p->page_program_ns;
+	f->read_ns[0] = p->page_read_ns;
+	f->program_ns[0] = p->page_program_ns;
+	f->read_ns[FLASH_SLC] = p->page_read_ns;
+	f->program_ns[FLASH_SLC] = p->page_program_ns;
 	f->erase_ns = p->block_erase_ns;
 	f->suspend_ns = p->suspend_ns;
+	f->suspend_max = p->suspend_max;
 	f->read_suspend = p->read_suspend;
+	f->read_mode = p->read_planes;
 	f->xfer_ns = p->channel_xfer_ns;
 	if (p->channel_mbps > 0)
 		f->xfer_ns += (uint64_t)llround((double)page_bytes * 1e3 / p->channel_mbps);
@@ -132,28 +161,23 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		flash_destroy(f);
 		return NULL;
 	}
-	/* The widest power of two not above xfer_ns (any width when transfers are free). */
-	f->bucket_shift = f->xfer_ns ? 63 - (uint32_t)__builtin_clzll(f->xfer_ns) : 0;
-	f->channels = calloc(p->channels, sizeof(*f->channels));
 	f->dies = calloc(dies, sizeof(*f->dies));
+	f->planes = calloc(dies * p->planes_per_lun, sizeof(*f->planes));
 	f->slot_capacity = (uint32_t)buffer_pages;
 	f->slot_mask = 1;
 	while (f->slot_mask < buffer_pages)
 		f->slot_mask = 2 * f->slot_mask + 1;
 	f->slots = calloc((uint64_t)f->slot_mask + 1, sizeof(*f->slots));
-	if (!f->channels || !f->dies || !f->slots)
+	if (!f->dies || !f->planes || !f->slots ||
+	    calendar_init(&f->channels, p->channels, f->xfer_ns) != 0)
 		goto oom;
-	f->ring_mask = CHANNEL_INITIAL_BUCKETS - 1;
-	for (uint32_t c = 0; c < p->channels; c++) {
-		f->channels[c].booked = calloc(CHANNEL_INITIAL_BUCKETS / 64, sizeof(uint64_t));
-		f->channels[c].offsets = malloc(CHANNEL_INITIAL_BUCKETS * sizeof(uint32_t));
-		if (!f->channels[c].booked || !f->channels[c].offsets)
-			goto oom;
-	}
 	for (uint32_t d = 0; d < dies; d++) {
 		f->dies[d].channel = d % p->channels;
-		f->dies[d].program_plane = NO_PLANE;
+		f->dies[d].group_index = NO_INDEX;
+		f->dies[d].read_group = NO_PAGE;
 	}
+	for (uint64_t i = 0; i < dies * p->planes_per_lun; i++)
+		f->planes[i].page = NO_PAGE;
 	return f;
 oom:
 	flash_destroy(f);
@@ -165,12 +189,13 @@ void flash_destroy(struct flash *f)
 {
 	if (!f)
 		return;
-	for (uint32_t c = 0; f->channels && c < f->geo.channels; c++) {
-		free(f->channels[c].booked);
-		free(f->channels[c].offsets);
+	calendar_free(&f->channels);
+	for (uint32_t d = 0; f->dies && d < f->geo.dies; d++) {
+		free(f->dies[d].ops.start);
+		free(f->dies[d].ops.end);
 	}
-	free(f->channels);
 	free(f->dies);
+	free(f->planes);
 	free(f->slots);
 	free(f);
 }
@@ -180,191 +205,314 @@ const struct flash_geometry *flash_geometry(const struct flash *f)
 	return &f->geo;
 }
 
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static inline void note_busy(struct flash *f, uint64_t until)
 {
 	f->idle_at = max_u64(f->idle_at, until);
 }
 
-/* Zeroes `count` bitmap words of every channel from the one holding bucket `first` on. */
-static void clear_words(struct flash *f, uint64_t first, uint64_t count)
+void flash_advance(struct flash *f, uint64_t now)
 {
-	uint64_t words = (f->ring_mask + 1) / 64, from = (first / 64) & (words - 1);
-	if (count > words)
-		count = words;
-	uint64_t before_wrap = count < words - from ? count : words - from;
-	for (uint32_t c = 0; c < f->geo.channels; c++) {
-		memset(f->channels[c].booked + from, 0, before_wrap * sizeof(uint64_t));
-		memset(f->channels[c].booked, 0, (count - before_wrap) * sizeof(uint64_t));
-	}
+	calendar_advance(&f->channels, now);
 }
 
-/* Doubles the rings until they cover bucket `k`, keeping the bookings. */
-static __attribute__((noinline, cold)) void grow_rings(struct flash *f, uint64_t k)
+/* One page over die d's channel from `ready` on; its wait and transfer go to `parts`. */
+static inline uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready,
+				struct lat_parts *parts)
 {
-	uint64_t old_size = f->ring_mask + 1, size = old_size;
-	while (k - f->ring_base >= size)
-		size *= 2;
-	for (uint32_t c = 0; c < f->geo.channels; c++) {
-		struct channel *ch = &f->channels[c];
-		uint64_t *booked = calloc(size / 64, sizeof(*booked));
-		uint32_t *offsets = malloc(size * sizeof(*offsets));
-		if (!booked || !offsets)
-			abort();
-		for (uint64_t i = 0; i < old_size; i++) {
-			if (!(ch->booked[i / 64] >> (i % 64) & 1))
-				continue;
-			uint64_t bucket = f->ring_base + ((i - f->ring_base) & f->ring_mask);
-			uint64_t j = bucket & (size - 1);
-			booked[j / 64] |= (uint64_t)1 << (j % 64);
-			offsets[j] = ch->offsets[i];
-		}
-		free(ch->booked);
-		free(ch->offsets);
-		ch->booked = booked;
-		ch->offsets = offsets;
+	uint64_t end = calendar_book(&f->channels, channel, ready);
+	lat_add(parts, LAT_DIE_WAIT, end - f->xfer_ns - ready);
+	lat_add(parts, LAT_NAND, f->xfer_ns);
+	return end;
+}
+
+/* ---- read suspend: the pending programs and erases of a die ---- */
+
+static __attribute__((noinline, cold)) void ops_grow(struct op_ring *r)
+{
+	uint32_t size = r->mask ? 2 * (r->mask + 1) : 16;
+	uint64_t *start = malloc(size * sizeof(*start)), *end = malloc(size * sizeof(*end));
+	if (!start || !end)
+		abort();
+	for (uint32_t i = 0; i < r->count; i++) {
+		start[i] = r->start[(r->head + i) & r->mask];
+		end[i] = r->end[(r->head + i) & r->mask];
 	}
-	f->ring_mask = size - 1;
+	free(r->start);
+	free(r->end);
+	r->start = start;
+	r->end = end;
+	r->head = 0;
+	r->mask = size - 1;
+}
+
+static inline void ops_push(struct die *die, uint64_t start, uint64_t end)
+{
+	struct op_ring *r = &die->ops;
+	if (!r->start || r->count == r->mask + 1)
+		ops_grow(r);
+	uint32_t i = (r->head + r->count++) & r->mask;
+	r->start[i] = start - die->shift;
+	r->end[i] = end - die->shift;
+}
+
+/* The newest op grew (a page joined its program group). */
+static inline void ops_retime_last(struct die *die, uint64_t start, uint64_t end)
+{
+	struct op_ring *r = &die->ops;
+	uint32_t i = (r->head + r->count - 1) & r->mask;
+	r->start[i] = start - die->shift;
+	r->end[i] = end - die->shift;
+}
+
+static inline void ops_pop(struct die *die)
+{
+	die->ops.head = (die->ops.head + 1) & die->ops.mask;
+	die->ops.count--;
+	die->head_suspends = 0;
+}
+
+static inline uint64_t head_start(const struct die *die)
+{
+	return die->ops.start[die->ops.head] + die->shift;
+}
+
+static inline uint64_t head_end(const struct die *die)
+{
+	return die->ops.end[die->ops.head] + die->shift;
+}
+
+/* Reads occupy the die from `from` to `from + delta` longer: every pending op moves back. */
+static inline void push_back(struct die *die, uint64_t from, uint64_t delta)
+{
+	die->shift += delta;
+	die->free_at += delta;
+	if (die->host_free_at > from)
+		die->host_free_at += delta;
 }
 
 /*
- * Start of the latest booking overlapping [start, start + xfer_ns), or UINT64_MAX if none.
- * Such bookings start less than xfer_ns either side: buckets `first` to `last`, at most five,
- * whose bits are read at once. Buckets before ring_base show the bits of a later lap there:
- * the starts they give come out before the horizon, where bookings are forgotten anyway.
+ * Where a host read starts on a die with read_suspend, and the suspend it pays (*suspend).
+ * A read that arrives while the die is reading (a burst) is served in turn at no extra cost.
+ * Otherwise, if a program or erase is running, it is suspended (suspend_ns) unless it was
+ * suspended suspend_max times already: the read then waits for it to end. The pending work
+ * moves back by the time the reads hold the die, and resumes once they stop.
  */
-static inline uint64_t latest_overlap(const struct flash *f, const struct channel *ch,
-				      uint64_t start, uint64_t first, uint64_t last)
+static uint64_t suspending_start(struct flash *f, struct die *die, uint64_t lane_free,
+				 uint64_t ready, uint64_t duration, uint64_t *suspend)
 {
-	uint64_t i = first & f->ring_mask, bit = i % 64, n = last - first + 1;
-	uint64_t bits = ch->booked[i / 64] >> bit;
-	if (bit + n > 64)
-		bits |= ch->booked[(i / 64 + 1) & (f->ring_mask / 64)] << (64 - bit);
-	bits &= ((uint64_t)1 << n) - 1;
-	while (bits) {
-		uint64_t top = 63 - (uint64_t)__builtin_clzll(bits), k = first + top;
-		uint64_t booked = (k << f->bucket_shift) + ch->offsets[k & f->ring_mask];
-		if (booked + f->xfer_ns > start && booked < start + f->xfer_ns &&
-		    booked >= f->horizon)
-			return booked;
-		bits &= ~((uint64_t)1 << top);
-	}
-	return UINT64_MAX;
-}
-
-/* Occupies the channel for one page transfer in its first gap at or after `ready`. */
-static inline uint64_t transfer(struct flash *f, struct channel *ch, uint64_t ready)
-{
-	uint64_t x = f->xfer_ns;
-	if (x == 0)
-		return ready;
-	uint64_t start = max_u64(ready, f->horizon);
-	for (;;) {
-		if (start - ch->run_start < ch->run_end - ch->run_start)
-			start = ch->run_end;
-		uint64_t first = (start > x - 1 ? start - (x - 1) : 0) >> f->bucket_shift;
-		uint64_t last = (start + x - 1) >> f->bucket_shift;
-		if (last - f->ring_base > f->ring_mask)
-			grow_rings(f, last);
-		uint64_t overlap = latest_overlap(f, ch, start, first, last);
-		if (overlap == UINT64_MAX)
-			break;
-		start = overlap + x;
-	}
-	uint64_t i = (start >> f->bucket_shift) & f->ring_mask;
-	ch->booked[i / 64] |= (uint64_t)1 << (i % 64);
-	ch->offsets[i] = (uint32_t)(start & (((uint64_t)1 << f->bucket_shift) - 1));
-	if (start == ch->run_end) {
-		ch->run_end += x;
-	} else {
-		ch->run_start = start;
-		ch->run_end = start + x;
-	}
-	return start + x;
-}
-
-void flash_advance(struct flash *f, uint64_t now)
-{
-	/* The horizon is the start of the bucket of xfer_ns before now's, so a booking that may
-	 * still overlap transfers at now is kept; it moves once now is two such buckets past it. */
-	uint64_t x = f->xfer_ns;
-	if (x == 0 || now < f->horizon + 2 * x)
-		return;
-	f->horizon = (now / x - 1) * x;
-	uint64_t base = (f->horizon >> f->bucket_shift) & ~(uint64_t)63;
-	if (base > f->ring_base) {
-		clear_words(f, f->ring_base, (base - f->ring_base) / 64);
-		f->ring_base = base;
-	}
-}
-
-static inline uint64_t read_on(struct flash *f, struct die *die, uint64_t ready)
-{
-	uint64_t sensed;
-	if (!f->read_suspend) {
-		sensed = max_u64(ready, die->free_at) + f->read_ns;
-		die->free_at = sensed;
-	} else {
-		/* Reads queue behind reads only; pending programs and erases are suspended. */
-		uint64_t start = max_u64(ready, die->read_free_at);
-		if (start < die->free_at) {
-			sensed = start + f->suspend_ns + f->read_ns;
-			die->free_at += f->suspend_ns + f->read_ns;
+	uint64_t t = max_u64(ready, lane_free);
+	bool in_burst = ready < die->reads_end;
+	if (in_burst)
+		t = max_u64(t, die->suspend_ready);
+	while (die->ops.count && head_end(die) <= t)
+		ops_pop(die);
+	*suspend = 0;
+	if (die->ops.count && !in_burst && t >= head_start(die)) {
+		if (die->head_suspends < f->suspend_max) {
+			die->head_suspends++;
+			*suspend = f->suspend_ns;
+			die->suspend_ready = t + f->suspend_ns;
 		} else {
-			sensed = start + f->read_ns;
-			die->free_at = sensed;
+			t = head_end(die);
+			ops_pop(die);
 		}
-		die->read_free_at = sensed;
 	}
-	die->program_plane = NO_PLANE;
-	uint64_t out = transfer(f, &f->channels[die->channel], sensed);
+	if (die->ops.count) {
+		uint64_t sensed = t + *suspend + duration;
+		uint64_t held_from = *suspend ? t : max_u64(die->reads_end, head_start(die));
+		if (sensed > held_from)
+			push_back(die, held_from, sensed - held_from);
+	}
+	return t;
+}
+
+/* ---- reads ---- */
+
+static inline struct plane *lane_of(struct flash *f, uint32_t d, uint32_t plane)
+{
+	return &f->planes[(uint64_t)d * f->geo.planes +
+			  (f->read_mode == READ_PLANES_INDEPENDENT ? plane : 0)];
+}
+
+/*
+ * Senses NAND page `nand_page` (on `plane` of die d) for the host; returns when it is in the
+ * page register. `duration`: tR plus `extra` (read retries).
+ */
+static uint64_t host_sense(struct flash *f, uint32_t d, uint64_t nand_page, uint32_t plane,
+			   uint64_t ready, uint64_t duration, uint64_t extra, struct lat_parts *parts)
+{
+	struct die *die = &f->dies[d];
+	struct plane *pl = &f->planes[(uint64_t)d * f->geo.planes + plane];
+	struct plane *lane = lane_of(f, d, plane);
+	uint32_t bit = 1u << plane;
+	if ((die->reg_valid & bit) && pl->page == nand_page) {
+		/* Still in the register: only the transfer. */
+		uint64_t at = max_u64(ready, pl->page_ready);
+		lat_add(parts, LAT_DIE_WAIT, at - ready);
+		return at;
+	}
+	uint64_t group = flash_div(&f->geo.by_planes, nand_page);
+	if (f->read_mode == READ_PLANES_MULTI && die->read_group == group &&
+	    !(die->read_planes & bit) && ready <= die->read_group_start) {
+		/* A multi-plane read of the same page on another plane: one sense for both. */
+		die->read_planes |= bit;
+		pl->page = nand_page;
+		pl->page_ready = lane->free_at;
+		lat_add(parts, LAT_DIE_WAIT, die->read_group_start - ready);
+		lat_add(parts, LAT_NAND, lane->free_at - die->read_group_start);
+		return lane->free_at;
+	}
+	uint64_t start, suspend = 0, host_start;
+	if (!f->read_suspend) {
+		start = max_u64(max_u64(ready, die->free_at), lane->free_at);
+		host_start = max_u64(max_u64(ready, die->host_free_at), lane->free_at);
+	} else {
+		uint64_t host_free = die->host_free_at;
+		start = suspending_start(f, die, lane->free_at, ready, duration + extra, &suspend);
+		host_start = max_u64(max_u64(ready, lane->free_at), min_u64(start, host_free));
+	}
+	host_start = min_u64(host_start, start);
+	uint64_t sensed = start + suspend + duration + extra;
+	lane->free_at = sensed;
+	die->reads_end = max_u64(die->reads_end, sensed);
+	pl->page = nand_page;
+	pl->page_ready = sensed;
+	/* A program or erase still to run would overwrite the register. */
+	die->reg_valid = sensed >= die->free_at ? die->reg_valid | bit : die->reg_valid & ~bit;
+	die->read_group = group;
+	die->read_group_start = start + suspend;
+	die->read_planes = bit;
+	die->group_index = NO_INDEX;
+	lat_add(parts, LAT_DIE_WAIT, host_start - ready);
+	lat_add(parts, LAT_GC, start - host_start);
+	lat_add(parts, LAT_SUSPEND, suspend);
+	lat_add(parts, LAT_NAND, duration);
+	lat_add(parts, LAT_READ_RETRY, extra);
+	return sensed;
+}
+
+uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready, unsigned flags,
+		    uint64_t extra_ns, struct lat_parts *parts)
+{
+	uint32_t d = flash_page_die(&f->geo, ppn);
+	uint64_t nand_page = flash_div(&f->geo.by_nand_page_pages, ppn);
+	uint32_t plane = flash_mod(&f->geo.by_planes, nand_page);
+	uint64_t sensed = host_sense(f, d, nand_page, plane, ready, f->read_ns[flags & FLASH_SLC],
+				     extra_ns, parts);
+	struct die *die = &f->dies[d];
+	uint64_t out = transfer(f, die->channel, sensed, parts);
 	note_busy(f, max_u64(out, die->free_at));
 	return out;
 }
 
-static inline uint64_t program_on(struct flash *f, struct die *die, uint64_t ppn, uint64_t ready)
+/* ---- programs, copies, erases ---- */
+
+/*
+ * Programs `ppn` on die d once its data is on the die (`loaded`): joins the die's open program
+ * group when it can, else starts a new one after the die's work. Returns when it ends.
+ */
+static uint64_t program_loaded(struct flash *f, uint32_t d, uint64_t ppn, uint64_t loaded,
+			       unsigned flags, struct lat_parts *parts)
 {
-	uint64_t group = flash_div(&f->geo.by_planes, ppn);
-	uint32_t plane = (uint32_t)ppn - (uint32_t)group * f->geo.planes;
-	uint64_t loaded = transfer(f, &f->channels[die->channel], ready);
-	uint64_t start;
-	if (plane > 0 && die->program_plane == plane - 1 && die->program_group == group)
-		/* Same multi-plane program: it starts once the last plane's data is in. */
-		start = max_u64(die->program_start, loaded);
-	else
-		start = max_u64(loaded, die->free_at);
-	uint64_t end = start + f->program_ns;
+	struct die *die = &f->dies[d];
+	uint64_t group = flash_div(&f->geo.by_group_pages, ppn);
+	uint32_t index = (uint32_t)ppn - (uint32_t)group * f->geo.group_pages;
+	uint64_t duration = f->program_ns[flags & FLASH_SLC];
+	uint64_t start, end, host_start;
+	if (die->group_index != NO_INDEX && die->group == group && index > die->group_index) {
+		/* Same multi-plane program: it starts once the last page's data is in (a result
+		 * already reported for an earlier page is not revised). */
+		start = max_u64(max_u64(die->group_start, loaded), die->reads_end);
+		end = start + duration;
+		host_start = start;
+		if (f->read_suspend)
+			ops_retime_last(die, start, end);
+	} else {
+		uint64_t floor = max_u64(die->free_at, die->reads_end);
+		start = max_u64(loaded, floor);
+		end = start + duration;
+		host_start = max_u64(loaded, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
+		die->group = group;
+		die->group_floor = die->free_at;
+		die->reg_valid = 0;
+		die->read_group = NO_PAGE;
+		if (f->read_suspend)
+			ops_push(die, start, end);
+	}
+	die->group_index = index;
+	die->group_start = start;
 	die->free_at = end;
-	die->program_start = start;
-	die->program_group = group;
-	die->program_plane = plane;
+	if (!(flags & FLASH_GC))
+		die->host_free_at = max_u64(die->host_free_at, host_start + duration);
+	lat_add(parts, LAT_DIE_WAIT, host_start - loaded);
+	lat_add(parts, LAT_GC, start - host_start);
+	lat_add(parts, LAT_NAND, duration);
 	note_busy(f, end);
 	return end;
 }
 
-uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready)
+uint64_t flash_program(struct flash *f, uint64_t ppn, uint64_t ready, unsigned flags,
+		       struct lat_parts *parts)
 {
-	return read_on(f, &f->dies[flash_page_die(&f->geo, ppn)], ready);
+	uint32_t d = flash_page_die(&f->geo, ppn);
+	uint64_t loaded = transfer(f, f->dies[d].channel, ready, parts);
+	return program_loaded(f, d, ppn, loaded, flags, parts);
 }
 
-uint64_t flash_program(struct flash *f, uint64_t ppn, uint64_t ready)
+uint64_t flash_copy(struct flash *f, uint64_t from, unsigned from_flags, uint64_t to,
+		    unsigned to_flags, uint64_t ready, uint64_t *read_done)
 {
-	return program_on(f, &f->dies[flash_page_die(&f->geo, ppn)], ppn, ready);
+	uint32_t d = flash_page_die(&f->geo, from);
+	struct die *die = &f->dies[d];
+	uint64_t nand_page = flash_div(&f->geo.by_nand_page_pages, from);
+	uint32_t plane = flash_mod(&f->geo.by_planes, nand_page);
+	struct plane *pl = &f->planes[(uint64_t)d * f->geo.planes + plane];
+	struct plane *lane = lane_of(f, d, plane);
+	uint64_t group = flash_div(&f->geo.by_group_pages, to);
+	uint32_t index = (uint32_t)to - (uint32_t)group * f->geo.group_pages;
+	bool joins = die->group_index != NO_INDEX && die->group == group && index > die->group_index;
+	/* The copy reads before its group's program when it joins one, else after the die's work;
+	 * a page already sensed for this group is still in its register. */
+	uint64_t sensed;
+	if (joins && pl->page == nand_page && pl->page_ready >= die->group_floor) {
+		sensed = max_u64(ready, pl->page_ready);
+	} else {
+		uint64_t floor = joins ? die->group_floor : die->free_at;
+		sensed = max_u64(max_u64(ready, floor), lane->free_at) + f->read_ns[from_flags & FLASH_SLC];
+		lane->free_at = sensed;
+		die->reads_end = max_u64(die->reads_end, sensed);
+		pl->page = nand_page;
+		pl->page_ready = sensed;
+		die->reg_valid &= ~(1u << plane);
+	}
+	*read_done = transfer(f, die->channel, sensed, NULL);
+	uint64_t loaded = transfer(f, die->channel, *read_done, NULL);
+	return program_loaded(f, d, to, loaded, to_flags | FLASH_GC, NULL);
 }
 
-uint64_t flash_copy(struct flash *f, uint64_t from, uint64_t to, uint64_t ready,
-		    uint64_t *read_done)
-{
-	struct die *die = &f->dies[flash_page_die(&f->geo, from)];
-	*read_done = read_on(f, die, ready);
-	return program_on(f, die, to, *read_done);
-}
-
-uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready)
+uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready, unsigned flags,
+		     struct lat_parts *parts)
 {
 	struct die *die = &f->dies[flash_unit_die(&f->geo, unit)];
-	uint64_t end = max_u64(ready, die->free_at) + f->erase_ns;
+	uint64_t start = max_u64(max_u64(ready, die->free_at), die->reads_end);
+	uint64_t host_start = max_u64(ready, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
+	uint64_t end = start + f->erase_ns;
+	if (f->read_suspend)
+		ops_push(die, start, end);
 	die->free_at = end;
-	die->program_plane = NO_PLANE;
+	if (!(flags & FLASH_GC))
+		die->host_free_at = max_u64(die->host_free_at, host_start + f->erase_ns);
+	die->group_index = NO_INDEX;
+	die->reg_valid = 0;
+	die->read_group = NO_PAGE;
+	lat_add(parts, LAT_DIE_WAIT, host_start - ready);
+	lat_add(parts, LAT_GC, start - host_start);
+	lat_add(parts, LAT_NAND, f->erase_ns);
 	note_busy(f, end);
 	return end;
 }
@@ -375,9 +523,10 @@ uint32_t flash_first_free_die(const struct flash *f, uint32_t after, const bool 
 	uint64_t best_free_at = UINT64_MAX;
 	for (uint32_t i = 0; i < f->geo.dies; i++) {
 		d = d + 1 == f->geo.dies ? 0 : d + 1;
-		if (f->dies[d].free_at < best_free_at && !excluded[d]) {
+		uint64_t free_at = max_u64(f->dies[d].free_at, f->dies[d].reads_end);
+		if (free_at < best_free_at && !excluded[d]) {
 			best = d;
-			best_free_at = f->dies[d].free_at;
+			best_free_at = free_at;
 		}
 	}
 	return best;

@@ -1,13 +1,15 @@
 /*
- * NAND geometry and timing. Every channel and every die is a timeline ("busy until t"); an
- * operation starts when both its input is ready and its resource is free, and the call returns
- * when it completes. Nothing here reads a clock or moves data: callers pass "ready" times (ns)
- * and get completion times back, in real time (daemon) or virtual time (nvemu sim).
+ * NAND geometry and timing. Every channel, die and plane is a timeline; an operation starts when
+ * both its input is ready and its resource is free, and the call returns when it completes.
+ * Nothing here reads a clock or moves data: callers pass "ready" times (ns) and get completion
+ * times back, in real time (daemon) or virtual time (nvemu sim).
  *
- * A die serves its operations in the order they are issued (first come, first served), except
- * that reads may suspend programs and erases (read_suspend). A channel places each transfer in
- * its first idle gap at or after the transfer's ready time, since transfers booked for
- * different dies are not issued in time order.
+ * Programs and erases take the whole die (multi-plane), first come, first served. Reads take
+ * only their plane (read_planes=independent, as current NAND does: each plane senses on its own),
+ * or the die (die), or join a read of the same page on other planes (multi); a read of a page
+ * still in its plane's page register costs no sense. With read_suspend, host reads suspend the
+ * program or erase in progress (see flash.c). A channel places each transfer in its first idle
+ * gap at or after the transfer's ready time (calendar.h).
  * Not thread-safe: the FTL serialises calls.
  */
 #ifndef NVEMU_FLASH_FLASH_H
@@ -19,12 +21,6 @@
 
 #include "config/config.h"
 
-/*
- * Dies are numbered channel first (die d sits on channel d % channels), so walking dies in
- * order stripes over channels before reusing one. An erase unit is one block in each plane of
- * a die (multi-plane erase); pages inside it are numbered plane first, so `planes` consecutive
- * pages form one multi-plane program.
- */
 /*
  * Division by a geometry constant without a divide instruction. Page and unit numbers are
  * below 2^32 and the model divides them on every operation, where a 64-bit divide would cost
@@ -48,10 +44,19 @@ static inline uint32_t flash_mod(const struct flash_divisor *d, uint64_t n)
 	return (uint32_t)n - flash_div(d, n) * d->divisor;
 }
 
+/*
+ * Dies are numbered channel first (die d sits on channel d % channels), so walking dies in
+ * order stripes over channels before reusing one. An erase unit is one block in each plane of
+ * a die (multi-plane erase). A NAND page holds `nand_page_pages` mapping pages (pages for
+ * short); pages inside an erase unit are numbered NAND page first, then plane, so
+ * `planes * nand_page_pages` consecutive pages form one multi-plane program (a program group).
+ */
 struct flash_geometry {
 	uint32_t channels;
 	uint32_t dies;
 	uint32_t planes;
+	uint32_t nand_page_pages; /* mapping pages in one NAND page of one plane */
+	uint32_t group_pages;     /* planes * nand_page_pages: pages of one multi-plane program */
 	uint32_t units_per_die;  /* = blocks per plane */
 	uint32_t pages_per_unit; /* = planes * pages per block */
 	uint32_t page_bytes;
@@ -59,6 +64,53 @@ struct flash_geometry {
 	uint64_t pages;          /* units * pages_per_unit */
 	/* The same sizes as divisors, for the per-page arithmetic. */
 	struct flash_divisor by_planes, by_units_per_die, by_pages_per_unit, by_pages_per_die;
+	struct flash_divisor by_nand_page_pages, by_group_pages;
+};
+
+/*
+ * Where a command's time went: each part is a span of its latency, and they add up to it. The
+ * model fills them only when the caller passes a struct (NULL costs nothing).
+ */
+enum lat_part {
+	LAT_FW_WAIT,     /* waiting for a firmware core */
+	LAT_CONTROLLER,  /* the controller's (firmware's) own time */
+	LAT_MAP_MISS,    /* reading a translation page the mapping cache lacked */
+	LAT_BUFFER_WAIT, /* waiting for a write-buffer slot, or for the buffer to drain (Flush) */
+	LAT_DIE_WAIT,    /* waiting for a die, plane or channel busy with other host work */
+	LAT_GC,          /* waiting behind garbage collection (or SLC folding) on the die */
+	LAT_SUSPEND,     /* suspending the program or erase in the way */
+	LAT_NAND,        /* the NAND operation: sense or program, and its channel transfer */
+	LAT_READ_RETRY,  /* extra senses of a read that needed retries */
+	LAT_LINK,        /* waiting for and moving data over the host link */
+	LAT_PARTS
+};
+
+struct lat_parts {
+	uint64_t ns[LAT_PARTS];
+};
+
+/* Short names ("firmware_wait", ...) used in JSON, Prometheus labels and plots. */
+extern const char *const lat_part_names[LAT_PARTS];
+
+/* Adds `ns` to part `part` when breakdowns are wanted. */
+static inline void lat_add(struct lat_parts *parts, enum lat_part part, uint64_t ns)
+{
+	if (parts)
+		parts->ns[part] += ns;
+}
+
+static inline uint64_t lat_total(const struct lat_parts *parts)
+{
+	uint64_t sum = 0;
+	for (int i = 0; i < LAT_PARTS; i++)
+		sum += parts->ns[i];
+	return sum;
+}
+
+/* Operation flags. */
+enum {
+	FLASH_SLC = 1, /* the page is in a block written in SLC mode (slc_read_ns, slc_program_ns) */
+	FLASH_GC = 2,  /* the work is the drive's own (GC, folding): a host op behind it counts LAT_GC */
 };
 
 struct flash;
@@ -84,26 +136,34 @@ static inline uint32_t flash_page_die(const struct flash_geometry *geo, uint64_t
 	return flash_div(&geo->by_pages_per_die, ppn);
 }
 
-/* Senses physical page `ppn` and moves it over its channel; returns when the data is out. */
-uint64_t flash_read(struct flash *flash, uint64_t ppn, uint64_t ready);
+/*
+ * A host read of physical page `ppn`: senses it (tR, plus `extra_ns` of read retries) and moves
+ * it over its channel; returns when the data is out. `flags`: FLASH_SLC. Adds its spans from
+ * `ready` on to `parts` (may be NULL).
+ */
+uint64_t flash_read(struct flash *flash, uint64_t ppn, uint64_t ready, unsigned flags,
+		    uint64_t extra_ns, struct lat_parts *parts);
 
 /*
- * Moves one page over the channel and programs it at `ppn`. A page for plane p > 0 joins the
- * die's previous program when that one was the same multi-plane page's plane p - 1 and nothing
- * else ran on the die since: together they cost one tPROG. Returns when the program ends.
+ * Moves one page over the channel and programs it at `ppn`. A page joins the die's previous
+ * program when that one was for an earlier page of the same program group and no host read ran
+ * on the die since: together they cost one tPROG. Returns when the program ends.
  */
-uint64_t flash_program(struct flash *flash, uint64_t ppn, uint64_t ready);
+uint64_t flash_program(struct flash *flash, uint64_t ppn, uint64_t ready, unsigned flags,
+		       struct lat_parts *parts);
 
 /*
- * Garbage collection's move of a page within its die: flash_read of `from`, then flash_program
- * of `to` (on the same die) once the data is out, in one call. Returns when the program ends;
- * *read_done gets when the read did.
+ * The drive's own move of a page within its die (GC, SLC folding): reads `from`, then programs
+ * `to` (on the same die) once the data is out, in one call. Copies into one program group read
+ * all their pages before the group's program starts, as firmware gathers a multi-plane page.
+ * Returns when the program ends; *read_done gets when the read's data was out.
  */
-uint64_t flash_copy(struct flash *flash, uint64_t from, uint64_t to, uint64_t ready,
-		    uint64_t *read_done);
+uint64_t flash_copy(struct flash *flash, uint64_t from, unsigned from_flags, uint64_t to,
+		    unsigned to_flags, uint64_t ready, uint64_t *read_done);
 
 /* Erases erase unit `unit` (a block per plane); returns when done. */
-uint64_t flash_erase(struct flash *flash, uint64_t unit, uint64_t ready);
+uint64_t flash_erase(struct flash *flash, uint64_t unit, uint64_t ready, unsigned flags,
+		     struct lat_parts *parts);
 
 /*
  * Tells the model no later call will pass a ready time before `now`, so bookings that ended

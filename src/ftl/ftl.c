@@ -176,7 +176,7 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 			invalidate(s, old - 1);
 		uint64_t ready = buffered ? flash_buffer_admit(s->flash, start) : start;
 		uint64_t ppn = host_place(s, (uint32_t)page, start);
-		uint64_t on_nand = flash_program(s->flash, ppn, ready);
+		uint64_t on_nand = flash_program(s->flash, ppn, ready, 0, NULL);
 		flash_buffer_release(s->flash, on_nand);
 		admitted = max_u64(admitted, ready);
 		programmed = max_u64(programmed, on_nand);
@@ -198,7 +198,7 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
 	uint64_t done = start;
 	for (uint64_t page = lpn; page < lpn + npages; page++) {
 		uint32_t mapped = s->l2p[page];
-		uint64_t end = mapped ? flash_read(s->flash, mapped - 1, start)
+		uint64_t end = mapped ? flash_read(s->flash, mapped - 1, start, 0, 0, NULL)
 				      : start + s->params.unmapped_read_ns;
 		done = max_u64(done, end);
 	}

@@ -250,7 +250,7 @@ static void erase_victim(struct ssd *s, uint32_t d)
 {
 	struct die_gc *die = &s->dies[d];
 	uint32_t u = die->victim;
-	flash_erase(s->flash, u, die->erase_ready);
+	flash_erase(s->flash, u, die->erase_ready, FLASH_GC, NULL);
 	s->units[u].erases++;
 	s->units[u].state = UNIT_FREE;
 	s->free_stack[(uint64_t)d * s->geo.units_per_die + die->free_count++] = u;
@@ -286,7 +286,7 @@ static uint32_t move_pages(struct ssd *s, uint32_t d, uint32_t budget, uint64_t 
 		s->p2l[from] = 0;
 		s->units[u].valid--;
 		uint64_t dest = place(s, s->gc_stream, d, lpn_plus_1 - 1), data_out;
-		flash_copy(s->flash, from, dest, ready, &data_out);
+		flash_copy(s->flash, from, 0, dest, 0, ready, &data_out);
 		if (data_out > die->erase_ready)
 			die->erase_ready = data_out;
 		moved++;
@@ -346,7 +346,7 @@ static uint32_t pick_host_die(struct ssd *s, const bool *full)
 {
 	struct stream *host = &s->host;
 	uint32_t d = host->cursor;
-	if (host->open_unit[d] != NO_UNIT && flash_mod(&s->geo.by_planes, host->next_page[d]) != 0 && !full[d])
+	if (host->open_unit[d] != NO_UNIT && flash_mod(&s->geo.by_group_pages, host->next_page[d]) != 0 && !full[d])
 		return d;
 	return flash_first_free_die(s->flash, d, full);
 }

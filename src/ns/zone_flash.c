@@ -136,7 +136,7 @@ static uint64_t program_pages(struct zone_flash *zf, uint64_t zone, uint64_t fir
 	uint64_t admitted = start, on_nand = start;
 	for (uint64_t p = first; p < end; p++) {
 		uint64_t ready = buffered ? flash_buffer_admit(zf->flash, start) : start;
-		uint64_t done = flash_program(zf->flash, zone_ppn(zf, zone, p), ready);
+		uint64_t done = flash_program(zf->flash, zone_ppn(zf, zone, p), ready, 0, NULL);
 		flash_buffer_release(zf->flash, done);
 		admitted = max_u64(admitted, ready);
 		on_nand = max_u64(on_nand, done);
@@ -180,7 +180,7 @@ uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, ui
 	uint64_t start = now + zf->controller_ns, done = start;
 	for (uint64_t p = first; p < end; p++) {
 		bool on_nand = p < zf->programmed[zone];
-		done = max_u64(done, on_nand ? flash_read(zf->flash, zone_ppn(zf, zone, p), start)
+		done = max_u64(done, on_nand ? flash_read(zf->flash, zone_ppn(zf, zone, p), start, 0, 0, NULL)
 					     : start + zf->unmapped_read_ns);
 	}
 	pthread_mutex_unlock(&zf->lock);
@@ -196,7 +196,7 @@ uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now)
 		uint64_t units = div_up(pages_on_die(zf, zf->programmed[zone], i), zf->geo.pages_per_unit);
 		uint64_t first = zone_unit(zf, zone, i);
 		for (uint64_t u = first; u < first + units; u++) {
-			done = max_u64(done, flash_erase(zf->flash, u, start));
+			done = max_u64(done, flash_erase(zf->flash, u, start, 0, NULL));
 			zf->unit_erases[u]++;
 			zf->erases++;
 		}
@@ -213,7 +213,7 @@ static uint64_t pad_die(struct zone_flash *zf, uint64_t zone, uint32_t i, uint64
 	uint64_t done = start;
 	for (uint64_t in_die = from; in_die < to; in_die++) {
 		uint64_t p = in_die * zf->dies_per_zone + i;
-		done = max_u64(done, flash_program(zf->flash, zone_ppn(zf, zone, p), start));
+		done = max_u64(done, flash_program(zf->flash, zone_ppn(zf, zone, p), start, 0, NULL));
 		zf->nand_pages++;
 	}
 	return done;
