@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Flash-model benchmarks: greedy-GC WAF against theory, simulator speed, table memory.
 
-Usage: bench/model/model_bench.py [path/to/nvemu-sim] [speed runs]
-       (defaults: build-model/src/sim/nvemu-sim, 5 runs)
+Usage: bench/model/model_bench.py [path/to/nvemu-sim] [speed runs] [suspend]
+       (defaults: build-model/src/sim/nvemu-sim, 5 runs; `suspend`: only the read suspend
+       and planes table)
 Runs one simulation at a time (each is single-threaded) and prints the numbers recorded in
 docs/benchmarks.md, "Flash model". Build with --buildtype=release for the speed figures. They
 are medians of several runs, since a machine shared with other jobs slows some runs a lot.
@@ -26,8 +27,9 @@ def theory(op):
     return 1 / (1 - x)
 
 
-def run(*options):
-    cmd = [SIM, "--json", "--quiet"] + [arg for o in options for arg in ("-o", o)]
+def run(*options, preset=None):
+    cmd = [SIM, "--json", "--quiet"] + (["--preset", preset] if preset else [])
+    cmd += [arg for o in options for arg in ("-o", o)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -36,7 +38,26 @@ def run(*options):
     return " ".join(cmd), result
 
 
+def suspend_and_planes():
+    """The tlc preset, 4 KiB random reads at QD128 over 1 GiB just written (the fill leaves
+    programs pending on the dies): suspend cost and planes (issue 16's two defects)."""
+    base = ("workload=randread", "qd=128", "footprint_pcent=0.0868")
+    print("## Read suspend and planes: tlc preset, 4 KiB random reads, QD128, after 1 GiB of writes")
+    print(f"{'case':32} {'IOPS':>9} {'mean us':>8} {'p99 us':>8}  command")
+    for label, extra in (("suspend_ns=0", ("suspend_ns=0",)),
+                         ("suspend_ns=20000", ("suspend_ns=20000",)),
+                         ("suspend_ns=100000", ("suspend_ns=100000",)),
+                         ("1 plane (x4 blocks)", ("planes_per_lun=1", "blocks_per_plane=2192")),
+                         ("4 planes", ("planes_per_lun=4", "blocks_per_plane=548")),
+                         ("4 planes, read_planes=die", ("read_planes=die",))):
+        cmd, r = run(*base, *extra, preset="tlc")
+        print(f"{label:32} {r['iops']:9.0f} {r['lat_us']['mean']:8.1f} {r['lat_us']['p99']:8.1f}  {cmd}")
+
+
 def main():
+    if len(sys.argv) > 3 and sys.argv[3] == "suspend":
+        suspend_and_planes()
+        return
     print("## WAF, uniform random 4 KiB writes, greedy GC, default device (after fill + 2x random)")
     print(f"{'OP %':>5} {'WAF':>7} {'theory':>7} {'diff':>7}  command")
     for op in (7, 12, 28):
