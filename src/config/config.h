@@ -46,6 +46,9 @@ enum gc_policy { GC_GREEDY, GC_COST_BENEFIT, GC_RANDOM, GC_FIFO, GC_DCHOICE };
 /* How the planes of a die read: one at a time, several at once when they read the same page
  * (multi-plane read), or each on its own (independent plane reads). */
 enum read_planes { READ_PLANES_DIE, READ_PLANES_MULTI, READ_PLANES_INDEPENDENT };
+/* What host writes do once the SLC cache is full: go to native (TLC/QLC) blocks, or wait for
+ * an SLC block to be folded and keep writing SLC. */
+enum slc_when_full { SLC_FULL_DIRECT, SLC_FULL_FOLD };
 
 /* The SSD model's parameters (flash geometry and timing, FTL). Times in ns. */
 struct ssd_params {
@@ -70,6 +73,26 @@ struct ssd_params {
 	uint64_t suspend_ns;
 	uint32_t suspend_max; /* suspends of one program or erase */
 	uint64_t write_buffer_kib;
+
+	/* Controller front end (flash/front.h): firmware cores and the host link. */
+	uint32_t fw_cores;      /* 0: no queueing for the controller */
+	uint32_t link_gen;      /* PCIe generation; 0: no link model */
+	uint32_t link_lanes;
+	double link_efficiency; /* share of the raw rate left for data */
+
+	double read_retry_pcent; /* reads that need retries */
+	uint64_t read_retry_ns;  /* extra die time of such a read */
+
+	/* SLC cache (ftl/): host writes in SLC mode while it has room. */
+	uint64_t slc_static_bytes;
+	uint64_t slc_dynamic_bytes; /* at most; shrinks as the drive fills */
+	uint32_t cell_bits;         /* native bits per cell */
+	uint64_t slc_read_ns, slc_program_ns;
+	uint32_t slc_when_full; /* enum slc_when_full */
+
+	/* Mapping cache (ftl/): the part of the L2P table in controller memory. */
+	uint64_t map_cache_bytes; /* 0: all of it */
+	uint32_t map_entry_bytes;
 
 	double op_pcent;
 	double gc_bg_pcent; /* background GC when more than this % of blocks are in use */

@@ -18,6 +18,8 @@ static const char *const gc_policy_names[] = {"greedy", "cost-benefit", "random"
 
 static const char *const read_planes_names[] = {"die", "multi", "independent", NULL};
 
+static const char *const slc_when_full_names[] = {"direct", "fold", NULL};
+
 static const struct config_key ssd_keys[] = {
 	{"channels", {"nchs"}, CONFIG_U32, FIELD(channels), "4", 1, 1024, NULL,
 	 "flash channels (buses)"},
@@ -62,6 +64,40 @@ static const struct config_key ssd_keys[] = {
 	 "suspends one program or erase allows; later reads wait for it to end"},
 	{"write_buffer_kib", NO_ALIAS, CONFIG_U64, FIELD(write_buffer_kib), "4096", 0, 1 << 30, NULL,
 	 "DRAM write buffer; 0 = writes complete when programmed"},
+	{"fw_cores", NO_ALIAS, CONFIG_U32, FIELD(fw_cores), "0", 0, 1024, NULL,
+	 "firmware cores that share the controller_ns of every command (commands queue for a free "
+	 "one); 0 = no queueing"},
+	{"link_gen", NO_ALIAS, CONFIG_U32, FIELD(link_gen), "0", 0, 5, NULL,
+	 "PCIe generation of the host link (1-5: 2.5, 5, 8, 16, 32 GT/s a lane); 0 = no link model"},
+	{"link_lanes", NO_ALIAS, CONFIG_U32, FIELD(link_lanes), "4", 1, 32, NULL,
+	 "PCIe lanes of the host link"},
+	{"link_efficiency", NO_ALIAS, CONFIG_F64, FIELD(link_efficiency), "0.9", 0.1, 1, NULL,
+	 "share of the link's encoded rate left for data (TLP headers, DLLPs, flow control)"},
+	{"read_retry_pcent", NO_ALIAS, CONFIG_F64, FIELD(read_retry_pcent), "0", 0, 100, NULL,
+	 "percent of NAND reads that need read retries"},
+	{"read_retry_ns", NO_ALIAS, CONFIG_U64, FIELD(read_retry_ns), "0", 0, 1e12, NULL,
+	 "extra die time of a read that needs retries (its extra senses)"},
+	{"slc_static_bytes", NO_ALIAS, CONFIG_U64, FIELD(slc_static_bytes), "0", 0, MAX_U64, NULL,
+	 "SLC cache that is always there: host writes go to blocks in SLC mode while it has room"},
+	{"slc_dynamic_bytes", NO_ALIAS, CONFIG_U64, FIELD(slc_dynamic_bytes), "0", 0, MAX_U64, NULL,
+	 "SLC cache taken from free space on top of the static part, at most this much and at "
+	 "most the unwritten capacity / cell_bits, so it shrinks as the drive fills"},
+	{"cell_bits", NO_ALIAS, CONFIG_U32, FIELD(cell_bits), "3", 1, 4, NULL,
+	 "bits per cell of the native mode (2 MLC, 3 TLC, 4 QLC): a block in SLC mode holds that "
+	 "many times less"},
+	{"slc_read_ns", NO_ALIAS, CONFIG_U64, FIELD(slc_read_ns), "0", 0, 1e12, NULL,
+	 "tR of a page in an SLC-mode block; 0 = page_read_ns"},
+	{"slc_program_ns", NO_ALIAS, CONFIG_U64, FIELD(slc_program_ns), "0", 0, 1e12, NULL,
+	 "tPROG of an SLC-mode program group; 0 = page_program_ns"},
+	{"slc_when_full", NO_ALIAS, CONFIG_ENUM, FIELD(slc_when_full), "direct", 0, 0,
+	 slc_when_full_names,
+	 "host writes once the SLC cache is full: direct (to native blocks) or fold (wait while "
+	 "an SLC block is folded, keep writing SLC); idle time folds the cache either way"},
+	{"map_cache_bytes", NO_ALIAS, CONFIG_U64, FIELD(map_cache_bytes), "0", 0, MAX_U64, NULL,
+	 "controller memory (DRAM or HMB) for the mapping table; a miss reads a translation page "
+	 "from flash, an evicted dirty one is programmed back; 0 = the whole table fits"},
+	{"map_entry_bytes", NO_ALIAS, CONFIG_U32, FIELD(map_entry_bytes), "4", 1, 64, NULL,
+	 "bytes per mapping entry (a translation page holds page size / this many)"},
 	{"op_pcent", NO_ALIAS, CONFIG_F64, FIELD(op_pcent), "7", 0.1, 1000, NULL,
 	 "over-provisioning, (physical - logical) / logical, in percent"},
 	{"gc_bg_pcent", {"gc_thres_pcent"}, CONFIG_F64, FIELD(gc_bg_pcent), "75", 0, 100, NULL,

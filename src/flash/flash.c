@@ -145,8 +145,8 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	};
 	f->read_ns[0] = p->page_read_ns;
 	f->program_ns[0] = p->page_program_ns;
-	f->read_ns[FLASH_SLC] = p->page_read_ns;
-	f->program_ns[FLASH_SLC] = p->page_program_ns;
+	f->read_ns[FLASH_SLC] = p->slc_read_ns ? p->slc_read_ns : p->page_read_ns;
+	f->program_ns[FLASH_SLC] = p->slc_program_ns ? p->slc_program_ns : p->page_program_ns;
 	f->erase_ns = p->block_erase_ns;
 	f->suspend_ns = p->suspend_ns;
 	f->suspend_max = p->suspend_max;
@@ -495,26 +495,54 @@ uint64_t flash_copy(struct flash *f, uint64_t from, unsigned from_flags, uint64_
 	return program_loaded(f, d, to, loaded, to_flags | FLASH_GC, NULL);
 }
 
-uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready, unsigned flags,
-		     struct lat_parts *parts)
+/* A die-wide operation of `duration` from `ready` on, after the die's work: erases, and
+ * programs outside program groups (translation pages). */
+static uint64_t die_op(struct flash *f, struct die *die, uint64_t ready, uint64_t duration,
+		       unsigned flags, struct lat_parts *parts)
 {
-	struct die *die = &f->dies[flash_unit_die(&f->geo, unit)];
 	uint64_t start = max_u64(max_u64(ready, die->free_at), die->reads_end);
 	uint64_t host_start = max_u64(ready, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
-	uint64_t end = start + f->erase_ns;
+	uint64_t end = start + duration;
 	if (f->read_suspend)
 		ops_push(die, start, end);
 	die->free_at = end;
 	if (!(flags & FLASH_GC))
-		die->host_free_at = max_u64(die->host_free_at, host_start + f->erase_ns);
+		die->host_free_at = max_u64(die->host_free_at, host_start + duration);
 	die->group_index = NO_INDEX;
 	die->reg_valid = 0;
 	die->read_group = NO_PAGE;
 	lat_add(parts, LAT_DIE_WAIT, host_start - ready);
 	lat_add(parts, LAT_GC, start - host_start);
-	lat_add(parts, LAT_NAND, f->erase_ns);
+	lat_add(parts, LAT_NAND, duration);
 	note_busy(f, end);
 	return end;
+}
+
+uint64_t flash_erase(struct flash *f, uint64_t unit, uint64_t ready, unsigned flags,
+		     struct lat_parts *parts)
+{
+	return die_op(f, &f->dies[flash_unit_die(&f->geo, unit)], ready, f->erase_ns, flags, parts);
+}
+
+/* Translation pages are not in the data pages' numbering: a page id no data page has. */
+#define META_PAGE (NO_PAGE - 1)
+
+uint64_t flash_read_meta(struct flash *f, uint32_t die, uint32_t plane, uint64_t ready,
+			 struct lat_parts *parts)
+{
+	struct die *dp = &f->dies[die];
+	uint64_t sensed = host_sense(f, die, META_PAGE, plane, ready, f->read_ns[0], 0, parts);
+	dp->read_group = NO_PAGE;
+	uint64_t out = transfer(f, dp->channel, sensed, parts);
+	note_busy(f, max_u64(out, dp->free_at));
+	return out;
+}
+
+uint64_t flash_program_meta(struct flash *f, uint32_t die, uint64_t ready)
+{
+	struct die *dp = &f->dies[die];
+	uint64_t loaded = transfer(f, dp->channel, ready, NULL);
+	return die_op(f, dp, loaded, f->program_ns[0], FLASH_GC, NULL);
 }
 
 uint32_t flash_first_free_die(const struct flash *f, uint32_t after, const bool *excluded)

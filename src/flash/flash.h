@@ -166,6 +166,15 @@ uint64_t flash_erase(struct flash *flash, uint64_t unit, uint64_t ready, unsigne
 		     struct lat_parts *parts);
 
 /*
+ * A translation page (the mapping cache's misses and write-backs), outside the data pages:
+ * a host-priority read of one page on `plane` of die `die`, returning when its data is out;
+ * and a one-page program there, returning when it ends (the drive's own work, FLASH_GC).
+ */
+uint64_t flash_read_meta(struct flash *flash, uint32_t die, uint32_t plane, uint64_t ready,
+			 struct lat_parts *parts);
+uint64_t flash_program_meta(struct flash *flash, uint32_t die, uint64_t ready);
+
+/*
  * Tells the model no later call will pass a ready time before `now`, so bookings that ended
  * earlier can be forgotten (keeps the channel calendars small). Optional.
  */

@@ -73,16 +73,28 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 		return NULL;
 	}
 	s->geo = *flash_geometry(s->flash);
+	s->front = front_create(params, s->geo.page_bytes, err, errlen);
+	if (!s->front) {
+		flash_destroy(s->flash);
+		free(s);
+		return NULL;
+	}
+	s->has_link = front_has_link(s->front);
 	s->logical_pages = (uint64_t)floor((double)s->geo.pages / (1.0 + params->op_pcent / 100.0));
 	s->bg_limit = free_limit(s->geo.units_per_die, params->gc_bg_pcent);
 	s->fg_limit = free_limit(s->geo.units_per_die, params->gc_fg_pcent);
 	if (s->fg_limit < params->gc_reserve_blocks)
 		s->fg_limit = params->gc_reserve_blocks;
 	if (check_spare(s, err, errlen) != 0) {
+		front_destroy(s->front);
 		flash_destroy(s->flash);
 		free(s);
 		return NULL;
 	}
+	/* read_retry_pcent as a threshold on a 64-bit draw (100 % must always retry). */
+	s->retry_below = params->read_retry_pcent >= 100 ? UINT64_MAX
+			 : (uint64_t)(params->read_retry_pcent / 100 * 0x1p64);
+	s->slc_on = params->slc_static_bytes || params->slc_dynamic_bytes;
 
 	/* calloc of large arrays maps zero pages lazily: untouched table parts cost no RAM. */
 	s->l2p = calloc(s->logical_pages, sizeof(*s->l2p));
@@ -94,9 +106,16 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	if (params->gc_policy == GC_GREEDY)
 		s->bucket_head = malloc((size_t)s->geo.dies * (s->geo.pages_per_unit + 1) *
 					sizeof(*s->bucket_head));
+	if (s->slc_on) {
+		s->fold_prev = malloc(s->geo.units * sizeof(*s->fold_prev));
+		s->fold_next = malloc(s->geo.units * sizeof(*s->fold_next));
+	}
+	if (params->map_cache_bytes)
+		s->map = map_cache_create(s);
 	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->dies || !s->die_full ||
 	    (params->gc_policy == GC_GREEDY && !s->bucket_head) || init_stream(&s->host, s->geo.dies) ||
-	    init_stream(&s->gc, s->geo.dies)) {
+	    init_stream(&s->gc, s->geo.dies) || (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
+	    (params->map_cache_bytes && !s->map)) {
 		ssd_destroy(s);
 		errorf(err, errlen, "out of memory");
 		return NULL;
@@ -123,6 +142,10 @@ void ssd_destroy(struct ssd *s)
 	if (s->flash)
 		pthread_mutex_destroy(&s->lock);
 	flash_destroy(s->flash);
+	front_destroy(s->front);
+	map_cache_destroy(s->map);
+	free(s->fold_prev);
+	free(s->fold_next);
 	free(s->l2p);
 	free(s->p2l);
 	free(s->units);
@@ -161,72 +184,152 @@ static inline void invalidate(struct ssd *s, uint64_t ppn)
 		victim_valid_dropped(s, u);
 }
 
-uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint64_t now)
+uint64_t ftl_random(struct ssd *s)
+{
+	/* splitmix64: tiny, fast, and good enough for victims and retries. */
+	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Work every command does first: forget the past, run idle-time work, take a firmware core. */
+static inline uint64_t command_start(struct ssd *s, uint64_t now, struct lat_parts *parts)
+{
+	flash_advance(s->flash, now);
+	if (s->has_link)
+		front_advance(s->front, now);
+	gc_background(s, now);
+	return front_command(s->front, now, parts);
+}
+
+/* Keeps the parts of the page that ends last, the one the command waits for. */
+static inline void keep_critical(struct lat_parts *best, const struct lat_parts *page,
+				 uint64_t end, uint64_t *done)
+{
+	if (end >= *done) {
+		*done = end;
+		if (best)
+			*best = *page;
+	}
+}
+
+static inline void add_parts(struct lat_parts *to, const struct lat_parts *from)
+{
+	for (int i = 0; i < LAT_PARTS; i++)
+		to->ns[i] += from->ns[i];
+}
+
+static inline unsigned page_flags(const struct ssd *s, uint64_t ppn)
+{
+	return s->slc_on && s->units[page_unit(s, ppn)].slc ? FLASH_SLC : 0;
+}
+
+uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint64_t now,
+		   struct lat_parts *parts)
 {
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
-	flash_advance(s->flash, now);
-	gc_background(s, now);
-	uint64_t start = now + s->params.controller_ns;
-	uint64_t admitted = start, programmed = start;
-	bool buffered = flash_buffer_pages(s->flash) > 0;
-	for (uint64_t page = lpn; page < lpn + npages; page++) {
-		uint32_t old = s->l2p[page];
+	uint64_t start = command_start(s, now, parts);
+	bool buffered = flash_buffer_pages(s->flash) > 0, on_nand = fua || !buffered;
+	struct lat_parts page = {{0}}, critical = {{0}};
+	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
+	uint64_t done = start;
+	for (uint64_t lpage = lpn; lpage < lpn + npages; lpage++) {
+		if (pp)
+			*pp = (struct lat_parts){{0}};
+		uint32_t old = s->l2p[lpage];
 		if (old)
 			invalidate(s, old - 1);
-		uint64_t ready = buffered ? flash_buffer_admit(s->flash, start) : start;
-		uint64_t ppn = host_place(s, (uint32_t)page, start);
-		uint64_t on_nand = flash_program(s->flash, ppn, ready, 0, NULL);
-		flash_buffer_release(s->flash, on_nand);
-		admitted = max_u64(admitted, ready);
-		programmed = max_u64(programmed, on_nand);
+		else
+			s->mapped_pages++;
+		/* The entry is updated in controller memory; loading it is not on the host's path. */
+		if (s->map)
+			map_cache_access(s, lpage, true, start, NULL);
+		uint64_t arrived = s->has_link ? front_link(s->front, LINK_TO_DRIVE, start, pp) : start;
+		uint64_t ready = buffered ? flash_buffer_admit(s->flash, arrived) : arrived;
+		lat_add(pp, LAT_BUFFER_WAIT, ready - arrived);
+		uint64_t ppn = host_place(s, (uint32_t)lpage, start);
+		unsigned flags = page_flags(s, ppn);
+		uint64_t programmed = flash_program(s->flash, ppn, ready, flags, on_nand ? pp : NULL);
+		flash_buffer_release(s->flash, programmed);
+		s->count.slc_pages_written += flags & FLASH_SLC;
+		keep_critical(best, pp, on_nand ? programmed : ready, &done);
 	}
+	if (parts)
+		add_parts(parts, best);
 	s->seq += npages;
 	s->count.host_pages_written += npages;
 	s->count.nand_pages_written += npages;
 	unlock(s);
-	return fua || !buffered ? programmed : admitted;
+	return done;
 }
 
-uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
+uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
+		  struct lat_parts *parts)
 {
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
-	flash_advance(s->flash, now);
-	gc_background(s, now);
-	uint64_t start = now + s->params.controller_ns;
+	uint64_t start = command_start(s, now, parts);
+	struct lat_parts page = {{0}}, critical = {{0}};
+	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
 	uint64_t done = start;
-	for (uint64_t page = lpn; page < lpn + npages; page++) {
-		uint32_t mapped = s->l2p[page];
-		uint64_t end = mapped ? flash_read(s->flash, mapped - 1, start, 0, 0, NULL)
-				      : start + s->params.unmapped_read_ns;
-		done = max_u64(done, end);
+	for (uint64_t lpage = lpn; lpage < lpn + npages; lpage++) {
+		if (pp)
+			*pp = (struct lat_parts){{0}};
+		uint32_t mapped = s->l2p[lpage];
+		uint64_t end;
+		if (!mapped) {
+			/* Answered from the map: no NAND. */
+			end = start + s->params.unmapped_read_ns;
+			lat_add(pp, LAT_CONTROLLER, s->params.unmapped_read_ns);
+		} else {
+			uint64_t ready = s->map ? map_cache_access(s, lpage, false, start, pp) : start;
+			uint64_t retry = 0;
+			if (s->retry_below && ftl_random(s) < s->retry_below) {
+				retry = s->params.read_retry_ns;
+				s->count.read_retries++;
+			}
+			end = flash_read(s->flash, mapped - 1, ready, page_flags(s, mapped - 1), retry, pp);
+		}
+		if (s->has_link)
+			end = front_link(s->front, LINK_TO_HOST, end, pp);
+		keep_critical(best, pp, end, &done);
 	}
+	if (parts)
+		add_parts(parts, best);
 	s->count.host_pages_read += npages;
 	unlock(s);
 	return done;
 }
 
-uint64_t ssd_trim(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now)
+uint64_t ssd_trim(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
+		  struct lat_parts *parts)
 {
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
+	uint64_t done = command_start(s, now, parts);
 	for (uint64_t page = lpn; page < lpn + npages; page++) {
 		uint32_t mapped = s->l2p[page];
 		if (mapped) {
 			invalidate(s, mapped - 1);
 			s->l2p[page] = 0;
+			s->mapped_pages--;
+			if (s->map)
+				map_cache_access(s, page, true, done, NULL);
 		}
 	}
 	s->count.host_pages_trimmed += npages;
 	unlock(s);
-	return now + s->params.controller_ns;
+	return done;
 }
 
-uint64_t ssd_flush(struct ssd *s, uint64_t now)
+uint64_t ssd_flush(struct ssd *s, uint64_t now, struct lat_parts *parts)
 {
 	lock(s);
-	uint64_t done = max_u64(now + s->params.controller_ns, flash_buffer_drained_at(s->flash));
+	uint64_t start = command_start(s, now, parts);
+	uint64_t done = max_u64(start, flash_buffer_drained_at(s->flash));
+	lat_add(parts, LAT_BUFFER_WAIT, done - start);
 	unlock(s);
 	return done;
 }
@@ -278,6 +381,9 @@ void ssd_get_counters(struct ssd *s, struct ssd_counters *out)
 	out->waf = out->host_pages_written
 			   ? (double)out->nand_pages_written / (double)out->host_pages_written
 			   : 0;
+	uint64_t unit_bytes = (uint64_t)s->geo.pages_per_unit * s->geo.page_bytes;
+	out->slc_cache_bytes = s->slc_on ? slc_capacity_units(s) * unit_bytes : 0;
+	out->slc_used_bytes = s->slc_units * unit_bytes;
 	unlock(s);
 }
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "flash/flash.h" /* struct lat_parts */
 
 struct ssd;
 
@@ -35,6 +36,13 @@ struct ssd_counters {
 	double erase_mean;
 	uint64_t free_blocks; /* erase units */
 	double waf;           /* nand / host pages written, 0 before any write */
+	uint64_t read_retries;      /* NAND reads that needed retries */
+	uint64_t slc_pages_written; /* host pages written in SLC mode */
+	uint64_t slc_pages_folded;  /* pages moved from SLC blocks to native ones */
+	uint64_t slc_cache_bytes;   /* the SLC cache's size now (it shrinks as the drive fills) */
+	uint64_t slc_used_bytes;    /* of it, in SLC-mode blocks now */
+	uint64_t map_hits, map_misses;  /* mapping cache, per translation page looked up */
+	uint64_t map_pages_written;     /* translation pages programmed back (in nand_pages_written) */
 };
 
 /* Returns NULL with a message in err when the parameters cannot describe a working device. */
@@ -51,16 +59,23 @@ uint64_t ssd_logical_pages(const struct ssd *ssd);
 uint32_t ssd_page_bytes(const struct ssd *ssd);
 
 /*
- * Write: completes once every page is in the write buffer (the host stalls only while it is
- * full), or once on NAND when `fua` is set or the buffer size is 0.
+ * Every command takes `parts`, NULL or a zeroed struct lat_parts that gets where the command's
+ * time went (flash/flash.h): the parts add up to the returned time minus `now`, those of a
+ * multi-page command being its last page's. NULL costs nothing.
+ *
+ * Write: completes once every page crossed the host link and is in the write buffer (the host
+ * stalls only while it is full), or once on NAND when `fua` is set or the buffer size is 0.
  */
-uint64_t ssd_write(struct ssd *ssd, uint64_t lpn, uint32_t npages, bool fua, uint64_t now);
-/* Read: completes when the last page is out of its die and channel. */
-uint64_t ssd_read(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now);
+uint64_t ssd_write(struct ssd *ssd, uint64_t lpn, uint32_t npages, bool fua, uint64_t now,
+		   struct lat_parts *parts);
+/* Read: completes when the last page is out of its die and channel and over the host link. */
+uint64_t ssd_read(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now,
+		  struct lat_parts *parts);
 /* Deallocate: unmaps the pages; costs the controller overhead only. */
-uint64_t ssd_trim(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now);
+uint64_t ssd_trim(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint64_t now,
+		  struct lat_parts *parts);
 /* Flush: completes when everything written so far is on NAND. */
-uint64_t ssd_flush(struct ssd *ssd, uint64_t now);
+uint64_t ssd_flush(struct ssd *ssd, uint64_t now, struct lat_parts *parts);
 
 /*
  * Hints for a caller that knows its next commands, as nvemu sim does: on a large device each

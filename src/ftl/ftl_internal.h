@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "flash/flash.h"
+#include "flash/front.h"
 #include "ftl/ftl.h"
 
 #define NO_UNIT UINT32_MAX
@@ -19,6 +20,14 @@ struct unit {
 	uint32_t erases;
 	uint64_t closed_seq; /* host pages written when it closed: data age for cost-benefit */
 	uint8_t state;
+	uint8_t slc; /* written in SLC mode: part of the SLC cache until folded or collected */
+};
+
+/* A unit being emptied: its valid pages move to its die's GC stream, then it is erased. */
+struct relocation {
+	uint32_t unit; /* NO_UNIT when none */
+	uint32_t scan; /* next page offset to look at */
+	uint64_t erase_ready;
 };
 
 /*
@@ -42,17 +51,23 @@ struct die_gc {
 	uint32_t min_bucket;   /* greedy: lowest possibly non-empty bucket */
 	uint32_t fifo_head, fifo_tail;
 	/* The victim being emptied, a few pages per host write (see gc.c). */
-	uint32_t victim;     /* NO_UNIT when none */
-	uint32_t scan;       /* next page offset of the victim to look at */
+	struct relocation victim;
 	uint32_t pace_valid; /* victim's valid pages when picked: sets the pace */
 	uint32_t credit;     /* pacing remainder, in units of 1 / (pages_per_unit - pace_valid) */
-	uint64_t erase_ready;
+	/* SLC cache: the unit being folded into native blocks, and the closed SLC units waiting,
+	 * oldest first (linked through ssd.fold_prev/fold_next). */
+	struct relocation fold;
+	uint32_t fold_head, fold_tail;
 };
+
+struct map_cache;
 
 struct ssd {
 	pthread_mutex_t lock;
 	bool single_thread; /* the lock is skipped */
 	struct flash *flash;
+	struct front *front;
+	bool has_link;
 	struct flash_geometry geo;
 	struct ssd_params params;
 	uint64_t logical_pages;
@@ -77,6 +92,17 @@ struct ssd {
 	uint64_t rng;
 
 	uint64_t seq; /* host pages written, the FTL's notion of age */
+	uint64_t mapped_pages; /* logical pages holding data */
+	uint64_t retry_below;  /* a read needs retries when a random 64-bit draw is below this */
+
+	/* SLC cache (gc.c); slc_on when it has a size. */
+	bool slc_on;
+	bool host_slc;      /* the host's next unit is written in SLC mode */
+	uint64_t slc_units; /* units in SLC mode, open or closed */
+	uint32_t fold_cursor;
+	uint32_t *fold_prev, *fold_next;
+
+	struct map_cache *map; /* NULL when the whole table is in controller memory */
 	struct ssd_counters count;
 };
 
@@ -84,6 +110,8 @@ static inline uint32_t page_unit(const struct ssd *s, uint64_t ppn)
 {
 	return flash_page_unit(&s->geo, ppn);
 }
+
+uint64_t ftl_random(struct ssd *s);
 
 /* gc.c */
 void victims_init(struct ssd *s);
@@ -93,7 +121,21 @@ void victim_valid_dropped(struct ssd *s, uint32_t unit);
  * Returns the page.
  */
 uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now);
+/* GC and SLC folding in idle time, placed from the moment the device went idle. */
 void gc_background(struct ssd *s, uint64_t now);
 int gc_check_tracking(struct ssd *s, char *err, size_t errlen);
+/* The SLC cache's size now, in units. */
+uint64_t slc_capacity_units(const struct ssd *s);
+
+/* map_cache.c: the mapping cache (DFTL-like), when map_cache_bytes is set. */
+struct map_cache *map_cache_create(const struct ssd *s);
+void map_cache_destroy(struct map_cache *map);
+/*
+ * The host touches lpn's mapping entry at `ready`: returns when it is in controller memory
+ * (reading its translation page on a miss; `parts` gets that as LAT_MAP_MISS). A write marks
+ * it dirty; evicting a dirty page programs it back (counted as NAND writes).
+ */
+uint64_t map_cache_access(struct ssd *s, uint64_t lpn, bool write, uint64_t ready,
+			  struct lat_parts *parts);
 
 #endif

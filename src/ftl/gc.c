@@ -29,14 +29,8 @@
 #define MOVE_PREFETCH_PAGES 8
 #define MOVE_PREFETCH_P2L_PAGES 32
 
-static uint64_t next_random(struct ssd *s)
-{
-	/* splitmix64: tiny, fast, and good enough to pick victims. */
-	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+static void fold_list_add(struct ssd *s, uint32_t d, uint32_t u);
+static void fold_list_remove(struct ssd *s, uint32_t d, uint32_t u);
 
 static inline uint32_t *bucket(struct ssd *s, uint32_t die, uint32_t valid)
 {
@@ -74,7 +68,9 @@ void victims_init(struct ssd *s)
 				*bucket(s, d, v) = NO_UNIT;
 		s->dies[d].min_bucket = s->geo.pages_per_unit;
 		s->dies[d].fifo_head = s->dies[d].fifo_tail = NO_UNIT;
-		s->dies[d].victim = NO_UNIT;
+		s->dies[d].victim.unit = NO_UNIT;
+		s->dies[d].fold.unit = NO_UNIT;
+		s->dies[d].fold_head = s->dies[d].fold_tail = NO_UNIT;
 	}
 	s->rng = s->params.seed;
 }
@@ -130,7 +126,7 @@ static uint32_t random_closed_unit(struct ssd *s, uint32_t d)
 {
 	uint64_t first = (uint64_t)d * s->geo.units_per_die;
 	for (uint32_t tries = 0; tries < 64; tries++) {
-		uint32_t u = (uint32_t)(first + next_random(s) % s->geo.units_per_die);
+		uint32_t u = (uint32_t)(first + ftl_random(s) % s->geo.units_per_die);
 		if (s->units[u].state == UNIT_CLOSED)
 			return u;
 	}
@@ -190,7 +186,8 @@ static uint32_t pick_victim(struct ssd *s, uint32_t d)
 	return NO_UNIT;
 }
 
-/* The unit `stream` writes on die d, opening a free one if needed (one must exist). */
+/* The unit `stream` writes on die d, opening a free one if needed (one must exist); a unit
+ * opened for the host while the SLC cache has room is written in SLC mode. */
 static uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
 {
 	uint32_t u = stream->open_unit[d];
@@ -204,6 +201,8 @@ static uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
 	u = s->free_stack[(uint64_t)d * s->geo.units_per_die + --die->free_count];
 	s->free_units--;
 	s->units[u].state = UNIT_OPEN;
+	s->units[u].slc = stream == &s->host && s->host_slc;
+	s->slc_units += s->units[u].slc;
 	stream->open_unit[d] = u;
 	stream->next_page[d] = 0;
 	return u;
@@ -224,8 +223,22 @@ static inline uint64_t place(struct ssd *s, struct stream *stream, uint32_t d, u
 	if (offset + 1 == s->geo.pages_per_unit) {
 		stream->open_unit[d] = NO_UNIT;
 		victim_add(s, u);
+		if (s->units[u].slc)
+			fold_list_add(s, d, u);
 	}
 	return ppn;
+}
+
+/* Starts emptying unit u of die d, a closed unit taken out of the victim candidates. */
+static void relocation_start(struct ssd *s, struct relocation *r, uint32_t d, uint32_t u)
+{
+	victim_remove(s, u);
+	if (s->units[u].slc)
+		fold_list_remove(s, d, u);
+	s->units[u].state = UNIT_VICTIM;
+	r->unit = u;
+	r->scan = 0;
+	r->erase_ready = 0;
 }
 
 /* Takes die d's next victim out of the candidates; false if the die has none worth taking. */
@@ -235,66 +248,68 @@ static bool start_victim(struct ssd *s, uint32_t d)
 	if (u == NO_UNIT ||
 	    (s->params.gc_policy == GC_GREEDY && s->units[u].valid == s->geo.pages_per_unit))
 		return false;
-	victim_remove(s, u);
 	struct die_gc *die = &s->dies[d];
-	s->units[u].state = UNIT_VICTIM;
-	die->victim = u;
-	die->scan = 0;
+	relocation_start(s, &die->victim, d, u);
 	die->pace_valid = s->units[u].valid;
 	die->credit = 0;
-	die->erase_ready = 0;
 	return true;
 }
 
-static void erase_victim(struct ssd *s, uint32_t d)
+static void erase_relocated(struct ssd *s, uint32_t d, struct relocation *r)
 {
 	struct die_gc *die = &s->dies[d];
-	uint32_t u = die->victim;
-	flash_erase(s->flash, u, die->erase_ready, FLASH_GC, NULL);
+	uint32_t u = r->unit;
+	flash_erase(s->flash, u, r->erase_ready, FLASH_GC, NULL);
 	s->units[u].erases++;
 	s->units[u].state = UNIT_FREE;
+	s->slc_units -= s->units[u].slc;
+	s->units[u].slc = 0;
 	s->free_stack[(uint64_t)d * s->geo.units_per_die + die->free_count++] = u;
 	s->free_units++;
 	s->count.erases++;
 	s->count.gc_runs++;
-	die->victim = NO_UNIT;
+	r->unit = NO_UNIT;
 }
 
 /*
- * Moves up to `budget` valid pages of die d's victim into the die's GC stream, starting no
- * earlier than `ready`, and erases the victim once it is empty. Returns the pages moved.
+ * Moves up to `budget` valid pages of the unit `r` empties on die d into the die's GC stream,
+ * starting no earlier than `ready`, and erases it once it is empty. Returns the pages moved.
  */
-static uint32_t move_pages(struct ssd *s, uint32_t d, uint32_t budget, uint64_t ready)
+static uint32_t move_pages(struct ssd *s, uint32_t d, struct relocation *r, uint32_t budget,
+			   uint64_t ready)
 {
-	struct die_gc *die = &s->dies[d];
-	uint32_t u = die->victim, ppu = s->geo.pages_per_unit, moved = 0;
+	uint32_t u = r->unit, ppu = s->geo.pages_per_unit, moved = 0;
 	uint64_t base = (uint64_t)u * ppu;
-	if (die->erase_ready < ready)
-		die->erase_ready = ready;
-	while (die->scan < ppu && moved < budget) {
-		if (die->scan + MOVE_PREFETCH_PAGES < ppu) {
-			uint32_t ahead = s->p2l[base + die->scan + MOVE_PREFETCH_PAGES];
+	unsigned from_flags = s->units[u].slc ? FLASH_SLC : 0;
+	if (r->erase_ready < ready)
+		r->erase_ready = ready;
+	while (r->scan < ppu && moved < budget) {
+		if (r->scan + MOVE_PREFETCH_PAGES < ppu) {
+			uint32_t ahead = s->p2l[base + r->scan + MOVE_PREFETCH_PAGES];
 			if (ahead)
 				__builtin_prefetch(&s->l2p[ahead - 1], 1);
 		}
-		if (die->scan + MOVE_PREFETCH_P2L_PAGES < ppu)
-			__builtin_prefetch(&s->p2l[base + die->scan + MOVE_PREFETCH_P2L_PAGES]);
-		uint64_t from = base + die->scan++;
+		if (r->scan + MOVE_PREFETCH_P2L_PAGES < ppu)
+			__builtin_prefetch(&s->p2l[base + r->scan + MOVE_PREFETCH_P2L_PAGES]);
+		uint64_t from = base + r->scan++;
 		uint32_t lpn_plus_1 = s->p2l[from];
 		if (!lpn_plus_1)
 			continue;
 		s->p2l[from] = 0;
 		s->units[u].valid--;
 		uint64_t dest = place(s, s->gc_stream, d, lpn_plus_1 - 1), data_out;
-		flash_copy(s->flash, from, 0, dest, 0, ready, &data_out);
-		if (data_out > die->erase_ready)
-			die->erase_ready = data_out;
+		unsigned to_flags = s->units[page_unit(s, dest)].slc ? FLASH_SLC : 0;
+		flash_copy(s->flash, from, from_flags, dest, to_flags, ready, &data_out);
+		if (data_out > r->erase_ready)
+			r->erase_ready = data_out;
 		moved++;
 	}
 	s->count.gc_pages_moved += moved;
 	s->count.nand_pages_written += moved;
-	if (die->scan == ppu)
-		erase_victim(s, d);
+	if (from_flags)
+		s->count.slc_pages_folded += moved;
+	if (r->scan == ppu)
+		erase_relocated(s, d, r);
 	return moved;
 }
 
@@ -307,11 +322,82 @@ static bool make_room(struct ssd *s, uint32_t d, uint32_t limit, uint64_t ready)
 {
 	uint32_t budget = s->dies[d].closed_count + 1;
 	while (s->dies[d].free_count <= limit) {
-		if (s->dies[d].victim == NO_UNIT && (budget-- == 0 || !start_victim(s, d)))
+		if (s->dies[d].victim.unit == NO_UNIT && (budget-- == 0 || !start_victim(s, d)))
 			return false;
-		move_pages(s, d, UINT32_MAX, ready);
+		move_pages(s, d, &s->dies[d].victim, UINT32_MAX, ready);
 	}
 	return true;
+}
+
+/* ---- SLC cache ---- */
+
+/*
+ * The SLC cache is a timing and capacity overlay on the native mapping: a unit opened for the
+ * host while the cache has room is written in SLC mode (slc_program_ns, later read with
+ * slc_read_ns) and holds as many pages as any other unit; folding moves its valid pages to
+ * native units of its die (like GC, counted as NAND writes) and erases it. Its size in units is
+ * the static part plus the dynamic part, which is at most the unwritten capacity / cell_bits
+ * (SLC blocks hold cell_bits times less), so it shrinks as the drive fills.
+ */
+uint64_t slc_capacity_units(const struct ssd *s)
+{
+	uint64_t unit_bytes = (uint64_t)s->geo.pages_per_unit * s->geo.page_bytes;
+	uint64_t unwritten = (s->logical_pages - s->mapped_pages) * s->geo.page_bytes;
+	uint64_t dynamic = unwritten / s->params.cell_bits;
+	if (dynamic > s->params.slc_dynamic_bytes)
+		dynamic = s->params.slc_dynamic_bytes;
+	return (s->params.slc_static_bytes + dynamic) / unit_bytes;
+}
+
+static void fold_list_add(struct ssd *s, uint32_t d, uint32_t u)
+{
+	struct die_gc *die = &s->dies[d];
+	s->fold_next[u] = NO_UNIT;
+	s->fold_prev[u] = die->fold_tail;
+	if (die->fold_tail != NO_UNIT)
+		s->fold_next[die->fold_tail] = u;
+	else
+		die->fold_head = u;
+	die->fold_tail = u;
+}
+
+static void fold_list_remove(struct ssd *s, uint32_t d, uint32_t u)
+{
+	struct die_gc *die = &s->dies[d];
+	if (s->fold_prev[u] != NO_UNIT)
+		s->fold_next[s->fold_prev[u]] = s->fold_next[u];
+	else
+		die->fold_head = s->fold_next[u];
+	if (s->fold_next[u] != NO_UNIT)
+		s->fold_prev[s->fold_next[u]] = s->fold_prev[u];
+	else
+		die->fold_tail = s->fold_prev[u];
+}
+
+/* Folds die d's unit in progress, else its oldest closed SLC unit, from `ready` on; false
+ * when it has none. */
+static bool fold_one(struct ssd *s, uint32_t d, uint64_t ready)
+{
+	struct die_gc *die = &s->dies[d];
+	if (die->fold.unit == NO_UNIT) {
+		if (die->fold_head == NO_UNIT)
+			return false;
+		relocation_start(s, &die->fold, d, die->fold_head);
+	}
+	move_pages(s, d, &die->fold, UINT32_MAX, ready);
+	return true;
+}
+
+/* Whether the host's next unit on die d is written in SLC mode; with slc_when_full=fold, a
+ * full cache first folds one of the die's SLC units (the host waits for it). */
+static bool host_unit_slc(struct ssd *s, uint32_t d, uint64_t ready)
+{
+	if (!s->slc_on)
+		return false;
+	if (s->slc_units < slc_capacity_units(s))
+		return true;
+	return s->params.slc_when_full == SLC_FULL_FOLD && fold_one(s, d, ready) &&
+	       s->slc_units < slc_capacity_units(s);
 }
 
 /*
@@ -324,17 +410,19 @@ static bool make_room(struct ssd *s, uint32_t d, uint32_t limit, uint64_t ready)
 static void paced_gc(struct ssd *s, uint32_t d, uint64_t ready)
 {
 	struct die_gc *die = &s->dies[d];
-	if (die->victim == NO_UNIT && (die->free_count > s->fg_limit + 2 || !start_victim(s, d)))
+	if (die->victim.unit == NO_UNIT &&
+	    (die->free_count > s->fg_limit + 2 || !start_victim(s, d)))
 		return;
 	uint32_t gain = s->geo.pages_per_unit - die->pace_valid;
 	if (gain == 0) {
-		move_pages(s, d, UINT32_MAX, ready); /* a full victim (FIFO, random) gains nothing */
+		/* a full victim (FIFO, random) gains nothing */
+		move_pages(s, d, &die->victim, UINT32_MAX, ready);
 		return;
 	}
 	die->credit += die->pace_valid;
 	uint32_t due = die->credit / gain + 1;
 	die->credit %= gain;
-	move_pages(s, d, due, ready);
+	move_pages(s, d, &die->victim, due, ready);
 }
 
 /*
@@ -358,6 +446,8 @@ uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
 	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
 		uint32_t d = pick_host_die(s, full);
 		if (host->open_unit[d] != NO_UNIT || make_room(s, d, s->fg_limit, now)) {
+			if (host->open_unit[d] == NO_UNIT)
+				s->host_slc = host_unit_slc(s, d, now);
 			host->cursor = d;
 			uint64_t ppn = place(s, host, d, lpn);
 			paced_gc(s, d, now);
@@ -372,9 +462,22 @@ uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
 	abort();
 }
 
+/* Folds SLC units in idle time, one die after another; false once nothing is left. */
+static bool fold_background(struct ssd *s, uint64_t idle)
+{
+	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
+		uint32_t d = s->fold_cursor;
+		s->fold_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
+		if (fold_one(s, d, idle))
+			return true;
+	}
+	return false;
+}
+
 /*
- * GC in idle time: the work is placed from the moment the device went idle, as if it had run
- * then, and stops once it reaches `now` (a host command arriving mid-GC waits for it).
+ * Idle-time work: the SLC cache is folded first, then GC runs. The work is placed from the
+ * moment the device went idle, as if it had run then, and stops once it reaches `now` (a host
+ * command arriving mid-way waits for it).
  */
 void gc_background(struct ssd *s, uint64_t now)
 {
@@ -382,20 +485,22 @@ void gc_background(struct ssd *s, uint64_t now)
 		uint64_t idle = flash_idle_at(s->flash);
 		if (idle >= now)
 			return;
+		if (s->slc_on && s->slc_units && fold_background(s, idle))
+			continue;
 		uint32_t d = s->bg_cursor, tries = 0;
 		while (s->dies[d].free_count > s->bg_limit && ++tries < s->geo.dies)
 			d = d + 1 == s->geo.dies ? 0 : d + 1;
 		if (s->dies[d].free_count > s->bg_limit)
 			return;
 		s->bg_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
-		if (s->dies[d].victim == NO_UNIT) {
+		if (s->dies[d].victim.unit == NO_UNIT) {
 			uint32_t u = pick_victim(s, d);
 			/* Idle time is not spent moving units that would free nothing. */
 			if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit ||
 			    !start_victim(s, d))
 				return;
 		}
-		move_pages(s, d, UINT32_MAX, idle);
+		move_pages(s, d, &s->dies[d].victim, UINT32_MAX, idle);
 	}
 }
 
@@ -424,8 +529,43 @@ static int check_die_lists(struct ssd *s, uint32_t d, uint64_t *listed, char *er
 	return 0;
 }
 
+/* Die d's fold list holds its closed SLC units, each once; counts SLC units as it goes. */
+static int check_fold_list(struct ssd *s, uint32_t d, char *err, size_t errlen)
+{
+	uint64_t listed = 0, closed_slc = 0, first = (uint64_t)d * s->geo.units_per_die;
+	for (uint32_t u = s->dies[d].fold_head; u != NO_UNIT; u = s->fold_next[u]) {
+		if (!s->units[u].slc || s->units[u].state != UNIT_CLOSED ||
+		    flash_unit_die(&s->geo, u) != d || ++listed > s->geo.units_per_die) {
+			snprintf(err, errlen, "die %u fold list holds unit %u (slc %u, state %u)", d,
+				 u, s->units[u].slc, s->units[u].state);
+			return -1;
+		}
+	}
+	for (uint64_t u = first; u < first + s->geo.units_per_die; u++)
+		closed_slc += s->units[u].slc && s->units[u].state == UNIT_CLOSED;
+	if (listed != closed_slc) {
+		snprintf(err, errlen, "die %u: %" PRIu64 " closed SLC units, %" PRIu64 " to fold", d,
+			 closed_slc, listed);
+		return -1;
+	}
+	return 0;
+}
+
 int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 {
+	uint64_t slc_units = 0;
+	for (uint32_t u = 0; u < s->geo.units; u++) {
+		if (s->units[u].slc && s->units[u].state == UNIT_FREE) {
+			snprintf(err, errlen, "free unit %u is marked SLC", u);
+			return -1;
+		}
+		slc_units += s->units[u].slc;
+	}
+	if (slc_units != s->slc_units) {
+		snprintf(err, errlen, "%" PRIu64 " SLC units, counter %" PRIu64, slc_units,
+			 s->slc_units);
+		return -1;
+	}
 	for (uint32_t d = 0; d < s->geo.dies; d++) {
 		uint64_t listed = 0, closed = 0;
 		if (check_die_lists(s, d, &listed, err, errlen))
@@ -433,11 +573,16 @@ int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 		uint64_t first = (uint64_t)d * s->geo.units_per_die;
 		for (uint64_t u = first; u < first + s->geo.units_per_die; u++)
 			closed += s->units[u].state == UNIT_CLOSED;
-		uint32_t v = s->dies[d].victim;
-		if (v != NO_UNIT &&
-		    (s->units[v].state != UNIT_VICTIM || flash_unit_die(&s->geo, v) != d))
-			return errorf(err, errlen, "die %u: victim %u in state %u", d, v,
-				      s->units[v].state);
+		const uint32_t relocating[2] = {s->dies[d].victim.unit, s->dies[d].fold.unit};
+		for (int i = 0; i < 2; i++) {
+			uint32_t v = relocating[i];
+			if (v != NO_UNIT &&
+			    (s->units[v].state != UNIT_VICTIM || flash_unit_die(&s->geo, v) != d))
+				return errorf(err, errlen, "die %u: unit %u relocated in state %u", d,
+					      v, s->units[v].state);
+		}
+		if (s->slc_on && check_fold_list(s, d, err, errlen))
+			return -1;
 		if (listed != closed || closed != s->dies[d].closed_count) {
 			snprintf(err, errlen,
 				 "die %u victims: %" PRIu64 " listed, %" PRIu64 " closed, counter %u",

@@ -6,13 +6,16 @@
 #include <stdlib.h>
 
 #include "flash/flash.h"
+#include "flash/front.h"
 #include "util/util.h"
 
 struct zone_flash {
 	struct flash *flash;
+	struct front *front;
+	bool has_link;
 	struct flash_geometry geo;
 	struct zone_flash_layout layout;
-	uint64_t controller_ns, unmapped_read_ns;
+	uint64_t unmapped_read_ns;
 	uint32_t zone_channels, zone_ways, dies_per_zone;
 	uint32_t channel_groups, groups; /* groups of dies zones take turns on */
 	uint32_t units_per_zone_die;	 /* erase units each die gives a zone */
@@ -40,8 +43,11 @@ struct zone_flash *zone_flash_create(const struct ssd_params *params,
 		return NULL;
 	}
 	zf->geo = *flash_geometry(zf->flash);
+	zf->front = front_create(params, zf->geo.page_bytes, err, errlen);
+	if (!zf->front)
+		goto fail;
+	zf->has_link = front_has_link(zf->front);
 	zf->layout = *layout;
-	zf->controller_ns = params->controller_ns;
 	zf->unmapped_read_ns = params->unmapped_read_ns;
 	uint32_t ways = zf->geo.dies / zf->geo.channels;
 	zf->zone_channels = layout->channels ? layout->channels : zf->geo.channels;
@@ -74,6 +80,7 @@ struct zone_flash *zone_flash_create(const struct ssd_params *params,
 	pthread_mutex_init(&zf->lock, NULL);
 	return zf;
 fail:
+	front_destroy(zf->front);
 	flash_destroy(zf->flash);
 	free(zf->programmed);
 	free(zf->unit_erases);
@@ -86,6 +93,7 @@ void zone_flash_destroy(struct zone_flash *zf)
 	if (!zf)
 		return;
 	pthread_mutex_destroy(&zf->lock);
+	front_destroy(zf->front);
 	flash_destroy(zf->flash);
 	free(zf->programmed);
 	free(zf->unit_erases);
@@ -94,7 +102,41 @@ void zone_flash_destroy(struct zone_flash *zf)
 
 uint64_t zone_flash_zones(const struct zone_flash *zf) { return zf->nzones; }
 
-uint64_t zone_flash_controller_ns(const struct zone_flash *zf) { return zf->controller_ns; }
+uint32_t zone_flash_page_bytes(const struct zone_flash *zf) { return zf->geo.page_bytes; }
+
+/* What every command does first: forget the past, take a firmware core. Lock held. */
+static uint64_t command_start(struct zone_flash *zf, uint64_t now, struct lat_parts *parts)
+{
+	flash_advance(zf->flash, now);
+	if (zf->has_link)
+		front_advance(zf->front, now);
+	return front_command(zf->front, now, parts);
+}
+
+uint64_t zone_flash_command(struct zone_flash *zf, uint64_t now, struct lat_parts *parts)
+{
+	pthread_mutex_lock(&zf->lock);
+	uint64_t done = command_start(zf, now, parts);
+	pthread_mutex_unlock(&zf->lock);
+	return done;
+}
+
+/* Keeps the parts of the page that ends last, the one the command waits for. */
+static void keep_critical(struct lat_parts *best, const struct lat_parts *page, uint64_t end,
+			  uint64_t *done)
+{
+	if (end >= *done) {
+		*done = end;
+		if (best)
+			*best = *page;
+	}
+}
+
+static void add_parts(struct lat_parts *to, const struct lat_parts *from)
+{
+	for (int i = 0; i < LAT_PARTS; i++)
+		to->ns[i] += from->ns[i];
+}
 
 /* Die number of the i-th die of a zone (dies are numbered channel first). */
 static uint32_t zone_die(const struct zone_flash *zf, uint64_t zone, uint32_t i)
@@ -129,69 +171,87 @@ static uint64_t pages_on_die(const struct zone_flash *zf, uint64_t n, uint32_t i
 
 /* Programs pages [first, end) through the write buffer; returns when the host may go on. */
 static uint64_t program_pages(struct zone_flash *zf, uint64_t zone, uint64_t first, uint64_t end,
-			      bool fua, uint64_t now)
+			      bool fua, uint64_t now, struct lat_parts *parts)
 {
-	uint64_t start = now + zf->controller_ns;
-	bool buffered = flash_buffer_pages(zf->flash) > 0;
-	uint64_t admitted = start, on_nand = start;
+	uint64_t start = command_start(zf, now, parts);
+	bool buffered = flash_buffer_pages(zf->flash) > 0, on_nand = fua || !buffered;
+	struct lat_parts page = {{0}}, critical = {{0}};
+	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
+	uint64_t done = start;
 	for (uint64_t p = first; p < end; p++) {
-		uint64_t ready = buffered ? flash_buffer_admit(zf->flash, start) : start;
-		uint64_t done = flash_program(zf->flash, zone_ppn(zf, zone, p), ready, 0, NULL);
-		flash_buffer_release(zf->flash, done);
-		admitted = max_u64(admitted, ready);
-		on_nand = max_u64(on_nand, done);
+		if (pp)
+			*pp = (struct lat_parts){{0}};
+		uint64_t arrived = zf->has_link ? front_link(zf->front, LINK_TO_DRIVE, start, pp) : start;
+		uint64_t ready = buffered ? flash_buffer_admit(zf->flash, arrived) : arrived;
+		lat_add(pp, LAT_BUFFER_WAIT, ready - arrived);
+		uint64_t programmed = flash_program(zf->flash, zone_ppn(zf, zone, p), ready, 0,
+						    on_nand ? pp : NULL);
+		flash_buffer_release(zf->flash, programmed);
+		keep_critical(best, pp, on_nand ? programmed : ready, &done);
 	}
+	if (parts)
+		add_parts(parts, best);
 	zf->host_pages += end > first ? end - first : 0;
 	zf->nand_pages += end > first ? end - first : 0;
 	zf->programmed[zone] = max_u64(zf->programmed[zone], end);
-	return fua || !buffered ? on_nand : admitted;
+	return done;
 }
 
 uint64_t zone_flash_commit(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
-			   bool fua, uint64_t now)
+			   bool fua, uint64_t now, struct lat_parts *parts)
 {
 	/* A page goes to NAND once its last byte is committed. */
 	uint64_t first = from / zf->geo.page_bytes, end = to / zf->geo.page_bytes;
 	pthread_mutex_lock(&zf->lock);
-	flash_advance(zf->flash, now);
-	uint64_t done = program_pages(zf, zone, first, end > first ? end : first, fua, now);
+	uint64_t done = program_pages(zf, zone, first, end > first ? end : first, fua, now, parts);
 	pthread_mutex_unlock(&zf->lock);
 	return done;
 }
 
 uint64_t zone_flash_overwrite(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
-			      bool fua, uint64_t now)
+			      bool fua, uint64_t now, struct lat_parts *parts)
 {
 	/* Conventional zones are modelled as programmed in place, partial pages whole. */
 	uint64_t first = from / zf->geo.page_bytes, end = div_up(to, zf->geo.page_bytes);
 	pthread_mutex_lock(&zf->lock);
-	flash_advance(zf->flash, now);
-	uint64_t done = program_pages(zf, zone, first, end, fua, now);
+	uint64_t done = program_pages(zf, zone, first, end, fua, now, parts);
 	pthread_mutex_unlock(&zf->lock);
 	return done;
 }
 
 uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
-			 uint64_t now)
+			 uint64_t now, struct lat_parts *parts)
 {
 	uint64_t first = from / zf->geo.page_bytes, end = div_up(to, zf->geo.page_bytes);
 	pthread_mutex_lock(&zf->lock);
-	flash_advance(zf->flash, now);
-	uint64_t start = now + zf->controller_ns, done = start;
+	uint64_t start = command_start(zf, now, parts), done = start;
+	struct lat_parts page = {{0}}, critical = {{0}};
+	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
 	for (uint64_t p = first; p < end; p++) {
-		bool on_nand = p < zf->programmed[zone];
-		done = max_u64(done, on_nand ? flash_read(zf->flash, zone_ppn(zf, zone, p), start, 0, 0, NULL)
-					     : start + zf->unmapped_read_ns);
+		if (pp)
+			*pp = (struct lat_parts){{0}};
+		uint64_t out;
+		if (p < zf->programmed[zone]) {
+			out = flash_read(zf->flash, zone_ppn(zf, zone, p), start, 0, 0, pp);
+		} else {
+			out = start + zf->unmapped_read_ns;
+			lat_add(pp, LAT_CONTROLLER, zf->unmapped_read_ns);
+		}
+		if (zf->has_link)
+			out = front_link(zf->front, LINK_TO_HOST, out, pp);
+		keep_critical(best, pp, out, &done);
 	}
+	if (parts)
+		add_parts(parts, best);
 	pthread_mutex_unlock(&zf->lock);
 	return done;
 }
 
-uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now)
+uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now,
+			  struct lat_parts *parts)
 {
 	pthread_mutex_lock(&zf->lock);
-	flash_advance(zf->flash, now);
-	uint64_t start = now + zf->controller_ns, done = start;
+	uint64_t start = command_start(zf, now, parts), done = start;
 	for (uint32_t i = 0; i < zf->dies_per_zone; i++) {
 		uint64_t units = div_up(pages_on_die(zf, zf->programmed[zone], i), zf->geo.pages_per_unit);
 		uint64_t first = zone_unit(zf, zone, i);
@@ -202,6 +262,7 @@ uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now)
 		}
 	}
 	zf->programmed[zone] = 0;
+	lat_add(parts, LAT_NAND, done - start); /* erases in parallel over the zone's dies */
 	pthread_mutex_unlock(&zf->lock);
 	return done;
 }
@@ -219,11 +280,11 @@ static uint64_t pad_die(struct zone_flash *zf, uint64_t zone, uint32_t i, uint64
 	return done;
 }
 
-uint64_t zone_flash_finish(struct zone_flash *zf, uint64_t zone, uint64_t now)
+uint64_t zone_flash_finish(struct zone_flash *zf, uint64_t zone, uint64_t now,
+			   struct lat_parts *parts)
 {
 	pthread_mutex_lock(&zf->lock);
-	flash_advance(zf->flash, now);
-	uint64_t start = now + zf->controller_ns, done = start;
+	uint64_t start = command_start(zf, now, parts), done = start;
 	uint64_t written = zf->programmed[zone];
 	for (uint32_t i = 0; zf->layout.finish != ZONE_FINISH_NONE && i < zf->dies_per_zone; i++) {
 		uint64_t have = pages_on_die(zf, written, i), cap = pages_on_die(zf, zf->cap_pages, i);
@@ -239,14 +300,17 @@ uint64_t zone_flash_finish(struct zone_flash *zf, uint64_t zone, uint64_t now)
 	/* Block padding leaves the same erase units in use, so the mark only moves for zone padding. */
 	if (zf->layout.finish == ZONE_FINISH_ZONE)
 		zf->programmed[zone] = zf->cap_pages;
+	lat_add(parts, LAT_NAND, done - start); /* padding programs */
 	pthread_mutex_unlock(&zf->lock);
 	return done;
 }
 
-uint64_t zone_flash_flush(struct zone_flash *zf, uint64_t now)
+uint64_t zone_flash_flush(struct zone_flash *zf, uint64_t now, struct lat_parts *parts)
 {
 	pthread_mutex_lock(&zf->lock);
-	uint64_t done = max_u64(now + zf->controller_ns, flash_buffer_drained_at(zf->flash));
+	uint64_t start = command_start(zf, now, parts);
+	uint64_t done = max_u64(start, flash_buffer_drained_at(zf->flash));
+	lat_add(parts, LAT_BUFFER_WAIT, done - start);
 	pthread_mutex_unlock(&zf->lock);
 	return done;
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "flash/flash.h"
 
 enum zone_finish_policy {
 	ZONE_FINISH_NONE,  /* metadata only: the unwritten rest of the zone stays erased */
@@ -53,20 +54,27 @@ void zone_flash_destroy(struct zone_flash *zf);
 
 /* How many zones of the layout's capacity the flash holds. */
 uint64_t zone_flash_zones(const struct zone_flash *zf);
+uint32_t zone_flash_page_bytes(const struct zone_flash *zf);
 
+/*
+ * Each call is one command arriving at `now` (firmware cores and the host link as for the ssd
+ * kind, flash/front.h); `parts` (NULL, or zeroed) gets where its time went, as ssd_read's.
+ */
 /* Sequential zones: bytes [from, to) of the zone were committed. */
 uint64_t zone_flash_commit(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
-			   bool fua, uint64_t now);
+			   bool fua, uint64_t now, struct lat_parts *parts);
 /* Conventional zones: bytes [from, to) were overwritten in place. */
 uint64_t zone_flash_overwrite(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
-			      bool fua, uint64_t now);
+			      bool fua, uint64_t now, struct lat_parts *parts);
 uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
-			 uint64_t now);
-uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now);
-uint64_t zone_flash_finish(struct zone_flash *zf, uint64_t zone, uint64_t now);
-uint64_t zone_flash_flush(struct zone_flash *zf, uint64_t now);
-/* The time every command needs on top of its NAND work. */
-uint64_t zone_flash_controller_ns(const struct zone_flash *zf);
+			 uint64_t now, struct lat_parts *parts);
+uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now,
+			  struct lat_parts *parts);
+uint64_t zone_flash_finish(struct zone_flash *zf, uint64_t zone, uint64_t now,
+			   struct lat_parts *parts);
+uint64_t zone_flash_flush(struct zone_flash *zf, uint64_t now, struct lat_parts *parts);
+/* A command that needs only the controller (data held in controller memory). */
+uint64_t zone_flash_command(struct zone_flash *zf, uint64_t now, struct lat_parts *parts);
 
 void zone_flash_get_counters(struct zone_flash *zf, struct zone_flash_counters *out);
 

@@ -35,7 +35,7 @@ static uint64_t zoned_read_time(struct zoned_ns *zn, const struct ns_io *io)
 		uint64_t to = end < zone_end ? end : zone_end;
 		uint64_t from_off = lba - zone_first_lba(zn, zone), to_off = to - zone_first_lba(zn, zone);
 		uint64_t t = zone_flash_read(zn->flash, zone, from_off << zn->lba_shift,
-					     to_off << zn->lba_shift, io->now_ns);
+					     to_off << zn->lba_shift, io->now_ns, NULL);
 		done = t > done ? t : done;
 		lba = to;
 	}
@@ -72,11 +72,11 @@ static uint16_t zoned_store(struct ns *ns, struct ns_io *io, bool append)
 	uint64_t from = w.committed_from << zn->lba_shift, to = w.committed_to << zn->lba_shift;
 	uint64_t done;
 	if (w.conventional)
-		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns);
+		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns, NULL);
 	else if (to > from)
-		done = zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns);
+		done = zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns, NULL);
 	else /* held in the ZRWA: controller memory, no NAND yet */
-		done = io->now_ns + zone_flash_controller_ns(zn->flash);
+		done = zone_flash_command(zn->flash, io->now_ns, NULL);
 	io->done_ns = done;
 	io->slba = w.slba;
 	return NVME_SC_SUCCESS;
@@ -103,7 +103,7 @@ static uint16_t zoned_deallocate(struct ns *ns, struct ns_io *io)
 static uint16_t zoned_flush(struct ns *ns, struct ns_io *io)
 {
 	struct zoned_ns *zn = zoned_of(ns);
-	io->done_ns = zone_flash_flush(zn->flash, io->now_ns);
+	io->done_ns = zone_flash_flush(zn->flash, io->now_ns, NULL);
 	return NVME_SC_SUCCESS;
 }
 
@@ -138,14 +138,14 @@ static void erase_zone(void *ctx, uint64_t zone, uint64_t written, uint64_t now,
 {
 	struct zoned_ns *zn = ctx;
 	media_zero(zn->media, zone_first_lba(zn, zone) << zn->lba_shift, written << zn->lba_shift);
-	raise_done(done, zone_flash_erase(zn->flash, zone, now));
+	raise_done(done, zone_flash_erase(zn->flash, zone, now, NULL));
 }
 
 static void finish_zone(void *ctx, uint64_t zone, uint64_t wp, uint64_t now, uint64_t *done)
 {
 	(void)wp; /* the flash mapping knows which pages are programmed */
 	struct zoned_ns *zn = ctx;
-	raise_done(done, zone_flash_finish(zn->flash, zone, now));
+	raise_done(done, zone_flash_finish(zn->flash, zone, now, NULL));
 }
 
 static void commit_zone(void *ctx, uint64_t zone, uint64_t from, uint64_t to, uint64_t now,
@@ -153,7 +153,7 @@ static void commit_zone(void *ctx, uint64_t zone, uint64_t from, uint64_t to, ui
 {
 	struct zoned_ns *zn = ctx;
 	raise_done(done, zone_flash_commit(zn->flash, zone, from << zn->lba_shift, to << zn->lba_shift,
-				      false, now));
+				      false, now, NULL));
 }
 
 static uint16_t zoned_send(struct ns *ns, struct zone_send *cmd)

@@ -214,15 +214,15 @@ static inline uint64_t issue(struct ssd *ssd, const struct io *io, uint64_t at,
 	case IO_READ:
 		r->reads++;
 		r->bytes += (uint64_t)io->npages * page_bytes;
-		return ssd_read(ssd, io->lpn, io->npages, at);
+		return ssd_read(ssd, io->lpn, io->npages, at, NULL);
 	case IO_WRITE:
 		r->writes++;
 		r->bytes += (uint64_t)io->npages * page_bytes;
-		return ssd_write(ssd, io->lpn, io->npages, false, at);
+		return ssd_write(ssd, io->lpn, io->npages, false, at, NULL);
 	case IO_TRIM:
-		return ssd_trim(ssd, io->lpn, io->npages, at);
+		return ssd_trim(ssd, io->lpn, io->npages, at, NULL);
 	default:
-		return ssd_flush(ssd, at);
+		return ssd_flush(ssd, at, NULL);
 	}
 }
 

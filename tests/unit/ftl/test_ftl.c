@@ -44,7 +44,7 @@ static void assert_consistent(struct ssd *s)
 /* A read completing 1 ns after `now` never touched NAND: the page is unmapped. */
 static bool is_mapped(struct ssd *s, uint64_t lpn, uint64_t now)
 {
-	return ssd_read(s, lpn, 1, now) != now + 1;
+	return ssd_read(s, lpn, 1, now, NULL) != now + 1;
 }
 
 static uint64_t xorshift(uint64_t *x)
@@ -78,17 +78,17 @@ static void run_random_workload(enum gc_policy policy, uint32_t planes, bool sep
 		uint64_t lpn = (r >> 8) % (logical - n + 1);
 		now += 1000;
 		if (r % 10 < 7) {
-			uint64_t done = ssd_write(s, lpn, n, false, now);
+			uint64_t done = ssd_write(s, lpn, n, false, now, NULL);
 			assert_true(done >= now);
 			for (uint32_t i = 0; i < n; i++)
 				written[lpn + i] = true;
 			host_pages += n;
 		} else if (r % 10 < 8) {
-			ssd_trim(s, lpn, n, now);
+			ssd_trim(s, lpn, n, now, NULL);
 			for (uint32_t i = 0; i < n; i++)
 				written[lpn + i] = false;
 		} else {
-			assert_true(ssd_read(s, lpn, n, now) >= now);
+			assert_true(ssd_read(s, lpn, n, now, NULL) >= now);
 		}
 		if (op % 5000 == 4999)
 			assert_consistent(s);
@@ -137,13 +137,13 @@ static void test_greedy_waf_plausible(void **state)
 	struct ssd *s = make(&p);
 	uint64_t logical = ssd_logical_pages(s), rng = 99, now = 0;
 	for (uint64_t lpn = 0; lpn < logical; lpn++)
-		now = ssd_write(s, lpn, 1, false, now);
+		now = ssd_write(s, lpn, 1, false, now, NULL);
 	for (uint64_t i = 0; i < 3 * logical; i++)
-		now = ssd_write(s, xorshift(&rng) % logical, 1, false, now);
+		now = ssd_write(s, xorshift(&rng) % logical, 1, false, now, NULL);
 	struct ssd_counters before, after;
 	ssd_get_counters(s, &before);
 	for (uint64_t i = 0; i < 2 * logical; i++)
-		now = ssd_write(s, xorshift(&rng) % logical, 1, false, now);
+		now = ssd_write(s, xorshift(&rng) % logical, 1, false, now, NULL);
 	ssd_get_counters(s, &after);
 	double waf = (double)(after.nand_pages_written - before.nand_pages_written) /
 		     (double)(after.host_pages_written - before.host_pages_written);
@@ -167,16 +167,16 @@ static void test_write_buffer_full(void **state)
 	p.page_program_ns = 500;
 	p.write_buffer_kib = 8;
 	struct ssd *s = make(&p);
-	assert_int_equal(ssd_write(s, 0, 1, false, 0), 0);   /* programs [0, 500) */
-	assert_int_equal(ssd_write(s, 1, 1, false, 0), 0);   /* programs [500, 1000) */
-	assert_int_equal(ssd_write(s, 2, 1, false, 0), 500); /* waits for a slot */
-	assert_int_equal(ssd_flush(s, 600), 1500);           /* page 2 programs [1000, 1500) */
-	assert_int_equal(ssd_write(s, 3, 1, true, 600), 2000); /* FUA: on NAND */
+	assert_int_equal(ssd_write(s, 0, 1, false, 0, NULL), 0);   /* programs [0, 500) */
+	assert_int_equal(ssd_write(s, 1, 1, false, 0, NULL), 0);   /* programs [500, 1000) */
+	assert_int_equal(ssd_write(s, 2, 1, false, 0, NULL), 500); /* waits for a slot */
+	assert_int_equal(ssd_flush(s, 600, NULL), 1500);           /* page 2 programs [1000, 1500) */
+	assert_int_equal(ssd_write(s, 3, 1, true, 600, NULL), 2000); /* FUA: on NAND */
 	ssd_destroy(s);
 
 	p.write_buffer_kib = 0; /* no buffer: every write waits for its program */
 	s = make(&p);
-	assert_int_equal(ssd_write(s, 0, 2, false, 0), 1000);
+	assert_int_equal(ssd_write(s, 0, 2, false, 0, NULL), 1000);
 	ssd_destroy(s);
 }
 
@@ -192,13 +192,13 @@ static void test_read_costs(void **state)
 	p.write_buffer_kib = 0;
 	struct ssd *s = make(&p);
 	/* Never written: controller overhead plus the unmapped-read cost, no NAND. */
-	assert_int_equal(ssd_read(s, 5, 1, 1000), 1000 + 100 + 3000);
-	uint64_t on_nand = ssd_write(s, 5, 1, false, 0);
+	assert_int_equal(ssd_read(s, 5, 1, 1000, NULL), 1000 + 100 + 3000);
+	uint64_t on_nand = ssd_write(s, 5, 1, false, 0, NULL);
 	assert_int_equal(on_nand, 100 + p.page_program_ns);
 	/* Mapped: waits for the die, then tR. */
-	assert_int_equal(ssd_read(s, 5, 1, 0), on_nand + p.page_read_ns);
-	ssd_trim(s, 5, 1, on_nand);
-	assert_int_equal(ssd_read(s, 5, 1, on_nand), on_nand + 100 + 3000);
+	assert_int_equal(ssd_read(s, 5, 1, 0, NULL), on_nand + p.page_read_ns);
+	ssd_trim(s, 5, 1, on_nand, NULL);
+	assert_int_equal(ssd_read(s, 5, 1, on_nand, NULL), on_nand + 100 + 3000);
 	ssd_destroy(s);
 }
 
@@ -212,7 +212,7 @@ static void test_full_device_sequential(void **state)
 	uint64_t logical = ssd_logical_pages(s), now = 0;
 	for (int pass = 0; pass < 6; pass++)
 		for (uint64_t lpn = 0; lpn + 4 <= logical; lpn += 4)
-			now = ssd_write(s, lpn, 4, false, now);
+			now = ssd_write(s, lpn, 4, false, now, NULL);
 	struct ssd_counters c;
 	ssd_get_counters(s, &c);
 	assert_true(c.gc_runs > 0);

@@ -91,23 +91,23 @@ static void test_times_and_pages_are_the_models(void **state)
 	struct fixture *f = *state;
 	/* One whole page; then LBAs 7..8, which straddle pages 0 and 1: two pages. */
 	uint64_t done = write_lbas(f, 0, LBAS_PER_PAGE, 0x11, false);
-	assert_int_equal(done, ssd_write(f->twin, 0, 1, false, f->now));
+	assert_int_equal(done, ssd_write(f->twin, 0, 1, false, f->now, NULL));
 	done = write_lbas(f, LBAS_PER_PAGE - 1, 2, 0x22, false);
-	assert_int_equal(done, ssd_write(f->twin, 0, 2, false, f->now));
+	assert_int_equal(done, ssd_write(f->twin, 0, 2, false, f->now, NULL));
 	/* One sector in the middle of page 5 costs page 5; FUA reaches the model. */
 	done = write_lbas(f, 5 * LBAS_PER_PAGE + 3, 1, 0x33, true);
-	assert_int_equal(done, ssd_write(f->twin, 5, 1, true, f->now));
+	assert_int_equal(done, ssd_write(f->twin, 5, 1, true, f->now, NULL));
 	assert_true(done > f->now);
 
 	/* A read of LBAs 3..12 touches pages 0 and 1; a never-written page is unmapped. */
 	uint8_t out[8 * PAGE];
 	done = read_lbas(f, 3, 10, out);
-	assert_int_equal(done, ssd_read(f->twin, 0, 2, f->now));
+	assert_int_equal(done, ssd_read(f->twin, 0, 2, f->now, NULL));
 	done = read_lbas(f, 40 * LBAS_PER_PAGE, 1, out);
-	assert_int_equal(done, ssd_read(f->twin, 40, 1, f->now));
+	assert_int_equal(done, ssd_read(f->twin, 40, 1, f->now, NULL));
 	struct ns_io io = io_at(f, 0, 0);
 	assert_int_equal(f->ns->ops->flush(f->ns, &io), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, ssd_flush(f->twin, f->now));
+	assert_int_equal(io.done_ns, ssd_flush(f->twin, f->now, NULL));
 
 	/* The kind's counters are the model's: 1 + 2 + 1 host pages. */
 	struct ns_model_counters mine;
@@ -128,23 +128,23 @@ static void test_unmap_keeps_partial_pages_mapped(void **state)
 {
 	struct fixture *f = *state;
 	write_lbas(f, 0, 3 * LBAS_PER_PAGE, 0x5A, false);
-	ssd_write(f->twin, 0, 3, false, f->now);
+	ssd_write(f->twin, 0, 3, false, f->now, NULL);
 	struct ns_io io = io_at(f, 0, 0);
 	assert_int_equal(f->ns->ops->flush(f->ns, &io), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, ssd_flush(f->twin, f->now));
+	assert_int_equal(io.done_ns, ssd_flush(f->twin, f->now, NULL));
 	f->now = io.done_ns; /* everything is on NAND: mapped pages cost NAND reads */
 
 	/* LBAs 4..19: the back half of page 0, all of page 1, the front half of page 2.
 	 * Only page 1 leaves the mapping. */
 	io = io_at(f, 4, 2 * LBAS_PER_PAGE);
 	assert_int_equal(f->ns->ops->deallocate(f->ns, &io), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, ssd_trim(f->twin, 1, 1, f->now));
+	assert_int_equal(io.done_ns, ssd_trim(f->twin, 1, 1, f->now, NULL));
 
 	/* Pages 0 and 2 still read from NAND, page 1 as unmapped: the twin agrees. */
 	uint8_t out[3 * PAGE];
 	for (uint64_t page = 0; page < 3; page++) {
 		uint64_t done = read_lbas(f, page * LBAS_PER_PAGE, LBAS_PER_PAGE, out);
-		assert_int_equal(done, ssd_read(f->twin, page, 1, f->now));
+		assert_int_equal(done, ssd_read(f->twin, page, 1, f->now, NULL));
 	}
 	struct ssd_counters twin;
 	ssd_get_counters(f->twin, &twin);

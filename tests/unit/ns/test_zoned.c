@@ -120,44 +120,44 @@ static void test_times_are_the_mappings(void **state)
 	/* A sequential write commits what the write pointer passes over, in bytes. */
 	struct ns_io io = io_at(f, zslba(1), 16);
 	assert_int_equal(store(f, &io, 0x11, false), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 1, 0, 16 * LBA, false, f->now));
+	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 1, 0, 16 * LBA, false, f->now, NULL));
 	io = io_at(f, zslba(1) + 16, 1);
 	io.fua = true;
 	assert_int_equal(store(f, &io, 0x12, false), NVME_SC_SUCCESS);
 	assert_int_equal(io.done_ns,
-			 zone_flash_commit(f->twin, 1, 16 * LBA, 17 * LBA, true, f->now));
+			 zone_flash_commit(f->twin, 1, 16 * LBA, 17 * LBA, true, f->now, NULL));
 	/* Zone Append lands at the write pointer and says where. */
 	io = io_at(f, zslba(2), 8);
 	assert_int_equal(store(f, &io, 0x22, true), NVME_SC_SUCCESS);
 	assert_int_equal(io.slba, zslba(2));
-	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 2, 0, 8 * LBA, false, f->now));
+	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 2, 0, 8 * LBA, false, f->now, NULL));
 	io = io_at(f, zslba(2), 8);
 	assert_int_equal(store(f, &io, 0x23, true), NVME_SC_SUCCESS);
 	assert_int_equal(io.slba, zslba(2) + 8);
 	assert_int_equal(io.done_ns,
-			 zone_flash_commit(f->twin, 2, 8 * LBA, 16 * LBA, false, f->now));
+			 zone_flash_commit(f->twin, 2, 8 * LBA, 16 * LBA, false, f->now, NULL));
 	/* A conventional zone is overwritten in place. */
 	io = io_at(f, 10, 4);
 	assert_int_equal(store(f, &io, 0x33, false), NVME_SC_SUCCESS);
 	assert_int_equal(io.done_ns,
-			 zone_flash_overwrite(f->twin, 0, 10 * LBA, 14 * LBA, false, f->now));
+			 zone_flash_overwrite(f->twin, 0, 10 * LBA, 14 * LBA, false, f->now, NULL));
 
 	/* A read across zones 1 and 2 completes with the later of its two zones. */
 	io = io_at(f, zslba(2) - 6, 10);
 	assert_int_equal(f->ns->ops->read(f->ns, &io), NVME_SC_SUCCESS);
-	uint64_t first = zone_flash_read(f->twin, 1, (ZONE_LBAS - 6) * LBA, ZONE_BYTES, f->now);
-	uint64_t second = zone_flash_read(f->twin, 2, 0, 4 * LBA, f->now);
+	uint64_t first = zone_flash_read(f->twin, 1, (ZONE_LBAS - 6) * LBA, ZONE_BYTES, f->now, NULL);
+	uint64_t second = zone_flash_read(f->twin, 2, 0, 4 * LBA, f->now, NULL);
 	assert_int_equal(io.done_ns, max_u64(max_u64(first, second), f->now));
 	io = io_at(f, 0, 0);
 	assert_int_equal(f->ns->ops->flush(f->ns, &io), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, zone_flash_flush(f->twin, f->now));
+	assert_int_equal(io.done_ns, zone_flash_flush(f->twin, f->now, NULL));
 
 	/* Reset erases, Finish pads: through the kind's hooks, at the mapping's times. */
 	uint64_t done;
 	assert_int_equal(send(f, zslba(1), NVME_ZONE_RESET, false, &done), NVME_SC_SUCCESS);
-	assert_int_equal(done, max_u64(f->now, zone_flash_erase(f->twin, 1, f->now)));
+	assert_int_equal(done, max_u64(f->now, zone_flash_erase(f->twin, 1, f->now, NULL)));
 	assert_int_equal(send(f, zslba(2), NVME_ZONE_FINISH, false, &done), NVME_SC_SUCCESS);
-	assert_int_equal(done, max_u64(f->now, zone_flash_finish(f->twin, 2, f->now)));
+	assert_int_equal(done, max_u64(f->now, zone_flash_finish(f->twin, 2, f->now, NULL)));
 
 	struct ns_model_counters mine;
 	struct zone_flash_counters twin;
@@ -177,12 +177,12 @@ static void test_zrwa_holds_then_commits(void **state)
 	uint32_t granule = ZRWA_FG_BYTES / LBA;
 	struct ns_io io = io_at(f, zslba(3), granule);
 	assert_int_equal(store(f, &io, 0x44, false), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, f->now + zone_flash_controller_ns(f->twin));
+	assert_int_equal(io.done_ns, zone_flash_command(f->twin, f->now, NULL));
 	/* Explicit ZRWA Flush up to the granule's last LBA. */
 	assert_int_equal(send(f, zslba(3) + granule - 1, NVME_ZONE_ZRWA_FLUSH, false, &done),
 			 NVME_SC_SUCCESS);
 	assert_int_equal(
-	    done, max_u64(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES, false, f->now)));
+	    done, max_u64(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES, false, f->now, NULL)));
 	uint8_t out[ZRWA_FG_BYTES];
 	read_back(f, zslba(3), granule, out);
 	for (unsigned i = 0; i < ZRWA_FG_BYTES; i++)

@@ -1,0 +1,107 @@
+/* Firmware cores (a busy-until per core) and the host link (a transfer calendar per direction). */
+#include "flash/front.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "flash/calendar.h"
+
+struct front {
+	uint64_t controller_ns;
+	uint32_t cores;
+	uint64_t *core_free_at; /* per core: when it is done with the commands it took */
+	double link_bytes_per_s;
+	struct calendar link; /* lane LINK_TO_DRIVE, lane LINK_TO_HOST */
+};
+
+/*
+ * Data rate of one lane in bytes per second, after line encoding: 2.5 and 5 GT/s with 8b/10b
+ * (PCIe 1.x, 2.x), 8, 16, 32 GT/s with 128b/130b (3.x, 4.0, 5.0).
+ */
+static double lane_bytes_per_s(uint32_t gen)
+{
+	static const double gts[] = {0, 2.5, 5, 8, 16, 32};
+	double encoding = gen <= 2 ? 8.0 / 10 : 128.0 / 130;
+	return gts[gen] * 1e9 / 8 * encoding;
+}
+
+struct front *front_create(const struct ssd_params *p, uint32_t page_bytes, char *err,
+			   size_t errlen)
+{
+	struct front *fr = calloc(1, sizeof(*fr));
+	if (!fr)
+		goto oom;
+	fr->controller_ns = p->controller_ns;
+	fr->cores = p->fw_cores;
+	fr->core_free_at = calloc(fr->cores ? fr->cores : 1, sizeof(*fr->core_free_at));
+	if (!fr->core_free_at)
+		goto oom;
+	uint64_t xfer_ns = 0;
+	if (p->link_gen) {
+		fr->link_bytes_per_s = lane_bytes_per_s(p->link_gen) * p->link_lanes * p->link_efficiency;
+		xfer_ns = (uint64_t)llround(page_bytes * 1e9 / fr->link_bytes_per_s);
+		if (xfer_ns == 0 || xfer_ns >= UINT32_MAX) {
+			snprintf(err, errlen, "host link: %u-byte pages take %llu ns to cross",
+				 page_bytes, (unsigned long long)xfer_ns);
+			front_destroy(fr);
+			return NULL;
+		}
+	}
+	if (calendar_init(&fr->link, 2, xfer_ns) != 0)
+		goto oom;
+	return fr;
+oom:
+	front_destroy(fr);
+	snprintf(err, errlen, "out of memory");
+	return NULL;
+}
+
+void front_destroy(struct front *fr)
+{
+	if (!fr)
+		return;
+	calendar_free(&fr->link);
+	free(fr->core_free_at);
+	free(fr);
+}
+
+uint64_t front_command(struct front *fr, uint64_t now, struct lat_parts *parts)
+{
+	uint64_t start = now;
+	if (fr->cores) {
+		uint32_t best = 0;
+		for (uint32_t c = 1; c < fr->cores; c++)
+			if (fr->core_free_at[c] < fr->core_free_at[best])
+				best = c;
+		if (fr->core_free_at[best] > start)
+			start = fr->core_free_at[best];
+		fr->core_free_at[best] = start + fr->controller_ns;
+	}
+	lat_add(parts, LAT_FW_WAIT, start - now);
+	lat_add(parts, LAT_CONTROLLER, fr->controller_ns);
+	return start + fr->controller_ns;
+}
+
+int front_has_link(const struct front *fr)
+{
+	return fr->link.xfer_ns != 0;
+}
+
+uint64_t front_link(struct front *fr, enum link_direction dir, uint64_t ready,
+		    struct lat_parts *parts)
+{
+	uint64_t end = calendar_book(&fr->link, dir, ready);
+	lat_add(parts, LAT_LINK, end - ready);
+	return end;
+}
+
+double front_link_bytes_per_s(const struct front *fr)
+{
+	return fr->link_bytes_per_s;
+}
+
+void front_advance(struct front *fr, uint64_t now)
+{
+	calendar_advance(&fr->link, now);
+}

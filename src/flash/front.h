@@ -1,0 +1,51 @@
+/*
+ * The controller's front end, between the host and the flash: firmware cores that spend
+ * `controller_ns` on every command, and the host link (PCIe generation x lanes x protocol
+ * efficiency) that every page of data crosses. Like the rest of the model it reads no clock and
+ * moves no data: calls take ready times and return when the work ends. Not thread-safe (the
+ * FTL or the zone mapping serialises calls).
+ *
+ * Both pieces are neutral unless configured: fw_cores = 0 gives every command its controller
+ * time at once (no queueing), link_gen = 0 makes transfers free.
+ */
+#ifndef NVEMU_FLASH_FRONT_H
+#define NVEMU_FLASH_FRONT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "flash/flash.h"
+
+struct front;
+
+/* Returns NULL with a message in err. `page_bytes`: the unit of data transfers. */
+struct front *front_create(const struct ssd_params *params, uint32_t page_bytes, char *err,
+			   size_t errlen);
+void front_destroy(struct front *front);
+
+/*
+ * A command arriving at `now` (non-decreasing from call to call) waits for the firmware core
+ * that frees first, then takes controller_ns of it. Returns when the controller is done.
+ */
+uint64_t front_command(struct front *front, uint64_t now, struct lat_parts *parts);
+
+/* Whether the host link is modelled (link_gen > 0): otherwise front_link returns `ready`. */
+int front_has_link(const struct front *front);
+
+enum link_direction { LINK_TO_DRIVE, LINK_TO_HOST };
+
+/*
+ * One page of data over the host link, ready at `ready`: written data to the drive, read data
+ * to the host (the lanes are full duplex). Returns when it has crossed.
+ */
+uint64_t front_link(struct front *front, enum link_direction dir, uint64_t ready,
+		    struct lat_parts *parts);
+
+/* The link's bandwidth in bytes per second after protocol overhead; 0 without a link. */
+double front_link_bytes_per_s(const struct front *front);
+
+/* No later call will pass a ready time before `now` (keeps the link's calendar small). */
+void front_advance(struct front *front, uint64_t now);
+
+#endif
