@@ -39,6 +39,9 @@ struct op_ring {
 };
 
 struct die {
+	uint64_t free_at;      /* end of the die-wide work: programs and erases */
+	uint64_t reads_end;    /* end of the latest sense on any plane */
+	uint64_t host_free_at; /* free_at had the drive's own work (FLASH_GC) taken no time */
 	uint32_t channel;
 	/* Index in its program group of the die's last program; NO_INDEX once a host read or an
 	 * erase ran since (a later page of the group then needs a program of its own). */
@@ -46,12 +49,9 @@ struct die {
 	uint64_t group;       /* that program group */
 	uint64_t group_start; /* when its program starts */
 	uint64_t group_floor; /* the die's work before it ended here: copies into it read from then */
-	uint64_t free_at;      /* end of the die-wide work: programs and erases */
-	uint64_t host_free_at; /* the same had the drive's own work (FLASH_GC) taken no time */
-	uint64_t reads_end;    /* end of the latest sense on any plane */
-	uint32_t reg_valid;    /* planes whose register holds their `page` for host reads */
-	uint32_t read_planes;  /* read_planes=multi: planes of the last multi-plane read */
-	uint64_t read_group;   /* ... its program group; NO_PAGE when it cannot be joined */
+	uint32_t reg_valid;   /* planes whose register holds their `page` for host reads */
+	uint32_t read_planes; /* read_planes=multi: planes of the last multi-plane read */
+	uint64_t read_group;  /* ... its program group; NO_PAGE when it cannot be joined */
 	uint64_t read_group_start;
 	/* read_suspend */
 	uint32_t head_suspends; /* of the oldest pending op */
@@ -69,6 +69,7 @@ struct flash {
 	uint64_t idle_at;
 	struct calendar channels;
 	struct die *dies;
+	uint64_t *busy_until; /* per die: max(free_at, reads_end), for choosing a die quickly */
 	struct plane *planes; /* die d's at [d * planes ...] */
 
 	/*
@@ -162,13 +163,14 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		return NULL;
 	}
 	f->dies = calloc(dies, sizeof(*f->dies));
+	f->busy_until = calloc(dies, sizeof(*f->busy_until));
 	f->planes = calloc(dies * p->planes_per_lun, sizeof(*f->planes));
 	f->slot_capacity = (uint32_t)buffer_pages;
 	f->slot_mask = 1;
 	while (f->slot_mask < buffer_pages)
 		f->slot_mask = 2 * f->slot_mask + 1;
 	f->slots = calloc((uint64_t)f->slot_mask + 1, sizeof(*f->slots));
-	if (!f->dies || !f->planes || !f->slots ||
+	if (!f->dies || !f->busy_until || !f->planes || !f->slots ||
 	    calendar_init(&f->channels, p->channels, f->xfer_ns) != 0)
 		goto oom;
 	for (uint32_t d = 0; d < dies; d++) {
@@ -195,6 +197,7 @@ void flash_destroy(struct flash *f)
 		free(f->dies[d].ops.end);
 	}
 	free(f->dies);
+	free(f->busy_until);
 	free(f->planes);
 	free(f->slots);
 	free(f);
@@ -213,6 +216,12 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b)
 static inline void note_busy(struct flash *f, uint64_t until)
 {
 	f->idle_at = max_u64(f->idle_at, until);
+}
+
+/* After free_at or reads_end of `die` changed. */
+static inline void die_busy(struct flash *f, const struct die *die)
+{
+	f->busy_until[die - f->dies] = max_u64(die->free_at, die->reads_end);
 }
 
 void flash_advance(struct flash *f, uint64_t now)
@@ -290,7 +299,7 @@ static inline uint64_t head_end(const struct die *die)
 static inline void push_back(struct die *die, uint64_t from, uint64_t delta)
 {
 	die->shift += delta;
-	die->free_at += delta;
+	die->free_at += delta; /* reads_end grows past it with the read that pushed */
 	if (die->host_free_at > from)
 		die->host_free_at += delta;
 }
@@ -343,8 +352,9 @@ static inline struct plane *lane_of(struct flash *f, uint32_t d, uint32_t plane)
  * Senses NAND page `nand_page` (on `plane` of die d) for the host; returns when it is in the
  * page register. `duration`: tR plus `extra` (read retries).
  */
-static uint64_t host_sense(struct flash *f, uint32_t d, uint64_t nand_page, uint32_t plane,
-			   uint64_t ready, uint64_t duration, uint64_t extra, struct lat_parts *parts)
+static inline __attribute__((always_inline)) uint64_t
+host_sense(struct flash *f, uint32_t d, uint64_t nand_page, uint32_t plane, uint64_t ready,
+	   uint64_t duration, uint64_t extra, struct lat_parts *parts)
 {
 	struct die *die = &f->dies[d];
 	struct plane *pl = &f->planes[(uint64_t)d * f->geo.planes + plane];
@@ -356,43 +366,49 @@ static uint64_t host_sense(struct flash *f, uint32_t d, uint64_t nand_page, uint
 		lat_add(parts, LAT_DIE_WAIT, at - ready);
 		return at;
 	}
-	uint64_t group = flash_div(&f->geo.by_planes, nand_page);
-	if (f->read_mode == READ_PLANES_MULTI && die->read_group == group &&
-	    !(die->read_planes & bit) && ready <= die->read_group_start) {
-		/* A multi-plane read of the same page on another plane: one sense for both. */
-		die->read_planes |= bit;
-		pl->page = nand_page;
-		pl->page_ready = lane->free_at;
-		lat_add(parts, LAT_DIE_WAIT, die->read_group_start - ready);
-		lat_add(parts, LAT_NAND, lane->free_at - die->read_group_start);
-		return lane->free_at;
+	uint64_t group = 0;
+	if (f->read_mode == READ_PLANES_MULTI) {
+		group = flash_div(&f->geo.by_planes, nand_page);
+		if (die->read_group == group && !(die->read_planes & bit) &&
+		    ready <= die->read_group_start) {
+			/* A multi-plane read of the same page on another plane: one sense for all. */
+			die->read_planes |= bit;
+			pl->page = nand_page;
+			pl->page_ready = lane->free_at;
+			lat_add(parts, LAT_DIE_WAIT, die->read_group_start - ready);
+			lat_add(parts, LAT_NAND, lane->free_at - die->read_group_start);
+			return lane->free_at;
+		}
 	}
-	uint64_t start, suspend = 0, host_start;
-	if (!f->read_suspend) {
+	uint64_t start, suspend = 0, host_free = die->host_free_at;
+	if (!f->read_suspend)
 		start = max_u64(max_u64(ready, die->free_at), lane->free_at);
-		host_start = max_u64(max_u64(ready, die->host_free_at), lane->free_at);
-	} else {
-		uint64_t host_free = die->host_free_at;
+	else
 		start = suspending_start(f, die, lane->free_at, ready, duration + extra, &suspend);
-		host_start = max_u64(max_u64(ready, lane->free_at), min_u64(start, host_free));
+	if (parts) {
+		/* Without the drive's own work the read would have started here. */
+		uint64_t host_start = max_u64(max_u64(ready, lane->free_at), min_u64(start, host_free));
+		host_start = min_u64(host_start, start);
+		lat_add(parts, LAT_DIE_WAIT, host_start - ready);
+		lat_add(parts, LAT_GC, start - host_start);
+		lat_add(parts, LAT_SUSPEND, suspend);
+		lat_add(parts, LAT_NAND, duration);
+		lat_add(parts, LAT_READ_RETRY, extra);
 	}
-	host_start = min_u64(host_start, start);
 	uint64_t sensed = start + suspend + duration + extra;
 	lane->free_at = sensed;
 	die->reads_end = max_u64(die->reads_end, sensed);
+	die_busy(f, die); /* reads_end, or free_at when a suspend pushed it */
 	pl->page = nand_page;
 	pl->page_ready = sensed;
 	/* A program or erase still to run would overwrite the register. */
 	die->reg_valid = sensed >= die->free_at ? die->reg_valid | bit : die->reg_valid & ~bit;
-	die->read_group = group;
-	die->read_group_start = start + suspend;
-	die->read_planes = bit;
+	if (f->read_mode == READ_PLANES_MULTI) {
+		die->read_group = group;
+		die->read_group_start = start + suspend;
+		die->read_planes = bit;
+	}
 	die->group_index = NO_INDEX;
-	lat_add(parts, LAT_DIE_WAIT, host_start - ready);
-	lat_add(parts, LAT_GC, start - host_start);
-	lat_add(parts, LAT_SUSPEND, suspend);
-	lat_add(parts, LAT_NAND, duration);
-	lat_add(parts, LAT_READ_RETRY, extra);
 	return sensed;
 }
 
@@ -416,8 +432,9 @@ uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready, unsigned flag
  * Programs `ppn` on die d once its data is on the die (`loaded`): joins the die's open program
  * group when it can, else starts a new one after the die's work. Returns when it ends.
  */
-static uint64_t program_loaded(struct flash *f, uint32_t d, uint64_t ppn, uint64_t loaded,
-			       unsigned flags, struct lat_parts *parts)
+static inline __attribute__((always_inline)) uint64_t
+program_loaded(struct flash *f, uint32_t d, uint64_t ppn, uint64_t loaded, unsigned flags,
+	       struct lat_parts *parts)
 {
 	struct die *die = &f->dies[d];
 	uint64_t group = flash_div(&f->geo.by_group_pages, ppn);
@@ -447,6 +464,7 @@ static uint64_t program_loaded(struct flash *f, uint32_t d, uint64_t ppn, uint64
 	die->group_index = index;
 	die->group_start = start;
 	die->free_at = end;
+	die_busy(f, die);
 	if (!(flags & FLASH_GC))
 		die->host_free_at = max_u64(die->host_free_at, host_start + duration);
 	lat_add(parts, LAT_DIE_WAIT, host_start - loaded);
@@ -486,6 +504,7 @@ uint64_t flash_copy(struct flash *f, uint64_t from, unsigned from_flags, uint64_
 		sensed = max_u64(max_u64(ready, floor), lane->free_at) + f->read_ns[from_flags & FLASH_SLC];
 		lane->free_at = sensed;
 		die->reads_end = max_u64(die->reads_end, sensed);
+		die_busy(f, die);
 		pl->page = nand_page;
 		pl->page_ready = sensed;
 		die->reg_valid &= ~(1u << plane);
@@ -506,6 +525,7 @@ static uint64_t die_op(struct flash *f, struct die *die, uint64_t ready, uint64_
 	if (f->read_suspend)
 		ops_push(die, start, end);
 	die->free_at = end;
+	die_busy(f, die);
 	if (!(flags & FLASH_GC))
 		die->host_free_at = max_u64(die->host_free_at, host_start + duration);
 	die->group_index = NO_INDEX;
@@ -551,10 +571,9 @@ uint32_t flash_first_free_die(const struct flash *f, uint32_t after, const bool 
 	uint64_t best_free_at = UINT64_MAX;
 	for (uint32_t i = 0; i < f->geo.dies; i++) {
 		d = d + 1 == f->geo.dies ? 0 : d + 1;
-		uint64_t free_at = max_u64(f->dies[d].free_at, f->dies[d].reads_end);
-		if (free_at < best_free_at && !excluded[d]) {
+		if (f->busy_until[d] < best_free_at && !excluded[d]) {
 			best = d;
-			best_free_at = free_at;
+			best_free_at = f->busy_until[d];
 		}
 	}
 	return best;

@@ -5,15 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "flash/calendar.h"
-
-struct front {
-	uint64_t controller_ns;
-	uint32_t cores;
-	uint64_t *core_free_at; /* per core: when it is done with the commands it took */
-	double link_bytes_per_s;
-	struct calendar link; /* lane LINK_TO_DRIVE, lane LINK_TO_HOST */
-};
 
 /*
  * Data rate of one lane in bytes per second, after line encoding: 2.5 and 5 GT/s with 8b/10b
@@ -66,34 +57,13 @@ void front_destroy(struct front *fr)
 	free(fr);
 }
 
-uint64_t front_command(struct front *fr, uint64_t now, struct lat_parts *parts)
+uint32_t front_first_core(const struct front *fr)
 {
-	uint64_t start = now;
-	if (fr->cores) {
-		uint32_t best = 0;
-		for (uint32_t c = 1; c < fr->cores; c++)
-			if (fr->core_free_at[c] < fr->core_free_at[best])
-				best = c;
-		if (fr->core_free_at[best] > start)
-			start = fr->core_free_at[best];
-		fr->core_free_at[best] = start + fr->controller_ns;
-	}
-	lat_add(parts, LAT_FW_WAIT, start - now);
-	lat_add(parts, LAT_CONTROLLER, fr->controller_ns);
-	return start + fr->controller_ns;
-}
-
-int front_has_link(const struct front *fr)
-{
-	return fr->link.xfer_ns != 0;
-}
-
-uint64_t front_link(struct front *fr, enum link_direction dir, uint64_t ready,
-		    struct lat_parts *parts)
-{
-	uint64_t end = calendar_book(&fr->link, dir, ready);
-	lat_add(parts, LAT_LINK, end - ready);
-	return end;
+	uint32_t best = 0;
+	for (uint32_t c = 1; c < fr->cores; c++)
+		if (fr->core_free_at[c] < fr->core_free_at[best])
+			best = c;
+	return best;
 }
 
 double front_link_bytes_per_s(const struct front *fr)

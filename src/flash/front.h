@@ -11,27 +11,54 @@
 #ifndef NVEMU_FLASH_FRONT_H
 #define NVEMU_FLASH_FRONT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
+#include "flash/calendar.h"
 #include "flash/flash.h"
 
-struct front;
+/* Inline for the simulator's sake: every command passes here. */
+struct front {
+	uint64_t controller_ns;
+	uint32_t cores;
+	uint64_t *core_free_at; /* per core: when it is done with the commands it took */
+	double link_bytes_per_s;
+	struct calendar link; /* lane LINK_TO_DRIVE, lane LINK_TO_HOST */
+};
 
 /* Returns NULL with a message in err. `page_bytes`: the unit of data transfers. */
 struct front *front_create(const struct ssd_params *params, uint32_t page_bytes, char *err,
 			   size_t errlen);
 void front_destroy(struct front *front);
 
+/* The firmware core that frees first (fw_cores > 0); front.c. */
+uint32_t front_first_core(const struct front *front);
+
 /*
  * A command arriving at `now` (non-decreasing from call to call) waits for the firmware core
  * that frees first, then takes controller_ns of it. Returns when the controller is done.
  */
-uint64_t front_command(struct front *front, uint64_t now, struct lat_parts *parts);
+static inline uint64_t front_command(struct front *fr, uint64_t now, struct lat_parts *parts)
+{
+	uint64_t start = now;
+	if (fr->cores) {
+		uint32_t core = front_first_core(fr);
+		if (fr->core_free_at[core] > start)
+			start = fr->core_free_at[core];
+		fr->core_free_at[core] = start + fr->controller_ns;
+		lat_add(parts, LAT_FW_WAIT, start - now);
+	}
+	lat_add(parts, LAT_CONTROLLER, fr->controller_ns);
+	return start + fr->controller_ns;
+}
 
 /* Whether the host link is modelled (link_gen > 0): otherwise front_link returns `ready`. */
-int front_has_link(const struct front *front);
+static inline bool front_has_link(const struct front *fr)
+{
+	return fr->link.xfer_ns != 0;
+}
 
 enum link_direction { LINK_TO_DRIVE, LINK_TO_HOST };
 
@@ -39,8 +66,13 @@ enum link_direction { LINK_TO_DRIVE, LINK_TO_HOST };
  * One page of data over the host link, ready at `ready`: written data to the drive, read data
  * to the host (the lanes are full duplex). Returns when it has crossed.
  */
-uint64_t front_link(struct front *front, enum link_direction dir, uint64_t ready,
-		    struct lat_parts *parts);
+static inline uint64_t front_link(struct front *fr, enum link_direction dir, uint64_t ready,
+				  struct lat_parts *parts)
+{
+	uint64_t end = calendar_book(&fr->link, dir, ready);
+	lat_add(parts, LAT_LINK, end - ready);
+	return end;
+}
 
 /* The link's bandwidth in bytes per second after protocol overhead; 0 without a link. */
 double front_link_bytes_per_s(const struct front *front);

@@ -232,11 +232,13 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 	lock(s);
 	uint64_t start = command_start(s, now, parts);
 	bool buffered = flash_buffer_pages(s->flash) > 0, on_nand = fua || !buffered;
+	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
+	bool several = parts && npages > 1;
 	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
+	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
 	uint64_t done = start;
 	for (uint64_t lpage = lpn; lpage < lpn + npages; lpage++) {
-		if (pp)
+		if (several)
 			*pp = (struct lat_parts){{0}};
 		uint32_t old = s->l2p[lpage];
 		if (old)
@@ -256,7 +258,7 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		s->count.slc_pages_written += flags & FLASH_SLC;
 		keep_critical(best, pp, on_nand ? programmed : ready, &done);
 	}
-	if (parts)
+	if (several)
 		add_parts(parts, best);
 	s->seq += npages;
 	s->count.host_pages_written += npages;
@@ -271,11 +273,13 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
 	uint64_t start = command_start(s, now, parts);
+	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
+	bool several = parts && npages > 1;
 	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
+	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
 	uint64_t done = start;
 	for (uint64_t lpage = lpn; lpage < lpn + npages; lpage++) {
-		if (pp)
+		if (several)
 			*pp = (struct lat_parts){{0}};
 		uint32_t mapped = s->l2p[lpage];
 		uint64_t end;
@@ -296,7 +300,7 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 			end = front_link(s->front, LINK_TO_HOST, end, pp);
 		keep_critical(best, pp, end, &done);
 	}
-	if (parts)
+	if (several)
 		add_parts(parts, best);
 	s->count.host_pages_read += npages;
 	unlock(s);

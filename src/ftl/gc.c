@@ -298,7 +298,7 @@ static uint32_t move_pages(struct ssd *s, uint32_t d, struct relocation *r, uint
 		s->p2l[from] = 0;
 		s->units[u].valid--;
 		uint64_t dest = place(s, s->gc_stream, d, lpn_plus_1 - 1), data_out;
-		unsigned to_flags = s->units[page_unit(s, dest)].slc ? FLASH_SLC : 0;
+		unsigned to_flags = s->slc_on && s->units[page_unit(s, dest)].slc ? FLASH_SLC : 0;
 		flash_copy(s->flash, from, from_flags, dest, to_flags, ready, &data_out);
 		if (data_out > r->erase_ready)
 			r->erase_ready = data_out;

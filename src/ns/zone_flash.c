@@ -175,11 +175,13 @@ static uint64_t program_pages(struct zone_flash *zf, uint64_t zone, uint64_t fir
 {
 	uint64_t start = command_start(zf, now, parts);
 	bool buffered = flash_buffer_pages(zf->flash) > 0, on_nand = fua || !buffered;
+	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
+	bool several = parts && (end - first) > 1;
 	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
+	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
 	uint64_t done = start;
 	for (uint64_t p = first; p < end; p++) {
-		if (pp)
+		if (several)
 			*pp = (struct lat_parts){{0}};
 		uint64_t arrived = zf->has_link ? front_link(zf->front, LINK_TO_DRIVE, start, pp) : start;
 		uint64_t ready = buffered ? flash_buffer_admit(zf->flash, arrived) : arrived;
@@ -189,7 +191,7 @@ static uint64_t program_pages(struct zone_flash *zf, uint64_t zone, uint64_t fir
 		flash_buffer_release(zf->flash, programmed);
 		keep_critical(best, pp, on_nand ? programmed : ready, &done);
 	}
-	if (parts)
+	if (several)
 		add_parts(parts, best);
 	zf->host_pages += end > first ? end - first : 0;
 	zf->nand_pages += end > first ? end - first : 0;
@@ -225,10 +227,12 @@ uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, ui
 	uint64_t first = from / zf->geo.page_bytes, end = div_up(to, zf->geo.page_bytes);
 	pthread_mutex_lock(&zf->lock);
 	uint64_t start = command_start(zf, now, parts), done = start;
+	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
+	bool several = parts && (end - first) > 1;
 	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = parts ? &page : NULL, *best = parts ? &critical : NULL;
+	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
 	for (uint64_t p = first; p < end; p++) {
-		if (pp)
+		if (several)
 			*pp = (struct lat_parts){{0}};
 		uint64_t out;
 		if (p < zf->programmed[zone]) {
@@ -241,7 +245,7 @@ uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, ui
 			out = front_link(zf->front, LINK_TO_HOST, out, pp);
 		keep_critical(best, pp, out, &done);
 	}
-	if (parts)
+	if (several)
 		add_parts(parts, best);
 	pthread_mutex_unlock(&zf->lock);
 	return done;

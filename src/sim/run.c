@@ -206,24 +206,73 @@ static bool next_io(struct lookahead *la, struct io *io)
 	return true;
 }
 
-static inline uint64_t issue(struct ssd *ssd, const struct io *io, uint64_t at,
-			     struct phase_result *r, uint32_t page_bytes)
+static inline uint64_t run_io(struct ssd *ssd, const struct io *io, uint64_t at,
+			      struct phase_result *r, uint32_t page_bytes, struct lat_parts *parts)
 {
-	r->ios++;
 	switch (io->op) {
 	case IO_READ:
 		r->reads++;
 		r->bytes += (uint64_t)io->npages * page_bytes;
-		return ssd_read(ssd, io->lpn, io->npages, at, NULL);
+		return ssd_read(ssd, io->lpn, io->npages, at, parts);
 	case IO_WRITE:
 		r->writes++;
 		r->bytes += (uint64_t)io->npages * page_bytes;
-		return ssd_write(ssd, io->lpn, io->npages, false, at, NULL);
+		return ssd_write(ssd, io->lpn, io->npages, false, at, parts);
 	case IO_TRIM:
-		return ssd_trim(ssd, io->lpn, io->npages, at, NULL);
+		return ssd_trim(ssd, io->lpn, io->npages, at, parts);
 	default:
-		return ssd_flush(ssd, at, NULL);
+		return ssd_flush(ssd, at, parts);
 	}
+}
+
+/* Issues `io` at `at`; returns when it completes. The breakdown is known at once, so it is
+ * recorded here rather than at completion. */
+static inline uint64_t issue(struct ssd *ssd, const struct io *io, uint64_t at,
+			     struct phase_result *r, uint32_t page_bytes)
+{
+	r->ios++;
+	struct breakdown *b = r->breakdown;
+	if (!b)
+		return run_io(ssd, io, at, r, page_bytes, NULL);
+	struct lat_parts parts = {{0}};
+	uint64_t done = run_io(ssd, io, at, r, page_bytes, &parts);
+	uint64_t *band = b->band_sum[histogram_index(done - at)];
+	for (int i = 0; i < LAT_PARTS; i++) {
+		/* Most parts of most commands are zero: those are counted once, at the end. */
+		if (parts.ns[i])
+			histogram_record(&b->part[i], parts.ns[i]);
+		band[i] += parts.ns[i];
+	}
+	return done;
+}
+
+/* Adds the zero parts issue() left out: every command has every part. */
+static void breakdown_count_zeros(struct breakdown *b, uint64_t ios)
+{
+	for (int i = 0; i < LAT_PARTS; i++) {
+		b->part[i].buckets[0] += ios - b->part[i].count;
+		b->part[i].count = ios;
+	}
+}
+
+void breakdown_band(const struct breakdown *b, const struct histogram *latency, double lo,
+		    double hi, double mean_ns[LAT_PARTS])
+{
+	/* The bands follow bucket edges: the buckets holding ranks [lo, hi) of the commands. */
+	uint64_t first = (uint64_t)(lo * (double)latency->count);
+	uint64_t last = (uint64_t)(hi * (double)latency->count);
+	uint64_t seen = 0, counted = 0, sum[LAT_PARTS] = {0};
+	for (unsigned k = 0; k < HIST_BUCKETS && seen < last; k++) {
+		uint64_t n = latency->buckets[k];
+		if (n && seen + n > first) {
+			counted += n;
+			for (int i = 0; i < LAT_PARTS; i++)
+				sum[i] += b->band_sum[k][i];
+		}
+		seen += n;
+	}
+	for (int i = 0; i < LAT_PARTS; i++)
+		mean_ns[i] = counted ? (double)sum[i] / (double)counted : 0;
 }
 
 void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uint64_t max_bytes,
@@ -232,8 +281,10 @@ void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uin
 {
 	uint32_t page_bytes = ssd_page_bytes(ssd);
 	struct histogram *latency = r->latency;
+	struct breakdown *breakdown = r->breakdown;
 	memset(r, 0, sizeof(*r));
 	r->latency = latency;
+	r->breakdown = breakdown;
 	ssd_get_counters(ssd, &r->before);
 	r->sim_start_ns = *now;
 	struct progress p = {label, progress, isatty(STDERR_FILENO), wall_now(), 0, max_bytes,
@@ -283,6 +334,8 @@ void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uin
 #undef MAY_ISSUE
 	if (p.enabled && p.last > p.start && p.tty)
 		fprintf(stderr, "\n");
+	if (r->breakdown)
+		breakdown_count_zeros(r->breakdown, r->ios);
 	*now = end;
 	r->sim_end_ns = end;
 	r->wall_seconds = wall_now() - p.start;

@@ -27,6 +27,7 @@ struct sim_params {
 	char trace[512];
 	uint32_t trace_format;
 	uint32_t trace_timing;
+	bool breakdown;
 };
 
 extern const struct config_table sim_config_table;
@@ -98,11 +99,27 @@ static inline void histogram_record(struct histogram *h, uint64_t v)
 /* Value at quantile q (0..1), at bucket resolution. */
 uint64_t histogram_quantile(const struct histogram *h, double q);
 
+/*
+ * Where the measured commands' time went (flash/flash.h, enum lat_part): each part's own
+ * distribution, and per bucket of the latency histogram the sums of each part over the
+ * commands that landed there, so the parts of any latency band (the slowest 1 %, ...) can be
+ * read off afterwards.
+ */
+struct breakdown {
+	struct histogram part[LAT_PARTS];
+	uint64_t band_sum[HIST_BUCKETS][LAT_PARTS];
+};
+
+/* Mean of each part over the commands with latency in [quantile lo, quantile hi). */
+void breakdown_band(const struct breakdown *b, const struct histogram *latency, double lo,
+		    double hi, double mean_ns[LAT_PARTS]);
+
 struct phase_result {
 	uint64_t ios, reads, writes, bytes;
 	uint64_t sim_start_ns, sim_end_ns;
 	double wall_seconds;
 	struct histogram *latency;
+	struct breakdown *breakdown; /* NULL: not wanted */
 	struct ssd_counters before, after;
 };
 

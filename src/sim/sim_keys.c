@@ -41,6 +41,9 @@ static const struct config_key sim_keys[] = {
 	{"trace_timing", NO_ALIAS, CONFIG_ENUM, FIELD(trace_timing), "auto", 0, 0,
 	 trace_timing_names,
 	 "timestamps = issue at recorded times (open loop); qd = as fast as qd allows"},
+	{"breakdown", NO_ALIAS, CONFIG_BOOL, FIELD(breakdown), "on", 0, 1, NULL,
+	 "split every measured command's latency into its parts (breakdown_us in --json); off "
+	 "saves the bookkeeping"},
 };
 
 const struct config_table sim_config_table = {"sim", sim_keys, ARRAY_SIZE(sim_keys)};

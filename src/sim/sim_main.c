@@ -170,6 +170,81 @@ static void precondition(struct ssd *ssd, const struct options *o, uint64_t foot
 		  "precondition: random writes", !o->quiet, &r);
 }
 
+/* Counters of the optional pieces, when they did anything. */
+static void add_pieces_json(json_object *j, const struct ssd_counters *a,
+			    const struct ssd_counters *b)
+{
+	json_object_object_add(j, "read_retries",
+			       json_object_new_uint64(a->read_retries - b->read_retries));
+	json_object_object_add(j, "slc_pages_written",
+			       json_object_new_uint64(a->slc_pages_written - b->slc_pages_written));
+	json_object_object_add(j, "slc_pages_folded",
+			       json_object_new_uint64(a->slc_pages_folded - b->slc_pages_folded));
+	json_object_object_add(j, "slc_cache_bytes", json_object_new_uint64(a->slc_cache_bytes));
+	json_object_object_add(j, "slc_used_bytes", json_object_new_uint64(a->slc_used_bytes));
+	json_object_object_add(j, "map_hits", json_object_new_uint64(a->map_hits - b->map_hits));
+	json_object_object_add(j, "map_misses", json_object_new_uint64(a->map_misses - b->map_misses));
+	json_object_object_add(j, "map_pages_written",
+			       json_object_new_uint64(a->map_pages_written - b->map_pages_written));
+}
+
+/* Latency bands whose parts the report gives (percent of the commands, by latency). */
+static const double bands[][2] = {{0, 50}, {50, 90}, {90, 99}, {99, 99.9}, {99.9, 100}};
+#define BANDS (sizeof(bands) / sizeof(bands[0]))
+
+static json_object *breakdown_json(const struct phase_result *r)
+{
+	json_object *parts = json_object_new_object();
+	for (int i = 0; i < LAT_PARTS; i++) {
+		const struct histogram *h = &r->breakdown->part[i];
+		json_object *part = json_object_new_object();
+		json_object_object_add(part, "mean", json_object_new_double(
+						h->count ? h->sum / (double)h->count / 1e3 : 0));
+		json_object_object_add(part, "p99", json_object_new_double(
+						(double)histogram_quantile(h, 0.99) / 1e3));
+		json_object_object_add(parts, lat_part_names[i], part);
+	}
+	return parts;
+}
+
+static json_object *bands_json(const struct phase_result *r)
+{
+	json_object *list = json_object_new_array();
+	for (size_t b = 0; b < BANDS; b++) {
+		double mean[LAT_PARTS];
+		breakdown_band(r->breakdown, r->latency, bands[b][0] / 100, bands[b][1] / 100, mean);
+		json_object *band = json_object_new_object(), *range = json_object_new_array();
+		json_object_array_add(range, json_object_new_double(bands[b][0]));
+		json_object_array_add(range, json_object_new_double(bands[b][1]));
+		json_object_object_add(band, "percentiles", range);
+		for (int i = 0; i < LAT_PARTS; i++)
+			json_object_object_add(band, lat_part_names[i],
+					       json_object_new_double(mean[i] / 1e3));
+		json_object_array_add(list, band);
+	}
+	return list;
+}
+
+/* One text line of the parts' means in a band, biggest first, zeros left out. */
+static void print_band(const struct phase_result *r, double lo, double hi, const char *label)
+{
+	double mean[LAT_PARTS];
+	breakdown_band(r->breakdown, r->latency, lo / 100, hi / 100, mean);
+	int order[LAT_PARTS];
+	for (int i = 0; i < LAT_PARTS; i++)
+		order[i] = i;
+	for (int i = 1; i < LAT_PARTS; i++)
+		for (int j = i; j > 0 && mean[order[j]] > mean[order[j - 1]]; j--) {
+			int t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	printf("  %s:", label);
+	for (int i = 0; i < LAT_PARTS && mean[order[i]] >= 0.05; i++)
+		printf(" %s %.1f", lat_part_names[order[i]], mean[order[i]] / 1e3);
+	printf("\n");
+}
+
 static void report(const struct options *o, struct ssd *ssd, const struct phase_result *r,
 		   double precondition_wall)
 {
@@ -223,6 +298,11 @@ static void report(const struct options *o, struct ssd *ssd, const struct phase_
 		json_object_object_add(j, "logical_bytes", json_object_new_uint64(logical_bytes));
 		json_object_object_add(j, "page_bytes", json_object_new_uint64(ssd_page_bytes(ssd)));
 		json_object_object_add(j, "seed", json_object_new_uint64(o->ssd.seed));
+		if (r->breakdown) {
+			json_object_object_add(j, "breakdown_us", breakdown_json(r));
+			json_object_object_add(j, "breakdown_by_percentile_us", bands_json(r));
+		}
+		add_pieces_json(j, a, b);
 		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 		json_object_put(j);
 		return;
@@ -239,6 +319,10 @@ static void report(const struct options *o, struct ssd *ssd, const struct phase_
 	       "\n", host, nand, a->gc_runs - b->gc_runs);
 	printf("  erases per block: min %" PRIu64 " mean %.2f max %" PRIu64 "\n", a->erase_min,
 	       a->erase_mean, a->erase_max);
+	if (r->breakdown) {
+		print_band(r, 0, 100, "where the time went, mean us");
+		print_band(r, 99, 100, "the slowest 1 %, mean us");
+	}
 	printf("  wall %.3f s (+%.3f s preconditioning), %.0f simulated I/Os per wall second\n",
 	       r->wall_seconds, precondition_wall, wall_rate);
 }
@@ -270,7 +354,8 @@ int sim_main(int argc, char **argv)
 		return 2;
 	}
 	struct histogram *latency = calloc(1, sizeof(*latency));
-	if (!latency)
+	struct breakdown *breakdown = o.sim.breakdown ? calloc(1, sizeof(*breakdown)) : NULL;
+	if (!latency || (o.sim.breakdown && !breakdown))
 		abort();
 
 	uint64_t now = 0;
@@ -296,7 +381,7 @@ int sim_main(int argc, char **argv)
 		src = &synthetic.base;
 	}
 
-	struct phase_result r = {.latency = latency};
+	struct phase_result r = {.latency = latency, .breakdown = breakdown};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	precondition(ssd, &o, footprint, npages, &now, latency);
@@ -315,6 +400,7 @@ int sim_main(int argc, char **argv)
 			trace_skipped(trace));
 	report(&o, ssd, &r, precondition_wall);
 	trace_close(trace);
+	free(breakdown);
 	free(latency);
 	ssd_destroy(ssd);
 	return 0;
