@@ -67,7 +67,8 @@ struct ssd_params {
 	uint64_t block_erase_ns;
 	uint64_t channel_xfer_ns; /* fixed cost per page transfer, added to bytes / bus rate */
 	double channel_mbps;      /* bus rate in MB/s (10^6 B/s); 0 = no rate limit */
-	uint64_t controller_ns;   /* per-command controller overhead */
+	uint64_t controller_ns;   /* per-command controller latency (no queueing) */
+	uint64_t controller_read_ns; /* more of it on a read's data path (ECC decode, DMA) */
 	uint64_t unmapped_read_ns;
 	bool read_suspend;
 	uint64_t suspend_ns;
@@ -75,7 +76,8 @@ struct ssd_params {
 	uint64_t write_buffer_kib;
 
 	/* Controller front end (flash/front.h): firmware cores and the host link. */
-	uint32_t fw_cores;      /* 0: no queueing for the controller */
+	uint32_t fw_cores;      /* 0: no firmware-core model */
+	uint64_t fw_core_ns;    /* core time per command */
 	uint32_t link_gen;      /* PCIe generation; 0: no link model */
 	uint32_t link_lanes;
 	double link_efficiency; /* share of the raw rate left for data */
@@ -93,6 +95,8 @@ struct ssd_params {
 	/* Mapping cache (ftl/): the part of the L2P table in controller memory. */
 	uint64_t map_cache_bytes; /* 0: all of it */
 	uint32_t map_entry_bytes;
+
+	bool in_place_writes; /* media written in place (3D XPoint): overwrites need no GC */
 
 	double op_pcent;
 	double gc_bg_pcent; /* background GC when more than this % of blocks are in use */

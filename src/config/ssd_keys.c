@@ -53,7 +53,9 @@ static const struct config_key ssd_keys[] = {
 	{"channel_mbps", NO_ALIAS, CONFIG_F64, FIELD(channel_mbps), "800", 0, 1e6, NULL,
 	 "channel bus rate in MB/s (10^6 bytes/s); 0 = transfers cost only channel_xfer_ns"},
 	{"controller_ns", NO_ALIAS, CONFIG_U64, FIELD(controller_ns), "2000", 0, 1e12, NULL,
-	 "controller/firmware overhead added to every command"},
+	 "controller latency added to every command (a pipeline: commands do not queue for it)"},
+	{"controller_read_ns", NO_ALIAS, CONFIG_U64, FIELD(controller_read_ns), "0", 0, 1e12, NULL,
+	 "more controller latency on a read's data path (ECC decoding, DMA setup), per page"},
 	{"unmapped_read_ns", NO_ALIAS, CONFIG_U64, FIELD(unmapped_read_ns), "3000", 0, 1e12, NULL,
 	 "extra time to answer a read of a never-written or trimmed page (map lookup, zero fill)"},
 	{"read_suspend", NO_ALIAS, CONFIG_BOOL, FIELD(read_suspend), "off", 0, 1, NULL,
@@ -65,8 +67,10 @@ static const struct config_key ssd_keys[] = {
 	{"write_buffer_kib", NO_ALIAS, CONFIG_U64, FIELD(write_buffer_kib), "4096", 0, 1 << 30, NULL,
 	 "DRAM write buffer; 0 = writes complete when programmed"},
 	{"fw_cores", NO_ALIAS, CONFIG_U32, FIELD(fw_cores), "0", 0, 1024, NULL,
-	 "firmware cores that share the controller_ns of every command (commands queue for a free "
-	 "one); 0 = no queueing"},
+	 "firmware cores: each command takes fw_core_ns of the one that frees first, waiting for it "
+	 "when all are busy (high-IOPS drives are often firmware-bound); 0 = no core model"},
+	{"fw_core_ns", NO_ALIAS, CONFIG_U64, FIELD(fw_core_ns), "0", 0, 1e12, NULL,
+	 "firmware-core time of one command (with fw_cores), on top of controller_ns"},
 	{"link_gen", NO_ALIAS, CONFIG_U32, FIELD(link_gen), "0", 0, 5, NULL,
 	 "PCIe generation of the host link (1-5: 2.5, 5, 8, 16, 32 GT/s a lane); 0 = no link model"},
 	{"link_lanes", NO_ALIAS, CONFIG_U32, FIELD(link_lanes), "4", 1, 32, NULL,
@@ -98,6 +102,9 @@ static const struct config_key ssd_keys[] = {
 	 "from flash, an evicted dirty one is programmed back; 0 = the whole table fits"},
 	{"map_entry_bytes", NO_ALIAS, CONFIG_U32, FIELD(map_entry_bytes), "4", 1, 64, NULL,
 	 "bytes per mapping entry (a translation page holds page size / this many)"},
+	{"in_place_writes", NO_ALIAS, CONFIG_BOOL, FIELD(in_place_writes), "off", 0, 1, NULL,
+	 "the media is written in place (3D XPoint): an overwrite programs the page where it is, "
+	 "so random overwrites need no GC"},
 	{"op_pcent", NO_ALIAS, CONFIG_F64, FIELD(op_pcent), "7", 0.1, 1000, NULL,
 	 "over-provisioning, (physical - logical) / logical, in percent"},
 	{"gc_bg_pcent", {"gc_thres_pcent"}, CONFIG_F64, FIELD(gc_bg_pcent), "75", 0, 100, NULL,

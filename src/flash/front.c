@@ -24,6 +24,7 @@ struct front *front_create(const struct ssd_params *p, uint32_t page_bytes, char
 	if (!fr)
 		goto oom;
 	fr->controller_ns = p->controller_ns;
+	fr->core_ns = p->fw_core_ns;
 	fr->cores = p->fw_cores;
 	fr->core_free_at = calloc(fr->cores ? fr->cores : 1, sizeof(*fr->core_free_at));
 	if (!fr->core_free_at)

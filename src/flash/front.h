@@ -21,7 +21,7 @@
 
 /* Inline for the simulator's sake: every command passes here. */
 struct front {
-	uint64_t controller_ns;
+	uint64_t controller_ns, core_ns;
 	uint32_t cores;
 	uint64_t *core_free_at; /* per core: when it is done with the commands it took */
 	double link_bytes_per_s;
@@ -38,20 +38,22 @@ uint32_t front_first_core(const struct front *front);
 
 /*
  * A command arriving at `now` (non-decreasing from call to call) waits for the firmware core
- * that frees first, then takes controller_ns of it. Returns when the controller is done.
+ * that frees first and takes fw_core_ns of it (with fw_cores), then controller_ns of latency.
+ * Returns when the controller is done.
  */
 static inline uint64_t front_command(struct front *fr, uint64_t now, struct lat_parts *parts)
 {
-	uint64_t start = now;
+	uint64_t start = now, core_ns = 0;
 	if (fr->cores) {
 		uint32_t core = front_first_core(fr);
 		if (fr->core_free_at[core] > start)
 			start = fr->core_free_at[core];
-		fr->core_free_at[core] = start + fr->controller_ns;
+		core_ns = fr->core_ns;
+		fr->core_free_at[core] = start + core_ns;
 		lat_add(parts, LAT_FW_WAIT, start - now);
 	}
-	lat_add(parts, LAT_CONTROLLER, fr->controller_ns);
-	return start + fr->controller_ns;
+	lat_add(parts, LAT_CONTROLLER, core_ns + fr->controller_ns);
+	return start + core_ns + fr->controller_ns;
 }
 
 /* Whether the host link is modelled (link_gen > 0): otherwise front_link returns `ready`. */

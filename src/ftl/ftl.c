@@ -241,9 +241,9 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		if (several)
 			*pp = (struct lat_parts){{0}};
 		uint32_t old = s->l2p[lpage];
-		if (old)
+		if (old && !s->params.in_place_writes)
 			invalidate(s, old - 1);
-		else
+		else if (!old)
 			s->mapped_pages++;
 		/* The entry is updated in controller memory; loading it is not on the host's path. */
 		if (s->map)
@@ -251,7 +251,9 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		uint64_t arrived = s->has_link ? front_link(s->front, LINK_TO_DRIVE, start, pp) : start;
 		uint64_t ready = buffered ? flash_buffer_admit(s->flash, arrived) : arrived;
 		lat_add(pp, LAT_BUFFER_WAIT, ready - arrived);
-		uint64_t ppn = host_place(s, (uint32_t)lpage, start);
+		/* Media written in place keeps a page where it is. */
+		uint64_t ppn = old && s->params.in_place_writes ? old - 1
+								 : host_place(s, (uint32_t)lpage, start);
 		unsigned flags = page_flags(s, ppn);
 		uint64_t programmed = flash_program(s->flash, ppn, ready, flags, on_nand ? pp : NULL);
 		flash_buffer_release(s->flash, programmed);
@@ -295,6 +297,8 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 				s->count.read_retries++;
 			}
 			end = flash_read(s->flash, mapped - 1, ready, page_flags(s, mapped - 1), retry, pp);
+			end += s->params.controller_read_ns;
+			lat_add(pp, LAT_CONTROLLER, s->params.controller_read_ns);
 		}
 		if (s->has_link)
 			end = front_link(s->front, LINK_TO_HOST, end, pp);

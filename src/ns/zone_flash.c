@@ -15,7 +15,7 @@ struct zone_flash {
 	bool has_link;
 	struct flash_geometry geo;
 	struct zone_flash_layout layout;
-	uint64_t unmapped_read_ns;
+	uint64_t unmapped_read_ns, controller_read_ns;
 	uint32_t zone_channels, zone_ways, dies_per_zone;
 	uint32_t channel_groups, groups; /* groups of dies zones take turns on */
 	uint32_t units_per_zone_die;	 /* erase units each die gives a zone */
@@ -49,6 +49,7 @@ struct zone_flash *zone_flash_create(const struct ssd_params *params,
 	zf->has_link = front_has_link(zf->front);
 	zf->layout = *layout;
 	zf->unmapped_read_ns = params->unmapped_read_ns;
+	zf->controller_read_ns = params->controller_read_ns;
 	uint32_t ways = zf->geo.dies / zf->geo.channels;
 	zf->zone_channels = layout->channels ? layout->channels : zf->geo.channels;
 	zf->zone_ways = layout->ways ? layout->ways : ways;
@@ -236,7 +237,9 @@ uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, ui
 			*pp = (struct lat_parts){{0}};
 		uint64_t out;
 		if (p < zf->programmed[zone]) {
-			out = flash_read(zf->flash, zone_ppn(zf, zone, p), start, 0, 0, pp);
+			out = flash_read(zf->flash, zone_ppn(zf, zone, p), start, 0, 0, pp) +
+			      zf->controller_read_ns;
+			lat_add(pp, LAT_CONTROLLER, zf->controller_read_ns);
 		} else {
 			out = start + zf->unmapped_read_ns;
 			lat_add(pp, LAT_CONTROLLER, zf->unmapped_read_ns);

@@ -212,7 +212,7 @@ static const struct ns_ops zoned_ops = {
 static bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 
 /* Zone capacity in bytes: as asked, or the whole flash stripes that fit in a zone. */
-static uint64_t capacity_bytes(const struct zoned_params *zp, const struct ssd_params *sp)
+uint64_t zoned_capacity_bytes(const struct zoned_params *zp, const struct ssd_params *sp)
 {
 	if (zp->zone_cap)
 		return zp->zone_cap;
@@ -258,7 +258,7 @@ int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size
 		snprintf(err, errlen, "a zoned namespace needs zoned and flash model parameters");
 		return -1;
 	}
-	uint64_t cap = capacity_bytes(zp, params->ssd);
+	uint64_t cap = zoned_capacity_bytes(zp, params->ssd);
 	if (check_params(zp, params->lba_size, cap, err, errlen))
 		return -1;
 	struct zoned_ns *zn = calloc(1, sizeof(*zn));

@@ -32,6 +32,9 @@ struct zoned_params {
 
 extern const struct config_table zoned_config_table;
 
+/* A zone's capacity in bytes: zone_cap, or the whole flash stripes that fit in zone_size. */
+uint64_t zoned_capacity_bytes(const struct zoned_params *zp, const struct ssd_params *sp);
+
 static inline void zoned_params_defaults(struct zoned_params *p)
 {
 	config_defaults(&zoned_config_table, p);

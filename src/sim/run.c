@@ -175,7 +175,7 @@ static void progress_tick(struct progress *p, const struct phase_result *r, uint
 
 struct lookahead {
 	struct io_source *src;
-	struct ssd *ssd;
+	struct ssd *ssd; /* NULL: no prefetch (zones) */
 	struct io ios[LOOKAHEAD_IOS];
 	uint32_t head, count;
 	bool ended;
@@ -189,7 +189,7 @@ static bool next_io(struct lookahead *la, struct io *io)
 			la->ended = true;
 			break;
 		}
-		if (slot->op != IO_FLUSH)
+		if (slot->op != IO_FLUSH && la->ssd)
 			ssd_prefetch_l2p(la->ssd, slot->lpn, slot->npages);
 		la->count++;
 	}
@@ -197,7 +197,7 @@ static bool next_io(struct lookahead *la, struct io *io)
 		return false;
 	if (la->count > P2L_AHEAD) {
 		const struct io *soon = &la->ios[(la->head + P2L_AHEAD) % LOOKAHEAD_IOS];
-		if (soon->op == IO_WRITE || soon->op == IO_TRIM)
+		if ((soon->op == IO_WRITE || soon->op == IO_TRIM) && la->ssd)
 			ssd_prefetch_p2l(la->ssd, soon->lpn, soon->npages);
 	}
 	*io = la->ios[la->head];
@@ -206,9 +206,18 @@ static bool next_io(struct lookahead *la, struct io *io)
 	return true;
 }
 
-static inline uint64_t run_io(struct ssd *ssd, const struct io *io, uint64_t at,
+static inline uint64_t run_io(struct sim_target *t, const struct io *io, uint64_t at,
 			      struct phase_result *r, uint32_t page_bytes, struct lat_parts *parts)
 {
+	struct ssd *ssd = t->ssd;
+	if (!ssd) {
+		if (io->op == IO_READ || io->op == IO_WRITE) {
+			r->reads += io->op == IO_READ;
+			r->writes += io->op == IO_WRITE;
+			r->bytes += (uint64_t)io->npages * page_bytes;
+		}
+		return target_zoned_io(t, io->op, io->lpn, io->npages, at, parts);
+	}
 	switch (io->op) {
 	case IO_READ:
 		r->reads++;
@@ -227,15 +236,15 @@ static inline uint64_t run_io(struct ssd *ssd, const struct io *io, uint64_t at,
 
 /* Issues `io` at `at`; returns when it completes. The breakdown is known at once, so it is
  * recorded here rather than at completion. */
-static inline uint64_t issue(struct ssd *ssd, const struct io *io, uint64_t at,
+static inline uint64_t issue(struct sim_target *t, const struct io *io, uint64_t at,
 			     struct phase_result *r, uint32_t page_bytes)
 {
 	r->ios++;
 	struct breakdown *b = r->breakdown;
 	if (!b)
-		return run_io(ssd, io, at, r, page_bytes, NULL);
+		return run_io(t, io, at, r, page_bytes, NULL);
 	struct lat_parts parts = {{0}};
-	uint64_t done = run_io(ssd, io, at, r, page_bytes, &parts);
+	uint64_t done = run_io(t, io, at, r, page_bytes, &parts);
 	uint64_t *band = b->band_sum[histogram_index(done - at)];
 	for (int i = 0; i < LAT_PARTS; i++) {
 		/* Most parts of most commands are zero: those are counted once, at the end. */
@@ -275,24 +284,24 @@ void breakdown_band(const struct breakdown *b, const struct histogram *latency, 
 		mean_ns[i] = counted ? (double)sum[i] / (double)counted : 0;
 }
 
-void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uint64_t max_bytes,
-	       uint64_t max_ns, uint64_t *now, const char *label, bool progress,
+void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_depth,
+	       uint64_t max_bytes, uint64_t max_ns, uint64_t *now, const char *label, bool progress,
 	       struct phase_result *r)
 {
-	uint32_t page_bytes = ssd_page_bytes(ssd);
+	uint32_t page_bytes = target->page_bytes;
 	struct histogram *latency = r->latency;
 	struct breakdown *breakdown = r->breakdown;
 	memset(r, 0, sizeof(*r));
 	r->latency = latency;
 	r->breakdown = breakdown;
-	ssd_get_counters(ssd, &r->before);
+	target_counters(target, &r->before);
 	r->sim_start_ns = *now;
 	struct progress p = {label, progress, isatty(STDERR_FILENO), wall_now(), 0, max_bytes,
 			     max_ns};
 	p.last = p.start;
 	uint64_t start = *now, end = *now;
 	struct io io;
-	struct lookahead lookahead = {.src = src, .ssd = ssd};
+	struct lookahead lookahead = {.src = src, .ssd = target->ssd};
 
 #define MAY_ISSUE(t)                                                                               \
 	((!max_bytes || r->bytes < max_bytes) && (!max_ns || (t) - start < max_ns) &&              \
@@ -302,7 +311,7 @@ void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uin
 		uint64_t last_issue = start;
 		while (MAY_ISSUE(last_issue)) {
 			uint64_t at = start + io.at > last_issue ? start + io.at : last_issue;
-			uint64_t done = issue(ssd, &io, at, r, page_bytes);
+			uint64_t done = issue(target, &io, at, r, page_bytes);
 			histogram_record(latency, done - at);
 			last_issue = at;
 			end = done > end ? done : end;
@@ -314,15 +323,16 @@ void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uin
 		if (!heap.items)
 			abort();
 		for (uint32_t i = 0; i < queue_depth && MAY_ISSUE(start); i++)
-			heap_push(&heap, (struct in_flight){issue(ssd, &io, start, r, page_bytes), start});
+			heap_push(&heap,
+				  (struct in_flight){issue(target, &io, start, r, page_bytes), start});
 		while (heap.count) {
 			struct in_flight ev = heap.items[0];
 			histogram_record(latency, ev.done - ev.issued);
 			end = ev.done > end ? ev.done : end;
 			/* The I/O this completion lets in takes its place: one sift instead of two. */
 			if (MAY_ISSUE(ev.done))
-				heap_sift_down(&heap, (struct in_flight){issue(ssd, &io, ev.done, r,
-									       page_bytes),
+				heap_sift_down(&heap, (struct in_flight){issue(target, &io, ev.done,
+									       r, page_bytes),
 									 ev.done});
 			else
 				heap_pop(&heap);
@@ -339,5 +349,5 @@ void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uin
 	*now = end;
 	r->sim_end_ns = end;
 	r->wall_seconds = wall_now() - p.start;
-	ssd_get_counters(ssd, &r->after);
+	target_counters(target, &r->after);
 }

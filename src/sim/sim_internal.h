@@ -114,6 +114,26 @@ struct breakdown {
 void breakdown_band(const struct breakdown *b, const struct histogram *latency, double lo,
 		    double hi, double mean_ns[LAT_PARTS]);
 
+/* What the simulator drives (target.c): the ssd model, or zones on the flash model. */
+struct zone_flash;
+struct zoned_params;
+struct sim_target {
+	struct ssd *ssd;          /* the ssd kind, or NULL */
+	struct zone_flash *zones; /* the zoned kind, or NULL */
+	uint64_t zone_pages;      /* zoned: pages in a zone's capacity */
+	uint64_t logical_pages;
+	uint32_t page_bytes;
+};
+
+/* Opens the ssd model, or zones when `zp` is given. 0, or -1 with a message. */
+int target_open(struct sim_target *t, const struct ssd_params *sp, const struct zoned_params *zp,
+		char *err, size_t errlen);
+void target_close(struct sim_target *t);
+/* An I/O on zones (op: enum io_op); writes must follow each zone's write pointer. */
+uint64_t target_zoned_io(struct sim_target *t, uint8_t op, uint64_t lpn, uint32_t npages,
+			 uint64_t now, struct lat_parts *parts);
+void target_counters(struct sim_target *t, struct ssd_counters *out);
+
 struct phase_result {
 	uint64_t ios, reads, writes, bytes;
 	uint64_t sim_start_ns, sim_end_ns;
@@ -128,7 +148,7 @@ struct phase_result {
  * until the source ends, `max_bytes` (0 = no limit) have been issued or `max_ns` (0 = none) of
  * virtual time has passed. Advances *now to the last completion.
  */
-void run_phase(struct ssd *ssd, struct io_source *src, uint32_t queue_depth, uint64_t max_bytes,
+void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_depth, uint64_t max_bytes,
 	       uint64_t max_ns, uint64_t *now, const char *label, bool progress,
 	       struct phase_result *out);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ns/zoned.h"
 #include "sim/sim.h"
 #include "sim/sim_internal.h"
 #include "util/util.h"
@@ -17,6 +18,8 @@
 struct options {
 	struct ssd_params ssd;
 	struct sim_params sim;
+	struct zoned_params zoned;
+	bool zoned_kind; /* a zone key was given: the device is zoned */
 	const char *preset;
 	const char *assignments[MAX_ASSIGNMENTS];
 	int assignment_count;
@@ -29,7 +32,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: nvemu sim [--preset NAME|FILE] [-o key=value]... [--seed N] [--json] [--quiet]\n"
 		"       nvemu sim --list-keys\n"
-		"Runs the SSD model in virtual time. Presets: femu-bbssd, small, tlc.\n"
+		"Runs the SSD model in virtual time (zoned when a zone key is given, as in the\n"
+		"femu-zns and wd-zn540-8tb presets). Presets: see presets/ (docs/validation.md).\n"
 		"Example: nvemu sim --json -o workload=randwrite -o op_pcent=7\n");
 }
 
@@ -41,6 +45,10 @@ static int apply_key(const char *key, const char *value, void *ctx, char *err, s
 		return config_set(&o->ssd, key, value, err, errlen);
 	if (config_find(&sim_config_table, key))
 		return config_set_in(&sim_config_table, &o->sim, key, value, err, errlen);
+	if (config_find(&zoned_config_table, key)) {
+		o->zoned_kind = true;
+		return config_set_in(&zoned_config_table, &o->zoned, key, value, err, errlen);
+	}
 	return errorf(err, errlen, "%s: unknown key (see nvemu sim --list-keys)", key);
 }
 
@@ -78,6 +86,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'l':
 			printf("Model keys (-o, preset files, the daemon's ssd namespaces):\n");
 			config_print_keys(&ssd_config_table, stdout);
+			printf("Zone keys (the zoned kind; any of them makes the simulated device zoned):\n");
+			config_print_keys(&zoned_config_table, stdout);
 			printf("Workload keys (nvemu sim only):\n");
 			config_print_keys(&sim_config_table, stdout);
 			return 1;
@@ -123,6 +133,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "sim: workload=trace needs -o trace=FILE\n");
 		return -1;
 	}
+	enum workload_kind w = (enum workload_kind)o->sim.workload;
+	if (o->zoned_kind && w != WL_READ && w != WL_RANDREAD && w != WL_WRITE) {
+		fprintf(stderr, "sim: a zoned device is written sequentially: workload=write, read "
+				"or randread\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -149,24 +165,24 @@ static double greedy_waf_theory(double op)
 	return 1 / (1 - x);
 }
 
-static void precondition(struct ssd *ssd, const struct options *o, uint64_t footprint_pages,
+static void precondition(struct sim_target *t, const struct options *o, uint64_t footprint_pages,
 			 uint32_t npages, uint64_t *now, struct histogram *scratch)
 {
 	enum precondition_kind kind = resolve_precondition(&o->sim);
 	if (kind == PRE_NONE)
 		return;
-	uint32_t page_bytes = ssd_page_bytes(ssd);
+	uint32_t page_bytes = t->page_bytes;
 	struct synthetic_source src;
 	struct phase_result r = {.latency = scratch};
 	uint32_t fill_pages = npages > FILL_MIN_PAGES ? npages : FILL_MIN_PAGES;
 	synthetic_init(&src, false, 0, fill_pages, footprint_pages, 0);
 	uint64_t fill_bytes = (footprint_pages + fill_pages - 1) / fill_pages * fill_pages * page_bytes;
-	run_phase(ssd, &src.base, 32, fill_bytes, 0, now, "precondition: fill", !o->quiet, &r);
-	if (kind != PRE_STEADY || o->sim.warmup <= 0)
+	run_phase(t, &src.base, 32, fill_bytes, 0, now, "precondition: fill", !o->quiet, &r);
+	if (kind != PRE_STEADY || o->sim.warmup <= 0 || t->zones)
 		return;
 	synthetic_init(&src, true, 0, npages, footprint_pages, o->ssd.seed ^ 0x5eed);
 	uint64_t warm_bytes = (uint64_t)(o->sim.warmup * (double)footprint_pages) * page_bytes;
-	run_phase(ssd, &src.base, o->sim.queue_depth, warm_bytes, 0, now,
+	run_phase(t, &src.base, o->sim.queue_depth, warm_bytes, 0, now,
 		  "precondition: random writes", !o->quiet, &r);
 }
 
@@ -245,8 +261,8 @@ static void print_band(const struct phase_result *r, double lo, double hi, const
 	printf("\n");
 }
 
-static void report(const struct options *o, struct ssd *ssd, const struct phase_result *r,
-		   double precondition_wall)
+static void report(const struct options *o, const struct sim_target *t,
+		   const struct phase_result *r, double precondition_wall)
 {
 	const struct ssd_counters *a = &r->after, *b = &r->before;
 	double sim_s = (double)(r->sim_end_ns - r->sim_start_ns) * 1e-9;
@@ -262,7 +278,7 @@ static void report(const struct options *o, struct ssd *ssd, const struct phase_
 	double p999 = (double)histogram_quantile(h, 0.999) / 1e3;
 	double theory = greedy_waf_theory(o->ssd.op_pcent / 100);
 	const char *workload = sim_config_table.keys[0].choices[o->sim.workload];
-	uint64_t logical_bytes = ssd_logical_pages(ssd) * ssd_page_bytes(ssd);
+	uint64_t logical_bytes = t->logical_pages * t->page_bytes;
 	double wall_rate = r->wall_seconds > 0 ? (double)r->ios / r->wall_seconds : 0;
 
 	if (o->json) {
@@ -296,7 +312,8 @@ static void report(const struct options *o, struct ssd *ssd, const struct phase_
 		json_object_object_add(j, "op_pcent", json_object_new_double(o->ssd.op_pcent));
 		json_object_object_add(j, "waf_theory_greedy_uniform", json_object_new_double(theory));
 		json_object_object_add(j, "logical_bytes", json_object_new_uint64(logical_bytes));
-		json_object_object_add(j, "page_bytes", json_object_new_uint64(ssd_page_bytes(ssd)));
+		json_object_object_add(j, "page_bytes", json_object_new_uint64(t->page_bytes));
+		json_object_object_add(j, "kind", json_object_new_string(t->zones ? "zoned" : "ssd"));
 		json_object_object_add(j, "seed", json_object_new_uint64(o->ssd.seed));
 		if (r->breakdown) {
 			json_object_object_add(j, "breakdown_us", breakdown_json(r));
@@ -332,25 +349,25 @@ int sim_main(int argc, char **argv)
 	struct options o = {0};
 	ssd_params_defaults(&o.ssd);
 	config_defaults(&sim_config_table, &o.sim);
+	zoned_params_defaults(&o.zoned);
 	int rc = parse_options(argc, argv, &o);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 
 	char err[512];
-	struct ssd *ssd = ssd_create(&o.ssd, err, sizeof(err));
-	if (!ssd) {
+	struct sim_target target;
+	if (target_open(&target, &o.ssd, o.zoned_kind ? &o.zoned : NULL, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sim: %s\n", err);
 		return 2;
 	}
-	ssd_single_thread(ssd);
-	uint32_t page_bytes = ssd_page_bytes(ssd);
-	uint64_t footprint = (uint64_t)((double)ssd_logical_pages(ssd) * o.sim.footprint_pcent / 100);
+	uint32_t page_bytes = target.page_bytes;
+	uint64_t footprint = (uint64_t)((double)target.logical_pages * o.sim.footprint_pcent / 100);
 	uint32_t npages = (uint32_t)((o.sim.block_size + page_bytes - 1) / page_bytes);
 	if (footprint < npages)
 		footprint = npages;
-	if (npages > ssd_logical_pages(ssd)) {
+	if (npages > target.logical_pages) {
 		fprintf(stderr, "sim: bs=%" PRIu64 " is larger than the device\n", o.sim.block_size);
-		ssd_destroy(ssd);
+		target_close(&target);
 		return 2;
 	}
 	struct histogram *latency = calloc(1, sizeof(*latency));
@@ -363,11 +380,12 @@ int sim_main(int argc, char **argv)
 	struct io_source *src;
 	struct synthetic_source synthetic;
 	if (o.sim.workload == WL_TRACE) {
-		trace = trace_open(&o.sim, page_bytes, ssd_logical_pages(ssd), err, sizeof(err));
+		trace = trace_open(&o.sim, page_bytes, target.logical_pages, err, sizeof(err));
 		if (!trace) {
 			fprintf(stderr, "sim: %s\n", err);
 			free(latency);
-			ssd_destroy(ssd);
+			free(breakdown);
+			target_close(&target);
 			return 2;
 		}
 		src = trace_as_source(trace);
@@ -384,7 +402,7 @@ int sim_main(int argc, char **argv)
 	struct phase_result r = {.latency = latency, .breakdown = breakdown};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	precondition(ssd, &o, footprint, npages, &now, latency);
+	precondition(&target, &o, footprint, npages, &now, latency);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double precondition_wall =
 		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
@@ -394,14 +412,14 @@ int sim_main(int argc, char **argv)
 	if (!max_bytes && !trace)
 		max_bytes = footprint * page_bytes;
 	uint64_t max_ns = (uint64_t)(o.sim.duration_s * 1e9);
-	run_phase(ssd, src, o.sim.queue_depth, max_bytes, max_ns, &now, "measured", !o.quiet, &r);
+	run_phase(&target, src, o.sim.queue_depth, max_bytes, max_ns, &now, "measured", !o.quiet, &r);
 	if (trace && trace_skipped(trace))
 		fprintf(stderr, "sim: %" PRIu64 " trace lines skipped (not I/O or not understood)\n",
 			trace_skipped(trace));
-	report(&o, ssd, &r, precondition_wall);
+	report(&o, &target, &r, precondition_wall);
 	trace_close(trace);
 	free(breakdown);
 	free(latency);
-	ssd_destroy(ssd);
+	target_close(&target);
 	return 0;
 }

@@ -49,29 +49,30 @@ static void assert_consistent(struct ssd *s)
 		fail_msg("ssd_check: %s", err);
 }
 
-/* Two cores, 100 ns a command: the third command at once waits for a core. */
+/* Two cores, 100 ns of core time and 10 of latency a command: a third command at once waits. */
 static void test_firmware_cores(void **state)
 {
 	(void)state;
 	struct ssd_params p = one_die();
-	p.controller_ns = 100;
+	p.controller_ns = 10;
+	p.fw_core_ns = 100;
 	p.fw_cores = 2;
 	char err[256];
 	struct front *fr = front_create(&p, 4096, err, sizeof(err));
 	assert_non_null(fr);
-	assert_int_equal(front_command(fr, 0, NULL), 100);
-	assert_int_equal(front_command(fr, 0, NULL), 100);
+	assert_int_equal(front_command(fr, 0, NULL), 110);
+	assert_int_equal(front_command(fr, 0, NULL), 110);
 	struct lat_parts parts = {{0}};
-	assert_int_equal(front_command(fr, 0, &parts), 200);
+	assert_int_equal(front_command(fr, 0, &parts), 210);
 	assert_int_equal(parts.ns[LAT_FW_WAIT], 100);
-	assert_int_equal(parts.ns[LAT_CONTROLLER], 100);
-	assert_int_equal(front_command(fr, 500, NULL), 600); /* idle cores again */
+	assert_int_equal(parts.ns[LAT_CONTROLLER], 110);
+	assert_int_equal(front_command(fr, 500, NULL), 610); /* idle cores again */
 	front_destroy(fr);
 
-	p.fw_cores = 0; /* no queueing */
+	p.fw_cores = 0; /* no core model: the latency only */
 	fr = front_create(&p, 4096, err, sizeof(err));
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(front_command(fr, 0, NULL), 100);
+		assert_int_equal(front_command(fr, 0, NULL), 10);
 	front_destroy(fr);
 }
 
@@ -275,6 +276,45 @@ static void test_map_cache(void **state)
 	ssd_destroy(s);
 }
 
+/* controller_read_ns: a read's data path latency, after the NAND, before the link. */
+static void test_read_path_latency(void **state)
+{
+	(void)state;
+	struct ssd_params p = one_die();
+	p.controller_ns = 100;
+	p.controller_read_ns = 900;
+	struct ssd *s = make(&p);
+	uint64_t programmed = ssd_write(s, 0, 1, false, 0, NULL);
+	struct lat_parts parts = {{0}};
+	assert_int_equal(ssd_read(s, 0, 1, programmed, &parts), programmed + 100 + 50 + 900);
+	assert_int_equal(parts.ns[LAT_CONTROLLER], 1000);
+	assert_int_equal(ssd_write(s, 1, 1, false, 10000, NULL), 10000 + 100 + 500);
+	ssd_destroy(s);
+}
+
+/* in_place_writes: overwrites program the page where it is; random overwrites cost no GC. */
+static void test_in_place_writes(void **state)
+{
+	(void)state;
+	struct ssd_params p = one_die();
+	p.in_place_writes = true;
+	p.op_pcent = 10;
+	struct ssd *s = make(&p);
+	uint64_t logical = ssd_logical_pages(s), rng = 5, now = 0;
+	for (uint64_t lpn = 0; lpn < logical; lpn++)
+		now = ssd_write(s, lpn, 1, false, now, NULL);
+	for (uint64_t i = 0; i < 5 * logical; i++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		now = ssd_write(s, rng % logical, 1, false, now, NULL);
+	}
+	struct ssd_counters c;
+	ssd_get_counters(s, &c);
+	assert_int_equal(c.gc_runs, 0);
+	assert_int_equal(c.nand_pages_written, c.host_pages_written);
+	assert_consistent(s);
+	ssd_destroy(s);
+}
+
 static uint64_t xorshift(uint64_t *x)
 {
 	*x ^= *x << 13;
@@ -303,6 +343,8 @@ static void test_everything_on(void **state)
 	p.read_suspend = true;
 	p.suspend_max = 3;
 	p.fw_cores = 2;
+	p.fw_core_ns = 3000;
+	p.controller_read_ns = 2000;
 	p.link_gen = 3;
 	p.read_retry_pcent = 10;
 	p.read_retry_ns = 30000;
@@ -360,6 +402,8 @@ int main(void)
 		cmocka_unit_test(test_slc_dynamic),
 		cmocka_unit_test(test_slc_fold_when_full),
 		cmocka_unit_test(test_map_cache),
+		cmocka_unit_test(test_read_path_latency),
+		cmocka_unit_test(test_in_place_writes),
 		cmocka_unit_test(test_everything_on),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
