@@ -81,6 +81,7 @@ struct ssd_params {
 	uint32_t link_gen;      /* PCIe generation; 0: no link model */
 	uint32_t link_lanes;
 	double link_efficiency; /* share of the raw rate left for data */
+	double link_write_efficiency; /* host to drive; 0: link_efficiency */
 
 	double read_retry_pcent; /* reads that need retries */
 	uint64_t read_retry_ns;  /* extra die time of such a read */
@@ -101,6 +102,7 @@ struct ssd_params {
 	double op_pcent;
 	double gc_bg_pcent; /* background GC when more than this % of blocks are in use */
 	double gc_fg_pcent; /* foreground GC (host waits) above this % */
+	uint64_t bg_idle_ns; /* idle time before background GC and folding start */
 	uint32_t gc_reserve_blocks;
 	uint32_t gc_policy; /* enum gc_policy */
 	uint32_t gc_dchoice;

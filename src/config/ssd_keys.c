@@ -77,6 +77,9 @@ static const struct config_key ssd_keys[] = {
 	 "PCIe lanes of the host link"},
 	{"link_efficiency", NO_ALIAS, CONFIG_F64, FIELD(link_efficiency), "0.9", 0.1, 1, NULL,
 	 "share of the link's encoded rate left for data (TLP headers, DLLPs, flow control)"},
+	{"link_write_efficiency", NO_ALIAS, CONFIG_F64, FIELD(link_write_efficiency), "0", 0, 1, NULL,
+	 "the same for written data, which the drive fetches with read requests to host memory; "
+	 "0 = link_efficiency"},
 	{"read_retry_pcent", NO_ALIAS, CONFIG_F64, FIELD(read_retry_pcent), "0", 0, 100, NULL,
 	 "percent of NAND reads that need read retries"},
 	{"read_retry_ns", NO_ALIAS, CONFIG_U64, FIELD(read_retry_ns), "0", 0, 1e12, NULL,
@@ -111,6 +114,8 @@ static const struct config_key ssd_keys[] = {
 	 "background GC (in idle time) on a die once this % of its blocks is not free"},
 	{"gc_fg_pcent", {"gc_thres_pcent_high"}, CONFIG_F64, FIELD(gc_fg_pcent), "100", 0, 100, NULL,
 	 "foreground GC (host waits) on a die once this % of its blocks is not free; at least the reserve"},
+	{"bg_idle_ns", NO_ALIAS, CONFIG_U64, FIELD(bg_idle_ns), "0", 0, 1e12, NULL,
+	 "how long the device must be idle before background GC and SLC folding start"},
 	{"gc_reserve_blocks", NO_ALIAS, CONFIG_U32, FIELD(gc_reserve_blocks), "1", 1, MAX_U32, NULL,
 	 "free blocks per die (of planes_per_lun blocks each) always kept for GC"},
 	{"gc_policy", NO_ALIAS, CONFIG_ENUM, FIELD(gc_policy), "greedy", 0, 0, gc_policy_names,

@@ -38,17 +38,22 @@ struct op_ring {
 	uint32_t head, count, mask;
 };
 
+/* A multi-plane program being gathered on a die. */
+struct open_group {
+	uint64_t group;       /* the program group */
+	uint64_t start, end;  /* its program */
+	uint64_t floor;       /* the die's work before it ended here: copies into it read from then */
+	uint32_t index;       /* of the latest page that joined it; NO_INDEX: none open */
+};
+
 struct die {
 	uint64_t free_at;      /* end of the die-wide work: programs and erases */
 	uint64_t reads_end;    /* end of the latest sense on any plane */
 	uint64_t host_free_at; /* free_at had the drive's own work (FLASH_GC) taken no time */
 	uint32_t channel;
-	/* Index in its program group of the die's last program; NO_INDEX once a host read or an
-	 * erase ran since (a later page of the group then needs a program of its own). */
-	uint32_t group_index;
-	uint64_t group;       /* that program group */
-	uint64_t group_start; /* when its program starts */
-	uint64_t group_floor; /* the die's work before it ended here: copies into it read from then */
+	/* The open program group of the host's pages [0] and of the drive's own (FLASH_GC) [1]:
+	 * firmware gathers each stream's multi-plane page apart, so the two interleave freely. */
+	struct open_group open[2];
 	uint32_t reg_valid;   /* planes whose register holds their `page` for host reads */
 	uint32_t read_planes; /* read_planes=multi: planes of the last multi-plane read */
 	uint64_t read_group;  /* ... its program group; NO_PAGE when it cannot be joined */
@@ -175,7 +180,7 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		goto oom;
 	for (uint32_t d = 0; d < dies; d++) {
 		f->dies[d].channel = d % p->channels;
-		f->dies[d].group_index = NO_INDEX;
+		f->dies[d].open[0].index = f->dies[d].open[1].index = NO_INDEX;
 		f->dies[d].read_group = NO_PAGE;
 	}
 	for (uint64_t i = 0; i < dies * p->planes_per_lun; i++)
@@ -408,7 +413,6 @@ host_sense(struct flash *f, uint32_t d, uint64_t nand_page, uint32_t plane, uint
 		die->read_group_start = start + suspend;
 		die->read_planes = bit;
 	}
-	die->group_index = NO_INDEX;
 	return sensed;
 }
 
@@ -428,58 +432,81 @@ uint64_t flash_read(struct flash *f, uint64_t ppn, uint64_t ready, unsigned flag
 
 /* ---- programs, copies, erases ---- */
 
+/* Whether a page of `group` at `index`, on the die at `loaded`, joins open group `g`: a later
+ * page of the same group, arriving before that group's program is over. */
+static inline bool joins_group(const struct open_group *g, uint64_t group, uint32_t index,
+			       uint64_t loaded)
+{
+	return g->index != NO_INDEX && g->group == group && index > g->index && loaded < g->end;
+}
+
 /*
- * Programs `ppn` on die d once its data is on the die (`loaded`): joins the die's open program
- * group when it can, else starts a new one after the die's work. Returns when it ends.
+ * Programs page `index` of program group `group` on die d once its data is on the die
+ * (`loaded`): it joins its stream's open group when it can, else starts a program of its own
+ * after the die's work. Returns when its program ends.
  */
 static inline __attribute__((always_inline)) uint64_t
-program_loaded(struct flash *f, uint32_t d, uint64_t ppn, uint64_t loaded, unsigned flags,
-	       struct lat_parts *parts)
+program_loaded(struct flash *f, uint32_t d, uint64_t group, uint32_t index, uint64_t loaded,
+	       unsigned flags, struct lat_parts *parts)
 {
 	struct die *die = &f->dies[d];
-	uint64_t group = flash_div(&f->geo.by_group_pages, ppn);
-	uint32_t index = (uint32_t)ppn - (uint32_t)group * f->geo.group_pages;
+	struct open_group *g = &die->open[flags & FLASH_GC ? 1 : 0];
 	uint64_t duration = f->program_ns[flags & FLASH_SLC];
 	uint64_t start, end, host_start;
-	if (die->group_index != NO_INDEX && die->group == group && index > die->group_index) {
-		/* Same multi-plane program: it starts once the last page's data is in (a result
-		 * already reported for an earlier page is not revised). */
-		start = max_u64(max_u64(die->group_start, loaded), die->reads_end);
-		end = start + duration;
+	if (joins_group(g, group, index, loaded)) {
+		/* The same multi-plane program. Data arriving after it started moves it back when
+		 * it is the die's latest work (a result already reported for an earlier page is not
+		 * revised); otherwise the page rides along. */
+		start = g->start;
+		if (loaded > g->start && die->free_at == g->end) {
+			start = loaded;
+			die->free_at = start + duration;
+			if (f->read_suspend)
+				ops_retime_last(die, start, die->free_at);
+		}
+		end = start == g->start ? g->end : die->free_at;
 		host_start = start;
-		if (f->read_suspend)
-			ops_retime_last(die, start, end);
 	} else {
 		uint64_t floor = max_u64(die->free_at, die->reads_end);
 		start = max_u64(loaded, floor);
 		end = start + duration;
 		host_start = max_u64(loaded, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
-		die->group = group;
-		die->group_floor = die->free_at;
+		g->group = group;
+		g->floor = die->free_at;
 		die->reg_valid = 0;
 		die->read_group = NO_PAGE;
 		if (f->read_suspend)
 			ops_push(die, start, end);
+		die->free_at = end;
 	}
-	die->group_index = index;
-	die->group_start = start;
-	die->free_at = end;
+	g->index = index;
+	g->start = start;
+	g->end = end;
 	die_busy(f, die);
 	if (!(flags & FLASH_GC))
 		die->host_free_at = max_u64(die->host_free_at, host_start + duration);
 	lat_add(parts, LAT_DIE_WAIT, host_start - loaded);
 	lat_add(parts, LAT_GC, start - host_start);
-	lat_add(parts, LAT_NAND, duration);
+	lat_add(parts, LAT_NAND, end - start);
 	note_busy(f, end);
 	return end;
+}
+
+/* The program group of `ppn` and its index in it. */
+static inline uint64_t group_of(const struct flash *f, uint64_t ppn, uint32_t *index)
+{
+	uint64_t group = flash_div(&f->geo.by_group_pages, ppn);
+	*index = (uint32_t)ppn - (uint32_t)group * f->geo.group_pages;
+	return group;
 }
 
 uint64_t flash_program(struct flash *f, uint64_t ppn, uint64_t ready, unsigned flags,
 		       struct lat_parts *parts)
 {
-	uint32_t d = flash_page_die(&f->geo, ppn);
+	uint32_t d = flash_page_die(&f->geo, ppn), index;
+	uint64_t group = group_of(f, ppn, &index);
 	uint64_t loaded = transfer(f, f->dies[d].channel, ready, parts);
-	return program_loaded(f, d, ppn, loaded, flags, parts);
+	return program_loaded(f, d, group, index, loaded, flags, parts);
 }
 
 uint64_t flash_copy(struct flash *f, uint64_t from, unsigned from_flags, uint64_t to,
@@ -491,16 +518,18 @@ uint64_t flash_copy(struct flash *f, uint64_t from, unsigned from_flags, uint64_
 	uint32_t plane = flash_mod(&f->geo.by_planes, nand_page);
 	struct plane *pl = &f->planes[(uint64_t)d * f->geo.planes + plane];
 	struct plane *lane = lane_of(f, d, plane);
-	uint64_t group = flash_div(&f->geo.by_group_pages, to);
-	uint32_t index = (uint32_t)to - (uint32_t)group * f->geo.group_pages;
-	bool joins = die->group_index != NO_INDEX && die->group == group && index > die->group_index;
-	/* The copy reads before its group's program when it joins one, else after the die's work;
+	uint32_t index;
+	uint64_t group = group_of(f, to, &index);
+	const struct open_group *g = &die->open[1];
+	/* Joining the open group (decided on `ready`: the data is out by then at the earliest).
+	 * The copy reads before its group's program when it joins one, else after the die's work;
 	 * a page already sensed for this group is still in its register. */
+	bool joins = joins_group(g, group, index, ready);
 	uint64_t sensed;
-	if (joins && pl->page == nand_page && pl->page_ready >= die->group_floor) {
+	if (joins && pl->page == nand_page && pl->page_ready >= g->floor) {
 		sensed = max_u64(ready, pl->page_ready);
 	} else {
-		uint64_t floor = joins ? die->group_floor : die->free_at;
+		uint64_t floor = joins ? g->floor : die->free_at;
 		sensed = max_u64(max_u64(ready, floor), lane->free_at) + f->read_ns[from_flags & FLASH_SLC];
 		lane->free_at = sensed;
 		die->reads_end = max_u64(die->reads_end, sensed);
@@ -511,7 +540,7 @@ uint64_t flash_copy(struct flash *f, uint64_t from, unsigned from_flags, uint64_
 	}
 	*read_done = transfer(f, die->channel, sensed, NULL);
 	uint64_t loaded = transfer(f, die->channel, *read_done, NULL);
-	return program_loaded(f, d, to, loaded, to_flags | FLASH_GC, NULL);
+	return program_loaded(f, d, group, index, loaded, to_flags | FLASH_GC, NULL);
 }
 
 /* A die-wide operation of `duration` from `ready` on, after the die's work: erases, and
@@ -528,7 +557,6 @@ static uint64_t die_op(struct flash *f, struct die *die, uint64_t ready, uint64_
 	die_busy(f, die);
 	if (!(flags & FLASH_GC))
 		die->host_free_at = max_u64(die->host_free_at, host_start + duration);
-	die->group_index = NO_INDEX;
 	die->reg_valid = 0;
 	die->read_group = NO_PAGE;
 	lat_add(parts, LAT_DIE_WAIT, host_start - ready);

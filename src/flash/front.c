@@ -29,19 +29,28 @@ struct front *front_create(const struct ssd_params *p, uint32_t page_bytes, char
 	fr->core_free_at = calloc(fr->cores ? fr->cores : 1, sizeof(*fr->core_free_at));
 	if (!fr->core_free_at)
 		goto oom;
-	uint64_t xfer_ns = 0;
-	if (p->link_gen) {
-		fr->link_bytes_per_s = lane_bytes_per_s(p->link_gen) * p->link_lanes * p->link_efficiency;
-		xfer_ns = (uint64_t)llround(page_bytes * 1e9 / fr->link_bytes_per_s);
-		if (xfer_ns == 0 || xfer_ns >= UINT32_MAX) {
-			snprintf(err, errlen, "host link: %u-byte pages take %llu ns to cross",
-				 page_bytes, (unsigned long long)xfer_ns);
-			front_destroy(fr);
-			return NULL;
+	double efficiency[2] = {
+		[LINK_TO_DRIVE] = p->link_write_efficiency ? p->link_write_efficiency
+							   : p->link_efficiency,
+		[LINK_TO_HOST] = p->link_efficiency,
+	};
+	for (int dir = 0; dir < 2; dir++) {
+		uint64_t xfer_ns = 0;
+		if (p->link_gen) {
+			double rate = lane_bytes_per_s(p->link_gen) * p->link_lanes * efficiency[dir];
+			if (dir == LINK_TO_HOST)
+				fr->link_bytes_per_s = rate;
+			xfer_ns = (uint64_t)llround(page_bytes * 1e9 / rate);
+			if (xfer_ns == 0 || xfer_ns >= UINT32_MAX) {
+				snprintf(err, errlen, "host link: %u-byte pages take %llu ns to cross",
+					 page_bytes, (unsigned long long)xfer_ns);
+				front_destroy(fr);
+				return NULL;
+			}
 		}
+		if (calendar_init(&fr->link[dir], 1, xfer_ns) != 0)
+			goto oom;
 	}
-	if (calendar_init(&fr->link, 2, xfer_ns) != 0)
-		goto oom;
 	return fr;
 oom:
 	front_destroy(fr);
@@ -53,7 +62,8 @@ void front_destroy(struct front *fr)
 {
 	if (!fr)
 		return;
-	calendar_free(&fr->link);
+	calendar_free(&fr->link[0]);
+	calendar_free(&fr->link[1]);
 	free(fr->core_free_at);
 	free(fr);
 }
@@ -74,5 +84,6 @@ double front_link_bytes_per_s(const struct front *fr)
 
 void front_advance(struct front *fr, uint64_t now)
 {
-	calendar_advance(&fr->link, now);
+	calendar_advance(&fr->link[0], now);
+	calendar_advance(&fr->link[1], now);
 }

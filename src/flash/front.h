@@ -25,7 +25,7 @@ struct front {
 	uint32_t cores;
 	uint64_t *core_free_at; /* per core: when it is done with the commands it took */
 	double link_bytes_per_s;
-	struct calendar link; /* lane LINK_TO_DRIVE, lane LINK_TO_HOST */
+	struct calendar link[2]; /* by enum link_direction: the lanes are full duplex */
 };
 
 /* Returns NULL with a message in err. `page_bytes`: the unit of data transfers. */
@@ -59,7 +59,7 @@ static inline uint64_t front_command(struct front *fr, uint64_t now, struct lat_
 /* Whether the host link is modelled (link_gen > 0): otherwise front_link returns `ready`. */
 static inline bool front_has_link(const struct front *fr)
 {
-	return fr->link.xfer_ns != 0;
+	return fr->link[0].xfer_ns != 0;
 }
 
 enum link_direction { LINK_TO_DRIVE, LINK_TO_HOST };
@@ -71,12 +71,12 @@ enum link_direction { LINK_TO_DRIVE, LINK_TO_HOST };
 static inline uint64_t front_link(struct front *fr, enum link_direction dir, uint64_t ready,
 				  struct lat_parts *parts)
 {
-	uint64_t end = calendar_book(&fr->link, dir, ready);
+	uint64_t end = calendar_book(&fr->link[dir], 0, ready);
 	lat_add(parts, LAT_LINK, end - ready);
 	return end;
 }
 
-/* The link's bandwidth in bytes per second after protocol overhead; 0 without a link. */
+/* The link's bandwidth to the host in bytes per second after protocol overhead; 0 without. */
 double front_link_bytes_per_s(const struct front *front);
 
 /* No later call will pass a ready time before `now` (keeps the link's calendar small). */

@@ -88,6 +88,7 @@ struct ssd {
 
 	uint32_t fg_limit, bg_limit; /* per die: GC while its free units <= limit */
 	uint32_t bg_cursor;
+	uint64_t bg_end; /* when the last step of idle-time work ended */
 	bool *die_full; /* scratch for host_place: dies found full of valid data */
 	uint64_t rng;
 

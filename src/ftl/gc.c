@@ -17,8 +17,13 @@
 #include "ftl/ftl_internal.h"
 #include "util/util.h"
 
-/* Victims collected per call in idle time: bounds the call's work even with zero latencies. */
-#define BACKGROUND_VICTIMS_PER_CALL 4
+/*
+ * Idle-time work goes in steps of this many pages, up to the next command, so that a command
+ * waits at most one step behind it; and at most this many steps a call, which bounds a call's
+ * work even with zero latencies.
+ */
+#define BACKGROUND_STEP_PAGES 64
+#define BACKGROUND_STEPS_PER_CALL 64
 
 /*
  * How far ahead of its scan GC fetches a victim's mapping entries. Every move rewrites the
@@ -374,9 +379,9 @@ static void fold_list_remove(struct ssd *s, uint32_t d, uint32_t u)
 		die->fold_tail = s->fold_prev[u];
 }
 
-/* Folds die d's unit in progress, else its oldest closed SLC unit, from `ready` on; false
- * when it has none. */
-static bool fold_one(struct ssd *s, uint32_t d, uint64_t ready)
+/* Folds up to `budget` pages of die d's unit in progress, else of its oldest closed SLC unit,
+ * from `ready` on; false when it has none. */
+static bool fold_pages(struct ssd *s, uint32_t d, uint32_t budget, uint64_t ready)
 {
 	struct die_gc *die = &s->dies[d];
 	if (die->fold.unit == NO_UNIT) {
@@ -384,7 +389,7 @@ static bool fold_one(struct ssd *s, uint32_t d, uint64_t ready)
 			return false;
 		relocation_start(s, &die->fold, d, die->fold_head);
 	}
-	move_pages(s, d, &die->fold, UINT32_MAX, ready);
+	move_pages(s, d, &die->fold, budget, ready);
 	return true;
 }
 
@@ -396,8 +401,10 @@ static bool host_unit_slc(struct ssd *s, uint32_t d, uint64_t ready)
 		return false;
 	if (s->slc_units < slc_capacity_units(s))
 		return true;
-	return s->params.slc_when_full == SLC_FULL_FOLD && fold_one(s, d, ready) &&
-	       s->slc_units < slc_capacity_units(s);
+	if (s->params.slc_when_full != SLC_FULL_FOLD)
+		return false;
+	/* Finishes the unit in progress (idle time may have started it), else folds one. */
+	return fold_pages(s, d, UINT32_MAX, ready) && s->slc_units < slc_capacity_units(s);
 }
 
 /*
@@ -462,45 +469,59 @@ uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
 	abort();
 }
 
-/* Folds SLC units in idle time, one die after another; false once nothing is left. */
+/* A step of folding in idle time, one die after another; false once nothing is left. */
 static bool fold_background(struct ssd *s, uint64_t idle)
 {
 	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
 		uint32_t d = s->fold_cursor;
-		s->fold_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
-		if (fold_one(s, d, idle))
+		if (fold_pages(s, d, BACKGROUND_STEP_PAGES, idle)) {
+			if (s->dies[d].fold.unit == NO_UNIT)
+				s->fold_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
 			return true;
+		}
+		s->fold_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
 	}
 	return false;
 }
 
+/* A step of background GC on a die over gc_bg_pcent; false when none has anything to gain. */
+static bool gc_background_step(struct ssd *s, uint64_t idle)
+{
+	uint32_t d = s->bg_cursor, tries = 0;
+	while (s->dies[d].free_count > s->bg_limit && ++tries < s->geo.dies)
+		d = d + 1 == s->geo.dies ? 0 : d + 1;
+	if (s->dies[d].free_count > s->bg_limit)
+		return false;
+	if (s->dies[d].victim.unit == NO_UNIT) {
+		uint32_t u = pick_victim(s, d);
+		/* Idle time is not spent moving units that would free nothing. */
+		if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit || !start_victim(s, d))
+			return false;
+	}
+	move_pages(s, d, &s->dies[d].victim, BACKGROUND_STEP_PAGES, idle);
+	if (s->dies[d].victim.unit == NO_UNIT)
+		s->bg_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
+	return true;
+}
+
 /*
- * Idle-time work: the SLC cache is folded first, then GC runs. The work is placed from the
- * moment the device went idle, as if it had run then, and stops once it reaches `now` (a host
- * command arriving mid-way waits for it).
+ * Idle-time work: the SLC cache is folded first, then GC runs. It starts bg_idle_ns after the
+ * device went idle and is placed as if it had run then, step by step, until it reaches `now`
+ * (a command arriving mid-step waits for the step).
  */
 void gc_background(struct ssd *s, uint64_t now)
 {
-	for (int victims = 0; victims < BACKGROUND_VICTIMS_PER_CALL; victims++) {
+	for (int step = 0; step < BACKGROUND_STEPS_PER_CALL; step++) {
 		uint64_t idle = flash_idle_at(s->flash);
+		/* Work already under way goes on; new work waits for the idle time to last. */
+		if (idle != s->bg_end)
+			idle += s->params.bg_idle_ns;
 		if (idle >= now)
 			return;
-		if (s->slc_on && s->slc_units && fold_background(s, idle))
-			continue;
-		uint32_t d = s->bg_cursor, tries = 0;
-		while (s->dies[d].free_count > s->bg_limit && ++tries < s->geo.dies)
-			d = d + 1 == s->geo.dies ? 0 : d + 1;
-		if (s->dies[d].free_count > s->bg_limit)
+		if (!(s->slc_on && s->slc_units && fold_background(s, idle)) &&
+		    !gc_background_step(s, idle))
 			return;
-		s->bg_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
-		if (s->dies[d].victim.unit == NO_UNIT) {
-			uint32_t u = pick_victim(s, d);
-			/* Idle time is not spent moving units that would free nothing. */
-			if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit ||
-			    !start_victim(s, d))
-				return;
-		}
-		move_pages(s, d, &s->dies[d].victim, UINT32_MAX, idle);
+		s->bg_end = flash_idle_at(s->flash);
 	}
 }
 

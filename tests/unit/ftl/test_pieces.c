@@ -100,11 +100,19 @@ static void test_host_link(void **state)
 	assert_int_equal(front_link(fr, LINK_TO_DRIVE, 3000, NULL), 5080);
 	front_destroy(fr);
 
+	/* Written data at its own efficiency: 0.25 takes twice as long. */
+	p.link_write_efficiency = 0.25;
+	fr = front_create(&p, 4096, err, sizeof(err));
+	assert_int_equal(front_link(fr, LINK_TO_DRIVE, 0, NULL), 4160);
+	assert_int_equal(front_link(fr, LINK_TO_HOST, 0, NULL), 2080);
+	front_destroy(fr);
+
 	/* In the FTL: a read's data crosses the link after the die; sequential reads of many
 	 * pages over 4 dies are held to the link's rate. */
 	p = one_die();
 	p.luns_per_channel = 4;
 	p.link_gen = 1;
+	p.link_efficiency = 0.9;
 	p.link_lanes = 1; /* 250 MB/s x 0.9: 18204 ns a page */
 	struct ssd *s = make(&p);
 	ssd_write(s, 0, 64, false, 0, NULL);
