@@ -107,6 +107,48 @@ static inline uint64_t lat_total(const struct lat_parts *parts)
 	return sum;
 }
 
+/*
+ * The parts of a command of several pages are those of the page it waits for, the one that
+ * completes last. Use: pp = lat_pages_begin(&lp, parts, npages); for each page,
+ * lat_page_begin(&lp), add its spans to pp, lat_page_end(&lp, its end, &done); finally
+ * lat_pages_end(&lp). With one page its spans go straight to `parts`, with none nothing is kept.
+ */
+struct lat_pages {
+	struct lat_parts *out; /* the command's parts; NULL when not wanted */
+	struct lat_parts page, last;
+	bool several;
+};
+
+static inline struct lat_parts *lat_pages_begin(struct lat_pages *lp, struct lat_parts *out,
+						 uint64_t npages)
+{
+	lp->out = out;
+	lp->several = out && npages > 1;
+	return lp->several ? &lp->page : out;
+}
+
+static inline void lat_page_begin(struct lat_pages *lp)
+{
+	if (lp->several)
+		lp->page = (struct lat_parts){{0}};
+}
+
+static inline void lat_page_end(struct lat_pages *lp, uint64_t end, uint64_t *done)
+{
+	if (end >= *done) {
+		*done = end;
+		if (lp->several)
+			lp->last = lp->page;
+	}
+}
+
+static inline void lat_pages_end(struct lat_pages *lp)
+{
+	if (lp->several)
+		for (int i = 0; i < LAT_PARTS; i++)
+			lp->out->ns[i] += lp->last.ns[i];
+}
+
 /* Operation flags. */
 enum {
 	FLASH_SLC = 1, /* the page is in a block written in SLC mode (slc_read_ns, slc_program_ns) */

@@ -2,9 +2,9 @@
 #include "flash/front.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
+#include "util/util.h"
 
 /*
  * Data rate of one lane in bytes per second, after line encoding: 2.5 and 5 GT/s with 8b/10b
@@ -42,8 +42,8 @@ struct front *front_create(const struct ssd_params *p, uint32_t page_bytes, char
 				fr->link_bytes_per_s = rate;
 			xfer_ns = (uint64_t)llround(page_bytes * 1e9 / rate);
 			if (xfer_ns == 0 || xfer_ns >= UINT32_MAX) {
-				snprintf(err, errlen, "host link: %u-byte pages take %llu ns to cross",
-					 page_bytes, (unsigned long long)xfer_ns);
+				errorf(err, errlen, "host link: %u-byte pages take %llu ns to cross",
+				       page_bytes, (unsigned long long)xfer_ns);
 				front_destroy(fr);
 				return NULL;
 			}
@@ -54,7 +54,7 @@ struct front *front_create(const struct ssd_params *p, uint32_t page_bytes, char
 	return fr;
 oom:
 	front_destroy(fr);
-	snprintf(err, errlen, "out of memory");
+	errorf(err, errlen, "out of memory");
 	return NULL;
 }
 

@@ -203,23 +203,6 @@ static inline uint64_t command_start(struct ssd *s, uint64_t now, struct lat_par
 	return front_command(s->front, now, parts);
 }
 
-/* Keeps the parts of the page that ends last, the one the command waits for. */
-static inline void keep_critical(struct lat_parts *best, const struct lat_parts *page,
-				 uint64_t end, uint64_t *done)
-{
-	if (end >= *done) {
-		*done = end;
-		if (best)
-			*best = *page;
-	}
-}
-
-static inline void add_parts(struct lat_parts *to, const struct lat_parts *from)
-{
-	for (int i = 0; i < LAT_PARTS; i++)
-		to->ns[i] += from->ns[i];
-}
-
 static inline unsigned page_flags(const struct ssd *s, uint64_t ppn)
 {
 	return s->slc_on && s->units[page_unit(s, ppn)].slc ? FLASH_SLC : 0;
@@ -232,14 +215,11 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 	lock(s);
 	uint64_t start = command_start(s, now, parts);
 	bool buffered = flash_buffer_pages(s->flash) > 0, on_nand = fua || !buffered;
-	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
-	bool several = parts && npages > 1;
-	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
+	struct lat_pages lp;
+	struct lat_parts *pp = lat_pages_begin(&lp, parts, npages);
 	uint64_t done = start;
 	for (uint64_t lpage = lpn; lpage < lpn + npages; lpage++) {
-		if (several)
-			*pp = (struct lat_parts){{0}};
+		lat_page_begin(&lp);
 		uint32_t old = s->l2p[lpage];
 		if (old && !s->params.in_place_writes)
 			invalidate(s, old - 1);
@@ -258,10 +238,9 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		uint64_t programmed = flash_program(s->flash, ppn, ready, flags, on_nand ? pp : NULL);
 		flash_buffer_release(s->flash, programmed);
 		s->count.slc_pages_written += flags & FLASH_SLC;
-		keep_critical(best, pp, on_nand ? programmed : ready, &done);
+		lat_page_end(&lp, on_nand ? programmed : ready, &done);
 	}
-	if (several)
-		add_parts(parts, best);
+	lat_pages_end(&lp);
 	s->seq += npages;
 	s->count.host_pages_written += npages;
 	s->count.nand_pages_written += npages;
@@ -275,14 +254,11 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
 	uint64_t start = command_start(s, now, parts);
-	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
-	bool several = parts && npages > 1;
-	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
+	struct lat_pages lp;
+	struct lat_parts *pp = lat_pages_begin(&lp, parts, npages);
 	uint64_t done = start;
 	for (uint64_t lpage = lpn; lpage < lpn + npages; lpage++) {
-		if (several)
-			*pp = (struct lat_parts){{0}};
+		lat_page_begin(&lp);
 		uint32_t mapped = s->l2p[lpage];
 		uint64_t end;
 		if (!mapped) {
@@ -302,10 +278,9 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 		}
 		if (s->has_link)
 			end = front_link(s->front, LINK_TO_HOST, end, pp);
-		keep_critical(best, pp, end, &done);
+		lat_page_end(&lp, end, &done);
 	}
-	if (several)
-		add_parts(parts, best);
+	lat_pages_end(&lp);
 	s->count.host_pages_read += npages;
 	unlock(s);
 	return done;

@@ -556,19 +556,15 @@ static int check_fold_list(struct ssd *s, uint32_t d, char *err, size_t errlen)
 	uint64_t listed = 0, closed_slc = 0, first = (uint64_t)d * s->geo.units_per_die;
 	for (uint32_t u = s->dies[d].fold_head; u != NO_UNIT; u = s->fold_next[u]) {
 		if (!s->units[u].slc || s->units[u].state != UNIT_CLOSED ||
-		    flash_unit_die(&s->geo, u) != d || ++listed > s->geo.units_per_die) {
-			snprintf(err, errlen, "die %u fold list holds unit %u (slc %u, state %u)", d,
-				 u, s->units[u].slc, s->units[u].state);
-			return -1;
-		}
+		    flash_unit_die(&s->geo, u) != d || ++listed > s->geo.units_per_die)
+			return errorf(err, errlen, "die %u fold list holds unit %u (slc %u, state %u)",
+				      d, u, s->units[u].slc, s->units[u].state);
 	}
 	for (uint64_t u = first; u < first + s->geo.units_per_die; u++)
 		closed_slc += s->units[u].slc && s->units[u].state == UNIT_CLOSED;
-	if (listed != closed_slc) {
-		snprintf(err, errlen, "die %u: %" PRIu64 " closed SLC units, %" PRIu64 " to fold", d,
-			 closed_slc, listed);
-		return -1;
-	}
+	if (listed != closed_slc)
+		return errorf(err, errlen, "die %u: %" PRIu64 " closed SLC units, %" PRIu64 " to fold",
+			      d, closed_slc, listed);
 	return 0;
 }
 
@@ -576,17 +572,13 @@ int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 {
 	uint64_t slc_units = 0;
 	for (uint32_t u = 0; u < s->geo.units; u++) {
-		if (s->units[u].slc && s->units[u].state == UNIT_FREE) {
-			snprintf(err, errlen, "free unit %u is marked SLC", u);
-			return -1;
-		}
+		if (s->units[u].slc && s->units[u].state == UNIT_FREE)
+			return errorf(err, errlen, "free unit %u is marked SLC", u);
 		slc_units += s->units[u].slc;
 	}
-	if (slc_units != s->slc_units) {
-		snprintf(err, errlen, "%" PRIu64 " SLC units, counter %" PRIu64, slc_units,
-			 s->slc_units);
-		return -1;
-	}
+	if (slc_units != s->slc_units)
+		return errorf(err, errlen, "%" PRIu64 " SLC units, counter %" PRIu64, slc_units,
+			      s->slc_units);
 	for (uint32_t d = 0; d < s->geo.dies; d++) {
 		uint64_t listed = 0, closed = 0;
 		if (check_die_lists(s, d, &listed, err, errlen))

@@ -122,23 +122,6 @@ uint64_t zone_flash_command(struct zone_flash *zf, uint64_t now, struct lat_part
 	return done;
 }
 
-/* Keeps the parts of the page that ends last, the one the command waits for. */
-static void keep_critical(struct lat_parts *best, const struct lat_parts *page, uint64_t end,
-			  uint64_t *done)
-{
-	if (end >= *done) {
-		*done = end;
-		if (best)
-			*best = *page;
-	}
-}
-
-static void add_parts(struct lat_parts *to, const struct lat_parts *from)
-{
-	for (int i = 0; i < LAT_PARTS; i++)
-		to->ns[i] += from->ns[i];
-}
-
 /* Die number of the i-th die of a zone (dies are numbered channel first). */
 static uint32_t zone_die(const struct zone_flash *zf, uint64_t zone, uint32_t i)
 {
@@ -176,24 +159,20 @@ static uint64_t program_pages(struct zone_flash *zf, uint64_t zone, uint64_t fir
 {
 	uint64_t start = command_start(zf, now, parts);
 	bool buffered = flash_buffer_pages(zf->flash) > 0, on_nand = fua || !buffered;
-	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
-	bool several = parts && (end - first) > 1;
-	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
+	struct lat_pages lp;
+	struct lat_parts *pp = lat_pages_begin(&lp, parts, end > first ? end - first : 0);
 	uint64_t done = start;
 	for (uint64_t p = first; p < end; p++) {
-		if (several)
-			*pp = (struct lat_parts){{0}};
+		lat_page_begin(&lp);
 		uint64_t arrived = zf->has_link ? front_link(zf->front, LINK_TO_DRIVE, start, pp) : start;
 		uint64_t ready = buffered ? flash_buffer_admit(zf->flash, arrived) : arrived;
 		lat_add(pp, LAT_BUFFER_WAIT, ready - arrived);
 		uint64_t programmed = flash_program(zf->flash, zone_ppn(zf, zone, p), ready, 0,
 						    on_nand ? pp : NULL);
 		flash_buffer_release(zf->flash, programmed);
-		keep_critical(best, pp, on_nand ? programmed : ready, &done);
+		lat_page_end(&lp, on_nand ? programmed : ready, &done);
 	}
-	if (several)
-		add_parts(parts, best);
+	lat_pages_end(&lp);
 	zf->host_pages += end > first ? end - first : 0;
 	zf->nand_pages += end > first ? end - first : 0;
 	zf->programmed[zone] = max_u64(zf->programmed[zone], end);
@@ -228,13 +207,10 @@ uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, ui
 	uint64_t first = from / zf->geo.page_bytes, end = div_up(to, zf->geo.page_bytes);
 	pthread_mutex_lock(&zf->lock);
 	uint64_t start = command_start(zf, now, parts), done = start;
-	/* A page's parts go straight to `parts` for one page, else the last page's are kept. */
-	bool several = parts && (end - first) > 1;
-	struct lat_parts page = {{0}}, critical = {{0}};
-	struct lat_parts *pp = several ? &page : parts, *best = several ? &critical : NULL;
+	struct lat_pages lp;
+	struct lat_parts *pp = lat_pages_begin(&lp, parts, end > first ? end - first : 0);
 	for (uint64_t p = first; p < end; p++) {
-		if (several)
-			*pp = (struct lat_parts){{0}};
+		lat_page_begin(&lp);
 		uint64_t out;
 		if (p < zf->programmed[zone]) {
 			out = flash_read(zf->flash, zone_ppn(zf, zone, p), start, 0, 0, pp) +
@@ -246,10 +222,9 @@ uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, ui
 		}
 		if (zf->has_link)
 			out = front_link(zf->front, LINK_TO_HOST, out, pp);
-		keep_critical(best, pp, out, &done);
+		lat_page_end(&lp, out, &done);
 	}
-	if (several)
-		add_parts(parts, best);
+	lat_pages_end(&lp);
 	pthread_mutex_unlock(&zf->lock);
 	return done;
 }

@@ -9,6 +9,7 @@
 #include "ns/zone_flash.h"
 #include "ns/zoned.h"
 #include "sim/sim_internal.h"
+#include "util/util.h"
 
 int target_open(struct sim_target *t, const struct ssd_params *sp, const struct zoned_params *zp,
 		char *err, size_t errlen)
@@ -33,10 +34,9 @@ int target_open(struct sim_target *t, const struct ssd_params *sp, const struct 
 	t->page_bytes = zone_flash_page_bytes(t->zones);
 	t->zone_pages = cap / t->page_bytes;
 	if (t->zone_pages == 0) {
-		snprintf(err, errlen, "a zone capacity of %llu bytes holds no %u-byte page",
-			 (unsigned long long)cap, t->page_bytes);
 		target_close(t);
-		return -1;
+		return errorf(err, errlen, "a zone capacity of %llu bytes holds no %u-byte page",
+			      (unsigned long long)cap, t->page_bytes);
 	}
 	t->logical_pages = zone_flash_zones(t->zones) * t->zone_pages;
 	return 0;
@@ -58,23 +58,20 @@ static uint64_t by_zone(struct sim_target *t, uint64_t lpn, uint32_t npages, uin
 			struct lat_parts *parts, bool write)
 {
 	uint64_t done = now, end = lpn + npages;
-	struct lat_parts zone_parts;
+	struct lat_pages lp;
+	uint64_t zones = (end - 1) / t->zone_pages - lpn / t->zone_pages + 1;
+	struct lat_parts *pp = lat_pages_begin(&lp, parts, zones);
 	while (lpn < end) {
 		uint64_t zone = lpn / t->zone_pages, off = lpn % t->zone_pages;
 		uint64_t n = end - lpn < t->zone_pages - off ? end - lpn : t->zone_pages - off;
 		uint64_t from = off * t->page_bytes, to = (off + n) * t->page_bytes;
-		struct lat_parts *pp = parts ? &zone_parts : NULL;
-		if (pp)
-			*pp = (struct lat_parts){{0}};
+		lat_page_begin(&lp);
 		uint64_t part_done = write ? zone_flash_commit(t->zones, zone, from, to, false, now, pp)
 					   : zone_flash_read(t->zones, zone, from, to, now, pp);
-		if (part_done >= done) {
-			done = part_done;
-			if (parts)
-				*parts = zone_parts;
-		}
+		lat_page_end(&lp, part_done, &done);
 		lpn += n;
 	}
+	lat_pages_end(&lp);
 	return done;
 }
 

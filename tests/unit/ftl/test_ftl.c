@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "ftl/ftl.h"
+#include "model_test.h"
 
 static struct ssd_params small_params(void)
 {
@@ -25,34 +26,10 @@ static struct ssd_params small_params(void)
 	return p;
 }
 
-static struct ssd *make(const struct ssd_params *p)
-{
-	char err[256];
-	struct ssd *s = ssd_create(p, err, sizeof(err));
-	if (!s)
-		fail_msg("ssd_create: %s", err);
-	return s;
-}
-
-static void assert_consistent(struct ssd *s)
-{
-	char err[256];
-	if (ssd_check(s, err, sizeof(err)) != 0)
-		fail_msg("ssd_check: %s", err);
-}
-
 /* A read completing 1 ns after `now` never touched NAND: the page is unmapped. */
 static bool is_mapped(struct ssd *s, uint64_t lpn, uint64_t now)
 {
 	return ssd_read(s, lpn, 1, now, NULL) != now + 1;
-}
-
-static uint64_t xorshift(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
 }
 
 /*
@@ -66,7 +43,7 @@ static void run_random_workload(enum gc_policy policy, uint32_t planes, bool sep
 	p.planes_per_lun = planes;
 	p.gc_separate = separate;
 	p.seed = 7;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t logical = ssd_logical_pages(s);
 	bool *written = calloc(logical, sizeof(*written));
 	assert_non_null(written);
@@ -134,7 +111,7 @@ static void test_greedy_waf_plausible(void **state)
 	p.blocks_per_plane = 256;
 	p.pages_per_block = 64;
 	p.op_pcent = 28;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t logical = ssd_logical_pages(s), rng = 99, now = 0;
 	for (uint64_t lpn = 0; lpn < logical; lpn++)
 		now = ssd_write(s, lpn, 1, false, now, NULL);
@@ -166,7 +143,7 @@ static void test_write_buffer_full(void **state)
 	p.channel_mbps = 0;
 	p.page_program_ns = 500;
 	p.write_buffer_kib = 8;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	assert_int_equal(ssd_write(s, 0, 1, false, 0, NULL), 0);   /* programs [0, 500) */
 	assert_int_equal(ssd_write(s, 1, 1, false, 0, NULL), 0);   /* programs [500, 1000) */
 	assert_int_equal(ssd_write(s, 2, 1, false, 0, NULL), 500); /* waits for a slot */
@@ -175,7 +152,7 @@ static void test_write_buffer_full(void **state)
 	ssd_destroy(s);
 
 	p.write_buffer_kib = 0; /* no buffer: every write waits for its program */
-	s = make(&p);
+	s = make_ssd(&p);
 	assert_int_equal(ssd_write(s, 0, 2, false, 0, NULL), 1000);
 	ssd_destroy(s);
 }
@@ -190,7 +167,7 @@ static void test_read_costs(void **state)
 	p.controller_ns = 100;
 	p.unmapped_read_ns = 3000;
 	p.write_buffer_kib = 0;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	/* Never written: controller overhead plus the unmapped-read cost, no NAND. */
 	assert_int_equal(ssd_read(s, 5, 1, 1000, NULL), 1000 + 100 + 3000);
 	uint64_t on_nand = ssd_write(s, 5, 1, false, 0, NULL);
@@ -208,7 +185,7 @@ static void test_full_device_sequential(void **state)
 	(void)state;
 	struct ssd_params p = small_params();
 	p.op_pcent = 50; /* room for the open and reserved blocks of 4 dies, and some lead */
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t logical = ssd_logical_pages(s), now = 0;
 	for (int pass = 0; pass < 6; pass++)
 		for (uint64_t lpn = 0; lpn + 4 <= logical; lpn += 4)

@@ -12,6 +12,7 @@
 
 #include "flash/front.h"
 #include "ftl/ftl.h"
+#include "model_test.h"
 
 /* One die, one channel, no transfer cost, 4 KiB pages: tR = 50, tPROG = 500, tBERS = 1000. */
 static struct ssd_params one_die(void)
@@ -31,22 +32,6 @@ static struct ssd_params one_die(void)
 	p.write_buffer_kib = 0;
 	p.unmapped_read_ns = 1;
 	return p;
-}
-
-static struct ssd *make(const struct ssd_params *p)
-{
-	char err[256];
-	struct ssd *s = ssd_create(p, err, sizeof(err));
-	if (!s)
-		fail_msg("ssd_create: %s", err);
-	return s;
-}
-
-static void assert_consistent(struct ssd *s)
-{
-	char err[256];
-	if (ssd_check(s, err, sizeof(err)) != 0)
-		fail_msg("ssd_check: %s", err);
 }
 
 /* Two cores, 100 ns of core time and 10 of latency a command: a third command at once waits. */
@@ -114,7 +99,7 @@ static void test_host_link(void **state)
 	p.link_gen = 1;
 	p.link_efficiency = 0.9;
 	p.link_lanes = 1; /* 250 MB/s x 0.9: 18204 ns a page */
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	ssd_write(s, 0, 64, false, 0, NULL);
 	uint64_t t = 10000000; /* well after the writes' 64 pages crossed the link */
 	struct lat_parts parts = {{0}};
@@ -132,7 +117,7 @@ static void test_read_retry(void **state)
 	struct ssd_params p = one_die();
 	p.read_retry_pcent = 100;
 	p.read_retry_ns = 700;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t programmed = ssd_write(s, 0, 1, false, 0, NULL);
 	struct lat_parts parts = {{0}};
 	assert_int_equal(ssd_read(s, 0, 1, programmed, &parts), programmed + 50 + 700);
@@ -144,7 +129,7 @@ static void test_read_retry(void **state)
 	ssd_destroy(s);
 
 	p.read_retry_pcent = 25; /* about a quarter of many reads */
-	s = make(&p);
+	s = make_ssd(&p);
 	uint64_t now = ssd_write(s, 0, 1, false, 0, NULL);
 	for (int i = 0; i < 4000; i++)
 		now = ssd_read(s, 0, 1, now + 1000, NULL);
@@ -165,7 +150,7 @@ static void test_slc_cache(void **state)
 	p.slc_static_bytes = 2 * 16 * 4096;
 	p.slc_program_ns = 100;
 	p.slc_read_ns = 20;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	struct ssd_counters c;
 	ssd_get_counters(s, &c);
 	assert_int_equal(c.slc_cache_bytes, 2 * 16 * 4096);
@@ -209,7 +194,7 @@ static void test_slc_dynamic(void **state)
 	struct ssd_params p = one_die();
 	p.slc_dynamic_bytes = 1ull << 40; /* no cap but the free space */
 	p.cell_bits = 3;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t logical = ssd_logical_pages(s), unit_bytes = 16 * 4096;
 	struct ssd_counters c;
 	ssd_get_counters(s, &c);
@@ -230,7 +215,7 @@ static void test_slc_fold_when_full(void **state)
 	p.slc_static_bytes = 16 * 4096; /* one unit */
 	p.slc_program_ns = 100;
 	p.slc_when_full = SLC_FULL_FOLD;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t now = 0;
 	for (int i = 0; i < 16; i++)
 		now = ssd_write(s, i, 1, false, now, NULL);
@@ -258,7 +243,7 @@ static void test_map_cache(void **state)
 	struct ssd_params p = one_die();
 	p.blocks_per_plane = 512; /* several translation pages of logical space */
 	p.map_cache_bytes = 4096;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	assert_true(ssd_logical_pages(s) > 2048);
 	/* Translation page 0 is read [0, 50), the data programmed [50, 550). */
 	assert_int_equal(ssd_write(s, 0, 1, true, 0, NULL), 550);
@@ -291,7 +276,7 @@ static void test_read_path_latency(void **state)
 	struct ssd_params p = one_die();
 	p.controller_ns = 100;
 	p.controller_read_ns = 900;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t programmed = ssd_write(s, 0, 1, false, 0, NULL);
 	struct lat_parts parts = {{0}};
 	assert_int_equal(ssd_read(s, 0, 1, programmed, &parts), programmed + 100 + 50 + 900);
@@ -307,28 +292,18 @@ static void test_in_place_writes(void **state)
 	struct ssd_params p = one_die();
 	p.in_place_writes = true;
 	p.op_pcent = 10;
-	struct ssd *s = make(&p);
+	struct ssd *s = make_ssd(&p);
 	uint64_t logical = ssd_logical_pages(s), rng = 5, now = 0;
 	for (uint64_t lpn = 0; lpn < logical; lpn++)
 		now = ssd_write(s, lpn, 1, false, now, NULL);
-	for (uint64_t i = 0; i < 5 * logical; i++) {
-		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-		now = ssd_write(s, rng % logical, 1, false, now, NULL);
-	}
+	for (uint64_t i = 0; i < 5 * logical; i++)
+		now = ssd_write(s, xorshift(&rng) % logical, 1, false, now, NULL);
 	struct ssd_counters c;
 	ssd_get_counters(s, &c);
 	assert_int_equal(c.gc_runs, 0);
 	assert_int_equal(c.nand_pages_written, c.host_pages_written);
 	assert_consistent(s);
 	ssd_destroy(s);
-}
-
-static uint64_t xorshift(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
 }
 
 /*
@@ -363,7 +338,7 @@ static void test_everything_on(void **state)
 	p.map_cache_bytes = 2 * 4096;
 	for (int full = 0; full < 2; full++) {
 		p.slc_when_full = full ? SLC_FULL_FOLD : SLC_FULL_DIRECT;
-		struct ssd *s = make(&p);
+		struct ssd *s = make_ssd(&p);
 		uint64_t logical = ssd_logical_pages(s), rng = 0x5eed + full, now = 0;
 		for (int op = 0; op < 40000; op++) {
 			uint64_t r = xorshift(&rng);
