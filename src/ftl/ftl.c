@@ -193,13 +193,16 @@ uint64_t ftl_random(struct ssd *s)
 	return z ^ (z >> 31);
 }
 
-/* Work every command does first: forget the past, run idle-time work, take a firmware core. */
+/*
+ * Work every command does first: run the idle time's work (placed in the past, so before the
+ * calendars forget it), forget the past, take a firmware core.
+ */
 static inline uint64_t command_start(struct ssd *s, uint64_t now, struct lat_parts *parts)
 {
+	gc_background(s, now);
 	flash_advance(s->flash, now);
 	if (s->has_link)
 		front_advance(s->front, now);
-	gc_background(s, now);
 	return front_command(s->front, now, parts);
 }
 

@@ -88,7 +88,8 @@ struct ssd {
 
 	uint32_t fg_limit, bg_limit; /* per die: GC while its free units <= limit */
 	uint32_t bg_cursor;
-	uint64_t bg_end; /* when the last step of idle-time work ended */
+	uint64_t bg_start, bg_end; /* the idle-time work under way: its start, and the device's
+				    * idle time after its last step */
 	bool *die_full; /* scratch for host_place: dies found full of valid data */
 	uint64_t rng;
 

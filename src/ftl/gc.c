@@ -18,12 +18,11 @@
 #include "util/util.h"
 
 /*
- * Idle-time work goes in steps of this many pages, up to the next command, so that a command
- * waits at most one step behind it; and at most this many steps a call, which bounds a call's
- * work even with zero latencies.
+ * Idle-time work goes in steps of this many pages up to the next command, so that a command
+ * waits at most one step behind it. A call fills the whole idle time it finds (a long idle
+ * period folds a whole SLC cache); with zero latencies it ends when the work does.
  */
 #define BACKGROUND_STEP_PAGES 64
-#define BACKGROUND_STEPS_PER_CALL 64
 
 /*
  * How far ahead of its scan GC fetches a victim's mapping entries. Every move rewrites the
@@ -469,58 +468,73 @@ uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
 	abort();
 }
 
-/* A step of folding in idle time, one die after another; false once nothing is left. */
-static bool fold_background(struct ssd *s, uint64_t idle)
+/*
+ * Closes the host's open unit on die d if it is in SLC mode, so that idle time folds it too
+ * (its unwritten pages are given up until the fold erases it).
+ */
+static void close_open_slc(struct ssd *s, uint32_t d)
+{
+	uint32_t u = s->host.open_unit[d];
+	if (u == NO_UNIT || !s->units[u].slc)
+		return;
+	s->host.open_unit[d] = NO_UNIT;
+	victim_add(s, u);
+	fold_list_add(s, d, u);
+}
+
+/*
+ * A step of folding in idle time on the next die that has SLC data (dies take turns, so they
+ * fold in parallel); false once none has.
+ */
+static bool fold_background(struct ssd *s, uint64_t ready)
 {
 	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
 		uint32_t d = s->fold_cursor;
-		if (fold_pages(s, d, BACKGROUND_STEP_PAGES, idle)) {
-			if (s->dies[d].fold.unit == NO_UNIT)
-				s->fold_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
-			return true;
-		}
 		s->fold_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
+		if (s->dies[d].fold.unit == NO_UNIT && s->dies[d].fold_head == NO_UNIT)
+			close_open_slc(s, d);
+		if (fold_pages(s, d, BACKGROUND_STEP_PAGES, ready))
+			return true;
 	}
 	return false;
 }
 
-/* A step of background GC on a die over gc_bg_pcent; false when none has anything to gain. */
-static bool gc_background_step(struct ssd *s, uint64_t idle)
+/* A step of background GC on the next die over gc_bg_pcent; false when none gains anything. */
+static bool gc_background_step(struct ssd *s, uint64_t ready)
 {
-	uint32_t d = s->bg_cursor, tries = 0;
-	while (s->dies[d].free_count > s->bg_limit && ++tries < s->geo.dies)
-		d = d + 1 == s->geo.dies ? 0 : d + 1;
-	if (s->dies[d].free_count > s->bg_limit)
-		return false;
-	if (s->dies[d].victim.unit == NO_UNIT) {
-		uint32_t u = pick_victim(s, d);
-		/* Idle time is not spent moving units that would free nothing. */
-		if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit || !start_victim(s, d))
-			return false;
-	}
-	move_pages(s, d, &s->dies[d].victim, BACKGROUND_STEP_PAGES, idle);
-	if (s->dies[d].victim.unit == NO_UNIT)
+	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
+		uint32_t d = s->bg_cursor;
 		s->bg_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
-	return true;
+		if (s->dies[d].free_count > s->bg_limit)
+			continue;
+		if (s->dies[d].victim.unit == NO_UNIT) {
+			uint32_t u = pick_victim(s, d);
+			/* Idle time is not spent moving units that would free nothing. */
+			if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit ||
+			    !start_victim(s, d))
+				continue;
+		}
+		move_pages(s, d, &s->dies[d].victim, BACKGROUND_STEP_PAGES, ready);
+		return true;
+	}
+	return false;
 }
 
 /*
  * Idle-time work: the SLC cache is folded first, then GC runs. It starts bg_idle_ns after the
- * device went idle and is placed as if it had run then, step by step, until it reaches `now`
- * (a command arriving mid-step waits for the step).
+ * device went idle, placed as if it had run then, in steps that the dies take in turn, until it
+ * reaches `now` (a command arriving mid-step waits for the step). Called before the calendars
+ * forget the past.
  */
 void gc_background(struct ssd *s, uint64_t now)
 {
-	for (int step = 0; step < BACKGROUND_STEPS_PER_CALL; step++) {
-		uint64_t idle = flash_idle_at(s->flash);
-		/* Work already under way goes on; new work waits for the idle time to last. */
-		if (idle != s->bg_end)
-			idle += s->params.bg_idle_ns;
-		if (idle >= now)
-			return;
-		if (!(s->slc_on && s->slc_units && fold_background(s, idle)) &&
-		    !gc_background_step(s, idle))
-			return;
+	/* A host command since the last step: a new idle period, which must last first. */
+	if (flash_idle_at(s->flash) != s->bg_end)
+		s->bg_start = flash_idle_at(s->flash) + s->params.bg_idle_ns;
+	while (s->bg_start < now && flash_idle_at(s->flash) < now) {
+		if (!(s->slc_on && s->slc_units && fold_background(s, s->bg_start)) &&
+		    !gc_background_step(s, s->bg_start))
+			break;
 		s->bg_end = flash_idle_at(s->flash);
 	}
 }

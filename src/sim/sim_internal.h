@@ -24,6 +24,7 @@ struct sim_params {
 	uint64_t io_size;
 	uint32_t precondition;
 	double warmup;
+	double idle_s; /* idle time between preconditioning and the measured phase */
 	char trace[512];
 	uint32_t trace_format;
 	uint32_t trace_timing;

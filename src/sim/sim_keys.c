@@ -34,6 +34,9 @@ static const struct config_key sim_keys[] = {
 	 "writes; auto = steady for random writes and mixes, fill for reads, none otherwise"},
 	{"warmup", NO_ALIAS, CONFIG_F64, FIELD(warmup), "2", 0, 1000, NULL,
 	 "random writes of the steady precondition, in passes over the footprint"},
+	{"idle", NO_ALIAS, CONFIG_F64, FIELD(idle_s), "0", 0, 1e6, NULL,
+	 "seconds the device idles after preconditioning, before the measured phase (background "
+	 "GC and SLC folding run then)"},
 	{"trace", NO_ALIAS, CONFIG_STR, FIELD(trace), "", 0, 512, NULL,
 	 "trace file to replay (sets workload=trace)"},
 	{"trace_format", NO_ALIAS, CONFIG_ENUM, FIELD(trace_format), "auto", 0, 0,

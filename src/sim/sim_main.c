@@ -408,6 +408,7 @@ int sim_main(int argc, char **argv)
 		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	/* Preconditioning reuses the histogram; the measured phase starts from zero. */
 	memset(latency, 0, sizeof(*latency));
+	now += (uint64_t)(o.sim.idle_s * 1e9);
 	uint64_t max_bytes = o.sim.io_size;
 	if (!max_bytes && !trace)
 		max_bytes = footprint * page_bytes;
