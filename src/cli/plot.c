@@ -2,7 +2,8 @@
  * `nvemu plot FILE`: turns a time series recorded with `nvemu --record FILE`
  * into PNG charts with gnuplot: latency CDF and percentiles, IOPS and
  * bandwidth, write amplification, GC activity and zone states over time.
- * Rates come from the difference between consecutive records.
+ * Rates come from the difference between consecutive records. Given the
+ * output of `nvemu sim --json`, it draws where the time went instead.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "flash/flash.h"
 #include "stats/stats.h"
 #include "util/hist.h"
 
@@ -344,12 +346,67 @@ static void remove_tmp(struct plot *p)
 	rmdir(p->tmpdir);
 }
 
+/*
+ * `nvemu sim --json` output: where the time went, as a stacked bar per latency band (the
+ * commands between two percentiles), a segment per part of the breakdown that is ever nonzero.
+ */
+static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *input)
+{
+	json_object *bands = field(sim, "breakdown_by_percentile_us");
+	size_t nbands = json_object_array_length(bands);
+	bool used[LAT_PARTS] = {false};
+	for (size_t b = 0; b < nbands; b++)
+		for (int i = 0; i < LAT_PARTS; i++)
+			used[i] |= json_object_get_double(field(json_object_array_get_idx(bands, b),
+								 lat_part_names[i])) > 0;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/breakdown.dat", p->tmpdir);
+	FILE *dat = fopen(path, "w");
+	if (!dat)
+		return -1;
+	for (size_t b = 0; b < nbands; b++) {
+		json_object *band = json_object_array_get_idx(bands, b);
+		json_object *range = field(band, "percentiles");
+		fprintf(dat, "\"p%g-p%g\"", json_object_get_double(json_object_array_get_idx(range, 0)),
+			json_object_get_double(json_object_array_get_idx(range, 1)));
+		for (int i = 0; i < LAT_PARTS; i++)
+			if (used[i])
+				fprintf(dat, " %.6g", json_object_get_double(field(band, lat_part_names[i])));
+		fputc('\n', dat);
+	}
+	if (fclose(dat))
+		return -1;
+	FILE *gp = popen("gnuplot", "w");
+	if (!gp)
+		return -1;
+	char title[4200];
+	snprintf(title, sizeof(title), "Where the time went: %s (nvemu sim)", input);
+	begin_png(gp, p, "breakdown.png", title, "Mean latency of the commands in the band (µs)");
+	fputs("set xlabel 'Commands between two latency percentiles'\n"
+	      "set style data histograms\nset style histogram rowstacked\n"
+	      "set style fill solid 0.85 border -1\nset boxwidth 0.7\n", gp);
+	int col = 2;
+	for (int i = 0; i < LAT_PARTS; i++) {
+		if (!used[i])
+			continue;
+		fprintf(gp, "%s'%s' using %d%s title '%s'", col == 2 ? "plot " : ", ", path, col,
+			col == 2 ? ":xtic(1)" : "", lat_part_names[i]);
+		col++;
+	}
+	fputc('\n', gp);
+	int rc = pclose(gp) == 0 ? 0 : -1;
+	unlink(path);
+	return rc;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: nvemu plot FILE [--out DIR]   charts of a recorded run (nvemu --record FILE)\n"
+		     "       or of `nvemu sim --json` output (where each latency band's time went)\n"
 		     "  -o, --out DIR   where the PNGs go (default: FILE.plots)\n"
 		     "Writes latency-cdf.png, latency.png, iops.png, and when they apply waf.png,\n"
-		     "gc.png (flash-model namespaces) and zones.png (zoned namespaces). Needs gnuplot.\n");
+		     "gc.png (flash-model namespaces) and zones.png (zoned namespaces); for sim output,\n"
+		     "breakdown.png (a stacked bar per latency band). Needs gnuplot.\n");
 }
 
 int plot_main(int argc, char **argv)
@@ -385,6 +442,19 @@ int plot_main(int argc, char **argv)
 		fprintf(stderr, "nvemu plot: temporary directory: %s\n", strerror(errno));
 		return 1;
 	}
+	json_object *sim = json_object_from_file(input);
+	if (sim && field(sim, "breakdown_by_percentile_us")) {
+		int rc = plot_sim_breakdown(&p, sim, input);
+		json_object_put(sim);
+		rmdir(p.tmpdir);
+		if (rc)
+			fprintf(stderr, "nvemu plot: gnuplot failed (installed? scripts/install-deps adds "
+					"gnuplot-nox)\n");
+		else
+			printf("nvemu plot: the breakdown of %s drawn in %s/breakdown.png\n", input, p.out_dir);
+		return rc ? 1 : 0;
+	}
+	json_object_put(sim);
 	int rc = read_records(&p, input) ? 1 : 0;
 	for (unsigned i = 0; i < p.nns; i++) {
 		struct plot_ns *n = &p.ns[i];
