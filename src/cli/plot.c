@@ -36,6 +36,17 @@ struct plot_ns {
 	uint64_t prev[6]; /* read_ios, write_ios, read_bytes, write_bytes, host and nand pages */
 	uint64_t prev_gc;
 	struct hist prev_latency, latency;
+	/* The model's latency breakdown: commands with one and each part's sum (ns) so far. */
+	bool breakdown, part_used[LAT_PARTS];
+	uint64_t prev_parts_cmds, prev_parts_sum[LAT_PARTS];
+};
+
+/* One colour per part of the breakdown, the same in every chart. */
+static const char *const part_colors[LAT_PARTS] = {
+	[LAT_FW_WAIT] = "#9467bd",     [LAT_CONTROLLER] = "#7f7f7f", [LAT_MAP_MISS] = "#8c564b",
+	[LAT_BUFFER_WAIT] = "#e377c2", [LAT_DIE_WAIT] = "#1f77b4",   [LAT_GC] = "#d62728",
+	[LAT_SUSPEND] = "#ff7f0e",     [LAT_NAND] = "#2ca02c",       [LAT_READ_RETRY] = "#bcbd22",
+	[LAT_LINK] = "#17becf",
 };
 
 struct plot {
@@ -50,7 +61,8 @@ struct plot {
 /* Columns of the data files, for the gnuplot scripts (1-based). */
 enum {
 	COL_T = 1, COL_RIOPS, COL_WIOPS, COL_RMIB, COL_WMIB, COL_WAF, COL_WAF_INTERVAL, COL_GC_PER_S,
-	COL_ERASE_MEAN, COL_P50, COL_P99, COL_OUTSTANDING, COL_ZONES /* then one per state */
+	COL_ERASE_MEAN, COL_P50, COL_P99, COL_OUTSTANDING, COL_ZONES, /* then one per state */
+	COL_PARTS = COL_ZONES + STATS_ZONE_STATES /* then one per part of the breakdown */
 };
 
 static json_object *field(json_object *obj, const char *key)
@@ -134,6 +146,20 @@ static void add_record_ns(struct plot_ns *n, json_object *ns, double t)
 	json_object *zones = field(ns, "zones");
 	for (unsigned s = 0; s < STATS_ZONE_STATES; s++)
 		put(n->dat, zones ? (double)u64(zones, stats_zone_state_names[s]) : NAN);
+	/* Each part's mean over the interval's commands, in us. */
+	json_object *breakdown = field(ns, "breakdown");
+	uint64_t cmds = breakdown ? u64(breakdown, "commands") : 0;
+	for (unsigned p = 0; p < LAT_PARTS; p++) {
+		uint64_t sum = breakdown ? u64(field(breakdown, lat_part_names[p]), "sum") : 0;
+		bool have = n->have_prev && cmds > n->prev_parts_cmds;
+		n->part_used[p] |= sum > 0;
+		put(n->dat, have ? (double)(sum - n->prev_parts_sum[p]) /
+					   (double)(cmds - n->prev_parts_cmds) / 1e3
+				 : NAN);
+		n->prev_parts_sum[p] = sum;
+	}
+	n->breakdown |= cmds > 0;
+	n->prev_parts_cmds = cmds;
 	fputc('\n', n->dat);
 	memcpy(n->prev, now, sizeof(now));
 	n->prev_gc = gc;
@@ -251,6 +277,7 @@ static bool is_model(const struct plot_ns *n) { return n->model; }
 static bool has_waf(const struct plot_ns *n) { return n->wrote; }
 static bool has_latency(const struct plot_ns *n) { return n->latency.count > 0; }
 static bool is_zoned(const struct plot_ns *n) { return n->zones; }
+static bool has_breakdown(const struct plot_ns *n) { return n->breakdown; }
 
 static bool any(const struct plot *p, bool (*want)(const struct plot_ns *))
 {
@@ -258,6 +285,41 @@ static bool any(const struct plot *p, bool (*want)(const struct plot_ns *))
 		if (want(&p->ns[i]))
 			return true;
 	return false;
+}
+
+/*
+ * Where the time went, per record interval: the model's mean latency breakdown, stacked (the
+ * top is the mean modelled latency), one chart per namespace with a model, one above the other.
+ */
+static void breakdown_script(FILE *gp, const struct plot *p)
+{
+	unsigned charts = 0;
+	for (unsigned i = 0; i < p->nns; i++)
+		charts += has_breakdown(&p->ns[i]);
+	begin_png(gp, p, "breakdown.png", "Where the time went: the latency breakdown of the flash model",
+		  "Mean per command in the interval (µs)");
+	fprintf(gp, "set multiplot layout %u,1\nset style fill solid 0.85 noborder\n", charts);
+	for (unsigned i = 0; i < p->nns; i++) {
+		if (!has_breakdown(&p->ns[i]))
+			continue;
+		fputs("set title ", gp);
+		quoted(gp, p->ns[i].label);
+		/* The sum of the parts up to p, drawn from the biggest down so each shows. */
+		fputc('\n', gp);
+		bool first = true;
+		for (int top = LAT_PARTS - 1; top >= 0; top--) {
+			if (!p->ns[i].part_used[top])
+				continue;
+			fprintf(gp, "%s'%s/ns%u.dat' using 1:(0", first ? "plot " : ", ", p->tmpdir, i);
+			for (int part = 0; part <= top; part++)
+				fprintf(gp, "+$%d", COL_PARTS + part);
+			fprintf(gp, ") with filledcurves x1 lc rgb '%s' title '%s'", part_colors[top],
+				lat_part_names[top]);
+			first = false;
+		}
+		fputc('\n', gp);
+	}
+	fputs("unset multiplot\n", gp);
 }
 
 static void script(FILE *gp, const struct plot *p)
@@ -322,6 +384,8 @@ static void script(FILE *gp, const struct plot *p)
 		}
 		fputc('\n', gp);
 	}
+	if (any(p, has_breakdown))
+		breakdown_script(gp, p);
 	if (any(p, is_zoned)) {
 		begin_png(gp, p, "zones.png", "Zone states (zoned namespaces)", "Zones");
 		first = true;
@@ -389,8 +453,8 @@ static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *inpu
 	for (int i = 0; i < LAT_PARTS; i++) {
 		if (!used[i])
 			continue;
-		fprintf(gp, "%s'%s' using %d%s title '%s'", col == 2 ? "plot " : ", ", path, col,
-			col == 2 ? ":xtic(1)" : "", lat_part_names[i]);
+		fprintf(gp, "%s'%s' using %d%s lc rgb '%s' title '%s'", col == 2 ? "plot " : ", ", path,
+			col, col == 2 ? ":xtic(1)" : "", part_colors[i], lat_part_names[i]);
 		col++;
 	}
 	fputc('\n', gp);
@@ -405,8 +469,9 @@ static void usage(FILE *out)
 		     "       or of `nvemu sim --json` output (where each latency band's time went)\n"
 		     "  -o, --out DIR   where the PNGs go (default: FILE.plots)\n"
 		     "Writes latency-cdf.png, latency.png, iops.png, and when they apply waf.png,\n"
-		     "gc.png (flash-model namespaces) and zones.png (zoned namespaces); for sim output,\n"
-		     "breakdown.png (a stacked bar per latency band). Needs gnuplot.\n");
+		     "gc.png and breakdown.png (flash-model namespaces: where the time went, stacked)\n"
+		     "and zones.png (zoned namespaces); for sim output, breakdown.png (a stacked bar\n"
+		     "per latency band). Needs gnuplot.\n");
 }
 
 int plot_main(int argc, char **argv)

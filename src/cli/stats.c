@@ -154,6 +154,23 @@ static json_object *find_ns(json_object *root, const char *nqn, uint64_t nsid)
 
 static void print_us(uint64_t ns) { printf(" %8.2f", (double)ns / 1e3); }
 
+/* Where the interval's commands spent their modelled time: each nonzero part's mean, in us. */
+static void print_breakdown(json_object *now, json_object *before)
+{
+	uint64_t cmds = field_u64(now, "commands") - (before ? field_u64(before, "commands") : 0);
+	if (!now || !cmds)
+		return;
+	printf("     time us:");
+	for (unsigned p = 0; p < LAT_PARTS; p++) {
+		uint64_t sum = field_u64(field(now, lat_part_names[p]), "sum");
+		if (before)
+			sum -= field_u64(field(before, lat_part_names[p]), "sum");
+		if (sum)
+			printf(" %s %.1f", lat_part_names[p], (double)sum / (double)cmds / 1e3);
+	}
+	printf("\n");
+}
+
 static void print_row(json_object *ns, json_object *prev_ns, double dt)
 {
 	uint64_t d[4] = {0};
@@ -193,6 +210,7 @@ static void print_row(json_object *ns, json_object *prev_ns, double dt)
 			printf(" %s %lld", state, (long long)json_object_get_int64(count));
 		printf("\n");
 	}
+	print_breakdown(field(ns, "breakdown"), prev_ns ? field(prev_ns, "breakdown") : NULL);
 }
 
 static int run_top(const struct stats_options *o)

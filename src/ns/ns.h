@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 struct ns;
+struct lat_parts; /* flash/parts.h */
 struct media;
 
 /*
@@ -51,6 +52,8 @@ struct ns_io {
 	struct ns_hold *hold;
 	uint64_t now_ns;
 	uint64_t done_ns;
+	/* Kinds with a model fill in where [now_ns, done_ns) went when this is set (zeroed). */
+	struct lat_parts *parts;
 };
 
 /* What a kind with a device model can report; false when it has none. */

@@ -35,7 +35,7 @@ static uint16_t ssd_ns_read(struct ns *ns, struct ns_io *io)
 	uint64_t lpn;
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
-	io->done_ns = ssd_read(s->model, lpn, npages, io->now_ns, NULL);
+	io->done_ns = ssd_read(s->model, lpn, npages, io->now_ns, io->parts);
 	ns_media_fetch(ns, s->media, io);
 	return NVME_SC_SUCCESS;
 }
@@ -48,7 +48,7 @@ static uint16_t ssd_ns_write(struct ns *ns, struct ns_io *io)
 	uint64_t lpn;
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
-	io->done_ns = ssd_write(s->model, lpn, npages, io->fua, io->now_ns, NULL);
+	io->done_ns = ssd_write(s->model, lpn, npages, io->fua, io->now_ns, io->parts);
 	return NVME_SC_SUCCESS;
 }
 
@@ -62,14 +62,14 @@ static uint16_t ssd_ns_unmap(struct ns *ns, struct ns_io *io)
 	io->done_ns = io->now_ns;
 	/* Only whole pages leave the mapping; a partial page stays mapped, now partly zero. */
 	if (end > first)
-		io->done_ns = ssd_trim(s->model, first, (uint32_t)(end - first), io->now_ns, NULL);
+		io->done_ns = ssd_trim(s->model, first, (uint32_t)(end - first), io->now_ns, io->parts);
 	return NVME_SC_SUCCESS;
 }
 
 static uint16_t ssd_ns_flush(struct ns *ns, struct ns_io *io)
 {
 	struct ssd_ns *s = ssd_of(ns);
-	io->done_ns = ssd_flush(s->model, io->now_ns, NULL);
+	io->done_ns = ssd_flush(s->model, io->now_ns, io->parts);
 	return NVME_SC_SUCCESS;
 }
 

@@ -25,20 +25,26 @@ static struct zoned_ns *zoned_of(struct ns *ns) { return ns->kind_data; }
 
 static uint64_t zone_first_lba(const struct zoned_ns *zn, uint64_t zone) { return zone << zn->zone_shift; }
 
+/* A read over several zones is a read per zone; its breakdown is that of the last to end. */
 static uint64_t zoned_read_time(struct zoned_ns *zn, const struct ns_io *io)
 {
 	uint64_t done = io->now_ns;
 	uint64_t end = io->slba + io->nlb;
+	uint64_t zones = ((end - 1) >> zn->zone_shift) - (io->slba >> zn->zone_shift) + 1;
+	struct lat_pages lp;
+	struct lat_parts *pp = lat_pages_begin(&lp, io->parts, zones);
 	for (uint64_t lba = io->slba; lba < end;) {
 		uint64_t zone = lba >> zn->zone_shift;
 		uint64_t zone_end = zone_first_lba(zn, zone + 1);
 		uint64_t to = end < zone_end ? end : zone_end;
 		uint64_t from_off = lba - zone_first_lba(zn, zone), to_off = to - zone_first_lba(zn, zone);
+		lat_page_begin(&lp);
 		uint64_t t = zone_flash_read(zn->flash, zone, from_off << zn->lba_shift,
-					     to_off << zn->lba_shift, io->now_ns, NULL);
-		done = t > done ? t : done;
+					     to_off << zn->lba_shift, io->now_ns, pp);
+		lat_page_end(&lp, t, &done);
 		lba = to;
 	}
+	lat_pages_end(&lp);
 	return done;
 }
 
@@ -72,11 +78,11 @@ static uint16_t zoned_store(struct ns *ns, struct ns_io *io, bool append)
 	uint64_t from = w.committed_from << zn->lba_shift, to = w.committed_to << zn->lba_shift;
 	uint64_t done;
 	if (w.conventional)
-		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns, NULL);
+		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns, io->parts);
 	else if (to > from)
-		done = zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns, NULL);
+		done = zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns, io->parts);
 	else /* held in the ZRWA: controller memory, no NAND yet */
-		done = zone_flash_command(zn->flash, io->now_ns, NULL);
+		done = zone_flash_command(zn->flash, io->now_ns, io->parts);
 	io->done_ns = done;
 	io->slba = w.slba;
 	return NVME_SC_SUCCESS;
@@ -103,7 +109,7 @@ static uint16_t zoned_deallocate(struct ns *ns, struct ns_io *io)
 static uint16_t zoned_flush(struct ns *ns, struct ns_io *io)
 {
 	struct zoned_ns *zn = zoned_of(ns);
-	io->done_ns = zone_flash_flush(zn->flash, io->now_ns, NULL);
+	io->done_ns = zone_flash_flush(zn->flash, io->now_ns, io->parts);
 	return NVME_SC_SUCCESS;
 }
 

@@ -19,7 +19,7 @@ uint16_t nvme_check_rw_range(struct nvme_req *req)
 	return nvme_req_error_at(req, NVME_SC_LBA_RANGE | NVME_STATUS_DNR, NVME_SQE_AT(rw.slba));
 }
 
-static struct ns_io io_for(const struct nvme_req *req)
+static struct ns_io io_for(struct nvme_req *req)
 {
 	/* A command executes right after nvme_req_init() unless the host still had data to send. */
 	bool waited_for_data = req->xfer == NVME_XFER_H2C && !req->incapsule_len;
@@ -29,6 +29,7 @@ static struct ns_io io_for(const struct nvme_req *req)
 	    .fua = req->cmd.rw.control & NVME_RW_CONTROL_FUA,
 	    .buf = req->buf,
 	    .now_ns = waited_for_data ? clock_now_ns() : req->submit_ns,
+	    .parts = req->io_shard ? &req->parts : NULL,
 	};
 	return io;
 }
@@ -91,6 +92,7 @@ static void execute_compare(struct nvme_req *req)
 	uint8_t chunk[4096];
 	uint32_t blocks_per_chunk = sizeof(chunk) >> ns->lba_shift;
 	struct ns_io whole = io_for(req);
+	whole.parts = NULL; /* the chunks' breakdowns would not add up to the command's */
 	uint64_t done_ns = whole.now_ns;
 	uint16_t status = NVME_SC_SUCCESS;
 	const uint8_t *host = req->buf;
@@ -152,7 +154,8 @@ static void execute_flush(struct nvme_req *req)
 	}
 	for (uint32_t nsid = first; nsid <= last; nsid++) {
 		struct ns *ns = nvme_subsys_ns(subsys, nsid);
-		struct ns_io io = {.now_ns = now};
+		/* Only a recorded command (one namespace's Flush) has a breakdown to fill. */
+		struct ns_io io = {.now_ns = now, .parts = req->io_shard ? &req->parts : NULL};
 		uint16_t status = ns->ops->flush(ns, &io);
 		if (status) {
 			nvme_req_complete(req, status);
@@ -231,6 +234,7 @@ static void start_record(struct nvme_req *req, struct nvme_ns_recorder *rec)
 	struct nvme_io_shard *shard = &rec->shards[id < rec->nshards ? id : rec->nshards - 1];
 	hist_shard_bump(&shard->received, 1);
 	req->io_shard = shard;
+	req->parts = (struct lat_parts){{0}};
 }
 
 void nvme_req_count_read(struct nvme_req *req, uint64_t bytes)

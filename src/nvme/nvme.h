@@ -28,6 +28,7 @@
 #include "ns/ns.h"
 #include "runtime/reactor.h"
 #include "spec/nvme.h"
+#include "flash/parts.h"
 #include "util/hist.h"
 
 struct nvme_target;
@@ -76,6 +77,8 @@ struct nvme_req {
 	/* Set while an I/O command of a recorded namespace is outstanding. */
 	struct nvme_io_shard *io_shard;
 	uint64_t submit_ns;
+	/* A recorded command's latency breakdown, as its namespace's model gives it. */
+	struct lat_parts parts;
 };
 
 struct nvme_sq {
@@ -178,6 +181,10 @@ struct nvme_io_shard {
 	struct nvme_ns_recorder *owner;
 	/* ns from nvme_req_init() to the response being queued */
 	struct hist_shard latency;
+	/* The model's latency breakdown (flash/parts.h): each part's nonzero values, and the
+	 * commands that had one (the others' parts are zero). */
+	atomic_uint_fast64_t parts_cmds;
+	struct hist_shard parts[LAT_PARTS];
 } __attribute__((aligned(64)));
 
 /* One answered command, as a trace sees it. */
@@ -191,6 +198,7 @@ struct nvme_trace_event {
 	uint16_t qid;
 	uint16_t status; /* SCT/SC with DNR, as nvme_req_init() and execute return it */
 	uint8_t opcode;
+	struct lat_parts parts; /* all zero when the namespace has no model */
 };
 
 struct nvme_trace_sink {

@@ -133,6 +133,15 @@ static void record_answer(struct nvme_req *req, uint16_t status, uint64_t done_n
 	struct nvme_io_shard *shard = req->io_shard;
 	req->io_shard = NULL;
 	hist_shard_add(&shard->latency, now_ns - req->submit_ns);
+	bool has_parts = false;
+	for (int i = 0; i < LAT_PARTS; i++) {
+		if (req->parts.ns[i]) {
+			hist_shard_add(&shard->parts[i], req->parts.ns[i]);
+			has_parts = true;
+		}
+	}
+	if (has_parts)
+		hist_shard_bump(&shard->parts_cmds, 1);
 	hist_shard_bump(&shard->answered, 1);
 	struct nvme_ns_recorder *rec = shard->owner;
 	struct nvme_trace_sink *sink = atomic_load_explicit(&rec->trace, memory_order_acquire);
@@ -146,6 +155,7 @@ static void record_answer(struct nvme_req *req, uint16_t status, uint64_t done_n
 	    .qid = req->sq->qid,
 	    .status = status,
 	    .opcode = req->cmd.opcode,
+	    .parts = req->parts,
 	};
 	nvme_io_cmd_range(&req->cmd, &ev.slba, &ev.nlb);
 	sink->record(sink, (unsigned)(shard - rec->shards), &ev);

@@ -130,6 +130,7 @@ static void execute_append(struct nvme_req *req)
 	    .fua = req->cmd.rw.control & NVME_RW_CONTROL_FUA,
 	    .buf = req->buf,
 	    .now_ns = clock_now_ns(),
+	    .parts = req->io_shard ? &req->parts : NULL,
 	};
 	uint16_t status = ns->ops->zone->append(ns, &io);
 	if (!status) {

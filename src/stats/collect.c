@@ -136,8 +136,28 @@ static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 	out->outstanding =
 	    totals.received > totals.answered ? totals.received - totals.answered : 0;
 	hist_init(&out->latency);
-	for (unsigned i = 0; i < sns->recorder->nshards; i++)
-		hist_merge_shard(&out->latency, &sns->recorder->shards[i].latency);
+	for (unsigned p = 0; p < LAT_PARTS; p++)
+		hist_init(&out->parts[p]);
+	out->parts_cmds = 0;
+	for (unsigned i = 0; i < sns->recorder->nshards; i++) {
+		const struct nvme_io_shard *shard = &sns->recorder->shards[i];
+		hist_merge_shard(&out->latency, &shard->latency);
+		/* The command count before the parts (a reactor adds them in the other order): a
+		 * command counted here has its parts in what is read next. */
+		out->parts_cmds += atomic_load_explicit(&shard->parts_cmds, memory_order_relaxed);
+		for (unsigned p = 0; p < LAT_PARTS; p++)
+			hist_merge_shard(&out->parts[p], &shard->parts[p]);
+	}
+	/* A command records only its nonzero parts: the rest of the count is zeros (none when a
+	 * command's parts arrived after the count was read). */
+	for (unsigned p = 0; p < LAT_PARTS; p++) {
+		struct hist *h = &out->parts[p];
+		if (h->count >= out->parts_cmds)
+			continue;
+		h->buckets[0] += out->parts_cmds - h->count;
+		h->count = out->parts_cmds;
+		h->min = 0;
+	}
 	out->has_model = read_model(ns, &out->model);
 	out->has_zones = read_zones(ns, out->zones);
 	out->tracing = stats_trace_active(sns, &out->trace_path, &out->trace_events, &out->trace_dropped);

@@ -20,6 +20,15 @@ const char *stats_zones_na_reason(const struct stats_ns_snapshot *ns)
 	return ns->has_zones ? NULL : "not a zoned namespace";
 }
 
+const char *stats_breakdown_na_reason(const struct stats_ns_snapshot *ns)
+{
+	if (!ns->has_model)
+		return "no flash model behind this namespace kind";
+	if (!ns->parts_cmds)
+		return "no command with a latency breakdown yet";
+	return NULL;
+}
+
 const char *stats_write_buffer_na_reason(const struct stats_ns_snapshot *ns)
 {
 	return ns->has_model ? "the flash model does not report its write-buffer fill"
@@ -138,6 +147,17 @@ static json_object *ns_json(const struct stats_ns_snapshot *ns)
 		put_na(o, na, "zones", stats_zones_na_reason(ns));
 	}
 	put(o, "latency", latency_json(&ns->latency));
+	const char *no_breakdown = stats_breakdown_na_reason(ns);
+	if (no_breakdown) {
+		put_na(o, na, "breakdown", no_breakdown);
+	} else {
+		/* Per part, like "latency": its distribution over the commands with a breakdown. */
+		json_object *breakdown = json_object_new_object();
+		put(breakdown, "commands", u64(ns->parts_cmds));
+		for (unsigned p = 0; p < LAT_PARTS; p++)
+			put(breakdown, lat_part_names[p], latency_json(&ns->parts[p]));
+		put(o, "breakdown", breakdown);
+	}
 	json_object *trace = json_object_new_object();
 	put(trace, "active", json_object_new_boolean(ns->tracing));
 	put(trace, "path", ns->trace_path ? json_object_new_string(ns->trace_path) : NULL);
@@ -186,15 +206,24 @@ static void label_value(FILE *out, const char *s)
 	}
 }
 
-static void labels(FILE *out, const struct stats_ns_snapshot *ns, const char *extra_name,
-		   const char *extra_value)
+/* The namespace's labels, and up to two more (a NULL value leaves one out). */
+static void labels2(FILE *out, const struct stats_ns_snapshot *ns, const char *name1,
+		    const char *value1, const char *name2, const char *value2)
 {
 	fputs("{subsys=\"", out);
 	label_value(out, ns->subsys_nqn);
 	fprintf(out, "\",nsid=\"%u\",kind=\"%s\"", ns->nsid, ns->kind);
-	if (extra_name)
-		fprintf(out, ",%s=\"%s\"", extra_name, extra_value);
+	if (name1 && value1)
+		fprintf(out, ",%s=\"%s\"", name1, value1);
+	if (name2 && value2)
+		fprintf(out, ",%s=\"%s\"", name2, value2);
 	fputc('}', out);
+}
+
+static void labels(FILE *out, const struct stats_ns_snapshot *ns, const char *extra_name,
+		   const char *extra_value)
+{
+	labels2(out, ns, extra_name, extra_value, NULL, NULL);
 }
 
 static void family(FILE *out, const char *name, const char *type, const char *help)
@@ -320,35 +349,63 @@ static void zone_family(FILE *out, const struct stats_snapshot *snap)
 	}
 }
 
-/* A sample counts under `le` when its whole bucket lies at or below it. */
+/* The series of one histogram `name` of a namespace, with one more label if `part` is set.
+ * A sample counts under `le` when its whole bucket lies at or below it. */
+static void histogram_series(FILE *out, const char *name, const struct stats_ns_snapshot *ns,
+			     const char *part, const struct hist *h)
+{
+	char metric[96];
+	uint64_t cumulative = 0;
+	unsigned b = 0;
+	snprintf(metric, sizeof(metric), "%s_bucket", name);
+	for (size_t k = 0; k <= ARRAY_SIZE(latency_bounds_ns); k++) {
+		char le[32] = "+Inf";
+		if (k < ARRAY_SIZE(latency_bounds_ns)) {
+			for (; b < HIST_BUCKETS &&
+			       hist_bucket_low(b) + (hist_bucket_width(b) - 1) <= latency_bounds_ns[k]; b++)
+				cumulative += h->buckets[b];
+			snprintf(le, sizeof(le), "%g", (double)latency_bounds_ns[k] / 1e9);
+		} else {
+			cumulative = h->count;
+		}
+		fputs(metric, out);
+		labels2(out, ns, "part", part, "le", le);
+		fprintf(out, " %llu\n", (unsigned long long)cumulative);
+	}
+	snprintf(metric, sizeof(metric), "%s_sum", name);
+	fputs(metric, out);
+	labels2(out, ns, "part", part, NULL, NULL);
+	fprintf(out, " %.9f\n", (double)h->sum / 1e9);
+	snprintf(metric, sizeof(metric), "%s_count", name);
+	fputs(metric, out);
+	labels2(out, ns, "part", part, NULL, NULL);
+	fprintf(out, " %llu\n", (unsigned long long)h->count);
+}
+
 static void latency_family(FILE *out, const struct stats_snapshot *snap)
 {
 	family(out, "nvemu_command_latency_seconds", "histogram",
 	       "I/O command latency inside the target, from receipt to the response being queued.");
+	for (unsigned i = 0; i < snap->nns; i++)
+		histogram_series(out, "nvemu_command_latency_seconds", &snap->ns[i], NULL,
+				 &snap->ns[i].latency);
+}
+
+static bool has_breakdown(const struct stats_ns_snapshot *ns) { return !stats_breakdown_na_reason(ns); }
+
+/* One histogram per part of the breakdown, told apart by a `part` label. */
+static void breakdown_family(FILE *out, const struct stats_snapshot *snap)
+{
+	if (!any(snap, has_breakdown))
+		return;
+	family(out, "nvemu_latency_part_seconds", "histogram",
+	       "The flash model's latency breakdown: time each command spent in each part (model "
+	       "namespaces; the parts add up to the modelled latency).");
 	for (unsigned i = 0; i < snap->nns; i++) {
 		const struct stats_ns_snapshot *ns = &snap->ns[i];
-		const struct hist *h = &ns->latency;
-		uint64_t cumulative = 0;
-		unsigned b = 0;
-		for (size_t k = 0; k < ARRAY_SIZE(latency_bounds_ns); k++) {
-			for (; b < HIST_BUCKETS &&
-			       hist_bucket_low(b) + (hist_bucket_width(b) - 1) <= latency_bounds_ns[k]; b++)
-				cumulative += h->buckets[b];
-			char le[32];
-			snprintf(le, sizeof(le), "%g", (double)latency_bounds_ns[k] / 1e9);
-			fputs("nvemu_command_latency_seconds_bucket", out);
-			labels(out, ns, "le", le);
-			fprintf(out, " %llu\n", (unsigned long long)cumulative);
-		}
-		fputs("nvemu_command_latency_seconds_bucket", out);
-		labels(out, ns, "le", "+Inf");
-		fprintf(out, " %llu\n", (unsigned long long)h->count);
-		fputs("nvemu_command_latency_seconds_sum", out);
-		labels(out, ns, NULL, NULL);
-		fprintf(out, " %.9f\n", (double)h->sum / 1e9);
-		fputs("nvemu_command_latency_seconds_count", out);
-		labels(out, ns, NULL, NULL);
-		fprintf(out, " %llu\n", (unsigned long long)h->count);
+		for (unsigned p = 0; has_breakdown(ns) && p < LAT_PARTS; p++)
+			histogram_series(out, "nvemu_latency_part_seconds", ns, lat_part_names[p],
+					 &ns->parts[p]);
 	}
 }
 
@@ -365,6 +422,7 @@ char *stats_render_prometheus(const struct stats_snapshot *snap)
 	model_families(out, snap);
 	zone_family(out, snap);
 	latency_family(out, snap);
+	breakdown_family(out, snap);
 	if (fclose(out)) {
 		free(text);
 		return NULL;

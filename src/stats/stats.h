@@ -78,6 +78,10 @@ struct stats_ns_snapshot {
 	const char *trace_path;
 	uint64_t trace_events, trace_dropped;
 	struct hist latency; /* ns, since the daemon started */
+	/* The model's latency breakdown since the daemon started: each part's distribution over
+	 * the commands that had one (parts_cmds; zeros included), in ns. */
+	uint64_t parts_cmds;
+	struct hist parts[LAT_PARTS];
 };
 
 struct stats_snapshot {
@@ -95,5 +99,6 @@ char *stats_render_prometheus(const struct stats_snapshot *snap);
 const char *stats_model_na_reason(const struct stats_ns_snapshot *ns);
 const char *stats_zones_na_reason(const struct stats_ns_snapshot *ns);
 const char *stats_write_buffer_na_reason(const struct stats_ns_snapshot *ns);
+const char *stats_breakdown_na_reason(const struct stats_ns_snapshot *ns);
 
 #endif

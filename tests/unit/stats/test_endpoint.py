@@ -6,6 +6,9 @@
                                     line per command
   test_endpoint.py NVEMU plot       `nvemu plot` draws PNGs from a `--record` run
                                     (exit 77, skipped, without gnuplot)
+  test_endpoint.py NVEMU prometheus Debian's own Prometheus server scrapes /metrics and its
+                                    query API gives back a breakdown series (exit 77, skipped,
+                                    without the `prometheus` package)
 """
 import json
 import os
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 NVEMU = sys.argv[1]
@@ -141,6 +145,19 @@ def endpoint(tmp):
         check(not any(k.startswith("nvemu_write_amplification") and 'nsid="2"' in k for k in samples),
               "no fake WAF sample for the ram namespace")
 
+        # The latency breakdown: every ssd command has one, each part a distribution over them.
+        bd = ssd["breakdown"]
+        check(bd["commands"] == lat["count"], "every ssd command has a breakdown")
+        check(all(bd[part]["count"] == bd["commands"] for part in bd if part != "commands"),
+              "each part counts every command (zeros included)")
+        check(bd["nand"]["sum"] > 0 and bd["controller"]["sum"] > 0, "NAND and controller time seen")
+        check(ram["breakdown"] is None and ram["not_applicable"]["breakdown"],
+              "no breakdown for the ram namespace, with a reason")
+        check(samples[f'nvemu_latency_part_seconds_count{{{label},part="nand"}}'] == bd["commands"],
+              "Prometheus breakdown histogram per part, counting the same commands")
+        check(samples[f'nvemu_latency_part_seconds_bucket{{{label},part="nand",le="+Inf"}}']
+              == bd["commands"], "the part histogram's +Inf bucket holds every command")
+
         # A trace of namespace 1 while 200 reads run: one JSON line per command.
         trace = os.path.join(tmp, "trace.jsonl")
         tracer = subprocess.Popen([NVEMU, "stats", "--control", d.control, "--trace", "1",
@@ -161,6 +178,8 @@ def endpoint(tmp):
                                           and e["status"] == 0 for e in events),
               "200 read events with nsid, length and status")
         check(all(0 <= e["model_ns"] <= e["total_ns"] for e in events), "modelled <= total latency")
+        check(all(sum(e["parts_ns"].values()) == e["model_ns"] for e in events),
+              "each read's breakdown adds up to its modelled latency (no transport floor here)")
     finally:
         d.stop()
 
@@ -179,7 +198,7 @@ def plot(tmp):
     out_dir = os.path.join(tmp, "plots")
     run = subprocess.run([NVEMU, "plot", record, "--out", out_dir], capture_output=True, text=True)
     check(run.returncode == 0, f"nvemu plot succeeds ({run.stdout.strip()} {run.stderr.strip()})")
-    for name in ("latency-cdf", "latency", "iops", "waf", "gc", "zones"):
+    for name in ("latency-cdf", "latency", "iops", "waf", "gc", "zones", "breakdown"):
         path = os.path.join(out_dir, f"{name}.png")
         with open(path, "rb") as f:
             head = f.read(8)
@@ -188,7 +207,61 @@ def plot(tmp):
     check(bad.returncode != 0, "an empty record is refused")
 
 
+def query(port, promql):
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    answer = json.loads(urllib.request.urlopen(url, timeout=10).read())
+    if answer.get("status") != "success":
+        fail(f"Prometheus query {promql!r}: {answer}")
+    return answer["data"]["result"]
+
+
+def prometheus(tmp):
+    server = shutil.which("prometheus")
+    if not server:
+        print("SKIP: no prometheus (scripts/install-deps installs Debian's prometheus)")
+        sys.exit(77)
+    http = free_port()
+    d = Daemon(tmp, "--http", str(http))
+    prom = None
+    try:
+        d.perf("-w", "write", "-o", str(BLOCK), "-q", "8", "-d", str(WRITES))
+        d.perf("-w", "randread", "-o", str(BLOCK), "-q", "8", "-d", str(READS))
+        commands = d.snapshot()[1]["breakdown"]["commands"]
+        config = os.path.join(tmp, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: nvemu\n    static_configs:\n"
+                    f"      - targets: ['127.0.0.1:{http}']\n")
+        port = free_port()
+        prom = subprocess.Popen([server, f"--config.file={config}",
+                                 f"--storage.tsdb.path={os.path.join(tmp, 'tsdb')}",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        series = 'nvemu_latency_part_seconds_count{nsid="1",part="nand"}'
+        result, deadline = [], time.time() + 60
+        while not result:
+            if prom.poll() is not None or time.time() > deadline:
+                fail(f"Prometheus has no {series} (exit {prom.poll()}): {prom.stderr.read()[-2000:]}"
+                     if prom.poll() is not None else f"Prometheus has no {series} after 60 s")
+            time.sleep(0.5)
+            try:
+                result = query(port, series)
+            except OSError:
+                result = []  # not listening yet
+        check(float(result[0]["value"][1]) == commands,
+              f"Prometheus scraped the breakdown: {series} = {commands}")
+        p99 = query(port, 'histogram_quantile(0.99, nvemu_latency_part_seconds_bucket'
+                          '{nsid="1",part="nand"})')
+        check(p99 and 0 < float(p99[0]["value"][1]) < 1,
+              f"its query API computes a part's p99 from the buckets ({p99[0]['value'][1]} s)")
+    finally:
+        if prom:
+            prom.terminate()
+            prom.wait(timeout=30)
+        d.stop()
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        {"endpoint": endpoint, "plot": plot}[sys.argv[2]](tmp)
+        {"endpoint": endpoint, "plot": plot, "prometheus": prometheus}[sys.argv[2]](tmp)
     print("PASS")
