@@ -157,8 +157,10 @@ static void print_us(uint64_t ns) { printf(" %8.2f", (double)ns / 1e3); }
 /* Where the interval's commands spent their modelled time: each nonzero part's mean, in us. */
 static void print_breakdown(json_object *now, json_object *before)
 {
+	if (!now)
+		return;
 	uint64_t cmds = field_u64(now, "commands") - (before ? field_u64(before, "commands") : 0);
-	if (!now || !cmds)
+	if (!cmds)
 		return;
 	printf("     time us:");
 	for (unsigned p = 0; p < LAT_PARTS; p++) {

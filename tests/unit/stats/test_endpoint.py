@@ -233,15 +233,16 @@ def prometheus(tmp):
                     "scrape_configs:\n  - job_name: nvemu\n    static_configs:\n"
                     f"      - targets: ['127.0.0.1:{http}']\n")
         port = free_port()
+        log = open(os.path.join(tmp, "prometheus.log"), "w+")  # a file: a full pipe would block it
         prom = subprocess.Popen([server, f"--config.file={config}",
                                  f"--storage.tsdb.path={os.path.join(tmp, 'tsdb')}",
                                  f"--web.listen-address=127.0.0.1:{port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.DEVNULL, stderr=log)
         series = 'nvemu_latency_part_seconds_count{nsid="1",part="nand"}'
         result, deadline = [], time.time() + 60
         while not result:
             if prom.poll() is not None or time.time() > deadline:
-                fail(f"Prometheus has no {series} (exit {prom.poll()}): {prom.stderr.read()[-2000:]}"
+                fail(f"Prometheus has no {series} (exit {prom.poll()}): {open(log.name).read()[-2000:]}"
                      if prom.poll() is not None else f"Prometheus has no {series} after 60 s")
             time.sleep(0.5)
             try:
@@ -258,6 +259,7 @@ def prometheus(tmp):
         if prom:
             prom.terminate()
             prom.wait(timeout=30)
+            log.close()
         d.stop()
 
 
