@@ -262,8 +262,9 @@ static const struct opt daemon_opts[] = {
      .help = "Flash model (ssd and zoned namespaces; their capacity follows from the geometry and "
 	     "op_pcent)"},
     {OPT_TEXT, "preset", 0, "NAME|FILE", .apply = set_preset,
-     .help = "flash-model and zone keys from a preset (femu-bbssd, femu-zns, small, tlc) or a "
-	     "file of your own"},
+     .help = "flash-model and zone keys from a preset (femu-bbssd, femu-zns, small, tlc, or a "
+	     "real drive: samsung-970pro-1tb, samsung-980pro-1tb, samsung-pm9a3-3.84tb, "
+	     "wd-zn540-8tb, intel-p5800x-800gb) or a file of your own"},
     {OPT_TEXT, NULL, 'o', "KEY=VALUE", .flags = OPT_REPEATABLE, .apply = set_key,
      .help = "set a model or zone key of every namespace, overriding presets and --ns-o; FEMU "
 	     "names too (--list-keys lists them)"},
