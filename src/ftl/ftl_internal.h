@@ -105,6 +105,9 @@ struct ssd {
 	uint32_t *fold_prev, *fold_next;
 
 	struct map_cache *map; /* NULL when the whole table is in controller memory */
+	/* None of the mapping cache, read retries, the host link or the SLC cache: a one-page read
+	 * without a breakdown takes the short path. */
+	bool plain_reads;
 	struct ssd_counters count;
 };
 

@@ -529,9 +529,10 @@ static bool gc_background_step(struct ssd *s, uint64_t ready)
 void gc_background(struct ssd *s, uint64_t now)
 {
 	/* A host command since the last step: a new idle period, which must last first. */
-	if (flash_idle_at(s->flash) != s->bg_end)
-		s->bg_start = flash_idle_at(s->flash) + s->params.bg_idle_ns;
-	while (s->bg_start < now && flash_idle_at(s->flash) < now) {
+	uint64_t idle = flash_idle_at(s->flash);
+	if (idle != s->bg_end)
+		s->bg_start = idle + s->params.bg_idle_ns;
+	for (; s->bg_start < now && idle < now; idle = flash_idle_at(s->flash)) {
 		if (!(s->slc_on && s->slc_units && fold_background(s, s->bg_start)) &&
 		    !gc_background_step(s, s->bg_start))
 			break;
