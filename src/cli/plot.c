@@ -43,10 +43,10 @@ struct plot_ns {
 
 /* One colour per part of the breakdown, the same in every chart. */
 static const char *const part_colors[LAT_PARTS] = {
-	[LAT_FW_WAIT] = "#9467bd",     [LAT_CONTROLLER] = "#7f7f7f", [LAT_MAP_MISS] = "#8c564b",
-	[LAT_BUFFER_WAIT] = "#e377c2", [LAT_DIE_WAIT] = "#1f77b4",   [LAT_GC] = "#d62728",
-	[LAT_SUSPEND] = "#ff7f0e",     [LAT_NAND] = "#2ca02c",       [LAT_READ_RETRY] = "#bcbd22",
-	[LAT_LINK] = "#17becf",
+    [LAT_FW_WAIT] = "#9467bd",     [LAT_CONTROLLER] = "#7f7f7f", [LAT_MAP_MISS] = "#8c564b",
+    [LAT_BUFFER_WAIT] = "#e377c2", [LAT_DIE_WAIT] = "#1f77b4",   [LAT_GC] = "#d62728",
+    [LAT_SUSPEND] = "#ff7f0e",     [LAT_NAND] = "#2ca02c",       [LAT_READ_RETRY] = "#bcbd22",
+    [LAT_LINK] = "#17becf",
 };
 
 struct plot {
@@ -60,8 +60,19 @@ struct plot {
 
 /* Columns of the data files, for the gnuplot scripts (1-based). */
 enum {
-	COL_T = 1, COL_RIOPS, COL_WIOPS, COL_RMIB, COL_WMIB, COL_WAF, COL_WAF_INTERVAL, COL_GC_PER_S,
-	COL_ERASE_MEAN, COL_P50, COL_P99, COL_OUTSTANDING, COL_ZONES, /* then one per state */
+	COL_T = 1,
+	COL_RIOPS,
+	COL_WIOPS,
+	COL_RMIB,
+	COL_WMIB,
+	COL_WAF,
+	COL_WAF_INTERVAL,
+	COL_GC_PER_S,
+	COL_ERASE_MEAN,
+	COL_P50,
+	COL_P99,
+	COL_OUTSTANDING,
+	COL_ZONES,                                /* then one per state */
 	COL_PARTS = COL_ZONES + STATS_ZONE_STATES /* then one per part of the breakdown */
 };
 
@@ -154,7 +165,7 @@ static void add_record_ns(struct plot_ns *n, json_object *ns, double t)
 		bool have = n->have_prev && cmds > n->prev_parts_cmds;
 		n->part_used[p] |= sum > 0;
 		put(n->dat, have ? (double)(sum - n->prev_parts_sum[p]) /
-					   (double)(cmds - n->prev_parts_cmds) / 1e3
+				       (double)(cmds - n->prev_parts_cmds) / 1e3
 				 : NAN);
 		n->prev_parts_sum[p] = sum;
 	}
@@ -296,7 +307,8 @@ static void breakdown_script(FILE *gp, const struct plot *p)
 	unsigned charts = 0;
 	for (unsigned i = 0; i < p->nns; i++)
 		charts += has_breakdown(&p->ns[i]);
-	begin_png(gp, p, "breakdown.png", "Where the time went: the latency breakdown of the flash model",
+	begin_png(gp, p, "breakdown.png",
+		  "Where the time went: the latency breakdown of the flash model",
 		  "Mean per command in the interval (µs)");
 	fprintf(gp, "set multiplot layout %u,1\nset style fill solid 0.85 noborder\n", charts);
 	for (unsigned i = 0; i < p->nns; i++) {
@@ -310,11 +322,12 @@ static void breakdown_script(FILE *gp, const struct plot *p)
 		for (int top = LAT_PARTS - 1; top >= 0; top--) {
 			if (!p->ns[i].part_used[top])
 				continue;
-			fprintf(gp, "%s'%s/ns%u.dat' using 1:(0", first ? "plot " : ", ", p->tmpdir, i);
+			fprintf(gp, "%s'%s/ns%u.dat' using 1:(0", first ? "plot " : ", ", p->tmpdir,
+				i);
 			for (int part = 0; part <= top; part++)
 				fprintf(gp, "+$%d", COL_PARTS + part);
-			fprintf(gp, ") with filledcurves x1 lc rgb '%s' title '%s'", part_colors[top],
-				lat_part_names[top]);
+			fprintf(gp, ") with filledcurves x1 lc rgb '%s' title '%s'",
+				part_colors[top], lat_part_names[top]);
 			first = false;
 		}
 		fputc('\n', gp);
@@ -422,7 +435,7 @@ static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *inpu
 	for (size_t b = 0; b < nbands; b++)
 		for (int i = 0; i < LAT_PARTS; i++)
 			used[i] |= json_object_get_double(field(json_object_array_get_idx(bands, b),
-								 lat_part_names[i])) > 0;
+								lat_part_names[i])) > 0;
 	char path[128];
 	snprintf(path, sizeof(path), "%s/breakdown.dat", p->tmpdir);
 	FILE *dat = fopen(path, "w");
@@ -431,11 +444,13 @@ static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *inpu
 	for (size_t b = 0; b < nbands; b++) {
 		json_object *band = json_object_array_get_idx(bands, b);
 		json_object *range = field(band, "percentiles");
-		fprintf(dat, "\"p%g-p%g\"", json_object_get_double(json_object_array_get_idx(range, 0)),
+		fprintf(dat, "\"p%g-p%g\"",
+			json_object_get_double(json_object_array_get_idx(range, 0)),
 			json_object_get_double(json_object_array_get_idx(range, 1)));
 		for (int i = 0; i < LAT_PARTS; i++)
 			if (used[i])
-				fprintf(dat, " %.6g", json_object_get_double(field(band, lat_part_names[i])));
+				fprintf(dat, " %.6g",
+					json_object_get_double(field(band, lat_part_names[i])));
 		fputc('\n', dat);
 	}
 	if (fclose(dat))
@@ -448,13 +463,14 @@ static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *inpu
 	begin_png(gp, p, "breakdown.png", title, "Mean latency of the commands in the band (µs)");
 	fputs("set xlabel 'Commands between two latency percentiles'\n"
 	      "set style data histograms\nset style histogram rowstacked\n"
-	      "set style fill solid 0.85 border -1\nset boxwidth 0.7\n", gp);
+	      "set style fill solid 0.85 border -1\nset boxwidth 0.7\n",
+	      gp);
 	int col = 2;
 	for (int i = 0; i < LAT_PARTS; i++) {
 		if (!used[i])
 			continue;
-		fprintf(gp, "%s'%s' using %d%s lc rgb '%s' title '%s'", col == 2 ? "plot " : ", ", path,
-			col, col == 2 ? ":xtic(1)" : "", part_colors[i], lat_part_names[i]);
+		fprintf(gp, "%s'%s' using %d%s lc rgb '%s' title '%s'", col == 2 ? "plot " : ", ",
+			path, col, col == 2 ? ":xtic(1)" : "", part_colors[i], lat_part_names[i]);
 		col++;
 	}
 	fputc('\n', gp);
@@ -465,13 +481,15 @@ static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *inpu
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: nvemu plot FILE [--out DIR]   charts of a recorded run (nvemu --record FILE)\n"
-		     "       or of `nvemu sim --json` output (where each latency band's time went)\n"
-		     "  -o, --out DIR   where the PNGs go (default: FILE.plots)\n"
-		     "Writes latency-cdf.png, latency.png, iops.png, and when they apply waf.png,\n"
-		     "gc.png and breakdown.png (flash-model namespaces: where the time went, stacked)\n"
-		     "and zones.png (zoned namespaces); for sim output, breakdown.png (a stacked bar\n"
-		     "per latency band). Needs gnuplot.\n");
+	fprintf(
+	    out,
+	    "Usage: nvemu plot FILE [--out DIR]   charts of a recorded run (nvemu --record FILE)\n"
+	    "       or of `nvemu sim --json` output (where each latency band's time went)\n"
+	    "  -o, --out DIR   where the PNGs go (default: FILE.plots)\n"
+	    "Writes latency-cdf.png, latency.png, iops.png, and when they apply waf.png,\n"
+	    "gc.png and breakdown.png (flash-model namespaces: where the time went, stacked)\n"
+	    "and zones.png (zoned namespaces); for sim output, breakdown.png (a stacked bar\n"
+	    "per latency band). Needs gnuplot.\n");
 }
 
 int plot_main(int argc, char **argv)
@@ -513,10 +531,12 @@ int plot_main(int argc, char **argv)
 		json_object_put(sim);
 		rmdir(p.tmpdir);
 		if (rc)
-			fprintf(stderr, "nvemu plot: gnuplot failed (installed? scripts/install-deps adds "
-					"gnuplot-nox)\n");
+			fprintf(stderr,
+				"nvemu plot: gnuplot failed (installed? scripts/install-deps adds "
+				"gnuplot-nox)\n");
 		else
-			printf("nvemu plot: the breakdown of %s drawn in %s/breakdown.png\n", input, p.out_dir);
+			printf("nvemu plot: the breakdown of %s drawn in %s/breakdown.png\n", input,
+			       p.out_dir);
 		return rc ? 1 : 0;
 	}
 	json_object_put(sim);

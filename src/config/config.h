@@ -76,11 +76,11 @@ struct ssd_params {
 	uint64_t write_buffer_kib;
 
 	/* Controller front end (flash/front.h): firmware cores and the host link. */
-	uint32_t fw_cores;      /* 0: no firmware-core model */
-	uint64_t fw_core_ns;    /* core time per command */
-	uint32_t link_gen;      /* PCIe generation; 0: no link model */
+	uint32_t fw_cores;   /* 0: no firmware-core model */
+	uint64_t fw_core_ns; /* core time per command */
+	uint32_t link_gen;   /* PCIe generation; 0: no link model */
 	uint32_t link_lanes;
-	double link_efficiency; /* share of the raw rate left for data */
+	double link_efficiency;       /* share of the raw rate left for data */
 	double link_write_efficiency; /* host to drive; 0: link_efficiency */
 
 	double read_retry_pcent; /* reads that need retries */

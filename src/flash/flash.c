@@ -14,18 +14,18 @@
 #define NO_PAGE UINT64_MAX
 
 const char *const lat_part_names[LAT_PARTS] = {
-	[LAT_FW_WAIT] = "firmware_wait", [LAT_CONTROLLER] = "controller",
-	[LAT_MAP_MISS] = "map_miss",     [LAT_BUFFER_WAIT] = "buffer_wait",
-	[LAT_DIE_WAIT] = "die_wait",     [LAT_GC] = "gc",
-	[LAT_SUSPEND] = "suspend",       [LAT_NAND] = "nand",
-	[LAT_READ_RETRY] = "read_retry", [LAT_LINK] = "link",
+    [LAT_FW_WAIT] = "firmware_wait", [LAT_CONTROLLER] = "controller",
+    [LAT_MAP_MISS] = "map_miss",     [LAT_BUFFER_WAIT] = "buffer_wait",
+    [LAT_DIE_WAIT] = "die_wait",     [LAT_GC] = "gc",
+    [LAT_SUSPEND] = "suspend",       [LAT_NAND] = "nand",
+    [LAT_READ_RETRY] = "read_retry", [LAT_LINK] = "link",
 };
 
 /* A plane's read timeline and page register. */
 struct plane {
 	/* End of its latest sense. With read_planes=die or multi, plane 0's stands for the die's. */
 	uint64_t free_at;
-	uint64_t page;       /* NAND page in the register; for host reads only while reg_valid says so */
+	uint64_t page; /* NAND page in the register; for host reads only while reg_valid says so */
 	uint64_t page_ready; /* when that page was in the register */
 };
 
@@ -40,10 +40,10 @@ struct op_ring {
 
 /* A multi-plane program being gathered on a die. */
 struct open_group {
-	uint64_t group;       /* the program group */
-	uint64_t start, end;  /* its program */
-	uint64_t floor;       /* the die's work before it ended here: copies into it read from then */
-	uint32_t index;       /* of the latest page that joined it; NO_INDEX: none open */
+	uint64_t group;      /* the program group */
+	uint64_t start, end; /* its program */
+	uint64_t floor; /* the die's work before it ended here: copies into it read from then */
+	uint32_t index; /* of the latest page that joined it; NO_INDEX: none open */
 };
 
 struct die {
@@ -117,7 +117,8 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		return NULL;
 	}
 	if (p->pages_per_block % p->pages_per_nand_page) {
-		errorf(err, errlen, "pages_per_block (%u) is not a multiple of pages_per_nand_page (%u)",
+		errorf(err, errlen,
+		       "pages_per_block (%u) is not a multiple of pages_per_nand_page (%u)",
 		       p->pages_per_block, p->pages_per_nand_page);
 		return NULL;
 	}
@@ -132,22 +133,22 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 		goto oom;
 	uint32_t group_pages = p->planes_per_lun * p->pages_per_nand_page;
 	f->geo = (struct flash_geometry){
-		.channels = p->channels,
-		.dies = (uint32_t)dies,
-		.planes = p->planes_per_lun,
-		.nand_page_pages = p->pages_per_nand_page,
-		.group_pages = group_pages,
-		.units_per_die = p->blocks_per_plane,
-		.pages_per_unit = (uint32_t)pages_per_unit,
-		.page_bytes = (uint32_t)page_bytes,
-		.units = units,
-		.pages = units * pages_per_unit,
-		.by_planes = divisor(p->planes_per_lun),
-		.by_units_per_die = divisor(p->blocks_per_plane),
-		.by_pages_per_unit = divisor((uint32_t)pages_per_unit),
-		.by_pages_per_die = divisor((uint32_t)(pages_per_unit * p->blocks_per_plane)),
-		.by_nand_page_pages = divisor(p->pages_per_nand_page),
-		.by_group_pages = divisor(group_pages),
+	    .channels = p->channels,
+	    .dies = (uint32_t)dies,
+	    .planes = p->planes_per_lun,
+	    .nand_page_pages = p->pages_per_nand_page,
+	    .group_pages = group_pages,
+	    .units_per_die = p->blocks_per_plane,
+	    .pages_per_unit = (uint32_t)pages_per_unit,
+	    .page_bytes = (uint32_t)page_bytes,
+	    .units = units,
+	    .pages = units * pages_per_unit,
+	    .by_planes = divisor(p->planes_per_lun),
+	    .by_units_per_die = divisor(p->blocks_per_plane),
+	    .by_pages_per_unit = divisor((uint32_t)pages_per_unit),
+	    .by_pages_per_die = divisor((uint32_t)(pages_per_unit * p->blocks_per_plane)),
+	    .by_nand_page_pages = divisor(p->pages_per_nand_page),
+	    .by_group_pages = divisor(group_pages),
 	};
 	f->read_ns[0] = p->page_read_ns;
 	f->program_ns[0] = p->page_program_ns;
@@ -213,10 +214,7 @@ const struct flash_geometry *flash_geometry(const struct flash *f)
 	return &f->geo;
 }
 
-static inline uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
+static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 static inline void note_busy(struct flash *f, uint64_t until)
 {
@@ -229,10 +227,7 @@ static inline void die_busy(struct flash *f, const struct die *die)
 	f->busy_until[die - f->dies] = max_u64(die->free_at, die->reads_end);
 }
 
-void flash_advance(struct flash *f, uint64_t now)
-{
-	calendar_advance(&f->channels, now);
-}
+void flash_advance(struct flash *f, uint64_t now) { calendar_advance(&f->channels, now); }
 
 /* One page over die d's channel from `ready` on; its wait and transfer go to `parts`. */
 static inline uint64_t transfer(struct flash *f, uint32_t channel, uint64_t ready,
@@ -357,9 +352,11 @@ static inline struct plane *lane_of(struct flash *f, uint32_t d, uint32_t plane)
  * Senses NAND page `nand_page` (on `plane` of die d) for the host; returns when it is in the
  * page register. `duration`: tR plus `extra` (read retries).
  */
-static inline __attribute__((always_inline)) uint64_t
-host_sense(struct flash *f, uint32_t d, uint64_t nand_page, uint32_t plane, uint64_t ready,
-	   uint64_t duration, uint64_t extra, struct lat_parts *parts)
+static inline __attribute__((always_inline)) uint64_t host_sense(struct flash *f, uint32_t d,
+								 uint64_t nand_page, uint32_t plane,
+								 uint64_t ready, uint64_t duration,
+								 uint64_t extra,
+								 struct lat_parts *parts)
 {
 	struct die *die = &f->dies[d];
 	struct plane *pl = &f->planes[(uint64_t)d * f->geo.planes + plane];
@@ -392,7 +389,8 @@ host_sense(struct flash *f, uint32_t d, uint64_t nand_page, uint32_t plane, uint
 		start = suspending_start(f, die, lane->free_at, ready, duration + extra, &suspend);
 	if (parts) {
 		/* Without the drive's own work the read would have started here. */
-		uint64_t host_start = max_u64(max_u64(ready, lane->free_at), min_u64(start, host_free));
+		uint64_t host_start =
+		    max_u64(max_u64(ready, lane->free_at), min_u64(start, host_free));
 		host_start = min_u64(host_start, start);
 		lat_add(parts, LAT_DIE_WAIT, host_start - ready);
 		lat_add(parts, LAT_GC, start - host_start);
@@ -445,9 +443,11 @@ static inline bool joins_group(const struct open_group *g, uint64_t group, uint3
  * (`loaded`): it joins its stream's open group when it can, else starts a program of its own
  * after the die's work. Returns when its program ends.
  */
-static inline __attribute__((always_inline)) uint64_t
-program_loaded(struct flash *f, uint32_t d, uint64_t group, uint32_t index, uint64_t loaded,
-	       unsigned flags, struct lat_parts *parts)
+static inline __attribute__((always_inline)) uint64_t program_loaded(struct flash *f, uint32_t d,
+								     uint64_t group, uint32_t index,
+								     uint64_t loaded,
+								     unsigned flags,
+								     struct lat_parts *parts)
 {
 	struct die *die = &f->dies[d];
 	struct open_group *g = &die->open[flags & FLASH_GC ? 1 : 0];
@@ -470,7 +470,8 @@ program_loaded(struct flash *f, uint32_t d, uint64_t group, uint32_t index, uint
 		uint64_t floor = max_u64(die->free_at, die->reads_end);
 		start = max_u64(loaded, floor);
 		end = start + duration;
-		host_start = max_u64(loaded, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
+		host_start =
+		    max_u64(loaded, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
 		g->group = group;
 		g->floor = die->free_at;
 		die->reg_valid = 0;
@@ -530,7 +531,8 @@ uint64_t flash_copy(struct flash *f, uint64_t from, unsigned from_flags, uint64_
 		sensed = max_u64(ready, pl->page_ready);
 	} else {
 		uint64_t floor = joins ? g->floor : die->free_at;
-		sensed = max_u64(max_u64(ready, floor), lane->free_at) + f->read_ns[from_flags & FLASH_SLC];
+		sensed = max_u64(max_u64(ready, floor), lane->free_at) +
+			 f->read_ns[from_flags & FLASH_SLC];
 		lane->free_at = sensed;
 		die->reads_end = max_u64(die->reads_end, sensed);
 		die_busy(f, die);
@@ -549,7 +551,8 @@ static uint64_t die_op(struct flash *f, struct die *die, uint64_t ready, uint64_
 		       unsigned flags, struct lat_parts *parts)
 {
 	uint64_t start = max_u64(max_u64(ready, die->free_at), die->reads_end);
-	uint64_t host_start = max_u64(ready, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
+	uint64_t host_start =
+	    max_u64(ready, min_u64(start, max_u64(die->host_free_at, die->reads_end)));
 	uint64_t end = start + duration;
 	if (f->read_suspend)
 		ops_push(die, start, end);

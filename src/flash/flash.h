@@ -70,8 +70,10 @@ struct flash_geometry {
 
 /* Operation flags. */
 enum {
-	FLASH_SLC = 1, /* the page is in a block written in SLC mode (slc_read_ns, slc_program_ns) */
-	FLASH_GC = 2,  /* the work is the drive's own (GC, folding): a host op behind it counts LAT_GC */
+	FLASH_SLC =
+	    1, /* the page is in a block written in SLC mode (slc_read_ns, slc_program_ns) */
+	FLASH_GC =
+	    2, /* the work is the drive's own (GC, folding): a host op behind it counts LAT_GC */
 };
 
 struct flash;

@@ -30,20 +30,22 @@ struct front *front_create(const struct ssd_params *p, uint32_t page_bytes, char
 	if (!fr->core_free_at)
 		goto oom;
 	double efficiency[2] = {
-		[LINK_TO_DRIVE] = p->link_write_efficiency ? p->link_write_efficiency
-							   : p->link_efficiency,
-		[LINK_TO_HOST] = p->link_efficiency,
+	    [LINK_TO_DRIVE] =
+		p->link_write_efficiency ? p->link_write_efficiency : p->link_efficiency,
+	    [LINK_TO_HOST] = p->link_efficiency,
 	};
 	for (int dir = 0; dir < 2; dir++) {
 		uint64_t xfer_ns = 0;
 		if (p->link_gen) {
-			double rate = lane_bytes_per_s(p->link_gen) * p->link_lanes * efficiency[dir];
+			double rate =
+			    lane_bytes_per_s(p->link_gen) * p->link_lanes * efficiency[dir];
 			if (dir == LINK_TO_HOST)
 				fr->link_bytes_per_s = rate;
 			xfer_ns = (uint64_t)llround(page_bytes * 1e9 / rate);
 			if (xfer_ns == 0 || xfer_ns >= UINT32_MAX) {
-				errorf(err, errlen, "host link: %u-byte pages take %llu ns to cross",
-				       page_bytes, (unsigned long long)xfer_ns);
+				errorf(err, errlen,
+				       "host link: %u-byte pages take %llu ns to cross", page_bytes,
+				       (unsigned long long)xfer_ns);
 				front_destroy(fr);
 				return NULL;
 			}
@@ -77,10 +79,7 @@ uint32_t front_first_core(const struct front *fr)
 	return best;
 }
 
-double front_link_bytes_per_s(const struct front *fr)
-{
-	return fr->link_bytes_per_s;
-}
+double front_link_bytes_per_s(const struct front *fr) { return fr->link_bytes_per_s; }
 
 void front_advance(struct front *fr, uint64_t now)
 {

@@ -57,10 +57,7 @@ static inline uint64_t front_command(struct front *fr, uint64_t now, struct lat_
 }
 
 /* Whether the host link is modelled (link_gen > 0): otherwise front_link returns `ready`. */
-static inline bool front_has_link(const struct front *fr)
-{
-	return fr->link[0].xfer_ns != 0;
-}
+static inline bool front_has_link(const struct front *fr) { return fr->link[0].xfer_ns != 0; }
 
 enum link_direction { LINK_TO_DRIVE, LINK_TO_HOST };
 

@@ -63,7 +63,7 @@ struct lat_pages {
 };
 
 static inline struct lat_parts *lat_pages_begin(struct lat_pages *lp, struct lat_parts *out,
-						 uint64_t npages)
+						uint64_t npages)
 {
 	lp->out = out;
 	lp->several = out && npages > 1;

@@ -92,8 +92,9 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 		return NULL;
 	}
 	/* read_retry_pcent as a threshold on a 64-bit draw (100 % must always retry). */
-	s->retry_below = params->read_retry_pcent >= 100 ? UINT64_MAX
-			 : (uint64_t)(params->read_retry_pcent / 100 * 0x1p64);
+	s->retry_below = params->read_retry_pcent >= 100
+			     ? UINT64_MAX
+			     : (uint64_t)(params->read_retry_pcent / 100 * 0x1p64);
 	s->slc_on = params->slc_static_bytes || params->slc_dynamic_bytes;
 
 	/* calloc of large arrays maps zero pages lazily: untouched table parts cost no RAM. */
@@ -113,8 +114,9 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	if (params->map_cache_bytes)
 		s->map = map_cache_create(s);
 	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->dies || !s->die_full ||
-	    (params->gc_policy == GC_GREEDY && !s->bucket_head) || init_stream(&s->host, s->geo.dies) ||
-	    init_stream(&s->gc, s->geo.dies) || (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
+	    (params->gc_policy == GC_GREEDY && !s->bucket_head) ||
+	    init_stream(&s->host, s->geo.dies) || init_stream(&s->gc, s->geo.dies) ||
+	    (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
 	    (params->map_cache_bytes && !s->map)) {
 		ssd_destroy(s);
 		errorf(err, errlen, "out of memory");
@@ -232,14 +234,17 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		/* The entry is updated in controller memory; loading it is not on the host's path. */
 		if (s->map)
 			map_cache_access(s, lpage, true, start, NULL);
-		uint64_t arrived = s->has_link ? front_link(s->front, LINK_TO_DRIVE, start, pp) : start;
+		uint64_t arrived =
+		    s->has_link ? front_link(s->front, LINK_TO_DRIVE, start, pp) : start;
 		uint64_t ready = buffered ? flash_buffer_admit(s->flash, arrived) : arrived;
 		lat_add(pp, LAT_BUFFER_WAIT, ready - arrived);
 		/* Media written in place keeps a page where it is. */
-		uint64_t ppn = old && s->params.in_place_writes ? old - 1
-								 : host_place(s, (uint32_t)lpage, start);
+		uint64_t ppn = old && s->params.in_place_writes
+				   ? old - 1
+				   : host_place(s, (uint32_t)lpage, start);
 		unsigned flags = page_flags(s, ppn);
-		uint64_t programmed = flash_program(s->flash, ppn, ready, flags, on_nand ? pp : NULL);
+		uint64_t programmed =
+		    flash_program(s->flash, ppn, ready, flags, on_nand ? pp : NULL);
 		flash_buffer_release(s->flash, programmed);
 		s->count.slc_pages_written += flags & FLASH_SLC;
 		lat_page_end(&lp, on_nand ? programmed : ready, &done);
@@ -280,13 +285,15 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 			end = start + s->params.unmapped_read_ns;
 			lat_add(pp, LAT_CONTROLLER, s->params.unmapped_read_ns);
 		} else {
-			uint64_t ready = s->map ? map_cache_access(s, lpage, false, start, pp) : start;
+			uint64_t ready =
+			    s->map ? map_cache_access(s, lpage, false, start, pp) : start;
 			uint64_t retry = 0;
 			if (s->retry_below && ftl_random(s) < s->retry_below) {
 				retry = s->params.read_retry_ns;
 				s->count.read_retries++;
 			}
-			end = flash_read(s->flash, mapped - 1, ready, page_flags(s, mapped - 1), retry, pp);
+			end = flash_read(s->flash, mapped - 1, ready, page_flags(s, mapped - 1),
+					 retry, pp);
 			end += s->params.controller_read_ns;
 			lat_add(pp, LAT_CONTROLLER, s->params.controller_read_ns);
 		}

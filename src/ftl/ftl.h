@@ -41,8 +41,8 @@ struct ssd_counters {
 	uint64_t slc_pages_folded;  /* pages moved from SLC blocks to native ones */
 	uint64_t slc_cache_bytes;   /* the SLC cache's size now (it shrinks as the drive fills) */
 	uint64_t slc_used_bytes;    /* of it, in SLC-mode blocks now */
-	uint64_t map_hits, map_misses;  /* mapping cache, per translation page looked up */
-	uint64_t map_pages_written;     /* translation pages programmed back (in nand_pages_written) */
+	uint64_t map_hits, map_misses; /* mapping cache, per translation page looked up */
+	uint64_t map_pages_written; /* translation pages programmed back (in nand_pages_written) */
 };
 
 /* Returns NULL with a message in err when the parameters cannot describe a working device. */

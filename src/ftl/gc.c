@@ -440,7 +440,8 @@ static uint32_t pick_host_die(struct ssd *s, const bool *full)
 {
 	struct stream *host = &s->host;
 	uint32_t d = host->cursor;
-	if (host->open_unit[d] != NO_UNIT && flash_mod(&s->geo.by_group_pages, host->next_page[d]) != 0 && !full[d])
+	if (host->open_unit[d] != NO_UNIT &&
+	    flash_mod(&s->geo.by_group_pages, host->next_page[d]) != 0 && !full[d])
 		return d;
 	return flash_first_free_die(s->flash, d, full);
 }
@@ -572,14 +573,16 @@ static int check_fold_list(struct ssd *s, uint32_t d, char *err, size_t errlen)
 	for (uint32_t u = s->dies[d].fold_head; u != NO_UNIT; u = s->fold_next[u]) {
 		if (!s->units[u].slc || s->units[u].state != UNIT_CLOSED ||
 		    flash_unit_die(&s->geo, u) != d || ++listed > s->geo.units_per_die)
-			return errorf(err, errlen, "die %u fold list holds unit %u (slc %u, state %u)",
-				      d, u, s->units[u].slc, s->units[u].state);
+			return errorf(err, errlen,
+				      "die %u fold list holds unit %u (slc %u, state %u)", d, u,
+				      s->units[u].slc, s->units[u].state);
 	}
 	for (uint64_t u = first; u < first + s->geo.units_per_die; u++)
 		closed_slc += s->units[u].slc && s->units[u].state == UNIT_CLOSED;
 	if (listed != closed_slc)
-		return errorf(err, errlen, "die %u: %" PRIu64 " closed SLC units, %" PRIu64 " to fold",
-			      d, closed_slc, listed);
+		return errorf(err, errlen,
+			      "die %u: %" PRIu64 " closed SLC units, %" PRIu64 " to fold", d,
+			      closed_slc, listed);
 	return 0;
 }
 
@@ -606,8 +609,8 @@ int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 			uint32_t v = relocating[i];
 			if (v != NO_UNIT &&
 			    (s->units[v].state != UNIT_VICTIM || flash_unit_die(&s->geo, v) != d))
-				return errorf(err, errlen, "die %u: unit %u relocated in state %u", d,
-					      v, s->units[v].state);
+				return errorf(err, errlen, "die %u: unit %u relocated in state %u",
+					      d, v, s->units[v].state);
 		}
 		if (s->slc_on && check_fold_list(s, d, err, errlen))
 			return -1;

@@ -84,10 +84,7 @@ static void push_mru(struct map_cache *m, uint32_t i)
 	m->mru = i;
 }
 
-static uint32_t tpage_die(const struct ssd *s, uint32_t tpage)
-{
-	return tpage % s->geo.dies;
-}
+static uint32_t tpage_die(const struct ssd *s, uint32_t tpage) { return tpage % s->geo.dies; }
 
 uint64_t map_cache_access(struct ssd *s, uint64_t lpn, bool write, uint64_t ready,
 			  struct lat_parts *parts)

@@ -62,7 +62,8 @@ static uint16_t ssd_ns_unmap(struct ns *ns, struct ns_io *io)
 	io->done_ns = io->now_ns;
 	/* Only whole pages leave the mapping; a partial page stays mapped, now partly zero. */
 	if (end > first)
-		io->done_ns = ssd_trim(s->model, first, (uint32_t)(end - first), io->now_ns, io->parts);
+		io->done_ns =
+		    ssd_trim(s->model, first, (uint32_t)(end - first), io->now_ns, io->parts);
 	return NVME_SC_SUCCESS;
 }
 

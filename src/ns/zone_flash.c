@@ -164,11 +164,12 @@ static uint64_t program_pages(struct zone_flash *zf, uint64_t zone, uint64_t fir
 	uint64_t done = start;
 	for (uint64_t p = first; p < end; p++) {
 		lat_page_begin(&lp);
-		uint64_t arrived = zf->has_link ? front_link(zf->front, LINK_TO_DRIVE, start, pp) : start;
+		uint64_t arrived =
+		    zf->has_link ? front_link(zf->front, LINK_TO_DRIVE, start, pp) : start;
 		uint64_t ready = buffered ? flash_buffer_admit(zf->flash, arrived) : arrived;
 		lat_add(pp, LAT_BUFFER_WAIT, ready - arrived);
-		uint64_t programmed = flash_program(zf->flash, zone_ppn(zf, zone, p), ready, 0,
-						    on_nand ? pp : NULL);
+		uint64_t programmed =
+		    flash_program(zf->flash, zone_ppn(zf, zone, p), ready, 0, on_nand ? pp : NULL);
 		flash_buffer_release(zf->flash, programmed);
 		lat_page_end(&lp, on_nand ? programmed : ready, &done);
 	}
@@ -256,7 +257,8 @@ static uint64_t pad_die(struct zone_flash *zf, uint64_t zone, uint32_t i, uint64
 	uint64_t done = start;
 	for (uint64_t in_die = from; in_die < to; in_die++) {
 		uint64_t p = in_die * zf->dies_per_zone + i;
-		done = max_u64(done, flash_program(zf->flash, zone_ppn(zf, zone, p), start, 0, NULL));
+		done =
+		    max_u64(done, flash_program(zf->flash, zone_ppn(zf, zone, p), start, 0, NULL));
 		zf->nand_pages++;
 	}
 	return done;

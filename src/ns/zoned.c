@@ -78,9 +78,11 @@ static uint16_t zoned_store(struct ns *ns, struct ns_io *io, bool append)
 	uint64_t from = w.committed_from << zn->lba_shift, to = w.committed_to << zn->lba_shift;
 	uint64_t done;
 	if (w.conventional)
-		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns, io->parts);
+		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns,
+					    io->parts);
 	else if (to > from)
-		done = zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns, io->parts);
+		done =
+		    zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns, io->parts);
 	else /* held in the ZRWA: controller memory, no NAND yet */
 		done = zone_flash_command(zn->flash, io->now_ns, io->parts);
 	io->done_ns = done;
@@ -158,8 +160,8 @@ static void commit_zone(void *ctx, uint64_t zone, uint64_t from, uint64_t to, ui
 			uint64_t *done)
 {
 	struct zoned_ns *zn = ctx;
-	raise_done(done, zone_flash_commit(zn->flash, zone, from << zn->lba_shift, to << zn->lba_shift,
-				      false, now, NULL));
+	raise_done(done, zone_flash_commit(zn->flash, zone, from << zn->lba_shift,
+					   to << zn->lba_shift, false, now, NULL));
 }
 
 static uint16_t zoned_send(struct ns *ns, struct zone_send *cmd)

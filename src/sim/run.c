@@ -323,8 +323,8 @@ void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_
 		if (!heap.items)
 			abort();
 		for (uint32_t i = 0; i < queue_depth && MAY_ISSUE(start); i++)
-			heap_push(&heap,
-				  (struct in_flight){issue(target, &io, start, r, page_bytes), start});
+			heap_push(&heap, (struct in_flight){
+					     issue(target, &io, start, r, page_bytes), start});
 		while (heap.count) {
 			struct in_flight ev = heap.items[0];
 			histogram_record(latency, ev.done - ev.issued);

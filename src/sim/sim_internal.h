@@ -149,8 +149,8 @@ struct phase_result {
  * until the source ends, `max_bytes` (0 = no limit) have been issued or `max_ns` (0 = none) of
  * virtual time has passed. Advances *now to the last completion.
  */
-void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_depth, uint64_t max_bytes,
-	       uint64_t max_ns, uint64_t *now, const char *label, bool progress,
+void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_depth,
+	       uint64_t max_bytes, uint64_t max_ns, uint64_t *now, const char *label, bool progress,
 	       struct phase_result *out);
 
 #endif

@@ -29,12 +29,13 @@ struct options {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: nvemu sim [--preset NAME|FILE] [-o key=value]... [--seed N] [--json] [--quiet]\n"
-		"       nvemu sim --list-keys\n"
-		"Runs the SSD model in virtual time (zoned when a zone key is given, as in the\n"
-		"femu-zns and wd-zn540-8tb presets). Presets: see presets/ (docs/validation.md).\n"
-		"Example: nvemu sim --json -o workload=randwrite -o op_pcent=7\n");
+	fprintf(
+	    out,
+	    "usage: nvemu sim [--preset NAME|FILE] [-o key=value]... [--seed N] [--json] [--quiet]\n"
+	    "       nvemu sim --list-keys\n"
+	    "Runs the SSD model in virtual time (zoned when a zone key is given, as in the\n"
+	    "femu-zns and wd-zn540-8tb presets). Presets: see presets/ (docs/validation.md).\n"
+	    "Example: nvemu sim --json -o workload=randwrite -o op_pcent=7\n");
 }
 
 /* A key goes to the model's table if it knows it, else to the workload's. */
@@ -86,7 +87,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'l':
 			printf("Model keys (-o, preset files, the daemon's ssd namespaces):\n");
 			config_print_keys(&ssd_config_table, stdout);
-			printf("Zone keys (the zoned kind; any of them makes the simulated device zoned):\n");
+			printf(
+			    "Zone keys (the zoned kind; any of them makes the simulated device zoned):\n");
 			config_print_keys(&zoned_config_table, stdout);
 			printf("Workload keys (nvemu sim only):\n");
 			config_print_keys(&sim_config_table, stdout);
@@ -199,7 +201,8 @@ static void add_pieces_json(json_object *j, const struct ssd_counters *a,
 	json_object_object_add(j, "slc_cache_bytes", json_object_new_uint64(a->slc_cache_bytes));
 	json_object_object_add(j, "slc_used_bytes", json_object_new_uint64(a->slc_used_bytes));
 	json_object_object_add(j, "map_hits", json_object_new_uint64(a->map_hits - b->map_hits));
-	json_object_object_add(j, "map_misses", json_object_new_uint64(a->map_misses - b->map_misses));
+	json_object_object_add(j, "map_misses",
+			       json_object_new_uint64(a->map_misses - b->map_misses));
 	json_object_object_add(j, "map_pages_written",
 			       json_object_new_uint64(a->map_pages_written - b->map_pages_written));
 }
@@ -214,10 +217,11 @@ static json_object *breakdown_json(const struct phase_result *r)
 	for (int i = 0; i < LAT_PARTS; i++) {
 		const struct histogram *h = &r->breakdown->part[i];
 		json_object *part = json_object_new_object();
-		json_object_object_add(part, "mean", json_object_new_double(
-						h->count ? h->sum / (double)h->count / 1e3 : 0));
-		json_object_object_add(part, "p99", json_object_new_double(
-						(double)histogram_quantile(h, 0.99) / 1e3));
+		json_object_object_add(
+		    part, "mean",
+		    json_object_new_double(h->count ? h->sum / (double)h->count / 1e3 : 0));
+		json_object_object_add(
+		    part, "p99", json_object_new_double((double)histogram_quantile(h, 0.99) / 1e3));
 		json_object_object_add(parts, lat_part_names[i], part);
 	}
 	return parts;
@@ -228,7 +232,8 @@ static json_object *bands_json(const struct phase_result *r)
 	json_object *list = json_object_new_array();
 	for (size_t b = 0; b < BANDS; b++) {
 		double mean[LAT_PARTS];
-		breakdown_band(r->breakdown, r->latency, bands[b][0] / 100, bands[b][1] / 100, mean);
+		breakdown_band(r->breakdown, r->latency, bands[b][0] / 100, bands[b][1] / 100,
+			       mean);
 		json_object *band = json_object_new_object(), *range = json_object_new_array();
 		json_object_array_add(range, json_object_new_double(bands[b][0]));
 		json_object_array_add(range, json_object_new_double(bands[b][1]));
@@ -313,7 +318,8 @@ static void report(const struct options *o, const struct sim_target *t,
 		json_object_object_add(j, "waf_theory_greedy_uniform", json_object_new_double(theory));
 		json_object_object_add(j, "logical_bytes", json_object_new_uint64(logical_bytes));
 		json_object_object_add(j, "page_bytes", json_object_new_uint64(t->page_bytes));
-		json_object_object_add(j, "kind", json_object_new_string(t->zones ? "zoned" : "ssd"));
+		json_object_object_add(j, "kind",
+				       json_object_new_string(t->zones ? "zoned" : "ssd"));
 		json_object_object_add(j, "seed", json_object_new_uint64(o->ssd.seed));
 		if (r->breakdown) {
 			json_object_object_add(j, "breakdown_us", breakdown_json(r));
@@ -413,7 +419,8 @@ int sim_main(int argc, char **argv)
 	if (!max_bytes && !trace)
 		max_bytes = footprint * page_bytes;
 	uint64_t max_ns = (uint64_t)(o.sim.duration_s * 1e9);
-	run_phase(&target, src, o.sim.queue_depth, max_bytes, max_ns, &now, "measured", !o.quiet, &r);
+	run_phase(&target, src, o.sim.queue_depth, max_bytes, max_ns, &now, "measured", !o.quiet,
+		  &r);
 	if (trace && trace_skipped(trace))
 		fprintf(stderr, "sim: %" PRIu64 " trace lines skipped (not I/O or not understood)\n",
 			trace_skipped(trace));

@@ -25,7 +25,8 @@ int target_open(struct sim_target *t, const struct ssd_params *sp, const struct 
 		return 0;
 	}
 	uint64_t cap = zoned_capacity_bytes(zp, sp);
-	struct zone_flash_layout layout = {.channels = zp->zone_channels, .ways = zp->zone_ways,
+	struct zone_flash_layout layout = {.channels = zp->zone_channels,
+					   .ways = zp->zone_ways,
 					   .zone_cap_bytes = cap,
 					   .finish = (enum zone_finish_policy)zp->finish};
 	t->zones = zone_flash_create(sp, &layout, err, errlen);
@@ -66,8 +67,9 @@ static uint64_t by_zone(struct sim_target *t, uint64_t lpn, uint32_t npages, uin
 		uint64_t n = end - lpn < t->zone_pages - off ? end - lpn : t->zone_pages - off;
 		uint64_t from = off * t->page_bytes, to = (off + n) * t->page_bytes;
 		lat_page_begin(&lp);
-		uint64_t part_done = write ? zone_flash_commit(t->zones, zone, from, to, false, now, pp)
-					   : zone_flash_read(t->zones, zone, from, to, now, pp);
+		uint64_t part_done =
+		    write ? zone_flash_commit(t->zones, zone, from, to, false, now, pp)
+			  : zone_flash_read(t->zones, zone, from, to, now, pp);
 		lat_page_end(&lp, part_done, &done);
 		lpn += n;
 	}
@@ -79,10 +81,14 @@ uint64_t target_zoned_io(struct sim_target *t, uint8_t op, uint64_t lpn, uint32_
 			 uint64_t now, struct lat_parts *parts)
 {
 	switch (op) {
-	case IO_READ: return by_zone(t, lpn, npages, now, parts, false);
-	case IO_WRITE: return by_zone(t, lpn, npages, now, parts, true);
-	case IO_FLUSH: return zone_flash_flush(t->zones, now, parts);
-	default: return zone_flash_command(t->zones, now, parts); /* trims: refused earlier */
+	case IO_READ:
+		return by_zone(t, lpn, npages, now, parts, false);
+	case IO_WRITE:
+		return by_zone(t, lpn, npages, now, parts, true);
+	case IO_FLUSH:
+		return zone_flash_flush(t->zones, now, parts);
+	default:
+		return zone_flash_command(t->zones, now, parts); /* trims: refused earlier */
 	}
 }
 
@@ -95,12 +101,12 @@ void target_counters(struct sim_target *t, struct ssd_counters *out)
 	struct zone_flash_counters c;
 	zone_flash_get_counters(t->zones, &c);
 	*out = (struct ssd_counters){
-		.host_pages_written = c.host_pages,
-		.nand_pages_written = c.nand_pages,
-		.erases = c.erases,
-		.erase_min = c.erase_min,
-		.erase_max = c.erase_max,
-		.erase_mean = c.erase_mean,
-		.waf = c.host_pages ? (double)c.nand_pages / (double)c.host_pages : 0,
+	    .host_pages_written = c.host_pages,
+	    .nand_pages_written = c.nand_pages,
+	    .erases = c.erases,
+	    .erase_min = c.erase_min,
+	    .erase_max = c.erase_max,
+	    .erase_mean = c.erase_mean,
+	    .waf = c.host_pages ? (double)c.nand_pages / (double)c.host_pages : 0,
 	};
 }

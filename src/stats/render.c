@@ -391,7 +391,10 @@ static void latency_family(FILE *out, const struct stats_snapshot *snap)
 				 &snap->ns[i].latency);
 }
 
-static bool has_breakdown(const struct stats_ns_snapshot *ns) { return !stats_breakdown_na_reason(ns); }
+static bool has_breakdown(const struct stats_ns_snapshot *ns)
+{
+	return !stats_breakdown_na_reason(ns);
+}
 
 /* One histogram per part of the breakdown, told apart by a `part` label. */
 static void breakdown_family(FILE *out, const struct stats_snapshot *snap)

@@ -89,8 +89,8 @@ static void write_parts(FILE *out, const struct lat_parts *parts, bool json)
 		if (!parts->ns[p])
 			continue;
 		if (json)
-			fprintf(out, "%s\"%s\":%" PRIu64, first ? ",\"parts_ns\":{" : ",", lat_part_names[p],
-				parts->ns[p]);
+			fprintf(out, "%s\"%s\":%" PRIu64, first ? ",\"parts_ns\":{" : ",",
+				lat_part_names[p], parts->ns[p]);
 		else
 			fprintf(out, " %s=%.3f", lat_part_names[p], (double)parts->ns[p] / 1e3);
 		first = false;
@@ -108,12 +108,12 @@ static void write_event(struct stats_trace *t, const struct nvme_trace_event *ev
 			"{\"t_ns\":%" PRId64 ",\"qid\":%u,\"opcode\":\"%s\",\"opc\":%u,\"nsid\":%u,"
 			"\"slba\":%" PRIu64 ",\"nlb\":%u,\"status\":%u,\"model_ns\":%" PRIu64
 			",\"total_ns\":%" PRIu64,
-			at, ev->qid, opcode_name(ev->opcode), ev->opcode, ev->nsid, ev->slba, ev->nlb,
-			ev->status, model, total);
+			at, ev->qid, opcode_name(ev->opcode), ev->opcode, ev->nsid, ev->slba,
+			ev->nlb, ev->status, model, total);
 	else
 		fprintf(t->out, "%14.3f %5u %-14s %5u %14" PRIu64 " %6u 0x%04x %12.3f %12.3f",
-			(double)at / 1e3, ev->qid, opcode_name(ev->opcode), ev->nsid, ev->slba, ev->nlb,
-			ev->status, (double)model / 1e3, (double)total / 1e3);
+			(double)at / 1e3, ev->qid, opcode_name(ev->opcode), ev->nsid, ev->slba,
+			ev->nlb, ev->status, (double)model / 1e3, (double)total / 1e3);
 	write_parts(t->out, &ev->parts, t->json);
 	fputs(t->json ? "}\n" : "\n", t->out);
 	t->events++;
@@ -168,13 +168,14 @@ int stats_trace_start(struct stats_ns *sns, const char *path, bool json, char *e
 				      memory_order_release);
 	t->dropped_before = dropped_total(t);
 	if (!json)
-		fprintf(t->out,
-			"# nvemu trace of namespace %u in %s; times in microseconds from the trace start;\n"
-			"# then the model's latency breakdown, its nonzero parts as part=us (they add up\n"
-			"# to the modelled latency before the transport floor comes off)\n"
-			"# %12s %5s %-14s %5s %14s %6s %6s %12s %12s %s\n",
-			sns->nsid, sns->subsys_nqn, "submit_us", "qid", "opcode", "nsid", "slba", "nlb",
-			"status", "model_us", "total_us", "parts");
+		fprintf(
+		    t->out,
+		    "# nvemu trace of namespace %u in %s; times in microseconds from the trace start;\n"
+		    "# then the model's latency breakdown, its nonzero parts as part=us (they add up\n"
+		    "# to the modelled latency before the transport floor comes off)\n"
+		    "# %12s %5s %-14s %5s %14s %6s %6s %12s %12s %s\n",
+		    sns->nsid, sns->subsys_nqn, "submit_us", "qid", "opcode", "nsid", "slba", "nlb",
+		    "status", "model_us", "total_us", "parts");
 	t->active = true;
 	atomic_store_explicit(&sns->recorder->trace, &t->sink, memory_order_release);
 	return 0;

@@ -84,7 +84,8 @@ static void test_die_contention(void **state)
 	assert_int_equal(flash_program(f, page_of_die(0, 0), 0, 0, NULL), T_X + T_PROG);
 	assert_int_equal(flash_program(f, page_of_die(0, 1), 0, 0, NULL), T_X + 2 * T_PROG);
 	/* A read queues behind both programs, then crosses the channel. */
-	assert_int_equal(flash_read(f, page_of_die(0, 0), 0, 0, 0, NULL), T_X + 2 * T_PROG + T_R + T_X);
+	assert_int_equal(flash_read(f, page_of_die(0, 0), 0, 0, 0, NULL),
+			 T_X + 2 * T_PROG + T_R + T_X);
 	/* An erase queues behind the read's sensing. */
 	assert_int_equal(flash_erase(f, 1, 0, 0, NULL), T_X + 2 * T_PROG + T_R + T_BERS);
 	assert_int_equal(flash_idle_at(f), T_X + 2 * T_PROG + T_R + T_BERS);
@@ -117,7 +118,8 @@ static void test_read_suspend(void **state)
 	struct ssd_params p = small_params();
 	p.read_suspend = true;
 	struct flash *f = make(&p);
-	uint64_t programmed = flash_program(f, page_of_die(0, 0), 0, 0, NULL); /* die busy [10, 510) */
+	uint64_t programmed =
+	    flash_program(f, page_of_die(0, 0), 0, 0, NULL); /* die busy [10, 510) */
 	assert_int_equal(programmed, 510);
 	/* A read at 100 suspends the program: sense [100 + 7, 157), transfer to 167. */
 	assert_int_equal(flash_read(f, page_of_die(0, 1), 100, 0, 0, NULL), 100 + 7 + T_R + T_X);
@@ -147,11 +149,12 @@ static void test_read_suspend_stream(void **state)
 	p.read_suspend = true;
 	struct flash *f = make(&p);
 	flash_program(f, page_of_die(0, 0), 0, 0, NULL); /* [10, 510) */
-	uint64_t sensed = 100 + 7 + T_R;        /* the first read suspends */
+	uint64_t sensed = 100 + 7 + T_R;                 /* the first read suspends */
 	assert_int_equal(flash_read(f, page_of_die(0, 1), 100, 0, 0, NULL), sensed + T_X);
 	for (int i = 0; i < 20; i++) {
 		/* Arrives 1 ns before the previous sensing ends: served right after it. */
-		assert_int_equal(flash_read(f, page_of_die(0, 1), sensed - 1, 0, 0, NULL), sensed + T_R + T_X);
+		assert_int_equal(flash_read(f, page_of_die(0, 1), sensed - 1, 0, 0, NULL),
+				 sensed + T_R + T_X);
 		sensed += T_R;
 	}
 	/* The reads stop at `sensed`; the program has 510 - 100 = 410 ns left. */
@@ -320,20 +323,13 @@ static void test_bad_geometry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_geometry),
-		cmocka_unit_test(test_channel_contention),
-		cmocka_unit_test(test_die_contention),
-		cmocka_unit_test(test_channel_backfill),
-		cmocka_unit_test(test_read_suspend),
-		cmocka_unit_test(test_read_suspend_stream),
-		cmocka_unit_test(test_plane_reads),
-		cmocka_unit_test(test_read_suspend_cap),
-		cmocka_unit_test(test_plane_read_modes),
-		cmocka_unit_test(test_nand_page_of_pages),
-		cmocka_unit_test(test_copy_gathers_group),
-		cmocka_unit_test(test_multi_plane_program),
-		cmocka_unit_test(test_write_buffer),
-		cmocka_unit_test(test_bad_geometry),
+	    cmocka_unit_test(test_geometry),           cmocka_unit_test(test_channel_contention),
+	    cmocka_unit_test(test_die_contention),     cmocka_unit_test(test_channel_backfill),
+	    cmocka_unit_test(test_read_suspend),       cmocka_unit_test(test_read_suspend_stream),
+	    cmocka_unit_test(test_plane_reads),        cmocka_unit_test(test_read_suspend_cap),
+	    cmocka_unit_test(test_plane_read_modes),   cmocka_unit_test(test_nand_page_of_pages),
+	    cmocka_unit_test(test_copy_gathers_group), cmocka_unit_test(test_multi_plane_program),
+	    cmocka_unit_test(test_write_buffer),       cmocka_unit_test(test_bad_geometry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

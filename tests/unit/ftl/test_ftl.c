@@ -147,7 +147,7 @@ static void test_write_buffer_full(void **state)
 	assert_int_equal(ssd_write(s, 0, 1, false, 0, NULL), 0);   /* programs [0, 500) */
 	assert_int_equal(ssd_write(s, 1, 1, false, 0, NULL), 0);   /* programs [500, 1000) */
 	assert_int_equal(ssd_write(s, 2, 1, false, 0, NULL), 500); /* waits for a slot */
-	assert_int_equal(ssd_flush(s, 600, NULL), 1500);           /* page 2 programs [1000, 1500) */
+	assert_int_equal(ssd_flush(s, 600, NULL), 1500); /* page 2 programs [1000, 1500) */
 	assert_int_equal(ssd_write(s, 3, 1, true, 600, NULL), 2000); /* FUA: on NAND */
 	ssd_destroy(s);
 

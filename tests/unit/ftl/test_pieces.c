@@ -203,7 +203,8 @@ static void test_slc_dynamic(void **state)
 	for (uint64_t lpn = 0; lpn < logical / 2; lpn++)
 		now = ssd_write(s, lpn, 1, false, now, NULL);
 	ssd_get_counters(s, &c);
-	assert_int_equal(c.slc_cache_bytes, (logical - logical / 2) * 4096 / 3 / unit_bytes * unit_bytes);
+	assert_int_equal(c.slc_cache_bytes,
+			 (logical - logical / 2) * 4096 / 3 / unit_bytes * unit_bytes);
 	ssd_destroy(s);
 }
 
@@ -378,16 +379,11 @@ static void test_everything_on(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_firmware_cores),
-		cmocka_unit_test(test_host_link),
-		cmocka_unit_test(test_read_retry),
-		cmocka_unit_test(test_slc_cache),
-		cmocka_unit_test(test_slc_dynamic),
-		cmocka_unit_test(test_slc_fold_when_full),
-		cmocka_unit_test(test_map_cache),
-		cmocka_unit_test(test_read_path_latency),
-		cmocka_unit_test(test_in_place_writes),
-		cmocka_unit_test(test_everything_on),
+	    cmocka_unit_test(test_firmware_cores),  cmocka_unit_test(test_host_link),
+	    cmocka_unit_test(test_read_retry),      cmocka_unit_test(test_slc_cache),
+	    cmocka_unit_test(test_slc_dynamic),     cmocka_unit_test(test_slc_fold_when_full),
+	    cmocka_unit_test(test_map_cache),       cmocka_unit_test(test_read_path_latency),
+	    cmocka_unit_test(test_in_place_writes), cmocka_unit_test(test_everything_on),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

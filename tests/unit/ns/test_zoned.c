@@ -120,7 +120,8 @@ static void test_times_are_the_mappings(void **state)
 	/* A sequential write commits what the write pointer passes over, in bytes. */
 	struct ns_io io = io_at(f, zslba(1), 16);
 	assert_int_equal(store(f, &io, 0x11, false), NVME_SC_SUCCESS);
-	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 1, 0, 16 * LBA, false, f->now, NULL));
+	assert_int_equal(io.done_ns,
+			 zone_flash_commit(f->twin, 1, 0, 16 * LBA, false, f->now, NULL));
 	io = io_at(f, zslba(1) + 16, 1);
 	io.fua = true;
 	assert_int_equal(store(f, &io, 0x12, false), NVME_SC_SUCCESS);
@@ -130,7 +131,8 @@ static void test_times_are_the_mappings(void **state)
 	io = io_at(f, zslba(2), 8);
 	assert_int_equal(store(f, &io, 0x22, true), NVME_SC_SUCCESS);
 	assert_int_equal(io.slba, zslba(2));
-	assert_int_equal(io.done_ns, zone_flash_commit(f->twin, 2, 0, 8 * LBA, false, f->now, NULL));
+	assert_int_equal(io.done_ns,
+			 zone_flash_commit(f->twin, 2, 0, 8 * LBA, false, f->now, NULL));
 	io = io_at(f, zslba(2), 8);
 	assert_int_equal(store(f, &io, 0x23, true), NVME_SC_SUCCESS);
 	assert_int_equal(io.slba, zslba(2) + 8);
@@ -145,7 +147,8 @@ static void test_times_are_the_mappings(void **state)
 	/* A read across zones 1 and 2 completes with the later of its two zones. */
 	io = io_at(f, zslba(2) - 6, 10);
 	assert_int_equal(f->ns->ops->read(f->ns, &io), NVME_SC_SUCCESS);
-	uint64_t first = zone_flash_read(f->twin, 1, (ZONE_LBAS - 6) * LBA, ZONE_BYTES, f->now, NULL);
+	uint64_t first =
+	    zone_flash_read(f->twin, 1, (ZONE_LBAS - 6) * LBA, ZONE_BYTES, f->now, NULL);
 	uint64_t second = zone_flash_read(f->twin, 2, 0, 4 * LBA, f->now, NULL);
 	assert_int_equal(io.done_ns, max_u64(max_u64(first, second), f->now));
 	io = io_at(f, 0, 0);
@@ -181,8 +184,8 @@ static void test_zrwa_holds_then_commits(void **state)
 	/* Explicit ZRWA Flush up to the granule's last LBA. */
 	assert_int_equal(send(f, zslba(3) + granule - 1, NVME_ZONE_ZRWA_FLUSH, false, &done),
 			 NVME_SC_SUCCESS);
-	assert_int_equal(
-	    done, max_u64(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES, false, f->now, NULL)));
+	assert_int_equal(done, max_u64(f->now, zone_flash_commit(f->twin, 3, 0, ZRWA_FG_BYTES,
+								 false, f->now, NULL)));
 	uint8_t out[ZRWA_FG_BYTES];
 	read_back(f, zslba(3), granule, out);
 	for (unsigned i = 0; i < ZRWA_FG_BYTES; i++)
