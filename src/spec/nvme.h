@@ -161,8 +161,10 @@ static_assert(sizeof(struct nvme_sgl_desc) == 16, "SGL descriptor");
 struct nvme_rw_fields {
 	uint64_t slba;    /* Starting LBA; Zone Append: ZSLBA, the zone's first LBA */
 	uint16_t nlb;     /* Number of Logical Blocks, 0's based */
-	uint16_t control; /* NVME_RW_CONTROL_* */
-	uint32_t dsm;     /* Dataset Management hints */
+	uint16_t control; /* NVME_RW_CONTROL_*: FUA, LR, DTYPE in bits 7:4 (CDW12 23:20) */
+	uint8_t dsm;      /* Dataset Management hints */
+	uint8_t rsvd13;
+	uint16_t dspec; /* Directive Specific: with DTYPE 2, the Placement Identifier */
 	uint32_t reftag;
 	uint16_t apptag;
 	uint16_t appmask;
@@ -170,6 +172,15 @@ struct nvme_rw_fields {
 static_assert(sizeof(struct nvme_rw_fields) == 24, "Read/Write CDW10-15");
 #define NVME_RW_CONTROL_FUA (1u << 14)
 #define NVME_RW_CONTROL_LR (1u << 15)
+#define NVME_RW_CONTROL_DTYPE_SHIFT 4
+#define NVME_RW_CONTROL_DTYPE_MASK (0xFu << NVME_RW_CONTROL_DTYPE_SHIFT)
+
+/* Directive types (Base 2.0, 8.7; TP4146 adds Data Placement). */
+enum nvme_directive_type {
+	NVME_DIRECTIVE_IDENTIFY = 0x0,
+	NVME_DIRECTIVE_STREAMS = 0x1,
+	NVME_DIRECTIVE_DATA_PLACEMENT = 0x2,
+};
 
 struct nvme_dsm_fields {
 	uint8_t nr; /* Number of Ranges, 0's based */
@@ -236,6 +247,26 @@ struct nvme_features_fields {
 	uint32_t dword12[4];
 } NVME_PACKED;
 static_assert(sizeof(struct nvme_features_fields) == 24, "Get/Set Features CDW10-15");
+
+/* I/O Management Receive and Send (NVM Command Set 1.1, TP4146). */
+struct nvme_io_mgmt_fields {
+	uint8_t mo; /* Management Operation: enum nvme_io_mgmt_recv_mo / _send_mo */
+	uint8_t rsvd10;
+	uint16_t mos;  /* Management Operation Specific; RUH Update: Number of PIDs, 0's based */
+	uint32_t numd; /* Receive: Number of Dwords, 0's based */
+	uint32_t rsvd12[4];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_io_mgmt_fields) == 24, "I/O Management CDW10-15");
+
+enum nvme_io_mgmt_recv_mo {
+	NVME_IO_MGMT_RECV_NOP = 0x0,
+	NVME_IO_MGMT_RECV_RUH_STATUS = 0x1, /* Reclaim Unit Handle Status */
+};
+
+enum nvme_io_mgmt_send_mo {
+	NVME_IO_MGMT_SEND_NOP = 0x0,
+	NVME_IO_MGMT_SEND_RUH_UPDATE = 0x1, /* Reclaim Unit Handle Update */
+};
 
 /* Fabrics commands (NVMe over Fabrics 1.1, section 3): views of the whole SQE. */
 struct nvmf_common_command {
@@ -321,6 +352,7 @@ struct nvme_sqe {
 				struct nvme_identify_fields identify;
 				struct nvme_get_log_page_fields get_log_page;
 				struct nvme_features_fields features;
+				struct nvme_io_mgmt_fields io_mgmt;
 			};
 		};
 		/* Fabrics commands (opcode 7Fh) lay out bytes 4..63 their own way. */
@@ -335,6 +367,9 @@ static_assert(sizeof(struct nvme_sqe) == 64, "SQE");
 static_assert(__builtin_offsetof(struct nvme_sqe, dptr) == 24, "DPTR offset");
 static_assert(__builtin_offsetof(struct nvme_sqe, rw.slba) == 40, "SLBA offset");
 static_assert(__builtin_offsetof(struct nvme_sqe, rw.nlb) == 48, "NLB offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, rw.control) == 50, "control (DTYPE) offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, rw.dspec) == 54, "DSPEC offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, io_mgmt.mos) == 42, "MOS offset");
 static_assert(__builtin_offsetof(struct nvme_sqe, zmr.zra) == 52, "ZRA offset");
 static_assert(__builtin_offsetof(struct nvme_sqe, get_log_page.lpo) == 48, "LPO offset");
 static_assert(__builtin_offsetof(struct nvme_sqe, identify.csi) == 47, "Identify CSI offset");
@@ -393,6 +428,8 @@ enum nvme_status {
 	NVME_SC_SGL_INVALID_OFFSET = 0x16,
 	NVME_SC_CMD_INTERRUPTED = 0x21,
 	NVME_SC_TRANSIENT_TRANSPORT = 0x22,
+	NVME_SC_FDP_DISABLED = 0x29,
+	NVME_SC_INVALID_PLACEMENT_HANDLE_LIST = 0x2A,
 	NVME_SC_INVALID_IO_CMD_SET = 0x2C,
 	NVME_SC_LBA_RANGE = 0x80,
 	NVME_SC_CAP_EXCEEDED = 0x81,
@@ -458,6 +495,8 @@ enum nvme_io_opcode {
 	nvme_cmd_write_zeroes = 0x08,
 	nvme_cmd_dsm = 0x09,
 	nvme_cmd_verify = 0x0C,
+	nvme_cmd_io_mgmt_recv = 0x12,
+	nvme_cmd_io_mgmt_send = 0x1D,
 	nvme_cmd_zone_mgmt_send = 0x79,
 	nvme_cmd_zone_mgmt_recv = 0x7A,
 	nvme_cmd_zone_append = 0x7D,
@@ -598,7 +637,9 @@ enum nvme_ctrl_type {
 
 #define NVME_CTRL_CMIC_MULTI_CTRL (1u << 1)
 #define NVME_CTRL_CTRATT_128_ID (1u << 0)
+#define NVME_CTRL_CTRATT_ENDURANCE_GROUPS (1u << 4)
 #define NVME_CTRL_CTRATT_TBKAS (1u << 6)
+#define NVME_CTRL_CTRATT_FDPS (1u << 19) /* Flexible Data Placement supported */
 #define NVME_CTRL_LPA_SMART_PER_NS (1u << 0)
 #define NVME_CTRL_LPA_CMD_EFFECTS (1u << 1)
 #define NVME_CTRL_LPA_EXTENDED (1u << 2)
@@ -714,6 +755,8 @@ static_assert(__builtin_offsetof(struct nvme_id_ctrl, sgls) == 536, "SGLS offset
 static_assert(__builtin_offsetof(struct nvme_id_ctrl, subnqn) == 768, "SUBNQN offset");
 static_assert(__builtin_offsetof(struct nvme_id_ctrl, ioccsz) == 1792, "IOCCSZ offset");
 static_assert(__builtin_offsetof(struct nvme_id_ctrl, cntrltype) == 111, "CNTRLTYPE offset");
+static_assert(__builtin_offsetof(struct nvme_id_ctrl, ctratt) == 96, "CTRATT offset");
+static_assert(__builtin_offsetof(struct nvme_id_ctrl, endgidmax) == 340, "ENDGIDMAX offset");
 
 struct nvme_lbaf {
 	uint16_t ms;
@@ -774,6 +817,28 @@ struct nvme_id_ns {
 static_assert(sizeof(struct nvme_id_ns) == 4096, "Identify Namespace");
 static_assert(__builtin_offsetof(struct nvme_id_ns, nguid) == 104, "NGUID offset");
 static_assert(__builtin_offsetof(struct nvme_id_ns, lbaf) == 128, "LBAF offset");
+static_assert(__builtin_offsetof(struct nvme_id_ns, endgid) == 102, "ENDGID offset");
+
+/* I/O Command Set Independent Identify Namespace (CNS 08h) */
+#define NVME_NSTAT_NRDY (1u << 0) /* namespace ready */
+struct nvme_id_ns_cs_indep {
+	uint8_t nsfeat;
+	uint8_t nmic;
+	uint8_t rescap;
+	uint8_t fpi;
+	uint32_t anagrpid;
+	uint8_t nsattr;
+	uint8_t rsvd9;
+	uint16_t nvmsetid;
+	uint16_t endgid;
+	uint8_t nstat;
+	uint8_t rsvd15[4081];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_id_ns_cs_indep) == 4096,
+	      "I/O Command Set Independent Identify Namespace");
+static_assert(__builtin_offsetof(struct nvme_id_ns_cs_indep, endgid) == 12,
+	      "CS-indep ENDGID offset");
+static_assert(__builtin_offsetof(struct nvme_id_ns_cs_indep, nstat) == 14, "NSTAT offset");
 
 /* Namespace Identification Descriptor (CNS 03h) */
 enum nvme_nidt {
@@ -862,7 +927,12 @@ enum nvme_log_id {
 	NVME_LOG_CHANGED_NS = 0x04,
 	NVME_LOG_CMD_EFFECTS = 0x05,
 	NVME_LOG_DEVICE_SELF_TEST = 0x06,
+	NVME_LOG_ENDURANCE_GROUP = 0x09,
 	NVME_LOG_ANA = 0x0C,
+	NVME_LOG_FDP_CONFIGS = 0x20,
+	NVME_LOG_FDP_RUH_USAGE = 0x21,
+	NVME_LOG_FDP_STATS = 0x22,
+	NVME_LOG_FDP_EVENTS = 0x23,
 	NVME_LOG_DISC = 0x70,
 	NVME_LOG_ZONE_CHANGED_LIST = 0xBF,
 	NVME_LOG_VENDOR_NVEMU = 0xCA,
@@ -940,10 +1010,13 @@ static_assert(sizeof(struct nvme_effects_log) == 4096, "Commands Supported and E
 /*
  * nvemu's vendor log page (CAh): what the flash model did.  Ratios are in
  * thousandths so the page holds integers only.  All zero for namespaces
- * without a device model.
+ * without a device model.  Version 2 adds the FDP records: for one namespace
+ * with FDP, fdp_handles records of its reclaim unit handles, then fdp_groups
+ * records of its reclaim groups, follow the 512-byte page.
  */
+#define NVEMU_MODEL_LOG_VERSION 2
 struct nvemu_model_log {
-	uint64_t version; /* 1 */
+	uint64_t version; /* NVEMU_MODEL_LOG_VERSION */
 	uint64_t host_pages_written;
 	uint64_t nand_pages_written;
 	uint64_t gc_runs;
@@ -951,9 +1024,197 @@ struct nvemu_model_log {
 	uint64_t erase_count_max;
 	uint64_t erase_count_mean_milli;
 	uint64_t waf_milli;
-	uint8_t rsvd64[448];
+	uint64_t fdp_handles; /* records of struct nvemu_model_log_fdp after this page, */
+	uint64_t fdp_groups;  /* then these */
+	uint8_t rsvd80[432];
 } NVME_PACKED;
 static_assert(sizeof(struct nvemu_model_log) == 512, "nvemu model log");
+
+/* One FDP reclaim unit handle (all groups) or reclaim group (all handles): what the host and
+ * GC wrote through it. */
+struct nvemu_model_log_fdp {
+	uint64_t id; /* the handle's RUHID, or the group's RGID */
+	uint64_t host_pages_written;
+	uint64_t nand_pages_written; /* host + GC moves of its data */
+	uint64_t gc_pages_moved;
+	uint64_t rus_opened;  /* reclaim units it started */
+	uint64_t rus_erased;  /* reclaim units of its data collected */
+	uint64_t valid_pages; /* its data on flash now */
+	uint64_t waf_milli;
+} NVME_PACKED;
+static_assert(sizeof(struct nvemu_model_log_fdp) == 64, "nvemu model log FDP record");
+
+/* Endurance Group Information log (09h), Log Specific Identifier = Endurance Group ID */
+struct nvme_endurance_group_log {
+	uint8_t critical_warning;
+	uint8_t egfeat;
+	uint8_t rsvd2;
+	uint8_t avl_spare;
+	uint8_t avl_spare_threshold;
+	uint8_t percent_used;
+	uint16_t domain_identifier;
+	uint8_t rsvd8[24];
+	uint8_t endurance_estimate[16];
+	uint8_t data_units_read[16];
+	uint8_t data_units_written[16];
+	uint8_t media_units_written[16];
+	uint8_t host_read_cmds[16];
+	uint8_t host_write_cmds[16];
+	uint8_t media_data_integrity_err[16];
+	uint8_t num_err_info_log_entries[16];
+	uint8_t total_end_grp_cap[16];
+	uint8_t unalloc_end_grp_cap[16];
+	uint8_t rsvd192[320];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_endurance_group_log) == 512, "Endurance Group Information log");
+static_assert(__builtin_offsetof(struct nvme_endurance_group_log, media_units_written) == 80,
+	      "Media Units Written offset");
+
+/* ------------------------------------------------------------------ */
+/* Flexible Data Placement (TP4146, in NVMe Base 2.0c/2.1)              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A Placement Identifier (DSPEC of a write with DTYPE 2) is a Reclaim Group Identifier in its
+ * top RGIF bits and a Placement Handle (an index into the namespace's Placement Handle List,
+ * which names Reclaim Unit Handles) in the rest.
+ */
+enum nvme_fdp_ruh_type {
+	NVME_FDP_RUHT_INITIALLY_ISOLATED = 1,
+	NVME_FDP_RUHT_PERSISTENTLY_ISOLATED = 2,
+};
+
+/* Reclaim Unit Handle Usage: RUHA */
+enum nvme_fdp_ruha {
+	NVME_FDP_RUHA_UNUSED = 0,
+	NVME_FDP_RUHA_HOST = 1, /* in some namespace's Placement Handle List */
+	NVME_FDP_RUHA_CTRL = 2,
+};
+
+/* FDP Attributes of a configuration descriptor */
+#define NVME_FDP_FDPA_RGIF_MASK 0xFu   /* Reclaim Group Identifier Format: bits of a PID */
+#define NVME_FDP_FDPA_FDPVWC (1u << 4) /* FDP Volatile Write Cache */
+#define NVME_FDP_FDPA_VALID (1u << 7)
+
+struct nvme_fdp_ruh_desc {
+	uint8_t ruht; /* enum nvme_fdp_ruh_type */
+	uint8_t rsvd1[3];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_ruh_desc) == 4, "Reclaim Unit Handle Descriptor");
+
+/* FDP Configuration Descriptor: this header, NRUH RUH descriptors, VSS bytes. */
+struct nvme_fdp_config_desc {
+	uint16_t size; /* Descriptor Size, the whole descriptor in bytes */
+	uint8_t fdpa;
+	uint8_t vss;      /* Vendor Specific Size */
+	uint32_t nrg;     /* Number of Reclaim Groups */
+	uint16_t nruh;    /* Number of Reclaim Unit Handles */
+	uint16_t maxpids; /* Max Placement Identifiers, 0's based */
+	uint32_t nnss;    /* Number of Namespaces Supported */
+	uint64_t runs;    /* Reclaim Unit Nominal Size, bytes */
+	uint32_t erutl;   /* Estimated Reclaim Unit Time Limit, seconds; 0: not reported */
+	uint8_t rsvd28[36];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_config_desc) == 64, "FDP Configuration Descriptor header");
+
+/* FDP Configurations log (20h) header; Log Specific Identifier = Endurance Group ID */
+struct nvme_fdp_config_log {
+	uint16_t n; /* Number of FDP Configurations, 0's based */
+	uint8_t version;
+	uint8_t rsvd3;
+	uint32_t size; /* the whole log page in bytes */
+	uint8_t rsvd8[8];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_config_log) == 16, "FDP Configurations log header");
+
+/* Reclaim Unit Handle Usage log (21h): this header, then one descriptor per RUH */
+struct nvme_fdp_ruhu_log {
+	uint16_t nruh;
+	uint8_t rsvd2[6];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_ruhu_log) == 8, "RUH Usage log header");
+
+struct nvme_fdp_ruhu_desc {
+	uint8_t ruha; /* enum nvme_fdp_ruha */
+	uint8_t rsvd1[7];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_ruhu_desc) == 8, "RUH Usage Descriptor");
+
+/* FDP Statistics log (22h): 128-bit byte counts since FDP was enabled */
+struct nvme_fdp_stats_log {
+	uint8_t hbmw[16]; /* Host Bytes with Metadata Written */
+	uint8_t mbmw[16]; /* Media Bytes with Metadata Written */
+	uint8_t mbe[16];  /* Media Bytes Erased */
+	uint8_t rsvd48[16];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_stats_log) == 64, "FDP Statistics log");
+
+enum nvme_fdp_event_type {
+	/* host events */
+	NVME_FDP_EVENT_RUNFW = 0x00, /* Reclaim Unit Not Fully Written */
+	NVME_FDP_EVENT_RUTLE = 0x01, /* Reclaim Unit Active Time Limit Exceeded */
+	NVME_FDP_EVENT_RESET = 0x02, /* Controller Level Reset Modified Reclaim Unit Handles */
+	NVME_FDP_EVENT_PID = 0x03,   /* Invalid Placement Identifier */
+	/* controller events */
+	NVME_FDP_EVENT_REALLOC = 0x80, /* Media Reallocated */
+	NVME_FDP_EVENT_MODIFY = 0x81,  /* Implicitly Modified Reclaim Unit Handle */
+};
+
+#define NVME_FDP_EVENT_F_PIV (1u << 0)   /* Placement Identifier Valid */
+#define NVME_FDP_EVENT_F_NSIDV (1u << 1) /* Namespace Identifier Valid */
+#define NVME_FDP_EVENT_F_LV (1u << 2)    /* Location (RGID, RUHID) Valid */
+
+struct nvme_fdp_event {
+	uint8_t type;
+	uint8_t flags;
+	uint16_t pid;
+	uint8_t timestamp[6]; /* milliseconds since the Unix epoch, as Set Features Timestamp */
+	uint8_t ts_attr;
+	uint8_t ts_rsvd;
+	uint32_t nsid;
+	uint8_t type_specific[16];
+	uint16_t rgid;
+	uint8_t ruhid;
+	uint8_t rsvd35[5];
+	uint8_t vs[24];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_event) == 64, "FDP Event");
+
+/* FDP Events log (23h); LSP bit 0 selects host events (1) or controller events (0) */
+#define NVME_FDP_EVENTS_LSP_HOST (1u << 0)
+#define NVME_FDP_MAX_EVENTS 63
+struct nvme_fdp_events_log {
+	uint32_t n;
+	uint8_t rsvd4[60];
+	struct nvme_fdp_event events[NVME_FDP_MAX_EVENTS];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_events_log) == 4096, "FDP Events log");
+
+/* Get/Set Features FDP (1Dh): CDW11 bits 15:0 Endurance Group; value: FDPE, FDPCIDX */
+#define NVME_FEAT_FDP_FDPE (1u << 0)
+#define NVME_FEAT_FDP_FDPCIDX_SHIFT 8
+/* Get/Set Features FDP Events (1Eh): CDW11 = Placement Handle | NOET << 16; CDW12 bit 0 enables */
+struct nvme_fdp_supported_event_desc {
+	uint8_t evt;  /* enum nvme_fdp_event_type */
+	uint8_t evta; /* bit 0: the event is enabled */
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_supported_event_desc) == 2, "Supported FDP Event Descriptor");
+
+/* Reclaim Unit Handle Status (I/O Management Receive, MO 1): this header, then descriptors */
+struct nvme_fdp_ruh_status {
+	uint8_t rsvd0[14];
+	uint16_t nruhsd;
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_ruh_status) == 16, "RUH Status header");
+
+struct nvme_fdp_ruh_status_desc {
+	uint16_t pid;
+	uint16_t ruhid;
+	uint32_t earutr; /* Estimated Active Reclaim Unit Time Remaining, seconds */
+	uint64_t ruamw;  /* Reclaim Unit Available Media Writes, logical blocks */
+	uint8_t rsvd16[16];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_fdp_ruh_status_desc) == 32, "RUH Status Descriptor");
 
 /* Discovery log (NVMe over Fabrics 1.1, 5.3) */
 enum nvmf_trtype { NVMF_TRTYPE_TCP = 3 };
@@ -1011,6 +1272,8 @@ enum nvme_feature_id {
 	NVME_FEAT_KATO = 0x0F,
 	NVME_FEAT_HOST_ID = 0x81,
 	NVME_FEAT_IOCS_PROFILE = 0x19,
+	NVME_FEAT_FDP = 0x1D,
+	NVME_FEAT_FDP_EVENTS = 0x1E,
 };
 
 #define NVME_FEAT_SEL_MASK 7u
