@@ -108,7 +108,21 @@ struct ssd_params {
 	uint32_t gc_dchoice;
 	bool gc_separate;
 	uint64_t seed;
+
+	/* Flexible Data Placement (docs/fdp.md) */
+	bool fdp;
+	uint32_t fdp_nruh;	   /* reclaim unit handles */
+	uint32_t fdp_nrg;	   /* reclaim groups: the dies split into this many sets */
+	uint64_t fdp_runs;	   /* reclaim unit bytes; 0: an erase unit on each die of a group */
+	uint32_t fdp_time_limit_s; /* ERUTL: an open reclaim unit is closed after this; 0: never */
+	/* The handles of type Initially Isolated (the others: Persistently), and a namespace's
+	 * Placement Handle List (reclaim unit handles, "all" by default). */
+	char fdp_initially_isolated[128];
+	char fdp_handles[256];
 };
+
+/* Most reclaim unit handles an FDP device can have (a handle is a byte in the FDP event). */
+#define SSD_FDP_MAX_HANDLES 128
 
 extern const struct config_table ssd_config_table;
 

@@ -126,6 +126,25 @@ static const struct config_key ssd_keys[] = {
 	 "GC writes go to their own open blocks, apart from host writes (hot/cold)"},
 	{"seed", NO_ALIAS, CONFIG_U64, FIELD(seed), "1", 0, MAX_U64, NULL,
 	 "random seed of the random and d-choice GC policies"},
+	{"fdp", NO_ALIAS, CONFIG_BOOL, FIELD(fdp), "off", 0, 1, NULL,
+	 "Flexible Data Placement: the drive starts with FDP enabled in its endurance group "
+	 "(docs/fdp.md)"},
+	{"fdp_nruh", {"fdp.nruh"}, CONFIG_U32, FIELD(fdp_nruh), "8", 1, SSD_FDP_MAX_HANDLES, NULL,
+	 "FDP reclaim unit handles (write points the host can place data on)"},
+	{"fdp_nrg", {"fdp.nrg"}, CONFIG_U32, FIELD(fdp_nrg), "1", 1, 1024, NULL,
+	 "FDP reclaim groups: the dies split into this many equal sets, each its own GC domain"},
+	{"fdp_runs", {"fdp.runs"}, CONFIG_U64, FIELD(fdp_runs), "0", 0, MAX_U64, NULL,
+	 "FDP reclaim unit size in bytes, rounded up to whole erase units on every die of a group; "
+	 "0: one erase unit on each die of the group"},
+	{"fdp_time_limit", {"fdp.erutl"}, CONFIG_U32, FIELD(fdp_time_limit_s), "0", 0, MAX_U32, NULL,
+	 "seconds a reclaim unit may stay open before the drive closes it (ERUTL); 0: no limit"},
+	{"fdp_initially_isolated", NO_ALIAS, CONFIG_STR, FIELD(fdp_initially_isolated), "none", 0,
+	 128, NULL,
+	 "reclaim unit handles of type Initially Isolated (GC may mix their data), e.g. 6,7 or "
+	 "4-7; none or all; the others are Persistently Isolated"},
+	{"fdp_handles", {"fdp.ruhs"}, CONFIG_STR, FIELD(fdp_handles), "all", 0, 256, NULL,
+	 "a namespace's Placement Handle List: the reclaim unit handles it may use, in placement "
+	 "handle order, e.g. 0,1,2,3 or 0-3; all"},
 };
 
 const struct config_table ssd_config_table = {"ssd", ssd_keys, ARRAY_SIZE(ssd_keys)};

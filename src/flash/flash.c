@@ -89,7 +89,7 @@ struct flash {
 	uint64_t drained_at;
 };
 
-static struct flash_divisor divisor(uint32_t d)
+struct flash_divisor flash_divisor_make(uint32_t d)
 {
 	struct flash_divisor div = {.divisor = d};
 	if (d & (d - 1))
@@ -143,12 +143,12 @@ struct flash *flash_create(const struct ssd_params *p, char *err, size_t errlen)
 	    .page_bytes = (uint32_t)page_bytes,
 	    .units = units,
 	    .pages = units * pages_per_unit,
-	    .by_planes = divisor(p->planes_per_lun),
-	    .by_units_per_die = divisor(p->blocks_per_plane),
-	    .by_pages_per_unit = divisor((uint32_t)pages_per_unit),
-	    .by_pages_per_die = divisor((uint32_t)(pages_per_unit * p->blocks_per_plane)),
-	    .by_nand_page_pages = divisor(p->pages_per_nand_page),
-	    .by_group_pages = divisor(group_pages),
+	    .by_planes = flash_divisor_make(p->planes_per_lun),
+	    .by_units_per_die = flash_divisor_make(p->blocks_per_plane),
+	    .by_pages_per_unit = flash_divisor_make((uint32_t)pages_per_unit),
+	    .by_pages_per_die = flash_divisor_make((uint32_t)(pages_per_unit * p->blocks_per_plane)),
+	    .by_nand_page_pages = flash_divisor_make(p->pages_per_nand_page),
+	    .by_group_pages = flash_divisor_make(group_pages),
 	};
 	f->read_ns[0] = p->page_read_ns;
 	f->program_ns[0] = p->page_program_ns;

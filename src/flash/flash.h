@@ -34,6 +34,8 @@ struct flash_divisor {
 	uint32_t shift; /* log2(divisor) when magic is 0 */
 };
 
+struct flash_divisor flash_divisor_make(uint32_t divisor);
+
 static inline uint32_t flash_div(const struct flash_divisor *d, uint64_t n)
 {
 	return d->magic ? (uint32_t)(((unsigned __int128)d->magic * (uint32_t)n) >> 64)

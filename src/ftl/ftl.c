@@ -85,7 +85,8 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	s->fg_limit = free_limit(s->geo.units_per_die, params->gc_fg_pcent);
 	if (s->fg_limit < params->gc_reserve_blocks)
 		s->fg_limit = params->gc_reserve_blocks;
-	if (check_spare(s, err, errlen) != 0) {
+	/* With FDP the spare area is planned in reclaim units (fdp_create). */
+	if (!params->fdp && check_spare(s, err, errlen) != 0) {
 		front_destroy(s->front);
 		flash_destroy(s->flash);
 		free(s);
@@ -104,9 +105,6 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	s->free_stack = malloc(s->geo.units * sizeof(*s->free_stack));
 	s->dies = calloc(s->geo.dies, sizeof(*s->dies));
 	s->die_full = calloc(s->geo.dies, sizeof(*s->die_full));
-	if (params->gc_policy == GC_GREEDY)
-		s->bucket_head = malloc((size_t)s->geo.dies * (s->geo.pages_per_unit + 1) *
-					sizeof(*s->bucket_head));
 	if (s->slc_on) {
 		s->fold_prev = malloc(s->geo.units * sizeof(*s->fold_prev));
 		s->fold_next = malloc(s->geo.units * sizeof(*s->fold_next));
@@ -114,7 +112,8 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	if (params->map_cache_bytes)
 		s->map = map_cache_create(s);
 	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->dies || !s->die_full ||
-	    (params->gc_policy == GC_GREEDY && !s->bucket_head) ||
+	    victim_set_init(&s->victims, s->units, s->geo.dies, s->geo.units_per_die,
+			    s->geo.pages_per_unit, params, &s->rng, &s->seq) ||
 	    init_stream(&s->host, s->geo.dies) || init_stream(&s->gc, s->geo.dies) ||
 	    (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
 	    (params->map_cache_bytes && !s->map)) {
@@ -135,6 +134,10 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	s->free_units = s->geo.units;
 	victims_init(s);
 	pthread_mutex_init(&s->lock, NULL);
+	if (params->fdp && fdp_create(s, err, errlen) != 0) {
+		ssd_destroy(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -144,6 +147,7 @@ void ssd_destroy(struct ssd *s)
 		return;
 	if (s->flash)
 		pthread_mutex_destroy(&s->lock);
+	fdp_destroy(s);
 	flash_destroy(s->flash);
 	front_destroy(s->front);
 	map_cache_destroy(s->map);
@@ -155,7 +159,7 @@ void ssd_destroy(struct ssd *s)
 	free(s->free_stack);
 	free(s->dies);
 	free(s->die_full);
-	free(s->bucket_head);
+	victim_set_free(&s->victims);
 	free(s->host.open_unit);
 	free(s->host.next_page);
 	free(s->gc.open_unit);
@@ -178,22 +182,26 @@ uint32_t ssd_page_bytes(const struct ssd *s)
 	return s->geo.page_bytes;
 }
 
-static inline void invalidate(struct ssd *s, uint64_t ppn)
+uint64_t ssd_erase_unit_bytes(const struct ssd *s)
+{
+	return (uint64_t)s->geo.pages_per_unit * s->geo.page_bytes;
+}
+
+/* lpn's page ppn no longer holds its data. */
+static inline void invalidate(struct ssd *s, uint64_t ppn, uint64_t lpn)
 {
 	s->p2l[ppn] = 0;
 	uint32_t u = page_unit(s, ppn);
 	s->units[u].valid--;
-	if (s->units[u].state == UNIT_CLOSED)
-		victim_valid_dropped(s, u);
+	if (s->fdp)
+		fdp_valid_dropped(s, u, (uint32_t)lpn);
+	else if (s->units[u].state == UNIT_CLOSED)
+		victim_set_dropped(&s->victims, u);
 }
 
 uint64_t ftl_random(struct ssd *s)
 {
-	/* splitmix64: tiny, fast, and good enough for victims and retries. */
-	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return splitmix64(&s->rng);
 }
 
 /*
@@ -202,7 +210,7 @@ uint64_t ftl_random(struct ssd *s)
  */
 static inline uint64_t command_start(struct ssd *s, uint64_t now, struct lat_parts *parts)
 {
-	gc_background(s, now);
+	idle_work(s, now, s->fdp ? fdp_idle_step : gc_idle_step);
 	flash_advance(s->flash, now);
 	if (s->has_link)
 		front_advance(s->front, now);
@@ -214,8 +222,9 @@ static inline unsigned page_flags(const struct ssd *s, uint64_t ppn)
 	return s->slc_on && s->units[page_unit(s, ppn)].slc ? FLASH_SLC : 0;
 }
 
-uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint64_t now,
-		   struct lat_parts *parts)
+/* Writes placed on handle ruh of group rg when the device has FDP (ignored otherwise). */
+static uint64_t write_pages(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh,
+			    uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts)
 {
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
@@ -228,7 +237,7 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		lat_page_begin(&lp);
 		uint32_t old = s->l2p[lpage];
 		if (old && !s->params.in_place_writes)
-			invalidate(s, old - 1);
+			invalidate(s, old - 1, lpage);
 		else if (!old)
 			s->mapped_pages++;
 		/* The entry is updated in controller memory; loading it is not on the host's path. */
@@ -238,10 +247,10 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 		    s->has_link ? front_link(s->front, LINK_TO_DRIVE, start, pp) : start;
 		uint64_t ready = buffered ? flash_buffer_admit(s->flash, arrived) : arrived;
 		lat_add(pp, LAT_BUFFER_WAIT, ready - arrived);
-		/* Media written in place keeps a page where it is. */
-		uint64_t ppn = old && s->params.in_place_writes
-				   ? old - 1
-				   : host_place(s, (uint32_t)lpage, start);
+		/* Media written in place keeps a page where it is (never with FDP). */
+		uint64_t ppn = old && s->params.in_place_writes ? old - 1
+			       : s->fdp ? fdp_place(s, (uint32_t)lpage, ruh, rg, start)
+					: host_place(s, (uint32_t)lpage, start);
 		unsigned flags = page_flags(s, ppn);
 		uint64_t programmed =
 		    flash_program(s->flash, ppn, ready, flags, on_nand ? pp : NULL);
@@ -255,6 +264,19 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 	s->count.nand_pages_written += npages;
 	unlock(s);
 	return done;
+}
+
+uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint64_t now,
+		   struct lat_parts *parts)
+{
+	return write_pages(s, lpn, npages, 0, 0, fua, now, parts);
+}
+
+uint64_t ssd_write_placed(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh,
+			  uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts)
+{
+	assert(!s->params.fdp || (ruh < s->params.fdp_nruh && rg < s->params.fdp_nrg));
+	return write_pages(s, lpn, npages, ruh, rg, fua, now, parts);
 }
 
 uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
@@ -316,7 +338,7 @@ uint64_t ssd_trim(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 	for (uint64_t page = lpn; page < lpn + npages; page++) {
 		uint32_t mapped = s->l2p[page];
 		if (mapped) {
-			invalidate(s, mapped - 1);
+			invalidate(s, mapped - 1, page);
 			s->l2p[page] = 0;
 			s->mapped_pages--;
 			if (s->map)
@@ -503,10 +525,63 @@ int ssd_check(struct ssd *s, char *err, size_t errlen)
 	int rc = -1;
 	if (!counted)
 		errorf(err, errlen, "out of memory");
-	else if (check_mapping(s, counted, err, errlen) == 0 && check_free(s, err, errlen) == 0 &&
-		 check_open(s, err, errlen) == 0 && gc_check_tracking(s, err, errlen) == 0)
+	else if (check_mapping(s, counted, err, errlen) == 0 &&
+		 (s->fdp ? fdp_check(s, err, errlen) == 0
+			 : check_free(s, err, errlen) == 0 && check_open(s, err, errlen) == 0 &&
+			       gc_check_tracking(s, err, errlen) == 0))
 		rc = 0;
 	free(counted);
 	unlock(s);
 	return rc;
+}
+
+bool ssd_fdp_config(const struct ssd *s, struct ssd_fdp_config *out)
+{
+	return fdp_config(s, out); /* fixed at creation: no lock */
+}
+
+void ssd_fdp_handle_counters(struct ssd *s, uint32_t ruh, struct ssd_fdp_counters *out)
+{
+	lock(s);
+	fdp_handle_counters(s, ruh, out);
+	unlock(s);
+}
+
+void ssd_fdp_group_counters(struct ssd *s, uint32_t rg, struct ssd_fdp_counters *out)
+{
+	lock(s);
+	fdp_group_counters(s, rg, out);
+	unlock(s);
+}
+
+void ssd_fdp_ruh_status(struct ssd *s, uint32_t ruh, uint32_t rg, uint64_t now,
+			uint64_t *available_pages, uint32_t *seconds_left)
+{
+	lock(s);
+	fdp_ruh_status(s, ruh, rg, now, available_pages, seconds_left);
+	unlock(s);
+}
+
+bool ssd_fdp_update(struct ssd *s, uint32_t ruh, uint32_t rg, uint64_t now)
+{
+	lock(s);
+	bool partial = fdp_update(s, ruh, rg, now);
+	unlock(s);
+	return partial;
+}
+
+size_t ssd_fdp_take_events(struct ssd *s, uint64_t now, struct ssd_fdp_event *out, size_t max)
+{
+	lock(s);
+	size_t n = fdp_take_events(s, now, out, max);
+	unlock(s);
+	return n;
+}
+
+int ssd_fdp_owner(struct ssd *s, uint64_t lpn)
+{
+	lock(s);
+	int owner = fdp_owner(s, lpn);
+	unlock(s);
+	return owner;
 }

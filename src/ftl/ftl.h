@@ -57,6 +57,8 @@ void ssd_single_thread(struct ssd *ssd);
 
 uint64_t ssd_logical_pages(const struct ssd *ssd);
 uint32_t ssd_page_bytes(const struct ssd *ssd);
+/* Bytes an erase (of one erase unit: a block per plane) clears. */
+uint64_t ssd_erase_unit_bytes(const struct ssd *ssd);
 
 /*
  * Every command takes `parts`, NULL or a zeroed struct lat_parts that gets where the command's
@@ -99,9 +101,85 @@ void ssd_get_counters(struct ssd *ssd, struct ssd_counters *out);
 
 /*
  * Full consistency check, O(physical pages), for tests: valid counts match the mapping, L2P and
- * P2L agree both ways (nothing lost or duplicated), free-unit accounting is exact.
+ * P2L agree both ways (nothing lost or duplicated), free-unit accounting is exact; with FDP,
+ * every page sits in a reclaim unit its handle may use (isolation, see ssd_fdp_owner).
  * Returns 0, or -1 with the first violation in err.
  */
 int ssd_check(struct ssd *ssd, char *err, size_t errlen);
+
+/*
+ * ---- Flexible Data Placement (params.fdp; docs/fdp.md) ----
+ *
+ * With FDP the device is split into reclaim groups (sets of dies, each its own GC domain) of
+ * reclaim units (an erase unit or more on every die of the group). Each reclaim unit handle
+ * (0 .. fdp_nruh - 1) has a write point in every group: writes placed on (handle, group) fill
+ * that handle's open reclaim unit there. GC moves the data of a persistently isolated handle
+ * only into reclaim units of that handle; initially isolated handles share one GC unit per
+ * group. A write without placement goes to handle 0 of group 0. Without FDP the functions
+ * below answer as a device with no handles.
+ */
+struct ssd_fdp_config {
+	bool enabled; /* params.fdp: else what fdp=on would give */
+	uint32_t nruh, nrg;
+	uint64_t ru_pages;                    /* pages of a reclaim unit */
+	uint32_t time_limit_s;                /* 0: none */
+	bool persistent[SSD_FDP_MAX_HANDLES]; /* handle type: persistently or initially isolated */
+};
+
+/* False when the device has no FDP and its parameters could not give it one. */
+bool ssd_fdp_config(const struct ssd *ssd, struct ssd_fdp_config *out);
+
+/* What one handle (all groups) or one group (all handles) did since the device was created. */
+struct ssd_fdp_counters {
+	uint64_t host_pages;  /* written by the host */
+	uint64_t nand_pages;  /* programmed: host pages + GC moves */
+	uint64_t gc_pages;    /* moved by GC */
+	uint64_t rus_opened;  /* reclaim units started (a handle: for host writes) */
+	uint64_t rus_erased;  /* reclaim units collected (a handle: those holding its data) */
+	uint64_t valid_pages; /* on flash now */
+};
+void ssd_fdp_handle_counters(struct ssd *ssd, uint32_t ruh, struct ssd_fdp_counters *out);
+void ssd_fdp_group_counters(struct ssd *ssd, uint32_t rg, struct ssd_fdp_counters *out);
+
+/* ssd_write with its pages placed on handle `ruh` in reclaim group `rg` (both in range). */
+uint64_t ssd_write_placed(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint32_t ruh,
+			  uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts);
+
+/* Reclaim Unit Handle Status: the pages the handle's reclaim unit in `rg` still takes (a whole
+ * unit when the next write starts one) and the seconds left of its time limit (0: no limit). */
+void ssd_fdp_ruh_status(struct ssd *ssd, uint32_t ruh, uint32_t rg, uint64_t now,
+			uint64_t *available_pages, uint32_t *seconds_left);
+
+/*
+ * Reclaim Unit Handle Update: the handle's next write in `rg` starts a new reclaim unit; the
+ * one it leaves is closed as it is. True when that unit was written in part (the host is owed a
+ * Reclaim Unit Not Fully Written event).
+ */
+bool ssd_fdp_update(struct ssd *ssd, uint32_t ruh, uint32_t rg, uint64_t now);
+
+/* What the device did to a handle on its own, for the FDP events log. */
+enum ssd_fdp_event_type {
+	SSD_FDP_EVENT_TIME_LIMIT, /* a reclaim unit open past fdp_time_limit was closed */
+};
+struct ssd_fdp_event {
+	uint8_t type;
+	uint16_t ruh, rg;
+	uint64_t at_ns;
+};
+/* Moves up to `max` events, oldest first, into out (the device keeps the newest 64). */
+size_t ssd_fdp_take_events(struct ssd *ssd, uint64_t now, struct ssd_fdp_event *out, size_t max);
+
+/* The owner of the reclaim unit holding lpn, for tests: a handle, SSD_FDP_SHARED (the GC unit
+ * initially isolated handles share), or -1 when lpn is unmapped or the device has no FDP. */
+#define SSD_FDP_SHARED SSD_FDP_MAX_HANDLES
+int ssd_fdp_owner(struct ssd *ssd, uint64_t lpn);
+
+/*
+ * Parses a list of reclaim unit handles: "all", "none" (or empty), or ids and ranges separated
+ * by commas or semicolons ("0,2,5-7"), each below nruh, none twice. Returns 0 with the ids in
+ * order in ids[0 .. *count), or -1 with a message.
+ */
+int ssd_parse_handle_list(const char *text, uint32_t nruh, uint16_t *ids, uint32_t *count,
+			  char *err, size_t errlen);
 
 #endif

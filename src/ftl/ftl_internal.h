@@ -7,6 +7,7 @@
 #include "flash/flash.h"
 #include "flash/front.h"
 #include "ftl/ftl.h"
+#include "util/util.h"
 
 #define NO_UNIT UINT32_MAX
 
@@ -30,6 +31,48 @@ struct relocation {
 	uint64_t erase_ready;
 };
 
+/* victims.c: the GC victim candidates of a set of domains (dies, or FDP reclaim groups). */
+struct victim_domain {
+	uint32_t closed_count; /* victim candidates */
+	uint32_t min_bucket;   /* greedy: lowest possibly non-empty bucket */
+	uint32_t fifo_head, fifo_tail;
+	uint32_t first, count; /* the records that may belong to the domain */
+};
+
+/*
+ * Records recs[d * per_domain ...] belong to domain d, unless rec_domain names each record's
+ * domain (the caller then sets every domain's first and count); each holds up to `capacity`
+ * pages.
+ */
+struct victim_set {
+	struct unit *recs;
+	uint32_t *rec_domain;
+	struct victim_domain *domains;
+	uint32_t *bucket_head; /* greedy: domain d's lists at [d * (capacity + 1) + valid] */
+	struct flash_divisor by_per_domain;
+	uint32_t ndomains, per_domain, capacity;
+	uint32_t policy, dchoice; /* enum gc_policy */
+	uint64_t *rng;            /* random and d-choice draws */
+	const uint64_t *seq;      /* the age clock of cost-benefit */
+};
+
+int victim_set_init(struct victim_set *v, struct unit *recs, uint32_t domains, uint32_t per_domain,
+		    uint32_t capacity, const struct ssd_params *params, uint64_t *rng,
+		    const uint64_t *seq);
+void victim_set_free(struct victim_set *v);
+/* A record closes (full, or closed early): it becomes a candidate. */
+void victim_set_add(struct victim_set *v, uint32_t id);
+/* A closed record lost a valid page (its valid count is already one less). */
+void victim_set_dropped(struct victim_set *v, uint32_t id);
+/* A candidate is taken as the victim. */
+void victim_set_remove(struct victim_set *v, uint32_t id);
+/* The policy's next victim of domain d, NO_UNIT when it has no candidate. */
+uint32_t victim_set_pick(struct victim_set *v, uint32_t d);
+/* A uniformly random closed record among recs[first .. first + count), any domain's. */
+uint32_t victim_set_random(struct victim_set *v, uint32_t first, uint32_t count);
+/* The lists agree with the records' states and valid counts; `what` names a domain in errors. */
+int victim_set_check(const struct victim_set *v, const char *what, char *err, size_t errlen);
+
 /*
  * A write point: an open unit on each die. The host stream fills them die after die (channel
  * first); the GC stream writes a victim's pages back into the victim's own die.
@@ -46,10 +89,7 @@ struct stream {
  * happen to have one) and GC work spreads like the host writes that cause it.
  */
 struct die_gc {
-	uint32_t free_count;   /* free units; their ids at free_stack[d * units_per_die ...] */
-	uint32_t closed_count; /* victim candidates */
-	uint32_t min_bucket;   /* greedy: lowest possibly non-empty bucket */
-	uint32_t fifo_head, fifo_tail;
+	uint32_t free_count; /* free units; their ids at free_stack[d * units_per_die ...] */
 	/* The victim being emptied, a few pages per host write (see gc.c). */
 	struct relocation victim;
 	uint32_t pace_valid; /* victim's valid pages when picked: sets the pace */
@@ -80,7 +120,7 @@ struct ssd {
 	struct unit *units;
 	uint32_t *free_stack;
 	struct die_gc *dies;
-	uint32_t *bucket_head; /* greedy: die d's lists at [d * (pages_per_unit + 1) + valid] */
+	struct victim_set victims; /* GC candidates: the closed units of each die */
 	uint64_t free_units;
 
 	struct stream host, gc;
@@ -109,6 +149,8 @@ struct ssd {
 	 * without a breakdown takes the short path. */
 	bool plain_reads;
 	struct ssd_counters count;
+
+	struct fdp *fdp; /* fdp.c; NULL unless params.fdp: the host paths then place through it */
 };
 
 static inline uint32_t page_unit(const struct ssd *s, uint64_t ppn)
@@ -120,14 +162,25 @@ uint64_t ftl_random(struct ssd *s);
 
 /* gc.c */
 void victims_init(struct ssd *s);
-void victim_valid_dropped(struct ssd *s, uint32_t unit);
 /*
  * Maps lpn to the host stream's next page and runs the GC work that page pays for on its die.
  * Returns the page.
  */
 uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now);
-/* GC and SLC folding in idle time, placed from the moment the device went idle. */
-void gc_background(struct ssd *s, uint64_t now);
+/*
+ * Idle-time work: it starts bg_idle_ns after the device went idle, placed as if it had run
+ * then, in steps of `step` (false once there is nothing to do) until it reaches `now` (a
+ * command arriving mid-step waits for the step). Called before the calendars forget the past.
+ */
+void idle_work(struct ssd *s, uint64_t now, bool (*step)(struct ssd *s, uint64_t ready));
+/*
+ * Idle-time work goes in steps of this many pages up to the next command, so that a command
+ * waits at most one step behind it. A call fills the whole idle time it finds (a long idle
+ * period folds a whole SLC cache); with zero latencies it ends when the work does.
+ */
+#define BACKGROUND_STEP_PAGES 64
+/* A step of SLC folding or GC on the next die that has some to do (dies take turns). */
+bool gc_idle_step(struct ssd *s, uint64_t ready);
 int gc_check_tracking(struct ssd *s, char *err, size_t errlen);
 /* The SLC cache's size now, in units. */
 uint64_t slc_capacity_units(const struct ssd *s);
@@ -142,5 +195,27 @@ void map_cache_destroy(struct map_cache *map);
  */
 uint64_t map_cache_access(struct ssd *s, uint64_t lpn, bool write, uint64_t ready,
 			  struct lat_parts *parts);
+
+/* fdp.c: reclaim units, handles and their GC, in place of the per-die streams above. */
+int fdp_create(struct ssd *s, char *err, size_t errlen);
+void fdp_destroy(struct ssd *s);
+/* Maps lpn to the next page of handle ruh's reclaim unit in group rg, runs the GC work it pays
+ * for, and returns the page. */
+uint64_t fdp_place(struct ssd *s, uint32_t lpn, uint32_t ruh, uint32_t rg, uint64_t now);
+/* lpn's valid page in erase unit `unit` was invalidated (the unit's count is already lower). */
+void fdp_valid_dropped(struct ssd *s, uint32_t unit, uint32_t lpn);
+/* gc_idle_step over reclaim groups. */
+bool fdp_idle_step(struct ssd *s, uint64_t ready);
+/* Free and open reclaim units, victim lists and isolation (ssd_check's part for FDP). */
+int fdp_check(struct ssd *s, char *err, size_t errlen);
+/* The ssd_fdp_* calls of ftl.h, under the device's lock. */
+bool fdp_config(const struct ssd *s, struct ssd_fdp_config *out);
+void fdp_handle_counters(struct ssd *s, uint32_t ruh, struct ssd_fdp_counters *out);
+void fdp_group_counters(struct ssd *s, uint32_t rg, struct ssd_fdp_counters *out);
+void fdp_ruh_status(struct ssd *s, uint32_t ruh, uint32_t rg, uint64_t now,
+		    uint64_t *available_pages, uint32_t *seconds_left);
+bool fdp_update(struct ssd *s, uint32_t ruh, uint32_t rg, uint64_t now);
+size_t fdp_take_events(struct ssd *s, uint64_t now, struct ssd_fdp_event *out, size_t max);
+int fdp_owner(struct ssd *s, uint64_t lpn);
 
 #endif

@@ -1,9 +1,6 @@
 /*
- * Write points, victim choice and relocation, one GC domain per die.
- *
- * Greedy keeps each die's closed units in lists by valid count, so the emptiest unit is found
- * in O(1) amortised: the lowest non-empty bucket only moves down when a page is invalidated,
- * and moves up by skipping empty buckets, at most pages_per_unit steps between two victims.
+ * Write points, victim choice and relocation, one GC domain per die; the victim candidates of
+ * each die are kept by victims.c.
  *
  * Foreground GC is on demand: when the host stream needs a new unit on a die whose free units
  * are at the limit, victims of that die are collected first, in the same call, so the host
@@ -18,13 +15,6 @@
 #include "util/util.h"
 
 /*
- * Idle-time work goes in steps of this many pages up to the next command, so that a command
- * waits at most one step behind it. A call fills the whole idle time it finds (a long idle
- * period folds a whole SLC cache); with zero latencies it ends when the work does.
- */
-#define BACKGROUND_STEP_PAGES 64
-
-/*
  * How far ahead of its scan GC fetches a victim's mapping entries. Every move rewrites the
  * L2P entry of a random logical page, a cache miss (the table is tens of MiB) that would stall
  * each move; fetched a few moves early, the misses overlap. The P2L entries further ahead are
@@ -36,158 +26,14 @@
 static void fold_list_add(struct ssd *s, uint32_t d, uint32_t u);
 static void fold_list_remove(struct ssd *s, uint32_t d, uint32_t u);
 
-static inline uint32_t *bucket(struct ssd *s, uint32_t die, uint32_t valid)
-{
-	return &s->bucket_head[(uint64_t)die * (s->geo.pages_per_unit + 1) + valid];
-}
-
-static void list_push_front(struct ssd *s, uint32_t *head, uint32_t u)
-{
-	struct unit *unit = &s->units[u];
-	unit->prev = NO_UNIT;
-	unit->next = *head;
-	if (*head != NO_UNIT)
-		s->units[*head].prev = u;
-	*head = u;
-}
-
-static void list_unlink(struct ssd *s, uint32_t *head, uint32_t *tail, uint32_t u)
-{
-	struct unit *unit = &s->units[u];
-	if (unit->prev != NO_UNIT)
-		s->units[unit->prev].next = unit->next;
-	else
-		*head = unit->next;
-	if (unit->next != NO_UNIT)
-		s->units[unit->next].prev = unit->prev;
-	else if (tail)
-		*tail = unit->prev;
-}
-
 void victims_init(struct ssd *s)
 {
 	for (uint32_t d = 0; d < s->geo.dies; d++) {
-		if (s->params.gc_policy == GC_GREEDY)
-			for (uint32_t v = 0; v <= s->geo.pages_per_unit; v++)
-				*bucket(s, d, v) = NO_UNIT;
-		s->dies[d].min_bucket = s->geo.pages_per_unit;
-		s->dies[d].fifo_head = s->dies[d].fifo_tail = NO_UNIT;
 		s->dies[d].victim.unit = NO_UNIT;
 		s->dies[d].fold.unit = NO_UNIT;
 		s->dies[d].fold_head = s->dies[d].fold_tail = NO_UNIT;
 	}
 	s->rng = s->params.seed;
-}
-
-static void victim_add(struct ssd *s, uint32_t u)
-{
-	struct unit *unit = &s->units[u];
-	uint32_t d = flash_unit_die(&s->geo, u);
-	struct die_gc *die = &s->dies[d];
-	unit->state = UNIT_CLOSED;
-	unit->closed_seq = s->seq;
-	die->closed_count++;
-	if (s->params.gc_policy == GC_FIFO) {
-		unit->next = NO_UNIT;
-		unit->prev = die->fifo_tail;
-		if (die->fifo_tail != NO_UNIT)
-			s->units[die->fifo_tail].next = u;
-		else
-			die->fifo_head = u;
-		die->fifo_tail = u;
-	} else if (s->params.gc_policy == GC_GREEDY) {
-		list_push_front(s, bucket(s, d, unit->valid), u);
-		if (unit->valid < die->min_bucket)
-			die->min_bucket = unit->valid;
-	}
-}
-
-void victim_valid_dropped(struct ssd *s, uint32_t u)
-{
-	if (s->params.gc_policy != GC_GREEDY)
-		return;
-	uint32_t d = flash_unit_die(&s->geo, u);
-	uint32_t valid = s->units[u].valid;
-	list_unlink(s, bucket(s, d, valid + 1), NULL, u);
-	list_push_front(s, bucket(s, d, valid), u);
-	if (valid < s->dies[d].min_bucket)
-		s->dies[d].min_bucket = valid;
-}
-
-static void victim_remove(struct ssd *s, uint32_t u)
-{
-	uint32_t d = flash_unit_die(&s->geo, u);
-	struct die_gc *die = &s->dies[d];
-	die->closed_count--;
-	if (s->params.gc_policy == GC_FIFO)
-		list_unlink(s, &die->fifo_head, &die->fifo_tail, u);
-	else if (s->params.gc_policy == GC_GREEDY)
-		list_unlink(s, bucket(s, d, s->units[u].valid), NULL, u);
-}
-
-/* A uniformly random closed unit of die d; most are closed whenever GC runs, so few draws. */
-static uint32_t random_closed_unit(struct ssd *s, uint32_t d)
-{
-	uint64_t first = (uint64_t)d * s->geo.units_per_die;
-	for (uint32_t tries = 0; tries < 64; tries++) {
-		uint32_t u = (uint32_t)(first + ftl_random(s) % s->geo.units_per_die);
-		if (s->units[u].state == UNIT_CLOSED)
-			return u;
-	}
-	for (uint32_t i = 0; i < s->geo.units_per_die; i++)
-		if (s->units[first + i].state == UNIT_CLOSED)
-			return (uint32_t)(first + i);
-	return NO_UNIT;
-}
-
-/* Cost-benefit (LFS): benefit/cost = (1 - u) * age / (1 + u), u = valid fraction. */
-static uint32_t cost_benefit_victim(struct ssd *s, uint32_t d)
-{
-	uint32_t best = NO_UNIT;
-	double best_score = -1;
-	uint64_t first = (uint64_t)d * s->geo.units_per_die;
-	for (uint32_t u = (uint32_t)first; u < first + s->geo.units_per_die; u++) {
-		const struct unit *unit = &s->units[u];
-		if (unit->state != UNIT_CLOSED)
-			continue;
-		double used = (double)unit->valid / s->geo.pages_per_unit;
-		double age = (double)(s->seq - unit->closed_seq) + 1;
-		double score = (1 - used) * age / (1 + used);
-		if (score > best_score) {
-			best_score = score;
-			best = u;
-		}
-	}
-	return best;
-}
-
-static uint32_t pick_victim(struct ssd *s, uint32_t d)
-{
-	struct die_gc *die = &s->dies[d];
-	if (die->closed_count == 0)
-		return NO_UNIT;
-	switch ((enum gc_policy)s->params.gc_policy) {
-	case GC_GREEDY:
-		while (*bucket(s, d, die->min_bucket) == NO_UNIT)
-			die->min_bucket++;
-		return *bucket(s, d, die->min_bucket);
-	case GC_FIFO:
-		return die->fifo_head;
-	case GC_RANDOM:
-		return random_closed_unit(s, d);
-	case GC_DCHOICE: {
-		uint32_t best = NO_UNIT;
-		for (uint32_t i = 0; i < s->params.gc_dchoice; i++) {
-			uint32_t u = random_closed_unit(s, d);
-			if (best == NO_UNIT || s->units[u].valid < s->units[best].valid)
-				best = u;
-		}
-		return best;
-	}
-	case GC_COST_BENEFIT:
-		return cost_benefit_victim(s, d);
-	}
-	return NO_UNIT;
 }
 
 /* The unit `stream` writes on die d, opening a free one if needed (one must exist); a unit
@@ -226,7 +72,7 @@ static inline uint64_t place(struct ssd *s, struct stream *stream, uint32_t d, u
 	s->units[u].valid++;
 	if (offset + 1 == s->geo.pages_per_unit) {
 		stream->open_unit[d] = NO_UNIT;
-		victim_add(s, u);
+		victim_set_add(&s->victims, u);
 		if (s->units[u].slc)
 			fold_list_add(s, d, u);
 	}
@@ -236,7 +82,7 @@ static inline uint64_t place(struct ssd *s, struct stream *stream, uint32_t d, u
 /* Starts emptying unit u of die d, a closed unit taken out of the victim candidates. */
 static void relocation_start(struct ssd *s, struct relocation *r, uint32_t d, uint32_t u)
 {
-	victim_remove(s, u);
+	victim_set_remove(&s->victims, u);
 	if (s->units[u].slc)
 		fold_list_remove(s, d, u);
 	s->units[u].state = UNIT_VICTIM;
@@ -248,7 +94,7 @@ static void relocation_start(struct ssd *s, struct relocation *r, uint32_t d, ui
 /* Takes die d's next victim out of the candidates; false if the die has none worth taking. */
 static bool start_victim(struct ssd *s, uint32_t d)
 {
-	uint32_t u = pick_victim(s, d);
+	uint32_t u = victim_set_pick(&s->victims, d);
 	if (u == NO_UNIT ||
 	    (s->params.gc_policy == GC_GREEDY && s->units[u].valid == s->geo.pages_per_unit))
 		return false;
@@ -324,7 +170,7 @@ static uint32_t move_pages(struct ssd *s, uint32_t d, struct relocation *r, uint
  */
 static bool make_room(struct ssd *s, uint32_t d, uint32_t limit, uint64_t ready)
 {
-	uint32_t budget = s->dies[d].closed_count + 1;
+	uint32_t budget = s->victims.domains[d].closed_count + 1;
 	while (s->dies[d].free_count <= limit) {
 		if (s->dies[d].victim.unit == NO_UNIT && (budget-- == 0 || !start_victim(s, d)))
 			return false;
@@ -479,7 +325,7 @@ static void close_open_slc(struct ssd *s, uint32_t d)
 	if (u == NO_UNIT || !s->units[u].slc)
 		return;
 	s->host.open_unit[d] = NO_UNIT;
-	victim_add(s, u);
+	victim_set_add(&s->victims, u);
 	fold_list_add(s, d, u);
 }
 
@@ -501,7 +347,7 @@ static bool fold_background(struct ssd *s, uint64_t ready)
 }
 
 /* A step of background GC on the next die over gc_bg_pcent; false when none gains anything. */
-static bool gc_background_step(struct ssd *s, uint64_t ready)
+static bool gc_step(struct ssd *s, uint64_t ready)
 {
 	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
 		uint32_t d = s->bg_cursor;
@@ -509,7 +355,7 @@ static bool gc_background_step(struct ssd *s, uint64_t ready)
 		if (s->dies[d].free_count > s->bg_limit)
 			continue;
 		if (s->dies[d].victim.unit == NO_UNIT) {
-			uint32_t u = pick_victim(s, d);
+			uint32_t u = victim_set_pick(&s->victims, d);
 			/* Idle time is not spent moving units that would free nothing. */
 			if (u == NO_UNIT || s->units[u].valid == s->geo.pages_per_unit ||
 			    !start_victim(s, d))
@@ -521,49 +367,23 @@ static bool gc_background_step(struct ssd *s, uint64_t ready)
 	return false;
 }
 
-/*
- * Idle-time work: the SLC cache is folded first, then GC runs. It starts bg_idle_ns after the
- * device went idle, placed as if it had run then, in steps that the dies take in turn, until it
- * reaches `now` (a command arriving mid-step waits for the step). Called before the calendars
- * forget the past.
- */
-void gc_background(struct ssd *s, uint64_t now)
+/* The SLC cache is folded first, then GC runs. */
+bool gc_idle_step(struct ssd *s, uint64_t ready)
+{
+	return (s->slc_on && s->slc_units && fold_background(s, ready)) || gc_step(s, ready);
+}
+
+void idle_work(struct ssd *s, uint64_t now, bool (*step)(struct ssd *s, uint64_t ready))
 {
 	/* A host command since the last step: a new idle period, which must last first. */
 	uint64_t idle = flash_idle_at(s->flash);
 	if (idle != s->bg_end)
 		s->bg_start = idle + s->params.bg_idle_ns;
 	for (; s->bg_start < now && idle < now; idle = flash_idle_at(s->flash)) {
-		if (!(s->slc_on && s->slc_units && fold_background(s, s->bg_start)) &&
-		    !gc_background_step(s, s->bg_start))
+		if (!step(s, s->bg_start))
 			break;
 		s->bg_end = flash_idle_at(s->flash);
 	}
-}
-
-static int check_die_lists(struct ssd *s, uint32_t d, uint64_t *listed, char *err, size_t errlen)
-{
-	if (s->params.gc_policy == GC_GREEDY) {
-		for (uint32_t v = 0; v <= s->geo.pages_per_unit; v++) {
-			for (uint32_t u = *bucket(s, d, v); u != NO_UNIT; u = s->units[u].next) {
-				const struct unit *unit = &s->units[u];
-				if (unit->state != UNIT_CLOSED || unit->valid != v ||
-				    flash_unit_die(&s->geo, u) != d || v < s->dies[d].min_bucket) {
-					snprintf(err, errlen,
-						 "die %u bucket %u holds unit %u (valid %u, state %u)",
-						 d, v, u, unit->valid, unit->state);
-					return -1;
-				}
-				(*listed)++;
-			}
-		}
-	} else if (s->params.gc_policy == GC_FIFO) {
-		for (uint32_t u = s->dies[d].fifo_head; u != NO_UNIT; u = s->units[u].next)
-			(*listed)++;
-	} else {
-		*listed += s->dies[d].closed_count;
-	}
-	return 0;
 }
 
 /* Die d's fold list holds its closed SLC units, each once; counts SLC units as it goes. */
@@ -598,12 +418,6 @@ int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 		return errorf(err, errlen, "%" PRIu64 " SLC units, counter %" PRIu64, slc_units,
 			      s->slc_units);
 	for (uint32_t d = 0; d < s->geo.dies; d++) {
-		uint64_t listed = 0, closed = 0;
-		if (check_die_lists(s, d, &listed, err, errlen))
-			return -1;
-		uint64_t first = (uint64_t)d * s->geo.units_per_die;
-		for (uint64_t u = first; u < first + s->geo.units_per_die; u++)
-			closed += s->units[u].state == UNIT_CLOSED;
 		const uint32_t relocating[2] = {s->dies[d].victim.unit, s->dies[d].fold.unit};
 		for (int i = 0; i < 2; i++) {
 			uint32_t v = relocating[i];
@@ -614,12 +428,6 @@ int gc_check_tracking(struct ssd *s, char *err, size_t errlen)
 		}
 		if (s->slc_on && check_fold_list(s, d, err, errlen))
 			return -1;
-		if (listed != closed || closed != s->dies[d].closed_count) {
-			snprintf(err, errlen,
-				 "die %u victims: %" PRIu64 " listed, %" PRIu64 " closed, counter %u",
-				 d, listed, closed, s->dies[d].closed_count);
-			return -1;
-		}
 	}
-	return 0;
+	return victim_set_check(&s->victims, "die", err, errlen);
 }

@@ -1,6 +1,6 @@
 /*
  * Small helpers every layer uses: the struct around a member, array lengths, the later of two
- * times, error messages into a caller's buffer, and the one number syntax of every command line,
+ * times, a random number generator, error messages into a caller's buffer, and the one number syntax of every command line,
  * config file and preset.
  */
 #ifndef NVEMU_UTIL_UTIL_H
@@ -16,6 +16,16 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* splitmix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for the model's draws and
+ * the workloads' addresses; `state` is the seed and advances. */
+static inline uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
 
 /*
  * Writes a printf-style message into err (errlen bytes; nothing when err is NULL or errlen 0)
