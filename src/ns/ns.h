@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "ftl/ftl.h" /* the FDP types of the ssd kind's model */
+
 struct ns;
 struct lat_parts; /* flash/parts.h */
 struct media;
@@ -37,6 +39,9 @@ struct ns_io {
 	uint64_t slba;
 	uint32_t nlb; /* number of logical blocks, 1's based */
 	bool fua;
+	/* Write with FDP: the reclaim unit handle and group it goes to (else the model's default). */
+	bool placed;
+	uint32_t ruh, rg;
 	/* Write: the host's data.  Read: a buffer of nlb blocks the kind may fill,
 	 * or NULL when the host wants no data back (Verify). */
 	void *buf;
@@ -64,6 +69,31 @@ struct ns_model_counters {
 	uint64_t erase_min, erase_max;
 	double erase_mean;
 	double waf;
+	uint64_t media_bytes_written, media_bytes_erased; /* NAND pages programmed, units erased */
+};
+
+/*
+ * Flexible Data Placement of the namespace's endurance group (docs/fdp.md). Each namespace of
+ * the ssd kind is a drive of its own, so it is an endurance group of its own too.
+ */
+struct ns_fdp {
+	struct ssd_fdp_config config;         /* enabled or not, handles, groups, their types */
+	uint64_t ru_bytes;                    /* Reclaim Unit Nominal Size */
+	uint32_t nph;                         /* the namespace's Placement Handle List: */
+	uint16_t ph_ruh[SSD_FDP_MAX_HANDLES]; /* placement handle -> reclaim unit handle */
+};
+
+struct ns_fdp_ops {
+	/* Reclaim Unit Handle Status: logical blocks the handle's unit in group rg still takes,
+	 * and the seconds left of its time limit (0: none). */
+	void (*ruh_status)(struct ns *ns, uint32_t ruh, uint32_t rg, uint64_t now,
+			   uint64_t *available_blocks, uint32_t *seconds_left);
+	/* Reclaim Unit Handle Update; true when the unit left was written in part. */
+	bool (*update)(struct ns *ns, uint32_t ruh, uint32_t rg, uint64_t now);
+	void (*handle_counters)(struct ns *ns, uint32_t ruh, struct ssd_fdp_counters *out);
+	void (*group_counters)(struct ns *ns, uint32_t rg, struct ssd_fdp_counters *out);
+	/* The device's own events (time limits), oldest first; times are the model's. */
+	size_t (*take_events)(struct ns *ns, uint64_t now, struct ssd_fdp_event *out, size_t max);
 };
 
 struct ns_zone_ops; /* ns/zoned.h */
@@ -82,6 +112,8 @@ struct ns_ops {
 	void (*destroy)(struct ns *ns);
 	/* Zone management and Zone Append; NULL unless the kind is zoned (CSI 2). */
 	const struct ns_zone_ops *zone;
+	/* Flexible Data Placement; NULL unless ns->fdp is set. */
+	const struct ns_fdp_ops *fdp;
 };
 
 struct ns {
@@ -91,6 +123,8 @@ struct ns {
 	uint64_t nlbas;
 	/* What the kind reads as zeroes after Deallocate (Identify DLFEAT). */
 	bool deallocated_reads_zero;
+	/* The endurance group's FDP configuration; NULL when the kind has none. */
+	const struct ns_fdp *fdp;
 	/* The controller subtracts it once from every completion time a kind returns (never
 	 * before the command started), so the host-observed latency equals the model's. */
 	uint64_t transport_floor_ns;

@@ -10,11 +10,13 @@
 #include "media/media.h"
 #include "ns/kinds.h"
 #include "spec/nvme.h"
+#include "util/util.h"
 
 struct ssd_ns {
 	struct media *media;
 	struct ssd *model;
 	uint32_t page_bytes;
+	struct ns_fdp fdp;
 };
 
 static struct ssd_ns *ssd_of(struct ns *ns) { return ns->kind_data; }
@@ -48,7 +50,9 @@ static uint16_t ssd_ns_write(struct ns *ns, struct ns_io *io)
 	uint64_t lpn;
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
-	io->done_ns = ssd_write(s->model, lpn, npages, io->fua, io->now_ns, io->parts);
+	io->done_ns = io->placed ? ssd_write_placed(s->model, lpn, npages, io->ruh, io->rg,
+						    io->fua, io->now_ns, io->parts)
+				 : ssd_write(s->model, lpn, npages, io->fua, io->now_ns, io->parts);
 	return NVME_SC_SUCCESS;
 }
 
@@ -87,8 +91,47 @@ static bool ssd_ns_model_counters(struct ns *ns, struct ns_model_counters *out)
 	out->erase_max = c.erase_max;
 	out->erase_mean = c.erase_mean;
 	out->waf = c.waf;
+	out->media_bytes_written = c.nand_pages_written * ssd_of(ns)->page_bytes;
+	out->media_bytes_erased = c.erases * ssd_erase_unit_bytes(ssd_of(ns)->model);
 	return true;
 }
+
+static void ssd_ns_ruh_status(struct ns *ns, uint32_t ruh, uint32_t rg, uint64_t now,
+			      uint64_t *available_blocks, uint32_t *seconds_left)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	uint64_t pages;
+	ssd_fdp_ruh_status(s->model, ruh, rg, now, &pages, seconds_left);
+	*available_blocks = pages * s->page_bytes >> ns->lba_shift;
+}
+
+static bool ssd_ns_update(struct ns *ns, uint32_t ruh, uint32_t rg, uint64_t now)
+{
+	return ssd_fdp_update(ssd_of(ns)->model, ruh, rg, now);
+}
+
+static void ssd_ns_handle_counters(struct ns *ns, uint32_t ruh, struct ssd_fdp_counters *out)
+{
+	ssd_fdp_handle_counters(ssd_of(ns)->model, ruh, out);
+}
+
+static void ssd_ns_group_counters(struct ns *ns, uint32_t rg, struct ssd_fdp_counters *out)
+{
+	ssd_fdp_group_counters(ssd_of(ns)->model, rg, out);
+}
+
+static size_t ssd_ns_take_events(struct ns *ns, uint64_t now, struct ssd_fdp_event *out, size_t max)
+{
+	return ssd_fdp_take_events(ssd_of(ns)->model, now, out, max);
+}
+
+static const struct ns_fdp_ops ssd_fdp_ops = {
+    .ruh_status = ssd_ns_ruh_status,
+    .update = ssd_ns_update,
+    .handle_counters = ssd_ns_handle_counters,
+    .group_counters = ssd_ns_group_counters,
+    .take_events = ssd_ns_take_events,
+};
 
 static void ssd_ns_destroy(struct ns *ns)
 {
@@ -108,7 +151,30 @@ static const struct ns_ops ssd_ops = {
     .blocks_in_use = ssd_ns_blocks_in_use,
     .model_counters = ssd_ns_model_counters,
     .destroy = ssd_ns_destroy,
+    .fdp = &ssd_fdp_ops,
 };
+
+/* The endurance group's FDP configuration and the namespace's Placement Handle List. */
+static int init_fdp(struct ns *ns, struct ssd_ns *s, const struct ssd_params *params, char *err,
+		    size_t errlen)
+{
+	struct ns_fdp *fdp = &s->fdp;
+	if (!ssd_fdp_config(s->model, &fdp->config))
+		return 0; /* FDP off, and the geometry could not carry it anyway */
+	fdp->ru_bytes = fdp->config.ru_pages * s->page_bytes;
+	char why[160];
+	if (ssd_parse_handle_list(params->fdp_handles, fdp->config.nruh, fdp->ph_ruh, &fdp->nph,
+				  why, sizeof(why)) ||
+	    fdp->nph == 0) {
+		if (fdp->config.enabled)
+			return errorf(err, errlen, "fdp_handles: %s",
+				      fdp->nph ? why : "a namespace needs at least one handle");
+		ssd_parse_handle_list("all", fdp->config.nruh, fdp->ph_ruh, &fdp->nph, why,
+				      sizeof(why));
+	}
+	ns->fdp = fdp;
+	return 0;
+}
 
 int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)
 {
@@ -141,7 +207,11 @@ int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t
 	ns->csi = NVME_CSI_NVM;
 	ns->nlbas = bytes >> ns->lba_shift;
 	ns->deallocated_reads_zero = true;
+	if (init_fdp(ns, s, params->ssd, err, errlen))
+		goto destroy_media;
 	return 0;
+destroy_media:
+	media_destroy(s->media);
 destroy_model:
 	ssd_destroy(s->model);
 free_ns:

@@ -69,6 +69,10 @@ static void execute_set_features(struct nvme_req *req)
 		if (value & 0x1FF) /* only command set combination 0 exists */
 			status = bad_feature_value(req, NVME_SC_INVALID_IO_CMD_SET);
 		break;
+	case NVME_FEAT_FDP:
+	case NVME_FEAT_FDP_EVENTS:
+		status = nvme_fdp_set_feature(req);
+		break;
 	default:
 		status = nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
 					   NVME_SQE_AT(features.fid));
@@ -84,6 +88,10 @@ static void execute_get_features(struct nvme_req *req)
 	if (sel == NVME_FEAT_SEL_SUPPORTED) {
 		/* Every supported feature is changeable and none is saveable. */
 		req->cqe.result = 1u << 2;
+		if (req->xfer == NVME_XFER_C2H) { /* FDP Events: no descriptors to go with it */
+			memset(req->buf, 0, req->data_len);
+			req->data = req->buf;
+		}
 		nvme_req_complete(req, status);
 		return;
 	}
@@ -115,6 +123,10 @@ static void execute_get_features(struct nvme_req *req)
 	case NVME_FEAT_HOST_ID:
 		nvme_req_copy_out(req, ctrl->hostid, sizeof(ctrl->hostid));
 		break;
+	case NVME_FEAT_FDP:
+	case NVME_FEAT_FDP_EVENTS:
+		status = nvme_fdp_get_feature(req);
+		break;
 	default:
 		status = nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
 					   NVME_SQE_AT(features.fid));
@@ -131,6 +143,16 @@ static uint16_t parse_get_features(struct nvme_req *req)
 			return bad_feature_value(req, NVME_SC_INVALID_FIELD);
 		return nvme_req_expect_data(req, NVME_XFER_C2H, 16);
 	}
+	if (req->cmd.features.fid == NVME_FEAT_FDP || req->cmd.features.fid == NVME_FEAT_FDP_EVENTS)
+		return nvme_fdp_parse_feature(req, false);
+	return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+}
+
+static uint16_t parse_set_features(struct nvme_req *req)
+{
+	req->execute = execute_set_features;
+	if (req->cmd.features.fid == NVME_FEAT_FDP || req->cmd.features.fid == NVME_FEAT_FDP_EVENTS)
+		return nvme_fdp_parse_feature(req, true);
 	return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 }
 
@@ -151,8 +173,7 @@ static uint16_t parse_common(struct nvme_req *req, bool *handled)
 		req->execute = execute_async_event;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 	case nvme_admin_set_features:
-		req->execute = execute_set_features;
-		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+		return parse_set_features(req);
 	case nvme_admin_get_features:
 		return parse_get_features(req);
 	default:

@@ -42,6 +42,11 @@ static void fill_id_ctrl(const struct nvme_ctrl *ctrl, struct nvme_id_ctrl *id)
 		id->oaes |= NVME_CTRL_OAES_ZONE_DESC_CHANGED;
 	id->lpa = NVME_CTRL_LPA_SMART_PER_NS | NVME_CTRL_LPA_CMD_EFFECTS | NVME_CTRL_LPA_EXTENDED;
 	id->frmw = (1u << 1) | 1u; /* one slot, slot 1 read-only */
+	if (nvme_subsys_has_fdp(subsys)) {
+		/* Every namespace is an endurance group (ENDGID = NSID; see fdp.c). */
+		id->ctratt |= NVME_CTRL_CTRATT_ENDURANCE_GROUPS | NVME_CTRL_CTRATT_FDPS;
+		id->endgidmax = (uint16_t)(subsys->nn < 0xFFFF ? subsys->nn : 0xFFFF);
+	}
 	id->npss = 0;
 	id->psd[0].max_power = 2500; /* 25 W in 0.01 W units */
 	id->nn = subsys->nn;
@@ -53,7 +58,13 @@ static void fill_id_ctrl(const struct nvme_ctrl *ctrl, struct nvme_id_ctrl *id)
 	id->iorcsz = 1;
 }
 
-static void fill_id_ns(const struct nvme_ns_slot *slot, struct nvme_id_ns *id)
+/* The namespace's endurance group, when the controller reports them (fdp.c). */
+static uint16_t endgid(const struct nvme_subsys *subsys, uint32_t nsid)
+{
+	return nvme_subsys_has_fdp(subsys) && nsid <= 0xFFFF ? (uint16_t)nsid : 0;
+}
+
+static void fill_id_ns(const struct nvme_ns_slot *slot, uint16_t endgid, struct nvme_id_ns *id)
 {
 	const struct ns *ns = slot->ns;
 	memset(id, 0, sizeof(*id));
@@ -67,6 +78,7 @@ static void fill_id_ns(const struct nvme_ns_slot *slot, struct nvme_id_ns *id)
 	if (ns->deallocated_reads_zero)
 		id->dlfeat = NVME_NS_DLFEAT_READ_ZEROES | NVME_NS_DLFEAT_WRITE_ZEROES;
 	id->lbaf[0].ds = ns->lba_shift;
+	id->endgid = endgid;
 	memcpy(id->nguid, slot->nguid, sizeof(id->nguid));
 }
 
@@ -103,12 +115,13 @@ static uint16_t identify_active_list(struct nvme_req *req, uint32_t *out)
 }
 
 /* CNS 08h: the fields every command set shares. */
-static void fill_id_ns_independent(uint8_t *out)
+static void fill_id_ns_independent(uint16_t endgid, struct nvme_id_ns_cs_indep *id)
 {
-	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
-	out[0] = NVME_NS_FEAT_THIN;	 /* NSFEAT */
-	out[1] = NVME_NS_NMIC_SHARED; /* NMIC */
-	out[9] = 1;		 /* NSTAT: ready */
+	memset(id, 0, sizeof(*id));
+	id->nsfeat = NVME_NS_FEAT_THIN;
+	id->nmic = NVME_NS_NMIC_SHARED;
+	id->endgid = endgid;
+	id->nstat = NVME_NSTAT_NRDY;
 }
 
 static uint16_t identify_ns_slot(struct nvme_req *req, const struct nvme_ns_slot **slot)
@@ -144,7 +157,7 @@ void nvme_execute_identify(struct nvme_req *req)
 	case NVME_ID_CNS_NS:
 		status = identify_ns_slot(req, &slot);
 		if (!status)
-			fill_id_ns(slot, req->buf);
+			fill_id_ns(slot, endgid(ctrl->subsys, req->cmd.nsid), req->buf);
 		break;
 	case NVME_ID_CNS_NS_ACTIVE_LIST:
 		status = identify_active_list(req, req->buf);
@@ -157,7 +170,7 @@ void nvme_execute_identify(struct nvme_req *req)
 	case NVME_ID_CNS_NS_CS_INDEP:
 		status = identify_ns_slot(req, &slot);
 		if (!status)
-			fill_id_ns_independent(out);
+			fill_id_ns_independent(endgid(ctrl->subsys, req->cmd.nsid), req->buf);
 		break;
 	case NVME_ID_CNS_CS_NS:
 		status = identify_ns_slot(req, &slot);

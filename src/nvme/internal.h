@@ -13,8 +13,11 @@
 #define NVME_FIRMWARE_REVISION "0.1.0"
 #define NVME_IEEE_OUI 0x0  /* no registered OUI */
 
+struct nvme_fdp_eg;
+
 struct nvme_ns_slot {
 	struct ns *ns;
+	struct nvme_fdp_eg *fdp; /* fdp.c: the endurance group's FDP state when enabled, or NULL */
 	struct nvme_ns_recorder recorder;
 	uint8_t nguid[16];
 	uint8_t eui64[8];
@@ -137,6 +140,14 @@ void nvme_execute_identify(struct nvme_req *req);
 /* logpage.c */
 void nvme_execute_get_log_page(struct nvme_req *req);
 uint32_t nvme_get_log_len(const struct nvme_req *req);
+/* The part of a log page (or other returned structure) the host asked for: [offset, offset + len). */
+struct log_window {
+	uint8_t *out;
+	uint64_t offset;
+	uint32_t len;
+};
+/* Copies whatever part of [at, at + size) falls inside the window. */
+void window_put(struct log_window *w, uint64_t at, const void *src, size_t size);
 
 /* io.c */
 uint16_t nvme_parse_io(struct nvme_req *req);
@@ -147,6 +158,26 @@ void nvme_io_cmd_range(const struct nvme_sqe *cmd, uint64_t *slba, uint32_t *nlb
 /* A successful I/O command of a namespace, counted in its reactor's shard (req->io_shard). */
 void nvme_req_count_read(struct nvme_req *req, uint64_t bytes);
 void nvme_req_count_write(struct nvme_req *req, uint64_t bytes);
+
+/* fdp.c */
+int nvme_fdp_slot_init(struct nvme_ns_slot *slot);
+void nvme_fdp_slot_destroy(struct nvme_ns_slot *slot);
+/* Some namespace has FDP enabled: the controller reports endurance groups and FDP. */
+bool nvme_subsys_has_fdp(const struct nvme_subsys *subsys);
+/* A write's DTYPE: none, or Data Placement where FDP is enabled. */
+uint16_t nvme_fdp_check_directive(struct nvme_req *req);
+/* Where a write goes (its DSPEC, or placement handle 0); an invalid PID is logged as an event. */
+void nvme_fdp_place(struct nvme_req *req, struct ns_io *io);
+uint16_t nvme_parse_io_mgmt(struct nvme_req *req);
+/* Log pages 09h and 20h-23h: their size (0: not offered) and content. */
+uint64_t nvme_fdp_log_size(const struct nvme_req *req, uint8_t lid);
+uint16_t nvme_fdp_log(struct nvme_req *req, uint8_t lid, struct log_window *w);
+/* Features FDP (1Dh) and FDP Events (1Eh). */
+uint16_t nvme_fdp_parse_feature(struct nvme_req *req, bool set);
+uint16_t nvme_fdp_get_feature(struct nvme_req *req);
+uint16_t nvme_fdp_set_feature(struct nvme_req *req);
+/* nvemu's vendor log: a record per reclaim unit handle, then per group, from `at` on. */
+void nvme_fdp_records(struct nvme_ns_slot *slot, struct log_window *w, uint64_t at);
 
 /* zns.c */
 /* OAES and Asynchronous Event Configuration bit: Zone Descriptor Changed Notices. */

@@ -56,6 +56,7 @@ static void execute_write(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
 	struct ns_io io = io_for(req);
+	nvme_fdp_place(req, &io);
 	uint16_t status = ns->ops->write(ns, &io);
 	if (!status)
 		nvme_req_count_write(req, req->data_len);
@@ -67,6 +68,7 @@ static void execute_write_zeroes(struct nvme_req *req)
 	struct ns *ns = req->ns;
 	struct ns_io io = io_for(req);
 	io.buf = NULL;
+	nvme_fdp_place(req, &io); /* nothing is programmed, but an invalid PID is still logged */
 	uint16_t status = ns->ops->write_zeroes(ns, &io);
 	if (!status)
 		nvme_req_count_write(req, 0);
@@ -267,12 +269,19 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 	switch (req->cmd.opcode) {
 	case nvme_cmd_read:
 		return parse_rw(req, NVME_XFER_C2H, execute_read);
-	case nvme_cmd_write:
-		return parse_rw(req, NVME_XFER_H2C, execute_write);
+	case nvme_cmd_write: {
+		uint16_t status = nvme_fdp_check_directive(req);
+		return status ? status : parse_rw(req, NVME_XFER_H2C, execute_write);
+	}
 	case nvme_cmd_compare:
 		return parse_rw(req, NVME_XFER_H2C, execute_compare);
-	case nvme_cmd_write_zeroes:
-		return parse_no_data(req, execute_write_zeroes);
+	case nvme_cmd_write_zeroes: {
+		uint16_t status = nvme_fdp_check_directive(req);
+		return status ? status : parse_no_data(req, execute_write_zeroes);
+	}
+	case nvme_cmd_io_mgmt_recv:
+	case nvme_cmd_io_mgmt_send:
+		return nvme_parse_io_mgmt(req);
 	case nvme_cmd_verify:
 		return parse_no_data(req, execute_verify);
 	case nvme_cmd_dsm:

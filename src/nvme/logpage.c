@@ -4,15 +4,7 @@
 
 #include "nvme/internal.h"
 
-/* The part of a log page the host asked for: [offset, offset + len). */
-struct log_window {
-	uint8_t *out;
-	uint64_t offset;
-	uint32_t len;
-};
-
-/* Copies whatever part of [at, at + size) falls inside the window. */
-static void window_put(struct log_window *w, uint64_t at, const void *src, size_t size)
+void window_put(struct log_window *w, uint64_t at, const void *src, size_t size)
 {
 	uint64_t start = at > w->offset ? at : w->offset;
 	uint64_t end = at + size < w->offset + w->len ? at + size : w->offset + w->len;
@@ -91,7 +83,7 @@ static void model_log(struct nvme_req *req, struct log_window *w)
 	}
 	struct nvemu_model_log log;
 	memset(&log, 0, sizeof(log));
-	log.version = 1;
+	log.version = NVEMU_MODEL_LOG_VERSION;
 	double erase_sum = 0;
 	unsigned models = 0;
 	for (uint32_t i = first; i <= last; i++) {
@@ -114,7 +106,26 @@ static void model_log(struct nvme_req *req, struct log_window *w)
 	if (log.host_pages_written)
 		log.waf_milli = (uint64_t)((double)log.nand_pages_written * 1000.0 /
 					   (double)log.host_pages_written + 0.5);
+	/* FDP records describe one drive: a single namespace's, with FDP. */
+	struct nvme_ns_slot *slot = nsid && nsid != 0xFFFFFFFF && nvme_subsys_ns(subsys, nsid)
+					? (struct nvme_ns_slot *)&subsys->ns[nsid - 1]
+					: NULL;
+	if (slot && slot->fdp) {
+		log.fdp_handles = slot->ns->fdp->config.nruh;
+		log.fdp_groups = slot->ns->fdp->config.nrg;
+		nvme_fdp_records(slot, w, sizeof(log));
+	}
 	window_put(w, 0, &log, sizeof(log));
+}
+
+static uint64_t model_log_size(const struct nvme_req *req)
+{
+	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	uint32_t nsid = req->cmd.nsid;
+	const struct ns *ns = nsid && nsid <= subsys->nn ? subsys->ns[nsid - 1].ns : NULL;
+	uint64_t records = ns && subsys->ns[nsid - 1].fdp ? ns->fdp->config.nruh + ns->fdp->config.nrg
+							  : 0;
+	return sizeof(struct nvemu_model_log) + records * sizeof(struct nvemu_model_log_fdp);
 }
 
 static void error_log(struct nvme_ctrl *ctrl, struct log_window *w)
@@ -141,7 +152,7 @@ static void firmware_slot_log(struct log_window *w)
 	window_put(w, 0, &log, sizeof(log));
 }
 
-static void effects_log(uint8_t csi, struct log_window *w)
+static void effects_log(uint8_t csi, bool fdp, struct log_window *w)
 {
 	static const uint8_t admin[] = {
 	    nvme_admin_get_log_page, nvme_admin_identify,     nvme_admin_abort_cmd,
@@ -161,6 +172,10 @@ static void effects_log(uint8_t csi, struct log_window *w)
 			log.iocs[io_reads[i]] = NVME_CMD_EFFECTS_CSUPP;
 		for (size_t i = 0; i < sizeof(io_writes); i++)
 			log.iocs[io_writes[i]] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
+		if (fdp) {
+			log.iocs[nvme_cmd_io_mgmt_recv] = NVME_CMD_EFFECTS_CSUPP;
+			log.iocs[nvme_cmd_io_mgmt_send] = NVME_CMD_EFFECTS_CSUPP;
+		}
 	}
 	if (csi == NVME_CSI_ZNS) {
 		/* Linux forces a zoned namespace read-only without Zone Append here. */
@@ -218,7 +233,7 @@ static void discovery_log(struct nvme_req *req, struct log_window *w)
 	window_put(w, 0, &hdr, sizeof(hdr));
 }
 
-static uint64_t log_size(uint8_t lid)
+static uint64_t log_size(const struct nvme_req *req, uint8_t lid)
 {
 	switch (lid) {
 	case NVME_LOG_ERROR:
@@ -232,11 +247,11 @@ static uint64_t log_size(uint8_t lid)
 	case NVME_LOG_CMD_EFFECTS:
 		return sizeof(struct nvme_effects_log);
 	case NVME_LOG_VENDOR_NVEMU:
-		return sizeof(struct nvemu_model_log);
+		return model_log_size(req);
 	case NVME_LOG_ZONE_CHANGED_LIST:
 		return 4096;
 	default:
-		return 0;
+		return nvme_fdp_log_size(req, lid);
 	}
 }
 
@@ -275,7 +290,7 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 		nvme_req_complete(req, status);
 		return;
 	}
-	uint64_t size = log_size(lid);
+	uint64_t size = log_size(req, lid);
 	if (!size) {
 		nvme_req_complete(req, bad_log_id(req));
 		return;
@@ -297,7 +312,7 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 	case NVME_LOG_CHANGED_NS:
 		break; /* namespaces never change while the daemon runs */
 	case NVME_LOG_CMD_EFFECTS:
-		effects_log(req->cmd.get_log_page.csi, &w);
+		effects_log(req->cmd.get_log_page.csi, nvme_subsys_has_fdp(ctrl->subsys), &w);
 		break;
 	case NVME_LOG_VENDOR_NVEMU:
 		model_log(req, &w);
@@ -308,6 +323,8 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 		window_put(&w, 0, page, sizeof(page));
 		break;
 	}
+	default:
+		status = nvme_fdp_log(req, lid, &w);
 	}
 	nvme_req_complete(req, status);
 }

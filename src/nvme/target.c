@@ -31,6 +31,7 @@ static void subsys_destroy(struct nvme_subsys *subsys)
 {
 	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++) {
 		struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
+		nvme_fdp_slot_destroy(slot);
 		ns_destroy(slot->ns);
 		munmap(slot->recorder.shards, shards_bytes(slot->recorder.nshards));
 	}
@@ -167,9 +168,15 @@ uint32_t nvme_subsys_add_ns(struct nvme_subsys *subsys, struct ns *ns, char *err
 		snprintf(err, errlen, "out of memory for the counters of a namespace");
 		return 0;
 	}
-	uint32_t nsid = ++subsys->nn;
-	struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
+	struct nvme_ns_slot *slot = &subsys->ns[subsys->nn];
 	slot->ns = ns;
+	if (nvme_fdp_slot_init(slot)) {
+		slot->ns = NULL;
+		munmap(shards, shards_bytes(nshards));
+		snprintf(err, errlen, "out of memory for the FDP state of a namespace");
+		return 0;
+	}
+	uint32_t nsid = ++subsys->nn;
 	slot->recorder.shards = shards;
 	slot->recorder.nshards = nshards;
 	for (unsigned i = 0; i < nshards; i++)

@@ -32,7 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	struct th_env_params params = {.allow_any_host = true};
+	struct th_env_params params = {.allow_any_host = true, .fdp_ns = true};
 	env = th_env_create(&params);
 	if (!env)
 		abort();

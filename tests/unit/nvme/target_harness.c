@@ -82,6 +82,31 @@ struct th_env *th_env_create(const struct th_env_params *params)
 	env->ns2 = ns_create(&np2, err, sizeof(err));
 	if (!env->ns2 || nvme_subsys_add_ns(env->subsys, env->ns2, err, sizeof(err)) != 2)
 		goto fail;
+	if (params->fdp_ns) {
+		struct ssd_params ssd;
+		ssd_params_defaults(&ssd);
+		ssd.channels = 2;
+		ssd.luns_per_channel = 2;
+		ssd.blocks_per_plane = 64;
+		ssd.pages_per_block = 16;
+		ssd.op_pcent = 25;
+		/* No modelled time: every command completes at once, as on the RAM namespaces
+		 * (the harness runs no reactor to fire completion timers). */
+		ssd.controller_ns = ssd.unmapped_read_ns = 0;
+		ssd.page_read_ns = ssd.page_program_ns = ssd.block_erase_ns = 0;
+		ssd.channel_xfer_ns = 0;
+		ssd.channel_mbps = 0;
+		ssd.fdp = true;
+		ssd.fdp_nruh = 4;
+		ssd.fdp_nrg = 2;
+		snprintf(ssd.fdp_initially_isolated, sizeof(ssd.fdp_initially_isolated), "2-3");
+		snprintf(ssd.fdp_handles, sizeof(ssd.fdp_handles), "3,1,0");
+		struct ns_params np3 = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &ssd};
+		env->ns3 = ns_create(&np3, err, sizeof(err));
+		if (!env->ns3 ||
+		    nvme_subsys_add_ns(env->subsys, env->ns3, err, sizeof(err)) != TH_FDP_NSID)
+			goto fail;
+	}
 	env->max_data = nvme_target_max_data(env->target);
 	return env;
 fail:

@@ -39,8 +39,17 @@ struct th_env {
 	struct nvme_subsys *subsys;
 	struct reactor *reactor;
 	uint32_t max_data;
-	struct ns *ns1, *ns2; /* owned by the subsystem */
+	struct ns *ns1, *ns2, *ns3; /* owned by the subsystem; ns3 only with fdp_ns */
 };
+
+/*
+ * Namespace 3 (th_env_params.fdp_ns): an ssd with FDP, 4 KiB blocks, 4 dies of 64 erase units
+ * of 16 pages split into 2 reclaim groups (reclaim units of 2 x 16 pages, 128 KiB), 4 handles
+ * of which 2 and 3 are initially isolated, and the Placement Handle List 3,1,0. Its flash
+ * takes no time, so its commands complete at once.
+ */
+#define TH_FDP_NSID 3
+#define TH_FDP_RU_BYTES (128u << 10)
 
 struct th_queue {
 	struct nvme_sq sq;
@@ -53,6 +62,7 @@ struct th_env_params {
 	bool allow_any_host;
 	const char *allowed_host; /* NULL: none */
 	unsigned nreactors;	  /* reactor ids the target counts by (0: one); queues use id 0 */
+	bool fdp_ns;              /* add namespace 3 (TH_FDP_NSID) */
 };
 
 struct th_env *th_env_create(const struct th_env_params *params);
