@@ -19,6 +19,8 @@
 #                     on the terminal)
 #   zns               nvemu --zoned: block layer, nvme-cli zns, blkzone, a libnvme
 #                     program, fio --zonemode=zbd with verify, zonefs, zone wear-out
+#   fdp               an ssd with Flexible Data Placement (fdp=on): nvme-cli's fdp plugin,
+#                     writes placed with nvme write --dir-type=2 and io-passthru, read back
 # Env: NVEMU_TEST_DIR (logs; default a new directory under /tmp), FIO_SIZE_MB.
 set -euo pipefail
 
@@ -156,6 +158,15 @@ case $SCENARIO in
         NVEMU_GUEST_SHARE=$DIR/zns-helpers guest host zns-basic.sh -e EXPECT_ZONE_LBAS=4096 \
             -e EXPECT_ZONE_CAP_LBAS=3072 -e EXPECT_MAX_OPEN=12 -e EXPECT_MAX_ACTIVE=14 \
             -e EXPECT_ZASL_BYTES=65536 -e WEAR_RESETS=6 ||
+            fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
+        stop_daemon ;;
+    fdp)
+        # 4 dies of 256 blocks of 64 pages (256 MiB of flash), 25 % over-provisioned: reclaim
+        # units of one block per die (1 MiB), 8 handles.
+        start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=256 \
+            -o pages_per_block=64 -o op_pcent=25 -o fdp=on
+        guest host fdp.sh -e EXPECT_NRUH=8 -e EXPECT_RU_BYTES=1048576 ||
             fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
         grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
         stop_daemon ;;
