@@ -6,14 +6,7 @@
 #include <unistd.h>
 
 #include "sim/sim_internal.h"
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#include "util/util.h"
 
 /* Uniform in [0, range) without division (Lemire's multiply-shift). */
 static inline uint64_t uniform(uint64_t *state, uint64_t range)
@@ -42,6 +35,7 @@ static bool synthetic_next(struct io_source *base, struct io *io)
 				 : IO_WRITE;
 	io->lpn = slot * src->npages;
 	io->npages = src->npages;
+	io->handle = io->lpn >= src->handle1_from;
 	io->at = 0;
 	return true;
 }
@@ -55,6 +49,48 @@ void synthetic_init(struct synthetic_source *src, bool random, double read_fract
 	src->read_fraction = read_fraction;
 	src->npages = npages;
 	src->slots = footprint_pages / npages ? footprint_pages / npages : 1;
+	src->rng = seed;
+	src->handle1_from = UINT64_MAX;
+}
+
+static double unit_random(uint64_t *state) { return (double)(splitmix64(state) >> 11) * 0x1.0p-53; }
+
+static bool two_stream_next(struct io_source *base, struct io *io)
+{
+	struct two_stream_source *src = (struct two_stream_source *)base;
+	io->op = IO_WRITE;
+	io->at = 0;
+	if (unit_random(&src->rng) < src->hot_io_fraction) {
+		io->handle = 0;
+		io->npages = src->hot_npages;
+		io->lpn = uniform(&src->rng, src->hot_slots) * src->hot_npages;
+		return true;
+	}
+	if (src->log_next + src->log_npages > src->log_end)
+		src->log_next = src->log_first;
+	io->handle = 1;
+	io->npages = src->log_npages;
+	io->lpn = src->log_next;
+	src->log_next += src->log_npages;
+	return true;
+}
+
+void two_stream_init(struct two_stream_source *src, uint64_t hot_pages, uint32_t hot_npages,
+		     uint64_t footprint_pages, uint32_t log_npages, double hot_fraction,
+		     uint64_t seed)
+{
+	memset(src, 0, sizeof(*src));
+	src->base.next = two_stream_next;
+	src->hot_npages = hot_npages;
+	src->hot_slots = hot_pages / hot_npages ? hot_pages / hot_npages : 1;
+	src->log_first = src->log_next = src->hot_slots * hot_npages;
+	src->log_end = footprint_pages;
+	src->log_npages = log_npages;
+	if (src->log_first + log_npages > footprint_pages) /* no room for a log: all hot */
+		hot_fraction = 1;
+	/* Bytes to I/Os: a hot I/O is hot_npages, a log I/O log_npages. */
+	double hot_ios = hot_fraction / hot_npages, log_ios = (1 - hot_fraction) / log_npages;
+	src->hot_io_fraction = hot_ios / (hot_ios + log_ios);
 	src->rng = seed;
 }
 
@@ -185,6 +221,7 @@ static bool next_io(struct lookahead *la, struct io *io)
 {
 	while (la->count < LOOKAHEAD_IOS && !la->ended) {
 		struct io *slot = &la->ios[(la->head + la->count) % LOOKAHEAD_IOS];
+		slot->handle = 0; /* sources without placement leave it */
 		if (!la->src->next(la->src, slot)) {
 			la->ended = true;
 			break;
@@ -226,7 +263,10 @@ static inline uint64_t run_io(struct sim_target *t, const struct io *io, uint64_
 	case IO_WRITE:
 		r->writes++;
 		r->bytes += (uint64_t)io->npages * page_bytes;
-		return ssd_write(ssd, io->lpn, io->npages, false, at, parts);
+		/* With reclaim groups, the LBA space is split among them in equal ranges. */
+		return ssd_write_placed(ssd, io->lpn, io->npages, io->handle,
+					r->groups > 1 ? (uint32_t)(io->lpn * r->groups / r->logical) : 0,
+					false, at, parts);
 	case IO_TRIM:
 		return ssd_trim(ssd, io->lpn, io->npages, at, parts);
 	default:
@@ -284,6 +324,15 @@ void breakdown_band(const struct breakdown *b, const struct histogram *latency, 
 		mean_ns[i] = counted ? (double)sum[i] / (double)counted : 0;
 }
 
+static void fdp_counters(const struct sim_target *t, const struct phase_result *r,
+			 struct ssd_fdp_counters *out)
+{
+	for (uint32_t h = 0; t->ssd && h < r->handles; h++)
+		ssd_fdp_handle_counters(t->ssd, h, &out[h]);
+	for (uint32_t g = 0; t->ssd && g < r->groups; g++)
+		ssd_fdp_group_counters(t->ssd, g, &out[r->handles + g]);
+}
+
 void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_depth,
 	       uint64_t max_bytes, uint64_t max_ns, uint64_t *now, const char *label, bool progress,
 	       struct phase_result *r)
@@ -291,10 +340,18 @@ void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_
 	uint32_t page_bytes = target->page_bytes;
 	struct histogram *latency = r->latency;
 	struct breakdown *breakdown = r->breakdown;
+	struct ssd_fdp_counters *fdp_before = r->fdp_before, *fdp_after = r->fdp_after;
+	uint32_t handles = r->handles, groups = r->groups;
 	memset(r, 0, sizeof(*r));
 	r->latency = latency;
 	r->breakdown = breakdown;
+	r->handles = handles;
+	r->groups = groups;
+	r->logical = target->logical_pages;
+	r->fdp_before = fdp_before;
+	r->fdp_after = fdp_after;
 	target_counters(target, &r->before);
+	fdp_counters(target, r, fdp_before);
 	r->sim_start_ns = *now;
 	struct progress p = {label, progress, isatty(STDERR_FILENO), wall_now(), 0, max_bytes,
 			     max_ns};
@@ -350,4 +407,5 @@ void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_
 	r->sim_end_ns = end;
 	r->wall_seconds = wall_now() - p.start;
 	target_counters(target, &r->after);
+	fdp_counters(target, r, fdp_after);
 }

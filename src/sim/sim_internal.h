@@ -9,7 +9,17 @@
 #include "config/config.h"
 #include "ftl/ftl.h"
 
-enum workload_kind { WL_READ, WL_WRITE, WL_RANDREAD, WL_RANDWRITE, WL_RW, WL_RANDRW, WL_TRACE };
+enum workload_kind {
+	WL_READ,
+	WL_WRITE,
+	WL_RANDREAD,
+	WL_RANDWRITE,
+	WL_RW,
+	WL_RANDRW,
+	WL_TRACE,
+	WL_HOTCOLD, /* random overwrites of a hot region (handle 0) and a sequential log (handle 1) */
+	WL_CACHE,   /* the same shape as a flash cache: small objects, and a log of big regions */
+};
 enum precondition_kind { PRE_AUTO, PRE_NONE, PRE_FILL, PRE_STEADY };
 enum trace_format { TRACE_AUTO, TRACE_MSR, TRACE_BLKPARSE, TRACE_FIO };
 enum trace_timing { TIMING_AUTO, TIMING_TIMESTAMPS, TIMING_QD };
@@ -29,6 +39,9 @@ struct sim_params {
 	uint32_t trace_format;
 	uint32_t trace_timing;
 	bool breakdown;
+	double hot_pcent;       /* hotcold, cache: share of the footprint rewritten at random */
+	double hot_write_pcent; /* of the bytes written, the share that goes there */
+	uint64_t log_bs;        /* bytes per write of the sequential log; 0: bs (cache: 16 MiB) */
 };
 
 extern const struct config_table sim_config_table;
@@ -37,6 +50,7 @@ enum io_op { IO_READ, IO_WRITE, IO_TRIM, IO_FLUSH };
 
 struct io {
 	uint8_t op;
+	uint8_t handle; /* writes: the FDP reclaim unit handle (ignored without FDP) */
 	uint32_t npages;
 	uint64_t lpn;
 	uint64_t at; /* open-loop issue time (ns from the start of the trace) */
@@ -56,10 +70,28 @@ struct synthetic_source {
 	uint64_t slots; /* footprint / npages */
 	uint64_t next_slot;
 	uint64_t rng;
+	uint64_t handle1_from; /* writes at or past this lpn go to FDP handle 1, the rest to 0 */
 };
 
 void synthetic_init(struct synthetic_source *src, bool random, double read_fraction,
 		    uint32_t npages, uint64_t footprint_pages, uint64_t seed);
+
+/*
+ * hotcold and cache: uniform random overwrites of the first hot_pages pages in hot_npages
+ * I/Os, on handle 0, and a sequential log over the rest of the footprint in log_npages I/Os,
+ * on handle 1; hot_fraction of the bytes written go to the hot region.
+ */
+struct two_stream_source {
+	struct io_source base;
+	uint64_t hot_slots, log_first, log_end, log_next;
+	uint32_t hot_npages, log_npages;
+	double hot_io_fraction; /* of the I/Os (the byte share, weighted by I/O sizes) */
+	uint64_t rng;
+};
+
+void two_stream_init(struct two_stream_source *src, uint64_t hot_pages, uint32_t hot_npages,
+		     uint64_t footprint_pages, uint32_t log_npages, double hot_fraction,
+		     uint64_t seed);
 
 struct trace_source;
 struct trace_source *trace_open(const struct sim_params *p, uint32_t page_bytes,
@@ -142,6 +174,10 @@ struct phase_result {
 	struct histogram *latency;
 	struct breakdown *breakdown; /* NULL: not wanted */
 	struct ssd_counters before, after;
+	/* FDP: the counters of each handle, then of each group, before and after the phase. */
+	uint32_t handles, groups;
+	uint64_t logical; /* the device's logical pages (writes go to group lpn * groups / it) */
+	struct ssd_fdp_counters *fdp_before, *fdp_after;
 };
 
 /*

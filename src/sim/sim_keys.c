@@ -7,15 +7,15 @@
 #define FIELD(name) offsetof(struct sim_params, name)
 #define NO_ALIAS {NULL, NULL, NULL}
 
-static const char *const workload_names[] = {"read", "write", "randread", "randwrite", "rw",
-					     "randrw", "trace", NULL};
+static const char *const workload_names[] = {"read",  "write", "randread", "randwrite", "rw",
+					     "randrw", "trace", "hotcold", "cache", NULL};
 static const char *const precondition_names[] = {"auto", "none", "fill", "steady", NULL};
 static const char *const trace_format_names[] = {"auto", "msr", "blkparse", "fio", NULL};
 static const char *const trace_timing_names[] = {"auto", "timestamps", "qd", NULL};
 
 static const struct config_key sim_keys[] = {
 	{"workload", {"rw", "readwrite"}, CONFIG_ENUM, FIELD(workload), "randwrite", 0, 0,
-	 workload_names, "built-in workload (fio names), or trace"},
+	 workload_names, "built-in workload (fio names), hotcold or cache (docs/fdp.md), or trace"},
 	{"bs", {"blocksize"}, CONFIG_U64, FIELD(block_size), "4096", 1, 1 << 30, NULL,
 	 "bytes per I/O, rounded up to whole pages"},
 	{"qd", {"iodepth"}, CONFIG_U32, FIELD(queue_depth), "32", 1, 1 << 20, NULL,
@@ -47,6 +47,13 @@ static const struct config_key sim_keys[] = {
 	{"breakdown", NO_ALIAS, CONFIG_BOOL, FIELD(breakdown), "on", 0, 1, NULL,
 	 "split every measured command's latency into its parts (breakdown_us in --json); off "
 	 "saves the bookkeeping"},
+	{"hot_pcent", NO_ALIAS, CONFIG_F64, FIELD(hot_pcent), "20", 0.0001, 100, NULL,
+	 "hotcold, cache: share of the footprint rewritten at random (FDP handle 0); the rest is "
+	 "a sequential log (handle 1)"},
+	{"hot_write_pcent", NO_ALIAS, CONFIG_F64, FIELD(hot_write_pcent), "80", 0, 100, NULL,
+	 "hotcold, cache: share of the bytes written that go to the hot region"},
+	{"log_bs", NO_ALIAS, CONFIG_U64, FIELD(log_bs), "0", 0, 1ull << 34, NULL,
+	 "hotcold, cache: bytes per write of the sequential log; 0 = bs (hotcold), 16 MiB (cache)"},
 };
 
 const struct config_table sim_config_table = {"sim", sim_keys, ARRAY_SIZE(sim_keys)};

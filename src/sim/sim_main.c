@@ -151,7 +151,10 @@ static enum precondition_kind resolve_precondition(const struct sim_params *p)
 	switch ((enum workload_kind)p->workload) {
 	case WL_RANDWRITE:
 	case WL_RANDRW:
-	case WL_RW: return PRE_STEADY;
+	case WL_RW:
+	case WL_HOTCOLD:
+	case WL_CACHE:
+		return PRE_STEADY;
 	case WL_READ:
 	case WL_RANDREAD: return PRE_FILL;
 	default: return PRE_NONE;
@@ -167,25 +170,100 @@ static double greedy_waf_theory(double op)
 	return 1 / (1 - x);
 }
 
+static bool two_streams(const struct sim_params *p)
+{
+	return p->workload == WL_HOTCOLD || p->workload == WL_CACHE;
+}
+
+/* hotcold and cache: the hot region's pages, and the log's I/O size in pages. */
+static uint64_t hot_pages(const struct sim_params *p, uint64_t footprint_pages)
+{
+	return (uint64_t)((double)footprint_pages * p->hot_pcent / 100);
+}
+
+static uint32_t log_npages(const struct sim_params *p, uint32_t npages, uint32_t page_bytes)
+{
+	uint64_t bytes = p->log_bs ? p->log_bs : p->workload == WL_CACHE ? 16ull << 20 : 0;
+	return bytes ? (uint32_t)((bytes + page_bytes - 1) / page_bytes) : npages;
+}
+
+static void two_stream_for(struct two_stream_source *src, const struct options *o,
+			   uint64_t footprint_pages, uint32_t npages, uint32_t page_bytes,
+			   uint64_t seed)
+{
+	two_stream_init(src, hot_pages(&o->sim, footprint_pages), npages, footprint_pages,
+			log_npages(&o->sim, npages, page_bytes), o->sim.hot_write_pcent / 100,
+			seed);
+}
+
+/*
+ * A sequential fill (the two-stream workloads write each region on its own handle), then for
+ * steady state `warmup` passes of random writes, or of the two-stream workload itself.
+ */
 static void precondition(struct sim_target *t, const struct options *o, uint64_t footprint_pages,
-			 uint32_t npages, uint64_t *now, struct histogram *scratch)
+			 uint32_t npages, uint64_t *now, struct phase_result *r)
 {
 	enum precondition_kind kind = resolve_precondition(&o->sim);
 	if (kind == PRE_NONE)
 		return;
 	uint32_t page_bytes = t->page_bytes;
 	struct synthetic_source src;
-	struct phase_result r = {.latency = scratch};
 	uint32_t fill_pages = npages > FILL_MIN_PAGES ? npages : FILL_MIN_PAGES;
 	synthetic_init(&src, false, 0, fill_pages, footprint_pages, 0);
+	if (two_streams(&o->sim))
+		src.handle1_from = hot_pages(&o->sim, footprint_pages);
 	uint64_t fill_bytes = (footprint_pages + fill_pages - 1) / fill_pages * fill_pages * page_bytes;
-	run_phase(t, &src.base, 32, fill_bytes, 0, now, "precondition: fill", !o->quiet, &r);
+	run_phase(t, &src.base, 32, fill_bytes, 0, now, "precondition: fill", !o->quiet, r);
 	if (kind != PRE_STEADY || o->sim.warmup <= 0 || t->zones)
 		return;
-	synthetic_init(&src, true, 0, npages, footprint_pages, o->ssd.seed ^ 0x5eed);
 	uint64_t warm_bytes = (uint64_t)(o->sim.warmup * (double)footprint_pages) * page_bytes;
+	if (two_streams(&o->sim)) {
+		struct two_stream_source warm;
+		two_stream_for(&warm, o, footprint_pages, npages, page_bytes, o->ssd.seed ^ 0x5eed);
+		run_phase(t, &warm.base, o->sim.queue_depth, warm_bytes, 0, now,
+			  "precondition: the workload", !o->quiet, r);
+		return;
+	}
+	synthetic_init(&src, true, 0, npages, footprint_pages, o->ssd.seed ^ 0x5eed);
 	run_phase(t, &src.base, o->sim.queue_depth, warm_bytes, 0, now,
-		  "precondition: random writes", !o->quiet, &r);
+		  "precondition: random writes", !o->quiet, r);
+}
+
+static json_object *fdp_counters_json(const char *id_name, uint32_t id,
+				      const struct ssd_fdp_counters *a,
+				      const struct ssd_fdp_counters *b)
+{
+	uint64_t host = a->host_pages - b->host_pages, nand = a->nand_pages - b->nand_pages;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, id_name, json_object_new_uint64(id));
+	json_object_object_add(o, "host_pages", json_object_new_uint64(host));
+	json_object_object_add(o, "nand_pages", json_object_new_uint64(nand));
+	json_object_object_add(o, "gc_pages", json_object_new_uint64(a->gc_pages - b->gc_pages));
+	json_object_object_add(o, "waf", json_object_new_double(host ? (double)nand / (double)host : 0));
+	json_object_object_add(o, "rus_opened", json_object_new_uint64(a->rus_opened - b->rus_opened));
+	json_object_object_add(o, "rus_erased", json_object_new_uint64(a->rus_erased - b->rus_erased));
+	json_object_object_add(o, "valid_pages", json_object_new_uint64(a->valid_pages));
+	return o;
+}
+
+/*
+ * The measured phase per FDP handle (the sim places on handle h of group 0, so its PID is h)
+ * and per reclaim group: what the host and GC wrote through each.
+ */
+static void fdp_json(json_object *j, const struct phase_result *r)
+{
+	json_object *handles = json_object_new_array(), *groups = json_object_new_array();
+	for (uint32_t i = 0; i < r->handles + r->groups; i++) {
+		bool group = i >= r->handles;
+		uint32_t id = group ? i - r->handles : i;
+		json_object *o = fdp_counters_json(group ? "rg" : "pid", id, &r->fdp_after[i],
+						   &r->fdp_before[i]);
+		if (!group)
+			json_object_object_add(o, "ruh", json_object_new_uint64(id));
+		json_object_array_add(group ? groups : handles, o);
+	}
+	json_object_object_add(j, "handles", handles);
+	json_object_object_add(j, "groups", groups);
 }
 
 /* Counters of the optional pieces, when they did anything. */
@@ -326,6 +404,8 @@ static void report(const struct options *o, const struct sim_target *t,
 			json_object_object_add(j, "breakdown_by_percentile_us", bands_json(r));
 		}
 		add_pieces_json(j, a, b);
+		json_object_object_add(j, "fdp", json_object_new_boolean(o->ssd.fdp));
+		fdp_json(j, r);
 		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 		json_object_put(j);
 		return;
@@ -342,6 +422,15 @@ static void report(const struct options *o, const struct sim_target *t,
 	       "\n", host, nand, a->gc_runs - b->gc_runs);
 	printf("  erases per block: min %" PRIu64 " mean %.2f max %" PRIu64 "\n", a->erase_min,
 	       a->erase_mean, a->erase_max);
+	for (uint32_t h = 0; h < r->handles; h++) {
+		const struct ssd_fdp_counters *ha = &r->fdp_after[h], *hb = &r->fdp_before[h];
+		uint64_t hh = ha->host_pages - hb->host_pages, hn = ha->nand_pages - hb->nand_pages;
+		if (hh || hn)
+			printf("  fdp handle %u: host pages %" PRIu64 ", nand pages %" PRIu64
+			       ", waf %.3f, reclaim units opened %" PRIu64 ", erased %" PRIu64 "\n",
+			       h, hh, hn, hh ? (double)hn / (double)hh : 0,
+			       ha->rus_opened - hb->rus_opened, ha->rus_erased - hb->rus_erased);
+	}
 	if (r->breakdown) {
 		print_band(r, 0, 100, "where the time went, mean us");
 		print_band(r, 99, 100, "the slowest 1 %, mean us");
@@ -385,7 +474,11 @@ int sim_main(int argc, char **argv)
 	struct trace_source *trace = NULL;
 	struct io_source *src;
 	struct synthetic_source synthetic;
-	if (o.sim.workload == WL_TRACE) {
+	struct two_stream_source two;
+	if (two_streams(&o.sim)) {
+		two_stream_for(&two, &o, footprint, npages, page_bytes, o.ssd.seed);
+		src = &two.base;
+	} else if (o.sim.workload == WL_TRACE) {
 		trace = trace_open(&o.sim, page_bytes, target.logical_pages, err, sizeof(err));
 		if (!trace) {
 			fprintf(stderr, "sim: %s\n", err);
@@ -405,10 +498,36 @@ int sim_main(int argc, char **argv)
 		src = &synthetic.base;
 	}
 
-	struct phase_result r = {.latency = latency, .breakdown = breakdown};
+	struct ssd_fdp_config fdp;
+	bool placed = target.ssd && ssd_fdp_config(target.ssd, &fdp) && fdp.enabled;
+	uint32_t handles = placed ? fdp.nruh : 0, groups = placed ? fdp.nrg : 0;
+	if (two_streams(&o.sim) && (handles == 1 || target.zones)) {
+		fprintf(stderr,
+			"sim: workload %s places two streams and overwrites at random: it needs the "
+			"ssd kind, and fdp_nruh of 2 or more with fdp=on\n",
+			sim_config_table.keys[0].choices[o.sim.workload]);
+		trace_close(trace);
+		free(latency);
+		free(breakdown);
+		target_close(&target);
+		return 2;
+	}
+	struct ssd_fdp_counters *fdp_counts =
+		calloc(2 * (handles + groups) + 1, sizeof(*fdp_counts));
+	if (!fdp_counts)
+		abort();
+	struct phase_result r = {.latency = latency,
+				 .breakdown = breakdown,
+				 .handles = handles,
+				 .groups = groups,
+				 .fdp_before = fdp_counts,
+				 .fdp_after = fdp_counts + handles + groups};
+	/* Preconditioning reuses the histogram and skips the breakdown. */
+	struct phase_result pre = r;
+	pre.breakdown = NULL;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	precondition(&target, &o, footprint, npages, &now, latency);
+	precondition(&target, &o, footprint, npages, &now, &pre);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double precondition_wall =
 		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
@@ -427,6 +546,7 @@ int sim_main(int argc, char **argv)
 	report(&o, &target, &r, precondition_wall);
 	trace_close(trace);
 	free(breakdown);
+	free(fdp_counts);
 	free(latency);
 	target_close(&target);
 	return 0;
