@@ -119,6 +119,25 @@ static bool read_zones(struct ns *ns, uint64_t counts[STATS_ZONE_STATES])
 	return true;
 }
 
+/* The FDP counters of every handle and group; false when FDP is off (or out of memory). */
+static bool read_fdp(struct ns *ns, struct stats_ns_snapshot *out)
+{
+	if (!ns->fdp || !ns->fdp->config.enabled)
+		return false;
+	out->fdp_nruh = ns->fdp->config.nruh;
+	out->fdp_nrg = ns->fdp->config.nrg;
+	out->fdp_ru_bytes = ns->fdp->ru_bytes;
+	out->fdp_handles = calloc(out->fdp_nruh + out->fdp_nrg, sizeof(*out->fdp_handles));
+	if (!out->fdp_handles)
+		return false;
+	out->fdp_groups = out->fdp_handles + out->fdp_nruh;
+	for (uint32_t h = 0; h < out->fdp_nruh; h++)
+		ns->ops->fdp->handle_counters(ns, h, &out->fdp_handles[h]);
+	for (uint32_t g = 0; g < out->fdp_nrg; g++)
+		ns->ops->fdp->group_counters(ns, g, &out->fdp_groups[g]);
+	return true;
+}
+
 static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 {
 	struct ns *ns = sns->ns;
@@ -160,6 +179,7 @@ static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 	}
 	out->has_model = read_model(ns, &out->model);
 	out->has_zones = read_zones(ns, out->zones);
+	out->has_fdp = read_fdp(ns, out);
 	out->tracing = stats_trace_active(sns, &out->trace_path, &out->trace_events, &out->trace_dropped);
 	if (sns->nsamples == 2) {
 		const struct stats_rate_sample *a = &sns->samples[0], *b = &sns->samples[1];
@@ -190,6 +210,8 @@ int stats_snapshot_take(struct stats *st, struct stats_snapshot *snap)
 
 void stats_snapshot_free(struct stats_snapshot *snap)
 {
+	for (unsigned i = 0; snap->ns && i < snap->nns; i++)
+		free(snap->ns[i].fdp_handles);
 	free(snap->ns);
 	snap->ns = NULL;
 }

@@ -29,6 +29,14 @@ const char *stats_breakdown_na_reason(const struct stats_ns_snapshot *ns)
 	return NULL;
 }
 
+const char *stats_fdp_na_reason(const struct stats_ns_snapshot *ns)
+{
+	if (ns->has_fdp)
+		return NULL;
+	return ns->has_model ? "FDP is off (model key fdp)"
+			     : "no flash model behind this namespace kind";
+}
+
 const char *stats_write_buffer_na_reason(const struct stats_ns_snapshot *ns)
 {
 	return ns->has_model ? "the flash model does not report its write-buffer fill"
@@ -121,6 +129,37 @@ static void model_json(json_object *o, json_object *na, const struct stats_ns_sn
 	put(o, "erase_count", erase);
 }
 
+static json_object *fdp_counters_json(const char *id, uint32_t i, const struct ssd_fdp_counters *c)
+{
+	json_object *o = json_object_new_object();
+	put(o, id, u64(i));
+	put(o, "host_pages_written", u64(c->host_pages));
+	put(o, "nand_pages_written", u64(c->nand_pages));
+	put(o, "gc_pages_moved", u64(c->gc_pages));
+	put(o, "waf",
+	    c->host_pages ? json_object_new_double((double)c->nand_pages / (double)c->host_pages)
+			  : NULL);
+	put(o, "reclaim_units_opened", u64(c->rus_opened));
+	put(o, "reclaim_units_erased", u64(c->rus_erased));
+	put(o, "valid_pages", u64(c->valid_pages));
+	return o;
+}
+
+/* Per reclaim unit handle (data its writes placed, wherever GC moved it) and per group. */
+static json_object *fdp_json(const struct stats_ns_snapshot *ns)
+{
+	json_object *fdp = json_object_new_object();
+	put(fdp, "reclaim_unit_bytes", u64(ns->fdp_ru_bytes));
+	json_object *handles = json_object_new_array(), *groups = json_object_new_array();
+	for (uint32_t h = 0; h < ns->fdp_nruh; h++)
+		json_object_array_add(handles, fdp_counters_json("ruh", h, &ns->fdp_handles[h]));
+	for (uint32_t g = 0; g < ns->fdp_nrg; g++)
+		json_object_array_add(groups, fdp_counters_json("rg", g, &ns->fdp_groups[g]));
+	put(fdp, "handles", handles);
+	put(fdp, "groups", groups);
+	return fdp;
+}
+
 static json_object *ns_json(const struct stats_ns_snapshot *ns)
 {
 	json_object *o = json_object_new_object();
@@ -146,6 +185,10 @@ static json_object *ns_json(const struct stats_ns_snapshot *ns)
 	} else {
 		put_na(o, na, "zones", stats_zones_na_reason(ns));
 	}
+	if (ns->has_fdp)
+		put(o, "fdp", fdp_json(ns));
+	else
+		put_na(o, na, "fdp", stats_fdp_na_reason(ns));
 	put(o, "latency", latency_json(&ns->latency));
 	const char *no_breakdown = stats_breakdown_na_reason(ns);
 	if (no_breakdown) {
@@ -334,6 +377,56 @@ static void model_families(FILE *out, const struct stats_snapshot *snap)
 	}
 }
 
+static bool has_fdp(const struct stats_ns_snapshot *ns) { return ns->has_fdp; }
+
+/* FDP namespaces: a sample per reclaim unit handle (label ruh) and per group (label rg). */
+static void fdp_families(FILE *out, const struct stats_snapshot *snap)
+{
+	if (!any(snap, has_fdp))
+		return;
+	static const struct {
+		const char *name, *type, *help;
+	} f[] = {
+	    {"nvemu_fdp_host_pages_written_total", "counter",
+	     "Flash pages the host wrote, by FDP handle or group."},
+	    {"nvemu_fdp_nand_pages_written_total", "counter",
+	     "Flash pages programmed (host + GC), by FDP handle or group."},
+	    {"nvemu_fdp_gc_pages_moved_total", "counter",
+	     "Pages GC moved, by FDP handle or group."},
+	    {"nvemu_fdp_reclaim_units_opened_total", "counter",
+	     "Reclaim units started, by FDP handle or group."},
+	    {"nvemu_fdp_reclaim_units_erased_total", "counter",
+	     "Reclaim units collected, by FDP handle or group."},
+	    {"nvemu_fdp_valid_pages", "gauge", "Pages of data on flash, by FDP handle or group."},
+	    {"nvemu_fdp_write_amplification", "gauge",
+	     "NAND pages per host page, by FDP handle or group."},
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(f); k++) {
+		family(out, f[k].name, f[k].type, f[k].help);
+		for (unsigned i = 0; i < snap->nns; i++) {
+			const struct stats_ns_snapshot *ns = &snap->ns[i];
+			for (uint32_t j = 0; ns->has_fdp && j < ns->fdp_nruh + ns->fdp_nrg; j++) {
+				bool group = j >= ns->fdp_nruh;
+				const struct ssd_fdp_counters *c =
+				    &ns->fdp_handles[j]; /* groups follow */
+				uint64_t v[] = {c->host_pages, c->nand_pages, c->gc_pages,
+						c->rus_opened, c->rus_erased, c->valid_pages};
+				if (k == 6 && !c->host_pages)
+					continue; /* no WAF before a write: absent, not zero */
+				char id[16];
+				snprintf(id, sizeof(id), "%u", group ? j - ns->fdp_nruh : j);
+				fputs(f[k].name, out);
+				labels(out, ns, group ? "rg" : "ruh", id);
+				if (k == 6)
+					fprintf(out, " %.6g\n",
+						(double)c->nand_pages / (double)c->host_pages);
+				else
+					fprintf(out, " %llu\n", (unsigned long long)v[k]);
+			}
+		}
+	}
+}
+
 static void zone_family(FILE *out, const struct stats_snapshot *snap)
 {
 	if (!any(snap, has_zones))
@@ -423,6 +516,7 @@ char *stats_render_prometheus(const struct stats_snapshot *snap)
 	fprintf(out, "nvemu_uptime_seconds %.3f\n", snap->uptime_s);
 	host_families(out, snap);
 	model_families(out, snap);
+	fdp_families(out, snap);
 	zone_family(out, snap);
 	latency_family(out, snap);
 	breakdown_family(out, snap);

@@ -74,6 +74,12 @@ struct stats_ns_snapshot {
 	struct ns_model_counters model;
 	bool has_zones;
 	uint64_t zones[STATS_ZONE_STATES];
+	/* FDP enabled: what went through each reclaim unit handle and each reclaim group since
+	 * the daemon started (malloc'd with the snapshot). */
+	bool has_fdp;
+	uint64_t fdp_ru_bytes;
+	uint32_t fdp_nruh, fdp_nrg;
+	struct ssd_fdp_counters *fdp_handles, *fdp_groups;
 	bool tracing;
 	const char *trace_path;
 	uint64_t trace_events, trace_dropped;
@@ -98,6 +104,7 @@ char *stats_render_prometheus(const struct stats_snapshot *snap);
 /* Why a field has no value for a namespace, or NULL when it has one. */
 const char *stats_model_na_reason(const struct stats_ns_snapshot *ns);
 const char *stats_zones_na_reason(const struct stats_ns_snapshot *ns);
+const char *stats_fdp_na_reason(const struct stats_ns_snapshot *ns);
 const char *stats_write_buffer_na_reason(const struct stats_ns_snapshot *ns);
 const char *stats_breakdown_na_reason(const struct stats_ns_snapshot *ns);
 

@@ -104,17 +104,47 @@ static void test_merge_while_adding(void **state)
 /* ---- snapshots ---- */
 
 static struct stats_ns_snapshot ns_snaps[3];
+/* The ssd namespace has FDP: 2 handles (the second unused so far) and 1 reclaim group. */
+static struct ssd_fdp_counters fdp_counts[3] = {
+    {.host_pages = 1000,
+     .nand_pages = 1500,
+     .gc_pages = 500,
+     .rus_opened = 4,
+     .rus_erased = 2,
+     .valid_pages = 900},
+    {0},
+    {.host_pages = 1000,
+     .nand_pages = 1500,
+     .gc_pages = 500,
+     .rus_opened = 6,
+     .rus_erased = 2,
+     .valid_pages = 900},
+};
 
 static struct stats_snapshot make_snapshot(void)
 {
 	memset(ns_snaps, 0, sizeof(ns_snaps));
 	struct stats_ns_snapshot *ssd = &ns_snaps[0], *ram = &ns_snaps[1], *zoned = &ns_snaps[2];
-	*ssd = (struct stats_ns_snapshot){.subsys_nqn = "nqn.test:\"quoted\"\\x", .nsid = 1, .kind = "ssd",
-					  .lba_size = 4096, .read_ios = 500, .write_ios = 1000,
-					  .read_bytes = 500 * 4096, .write_bytes = 1000 * 4096,
+	*ssd = (struct stats_ns_snapshot){.subsys_nqn = "nqn.test:\"quoted\"\\x",
+					  .nsid = 1,
+					  .kind = "ssd",
+					  .lba_size = 4096,
+					  .read_ios = 500,
+					  .write_ios = 1000,
+					  .read_bytes = 500 * 4096,
+					  .write_bytes = 1000 * 4096,
 					  .has_model = true,
-					  .model = {.host_pages_written = 1000, .nand_pages_written = 1500,
-						    .gc_runs = 3, .erase_max = 2, .erase_mean = 0.5}};
+					  .model = {.host_pages_written = 1000,
+						    .nand_pages_written = 1500,
+						    .gc_runs = 3,
+						    .erase_max = 2,
+						    .erase_mean = 0.5},
+					  .has_fdp = true,
+					  .fdp_ru_bytes = 1 << 20,
+					  .fdp_nruh = 2,
+					  .fdp_nrg = 1,
+					  .fdp_handles = fdp_counts,
+					  .fdp_groups = fdp_counts + 2};
 	*ram = (struct stats_ns_snapshot){.subsys_nqn = "nqn.test", .nsid = 2, .kind = "ram",
 					  .lba_size = 512, .write_ios = 7, .outstanding = 2};
 	*zoned = (struct stats_ns_snapshot){.subsys_nqn = "nqn.test", .nsid = 3, .kind = "zoned",
@@ -306,6 +336,20 @@ static void test_prometheus_is_valid(void **state)
 	assert_false(has_series(&prom, "nvemu_gc_runs_total{subsys=\"nqn.test\",nsid=\"2\""));
 	assert_true(has_series(&prom, "nvemu_zones{subsys=\"nqn.test\",nsid=\"3\",kind=\"zoned\",state=\"full\"}"));
 	assert_false(has_series(&prom, "nvemu_zones{subsys=\"nqn.test\",nsid=\"2\""));
+	/* FDP: a series per handle and per group; a handle with nothing written has no WAF. */
+	assert_true(has_series(
+	    &prom,
+	    "nvemu_fdp_nand_pages_written_total{subsys=\"nqn.test:\\\"quoted\\\"\\\\x\",nsid=\"1\",kind=\"ssd\",ruh=\"0\"}"));
+	assert_true(has_series(
+	    &prom,
+	    "nvemu_fdp_reclaim_units_opened_total{subsys=\"nqn.test:\\\"quoted\\\"\\\\x\",nsid=\"1\",kind=\"ssd\",rg=\"0\"}"));
+	assert_true(has_series(
+	    &prom,
+	    "nvemu_fdp_write_amplification{subsys=\"nqn.test:\\\"quoted\\\"\\\\x\",nsid=\"1\",kind=\"ssd\",ruh=\"0\"}"));
+	assert_false(has_series(
+	    &prom,
+	    "nvemu_fdp_write_amplification{subsys=\"nqn.test:\\\"quoted\\\"\\\\x\",nsid=\"1\",kind=\"ssd\",ruh=\"1\"}"));
+	assert_false(has_series(&prom, "nvemu_fdp_valid_pages{subsys=\"nqn.test\""));
 }
 
 static void test_prometheus_latency_buckets(void **state)
@@ -355,6 +399,22 @@ static void test_json_says_not_applicable(void **state)
 	json_object *zoned = json_object_array_get_idx(list, 2);
 	assert_null(get(zoned, "waf"));
 	assert_int_equal(json_object_get_uint64(get(get(zoned, "zones"), "empty")), 6);
+	/* FDP: per handle and group on the ssd, and why not elsewhere. */
+	json_object *fdp = get(ssd, "fdp");
+	json_object *h0 = json_object_array_get_idx(get(fdp, "handles"), 0);
+	json_object *h1 = json_object_array_get_idx(get(fdp, "handles"), 1);
+	assert_int_equal(json_object_get_uint64(get(h0, "nand_pages_written")), 1500);
+	assert_true(json_object_get_double(get(h0, "waf")) == 1.5);
+	assert_null(get(h1, "waf"));
+	assert_int_equal(
+	    json_object_get_uint64(
+		get(json_object_array_get_idx(get(fdp, "groups"), 0), "reclaim_units_opened")),
+	    6);
+	assert_null(get(zoned, "fdp"));
+	assert_string_equal(json_object_get_string(get(get(zoned, "not_applicable"), "fdp")),
+			    "FDP is off (model key fdp)");
+	assert_string_equal(json_object_get_string(get(na, "fdp")),
+			    "no flash model behind this namespace kind");
 	json_object_put(root);
 }
 
