@@ -151,6 +151,10 @@ int host_qpair_submit(struct host_qpair *qp, const struct nvme_sqe *sqe, void *b
 /* Read or Write of nlb blocks (1's based here) at slba; len must be nlb * lba size. */
 int host_qpair_rw(struct host_qpair *qp, bool write, uint32_t nsid, uint64_t slba, uint32_t nlb,
 		  void *buf, uint32_t len, host_cb cb, void *cb_arg);
+/* The same with a directive: DTYPE (2 = Data Placement) and DSPEC (its Placement Identifier). */
+int host_qpair_rw_directed(struct host_qpair *qp, bool write, uint32_t nsid, uint64_t slba,
+			   uint32_t nlb, uint8_t dtype, uint16_t dspec, void *buf, uint32_t len,
+			   host_cb cb, void *cb_arg);
 
 /* Write out what is queued, as far as the socket takes it.  Returns 0 or -errno. */
 int host_qpair_flush(struct host_qpair *qp);

@@ -408,20 +408,28 @@ int host_qpair_submit(struct host_qpair *qp, const struct nvme_sqe *sqe, void *b
 	return 0;
 }
 
-int host_qpair_rw(struct host_qpair *qp, bool write, uint32_t nsid, uint64_t slba, uint32_t nlb,
-		  void *buf, uint32_t len, host_cb cb, void *cb_arg)
+int host_qpair_rw_directed(struct host_qpair *qp, bool write, uint32_t nsid, uint64_t slba,
+			   uint32_t nlb, uint8_t dtype, uint16_t dspec, void *buf, uint32_t len,
+			   host_cb cb, void *cb_arg)
 {
-	if (nlb == 0 || nlb > 0x10000)
+	if (nlb == 0 || nlb > 0x10000 || dtype > 0xF)
 		return -EINVAL;
 	struct nvme_sqe sqe = {
-		.opcode = write ? nvme_cmd_write : nvme_cmd_read,
-		.nsid = nsid,
-		.cdw10 = (uint32_t)slba,
-		.cdw11 = (uint32_t)(slba >> 32),
-		.cdw12 = (nlb - 1) & NVME_RW_NLB_MASK,
+	    .opcode = write ? nvme_cmd_write : nvme_cmd_read,
+	    .nsid = nsid,
+	    .rw = {.slba = slba,
+		   .nlb = (uint16_t)(nlb - 1),
+		   .control = (uint16_t)(dtype << NVME_RW_CONTROL_DTYPE_SHIFT),
+		   .dspec = dspec},
 	};
 	return host_qpair_submit(qp, &sqe, buf, len, write ? HOST_XFER_H2C : HOST_XFER_C2H, cb,
 				 cb_arg);
+}
+
+int host_qpair_rw(struct host_qpair *qp, bool write, uint32_t nsid, uint64_t slba, uint32_t nlb,
+		  void *buf, uint32_t len, host_cb cb, void *cb_arg)
+{
+	return host_qpair_rw_directed(qp, write, nsid, slba, nlb, 0, 0, buf, len, cb, cb_arg);
 }
 
 /* Free the slot first so the callback may submit again. */

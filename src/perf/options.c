@@ -76,6 +76,44 @@ static int set_verify_read(void *ctx, const char *name, const char *value, char 
 	return 0;
 }
 
+static int set_pids(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct perf_args *a = ctx;
+	a->cfg.npids = 0;
+	for (const char *at = value;;) {
+		char item[24], why[160];
+		size_t len = strcspn(at, ",");
+		uint64_t pid;
+		if (!len || len >= sizeof(item))
+			return errorf(err, errlen,
+				      "%s: '%s' is not a list of placement identifiers", name,
+				      value);
+		memcpy(item, at, len);
+		item[len] = '\0';
+		if (parse_u64(item, 0, 0xFFFF, &pid, why, sizeof(why)))
+			return errorf(err, errlen, "%s: %s", name, why);
+		if (a->cfg.npids == ARRAY_SIZE(a->cfg.pids))
+			return errorf(err, errlen, "%s: more than %zu identifiers", name,
+				      ARRAY_SIZE(a->cfg.pids));
+		a->cfg.pids[a->cfg.npids++] = (uint16_t)pid;
+		at += len;
+		if (!*at++)
+			return 0;
+	}
+}
+
+static int set_pid_split(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct perf_args *a = ctx;
+	char *end;
+	double pct = strtod(value, &end);
+	if (end == value || *end || !(pct > 0 && pct < 100))
+		return errorf(err, errlen, "%s: '%s' is not a percentage between 0 and 100", name,
+			      value);
+	a->cfg.pid_split = pct;
+	return 0;
+}
+
 static int set_hostnqn(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct perf_args *a = ctx;
@@ -130,6 +168,12 @@ static const struct opt perf_opts[] = {
      .help = "seed of the offsets and the verify pattern"},
     {OPT_NUMBER, "span", 0, "BYTES", 1, UINT64_MAX, FIELD(span_bytes),
      .help = "use only the first BYTES of the namespace (default: all; verify: at most 256 MiB)"},
+    {OPT_TEXT, "pid", 0, "PID[,PID...]", .apply = set_pids,
+     .help = "FDP: writes carry DTYPE 2 (Data Placement) with these placement identifiers, "
+	     "queue i taking the (i mod n)-th"},
+    {OPT_TEXT, "pid-split", 0, "PCT", .apply = set_pid_split,
+     .help = "FDP, with --pid HOT,COLD: writes to the first PCT % of the span take HOT, the "
+	     "rest COLD (a hot/cold split of the LBA range)"},
 
     {OPT_SECTION, .help = "Verification"},
     {OPT_FLAG, "verify", FIELD(verify),
@@ -174,6 +218,10 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 	}
 	if (!a.have_target) {
 		fprintf(stderr, "perf: -r is required (see nvemu perf --help)\n");
+		return -EINVAL;
+	}
+	if (a.cfg.pid_split > 0 && a.cfg.npids != 2) {
+		fprintf(stderr, "perf: --pid-split needs --pid HOT,COLD\n");
 		return -EINVAL;
 	}
 	if (a.cfg.cpu_mask && a.cfg.threads) {

@@ -79,6 +79,7 @@ static int session_alloc(struct session *s, const struct perf_config *cfg)
 	}
 	for (unsigned i = 0; i < s->nqueues; i++) {
 		struct perf_queue *q = &s->queues[i];
+		q->pid = cfg->npids && cfg->pid_split <= 0 ? cfg->pids[i % cfg->npids] : -1;
 		q->ios = &ios[(size_t)i * cfg->depth];
 		for (unsigned d = 0; d < cfg->depth; d++) {
 			struct perf_io *io = &q->ios[d];
@@ -168,6 +169,7 @@ static int run_pass(struct session *s, struct perf_job *job, struct pass_result 
 	job->lba_size = s->ns.lba_size;
 	job->io_blocks = cfg->io_size / s->ns.lba_size;
 	job->span_blocks = span_blocks(s, job->io_blocks);
+	job->split_block = (uint64_t)((double)job->span_blocks * cfg->pid_split / 100);
 	if (job->span_blocks < job->io_blocks) {
 		log_error("namespace span is smaller than one I/O");
 		return -EINVAL;

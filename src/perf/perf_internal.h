@@ -27,6 +27,11 @@ struct perf_config {
 	uint32_t nsid;
 	uint64_t seed;
 	uint64_t span_bytes;  /* 0 = the whole namespace */
+	/* FDP placement of writes (DTYPE 2): a placement identifier per queue in turn, or with
+	 * pid_split the first PID for the first pid_split % of the span and the second after. */
+	uint16_t pids[64];
+	unsigned npids;
+	double pid_split;
 	bool json;
 	bool verify;
 	bool verify_read_only; /* --verify-read: only check what an earlier --verify wrote */
@@ -42,6 +47,7 @@ struct perf_job {
 	uint32_t lba_size;
 	uint32_t io_blocks;
 	uint64_t span_blocks;   /* blocks of the region used, a multiple of io_blocks */
+	uint64_t split_block;   /* --pid-split: writes below it take pids[0], the others pids[1] */
 	bool sequential_pass;   /* verify: each I/O once over the region, from a shared cursor */
 	bool pass_writes;       /* verify pass: write the pattern (else read and check) */
 	uint32_t generation;    /* folded into the pattern */
@@ -65,6 +71,7 @@ struct perf_io {
 struct perf_queue {
 	struct host_qpair *qp;
 	struct perf_io *ios;
+	int pid; /* the placement identifier of this queue's writes; -1: none (or by LBA) */
 	uint64_t seq_next;  /* block cursor for sequential timed workloads */
 	uint64_t seq_start, seq_end;
 	bool want_out;      /* EPOLLOUT currently registered */

@@ -8,6 +8,7 @@
 
 #include "perf/perf_internal.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define DRAIN_TIMEOUT_NS (30ll * 1000 * 1000 * 1000)
 #define MAX_ERROR_REPORTS 5
@@ -17,14 +18,6 @@ int64_t perf_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
 }
 
 /*
@@ -129,9 +122,15 @@ static bool start_io(struct perf_worker *w, struct perf_io *io)
 			q->seq_next += job->io_blocks;
 		}
 	}
+	int pid = io->queue->pid;
+	if (cfg->pid_split > 0)
+		pid = cfg->pids[io->slba >= job->split_block];
+	bool placed = io->write && pid >= 0;
 	io->start_ns = (uint64_t)perf_now_ns();
-	int rc = host_qpair_rw(io->queue->qp, io->write, cfg->nsid, io->slba, job->io_blocks,
-			       io->buf, cfg->io_size, io_done, io);
+	int rc =
+	    host_qpair_rw_directed(io->queue->qp, io->write, cfg->nsid, io->slba, job->io_blocks,
+				   placed ? NVME_DIRECTIVE_DATA_PLACEMENT : 0,
+				   placed ? (uint16_t)pid : 0, io->buf, cfg->io_size, io_done, io);
 	if (rc) {
 		if (!w->failure)
 			w->failure = rc;

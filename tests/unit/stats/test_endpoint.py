@@ -9,6 +9,8 @@
   test_endpoint.py NVEMU prometheus Debian's own Prometheus server scrapes /metrics and its
                                     query API gives back a breakdown series (exit 77, skipped,
                                     without the `prometheus` package)
+  test_endpoint.py NVEMU fdp        `nvemu perf --pid` places writes per queue and by LBA
+                                    (--pid-split) on an FDP drive; the handles count them
 """
 import json
 import os
@@ -43,12 +45,15 @@ def check(cond, msg):
     print(f"ok: {msg}")
 
 
+NAMESPACES = ("--preset", "small", "--ns", "ssd", "--ns", "ram:64M", "--ns", "zoned")
+
+
 class Daemon:
-    def __init__(self, tmp, *extra):
+    def __init__(self, tmp, *extra, namespaces=NAMESPACES):
         self.port = free_port()
         self.control = os.path.join(tmp, "control.sock")
         args = [NVEMU, "-p", str(self.port), "--reactors", "2", "--control", self.control,
-                "--preset", "small", "--ns", "ssd", "--ns", "ram:64M", "--ns", "zoned", *extra]
+                *namespaces, *extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if "serving" not in line:
@@ -263,7 +268,43 @@ def prometheus(tmp):
         d.stop()
 
 
+def fdp(tmp):
+    # 4 dies of 256 blocks of 64 pages, reclaim units of 1 MiB, 4 handles.
+    d = Daemon(tmp, namespaces=("--kind", "ssd", "-o", "channels=2", "-o", "luns_per_channel=2",
+                                "-o", "blocks_per_plane=256", "-o", "pages_per_block=64",
+                                "-o", "op_pcent=25", "-o", "fdp=on", "-o", "fdp_nruh=4"))
+    try:
+        def host_pages():
+            return [h["host_pages_written"] for h in d.snapshot()[1]["fdp"]["handles"]]
+
+        check(host_pages() == [0, 0, 0, 0], "nothing placed yet")
+        # Uniform random writes, the first 20 % of the span on PID 1 and the rest on PID 2.
+        d.perf("-w", "randwrite", "-q", "8", "-d", "4000", "--pid", "1,2", "--pid-split", "20")
+        pages = host_pages()
+        check(pages[0] == 0 and pages[3] == 0 and pages[1] + pages[2] == 4000,
+              f"--pid-split: the 4000 writes on handles 1 and 2 only ({pages})")
+        check(600 < pages[1] < 1000, f"--pid-split 20: about a fifth on handle 1 ({pages[1]})")
+        # Two queues, a PID each.
+        d.perf("-w", "write", "-P", "2", "-q", "4", "-d", "500", "--pid", "0,3")
+        later = host_pages()
+        check(later[0] > 0 and later[3] > 0 and later[0] + later[3] == 500,
+              f"--pid per queue: queue 0 on handle 0, queue 1 on handle 3 ({later})")
+        check(later[1:3] == pages[1:3], "the other handles did not move")
+        fdp_json = d.snapshot()[1]["fdp"]
+        check(fdp_json["groups"][0]["host_pages_written"] == 4500, "the group counts every page")
+        text = d.stats("--prometheus").stdout
+        samples = prometheus_samples(text)
+        label = 'subsys="nqn.2026-11.dev.nvemu:ssd0",nsid="1",kind="ssd"'
+        check(samples[f'nvemu_fdp_host_pages_written_total{{{label},ruh="3"}}'] == later[3],
+              "Prometheus agrees with the JSON for handle 3")
+        check(f'nvemu_fdp_write_amplification{{{label},ruh="1"}}' in samples and
+              f'nvemu_fdp_write_amplification{{{label},ruh="2"}}' in samples,
+              "a WAF sample for the handles written")
+    finally:
+        d.stop()
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        {"endpoint": endpoint, "plot": plot, "prometheus": prometheus}[sys.argv[2]](tmp)
+        {"endpoint": endpoint, "plot": plot, "prometheus": prometheus, "fdp": fdp}[sys.argv[2]](tmp)
     print("PASS")
