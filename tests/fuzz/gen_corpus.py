@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of fuzz_pdu_stream and fuzz_command (run from anywhere).
 
-Seeds are valid sessions against the target of tests/unit/nvme's harness;
+Seeds are valid sessions against the target of tests/unit/nvme's harness (fuzz_command's
+with its FDP namespace 3);
 see the input layouts at the top of fuzz_pdu_stream.c and fuzz_command.c.
 """
 
@@ -112,6 +113,31 @@ def command_seeds():
                          + command(IO, t.rw_sqe(0x02, 2, 1, 5, 2))
                          + command(IO, t.rw_sqe(0x01, 3, 2, 7, 2, lba_size=512), pattern(1024, 5))
                          + command(IO, t.rw_sqe(0x05, 4, 2, 7, 2, lba_size=512), pattern(1024, 5)))
+    # FDP on namespace 3 (the harness's fdp_ns): the logs with LSI = endurance group 3,
+    # Features 1Dh/1Eh, writes with DTYPE 2 (valid and invalid PIDs), RUH Status and Update.
+    fdp_nsid, placed = 3, 2 << 20  # CDW12 DTYPE = 2
+    yield "fdp-admin", (b"".join(command(ADMIN, t.sqe(0x02, 1 + i, sgl_len=512,
+                                                      cdw10=lid | (lsp << 8) | 127 << 16,
+                                                      cdw11=fdp_nsid << 16))
+                                 for i, (lid, lsp) in enumerate(((0x09, 0), (0x20, 0), (0x21, 0),
+                                                                 (0x22, 0), (0x23, 1), (0x23, 0))))
+                        + command(ADMIN, t.sqe(0x0A, 10, cdw10=0x1D, cdw11=fdp_nsid))
+                        + command(ADMIN, t.sqe(0x09, 11, cdw10=0x1D, cdw11=fdp_nsid, cdw12=1))
+                        + command(ADMIN, t.sqe(0x0A, 12, nsid=fdp_nsid, sgl_len=12, cdw10=0x1E,
+                                               cdw11=6 << 16))
+                        + command(ADMIN, t.sqe(0x09, 13, nsid=fdp_nsid, sgl_len=255, cdw10=0x1E,
+                                               cdw11=1 << 16 | 1, cdw12=1), bytes([3]) + bytes(254)))
+    yield "fdp-io", (command(IO, t.sqe(0x01, 1, nsid=fdp_nsid, sgl_len=8192, cdw10=16,
+                                       cdw12=1 | placed, cdw13=(1 << 15 | 1) << 16),
+                             pattern(8192, 6))
+                     + command(IO, t.sqe(0x01, 2, nsid=fdp_nsid, sgl_len=4096, cdw10=40,
+                                         cdw12=placed, cdw13=0x7777 << 16), pattern(4096, 7))
+                     + command(IO, t.sqe(0x08, 3, nsid=fdp_nsid, cdw10=60, cdw12=3 | placed,
+                                         cdw13=2 << 16))
+                     + command(IO, t.sqe(0x12, 4, nsid=fdp_nsid, sgl_len=208, cdw10=1, cdw11=51))
+                     + command(IO, t.sqe(0x1D, 5, nsid=fdp_nsid, sgl_len=4, cdw10=1 | 1 << 16),
+                               struct.pack("<HH", 1 << 15 | 1, 2))
+                     + command(IO, t.sqe(0x12, 6, nsid=fdp_nsid, sgl_len=208, cdw10=1, cdw11=51)))
     ranges = struct.pack("<IIQIIQ", 0, 8, 0, 0, 1, 100) + bytes(4096 - 32)
     yield "dsm-zeroes", (command(IO, t.sqe(0x09, 1, nsid=1, sgl_len=4096, cdw10=1, cdw11=4), ranges)
                          + command(IO, t.sqe(0x08, 2, nsid=2, cdw10=7, cdw12=1))
