@@ -3,8 +3,8 @@
 # configuration, handle usage and status, writes placed with `nvme write --dir-type=2
 # --dir-spec=PID` and `nvme io-passthru` landing on their handles (RUH status, nvemu's
 # per-handle vendor log), `nvme fdp update` starting new reclaim units, statistics, events
-# (reclaim unit not fully written, invalid placement identifier, set-events), and every byte
-# written read back. Each check prints PASS/FAIL; the exit status is non-zero on any FAIL.
+# (reclaim unit not fully written, invalid placement identifier, set-events), a trim that
+# unmaps its range and nothing else, and every byte written read back. Each check prints PASS/FAIL; the exit status is non-zero on any FAIL.
 # Env (besides TARGET_ADDR, TARGET_PORT, SUBNQN, see lib.sh): EXPECT_NRUH (handles) and
 # EXPECT_RU_BYTES (reclaim unit size) the daemon was started with.
 . "${NVEMU_SCRIPTS:-$(dirname "$0")}/lib.sh"
@@ -132,6 +132,22 @@ mbmw=$(sed -n 's/.*(MBMW): *//p' "$W/stats")
 expect "stats: host bytes written" "$hbmw" $((3 * BLOCKS * LBA + 3 * LBA))
 [ "${mbmw:-0}" -ge "${hbmw:-1}" ] && pass "stats: media bytes ($mbmw) >= host bytes" ||
     fail "stats: media bytes $mbmw < host bytes $hbmw"
+
+say "trim: nvme dsm deallocates PID 1's range and nothing else"
+run nvme dsm "$DEV" -n "$NSID" --ad -s 1000 -b "$BLOCKS" || fail "nvme dsm deallocate"
+nvme get-log "$CTRL" --log-id=0xca --log-len=$((512 + 64 * EXPECT_NRUH)) --namespace-id="$NSID" \
+    --raw-binary > "$W/vendor2.bin" || fail "nvme get-log 0xca"
+# Valid pages (record word 6): PID 0 also took the three invalid-PID writes.
+expect "handle 0 valid pages after the trim" "$(le64 "$W/vendor2.bin" $((64 + 8 * 0 + 6)))" $((PAGES + 3))
+expect "handle 1 valid pages after the trim" "$(le64 "$W/vendor2.bin" $((64 + 8 * 1 + 6)))" 0
+expect "handle 2 valid pages after the trim" "$(le64 "$W/vendor2.bin" $((64 + 8 * 2 + 6)))" "$PAGES"
+nvme read "$DEV" -s 1000 -c $((BLOCKS - 1)) -z $((BLOCKS * LBA)) -d "$W/r1trim" >/dev/null 2>&1 ||
+    fail "nvme read of the trimmed range"
+head -c $((BLOCKS * LBA)) /dev/zero > "$W/zeros"
+cmp -s "$W/zeros" "$W/r1trim" && pass "the trimmed range reads zeroes" || fail "the trimmed range is not zeroes"
+# PID 1's data again, for the read-back below.
+run nvme write "$DEV" -s 1000 -c $((BLOCKS - 1)) -z $((BLOCKS * LBA)) -d "$W/d1" --dir-type=2 --dir-spec=1 ||
+    fail "nvme write PID 1 again"
 
 say "what was written with placement reads back"
 for i in 0 1 2; do
