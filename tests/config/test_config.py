@@ -123,6 +123,16 @@ for key, default in model_keys + zone_keys:
     rc, err = run_config(f"[namespace n]\nkind = {kind}\n{key} = {default}\n")
     check(f"[namespace] {key} = {default}", rc == 0, err)
 
+# -- FDP in a [namespace] section: the drive is built, its FDP plan checked --
+rc, err = run_config("[namespace a]\nkind = ssd\nfdp = on\nfdp_nruh = 4\nfdp_handles = 3,1\n")
+check("[namespace] fdp = on with 4 handles and a handle list", rc == 0, err)
+expect_error("fdp handle list past the handles",
+             "[namespace a]\nkind = ssd\nfdp = on\nfdp_nruh = 4\nfdp_handles = 0,9\n",
+             "fdp_handles: handle 9 is out of range [0, 3] (there are 4 handles)")
+expect_error("fdp with an SLC cache", "[namespace a]\nkind = ssd\nfdp = on\nslc_static_bytes = 64M\n",
+             "fdp=on does not model an SLC cache or in_place_writes: set slc_static_bytes=0, "
+             "slc_dynamic_bytes=0 and in_place_writes=off")
+
 # -- the documentation names every key the binary has --
 doc = open(os.path.join(SOURCE, "docs", "config.md")).read()
 help_text = subprocess.run([NVEMU, "--help"], capture_output=True, text=True).stdout
