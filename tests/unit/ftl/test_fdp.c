@@ -213,9 +213,12 @@ static void test_update_and_time_limit(void **state)
  * initially isolated handle's in its own or in the shared GC unit. Checked against a shadow of
  * which handle wrote each page last, and by ssd_check's own walk of every page.
  */
-static void run_isolation(enum gc_policy policy, uint32_t nrg, uint32_t planes, uint64_t seed)
+static void run_isolation(enum gc_policy policy, uint32_t nrg, uint32_t planes, uint64_t seed,
+			  double op_pcent)
 {
 	struct ssd_params p = fdp_params();
+	if (op_pcent > 0)
+		p.op_pcent = op_pcent;
 	p.gc_policy = policy;
 	p.fdp_nrg = nrg;
 	p.planes_per_lun = planes;
@@ -288,17 +291,49 @@ static void run_isolation(enum gc_policy policy, uint32_t nrg, uint32_t planes, 
 static void test_isolation_greedy(void **state)
 {
 	(void)state;
-	run_isolation(GC_GREEDY, 1, 1, 1);
-	run_isolation(GC_GREEDY, 2, 2, 2);
+	run_isolation(GC_GREEDY, 1, 1, 1, 0);
+	run_isolation(GC_GREEDY, 2, 2, 2, 0);
 }
 
 static void test_isolation_other_policies(void **state)
 {
 	(void)state;
-	run_isolation(GC_COST_BENEFIT, 1, 1, 3);
-	run_isolation(GC_RANDOM, 2, 1, 4);
-	run_isolation(GC_FIFO, 1, 2, 5);
-	run_isolation(GC_DCHOICE, 4, 1, 6);
+	run_isolation(GC_COST_BENEFIT, 1, 1, 3, 0);
+	run_isolation(GC_RANDOM, 2, 1, 4, 0);
+	run_isolation(GC_FIFO, 1, 2, 5, 0);
+	run_isolation(GC_DCHOICE, 4, 1, 6, 0);
+}
+
+/* The least whole op_pcent ssd_create accepts with nrg reclaim groups. */
+static double least_op(uint32_t nrg)
+{
+	struct ssd_params p = fdp_params();
+	p.fdp_nrg = nrg;
+	char err[256];
+	for (p.op_pcent = 1; p.op_pcent < 25; p.op_pcent++) {
+		struct ssd *s = ssd_create(&p, err, sizeof(err));
+		if (s) {
+			ssd_destroy(s);
+			return p.op_pcent;
+		}
+		assert_non_null(strstr(err, "spare reclaim units")); /* refused for its spare only */
+	}
+	fail_msg("fdp_params() should work below op_pcent=25");
+	return 0;
+}
+
+/*
+ * The same on the least spare area FDP accepts (the write points, the GC reserve and one RU to
+ * gain from, nothing more): a full drive with every handle writing still never fails a write.
+ */
+static void test_isolation_least_spare(void **state)
+{
+	(void)state;
+	double op1 = least_op(1), op2 = least_op(2);
+	print_message("least op_pcent accepted: %g with one group, %g with two\n", op1, op2);
+	run_isolation(GC_GREEDY, 1, 1, 7, op1);
+	run_isolation(GC_COST_BENEFIT, 2, 1, 8, op2);
+	run_isolation(GC_RANDOM, 2, 1, 9, op2);
 }
 
 /*
@@ -405,6 +440,7 @@ int main(void)
 	    cmocka_unit_test(test_update_and_time_limit),
 	    cmocka_unit_test(test_isolation_greedy),
 	    cmocka_unit_test(test_isolation_other_policies),
+	    cmocka_unit_test(test_isolation_least_spare),
 	    cmocka_unit_test(test_full_drive_every_handle),
 	    cmocka_unit_test(test_hot_cold_waf),
 	};
