@@ -199,10 +199,7 @@ static inline void invalidate(struct ssd *s, uint64_t ppn, uint64_t lpn)
 		victim_set_dropped(&s->victims, u);
 }
 
-uint64_t ftl_random(struct ssd *s)
-{
-	return splitmix64(&s->rng);
-}
+uint64_t ftl_random(struct ssd *s) { return splitmix64(&s->rng); }
 
 /*
  * Work every command does first: run the idle time's work (placed in the past, so before the
@@ -223,8 +220,8 @@ static inline unsigned page_flags(const struct ssd *s, uint64_t ppn)
 }
 
 /* Writes placed on handle ruh of group rg when the device has FDP (ignored otherwise). */
-static uint64_t write_pages(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh,
-			    uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts)
+static uint64_t write_pages(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh, uint32_t rg,
+			    bool fua, uint64_t now, struct lat_parts *parts)
 {
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
@@ -272,8 +269,8 @@ uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint6
 	return write_pages(s, lpn, npages, 0, 0, fua, now, parts);
 }
 
-uint64_t ssd_write_placed(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh,
-			  uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts)
+uint64_t ssd_write_placed(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh, uint32_t rg,
+			  bool fua, uint64_t now, struct lat_parts *parts)
 {
 	assert(!s->params.fdp || (ruh < s->params.fdp_nruh && rg < s->params.fdp_nrg));
 	return write_pages(s, lpn, npages, ruh, rg, fua, now, parts);

@@ -142,8 +142,8 @@ void ssd_fdp_handle_counters(struct ssd *ssd, uint32_t ruh, struct ssd_fdp_count
 void ssd_fdp_group_counters(struct ssd *ssd, uint32_t rg, struct ssd_fdp_counters *out);
 
 /* ssd_write with its pages placed on handle `ruh` in reclaim group `rg` (both in range). */
-uint64_t ssd_write_placed(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint32_t ruh,
-			  uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts);
+uint64_t ssd_write_placed(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint32_t ruh, uint32_t rg,
+			  bool fua, uint64_t now, struct lat_parts *parts);
 
 /* Reclaim Unit Handle Status: the pages the handle's reclaim unit in `rg` still takes (a whole
  * unit when the next write starts one) and the seconds left of its time limit (0: no limit). */

@@ -50,8 +50,8 @@ static uint16_t ssd_ns_write(struct ns *ns, struct ns_io *io)
 	uint64_t lpn;
 	uint32_t npages;
 	page_span(ns, s, io->slba, io->nlb, &lpn, &npages);
-	io->done_ns = io->placed ? ssd_write_placed(s->model, lpn, npages, io->ruh, io->rg,
-						    io->fua, io->now_ns, io->parts)
+	io->done_ns = io->placed ? ssd_write_placed(s->model, lpn, npages, io->ruh, io->rg, io->fua,
+						    io->now_ns, io->parts)
 				 : ssd_write(s->model, lpn, npages, io->fua, io->now_ns, io->parts);
 	return NVME_SC_SUCCESS;
 }

@@ -265,7 +265,8 @@ static inline uint64_t run_io(struct sim_target *t, const struct io *io, uint64_
 		r->bytes += (uint64_t)io->npages * page_bytes;
 		/* With reclaim groups, the LBA space is split among them in equal ranges. */
 		return ssd_write_placed(ssd, io->lpn, io->npages, io->handle,
-					r->groups > 1 ? (uint32_t)(io->lpn * r->groups / r->logical) : 0,
+					r->groups > 1 ? (uint32_t)(io->lpn * r->groups / r->logical)
+						      : 0,
 					false, at, parts);
 	case IO_TRIM:
 		return ssd_trim(ssd, io->lpn, io->npages, at, parts);

@@ -239,9 +239,12 @@ static json_object *fdp_counters_json(const char *id_name, uint32_t id,
 	json_object_object_add(o, "host_pages", json_object_new_uint64(host));
 	json_object_object_add(o, "nand_pages", json_object_new_uint64(nand));
 	json_object_object_add(o, "gc_pages", json_object_new_uint64(a->gc_pages - b->gc_pages));
-	json_object_object_add(o, "waf", json_object_new_double(host ? (double)nand / (double)host : 0));
-	json_object_object_add(o, "rus_opened", json_object_new_uint64(a->rus_opened - b->rus_opened));
-	json_object_object_add(o, "rus_erased", json_object_new_uint64(a->rus_erased - b->rus_erased));
+	json_object_object_add(o, "waf",
+			       json_object_new_double(host ? (double)nand / (double)host : 0));
+	json_object_object_add(o, "rus_opened",
+			       json_object_new_uint64(a->rus_opened - b->rus_opened));
+	json_object_object_add(o, "rus_erased",
+			       json_object_new_uint64(a->rus_erased - b->rus_erased));
 	json_object_object_add(o, "valid_pages", json_object_new_uint64(a->valid_pages));
 	return o;
 }
@@ -502,10 +505,11 @@ int sim_main(int argc, char **argv)
 	bool placed = target.ssd && ssd_fdp_config(target.ssd, &fdp) && fdp.enabled;
 	uint32_t handles = placed ? fdp.nruh : 0, groups = placed ? fdp.nrg : 0;
 	if (two_streams(&o.sim) && (handles == 1 || target.zones)) {
-		fprintf(stderr,
-			"sim: workload %s places two streams and overwrites at random: it needs the "
-			"ssd kind, and fdp_nruh of 2 or more with fdp=on\n",
-			sim_config_table.keys[0].choices[o.sim.workload]);
+		fprintf(
+		    stderr,
+		    "sim: workload %s places two streams and overwrites at random: it needs the "
+		    "ssd kind, and fdp_nruh of 2 or more with fdp=on\n",
+		    sim_config_table.keys[0].choices[o.sim.workload]);
 		trace_close(trace);
 		free(latency);
 		free(breakdown);
@@ -513,7 +517,7 @@ int sim_main(int argc, char **argv)
 		return 2;
 	}
 	struct ssd_fdp_counters *fdp_counts =
-		calloc(2 * (handles + groups) + 1, sizeof(*fdp_counts));
+	    calloc(2 * (handles + groups) + 1, sizeof(*fdp_counts));
 	if (!fdp_counts)
 		abort();
 	struct phase_result r = {.latency = latency,

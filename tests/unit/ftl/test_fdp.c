@@ -316,7 +316,8 @@ static double least_op(uint32_t nrg)
 			ssd_destroy(s);
 			return p.op_pcent;
 		}
-		assert_non_null(strstr(err, "spare reclaim units")); /* refused for its spare only */
+		/* refused for its spare area only */
+		assert_non_null(strstr(err, "spare reclaim units"));
 	}
 	fail_msg("fdp_params() should work below op_pcent=25");
 	return 0;
@@ -403,8 +404,8 @@ static double hot_cold_waf(bool fdp, double *cold_waf)
 		ssd_fdp_handle_counters(s, 1, &cold_before);
 		for (uint64_t i = 0; i < 6 * logical; i++) {
 			if (xorshift(&rng) % 10 < 8) {
-				now =
-				    ssd_write_placed(s, xorshift(&rng) % hot, 1, 0, 0, false, now, NULL);
+				now = ssd_write_placed(s, xorshift(&rng) % hot, 1, 0, 0, false, now,
+						       NULL);
 			} else {
 				now = ssd_write_placed(s, next, 1, 1, 0, false, now, NULL);
 				next = next + 1 == logical ? hot : next + 1;

@@ -196,12 +196,12 @@ static void test_placed_writes_and_status(void **state)
 	/* The model counted the pages per handle (vendor log, version 2). */
 	assert_int_equal(get_log(f, NVME_LOG_VENDOR_NVEMU, 0, 0, NSID, 512 + 6 * 64), 0);
 	assert_int_equal(le64(f->buf, 0), 2);
-	assert_int_equal(le64(f->buf, 64), 4);		      /* handle records */
-	assert_int_equal(le64(f->buf, 72), 2);		      /* group records after them */
+	assert_int_equal(le64(f->buf, 64), 4);               /* handle records */
+	assert_int_equal(le64(f->buf, 72), 2);               /* group records after them */
 	assert_int_equal(le64(f->buf, 512 + 4 * 64 + 8), 2); /* group 0: host pages (ph 0) */
 	assert_int_equal(le64(f->buf, 512 + 5 * 64), 1);     /* group 1's id */
 	assert_int_equal(le64(f->buf, 512 + 5 * 64 + 8), 3); /* its host pages (ph 1, rg 1) */
-	assert_int_equal(le64(f->buf, 512 + 64 + 8), 3); /* handle 1: host pages */
+	assert_int_equal(le64(f->buf, 512 + 64 + 8), 3);     /* handle 1: host pages */
 	assert_int_equal(le64(f->buf, 512 + 3 * 64 + 8), 2);
 	assert_int_equal(le64(f->buf, 512 + 3 * 64 + 56), 1000); /* its WAF */
 
