@@ -213,8 +213,8 @@ static void test_update_and_time_limit(void **state)
  * initially isolated handle's in its own or in the shared GC unit. Checked against a shadow of
  * which handle wrote each page last, and by ssd_check's own walk of every page.
  */
-static void run_isolation(enum gc_policy policy, uint32_t nrg, uint32_t planes, uint64_t seed,
-			  double op_pcent)
+static struct ssd_params iso_params(enum gc_policy policy, uint32_t nrg, uint32_t planes,
+				    uint64_t seed, double op_pcent)
 {
 	struct ssd_params p = fdp_params();
 	if (op_pcent > 0)
@@ -223,7 +223,14 @@ static void run_isolation(enum gc_policy policy, uint32_t nrg, uint32_t planes, 
 	p.fdp_nrg = nrg;
 	p.planes_per_lun = planes;
 	p.seed = seed;
-	struct ssd *s = make(&p);
+	return p;
+}
+
+static void run_isolation_on(const struct ssd_params *p)
+{
+	uint64_t seed = p->seed;
+	uint32_t nrg = p->fdp_nrg;
+	struct ssd *s = make(p);
 	uint64_t logical = ssd_logical_pages(s), rng = seed * 7919 + 1, now = 0;
 	int8_t *shadow = malloc(logical);
 	assert_non_null(shadow);
@@ -280,12 +287,24 @@ static void run_isolation(enum gc_policy policy, uint32_t nrg, uint32_t planes, 
 		assert_int_equal(one.nand_pages, one.host_pages + one.gc_pages);
 	}
 	assert_int_equal(sum.host_pages, c.host_pages_written);
-	assert_int_equal(sum.nand_pages, c.nand_pages_written);
+	/* The device also programs translation pages back (mapping cache): no handle's. */
+	assert_int_equal(sum.nand_pages + c.map_pages_written, c.nand_pages_written);
+	if (p->map_cache_bytes)
+		assert_true(c.map_misses > 0 && c.map_pages_written > 0);
+	if (p->read_retry_pcent > 0)
+		assert_true(c.read_retries > 0);
 	assert_int_equal(sum.gc_pages, c.gc_pages_moved);
 	assert_true(c.gc_runs > 0);
 	assert_int_equal(c.erases, c.gc_runs);
 	free(shadow);
 	ssd_destroy(s);
+}
+
+static void run_isolation(enum gc_policy policy, uint32_t nrg, uint32_t planes, uint64_t seed,
+			  double op_pcent)
+{
+	struct ssd_params p = iso_params(policy, nrg, planes, seed, op_pcent);
+	run_isolation_on(&p);
 }
 
 static void test_isolation_greedy(void **state)
@@ -302,6 +321,26 @@ static void test_isolation_other_policies(void **state)
 	run_isolation(GC_RANDOM, 2, 1, 4, 0);
 	run_isolation(GC_FIFO, 1, 2, 5, 0);
 	run_isolation(GC_DCHOICE, 4, 1, 6, 0);
+}
+
+/*
+ * The same with the model's other pieces on: a mapping cache far smaller than the table,
+ * firmware cores, a host link, read retries, NAND pages of two mapping pages, idle-time GC
+ * after 1 us of idleness.
+ */
+static void test_isolation_model_pieces(void **state)
+{
+	(void)state;
+	struct ssd_params p = iso_params(GC_GREEDY, 2, 2, 10, 0);
+	p.map_cache_bytes = 8 << 10; /* 2 of the table's 4 translation pages */
+	p.fw_cores = 2;
+	p.fw_core_ns = 3000;
+	p.link_gen = 3;
+	p.read_retry_pcent = 10;
+	p.read_retry_ns = 50000;
+	p.pages_per_nand_page = 2;
+	p.bg_idle_ns = 1000;
+	run_isolation_on(&p);
 }
 
 /* The least whole op_pcent ssd_create accepts with nrg reclaim groups. */
@@ -442,6 +481,7 @@ int main(void)
 	    cmocka_unit_test(test_isolation_greedy),
 	    cmocka_unit_test(test_isolation_other_policies),
 	    cmocka_unit_test(test_isolation_least_spare),
+	    cmocka_unit_test(test_isolation_model_pieces),
 	    cmocka_unit_test(test_full_drive_every_handle),
 	    cmocka_unit_test(test_hot_cold_waf),
 	};
