@@ -325,6 +325,23 @@ struct nvmf_property_set_command {
 } NVME_PACKED;
 static_assert(sizeof(struct nvmf_property_set_command) == 64, "Property Set SQE");
 
+/* Authentication Send and Receive (NVMe base 2.0, 6.3/6.4): SECP E9h carries DH-HMAC-CHAP. */
+struct nvmf_auth_command {
+	uint8_t opcode;
+	uint8_t resv1;
+	uint16_t command_id;
+	uint8_t fctype;
+	uint8_t resv2[19];
+	struct nvme_sgl_desc dptr;
+	uint8_t resv3;
+	uint8_t spsp0;
+	uint8_t spsp1;
+	uint8_t secp;
+	uint32_t length; /* Send: Transfer Length (TL); Receive: Allocation Length (AL) */
+	uint8_t resv4[16];
+} NVME_PACKED;
+static_assert(sizeof(struct nvmf_auth_command) == 64, "Authentication Send/Receive SQE");
+
 struct nvme_sqe {
 	union {
 		struct {
@@ -360,6 +377,7 @@ struct nvme_sqe {
 		struct nvmf_connect_command connect;
 		struct nvmf_property_get_command prop_get;
 		struct nvmf_property_set_command prop_set;
+		struct nvmf_auth_command auth;
 	};
 } NVME_PACKED;
 static_assert(sizeof(struct nvme_sqe) == 64, "SQE");
@@ -375,6 +393,7 @@ static_assert(__builtin_offsetof(struct nvme_sqe, get_log_page.lpo) == 48, "LPO 
 static_assert(__builtin_offsetof(struct nvme_sqe, identify.csi) == 47, "Identify CSI offset");
 static_assert(__builtin_offsetof(struct nvme_sqe, connect.sqsize) == 44, "Connect SQSIZE offset");
 static_assert(__builtin_offsetof(struct nvme_sqe, prop_get.offset) == 44, "Property OFST offset");
+static_assert(__builtin_offsetof(struct nvme_sqe, auth.secp) == 43, "Authentication SECP offset");
 
 struct nvme_cqe {
 	uint64_t result; /* DW0 and DW1 */
@@ -451,6 +470,7 @@ enum nvme_status {
 	NVME_SC_CONNECT_INVALID_PARAM = 0x182,
 	NVME_SC_CONNECT_RESTART_DISC = 0x183,
 	NVME_SC_CONNECT_INVALID_HOST = 0x184,
+	NVME_SC_AUTH_REQUIRED = 0x191, /* the queue must authenticate before anything else */
 
 	NVME_SC_ZONE_BOUNDARY_ERROR = 0x1B8,
 	NVME_SC_ZONE_FULL = 0x1B9,
@@ -539,6 +559,136 @@ struct nvmf_connect_data {
 	uint8_t resv5[256];
 } NVME_PACKED;
 static_assert(sizeof(struct nvmf_connect_data) == 1024, "Connect data");
+
+/* Connect result, bits 31:16 on success: the host must authenticate this queue (ATR), or
+ * authenticate and set up a secure channel (ASCR). */
+#define NVMF_CONNECT_AUTHREQ_ATR (1u << 17)
+#define NVMF_CONNECT_AUTHREQ_ASCR (1u << 18)
+
+/* ---- DH-HMAC-CHAP (NVMe base 2.0, 8.13; TP8006): the messages of Authentication Send/Receive ---- */
+
+#define NVME_AUTH_SECP_NVME 0xE9 /* Security Protocol: NVMe authentication */
+#define NVME_AUTH_SPSP 0x01      /* SPSP0 and SPSP1 */
+
+enum nvme_auth_type {
+	NVME_AUTH_COMMON_MESSAGES = 0x00,
+	NVME_AUTH_DHCHAP_MESSAGES = 0x01,
+};
+
+enum nvme_auth_id {
+	NVME_AUTH_DHCHAP_MESSAGE_NEGOTIATE = 0x00, /* common */
+	NVME_AUTH_DHCHAP_MESSAGE_CHALLENGE = 0x01,
+	NVME_AUTH_DHCHAP_MESSAGE_REPLY = 0x02,
+	NVME_AUTH_DHCHAP_MESSAGE_SUCCESS1 = 0x03,
+	NVME_AUTH_DHCHAP_MESSAGE_SUCCESS2 = 0x04,
+	NVME_AUTH_DHCHAP_MESSAGE_FAILURE2 = 0xF0, /* common: host to controller */
+	NVME_AUTH_DHCHAP_MESSAGE_FAILURE1 = 0xF1, /* common: controller to host */
+};
+
+/* Protocol descriptor AUTHID: DH-HMAC-CHAP. */
+#define NVME_AUTH_DHCHAP_AUTH_ID 0x01
+
+enum nvme_auth_hash {
+	NVME_AUTH_HASH_SHA256 = 0x01,
+	NVME_AUTH_HASH_SHA384 = 0x02,
+	NVME_AUTH_HASH_SHA512 = 0x03,
+};
+
+enum nvme_auth_dhgroup {
+	NVME_AUTH_DHGROUP_NULL = 0x00,
+	NVME_AUTH_DHGROUP_2048 = 0x01, /* ffdhe2048 (RFC 7919) */
+	NVME_AUTH_DHGROUP_3072 = 0x02,
+	NVME_AUTH_DHGROUP_4096 = 0x03,
+	NVME_AUTH_DHGROUP_6144 = 0x04,
+	NVME_AUTH_DHGROUP_8192 = 0x05,
+};
+
+/* Failure reason code (RC) and its explanation (RCE). */
+#define NVME_AUTH_FAILURE_REASON_FAILED 0x01
+enum nvme_auth_failure_explanation {
+	NVME_AUTH_FAILURE_FAILED = 0x01,
+	NVME_AUTH_FAILURE_PROTOCOL_UNUSABLE = 0x02,
+	NVME_AUTH_FAILURE_CONCAT_MISMATCH = 0x03,
+	NVME_AUTH_FAILURE_HASH_UNUSABLE = 0x04,
+	NVME_AUTH_FAILURE_DHGROUP_UNUSABLE = 0x05,
+	NVME_AUTH_FAILURE_INCORRECT_PAYLOAD = 0x06,
+	NVME_AUTH_FAILURE_INCORRECT_MESSAGE = 0x07,
+};
+
+/* The first six bytes of every message. */
+struct nvme_auth_common {
+	uint8_t auth_type;
+	uint8_t auth_id;
+	uint16_t rsvd;
+	uint16_t t_id; /* transaction identifier, chosen by the host */
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_common) == 6, "auth message header");
+
+/* A protocol descriptor: hash identifiers in idlist[0..29], DH groups in idlist[30..59]. */
+struct nvme_auth_dhchap_protocol {
+	uint8_t authid;
+	uint8_t rsvd;
+	uint8_t halen;
+	uint8_t dhlen;
+	uint8_t idlist[60];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_dhchap_protocol) == 64, "DH-HMAC-CHAP protocol descriptor");
+#define NVME_AUTH_DHLIST_OFFSET 30
+
+struct nvme_auth_negotiate {
+	struct nvme_auth_common hdr;
+	uint8_t sc_c; /* secure channel concatenation: 0 = none */
+	uint8_t napd; /* protocol descriptors that follow */
+	struct nvme_auth_dhchap_protocol protocol[];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_negotiate) == 8, "AUTH_Negotiate");
+
+struct nvme_auth_challenge {
+	struct nvme_auth_common hdr;
+	uint8_t hl; /* hash length */
+	uint8_t rsvd1;
+	uint8_t hashid;
+	uint8_t dhgid;
+	uint16_t dhvlen;
+	uint32_t seqnum;
+	uint8_t cval[]; /* hl bytes of challenge, then dhvlen bytes of the controller's DH value */
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_challenge) == 16, "DH-HMAC-CHAP_Challenge");
+
+struct nvme_auth_reply {
+	struct nvme_auth_common hdr;
+	uint8_t hl;
+	uint8_t rsvd1;
+	uint8_t cvalid; /* bit 0: the host challenges the controller (bidirectional) */
+	uint8_t rsvd2;
+	uint16_t dhvlen;
+	uint32_t seqnum; /* of the host's challenge; 0 without one */
+	uint8_t rval[];  /* hl bytes of response, hl bytes of challenge, dhvlen bytes of DH value */
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_reply) == 16, "DH-HMAC-CHAP_Reply");
+
+struct nvme_auth_success1 {
+	struct nvme_auth_common hdr;
+	uint8_t hl;
+	uint8_t rsvd1;
+	uint8_t rvalid; /* bit 0: rval holds the controller's response */
+	uint8_t rsvd2[7];
+	uint8_t rval[];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_success1) == 16, "DH-HMAC-CHAP_Success1");
+
+struct nvme_auth_success2 {
+	struct nvme_auth_common hdr;
+	uint8_t rsvd[10];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_success2) == 16, "DH-HMAC-CHAP_Success2");
+
+struct nvme_auth_failure {
+	struct nvme_auth_common hdr;
+	uint8_t rescode;
+	uint8_t rescode_exp;
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_auth_failure) == 8, "AUTH_Failure1/2");
 
 #define NVMF_CNTLID_DYNAMIC 0xFFFF
 #define NVMF_CNTLID_MAX 0xFFEF

@@ -17,4 +17,15 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 			log_msg(LOG_DEBUG, __VA_ARGS__);                                           \
 	} while (0)
 
+/*
+ * For an event that may repeat fast, such as a limit refusing hosts: the first occurrence is
+ * logged (as a warning), later ones at most once a minute, each such line saying how many
+ * occurrences went unlogged since the last.  Safe from any thread; zero-initialise.
+ */
+struct log_once {
+	_Atomic unsigned long long next_ns; /* before this, occurrences are only counted */
+	_Atomic unsigned long long unlogged;
+};
+void log_once(struct log_once *once, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif
