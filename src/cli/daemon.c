@@ -39,8 +39,9 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, stru
 		return errorf(err, errlen, "out of memory");
 	*out = target;
 	for (unsigned i = 0; i < o->nallowed; i++) {
-		if (nvme_target_allow_host(target, o->allowed_hosts[i]))
-			return errorf(err, errlen, "bad --allow-host '%s'", o->allowed_hosts[i]);
+		struct nvme_host_params host = {.nqn = o->allowed_hosts[i]};
+		if (nvme_target_allow_host(target, NULL, &host, err, errlen))
+			return -1;
 	}
 	for (unsigned s = 0; s < o->nsubsys; s++) {
 		const char *base_serial = o->serial ? o->serial : "NVEMU0001";

@@ -8,8 +8,23 @@
 
 static void kato_expired(struct reactor_timer *timer);
 
+unsigned nvme_target_count_ctrls(struct nvme_target *target, const char *hostnqn)
+{
+	unsigned count = 0;
+	for (size_t i = 0; i <= target->nsubsys; i++) {
+		struct nvme_subsys *subsys =
+		    i < target->nsubsys ? target->subsys[i] : &target->discovery;
+		pthread_mutex_lock(&subsys->lock);
+		for (struct nvme_ctrl *c = subsys->ctrls; c; c = c->next_in_subsys)
+			count += strcmp(c->hostnqn, hostnqn) == 0;
+		pthread_mutex_unlock(&subsys->lock);
+	}
+	return count;
+}
+
 struct nvme_ctrl *nvme_ctrl_create(struct nvme_subsys *subsys, struct nvme_sq *admin_sq,
-				   const struct nvmf_connect_data *data, uint32_t kato_ms)
+				   const struct nvmf_connect_data *data, uint32_t kato_ms,
+				   const struct nvme_host *host)
 {
 	struct nvme_target *target = subsys->target;
 	uint16_t cntlid = nvme_target_alloc_cntlid(target);
@@ -28,6 +43,7 @@ struct nvme_ctrl *nvme_ctrl_create(struct nvme_subsys *subsys, struct nvme_sq *a
 	memcpy(ctrl->hostnqn, data->hostnqn, sizeof(data->hostnqn));
 	ctrl->hostnqn[NVMF_NQN_SIZE - 1] = '\0';
 	memcpy(ctrl->hostid, data->hostid, sizeof(ctrl->hostid));
+	ctrl->host = host;
 	atomic_init(&ctrl->refs, 1);
 	ctrl->admin_sq = admin_sq;
 	ctrl->volatile_write_cache = true;

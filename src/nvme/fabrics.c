@@ -1,4 +1,4 @@
-/* Fabrics commands: Connect, Property Get and Property Set. */
+/* Fabrics commands: Connect, Property Get and Property Set (authentication: auth.c). */
 #include <string.h>
 
 #include "nvme/internal.h"
@@ -18,7 +18,7 @@ static bool nqn_terminated(const char *field)
 
 static uint16_t connect_admin(struct nvme_req *req, struct nvme_subsys *subsys,
 			      const struct nvmf_connect_command *c,
-			      const struct nvmf_connect_data *data)
+			      const struct nvmf_connect_data *data, const struct nvme_host *host)
 {
 	struct nvme_sq *sq = req->sq;
 	if (data->cntlid != NVMF_CNTLID_DYNAMIC)
@@ -26,7 +26,15 @@ static uint16_t connect_admin(struct nvme_req *req, struct nvme_subsys *subsys,
 	/* The host sends the admin Connect before it can have read CAP.MQES. */
 	if (c->sqsize >= NVME_ADMIN_QUEUE_DEPTH)
 		return connect_invalid_param(req, false, NVME_SQE_AT(connect.sqsize));
-	struct nvme_ctrl *ctrl = nvme_ctrl_create(subsys, sq, data, c->kato);
+	unsigned limit = subsys->target->params.max_ctrls_per_host;
+	if (limit && nvme_target_count_ctrls(subsys->target, data->hostnqn) >= limit) {
+		log_once(
+		    &subsys->target->ctrl_limit_logged,
+		    "connect refused: host %s has %u controllers already (--max-controllers-per-host)",
+		    data->hostnqn, limit);
+		return NVME_SC_CONNECT_CTRL_BUSY | NVME_STATUS_DNR;
+	}
+	struct nvme_ctrl *ctrl = nvme_ctrl_create(subsys, sq, data, c->kato, host);
 	if (!ctrl)
 		return NVME_SC_CONNECT_CTRL_BUSY | NVME_STATUS_DNR;
 	sq->ctrl = ctrl;
@@ -97,14 +105,24 @@ static void execute_connect(struct nvme_req *req)
 		status = connect_invalid_param(req, true, offsetof(struct nvmf_connect_data, subsysnqn));
 		goto done;
 	}
-	if (!subsys->discovery && !nvme_target_host_allowed(sq->target, data->hostnqn)) {
-		log_warn("connect refused: host %s is not allowed", data->hostnqn);
+	const struct nvme_host *host;
+	if (!nvme_subsys_admits(subsys, data->hostnqn, &host)) {
+		log_warn("connect refused: host %s is not allowed in %s", data->hostnqn,
+			 subsys->nqn);
 		status = NVME_SC_CONNECT_INVALID_HOST | NVME_STATUS_DNR;
 		goto done;
 	}
-	status = c->qid == 0 ? connect_admin(req, subsys, c, data) : connect_io(req, subsys, c, data);
-	if (status == NVME_SC_SUCCESS && (c->cattr & NVMF_CONNECT_CATTR_DISABLE_SQFLOW))
+	status = c->qid == 0 ? connect_admin(req, subsys, c, data, host)
+			     : connect_io(req, subsys, c, data);
+	if (status != NVME_SC_SUCCESS)
+		goto done;
+	if (c->cattr & NVMF_CONNECT_CATTR_DISABLE_SQFLOW)
 		sq->sqflow_disabled = true;
+	/* Discovery tells nothing a host could not learn by asking: it never authenticates. */
+	if (!subsys->discovery && sq->ctrl->host && sq->ctrl->host->has_key) {
+		nvme_auth_require(sq);
+		req->cqe.result |= NVMF_CONNECT_AUTHREQ_ATR;
+	}
 done:
 	nvme_req_complete(req, status);
 }
@@ -177,6 +195,11 @@ uint16_t nvme_parse_fabrics(struct nvme_req *req)
 	}
 	if (!sq->ctrl)
 		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+	if (c->fabrics.fctype == nvme_fabrics_type_auth_send ||
+	    c->fabrics.fctype == nvme_fabrics_type_auth_receive)
+		return nvme_parse_auth(req);
+	if (!nvme_sq_ready(sq))
+		return NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR;
 	/* Properties belong to the controller: admin queue only. */
 	if (sq->qid != 0)
 		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR,

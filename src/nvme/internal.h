@@ -5,15 +5,29 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "auth/dhchap.h"
 #include "nvme/nvme.h"
+#include "util/log.h"
 
 #define NVME_ERROR_LOG_ENTRIES 64
 #define NVME_AER_LIMIT 4
-#define NVME_MAX_ALLOWED_HOSTS 64
 #define NVME_FIRMWARE_REVISION "0.1.0"
 #define NVME_IEEE_OUI 0x0  /* no registered OUI */
 
 struct nvme_fdp_eg;
+
+/* A host let in by --allow-host, and the secrets it authenticates with. */
+struct nvme_host {
+	char nqn[NVMF_NQN_SIZE];
+	bool has_key, has_ctrl_key;
+	struct dhchap_key key;      /* the host proves it knows this */
+	struct dhchap_key ctrl_key; /* bidirectional: the controller proves it knows this */
+};
+
+struct nvme_host_list {
+	struct nvme_host *hosts;
+	size_t count;
+};
 
 struct nvme_ns_slot {
 	struct ns *ns;
@@ -30,6 +44,7 @@ struct nvme_subsys {
 	char nqn[NVMF_NQN_SIZE];
 	char serial[20];
 	char model[40];
+	struct nvme_host_list hosts; /* allowed in this subsystem alone */
 	uint32_t nn; /* highest NSID */
 	struct nvme_ns_slot ns[NVME_MAX_NAMESPACES];
 
@@ -45,8 +60,10 @@ struct nvme_target {
 	struct nvme_subsys discovery;
 	struct nvme_subsys **subsys;
 	size_t nsubsys;
-	char *allowed_hosts[NVME_MAX_ALLOWED_HOSTS];
-	size_t nallowed_hosts;
+	struct nvme_host_list hosts; /* allowed in every subsystem */
+	/* DH-HMAC-CHAP sequence numbers the controller's challenges carry (never 0). */
+	atomic_uint auth_seqnum;
+	struct log_once ctrl_limit_logged;
 };
 
 struct nvme_error_log {
@@ -61,6 +78,9 @@ struct nvme_ctrl {
 	uint16_t cntlid;
 	char hostnqn[NVMF_NQN_SIZE];
 	uint8_t hostid[16];
+	/* The host's --allow-host entry (NULL when an open subsystem let it in): its queues
+	 * authenticate when it has a secret. */
+	const struct nvme_host *host;
 	atomic_int refs;
 	atomic_bool dead;
 
@@ -87,13 +107,18 @@ struct nvme_ctrl {
 
 /* target.c */
 struct nvme_subsys *nvme_target_find_subsys(struct nvme_target *target, const char *nqn);
-bool nvme_target_host_allowed(const struct nvme_target *target, const char *hostnqn);
+/* May hostnqn connect to subsys?  *host gets its --allow-host entry, if any. */
+bool nvme_subsys_admits(const struct nvme_subsys *subsys, const char *hostnqn,
+			const struct nvme_host **host);
 struct ns *nvme_subsys_ns(const struct nvme_subsys *subsys, uint32_t nsid);
 uint16_t nvme_target_alloc_cntlid(struct nvme_target *target);
 
 /* ctrl.c */
 struct nvme_ctrl *nvme_ctrl_create(struct nvme_subsys *subsys, struct nvme_sq *admin_sq,
-				   const struct nvmf_connect_data *data, uint32_t kato_ms);
+				   const struct nvmf_connect_data *data, uint32_t kato_ms,
+				   const struct nvme_host *host);
+/* Live controllers of hostnqn in every subsystem, discovery included. */
+unsigned nvme_target_count_ctrls(struct nvme_target *target, const char *hostnqn);
 struct nvme_ctrl *nvme_ctrl_get_by_id(struct nvme_subsys *subsys, uint16_t cntlid);
 void nvme_ctrl_put(struct nvme_ctrl *ctrl);
 void nvme_ctrl_teardown(struct nvme_ctrl *ctrl);
@@ -129,6 +154,14 @@ void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len);
 
 /* fabrics.c */
 uint16_t nvme_parse_fabrics(struct nvme_req *req);
+
+/* auth.c: DH-HMAC-CHAP on one queue */
+/* A Connect succeeded for a host with a secret: the queue accepts nothing but
+ * Authentication Send/Receive until the host has authenticated. */
+void nvme_auth_require(struct nvme_sq *sq);
+uint16_t nvme_parse_auth(struct nvme_req *req);
+/* The queue is going away: forget its transaction (and the key material in it). */
+void nvme_auth_free(struct nvme_sq *sq);
 
 /* admin.c */
 uint16_t nvme_parse_admin(struct nvme_req *req);

@@ -213,10 +213,12 @@ static void discovery_log(struct nvme_req *req, struct log_window *w)
 	const struct nvme_target *target = req->sq->target;
 	const struct nvme_ctrl *ctrl = req->sq->ctrl;
 	const char *traddr = req->sq->local_addr[0] ? req->sq->local_addr : target->listen_addr;
-	bool host_allowed = nvme_target_host_allowed(target, ctrl->hostnqn);
 	struct nvmf_disc_log_entry entry;
 	uint64_t records = 0;
-	for (size_t i = 0; host_allowed && i < target->nsubsys; i++) {
+	for (size_t i = 0; i < target->nsubsys; i++) {
+		const struct nvme_host *host;
+		if (!nvme_subsys_admits(target->subsys[i], ctrl->hostnqn, &host))
+			continue;
 		fill_disc_entry(&entry, target, traddr, target->subsys[i]->nqn, NVME_NQN_NVM);
 		window_put(w, sizeof(struct nvmf_disc_log_page_hdr) + records++ * sizeof(entry), &entry,
 			   sizeof(entry));

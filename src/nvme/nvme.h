@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "auth/dhchap.h"
 #include "ns/ns.h"
 #include "runtime/reactor.h"
 #include "spec/nvme.h"
@@ -81,6 +82,8 @@ struct nvme_req {
 	struct lat_parts parts;
 };
 
+struct nvme_auth;
+
 struct nvme_sq {
 	struct nvme_target *target;
 	const struct nvme_transport_ops *ops;
@@ -91,6 +94,10 @@ struct nvme_sq {
 	uint16_t size;
 	uint16_t head;
 	bool sqflow_disabled;
+	/* DH-HMAC-CHAP: the Connect asked the host to authenticate (ATR); until it has, only
+	 * Authentication Send/Receive are served.  A failed authentication orphans the queue. */
+	bool auth_required, authenticated, auth_failed;
+	struct nvme_auth *auth; /* the transaction in progress, NULL between them */
 	/* Largest transfer the transport can buffer per request. */
 	uint32_t max_data;
 	/* The address the host reached us at, for the discovery log. */
@@ -104,8 +111,11 @@ void nvme_sq_init(struct nvme_sq *sq, struct nvme_target *target,
 		  const struct nvme_transport_ops *ops, struct reactor *reactor, uint32_t max_data);
 /* The transport is closing the queue: every request was cancelled or answered. */
 void nvme_sq_destroy(struct nvme_sq *sq);
-/* True when the queue's controller was torn down and the queue should close. */
+/* True when the queue should close: its controller was torn down, or it failed to
+ * authenticate. */
 bool nvme_sq_orphaned(const struct nvme_sq *sq);
+/* True once the queue serves commands: connected and, if asked to, authenticated. */
+bool nvme_sq_ready(const struct nvme_sq *sq);
 
 uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq);
 /* Forget a request whose connection is going away (disarms its timer). */
@@ -130,7 +140,17 @@ struct nvme_target_params {
 	/* Grace past KATO before a silent host is dropped: hosts in software-emulated
 	 * VMs can stall for seconds under load. */
 	uint32_t keep_alive_slack_ms;
+	/* Every subsystem admits every host (hosts with a secret still authenticate). */
 	bool allow_any_host;
+	/* A subsystem that no allowed host names (neither its own nor an allowed-everywhere one)
+	 * admits every host. */
+	bool allow_unlisted;
+	/* Controllers one host NQN may have at once, over all subsystems (0: no limit). */
+	unsigned max_ctrls_per_host;
+	/* DH-HMAC-CHAP: the hashes and DH groups the controller accepts, most preferred first;
+	 * it picks the first that the host offers.  Empty lists mean the defaults. */
+	struct dhchap_list dhchap_hashes;
+	struct dhchap_list dhchap_dhgroups;
 	/* Reactor ids run 0..nreactors-1: each namespace keeps one shard of counters per
 	 * reactor (0 counts as 1). */
 	unsigned nreactors;
@@ -145,7 +165,20 @@ struct nvme_subsys_params {
 struct nvme_target *nvme_target_create(const struct nvme_target_params *params);
 /* Disconnects nothing: stop every reactor first. */
 void nvme_target_destroy(struct nvme_target *target);
-int nvme_target_allow_host(struct nvme_target *target, const char *hostnqn);
+/*
+ * A host allowed in: to subsys, or to every subsystem when subsys is NULL.  Secrets are in
+ * the DHHC-1 representation (nvme gen-dhchap-key), NULL for none: with dhchap_key the host
+ * must authenticate with DH-HMAC-CHAP on every queue; with dhchap_ctrl_key as well it may
+ * have the controller prove itself (bidirectional).  0, or -1 with a message that never
+ * holds a secret.
+ */
+struct nvme_host_params {
+	const char *nqn;
+	const char *dhchap_key;
+	const char *dhchap_ctrl_key;
+};
+int nvme_target_allow_host(struct nvme_target *target, struct nvme_subsys *subsys,
+			   const struct nvme_host_params *host, char *err, size_t errlen);
 struct nvme_subsys *nvme_target_add_subsys(struct nvme_target *target,
 					   const struct nvme_subsys_params *params, char *err,
 					   size_t errlen);

@@ -17,6 +17,7 @@ void nvme_sq_init(struct nvme_sq *sq, struct nvme_target *target,
 
 void nvme_sq_destroy(struct nvme_sq *sq)
 {
+	nvme_auth_free(sq);
 	struct nvme_ctrl *ctrl = sq->ctrl;
 	if (!ctrl)
 		return;
@@ -35,7 +36,13 @@ void nvme_sq_destroy(struct nvme_sq *sq)
 
 bool nvme_sq_orphaned(const struct nvme_sq *sq)
 {
-	return sq->ctrl && atomic_load_explicit(&sq->ctrl->dead, memory_order_relaxed);
+	return sq->auth_failed ||
+	       (sq->ctrl && atomic_load_explicit(&sq->ctrl->dead, memory_order_relaxed));
+}
+
+bool nvme_sq_ready(const struct nvme_sq *sq)
+{
+	return sq->ctrl && (!sq->auth_required || sq->authenticated);
 }
 
 static bool sgl_psdt_valid(uint8_t flags)
@@ -66,6 +73,8 @@ uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
 		return nvme_parse_fabrics(req);
 	if (!sq->ctrl)
 		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+	if (!nvme_sq_ready(sq))
+		return NVME_SC_AUTH_REQUIRED | NVME_STATUS_DNR;
 	if (sq->qid != 0)
 		return nvme_parse_io(req);
 	if (sq->ctrl->subsys->discovery)

@@ -5,8 +5,10 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
+#include "auth/dhchap.h"
 #include "nvme/internal.h"
 #include "util/crc32c.h"
+#include "util/util.h"
 
 static void copy_padded(char *dst, size_t len, const char *src)
 {
@@ -25,6 +27,16 @@ static void subsys_init(struct nvme_subsys *subsys, struct nvme_target *target, 
 	pthread_mutex_init(&subsys->lock, NULL);
 }
 
+static void host_list_free(struct nvme_host_list *list)
+{
+	/* Secrets do not stay behind in freed memory. */
+	if (list->hosts)
+		dhchap_wipe(list->hosts, list->count * sizeof(*list->hosts));
+	free(list->hosts);
+	list->hosts = NULL;
+	list->count = 0;
+}
+
 static size_t shards_bytes(unsigned nshards) { return nshards * sizeof(struct nvme_io_shard); }
 
 static void subsys_destroy(struct nvme_subsys *subsys)
@@ -35,6 +47,7 @@ static void subsys_destroy(struct nvme_subsys *subsys)
 		ns_destroy(slot->ns);
 		munmap(slot->recorder.shards, shards_bytes(slot->recorder.nshards));
 	}
+	host_list_free(&subsys->hosts);
 	pthread_mutex_destroy(&subsys->lock);
 }
 
@@ -55,6 +68,11 @@ struct nvme_target *nvme_target_create(const struct nvme_target_params *params)
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint16_t)clock_now_ns();
 	atomic_init(&target->next_cntlid, 1u + seed % NVMF_CNTLID_MAX);
+	/* Challenges' sequence numbers start anywhere, as the specification suggests. */
+	unsigned seq = 0;
+	if (getrandom(&seq, sizeof(seq), 0) != sizeof(seq))
+		seq = (unsigned)clock_now_ns();
+	atomic_init(&target->auth_seqnum, seq);
 	subsys_init(&target->discovery, target, NVME_NQN_DISC);
 	target->discovery.discovery = true;
 	copy_padded(target->discovery.serial, sizeof(target->discovery.serial), "nvemu-discovery");
@@ -71,31 +89,78 @@ void nvme_target_destroy(struct nvme_target *target)
 		free(target->subsys[i]);
 	}
 	subsys_destroy(&target->discovery);
-	for (size_t i = 0; i < target->nallowed_hosts; i++)
-		free(target->allowed_hosts[i]);
+	host_list_free(&target->hosts);
 	free(target->subsys);
 	free(target);
 }
 
-int nvme_target_allow_host(struct nvme_target *target, const char *hostnqn)
+static const struct nvme_host *host_list_find(const struct nvme_host_list *list, const char *nqn)
 {
-	if (target->nallowed_hosts == NVME_MAX_ALLOWED_HOSTS || strlen(hostnqn) >= NVMF_NQN_SIZE)
-		return -1;
-	char *copy = strdup(hostnqn);
-	if (!copy)
-		return -1;
-	target->allowed_hosts[target->nallowed_hosts++] = copy;
+	for (size_t i = 0; i < list->count; i++)
+		if (strcmp(list->hosts[i].nqn, nqn) == 0)
+			return &list->hosts[i];
+	return NULL;
+}
+
+int nvme_target_allow_host(struct nvme_target *target, struct nvme_subsys *subsys,
+			   const struct nvme_host_params *params, char *err, size_t errlen)
+{
+	struct nvme_host_list *list = subsys ? &subsys->hosts : &target->hosts;
+	if (strlen(params->nqn) == 0 || strlen(params->nqn) >= NVMF_NQN_SIZE)
+		return errorf(err, errlen, "host NQN '%s' must have 1..255 bytes", params->nqn);
+	if (host_list_find(list, params->nqn))
+		return errorf(err, errlen, "host %s is allowed twice%s%s", params->nqn,
+			      subsys ? " in " : "", subsys ? subsys->nqn : "");
+	if (params->dhchap_ctrl_key && !params->dhchap_key)
+		return errorf(err, errlen, "host %s: a controller secret needs a host secret too",
+			      params->nqn);
+	struct nvme_host host = {0};
+	snprintf(host.nqn, sizeof(host.nqn), "%s", params->nqn);
+	char why[160];
+	if (params->dhchap_key) {
+		if (dhchap_key_parse(params->dhchap_key, &host.key, why, sizeof(why)))
+			return errorf(err, errlen, "host %s: DH-HMAC-CHAP secret: %s", params->nqn,
+				      why);
+		host.has_key = true;
+	}
+	if (params->dhchap_ctrl_key) {
+		int rc =
+		    dhchap_key_parse(params->dhchap_ctrl_key, &host.ctrl_key, why, sizeof(why));
+		if (rc) {
+			dhchap_wipe(&host, sizeof(host));
+			return errorf(err, errlen, "host %s: DH-HMAC-CHAP controller secret: %s",
+				      params->nqn, why);
+		}
+		host.has_ctrl_key = true;
+	}
+	struct nvme_host *hosts = malloc((list->count + 1) * sizeof(*hosts));
+	if (!hosts) {
+		dhchap_wipe(&host, sizeof(host));
+		return errorf(err, errlen, "out of memory");
+	}
+	if (list->count)
+		memcpy(hosts, list->hosts, list->count * sizeof(*hosts));
+	hosts[list->count] = host;
+	dhchap_wipe(&host, sizeof(host));
+	size_t count = list->count + 1;
+	host_list_free(list);
+	list->hosts = hosts;
+	list->count = count;
 	return 0;
 }
 
-bool nvme_target_host_allowed(const struct nvme_target *target, const char *hostnqn)
+bool nvme_subsys_admits(const struct nvme_subsys *subsys, const char *hostnqn,
+			const struct nvme_host **host)
 {
-	if (target->params.allow_any_host)
+	const struct nvme_target *target = subsys->target;
+	/* The subsystem's own entry first: it may carry other secrets than the global one. */
+	*host = host_list_find(&subsys->hosts, hostnqn);
+	if (!*host)
+		*host = host_list_find(&target->hosts, hostnqn);
+	if (*host || subsys->discovery || target->params.allow_any_host)
 		return true;
-	for (size_t i = 0; i < target->nallowed_hosts; i++)
-		if (strcmp(target->allowed_hosts[i], hostnqn) == 0)
-			return true;
-	return false;
+	/* A subsystem no --allow-host names, directly or for all, is open where that is allowed. */
+	return target->params.allow_unlisted && !subsys->hosts.count && !target->hosts.count;
 }
 
 static bool nqn_valid(const char *nqn)

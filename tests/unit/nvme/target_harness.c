@@ -60,6 +60,9 @@ struct th_env *th_env_create(const struct th_env_params *params)
 	    .io_queue_depth = TH_IO_DEPTH,
 	    .incapsule_size = TH_INCAPSULE,
 	    .allow_any_host = params->allow_any_host,
+	    .max_ctrls_per_host = params->max_ctrls_per_host,
+	    .dhchap_hashes = params->dhchap_hashes,
+	    .dhchap_dhgroups = params->dhchap_dhgroups,
 	    .nreactors = params->nreactors,
 	};
 	char err[256];
@@ -67,7 +70,11 @@ struct th_env *th_env_create(const struct th_env_params *params)
 	env->reactor = reactor_create(0, false);
 	if (!env->target || !env->reactor)
 		goto fail;
-	if (params->allowed_host && nvme_target_allow_host(env->target, params->allowed_host))
+	struct nvme_host_params host = {.nqn = params->allowed_host,
+					.dhchap_key = params->dhchap_key,
+					.dhchap_ctrl_key = params->dhchap_ctrl_key};
+	if (params->allowed_host &&
+	    nvme_target_allow_host(env->target, NULL, &host, err, sizeof(err)))
 		goto fail;
 	struct nvme_subsys_params sp = {.nqn = TH_SUBNQN, .serial = "HARNESS01", .model = "harness"};
 	env->subsys = nvme_target_add_subsys(env->target, &sp, err, sizeof(err));

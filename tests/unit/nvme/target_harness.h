@@ -61,6 +61,10 @@ struct th_queue {
 struct th_env_params {
 	bool allow_any_host;
 	const char *allowed_host; /* NULL: none */
+	/* allowed_host's DH-HMAC-CHAP secrets (NULL: none) */
+	const char *dhchap_key, *dhchap_ctrl_key;
+	unsigned max_ctrls_per_host;
+	struct dhchap_list dhchap_hashes, dhchap_dhgroups; /* empty: the defaults */
 	unsigned nreactors;	  /* reactor ids the target counts by (0: one); queues use id 0 */
 	bool fdp_ns;              /* add namespace 3 (TH_FDP_NSID) */
 };
