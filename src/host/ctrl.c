@@ -244,10 +244,6 @@ static int admin_bring_up(struct host_ctrl *ctrl, const char *subnqn, uint32_t k
 				   kato_ms, &cpl);
 	if (rc)
 		return rc;
-	if (cpl.result & 0x30000) {
-		log_error("%s requires in-band authentication, which is not supported", subnqn);
-		return -EACCES;
-	}
 	snprintf(ctrl->info.subnqn, sizeof(ctrl->info.subnqn), "%s", subnqn);
 	ctrl->info.cntlid = (uint16_t)cpl.result;
 	ctrl->last_keep_alive_ms = host_now_ms();

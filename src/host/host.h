@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/dhchap.h"
 #include "spec/nvme.h"
 
 /* Where to connect: parsed from an SPDK-style transport ID string. */
@@ -55,6 +56,14 @@ struct host_opts {
 	bool disable_sqflow;         /* Connect CATTR bit 2: no SQ flow control */
 	bool no_incapsule;           /* send every write's data after an R2T */
 	int admin_timeout_ms;        /* for each synchronous admin command */
+	/*
+	 * DH-HMAC-CHAP, for queues whose Connect asks for it: the host's secret, and the
+	 * controller's for bidirectional authentication; the hashes and DH groups offered
+	 * (empty: all of them).
+	 */
+	bool has_dhchap_key, has_dhchap_ctrl_key;
+	struct dhchap_key dhchap_key, dhchap_ctrl_key;
+	struct dhchap_list dhchap_hashes, dhchap_dhgroups;
 };
 
 /* Defaults: no digests, KATO 10 s, SQ flow control on, in-capsule writes. */

@@ -90,6 +90,9 @@ int qpair_sync(struct host_qpair *qp, const struct nvme_sqe *sqe, void *buf, uin
 int qpair_fabrics_connect(struct host_qpair *qp, const struct host_opts *opts, const char *subnqn,
 			  uint16_t cntlid, uint16_t sqsize, uint32_t kato_ms, struct host_cpl *cpl);
 
+/* DH-HMAC-CHAP on a queue whose Connect asked for it (auth.c); 0, or -EACCES/-ENOKEY... */
+int qpair_authenticate(struct host_qpair *qp, const struct host_opts *opts, const char *subnqn);
+
 int64_t host_now_ms(void);
 
 #endif

@@ -532,6 +532,13 @@ int qpair_fabrics_connect(struct host_qpair *qp, const struct host_opts *opts, c
 		return -ECONNREFUSED;
 	}
 	qp->sqflow_disabled = opts->disable_sqflow;
+	if (cpl->result & NVMF_CONNECT_AUTHREQ_ASCR) {
+		log_error("qid %u: %s asks for a secure channel, which is not supported", qp->qid,
+			  subnqn);
+		return -EPROTONOSUPPORT;
+	}
+	if (cpl->result & NVMF_CONNECT_AUTHREQ_ATR)
+		return qpair_authenticate(qp, opts, subnqn);
 	return 0;
 }
 

@@ -124,6 +124,49 @@ static int set_hostnqn(void *ctx, const char *name, const char *value, char *err
 	return 0;
 }
 
+/* Messages never repeat a secret. */
+static int set_dhchap_secret(struct perf_args *a, const char *name, const char *value, bool ctrl,
+			     char *err, size_t errlen)
+{
+	char why[128];
+	struct dhchap_key *key = ctrl ? &a->cfg.host.dhchap_ctrl_key : &a->cfg.host.dhchap_key;
+	if (dhchap_key_parse(value, key, why, sizeof(why)))
+		return errorf(err, errlen, "%s: %s", name, why);
+	*(ctrl ? &a->cfg.host.has_dhchap_ctrl_key : &a->cfg.host.has_dhchap_key) = true;
+	return 0;
+}
+
+static int set_dhchap_key(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	return set_dhchap_secret(ctx, name, value, false, err, errlen);
+}
+
+static int set_dhchap_ctrl_key(void *ctx, const char *name, const char *value, char *err,
+			       size_t errlen)
+{
+	return set_dhchap_secret(ctx, name, value, true, err, errlen);
+}
+
+static int set_dhchap_hashes(void *ctx, const char *name, const char *value, char *err,
+			     size_t errlen)
+{
+	struct perf_args *a = ctx;
+	char why[200];
+	if (dhchap_hashes_parse(value, &a->cfg.host.dhchap_hashes, why, sizeof(why)))
+		return errorf(err, errlen, "%s: %s", name, why);
+	return 0;
+}
+
+static int set_dhchap_dhgroups(void *ctx, const char *name, const char *value, char *err,
+			       size_t errlen)
+{
+	struct perf_args *a = ctx;
+	char why[200];
+	if (dhchap_dhgroups_parse(value, &a->cfg.host.dhchap_dhgroups, why, sizeof(why)))
+		return errorf(err, errlen, "%s: %s", name, why);
+	return 0;
+}
+
 static const struct opt perf_opts[] = {
     {OPT_SECTION, .help = "Target and connection"},
     {OPT_TEXT, "transport", 'r', "TRID", .apply = set_target,
@@ -143,6 +186,16 @@ static const struct opt perf_opts[] = {
      .help = "never send write data in-capsule (always R2T)"},
     {OPT_TEXT, "hostnqn", 0, "NQN", .def = "a random uuid NQN", .flags = OPT_DEFAULT_SHOWN,
      .apply = set_hostnqn, .help = "host NQN"},
+    {OPT_TEXT, "dhchap-key", 0, "SECRET", .apply = set_dhchap_key,
+     .help = "authenticate with DH-HMAC-CHAP when the target asks, with this secret "
+	     "(DHHC-1:HH:BASE64:, as for nvme connect)"},
+    {OPT_TEXT, "dhchap-ctrl-key", 0, "SECRET", .apply = set_dhchap_ctrl_key,
+     .help = "have the target prove it knows this controller secret (bidirectional)"},
+    {OPT_TEXT, "dhchap-hashes", 0, "LIST", .def = "sha256,sha384,sha512",
+     .apply = set_dhchap_hashes, .help = "hashes offered to the target"},
+    {OPT_TEXT, "dhchap-dhgroups", 0, "LIST",
+     .def = "null,ffdhe2048,ffdhe3072,ffdhe4096,ffdhe6144,ffdhe8192", .apply = set_dhchap_dhgroups,
+     .help = "Diffie-Hellman groups offered to the target"},
     {OPT_FLAG, "busy-poll", FIELD(busy_poll),
      .help = "spin on the sockets instead of sleeping in epoll"},
 
@@ -222,6 +275,10 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 	}
 	if (a.cfg.pid_split > 0 && a.cfg.npids != 2) {
 		fprintf(stderr, "perf: --pid-split needs --pid HOT,COLD\n");
+		return -EINVAL;
+	}
+	if (a.cfg.host.has_dhchap_ctrl_key && !a.cfg.host.has_dhchap_key) {
+		fprintf(stderr, "perf: --dhchap-ctrl-key needs --dhchap-key too\n");
 		return -EINVAL;
 	}
 	if (a.cfg.cpu_mask && a.cfg.threads) {
