@@ -16,6 +16,7 @@
 struct subsys_section {
 	char name[NAME_LEN];
 	char *nqn;
+	struct arg_list hosts; /* its allow_host, dhchap_key, dhchap_ctrl_key keys as options */
 };
 
 struct ns_section {
@@ -58,8 +59,11 @@ int arg_list_push(struct arg_list *list, const char *arg)
 
 void arg_list_free(struct arg_list *list)
 {
-	for (int i = 0; i < list->argc; i++)
+	/* Arguments may be secrets (--dhchap-key): none stays behind in freed memory. */
+	for (int i = 0; i < list->argc; i++) {
+		explicit_bzero(list->argv[i], strlen(list->argv[i]));
 		free(list->argv[i]);
+	}
 	free(list->argv);
 	memset(list, 0, sizeof(*list));
 }
@@ -145,6 +149,47 @@ static int namespace_key(struct reader *r, struct ns_section *ns, const char *ke
 	return arg_list_push(&ns->keys, "--ns-o") == 0 && arg_list_push(&ns->keys, assignment) == 0;
 }
 
+/* The hosts a subsystem admits, in the order given: each secret belongs to the host before it. */
+static int subsystem_host_key(struct reader *r, struct subsys_section *sub, const char *section,
+			      const char *option, const char *value)
+{
+	bool secret = strcmp(option, "allow-host") != 0;
+	if (secret && !sub->hosts.argc)
+		return fail(r, "[%s] %s belongs to the allow_host before it, and there is none",
+			    section, option);
+	char err[400];
+	if (check(r, option, value, err, sizeof(err)))
+		return fail(r, "[%s] %s", section, err);
+	char flag[NAME_LEN + 2];
+	snprintf(flag, sizeof(flag), "--%s", option);
+	return arg_list_push(&sub->hosts, flag) == 0 && arg_list_push(&sub->hosts, value) == 0;
+}
+
+static int subsystem_key(struct reader *r, struct subsys_section *sub, const char *section,
+			 const char *key, const char *value)
+{
+	static const char *const host_keys[] = {"allow-host", "dhchap-key", "dhchap-ctrl-key"};
+	char name[NAME_LEN];
+	copy_name(name, key);
+	for (char *c = name; *c; c++)
+		if (*c == '_')
+			*c = '-';
+	for (size_t i = 0; i < sizeof(host_keys) / sizeof(host_keys[0]); i++)
+		if (strcmp(name, host_keys[i]) == 0)
+			return subsystem_host_key(r, sub, section, host_keys[i], value);
+	if (strcmp(key, "nqn") != 0)
+		return fail(
+		    r,
+		    "[%s] unknown key '%s' (a subsystem has nqn, allow_host, dhchap_key and "
+		    "dhchap_ctrl_key)",
+		    section, key);
+	/* The same rule the target applies, here so that the message has a line. */
+	if (strncmp(value, "nqn.", 4) != 0 || strlen(value) >= 256)
+		return fail(r, "[%s] nqn '%s' must start with 'nqn.' and be under 256 bytes",
+			    section, value);
+	return replace(&sub->nqn, value);
+}
+
 /* A key of a section seen for the first time opens it; seeing it again later is a duplicate. */
 static int open_section(struct reader *r, const char *section)
 {
@@ -176,14 +221,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		return 0;
 	if (strcmp(section, "nvemu") == 0)
 		return global_key(r, key, value);
-	if (strncmp(section, "subsystem ", 10) == 0) {
-		if (strcmp(key, "nqn") != 0)
-			return fail(r, "[%s] unknown key '%s' (a subsystem has only nqn)", section, key);
-		/* The same rule the target applies, here so that the message has a line. */
-		if (strncmp(value, "nqn.", 4) != 0 || strlen(value) >= 256)
-			return fail(r, "[%s] nqn '%s' must start with 'nqn.' and be under 256 bytes", section, value);
-		return replace(&r->subsys[r->nsubsys - 1].nqn, value);
-	}
+	if (strncmp(section, "subsystem ", 10) == 0)
+		return subsystem_key(r, &r->subsys[r->nsubsys - 1], section, key, value);
 	return namespace_key(r, &r->ns[r->nns - 1], key, value);
 }
 
@@ -224,12 +263,17 @@ static int assemble(struct reader *r, struct arg_list *out)
 		if (!r->ns[n].subsys[0] && !emit_namespace(r, &r->ns[n], out))
 			return 0;
 	for (unsigned s = 0; s < r->nsubsys; s++) {
-		/* A section exists once it has a key, and a subsystem's only key is nqn. */
+		/* A section exists once it has a key, and it may have no nqn key among them. */
 		char err[400];
+		if (!r->subsys[s].nqn)
+			return fail(r, "[subsystem %s] has no nqn%s", r->subsys[s].name, "");
 		if (check(r, "nqn", r->subsys[s].nqn, err, sizeof(err)))
 			return fail(r, "[subsystem %s] %s", r->subsys[s].name, err);
 		if (arg_list_push(out, "--nqn") || arg_list_push(out, r->subsys[s].nqn))
 			return 0;
+		for (int i = 0; i < r->subsys[s].hosts.argc; i++)
+			if (arg_list_push(out, r->subsys[s].hosts.argv[i]))
+				return 0;
 		for (unsigned n = 0; n < r->nns; n++)
 			if (strcmp(r->ns[n].subsys, r->subsys[s].name) == 0 &&
 			    !emit_namespace(r, &r->ns[n], out))
@@ -241,8 +285,10 @@ static int assemble(struct reader *r, struct arg_list *out)
 static void reader_free(struct reader *r)
 {
 	arg_list_free(&r->global);
-	for (unsigned s = 0; s < r->nsubsys; s++)
+	for (unsigned s = 0; s < r->nsubsys; s++) {
 		free(r->subsys[s].nqn);
+		arg_list_free(&r->subsys[s].hosts);
+	}
 	for (unsigned n = 0; n < r->nns; n++) {
 		free(r->ns[n].kind);
 		free(r->ns[n].size);

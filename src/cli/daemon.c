@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/daemon.h"
@@ -20,29 +21,57 @@ static bool is_loopback(const char *addr)
 	       strcmp(addr, "localhost") == 0;
 }
 
+static int add_subsystems(struct daemon_options *o, struct nvme_target *target, struct stats *stats,
+			  struct nvme_subsys **subsystems, char *err, size_t errlen);
+
 static int build_target(struct daemon_options *o, struct nvme_target **out, struct stats *stats,
 			char *err, size_t errlen)
 {
 	if (!o->nsubsys)
 		o->nqns[o->nsubsys++] = DEFAULT_NQN;
-	if (!is_loopback(o->listen) && !o->nallowed && !o->allow_any_host) {
-		snprintf(err, errlen,
-			 "listening on %s (not loopback) needs --allow-host NQN or --allow-any-host",
-			 o->listen);
-		return -1;
+	bool global_hosts = false;
+	for (unsigned h = 0; h < o->nhosts; h++)
+		global_hosts |= o->hosts[h].subsys < 0;
+	for (unsigned s = 0;
+	     s < o->nsubsys && !is_loopback(o->listen) && !o->allow_any_host && !global_hosts;
+	     s++) {
+		bool named = false;
+		for (unsigned h = 0; h < o->nhosts; h++)
+			named |= o->hosts[h].subsys == (int)s;
+		if (!named)
+			return errorf(
+			    err, errlen,
+			    "listening on %s (not loopback): subsystem %s needs an --allow-host "
+			    "NQN (or --allow-any-host)",
+			    o->listen, o->nqns[s]);
 	}
 	o->target.listen_addr = o->listen;
 	o->target.port = o->port;
-	o->target.allow_any_host = o->allow_any_host || !o->nallowed;
+	o->target.allow_any_host = o->allow_any_host;
+	o->target.allow_unlisted = is_loopback(o->listen);
 	struct nvme_target *target = nvme_target_create(&o->target);
 	if (!target)
 		return errorf(err, errlen, "out of memory");
 	*out = target;
-	for (unsigned i = 0; i < o->nallowed; i++) {
-		struct nvme_host_params host = {.nqn = o->allowed_hosts[i]};
-		if (nvme_target_allow_host(target, NULL, &host, err, errlen))
-			return -1;
+	struct nvme_subsys **subsystems = calloc(o->nsubsys, sizeof(*subsystems));
+	if (!subsystems)
+		return errorf(err, errlen, "out of memory");
+	int rc = add_subsystems(o, target, stats, subsystems, err, errlen);
+	for (unsigned h = 0; h < o->nhosts && !rc; h++) {
+		const struct host_spec *spec = &o->hosts[h];
+		struct nvme_host_params host = {.nqn = spec->nqn,
+						.dhchap_key = spec->dhchap_key,
+						.dhchap_ctrl_key = spec->dhchap_ctrl_key};
+		rc = nvme_target_allow_host(
+		    target, spec->subsys < 0 ? NULL : subsystems[spec->subsys], &host, err, errlen);
 	}
+	free(subsystems);
+	return rc;
+}
+
+static int add_subsystems(struct daemon_options *o, struct nvme_target *target, struct stats *stats,
+			  struct nvme_subsys **subsystems, char *err, size_t errlen)
+{
 	for (unsigned s = 0; s < o->nsubsys; s++) {
 		const char *base_serial = o->serial ? o->serial : "NVEMU0001";
 		char serial[32];
@@ -55,6 +84,7 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, stru
 		struct nvme_subsys *subsys = nvme_target_add_subsys(target, &sp, err, errlen);
 		if (!subsys)
 			return -1;
+		subsystems[s] = subsys;
 		bool explicit_ns = false;
 		for (unsigned i = 0; i < o->nns; i++)
 			explicit_ns |= o->ns[i].subsys == s;
@@ -80,6 +110,28 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, stru
 		}
 	}
 	return 0;
+}
+
+/* Room for --max-connections descriptors, and a few for everything else: raise the soft
+ * limit as far as the hard one allows, and lower the connection limit below it if need be. */
+static void fit_descriptors(struct tcp_transport_params *tp)
+{
+	const unsigned other_fds = 64;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	rlim_t want = (rlim_t)tp->max_connections + other_fds;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want) {
+		unsigned fit = rl.rlim_cur > other_fds ? (unsigned)(rl.rlim_cur - other_fds) : 1;
+		log_warn("--max-connections %u lowered to %u: the file descriptor limit is %llu",
+			 tp->max_connections, fit, (unsigned long long)rl.rlim_cur);
+		tp->max_connections = fit;
+	}
 }
 
 static void *reactor_thread(void *arg)
@@ -151,12 +203,13 @@ int daemon_main(int argc, char **argv)
 			goto out;
 		reactor_set_timer_spin(reactors[i], o.timer_spin_ns);
 	}
-	struct tcp_transport_params tp = {.addr = o.listen,
-					  .port = o.port,
-					  .target = target,
-					  .reactors = reactors,
-					  .nreactors = o.reactors,
-					  .zerocopy_min = o.zerocopy_min};
+	struct tcp_transport_params tp = o.transport;
+	tp.addr = o.listen;
+	tp.port = o.port;
+	tp.target = target;
+	tp.reactors = reactors;
+	tp.nreactors = o.reactors;
+	fit_descriptors(&tp);
 	transport = tcp_transport_create(&tp, err, sizeof(err));
 	if (!transport) {
 		fprintf(stderr, "nvemu: %s\n", err);

@@ -11,6 +11,7 @@
 #include "ns/zoned.h"
 #include "nvme/nvme.h"
 #include "stats/stats.h"
+#include "transport/tcp.h"
 
 #define MAX_SUBSYSTEMS 64
 #define MAX_ALLOWED_HOSTS 64
@@ -30,6 +31,13 @@ struct ns_spec {
 	struct zoned_params zoned;
 };
 
+/* An --allow-host and the secrets after it. */
+struct host_spec {
+	const char *nqn;
+	int subsys; /* the -n it follows, -1 (before any): every subsystem */
+	const char *dhchap_key, *dhchap_ctrl_key;
+};
+
 struct daemon_options {
 	const char *listen;
 	uint16_t port;
@@ -41,13 +49,13 @@ struct daemon_options {
 	unsigned namespaces;
 	const char *serial;
 	const char *model;
-	const char *allowed_hosts[MAX_ALLOWED_HOSTS];
-	unsigned nallowed;
+	struct host_spec hosts[MAX_ALLOWED_HOSTS];
+	unsigned nhosts;
 	bool allow_any_host;
 	struct nvme_target_params target;
+	struct tcp_transport_params transport; /* its limits and zero-copy sends */
 	unsigned reactors;
 	bool busy_poll;
-	uint32_t zerocopy_min;
 	uint64_t timer_spin_ns;
 	struct ssd_params ssd;
 	struct zoned_params zoned;

@@ -94,9 +94,65 @@ static int add_subsystem(void *ctx, const char *name, const char *value, char *e
 static int allow_host(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct daemon_options *o = ctx;
-	if (o->nallowed == MAX_ALLOWED_HOSTS)
+	if (o->nhosts == MAX_ALLOWED_HOSTS)
 		return errorf(err, errlen, "%s: at most %d hosts", name, MAX_ALLOWED_HOSTS);
-	o->allowed_hosts[o->nallowed++] = value;
+	o->hosts[o->nhosts++] = (struct host_spec){.nqn = value, .subsys = (int)o->nsubsys - 1};
+	return 0;
+}
+
+/* --dhchap-key and --dhchap-ctrl-key: a secret of the --allow-host before it.  Messages never
+ * repeat the secret, which may be partly right. */
+static int host_secret(struct daemon_options *o, const char *name, const char *value, bool ctrl,
+		       char *err, size_t errlen)
+{
+	if (!o->nhosts)
+		return errorf(err, errlen,
+			      "%s belongs to the --allow-host before it, and there is none", name);
+	struct host_spec *host = &o->hosts[o->nhosts - 1];
+	const char **slot = ctrl ? &host->dhchap_ctrl_key : &host->dhchap_key;
+	if (*slot)
+		return errorf(err, errlen, "%s: host %s has one already", name, host->nqn);
+	struct dhchap_key key;
+	char why[128];
+	int rc = dhchap_key_parse(value, &key, why, sizeof(why));
+	dhchap_wipe(&key, sizeof(key));
+	if (rc)
+		return errorf(err, errlen, "%s of host %s: %s", name, host->nqn, why);
+	*slot = value;
+	return 0;
+}
+
+static int dhchap_key(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	return host_secret(ctx, name, value, false, err, errlen);
+}
+
+static int dhchap_ctrl_key(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct daemon_options *o = ctx;
+	if (host_secret(o, name, value, true, err, errlen))
+		return -1;
+	if (!o->hosts[o->nhosts - 1].dhchap_key)
+		return errorf(err, errlen, "%s: host %s needs its own --dhchap-key first", name,
+			      o->hosts[o->nhosts - 1].nqn);
+	return 0;
+}
+
+static int dhchap_hashes(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct daemon_options *o = ctx;
+	char why[200];
+	if (dhchap_hashes_parse(value, &o->target.dhchap_hashes, why, sizeof(why)))
+		return errorf(err, errlen, "%s: %s", name, why);
+	return 0;
+}
+
+static int dhchap_dhgroups(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct daemon_options *o = ctx;
+	char why[200];
+	if (dhchap_dhgroups_parse(value, &o->target.dhchap_dhgroups, why, sizeof(why)))
+		return errorf(err, errlen, "%s: %s", name, why);
 	return 0;
 }
 
@@ -227,10 +283,27 @@ static const struct opt daemon_opts[] = {
     {OPT_NUMBER, "port", 'p', "PORT", 1, 65535, .def = "4420", FIELD(port),
      .help = "TCP port; the discovery controller answers on it too"},
     {OPT_TEXT, "allow-host", 0, "NQN", .flags = OPT_REPEATABLE, .apply = allow_host,
-     .help = "a host NQN allowed to connect; without it any host may connect on loopback"},
+     .help = "a host NQN allowed to connect: to every subsystem when given before any --nqn, to "
+	     "the subsystem of the --nqn before it otherwise; on loopback, a subsystem that no "
+	     "--allow-host names admits any host"},
     {OPT_FLAG, "allow-any-host", FIELD(allow_any_host),
      .help = "let any host connect on an address other than loopback (needed there without "
-	     "--allow-host)"},
+	     "--allow-host); hosts given a --dhchap-key still authenticate"},
+    {OPT_TEXT, "dhchap-key", 0, "SECRET", .flags = OPT_REPEATABLE, .apply = dhchap_key,
+     .help = "the host of the --allow-host before it must authenticate (DH-HMAC-CHAP) with this "
+	     "secret, DHHC-1:HH:BASE64: as nvme gen-dhchap-key writes it; never logged (a config "
+	     "file keeps it out of the process list)"},
+    {OPT_TEXT, "dhchap-ctrl-key", 0, "SECRET", .flags = OPT_REPEATABLE, .apply = dhchap_ctrl_key,
+     .help = "the controller's secret for the --allow-host before it: a host that asks "
+	     "(nvme connect with a controller secret) gets proof that the controller knows it "
+	     "(bidirectional authentication)"},
+    {OPT_TEXT, "dhchap-hashes", 0, "LIST", .def = "sha512,sha384,sha256", .apply = dhchap_hashes,
+     .help = "hashes DH-HMAC-CHAP may use, most preferred first: the first the host offers is "
+	     "taken"},
+    {OPT_TEXT, "dhchap-dhgroups", 0, "LIST",
+     .def = "ffdhe2048,ffdhe3072,ffdhe4096,ffdhe6144,ffdhe8192,null", .apply = dhchap_dhgroups,
+     .help = "Diffie-Hellman groups DH-HMAC-CHAP may use, most preferred first (null: no DH "
+	     "exchange); the larger groups cost a software-emulated host seconds per queue"},
 
     {OPT_SECTION, .help = "Subsystems and namespaces"},
     {OPT_TEXT, "nqn", 'n', "NQN", .def = DEFAULT_NQN, .flags = OPT_REPEATABLE | OPT_DEFAULT_SHOWN,
@@ -289,12 +362,36 @@ static const struct opt daemon_opts[] = {
 	     "down; any command counts as keep-alive, and hosts in emulated VMs stall for "
 	     "seconds"},
 
+    {OPT_SECTION, .help = "Limits (a host over one is refused, and the first refusal logged)"},
+    {OPT_NUMBER, "max-connections", 0, "N", 1, 1000000, .def = "4096",
+     FIELD(transport.max_connections),
+     .help = "open connections (one per queue) in all; more are closed at once, before their "
+	     "ICReq, and the file descriptor limit is raised to fit"},
+    {OPT_NUMBER, "max-unconnected-per-address", 0, "N", 1, 1000000, .def = "256",
+     FIELD(transport.max_unconnected_per_address),
+     .help = "connections from one address that have no queue yet (no Connect, or not "
+	     "authenticated); more from it are closed at once"},
+    {OPT_NUMBER, "max-controllers-per-host", 0, "N", 1, 65519, .def = "64",
+     FIELD(target.max_ctrls_per_host),
+     .help = "controllers one host NQN may have at once over all subsystems (discovery "
+	     "included); a Connect past it gets Connect Controller Busy"},
+    {OPT_NUMBER, "pdu-timeout", 0, "MS", 100, 3600000, .def = "30000",
+     FIELD(transport.pdu_timeout_ms),
+     .help = "a connection whose host stops sending in the middle of a PDU is closed after this "
+	     "long, whatever its keep-alive"},
+    {OPT_NUMBER, "setup-timeout", 0, "MS", 100, 3600000, .def = "60000",
+     FIELD(transport.setup_timeout_ms),
+     .help = "a connection that has sent its ICReq and has no usable queue after this long "
+	     "(Connect and DH-HMAC-CHAP not done) is closed; a host must send its ICReq within "
+	     "10 s"},
+
     {OPT_SECTION, .help = "Runtime"},
     {OPT_NUMBER, "reactors", 0, "N", 1, 256, .def = "number of CPUs", .flags = OPT_DEFAULT_SHOWN,
      FIELD(reactors), .help = "reactor threads; connections are spread over them round-robin"},
     {OPT_FLAG, "poll", FIELD(busy_poll),
      .help = "reactors spin instead of sleeping: lowest latency, one busy core each"},
-    {OPT_NUMBER, "zerocopy-min", 0, "BYTES", 0, 1u << 30, .def = "0", FIELD(zerocopy_min),
+    {OPT_NUMBER, "zerocopy-min", 0, "BYTES", 0, 1u << 30, .def = "0",
+     FIELD(transport.zerocopy_min),
      .help = "send read data of this size or more with MSG_ZEROCOPY (0: never); it pays only "
 	     "across a real NIC: the kernel copies such sends to a local host anyway, at more "
 	     "CPU than a plain send (docs/benchmarks.md)"},
@@ -348,6 +445,14 @@ static int check_option(const struct opt *opt, const char *value, char *err, siz
 	int rc = 0;
 	if (opt->apply == ns_key || opt->apply == ns_preset)
 		rc = opt_set(opt_find(&daemon_table, "ns"), "ram", scratch, err, errlen);
+	/* A secret belongs to a host; the controller's also needs the host's, checked already. */
+	if (opt->apply == dhchap_key || opt->apply == dhchap_ctrl_key) {
+		scratch->hosts[0] = (struct host_spec){
+		    .nqn = "before it",
+		    .subsys = -1,
+		    .dhchap_key = opt->apply == dhchap_ctrl_key ? "(checked on its own)" : NULL};
+		scratch->nhosts = 1;
+	}
 	if (rc == 0)
 		rc = opt_set(opt, value, scratch, err, errlen);
 	free(scratch);

@@ -55,6 +55,9 @@ static void req_release(struct tcp_req *req)
 	req->nvme.hold_data = false;
 	req->zc_pending = false;
 	req->state = REQ_FREE;
+	/* The bootstrap request's buffer is too small for a connected queue's commands. */
+	if (req == &req->conn->bootstrap && req->conn->reqs)
+		return;
 	req->next_free = req->conn->free_reqs;
 	req->conn->free_reqs = req;
 }
@@ -310,10 +313,19 @@ static void fatal(struct tcp_conn *conn, const struct pdu_error *err, const char
 
 /* ---- commands ---- */
 
+static int pool_create(struct tcp_conn *conn, uint32_t nreqs);
+
 static void execute(struct tcp_req *req)
 {
+	struct tcp_conn *conn = req->conn;
 	req->state = REQ_IN_USE;
 	req->nvme.execute(&req->nvme);
+	/* A Connect just succeeded (it completes at once): the queue gets the slots it asked for. */
+	if (req == &conn->bootstrap && conn->sq.ctrl && !conn->reqs &&
+	    pool_create(conn, conn->sq.size)) {
+		log_error("%s: out of memory for a queue of %u entries", conn->peer, conn->sq.size);
+		tcp_conn_close(conn, NULL);
+	}
 }
 
 static void start_command(struct tcp_conn *conn, struct tcp_req *req)
@@ -379,6 +391,22 @@ static void handle_icreq(struct tcp_conn *conn)
 		fatal(conn, &err, "bad ICReq");
 		return;
 	}
+	/* The staging buffer and, behind it, the buffer of the Connect's in-capsule data. */
+	size_t bytes = TCP_RX_STAGING + conn->limits.max_incapsule;
+	uint8_t *staging = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (staging == MAP_FAILED) {
+		log_error("%s: out of memory for a connection", conn->peer);
+		tcp_conn_close(conn, NULL);
+		return;
+	}
+	memcpy(staging, conn->rx + conn->rx_start, conn->rx_end - conn->rx_start);
+	conn->rx_end -= conn->rx_start;
+	conn->rx_start = 0;
+	conn->rx = staging;
+	conn->rx_cap = TCP_RX_STAGING;
+	conn->bootstrap.nvme.buf = staging + TCP_RX_STAGING;
+	conn->sq.max_data = conn->limits.max_incapsule;
 	pdu_build_icresp(&conn->icresp, icreq, TCP_MAX_H2C_DATA);
 	conn->limits.hdgst = conn->icresp.digest & NVME_TCP_HDR_DIGEST_ENABLE;
 	conn->limits.ddgst = conn->icresp.digest & NVME_TCP_DATA_DIGEST_ENABLE;
@@ -410,7 +438,9 @@ static void handle_h2c_data(struct tcp_conn *conn)
 {
 	const struct nvme_tcp_data_pdu *pdu = (const void *)conn->hdr;
 	struct pdu_error err = {NVME_TCP_FES_INVALID_PDU_HDR, 0};
-	struct tcp_req *req = pdu->ttag < conn->nreqs ? &conn->reqs[pdu->ttag] : NULL;
+	struct tcp_req *req = pdu->ttag == TCP_BOOTSTRAP_TTAG ? &conn->bootstrap
+			      : pdu->ttag < conn->nreqs       ? &conn->reqs[pdu->ttag]
+							      : NULL;
 	if (!req || req->state != REQ_AWAIT_H2C || pdu->command_id != req->nvme.cmd.command_id) {
 		err.fei = (uint32_t)offsetof(struct nvme_tcp_data_pdu, ttag);
 		fatal(conn, &err, "H2CData for no transfer in progress");
@@ -597,13 +627,13 @@ static bool receive_once(struct tcp_conn *conn)
 		if (conn->rx_start == conn->rx_end)
 			conn->rx_start = conn->rx_end = 0;
 		dst = conn->rx + conn->rx_end;
-		room = TCP_RX_STAGING - conn->rx_end;
+		room = conn->rx_cap - conn->rx_end;
 		if (!room) {
 			memmove(conn->rx, conn->rx + conn->rx_start, conn->rx_end - conn->rx_start);
 			conn->rx_end -= conn->rx_start;
 			conn->rx_start = 0;
 			dst = conn->rx + conn->rx_end;
-			room = TCP_RX_STAGING - conn->rx_end;
+			room = conn->rx_cap - conn->rx_end;
 		}
 	}
 	ssize_t n = recv(conn->rfd.fd, dst, room, MSG_DONTWAIT);
@@ -611,6 +641,8 @@ static bool receive_once(struct tcp_conn *conn)
 		tcp_conn_close(conn, NULL);
 		return false;
 	}
+	if (n > 0)
+		conn->rx_bytes += (uint64_t)n;
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return false;
@@ -654,11 +686,69 @@ static void conn_free(struct tcp_conn *conn)
 {
 	if (conn->buffers)
 		munmap(conn->buffers, conn->buffer_size * conn->nreqs);
-	free(conn->reqs);
-	free(conn->data_iovs);
-	free(conn->tx);
-	free(conn->rx);
+	if (conn->pool)
+		munmap(conn->pool, conn->pool_bytes);
+	if (conn->rx != conn->rx_first)
+		munmap(conn->rx, TCP_RX_STAGING + conn->limits.max_incapsule);
+	atomic_fetch_sub(&conn->worker->transport->nconns, 1);
 	free(conn);
+}
+
+static size_t cache_lines(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+/*
+ * The queue's request slots, nreqs of them (the size its Connect asked for), with their data
+ * buffers and the transmit ring; what the bootstrap ring holds moves over.  Mapped, not
+ * malloc'd: a closed connection's memory goes back to the system, not to an allocator's cache.
+ */
+static int pool_create(struct tcp_conn *conn, uint32_t nreqs)
+{
+	/* A read maps to at most one piece per 4 KiB page, plus one for a misaligned start. */
+	uint32_t iov_cap = (uint32_t)(conn->buffer_size / 4096) + 1;
+	/* Per request: C2H header, data pieces, data digest, response, R2T. */
+	uint32_t tx_cap = nreqs * (iov_cap + 4) + TCP_TX_FIRST;
+	size_t reqs_bytes = cache_lines(nreqs * sizeof(struct tcp_req));
+	size_t iov_bytes = cache_lines((size_t)nreqs * iov_cap * sizeof(struct iovec));
+	size_t bytes = reqs_bytes + iov_bytes + tx_cap * sizeof(struct tcp_tx_entry);
+	uint8_t *pool =
+	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Buffers are reserved, not committed: pages appear as transfers touch them. */
+	uint8_t *buffers = mmap(NULL, conn->buffer_size * nreqs, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (pool == MAP_FAILED || buffers == MAP_FAILED) {
+		if (pool != MAP_FAILED)
+			munmap(pool, bytes);
+		if (buffers != MAP_FAILED)
+			munmap(buffers, conn->buffer_size * nreqs);
+		return -1;
+	}
+	struct tcp_tx_entry *tx = (void *)(pool + reqs_bytes + iov_bytes);
+	for (uint32_t i = 0; i < conn->tx_count; i++)
+		tx[i] = conn->tx[(conn->tx_head + i) % conn->tx_cap];
+	conn->tx = tx;
+	conn->tx_cap = tx_cap;
+	conn->tx_head = 0;
+	conn->pool = pool;
+	conn->pool_bytes = bytes;
+	conn->reqs = (void *)pool;
+	conn->nreqs = nreqs;
+	conn->data_iovs = (void *)(pool + reqs_bytes);
+	conn->data_iov_cap = iov_cap;
+	conn->buffers = buffers;
+	conn->sq.max_data = (uint32_t)conn->buffer_size;
+	/* The bootstrap request no longer takes commands, even if it is free now. */
+	conn->free_reqs = NULL;
+	for (uint32_t i = nreqs; i-- > 0;) {
+		struct tcp_req *req = &conn->reqs[i];
+		req->conn = conn;
+		req->ttag = (uint16_t)i;
+		req->nvme.sq = &conn->sq;
+		req->nvme.buf = conn->buffers + (size_t)i * conn->buffer_size;
+		req->nvme.data_iov = conn->data_iovs + (size_t)i * conn->data_iov_cap;
+		req->nvme.data_iov_cap = conn->data_iov_cap;
+		req_release(req);
+	}
+	return 0;
 }
 
 static void free_task_run(struct reactor_task *task)
@@ -695,52 +785,37 @@ static void describe_peer(struct tcp_conn *conn)
 	}
 }
 
-struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd)
+struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_peer *peer)
 {
 	struct tcp_transport *transport = worker->transport;
 	struct nvme_target *target = transport->params.target;
 	struct tcp_conn *conn = calloc(1, sizeof(*conn));
 	if (!conn)
 		return NULL;
+	atomic_fetch_add(&transport->nconns, 1);
 	conn->rfd.fd = fd;
 	conn->rfd.on_event = conn_on_event;
 	conn->worker = worker;
+	conn->unconnected_of = peer;
 	conn->accepted_ns = clock_now_ns();
 	conn->flush_task.run = flush_task_run;
 	conn->free_task.run = free_task_run;
 	conn->buffer_size = nvme_target_max_data(target);
-	nvme_sq_init(&conn->sq, target, &tcp_ops, worker->reactor, (uint32_t)conn->buffer_size);
+	/* Nothing but an ICReq is read until the ICReq came (handle_icreq maps the rest). */
+	nvme_sq_init(&conn->sq, target, &tcp_ops, worker->reactor, 0);
 	conn->limits.max_incapsule = nvme_target_incapsule_size(target) > 8192
 					 ? nvme_target_incapsule_size(target)
 					 : 8192;
 	conn->limits.max_h2c_data = TCP_MAX_H2C_DATA;
-	conn->nreqs = nvme_target_queue_slots(target);
-	conn->reqs = calloc(conn->nreqs, sizeof(*conn->reqs));
-	/* A read maps to at most one piece per 4 KiB page, plus one for a misaligned start. */
-	conn->data_iov_cap = (uint32_t)(conn->buffer_size / 4096) + 1;
-	conn->data_iovs = calloc((size_t)conn->nreqs * conn->data_iov_cap, sizeof(*conn->data_iovs));
-	/* Per request: C2H header, data pieces, data digest, response, R2T. */
-	conn->tx_cap = conn->nreqs * (conn->data_iov_cap + 4) + 4;
-	conn->tx = calloc(conn->tx_cap, sizeof(*conn->tx));
-	conn->rx = malloc(TCP_RX_STAGING);
-	/* Buffers are reserved, not committed: pages appear as transfers touch them. */
-	void *buffers = mmap(NULL, conn->buffer_size * conn->nreqs, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	conn->buffers = buffers == MAP_FAILED ? NULL : buffers;
-	if (!conn->reqs || !conn->data_iovs || !conn->tx || !conn->rx || !conn->buffers) {
-		conn_free(conn);
-		return NULL;
-	}
-	for (uint32_t i = conn->nreqs; i-- > 0;) {
-		struct tcp_req *req = &conn->reqs[i];
-		req->conn = conn;
-		req->ttag = (uint16_t)i;
-		req->nvme.sq = &conn->sq;
-		req->nvme.buf = conn->buffers + (size_t)i * conn->buffer_size;
-		req->nvme.data_iov = conn->data_iovs + (size_t)i * conn->data_iov_cap;
-		req->nvme.data_iov_cap = conn->data_iov_cap;
-		req_release(req);
-	}
+	conn->rx = conn->rx_first;
+	conn->rx_cap = TCP_RX_FIRST;
+	conn->tx = conn->tx_first;
+	conn->tx_cap = TCP_TX_FIRST;
+	struct tcp_req *boot = &conn->bootstrap;
+	boot->conn = conn;
+	boot->ttag = TCP_BOOTSTRAP_TTAG;
+	boot->nvme.sq = &conn->sq;
+	req_release(boot);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn->zc_min = transport->params.zerocopy_min;
@@ -752,6 +827,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd)
 	conn->state = CONN_AWAIT_ICREQ;
 	expect_header(conn);
 	if (reactor_add_fd(worker->reactor, &conn->rfd, EPOLLIN) < 0) {
+		conn->unconnected_of = NULL; /* the caller releases it */
 		conn_free(conn);
 		return NULL;
 	}
@@ -763,6 +839,19 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd)
 	return conn;
 }
 
+bool tcp_conn_mid_pdu(const struct tcp_conn *conn)
+{
+	return conn->state == CONN_LIVE && (conn->rx_state != RX_HEADER || conn->hdr_have > 0);
+}
+
+void tcp_conn_connected(struct tcp_conn *conn)
+{
+	if (!conn->unconnected_of)
+		return;
+	tcp_peer_release(conn->worker->transport, conn->unconnected_of);
+	conn->unconnected_of = NULL;
+}
+
 static void conn_shutdown(struct tcp_conn *conn, const char *why)
 {
 	if (why)
@@ -770,8 +859,11 @@ static void conn_shutdown(struct tcp_conn *conn, const char *why)
 	else
 		log_debug("%s: connection closed", conn->peer);
 	conn->state = CONN_CLOSED;
+	tcp_conn_connected(conn); /* whether it got that far or not, it counts no more */
 	reactor_del_fd(conn->worker->reactor, &conn->rfd);
 	close(conn->rfd.fd);
+	if (conn->bootstrap.state != REQ_FREE)
+		nvme_req_cancel(&conn->bootstrap.nvme);
 	for (uint32_t i = 0; i < conn->nreqs; i++) {
 		if (conn->reqs[i].state != REQ_FREE)
 			nvme_req_cancel(&conn->reqs[i].nvme);

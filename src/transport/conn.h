@@ -2,6 +2,8 @@
 #ifndef NVEMU_TRANSPORT_CONN_H
 #define NVEMU_TRANSPORT_CONN_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -9,10 +11,15 @@
 #include "nvme/nvme.h"
 #include "transport/pdu.h"
 #include "transport/tcp.h"
+#include "util/log.h"
 
 /* MAXH2CDATA: what one H2CData PDU may carry. */
 #define TCP_MAX_H2C_DATA (128u * 1024)
 #define TCP_RX_STAGING (64u * 1024)
+/* Before the ICReq nothing but an ICReq may come: a small buffer in the connection does. */
+#define TCP_RX_FIRST 256u
+/* Transmit entries before Connect: ICResp, the Connect's response, a termination request. */
+#define TCP_TX_FIRST 8u
 /* Data this large skips the staging buffer when nothing else is queued. */
 #define TCP_DIRECT_RECV_MIN (16u * 1024)
 #define TCP_ICREQ_TIMEOUT_NS (10ull * 1000000000ull)
@@ -20,6 +27,8 @@
 #define TCP_TERM_TIMEOUT_NS (1ull * 1000000000ull)
 /* Zero-copy sends the kernel may still be reading at once; past that, sends copy. */
 #define TCP_ZC_WINDOW 1024u
+/* The TTAG of the request that carries the Connect (any other is an index into reqs). */
+#define TCP_BOOTSTRAP_TTAG 0xFFFFu
 
 struct tcp_worker {
 	struct tcp_transport *transport;
@@ -28,11 +37,19 @@ struct tcp_worker {
 	struct reactor_timer sweep;
 };
 
+/* Connections per peer address that have no usable queue yet (tcp.c). */
+struct tcp_peer;
+
 struct tcp_transport {
 	struct tcp_transport_params params;
 	struct reactor_fd listener;
 	struct tcp_worker *workers;
 	unsigned next_worker;
+	atomic_uint nconns; /* open connections: counted by reactor 0, uncounted by any */
+	pthread_mutex_t peers_lock;
+	struct tcp_peer **peers; /* hash buckets */
+	int spare_fd; /* given up to accept (and close) a connection when out of descriptors */
+	struct log_once conn_limit_logged, peer_limit_logged, fd_limit_logged;
 };
 
 /* Only the states something tests: the rest of a request's life needs no name. */
@@ -94,9 +111,14 @@ struct tcp_conn {
 	struct pdu_limits limits;
 	uint64_t accepted_ns;
 	char peer[64];
+	/* Counted among its address's connections without a usable queue (tcp_peer_*). */
+	struct tcp_peer *unconnected_of;
+	/* For the PDU timeout: bytes received, and what the sweep saw last and since when. */
+	uint64_t rx_bytes, sweep_rx_bytes, stalled_since_ns;
 
-	/* receive */
+	/* receive: rx is rx_first until the ICReq, then TCP_RX_STAGING bytes of its own */
 	uint8_t *rx;
+	uint32_t rx_cap;
 	uint32_t rx_start, rx_end;
 	enum rx_state rx_state;
 	uint8_t hdr[sizeof(struct nvme_tcp_icreq_pdu) + NVME_TCP_DIGEST_LEN];
@@ -109,7 +131,12 @@ struct tcp_conn {
 	uint8_t ddgst[NVME_TCP_DIGEST_LEN];
 	uint32_t ddgst_have;
 
-	/* requests */
+	/*
+	 * requests: until Connect, only `bootstrap` (nvmet-tcp's way: the queue's size is not
+	 * known before), with a buffer for in-capsule data behind the staging buffer; then a
+	 * pool of as many as the Connect's SQSIZE asked for (pool_create), reqs[0..nreqs).
+	 */
+	struct tcp_req bootstrap;
 	struct tcp_req *reqs;
 	uint32_t nreqs;
 	struct iovec *data_iovs; /* data_iov_cap per request, for zero-copy reads */
@@ -117,6 +144,8 @@ struct tcp_conn {
 	struct tcp_req *free_reqs;
 	uint8_t *buffers;
 	size_t buffer_size;
+	void *pool; /* one mapping: reqs, data_iovs and tx */
+	size_t pool_bytes;
 
 	/* transmit: a ring of iovecs, flushed once per reactor pass */
 	struct tcp_tx_entry *tx;
@@ -134,12 +163,22 @@ struct tcp_conn {
 	bool zc_copied_logged;
 	struct reactor_task flush_task;
 	struct reactor_task free_task;
+	struct tcp_tx_entry tx_first[TCP_TX_FIRST]; /* tx until the pool exists */
 	struct nvme_tcp_icresp_pdu icresp;
 	uint8_t term[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_HDR_ERR];
+	uint8_t rx_first[TCP_RX_FIRST];
 };
 
 /* conn.c */
-struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd);
+/* Adopts fd; peer (NULL: none) counts it among its address's unconnected connections. */
+struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_peer *peer);
+/* In the middle of a PDU from the host (the PDU timeout applies). */
+bool tcp_conn_mid_pdu(const struct tcp_conn *conn);
+/* The connection has a usable queue: it no longer counts as unconnected. */
+void tcp_conn_connected(struct tcp_conn *conn);
+
+/* tcp.c: connections of a peer address without a usable queue; callable from any reactor. */
+void tcp_peer_release(struct tcp_transport *t, struct tcp_peer *peer);
 void tcp_conn_close(struct tcp_conn *conn, const char *why);
 /* At shutdown, with the reactor stopped: close and free at once. */
 void tcp_conn_destroy_now(struct tcp_conn *conn);

@@ -22,6 +22,11 @@ struct tcp_transport_params {
 	unsigned nreactors;
 	/* Read data this large or larger goes out with MSG_ZEROCOPY; 0: never. */
 	uint32_t zerocopy_min;
+	/* Limits, each enforced when nonzero. */
+	unsigned max_connections;             /* open connections in all */
+	unsigned max_unconnected_per_address; /* from one peer address, without a usable queue */
+	uint32_t pdu_timeout_ms;              /* no byte for this long in the middle of a PDU */
+	uint32_t setup_timeout_ms;            /* after the ICReq, no usable queue yet */
 };
 
 /* Binds and listens; returns NULL with a message in err. */

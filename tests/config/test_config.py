@@ -60,7 +60,8 @@ expect_error("bad LBA size", "[namespace a]\nkind = ram\nlba_size = 1024\n",
 expect_error("bad NQN", "[subsystem s]\nnqn = disk\n",
              "FILE:2: [subsystem s] nqn 'disk' must start with 'nqn.' and be under 256 bytes")
 expect_error("subsystem key", "[subsystem s]\nnqn = nqn.2026-11.x:s\nserial = 1\n",
-             "FILE:3: [subsystem s] unknown key 'serial' (a subsystem has only nqn)")
+             "FILE:3: [subsystem s] unknown key 'serial' (a subsystem has nqn, allow_host, dhchap_key "
+             "and dhchap_ctrl_key)")
 expect_error("namespace without kind", "[namespace a]\nsize = 1G\n", "FILE: [namespace a] has no kind")
 # inih reports keys, not sections: a section without keys does not exist.
 expect_error("empty subsystem section", "[subsystem s]\n[namespace a]\nsubsystem = s\nkind = ram\n",
@@ -96,6 +97,37 @@ check("namespace key alone is valid", rc == 0, err)
 rc, err = run_config("[namespace a]\nkind = ssd\npreset = small\nop_pcent = 20\n", "-o", "op_pcent=0.1")
 check("-o overrides the namespace's key", rc == 2 and "op_pcent=0.1 leaves 0 spare blocks" in err, err)
 
+# -- hosts and their DH-HMAC-CHAP secrets: per subsystem or for all, in order; never printed --
+def secret(transform=1, raw=bytes(range(32))):
+    import base64, struct, zlib
+    return "DHHC-1:%02x:%s:" % (transform, base64.b64encode(raw + struct.pack("<I", zlib.crc32(raw))).decode())
+
+
+HOST = "nqn.2014-08.org.nvmexpress:uuid:x"
+good, other = secret(), secret(0, bytes(range(100, 148)))
+bad_crc = good[:20] + ("A" if good[20] != "A" else "B") + good[21:]
+rc, err = run_config(f"[nvemu]\nallow_host = {HOST}\ndhchap_key = {good}\ndhchap_ctrl_key = {other}\n"
+                     f"[subsystem s]\nnqn = nqn.2026-11.x:s\nallow_host = {HOST}2\ndhchap_key = {other}\n")
+check("hosts with secrets, for all and per subsystem", rc == 0, err)
+expect_error("secret before its host", f"[subsystem s]\nnqn = nqn.2026-11.x:s\ndhchap_key = {good}\n",
+             "FILE:3: [subsystem s] dhchap-key belongs to the allow_host before it, and there is none")
+expect_error("controller secret alone", f"[nvemu]\nallow_host = {HOST}\ndhchap_ctrl_key = {good}\n",
+             f"--dhchap-ctrl-key: host {HOST} needs its own --dhchap-key first")
+for name, text in [("bad CRC", f"[nvemu]\nallow_host = {HOST}\ndhchap_key = {bad_crc}\n"),
+                   ("bad CRC, per subsystem",
+                    f"[subsystem s]\nnqn = nqn.2026-11.x:s\nallow_host = {HOST}\ndhchap_key = {bad_crc}\n")]:
+    rc, err = run_config(text)
+    check(f"secret with a {name} refused without showing it",
+          rc == 2 and "CRC-32 does not match" in err and bad_crc[10:40] not in err, err)
+r = subprocess.run([NVEMU, "--control", "none", "--check-config", "--allow-host", HOST, "--dhchap-key",
+                    bad_crc], capture_output=True, text=True)
+check("command line secret refused without showing it",
+      r.returncode == 2 and "CRC-32" in r.stderr and bad_crc[10:40] not in r.stderr, r.stderr)
+r = subprocess.run([NVEMU, "--control", "none", "--check-config", "--dhchap-key", good],
+                   capture_output=True, text=True)
+check("command line secret without a host", r.returncode == 2 and "--dhchap-key belongs to the "
+      "--allow-host before it" in r.stderr and good not in r.stderr, r.stderr)
+
 # -- every key with a valid value --
 daemon_keys = {
     "listen": "127.0.0.1", "port": "4500", "allow-host": "nqn.2014-08.org.nvmexpress:uuid:x",
@@ -104,6 +136,9 @@ daemon_keys = {
     "model": "M1", "preset": "small", "transport-floor": "1000", "mdts": "6", "io-queues": "4",
     "queue-depth": "64", "incapsule": "4096", "reactors": "1", "poll": "no", "timer-spin": "1000",
     "control": "none", "http": "18081", "record": "/dev/null", "record-interval": "500", "verbose": "no",
+    "dhchap-hashes": "sha256", "dhchap-dhgroups": "null,ffdhe8192", "max-connections": "100",
+    "max-unconnected-per-address": "10", "max-controllers-per-host": "2", "pdu-timeout": "1000",
+    "setup-timeout": "5000",
 }
 for key, value in daemon_keys.items():
     rc, err = run_config(f"[nvemu]\n{key} = {value}\n")
