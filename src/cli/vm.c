@@ -41,6 +41,7 @@ struct vm_options {
 	const char *image;
 	bool gdb;
 	const char *accel;
+	const char *kernel;
 	uint64_t mem_bytes;
 	unsigned smp;
 	uint64_t timeout_s;
@@ -90,6 +91,15 @@ static int set_accel(void *ctx, const char *name, const char *value, char *err, 
 	return 0;
 }
 
+static int set_kernel(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct vm_options *o = ctx;
+	if (strcmp(value, "6.1") && strcmp(value, "6.12"))
+		return errorf(err, errlen, "%s: '%s' is not 6.1 or 6.12", name, value);
+	o->kernel = value;
+	return 0;
+}
+
 #define FIELD(f) OPT_FIELD(struct vm_options, f)
 
 static const struct opt vm_opts[] = {
@@ -106,6 +116,9 @@ static const struct opt vm_opts[] = {
 	     "prints the nvme connect lines for it"},
     {OPT_FLAG, "gdb", FIELD(gdb),
      .help = "QEMU's gdb stub on port 1234 (-s -S): the guest waits for gdb"},
+    {OPT_TEXT, "kernel", 0, "VERSION", .def = "6.1", .apply = set_kernel,
+     .help = "the guest's Linux: Debian 12's 6.1, or 6.12 from bookworm-backports (in-band "
+	     "authentication with nvme connect --dhchap-secret); each is built once and cached"},
     {OPT_TEXT, "accel", 0, "MODE", .def = "auto", .apply = set_accel,
      .help = "auto (KVM if a test boot works here, else TCG), kvm or tcg"},
     {OPT_NUMBER, "mem", 0, "SIZE", 128 << 20, 64ull << 30, 1 << 20, "1G", FIELD(mem_bytes),
@@ -404,6 +417,7 @@ static int run_guest(const struct vm_options *o, const struct daemon *d, const c
 	snprintf(port_env, sizeof(port_env), "TARGET_PORT=%u", d->port);
 	setenv("NVEMU_GUEST_NAME", name, 0);
 	set_env("NVEMU_GUEST_ACCEL", o->accel);
+	set_env("NVEMU_GUEST_KERNEL", o->kernel);
 	set_env("NVEMU_GUEST_SHARE", o->share);
 	set_env("NVEMU_GUEST_IMAGE", o->image);
 	set_env("NVEMU_GUEST_GDB", o->gdb ? "1" : NULL);

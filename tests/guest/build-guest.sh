@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the nvemu reference guest: a Debian 12 kernel (ELF vmlinux, booted
 # through PVH) and an initrd with busybox, nvme-cli, fio, blkzone and a few
-# kernel modules.  Everything in the guest comes from Debian packages that this
+# kernel modules.  The kernel is Debian 12's own (6.1, the default) or the one
+# of Debian's bookworm-backports suite (6.12: in-band authentication, a newer
+# NVMe/TCP host); the user space is Debian 12's either way.  Everything in the guest comes from Debian packages that this
 # script downloads and unpacks (never from what the host happens to have
 # installed): the packages named below and, for each binary's shared
 # libraries, the packages they depend on.  Output goes to a cache directory and
@@ -9,13 +11,26 @@
 # /init (init.sh) is not in it: run-guest.sh adds it to every boot, so that
 # checkouts with different init.sh versions share one cache.
 #
-# Usage: build-guest.sh            (prints the cache directory on stdout)
-# Env:   NVEMU_GUEST_CACHE  output dir (default ${NVEMU_CACHE:-~/.cache/nvemu}/guest)
+# Usage: build-guest.sh [--kernel 6.1|6.12]   (prints the cache directory on stdout)
+# Env:   NVEMU_GUEST_KERNEL  the kernel when --kernel is not given (default 6.1)
+#        NVEMU_GUEST_CACHE   output dir (default ${NVEMU_CACHE:-~/.cache/nvemu}/guest-KERNEL:
+#                            one build per kernel)
 #        NVEMU_GUEST_FORCE=1  rebuild even if the stamp matches
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${NVEMU_GUEST_CACHE:-${NVEMU_CACHE:-$HOME/.cache/nvemu}/guest}
+KERNEL=${NVEMU_GUEST_KERNEL:-6.1}
+if [ "${1:-}" = --kernel ]; then
+    KERNEL=${2:?build-guest.sh: --kernel needs 6.1 or 6.12}
+    shift 2
+fi
+[ $# -eq 0 ] || { echo "usage: build-guest.sh [--kernel 6.1|6.12]" >&2; exit 2; }
+case $KERNEL in
+    6.1) KERNEL_SUITE=bookworm ;;
+    6.12) KERNEL_SUITE=bookworm-backports ;;
+    *) echo "build-guest.sh: kernel '$KERNEL' is not 6.1 or 6.12" >&2; exit 2 ;;
+esac
+CACHE=${NVEMU_GUEST_CACHE:-${NVEMU_CACHE:-$HOME/.cache/nvemu}/guest-$KERNEL}
 ARCH_LIBDIR=usr/lib/x86_64-linux-gnu
 
 # Guest packages unpacked with dpkg-deb (the kernel package is added below);
@@ -24,7 +39,7 @@ GUEST_PKGS=(nvme-cli libnvme1 fio busybox-static util-linux libgcc-s1)
 # Guest binaries, as paths inside those packages.
 GUEST_BINS=(usr/sbin/nvme usr/bin/fio sbin/blkzone sbin/blkdiscard)
 # Host packages: only tools that build the guest and run it.
-HOST_PKGS=(qemu-system-x86 cpio xz-utils gcc libc6-dev binutils)
+HOST_PKGS=(qemu-system-x86 cpio xz-utils zstd gcc libc6-dev binutils)
 # fio is linked with BIND_NOW against these; the guest gets stand-ins whose
 # functions abort (we only use fio's libaio/io_uring/sync engines), and the
 # packages behind them are never fetched.
@@ -62,14 +77,47 @@ ensure_host_pkgs() {
         die "cannot install host packages: ${missing[*]}"
 }
 
-resolve_kernel_pkg() {
-    local k
-    k=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    if [ -z "$k" ]; then
-        apt_update_once
-        k=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+# bookworm-backports among apt's sources, for the 6.12 kernel: the same mirror as the
+# machine's own Debian entry (the first one that is not the security archive), so that no
+# repository address is written here.  Backports have apt's low priority: nothing else the
+# machine installs comes from them.
+ensure_backports() {
+    if apt-cache policy | grep -q ' bookworm-backports/main '; then
+        return 0
     fi
-    [ -n "$k" ] || die "cannot resolve the kernel package behind linux-image-amd64"
+    local mirror list=/etc/apt/sources.list.d/nvemu-bookworm-backports.sources
+    mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$mirror" ] || mirror=$(awk '/^deb / && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    [ -n "$mirror" ] || die "cannot find this machine's Debian mirror in its apt sources"
+    log "adding bookworm-backports from $mirror to apt's sources ($list)"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$mirror" > "$list" || die "cannot write $list (run as root)"
+    APT_UPDATED=0
+    apt_update_once
+}
+
+# The version of linux-image-amd64 to follow: apt's candidate for 6.1 (Debian 12's own, with
+# its security updates), the bookworm-backports one for 6.12.
+kernel_meta_version() {
+    if [ "$KERNEL" = 6.1 ]; then
+        apt-cache policy linux-image-amd64 2>/dev/null | awk '/Candidate:/ && $2 ~ /^6[.]1[.]/ {print $2}'
+    else
+        apt-cache madison linux-image-amd64 2>/dev/null |
+            awk -F' [|] ' '$3 ~ / bookworm-backports\/main / && $2 ~ /^6[.]12[.]/ {print $2; exit}'
+    fi
+}
+
+resolve_kernel_pkg() {
+    local k v
+    [ "$KERNEL" = 6.12 ] && ensure_backports
+    v=$(kernel_meta_version)
+    if [ -z "$v" ]; then
+        apt_update_once
+        v=$(kernel_meta_version)
+    fi
+    [ -n "$v" ] || die "no linux-image-amd64 $KERNEL in $KERNEL_SUITE"
+    k=$(apt-cache depends "linux-image-amd64=$v" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [ -n "$k" ] || die "cannot resolve the kernel package behind linux-image-amd64 $v"
     echo "$k"
 }
 
@@ -141,14 +189,29 @@ pkg_depends() {  # pkg_depends PKG...
         { virtual = 0 }' | sort -u
 }
 
-# Cut the XZ stream out of the bzImage and decompress it to the ELF vmlinux.
+# Cut the compressed kernel out of the bzImage (XZ in Debian's 6.1, zstd in 6.12) and
+# decompress it to the ELF vmlinux.  The decompressors stop complaining at the bzImage's
+# trailer, after the stream: their status says nothing, the ELF check after them does.
 extract_vmlinux() {
-    local bz=$1 out=$2 off
-    off=$(LC_ALL=C grep -obUaP -m1 '\xfd7zXZ\x00' "$bz" | cut -d: -f1) || die "no XZ stream in $bz"
-    off=${off%%$'\n'*}
-    # xz stops after the stream: tail may die of SIGPIPE, which is fine.
-    { tail -c +"$((off + 1))" "$bz" || true; } | xz -dc --single-stream > "$out"
+    local bz=$1 out=$2 off magic tool
+    for magic in '\xfd7zXZ\x00:xz' '\x28\xb5\x2f\xfd:zstd'; do
+        off=$(LC_ALL=C grep -obUaP -m1 "${magic%:*}" "$bz" | head -n 1 | cut -d: -f1) || true
+        tool=${magic##*:}
+        [ -n "$off" ] && break
+    done
+    [ -n "$off" ] || die "no XZ or zstd stream in $bz"
+    case $tool in
+        xz) { tail -c +"$((off + 1))" "$bz" || true; } | xz -dc --single-stream > "$out" ;;
+        zstd) { tail -c +"$((off + 1))" "$bz" || true; } | { zstd -dcq > "$out" 2>/dev/null || true; } ;;
+    esac
     [ "$(head -c 4 "$out" | od -An -c | tr -d ' ')" = '177ELF' ] || die "$out is not an ELF file"
+    # Every loadable segment lies within what was decompressed.
+    local size end=0 type offset _ filesz
+    size=$(stat -c %s "$out")
+    while read -r type offset _ _ filesz _; do
+        [ "$type" = LOAD ] && [ $((offset + filesz)) -gt "$end" ] && end=$((offset + filesz))
+    done < <(readelf -lW "$out")
+    [ "$end" -gt 0 ] && [ "$end" -le "$size" ] || die "$out is cut short ($size bytes, segments end at $end)"
 }
 
 # Build stand-in libraries for STUB_LIBS from the undefined symbols of BIN.
@@ -303,6 +366,9 @@ build() {
 
     log "selecting kernel modules"
     local kmod=lib/modules/$kver m deps rel
+    # Newer kernels ship XZ-compressed modules, which busybox can neither read for depmod
+    # nor load: decompress them.
+    find "$WORK/pkgs/$kmod" -name '*.ko.xz' -print0 | xargs -0 -r -P2 -n 64 xz -d -T1
     "$bb" depmod -b "$WORK/pkgs" "$kver"
     mkdir -p "$r/usr/$kmod"
     cp "$WORK/pkgs/$kmod"/modules.{builtin,builtin.modinfo,order} "$r/usr/$kmod/"
@@ -310,7 +376,11 @@ build() {
         # modules.dep line "path/m.ko: deps...", matched with - and _ alike
         deps=$(awk -v m="${m//-/_}" '{b = $1; sub(".*/", "", b); sub("\\.ko.*", "", b); gsub("-", "_", b)}
                 b == m {print; exit}' "$WORK/pkgs/$kmod/modules.dep")
-        [ -n "$deps" ] || die "module not found in $kver: $m"
+        if [ -z "$deps" ]; then
+            # Built into this kernel: nothing to ship (init.sh's modprobe of it is a no-op).
+            grep -q "/${m//-/[-_]}\.ko\$" "$WORK/pkgs/$kmod/modules.builtin" && continue
+            die "module not found in $kver: $m"
+        fi
         for rel in $deps; do
             rel=${rel%:}
             mkdir -p "$r/usr/$kmod/$(dirname "$rel")"

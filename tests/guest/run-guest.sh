@@ -17,6 +17,8 @@
 #                        that pid to cut the guest off mid-run
 #   NVEMU_GUEST_TIMEOUT  hard limit in seconds (default 900 with SCRIPT, none
 #                        for a console; 0: none); QEMU is killed then
+#   NVEMU_GUEST_KERNEL   the guest's kernel: 6.1 (Debian 12's, the default) or 6.12
+#                        (bookworm-backports'); see build-guest.sh
 #   NVEMU_GUEST_MEM      guest memory (default 1G)
 #   NVEMU_GUEST_SMP      guest CPUs (default 2)
 #   NVEMU_GUEST_ACCEL    QEMU -accel value (default tcg,thread=single), or auto:

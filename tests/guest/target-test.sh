@@ -3,7 +3,7 @@
 # loopback port, boots the reference guest(s), stops the daemon with SIGTERM and
 # requires a clean exit (under ASan, a leak or memory error fails the test).
 #
-# Usage: target-test.sh NVEMU SCENARIO
+# Usage: target-test.sh NVEMU SCENARIO [KERNEL]   (KERNEL: the guest's, 6.1 or 6.12; default 6.1)
 #   basic-4k          nvme-cli + fio verify, 4096-byte LBAs, on the default device
 #                     (an ssd namespace)
 #   basic-4k-digests  the same with header and data digests (nvme connect -g -G)
@@ -21,19 +21,26 @@
 #                     program, fio --zonemode=zbd with verify, zonefs, zone wear-out
 #   fdp               an ssd with Flexible Data Placement (fdp=on): nvme-cli's fdp plugin,
 #                     writes placed with nvme write --dir-type=2 and io-passthru, read back
+#   auth              DH-HMAC-CHAP (6.12 only): the right host secret connects and runs
+#                     fio verify; a wrong host secret, a wrong controller secret and no
+#                     secret are refused; both secrets (bidirectional) run fio verify
 # Env: NVEMU_TEST_DIR (logs; default a new directory under /tmp), FIO_SIZE_MB.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NVEMU=${1:?usage: target-test.sh NVEMU SCENARIO}
 SCENARIO=${2:?usage: target-test.sh NVEMU SCENARIO}
+export NVEMU_GUEST_KERNEL=${3:-6.1}
+# Logs and guests' names (so their host NQNs) say the kernel when it is not the default.
+TAG=$SCENARIO
+[ "$NVEMU_GUEST_KERNEL" = 6.1 ] || TAG=$SCENARIO-$NVEMU_GUEST_KERNEL
 DIR=${NVEMU_TEST_DIR:-$(mktemp -d /tmp/nvemu-test.XXXXXX)}
 mkdir -p "$DIR"
 NQN=nqn.2026-11.dev.nvemu:ssd0  # the default device's NQN
-DAEMON_LOG=$DIR/nvemu-$SCENARIO.log
+DAEMON_LOG=$DIR/nvemu-$TAG.log
 DAEMON_PID=
 
-say() { echo "target-test: $SCENARIO: $*" >&2; }
+say() { echo "target-test: $TAG: $*" >&2; }
 fail() { say "FAIL: $*"; say "daemon log: $DAEMON_LOG"; exit 1; }
 
 free_port() {
@@ -73,7 +80,7 @@ trap cleanup EXIT
 guest() {
     local name=$1 script=$2
     shift 2
-    NVEMU_GUEST_NAME=$SCENARIO-$name NVEMU_GUEST_LOG=$DIR/guest-$SCENARIO-$name.log \
+    NVEMU_GUEST_NAME=$TAG-$name NVEMU_GUEST_LOG=$DIR/guest-$TAG-$name.log \
         NVEMU_GUEST_QUIET=${QUIET:-1} \
         "$HERE/run-guest.sh" -e SUBNQN=$NQN -e TARGET_PORT="$PORT" "$@" "$HERE/scripts/$script"
 }
@@ -92,8 +99,8 @@ basic() {  # basic LBA_SIZE "DAEMON OPTIONS" [GUEST OPTIONS]
     # shellcheck disable=SC2086  # the daemon's options are words
     start_daemon --lba-size "$lba" $daemon_opts
     guest host nvme-basic.sh -e EXPECT_LBA_SIZE="$lba" -e FIO_SIZE_MB="${FIO_SIZE_MB:-256}" "$@" ||
-        fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
-    grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
+        fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
+    grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$TAG-host.log" >&2
     stop_daemon
 }
 
@@ -111,15 +118,15 @@ cut() {
     start_daemon
     # Host A is killed mid-I/O: its sockets close under the daemon.
     guest cutA long-io.sh > /dev/null 2>&1 &
-    wait_for 120 "$DIR/guest-$SCENARIO-cutA.log" NVEMU-IO-RUNNING || fail "host A never ran I/O"
-    kill -KILL "$(cat "$DIR/guest-$SCENARIO-cutA.pid")"
+    wait_for 120 "$DIR/guest-$TAG-cutA.log" NVEMU-IO-RUNNING || fail "host A never ran I/O"
+    kill -KILL "$(cat "$DIR/guest-$TAG-cutA.pid")"
     say "killed host A's QEMU mid-I/O"
     host_released 1 20 || fail "host A's controller was not freed"
     # Host B freezes mid-I/O: its sockets stay open, so only keep-alive can tell.
     guest cutB long-io.sh > /dev/null 2>&1 &
-    wait_for 120 "$DIR/guest-$SCENARIO-cutB.log" NVEMU-IO-RUNNING || fail "host B never ran I/O"
+    wait_for 120 "$DIR/guest-$TAG-cutB.log" NVEMU-IO-RUNNING || fail "host B never ran I/O"
     local frozen
-    frozen=$(cat "$DIR/guest-$SCENARIO-cutB.pid")
+    frozen=$(cat "$DIR/guest-$TAG-cutB.pid")
     kill -STOP "$frozen"
     say "froze host B's QEMU mid-I/O; waiting for keep-alive expiry"
     host_released 2 30 || fail "host B's controller survived its keep-alive"
@@ -127,6 +134,37 @@ cut() {
     kill -KILL "$frozen"
     # Host C must be served as if nothing happened.
     guest cutC nvme-basic.sh -e FIO_SIZE_MB=64 || fail "host C was not served after the cuts"
+    stop_daemon
+}
+
+# secret [TRANSFORM [BYTES]]: a random DH-HMAC-CHAP secret as nvme gen-dhchap-key writes it.
+secret() {
+    python3 -c 'import base64, os, struct, sys, zlib
+raw = os.urandom(int(sys.argv[2]))
+print("DHHC-1:%02x:%s:" % (int(sys.argv[1]), base64.b64encode(raw + struct.pack("<I", zlib.crc32(raw))).decode()))' \
+        "${1:-1}" "${2:-32}"
+}
+
+auth() {
+    local host=nqn.2014-08.org.nvmexpress:uuid:6e76656d-752d-4175-7468-000000000001
+    local key ctrl_key
+    key=$(secret 1 32) ctrl_key=$(secret 2 48)
+    # The secrets go through a config file, as a user would keep them out of the process list.
+    printf '[nvemu]\nallow_host = %s\ndhchap_key = %s\ndhchap_ctrl_key = %s\n' \
+        "$host" "$key" "$ctrl_key" > "$DIR/auth.ini"
+    start_daemon --config "$DIR/auth.ini" --ns ram:256M
+    guest host auth.sh -e AUTH_HOSTNQN=$host -e KEY="$key" -e CTRL_KEY="$ctrl_key" \
+        -e WRONG_KEY="$(secret 1 32)" -e WRONG_CTRL_KEY="$(secret 0 32)" ||
+        fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
+    grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$TAG-host.log" >&2
+    # The target's side of each attempt, as its log tells it.
+    [ "$(grep -c "host $host authenticated" "$DAEMON_LOG")" -eq 2 ] ||
+        fail "the daemon did not log two successful authentications"
+    grep -q "controller authenticated too" "$DAEMON_LOG" || fail "no bidirectional authentication logged"
+    grep -q "authentication failed (wrong response" "$DAEMON_LOG" || fail "the wrong host secret was not refused"
+    grep -q "refused DH-HMAC-CHAP" "$DAEMON_LOG" || fail "the host's refusal of our response was not logged"
+    ! grep -qF -e "$key" -e "$ctrl_key" -e "${key:10:30}" "$DAEMON_LOG" || fail "a secret is in the daemon log"
+    grep -E "authenticated|DH-HMAC-CHAP" "$DAEMON_LOG" | sed 's/^/  daemon: /' >&2
     stop_daemon
 }
 
@@ -139,8 +177,8 @@ case $SCENARIO in
         # 2 x 2 dies of 64 blocks x 64 pages: 64 MiB of flash, 25% over-provisioned.
         start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=64 \
             -o pages_per_block=64 -o op_pcent=25
-        guest host ssd-waf.sh || fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
-        grep -E "^(PASS|FAIL|SKIP):|vendor log" "$DIR/guest-$SCENARIO-host.log" >&2
+        guest host ssd-waf.sh || fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):|vendor log" "$DIR/guest-$TAG-host.log" >&2
         stop_daemon ;;
     cut) cut ;;
     tour)
@@ -158,8 +196,8 @@ case $SCENARIO in
         NVEMU_GUEST_SHARE=$DIR/zns-helpers guest host zns-basic.sh -e EXPECT_ZONE_LBAS=4096 \
             -e EXPECT_ZONE_CAP_LBAS=3072 -e EXPECT_MAX_OPEN=12 -e EXPECT_MAX_ACTIVE=14 \
             -e EXPECT_ZASL_BYTES=65536 -e WEAR_RESETS=6 ||
-            fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
-        grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
+            fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$TAG-host.log" >&2
         stop_daemon ;;
     fdp)
         # 4 dies of 256 blocks of 64 pages (256 MiB of flash), 25 % over-provisioned: reclaim
@@ -167,9 +205,12 @@ case $SCENARIO in
         start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=256 \
             -o pages_per_block=64 -o op_pcent=25 -o fdp=on
         guest host fdp.sh -e EXPECT_NRUH=8 -e EXPECT_RU_BYTES=1048576 ||
-            fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
-        grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$SCENARIO-host.log" >&2
+            fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$TAG-host.log" >&2
         stop_daemon ;;
+    auth)
+        [ "$NVEMU_GUEST_KERNEL" = 6.12 ] || fail "needs the 6.12 guest (Debian's 6.1 has no NVMe authentication)"
+        auth ;;
     *) fail "unknown scenario" ;;
 esac
 say "PASS"

@@ -6,10 +6,15 @@
 # Exits with status $1 when every check passes (so the host can check that the
 # status comes through), 1 otherwise.
 #
-# Env: EXPECT_NQNS (space-separated), SHARE_TOKEN (content of /mnt/host/token).
+# Env: EXPECT_NQNS (space-separated), SHARE_TOKEN (content of /mnt/host/token),
+# EXPECT_KERNEL (the kernel's version starts with it: 6.1 or 6.12).
 . "$NVEMU_SCRIPTS/lib.sh"
 status=${1:-0}
 
+case $(uname -r) in
+    "${EXPECT_KERNEL:-}".*) pass "kernel $(uname -r)" ;;
+    *) fail "kernel $(uname -r), expected ${EXPECT_KERNEL:-?}" ;;
+esac
 say "devices connected by /init: ${NVEMU_DEVICES:-none}"
 nvme list
 # shellcheck disable=SC2086  # one word per device

@@ -5,15 +5,17 @@
 # connects both before vm-check.sh runs, and returns the script's exit status;
 # then `nvemu plot` draws the recording.
 #
-# Usage: vm-test.sh NVEMU STATUS
+# Usage: vm-test.sh NVEMU STATUS [KERNEL]
 #   STATUS  the exit status vm-check.sh is told to end with when its checks
 #           pass; nvemu vm must return exactly that
+#   KERNEL  nvemu vm --kernel (default 6.1); the guest checks it runs that kernel
 # Env: NVEMU_TEST_DIR (logs and the shared folder; default a new directory under /tmp).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NVEMU=${1:?usage: vm-test.sh NVEMU STATUS}
 STATUS=${2:?usage: vm-test.sh NVEMU STATUS}
+KERNEL=${3:-6.1}
 DIR=${NVEMU_TEST_DIR:-$(mktemp -d /tmp/nvemu-test.XXXXXX)}
 SHARE=$DIR/vm-$STATUS-share
 mkdir -p "$SHARE"
@@ -52,7 +54,8 @@ EOF
 START=$SECONDS
 rc=0
 NVEMU_GUEST_LOG=$DIR/guest-vm-$STATUS.log NVEMU_GUEST_QUIET=1 \
-    "$NVEMU" vm --share "$SHARE" -e "EXPECT_NQNS=$NQN_RAM $NQN_ZNS" -e "SHARE_TOKEN=$TOKEN" \
+    "$NVEMU" vm --kernel "$KERNEL" --share "$SHARE" -e "EXPECT_NQNS=$NQN_RAM $NQN_ZNS" \
+    -e "SHARE_TOKEN=$TOKEN" -e "EXPECT_KERNEL=$KERNEL" \
     --run "$HERE/vm-check.sh" "$STATUS" \
     -- -c "$DIR/vm-$STATUS.ini" -v 2> "$DIR/vm-$STATUS.err" || rc=$?
 cat "$DIR/vm-$STATUS.err" >&2
