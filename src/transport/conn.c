@@ -325,7 +325,12 @@ static void execute(struct tcp_req *req)
 	    pool_create(conn, conn->sq.size)) {
 		log_error("%s: out of memory for a queue of %u entries", conn->peer, conn->sq.size);
 		tcp_conn_close(conn, NULL);
+		return;
 	}
+	/* Connect (and authentication, which also completes at once) done: it counts no more
+	 * among its address's unconnected connections. */
+	if (conn->unconnected_of && nvme_sq_ready(&conn->sq))
+		tcp_conn_connected(conn);
 }
 
 static void start_command(struct tcp_conn *conn, struct tcp_req *req)

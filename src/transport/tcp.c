@@ -203,8 +203,6 @@ static void sweep(struct reactor_timer *timer)
 	struct tcp_conn *next;
 	for (struct tcp_conn *conn = worker->conns; conn; conn = next) {
 		next = conn->next;
-		if (conn->unconnected_of && nvme_sq_ready(&conn->sq))
-			tcp_conn_connected(conn);
 		if (nvme_sq_orphaned(&conn->sq))
 			tcp_conn_close(conn, NULL);
 		else if (conn->state == CONN_AWAIT_ICREQ && now - conn->accepted_ns > TCP_ICREQ_TIMEOUT_NS)

@@ -333,6 +333,147 @@ uint32_t th_cc_enable(uint32_t css)
 	       4u << NVME_CC_IOCQES_SHIFT;
 }
 
+/* ---- DH-HMAC-CHAP ---- */
+
+struct nvme_sqe th_auth_sqe(bool send, uint32_t len)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_fabrics, 0);
+	sqe.auth.fctype = send ? nvme_fabrics_type_auth_send : nvme_fabrics_type_auth_receive;
+	sqe.auth.secp = NVME_AUTH_SECP_NVME;
+	sqe.auth.spsp0 = sqe.auth.spsp1 = NVME_AUTH_SPSP;
+	sqe.auth.length = len;
+	if (send)
+		th_sgl_incapsule(&sqe, len);
+	else
+		th_sgl_transport(&sqe, len);
+	return sqe;
+}
+
+uint16_t th_auth_send(struct th_queue *q, const void *msg, uint32_t len)
+{
+	struct nvme_sqe sqe = th_auth_sqe(true, len);
+	return th_exec(q, &sqe, msg, len, NULL, 0, NULL);
+}
+
+uint16_t th_auth_receive(struct th_queue *q, void *out, uint32_t al)
+{
+	struct nvme_sqe sqe = th_auth_sqe(false, al);
+	return th_exec(q, &sqe, NULL, 0, out, al, NULL);
+}
+
+/* A failure message in buf: its explanation (+ offset), else -1. */
+static int failure_in(const uint8_t *buf, uint8_t id, unsigned offset)
+{
+	const struct nvme_auth_failure *f = (const void *)buf;
+	if (f->hdr.auth_type == NVME_AUTH_COMMON_MESSAGES && f->hdr.auth_id == id)
+		return (int)(f->rescode_exp + offset);
+	return -1;
+}
+
+static unsigned refuse_controller(struct th_queue *q, uint16_t tid, uint8_t why)
+{
+	struct nvme_auth_failure f = {.hdr = {.auth_type = NVME_AUTH_COMMON_MESSAGES,
+					      .auth_id = NVME_AUTH_DHCHAP_MESSAGE_FAILURE2,
+					      .t_id = tid},
+				      .rescode = NVME_AUTH_FAILURE_REASON_FAILED,
+				      .rescode_exp = why};
+	return th_auth_send(q, &f, sizeof(f)) ? 0xFFFF : 0x100u + why;
+}
+
+unsigned th_authenticate(struct th_queue *q, const struct th_auth_host *h)
+{
+	static uint8_t buf[4096];
+	char err[160];
+	struct dhchap_key key, ctrl_key;
+	if ((h->key && dhchap_key_parse(h->key, &key, err, sizeof(err))) ||
+	    (h->ctrl_key && dhchap_key_parse(h->ctrl_key, &ctrl_key, err, sizeof(err))))
+		return 0xFFFF;
+	struct {
+		struct nvme_auth_negotiate neg;
+		struct nvme_auth_dhchap_protocol proto;
+	} n = {{.hdr = {NVME_AUTH_COMMON_MESSAGES, NVME_AUTH_DHCHAP_MESSAGE_NEGOTIATE, 0, h->tid},
+		.napd = 1},
+	       {.authid = NVME_AUTH_DHCHAP_AUTH_ID, .halen = 1, .dhlen = 1}};
+	n.proto.idlist[0] = h->hash;
+	n.proto.idlist[NVME_AUTH_DHLIST_OFFSET] = h->dhgroup;
+	if (th_auth_send(q, &n, sizeof(n)) || th_auth_receive(q, buf, sizeof(buf)))
+		return 0xFFFF;
+	int failed = failure_in(buf, NVME_AUTH_DHCHAP_MESSAGE_FAILURE1, 0);
+	if (failed >= 0)
+		return (unsigned)failed;
+	const struct nvme_auth_challenge *ch = (const void *)buf;
+	size_t hl = dhchap_hash_len(ch->hashid), dhvlen = dhchap_dhgroup_len(ch->dhgid);
+	if (ch->hdr.auth_id != NVME_AUTH_DHCHAP_MESSAGE_CHALLENGE || ch->hashid != h->hash ||
+	    ch->dhgid != h->dhgroup || ch->hl != hl || ch->dhvlen != dhvlen || !ch->seqnum)
+		return refuse_controller(q, h->tid, NVME_AUTH_FAILURE_INCORRECT_PAYLOAD);
+	uint8_t c1[64], pub[DHCHAP_MAX_DH_LEN], session[DHCHAP_MAX_DH_LEN], tkey[64];
+	uint8_t reply[sizeof(struct nvme_auth_reply) + 2 * 64 + DHCHAP_MAX_DH_LEN];
+	memcpy(c1, ch->cval, hl);
+	struct dhchap_response_input in = {.hash = ch->hashid,
+					   .tid = h->tid,
+					   .seqnum = ch->seqnum,
+					   .challenge = c1,
+					   .role = "HostHost",
+					   .nqn1 = h->hostnqn,
+					   .nqn2 = h->subnqn,
+					   .key = tkey};
+	if (dhvlen) {
+		struct dhchap_dh *dh = dhchap_dh_create(ch->dhgid);
+		int bad = !dh || dhchap_dh_public(dh, pub, dhvlen) ||
+			  dhchap_dh_shared(dh, ch->cval + hl, dhvlen, session, dhvlen);
+		dhchap_dh_free(dh);
+		if (bad)
+			return 0xFFFF;
+		in.session_key = session;
+		in.session_key_len = dhvlen;
+	}
+	struct nvme_auth_reply *rep = (void *)reply;
+	memset(reply, 0, sizeof(reply));
+	rep->hdr = (struct nvme_auth_common){NVME_AUTH_DHCHAP_MESSAGES,
+					     NVME_AUTH_DHCHAP_MESSAGE_REPLY, 0, h->tid};
+	rep->hl = (uint8_t)hl;
+	rep->dhvlen = (uint16_t)dhvlen;
+	if (h->key) {
+		in.keylen = (size_t)dhchap_transform(&key, h->hostnqn, tkey);
+		if (dhchap_response(&in, rep->rval))
+			return 0xFFFF;
+	}
+	uint8_t c2[64], expected[64];
+	if (h->ctrl_key) {
+		for (size_t i = 0; i < hl; i++)
+			c2[i] = (uint8_t)(0x5A ^ i);
+		rep->cvalid = 1;
+		rep->seqnum = 0x12345678;
+		memcpy(rep->rval + hl, c2, hl);
+		in.keylen = (size_t)dhchap_transform(&ctrl_key, h->subnqn, tkey);
+		in.challenge = c2;
+		in.seqnum = rep->seqnum;
+		in.role = "Controller";
+		in.nqn1 = h->subnqn;
+		in.nqn2 = h->hostnqn;
+		if (dhchap_response(&in, expected))
+			return 0xFFFF;
+	}
+	memcpy(rep->rval + 2 * hl, pub, dhvlen);
+	if (th_auth_send(q, reply, (uint32_t)(sizeof(*rep) + 2 * hl + dhvlen)) ||
+	    th_auth_receive(q, buf, sizeof(buf)))
+		return 0xFFFF;
+	failed = failure_in(buf, NVME_AUTH_DHCHAP_MESSAGE_FAILURE1, 0);
+	if (failed >= 0)
+		return (unsigned)failed;
+	const struct nvme_auth_success1 *s1 = (const void *)buf;
+	if (s1->hdr.auth_id != NVME_AUTH_DHCHAP_MESSAGE_SUCCESS1 || s1->hl != hl ||
+	    s1->rvalid != (h->ctrl_key != NULL))
+		return refuse_controller(q, h->tid, NVME_AUTH_FAILURE_INCORRECT_PAYLOAD);
+	if (!h->ctrl_key)
+		return 0;
+	if (memcmp(s1->rval, expected, hl))
+		return refuse_controller(q, h->tid, NVME_AUTH_FAILURE_FAILED);
+	struct nvme_auth_success2 s2 = {
+	    .hdr = {NVME_AUTH_DHCHAP_MESSAGES, NVME_AUTH_DHCHAP_MESSAGE_SUCCESS2, 0, h->tid}};
+	return th_auth_send(q, &s2, sizeof(s2)) ? 0xFFFF : 0;
+}
+
 /* ---- Whole steps ---- */
 
 uint16_t th_connect_admin(struct th_queue *q, const char *subnqn, const char *hostnqn,

@@ -127,6 +127,27 @@ uint16_t th_connect_io(struct th_queue *q, uint16_t qid, uint16_t cntlid, const 
 /* Property Set CC.EN (NVM command set); returns the status. */
 uint16_t th_enable(struct th_queue *q);
 uint16_t th_set_num_queues(struct th_queue *q, uint16_t nsqr0, uint16_t ncqr0, uint64_t *result);
+/* ---- DH-HMAC-CHAP, as a host runs it ---- */
+struct nvme_sqe th_auth_sqe(bool send, uint32_t len);
+/* Authentication Send of msg (in-capsule), Receive of al bytes into out; status returned. */
+uint16_t th_auth_send(struct th_queue *q, const void *msg, uint32_t len);
+uint16_t th_auth_receive(struct th_queue *q, void *out, uint32_t al);
+
+/* What a host offers and knows; keys NULL for none. */
+struct th_auth_host {
+	const char *hostnqn, *subnqn;
+	const char *key, *ctrl_key; /* DHHC-1 representation */
+	uint8_t hash, dhgroup;      /* the one hash and DH group offered */
+	uint16_t tid;
+};
+/*
+ * The whole exchange on a connected queue.  Returns 0 when the host authenticated (and the
+ * controller, with ctrl_key), else the failure explanation the controller sent in its
+ * AUTH_Failure1, or 0x100 + explanation when the host itself refused the controller (it then
+ * sent AUTH_Failure2), or 0xFFFF when a command failed.
+ */
+unsigned th_authenticate(struct th_queue *q, const struct th_auth_host *host);
+
 /* Connect, enable and grant TH_MAX_IO_QUEUES queues on admin; connect io as qid 1 when non-NULL. */
 uint16_t th_bring_up(struct th_queue *admin, struct th_queue *io, uint16_t *cntlid);
 
