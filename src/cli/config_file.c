@@ -193,30 +193,41 @@ static int subsystem_key(struct reader *r, struct subsys_section *sub, const cha
 /* A key of a section seen for the first time opens it; seeing it again later is a duplicate. */
 static int open_section(struct reader *r, const char *section)
 {
+	bool subsystem = strncmp(section, "subsystem ", 10) == 0;
+	bool namespace = strncmp(section, "namespace ", 10) == 0;
+	if (!subsystem && !namespace && strcmp(section, "nvemu") != 0)
+		return fail(r,
+			    "unknown section [%s] (expected [nvemu], [subsystem NAME] or "
+			    "[namespace NAME])%s",
+			    section, "");
 	for (unsigned i = 0; i < r->nseen; i++)
 		if (strcmp(r->seen[i], section) == 0)
 			return fail(r, "duplicate section [%s]%s", section, "");
 	if (r->nseen == MAX_SECTIONS)
 		return fail(r, "more than 256 sections at [%s]%s", section, "");
 	copy_name(r->seen[r->nseen++], section);
-	copy_name(r->current, section);
-	if (strncmp(section, "subsystem ", 10) == 0) {
+	if (subsystem) {
 		copy_name(r->subsys[r->nsubsys++].name, section + 10);
-	} else if (strncmp(section, "namespace ", 10) == 0) {
+	} else if (namespace) {
 		struct ns_section *ns = &r->ns[r->nns++];
 		copy_name(ns->name, section + 10);
 		if (r->nsubsys)
 			copy_name(ns->subsys, r->subsys[r->nsubsys - 1].name);
-	} else if (strcmp(section, "nvemu") != 0) {
-		return fail(r, "unknown section [%s] (expected [nvemu], [subsystem NAME] or "
-			       "[namespace NAME])%s", section, "");
 	}
+	/* Only now: the keys that follow go to a section that exists. */
+	copy_name(r->current, section);
 	return 1;
 }
 
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
 	struct reader *r = user;
+	/* A key before any [section] (or under a header inih could not read) belongs to none. */
+	if (!section[0])
+		return fail(r,
+			    "key '%s' outside a section (expected [nvemu], [subsystem NAME] or "
+			    "[namespace NAME] above it)%s",
+			    key, "");
 	if (strcmp(section, r->current) != 0 && !open_section(r, section))
 		return 0;
 	if (strcmp(section, "nvemu") == 0)

@@ -62,6 +62,15 @@ expect_error("bad NQN", "[subsystem s]\nnqn = disk\n",
 expect_error("subsystem key", "[subsystem s]\nnqn = nqn.2026-11.x:s\nserial = 1\n",
              "FILE:3: [subsystem s] unknown key 'serial' (a subsystem has nqn, allow_host, dhchap_key "
              "and dhchap_ctrl_key)")
+# Found by fuzz_config: a key above every section crashed the reader.
+expect_error("key outside a section", "port = 4421\n",
+             "FILE:1: key 'port' outside a section (expected [nvemu], [subsystem NAME] or "
+             "[namespace NAME] above it)")
+expect_error("key under an unreadable header", "[nvemu\nport = 4421\n",
+             "FILE:1: key 'port' outside a section (expected [nvemu], [subsystem NAME] or "
+             "[namespace NAME] above it)")
+expect_error("keys of an unknown section", "[drive]\nkind = ram\nsize = 1G\n",
+             "FILE:2: unknown section [drive] (expected [nvemu], [subsystem NAME] or [namespace NAME])")
 expect_error("namespace without kind", "[namespace a]\nsize = 1G\n", "FILE: [namespace a] has no kind")
 # inih reports keys, not sections: a section without keys does not exist.
 expect_error("empty subsystem section", "[subsystem s]\n[namespace a]\nsubsystem = s\nkind = ram\n",
