@@ -144,7 +144,7 @@ int opt_parse(const struct opt_table *table, int argc, char **argv, void *ctx, b
 	shortopts[nshort] = '\0';
 
 	int rc = 0, c;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then also forgets the state of a previous parse */
 	opterr = 0;
 	while (rc == 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		const struct opt *o = NULL;

@@ -63,5 +63,7 @@ void stats_trace_destroy(struct stats_trace *trace);
 /* server.c */
 /* Answers one request line of the control protocol into a malloc'd text. */
 char *stats_control_command(struct stats *st, const char *line);
+/* The whole HTTP response to a request (its head, as received), malloc'd. */
+char *stats_http_answer(struct stats *st, const char *request);
 
 #endif

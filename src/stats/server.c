@@ -219,15 +219,37 @@ static void serve_control(struct stats *st)
 	close(fd);
 }
 
-static void http_answer(int fd, const char *status, const char *type, const char *body)
+/* A whole HTTP/1.0 response, malloc'd; NULL when out of memory. */
+static char *http_response(const char *status, const char *type, const char *body)
 {
-	char head[256];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 status, type, strlen(body));
-	send_all(fd, head, (size_t)n);
-	send_all(fd, body, strlen(body));
+	return printed("HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		       "Connection: close\r\n\r\n%s",
+		       status, type, strlen(body), body);
+}
+
+char *stats_http_answer(struct stats *st, const char *request)
+{
+	char method[8] = "", target[256] = "";
+	if (sscanf(request, "%7s %255s", method, target) < 1)
+		method[0] = '\0';
+	target[strcspn(target, "?")] = '\0';
+	bool metrics = strcmp(target, "/metrics") == 0;
+	bool json = strcmp(target, "/stats") == 0 || strcmp(target, "/stats.json") == 0;
+	if (strcmp(method, "GET") != 0)
+		return http_response("405 Method Not Allowed", "text/plain", "only GET\n");
+	if (!metrics && !json)
+		return http_response(
+		    "404 Not Found", "text/plain",
+		    "nvemu statistics: GET /metrics (Prometheus) or /stats (JSON)\n");
+	char *body = render(st, metrics);
+	char *answer =
+	    body ? http_response("200 OK",
+				 metrics ? "text/plain; version=0.0.4; charset=utf-8"
+					 : "application/json",
+				 body)
+		 : http_response("500 Internal Server Error", "text/plain", "out of memory\n");
+	free(body);
+	return answer;
 }
 
 static void serve_http(struct stats *st)
@@ -237,26 +259,10 @@ static void serve_http(struct stats *st)
 		return;
 	char request[REQUEST_MAX];
 	read_request(fd, request, sizeof(request), "\r\n\r\n");
-	char method[8] = "", target[256] = "";
-	sscanf(request, "%7s %255s", method, target);
-	target[strcspn(target, "?")] = '\0';
-	bool metrics = strcmp(target, "/metrics") == 0;
-	bool json = strcmp(target, "/stats") == 0 || strcmp(target, "/stats.json") == 0;
-	if (strcmp(method, "GET") != 0) {
-		http_answer(fd, "405 Method Not Allowed", "text/plain", "only GET\n");
-	} else if (metrics || json) {
-		char *body = render(st, metrics);
-		if (body)
-			http_answer(fd, "200 OK",
-				    metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
-				    body);
-		else
-			http_answer(fd, "500 Internal Server Error", "text/plain", "out of memory\n");
-		free(body);
-	} else {
-		http_answer(fd, "404 Not Found", "text/plain",
-			    "nvemu statistics: GET /metrics (Prometheus) or /stats (JSON)\n");
-	}
+	char *answer = stats_http_answer(st, request);
+	if (answer)
+		send_all(fd, answer, strlen(answer));
+	free(answer);
 	close(fd);
 }
 

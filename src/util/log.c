@@ -50,9 +50,11 @@ void log_once(struct log_once *once, const char *fmt, ...)
 	unsigned long long unlogged =
 	    atomic_exchange_explicit(&once->unlogged, 0, memory_order_relaxed);
 	char suffix[96] = " (further occurrences are logged at most once a minute)";
-	if (next)
-		snprintf(suffix, sizeof(suffix),
-			 unlogged ? " (and %llu more since the last report)" : "", unlogged);
+	if (next && unlogged)
+		snprintf(suffix, sizeof(suffix), " (and %llu more since the last report)",
+			 unlogged);
+	else if (next)
+		suffix[0] = '\0';
 	va_list ap;
 	va_start(ap, fmt);
 	log_line(LOG_WARN, suffix, fmt, ap);

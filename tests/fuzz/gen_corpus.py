@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of fuzz_pdu_stream and fuzz_command (run from anywhere).
+"""Writes the seed corpora of the fuzz targets (run from anywhere).
 
 Seeds are valid sessions against the target of tests/unit/nvme's harness (fuzz_command's
 with its FDP namespace 3);
@@ -21,7 +21,8 @@ HOSTID = bytes(0xA0 + i for i in range(16))
 STANDING_CNTLID = 1
 
 MODE_FIX_DIGESTS = 0x01
-CUT_BY_PDU, CUT_BY_BYTE = 0 << 1, 1 << 1
+# Mode bits 1-7 of fuzz_pdu_stream: the whole stream in one write; bytes, then PDU by PDU.
+CUT_AT_ONCE, CUT_BY_BYTE = 0 << 1, 1 << 1
 
 
 def pattern(n, seed):
@@ -60,22 +61,24 @@ def discovery_session():
 
 
 def io_session(digest):
-    """An I/O queue of the standing controller: in-capsule and R2T writes, reads, the rest."""
+    """An I/O queue of the standing controller: in-capsule and R2T writes, reads, the rest.
+    Small transfers (namespace 2 has 512-byte blocks): a short input runs fast."""
     h, d = bool(digest & 1), bool(digest & 2)
     cmd = lambda sqe, data=b"": t.capsule(sqe, data, hdgst=h, ddgst=d)  # noqa: E731
     s = t.icreq(digest)
     s += cmd(t.connect_sqe(1, 1, 31), t.connect_data(STANDING_CNTLID, SUBNQN, HOSTNQN, HOSTID))
-    s += cmd(t.rw_sqe(0x01, 2, 1, 0, 1, incapsule=True), pattern(4096, 1))
-    s += cmd(t.rw_sqe(0x02, 3, 1, 0, 1))
-    # A write too big for the capsule: the target sends an R2T with TTAG 0 (the only busy slot).
-    s += cmd(t.rw_sqe(0x01, 4, 1, 8, 4))
-    s += t.h2c_data(4, 0, 0, pattern(8192, 2), last=False, hdgst=h, ddgst=d)
-    s += t.h2c_data(4, 0, 8192, pattern(8192, 3), last=True, hdgst=h, ddgst=d)
-    s += cmd(t.rw_sqe(0x02, 5, 1, 8, 4))
-    s += cmd(t.rw_sqe(0x05, 6, 2, 0, 8, lba_size=512, incapsule=True), bytes(4096))
+    s += cmd(t.rw_sqe(0x01, 2, 2, 0, 1, lba_size=512, incapsule=True), pattern(512, 1))
+    s += cmd(t.rw_sqe(0x02, 3, 2, 0, 1, lba_size=512))
+    # Not in-capsule: the target sends an R2T with TTAG 0 (the only busy slot), and the data
+    # comes in two H2CData PDUs.
+    s += cmd(t.rw_sqe(0x01, 4, 2, 8, 2, lba_size=512))
+    s += t.h2c_data(4, 0, 0, pattern(512, 2), last=False, hdgst=h, ddgst=d)
+    s += t.h2c_data(4, 0, 512, pattern(512, 3), last=True, hdgst=h, ddgst=d)
+    s += cmd(t.rw_sqe(0x02, 5, 2, 8, 2, lba_size=512))
+    s += cmd(t.rw_sqe(0x05, 6, 2, 0, 1, lba_size=512, incapsule=True), pattern(512, 1))
     s += cmd(t.sqe(0x08, 7, nsid=2, cdw10=7, cdw12=1))
-    ranges = struct.pack("<IIQ", 0, 2, 0) + bytes(4096 - 16)
-    s += cmd(t.sqe(0x09, 8, nsid=1, sgl_type=t.SGL_INCAPSULE, sgl_len=4096, cdw11=4), ranges)
+    ranges = struct.pack("<IIQ", 0, 2, 0)
+    s += cmd(t.sqe(0x09, 8, nsid=1, sgl_type=t.SGL_INCAPSULE, sgl_len=16, cdw11=4), ranges)
     s += cmd(t.sqe(0x00, 9, nsid=0xFFFFFFFF))
     s += cmd(t.sqe(0x0C, 10, nsid=1, cdw12=3))
     return s
@@ -145,6 +148,92 @@ def command_seeds():
                          + command(IO, t.sqe(0x00, 4, nsid=1)))
 
 
+# ---- fuzz_auth: steps of 1 byte (what) + 2 bytes (LEN, le) + data; see fuzz_auth.c ----
+SEND, RECEIVE, GENUINE_REPLY, IDENTIFY = 0, 1, 2, 3
+
+
+def step(what, length, data=b""):
+    return struct.pack("<BH", what, length) + data
+
+
+def negotiate(tid, hashes=(1, 2, 3), groups=(0, 1, 2, 3, 4, 5), sc_c=0):
+    idlist = bytes(hashes).ljust(30, b"\0") + bytes(groups).ljust(30, b"\0")
+    proto = struct.pack("<BBBB", 1, 0, len(hashes), len(groups)) + idlist
+    return struct.pack("<BBHHBB", 0, 0, 0, tid, sc_c, 1) + proto
+
+
+def auth_seeds():
+    def session(tid, hashes, groups, bidirectional):
+        n = negotiate(tid, hashes, groups)
+        s = step(IDENTIFY, 0) + step(SEND, len(n), n) + step(RECEIVE, 4096)
+        s += step(GENUINE_REPLY, 1 if bidirectional else 0) + step(RECEIVE, 4096)
+        if bidirectional:
+            s += step(SEND, 16, struct.pack("<BBHH10x", 1, 4, 0, tid))  # success2
+        return s + step(IDENTIFY, 0)
+    yield "null-sha256", session(1, (1,), (0,), False)
+    yield "ffdhe2048-bidirectional", session(2, (3, 2), (1,), True)
+    yield "ffdhe3072-sha384", session(3, (2,), (2,), False)
+    failure2 = struct.pack("<BBHHBB", 0, 0xF0, 0, 4, 1, 1)
+    yield "failure2", (step(SEND, 72, negotiate(4)) + step(RECEIVE, 4096)
+                       + step(SEND, len(failure2), failure2) + step(IDENTIFY, 0))
+    yield "reply-first", step(SEND, 16, struct.pack("<BBHHBBBBHI", 1, 2, 0, 5, 32, 0, 0, 0, 0, 0)) \
+        + step(RECEIVE, 64) + step(IDENTIFY, 0)
+    yield "reauthenticate", session(6, (1,), (0,), False) + session(7, (3,), (1,), True)
+
+
+CONTROL_SEEDS = {
+    "json": b"json\n", "prometheus": b"prometheus\r\n", "help": b"help\n",
+    "trace-on": b"trace on 1 trace.json json nqn.2024-01.io.nvemu:harness\n",
+    "trace-text": b"trace on 2 trace.txt text\n", "trace-off": b"trace off 1\n",
+    "unknown": b"statistics please\n",
+}
+HTTP_SEEDS = {
+    "metrics": b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n",
+    "stats": b"GET /stats?pretty HTTP/1.0\r\n\r\n", "stats-json": b"GET /stats.json HTTP/1.1\r\n\r\n",
+    "post": b"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "root": b"GET / HTTP/1.0\r\n\r\n",
+}
+SECRET = "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"
+CONFIG_SEEDS = {
+    "full": f"""[nvemu]
+port = 4421
+listen = 127.0.0.1
+reactors = 2
+allow_host = nqn.2014-08.org.nvmexpress:uuid:a
+dhchap_key = {SECRET}
+dhchap_ctrl_key = {SECRET}
+dhchap_hashes = sha512,sha256
+dhchap_dhgroups = ffdhe2048,null
+max_connections = 100
+pdu_timeout = 1000
+mdts = 6
+record-interval = 500
+
+[subsystem a]
+nqn = nqn.2026-11.dev.nvemu:a
+allow_host = nqn.2014-08.org.nvmexpress:uuid:b
+dhchap_key = {SECRET}
+
+[namespace fast]
+kind = ram
+size = 64M
+lba_size = 512
+
+[namespace flash]
+subsystem = a
+kind = ssd
+preset = small
+op_pcent = 20
+
+[namespace zones]
+kind = zoned
+channels = 2
+zone_size = 8M
+""".encode(),
+    "minimal": b"[namespace n]\nkind = nossd\n",
+    "femu": b"[nvemu]\npreset = femu-bbssd\n[namespace x]\nkind = ssd\nsecsz = 512\nsecs_per_pg = 8\n",
+}
+
+
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
@@ -158,14 +247,19 @@ def main():
     for digest in (0, 3):
         name = "digests" if digest else "plain"
         write(os.path.join(stream_dir, "admin-" + name),
-              bytes([MODE_FIX_DIGESTS | CUT_BY_PDU]) + admin_session(digest))
+              bytes([MODE_FIX_DIGESTS | CUT_AT_ONCE]) + admin_session(digest))
         write(os.path.join(stream_dir, "io-" + name),
-              bytes([MODE_FIX_DIGESTS | CUT_BY_PDU]) + io_session(digest))
+              bytes([MODE_FIX_DIGESTS | CUT_AT_ONCE]) + io_session(digest))
     write(os.path.join(stream_dir, "admin-bytewise"), bytes([CUT_BY_BYTE]) + admin_session(1))
     write(os.path.join(stream_dir, "admin-pieces"), bytes([7 << 1]) + admin_session(2))
-    write(os.path.join(stream_dir, "discovery"), bytes([CUT_BY_PDU]) + discovery_session())
+    write(os.path.join(stream_dir, "discovery"), bytes([CUT_AT_ONCE]) + discovery_session())
     for name, data in command_seeds():
         write(os.path.join(command_dir, name), data)
+    for corpus, seeds in (("auth", dict(auth_seeds())), ("control", CONTROL_SEEDS),
+                          ("http", HTTP_SEEDS), ("config", CONFIG_SEEDS)):
+        os.makedirs(os.path.join(HERE, "corpus", corpus), exist_ok=True)
+        for name, data in seeds.items():
+            write(os.path.join(HERE, "corpus", corpus, name), data)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,12 @@ void th_env_destroy(struct th_env *env)
 		return;
 	nvme_target_destroy(env->target);
 	reactor_destroy(env->reactor);
+	while (env->spare) {
+		struct th_req *req = env->spare;
+		env->spare = req->next_pending;
+		free(req->nvme.buf);
+		free(req);
+	}
 	free(env);
 }
 
@@ -151,19 +157,35 @@ void th_queue_close(struct th_queue *q)
 struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const void *h2c,
 			 uint32_t h2c_len)
 {
-	struct th_req *req = calloc(1, sizeof(*req));
-	void *buf = calloc(1, q->env->max_data);
-	if (!req || !buf)
-		abort();
+	/* Slots are reused with their buffers, as a transport's are: no 128 KiB allocation and
+	 * clearing per command (the fuzzers run thousands a second).  What a command reads of
+	 * its buffer is what it was given, zero-filled to its length (below), so a command's
+	 * outcome never depends on the ones before it. */
+	struct th_env *env = q->env;
+	struct th_req *req = env->spare;
+	void *buf;
+	if (req) {
+		env->spare = req->next_pending;
+		buf = req->nvme.buf;
+		memset(req, 0, sizeof(*req));
+	} else {
+		req = calloc(1, sizeof(*req));
+		buf = calloc(1, env->max_data);
+		if (!req || !buf)
+			abort();
+	}
 	req->nvme.buf = buf;
 	req->nvme.sq = &q->sq;
 	req->nvme.cmd = *sqe;
 	bool incapsule = sqe->dptr.type == NVME_SGL_IN_CAPSULE && h2c_len;
-	if (h2c_len > q->env->max_data)
-		h2c_len = q->env->max_data;
+	if (h2c_len > env->max_data)
+		h2c_len = env->max_data;
+	uint32_t h2c_given = h2c_len;
 	if (incapsule) {
 		memcpy(buf, h2c, h2c_len);
 		req->nvme.incapsule_len = h2c_len;
+	} else {
+		h2c_len = 0;
 	}
 	req->next_pending = q->pending;
 	q->pending = req;
@@ -172,11 +194,14 @@ struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const v
 		nvme_req_fail(&req->nvme, status);
 		return req;
 	}
+	uint32_t filled = h2c_len;
 	if (req->nvme.xfer == NVME_XFER_H2C && !incapsule) {
-		uint32_t n = h2c_len < req->nvme.data_len ? h2c_len : req->nvme.data_len;
-		if (n)
-			memcpy(buf, h2c, n);
+		filled = h2c_given < req->nvme.data_len ? h2c_given : req->nvme.data_len;
+		if (filled)
+			memcpy(buf, h2c, filled);
 	}
+	if (req->nvme.xfer == NVME_XFER_H2C && filled < req->nvme.data_len)
+		memset((uint8_t *)buf + filled, 0, req->nvme.data_len - filled);
 	req->nvme.execute(&req->nvme);
 	return req;
 }
@@ -184,9 +209,10 @@ struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const v
 void th_req_free(struct th_queue *q, struct th_req *req)
 {
 	unlink_pending(q, req);
-	free(req->nvme.buf);
 	free(req->c2h);
-	free(req);
+	req->c2h = NULL;
+	req->next_pending = q->env->spare;
+	q->env->spare = req;
 }
 
 uint16_t th_status(const struct th_req *req) { return (uint16_t)(req->cqe.status >> 1); }
@@ -388,15 +414,18 @@ unsigned th_authenticate(struct th_queue *q, const struct th_auth_host *h)
 	if ((h->key && dhchap_key_parse(h->key, &key, err, sizeof(err))) ||
 	    (h->ctrl_key && dhchap_key_parse(h->ctrl_key, &ctrl_key, err, sizeof(err))))
 		return 0xFFFF;
-	struct {
-		struct nvme_auth_negotiate neg;
-		struct nvme_auth_dhchap_protocol proto;
-	} n = {{.hdr = {NVME_AUTH_COMMON_MESSAGES, NVME_AUTH_DHCHAP_MESSAGE_NEGOTIATE, 0, h->tid},
-		.napd = 1},
-	       {.authid = NVME_AUTH_DHCHAP_AUTH_ID, .halen = 1, .dhlen = 1}};
-	n.proto.idlist[0] = h->hash;
-	n.proto.idlist[NVME_AUTH_DHLIST_OFFSET] = h->dhgroup;
-	if (th_auth_send(q, &n, sizeof(n)) || th_auth_receive(q, buf, sizeof(buf)))
+	uint8_t n[sizeof(struct nvme_auth_negotiate) + sizeof(struct nvme_auth_dhchap_protocol)] = {
+	    0};
+	struct nvme_auth_negotiate *neg = (void *)n;
+	neg->hdr = (struct nvme_auth_common){NVME_AUTH_COMMON_MESSAGES,
+					     NVME_AUTH_DHCHAP_MESSAGE_NEGOTIATE, 0, h->tid};
+	neg->napd = 1;
+	neg->protocol[0].authid = NVME_AUTH_DHCHAP_AUTH_ID;
+	neg->protocol[0].halen = 1;
+	neg->protocol[0].dhlen = 1;
+	neg->protocol[0].idlist[0] = h->hash;
+	neg->protocol[0].idlist[NVME_AUTH_DHLIST_OFFSET] = h->dhgroup;
+	if (th_auth_send(q, n, sizeof(n)) || th_auth_receive(q, buf, sizeof(buf)))
 		return 0xFFFF;
 	int failed = failure_in(buf, NVME_AUTH_DHCHAP_MESSAGE_FAILURE1, 0);
 	if (failed >= 0)

@@ -40,6 +40,7 @@ struct th_env {
 	struct reactor *reactor;
 	uint32_t max_data;
 	struct ns *ns1, *ns2, *ns3; /* owned by the subsystem; ns3 only with fdp_ns */
+	struct th_req *spare;        /* freed requests, kept with their buffers for reuse */
 };
 
 /*

@@ -185,10 +185,8 @@ static unsigned exchange_one(struct th_queue *q, const void *msg, uint32_t len)
 
 static void test_malformed_negotiate(void **state)
 {
-	struct {
-		struct nvme_auth_negotiate neg;
-		struct nvme_auth_dhchap_protocol proto;
-	} n;
+	uint8_t n[sizeof(struct nvme_auth_negotiate) + sizeof(struct nvme_auth_dhchap_protocol)];
+	struct nvme_auth_negotiate *neg = (void *)n;
 	struct {
 		uint8_t sc_c, napd, authid, halen;
 		unsigned want;
@@ -206,16 +204,16 @@ static void test_malformed_negotiate(void **state)
 		struct th_queue q;
 		th_queue_init(&q, *state);
 		assert_int_equal(connect_admin(&q, NULL), 0);
-		memset(&n, 0, sizeof(n));
-		n.neg.hdr.auth_type = NVME_AUTH_COMMON_MESSAGES;
-		n.neg.hdr.auth_id = NVME_AUTH_DHCHAP_MESSAGE_NEGOTIATE;
-		n.neg.sc_c = cases[i].sc_c;
-		n.neg.napd = cases[i].napd;
-		n.proto.authid = cases[i].authid;
-		n.proto.halen = cases[i].halen;
-		n.proto.dhlen = 1;
-		n.proto.idlist[0] = NVME_AUTH_HASH_SHA256;
-		assert_int_equal(exchange_one(&q, &n, cases[i].len), cases[i].want);
+		memset(n, 0, sizeof(n));
+		neg->hdr.auth_type = NVME_AUTH_COMMON_MESSAGES;
+		neg->hdr.auth_id = NVME_AUTH_DHCHAP_MESSAGE_NEGOTIATE;
+		neg->sc_c = cases[i].sc_c;
+		neg->napd = cases[i].napd;
+		neg->protocol[0].authid = cases[i].authid;
+		neg->protocol[0].halen = cases[i].halen;
+		neg->protocol[0].dhlen = 1;
+		neg->protocol[0].idlist[0] = NVME_AUTH_HASH_SHA256;
+		assert_int_equal(exchange_one(&q, n, cases[i].len), cases[i].want);
 		assert_true(nvme_sq_orphaned(&q.sq));
 		th_queue_close(&q);
 	}

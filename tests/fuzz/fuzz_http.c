@@ -1,0 +1,54 @@
+/*
+ * libFuzzer target for the statistics HTTP endpoint's request parsing (src/stats/server.c):
+ * the input is the head of a request as received (up to 4 KiB, as the server reads it).
+ * Checked: every request gets a whole HTTP/1.0 response whose Content-Length is the length
+ * of its body.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats/internal.h"
+#include "target_harness.h"
+#include "util/log.h"
+
+#define REQUEST_BYTES 4096
+
+static struct th_env *env;
+static struct stats *stats;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	struct th_env_params params = {.allow_any_host = true};
+	env = th_env_create(&params);
+	struct stats_params sp = {.control_path = "none"};
+	stats = stats_create(&sp);
+	char err[256];
+	if (!env || !stats || stats_add_ns(stats, env->subsys, 1, env->ns1, err, sizeof(err)))
+		abort();
+	log_threshold = LOG_ERROR;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char request[REQUEST_BYTES];
+	size_t n = size < sizeof(request) - 1 ? size : sizeof(request) - 1;
+	memcpy(request, data, n);
+	request[n] = '\0';
+	char *answer = stats_http_answer(stats, request);
+	if (!answer || strncmp(answer, "HTTP/1.0 ", 9) != 0)
+		abort();
+	const char *length = strstr(answer, "Content-Length: ");
+	const char *body = strstr(answer, "\r\n\r\n");
+	if (!length || !body || strtoul(length + 16, NULL, 10) != strlen(body + 4))
+		abort();
+	free(answer);
+	return 0;
+}
