@@ -231,7 +231,9 @@ static const struct opt perf_opts[] = {
     {OPT_SECTION, .help = "Verification"},
     {OPT_FLAG, "verify", FIELD(verify),
      .help = "write a pattern over the span, read it back and check, then disconnect, reconnect "
-	     "and check again"},
+	     "and check again; with -w randread, randwrite or randrw and -t, random reads and "
+	     "writes run for that long after the pattern is written, each write stamping new data "
+	     "and each read checking what was written last"},
     {OPT_FLAG, "verify-read", .apply = set_verify_read,
      .help = "only read and check the pattern an earlier --verify wrote (same --seed and --span)"},
 

@@ -294,14 +294,41 @@ static void note_success_flag(const struct pass_result *r)
  * Write the pattern, read it back, reconnect from scratch, read it back again.
  * --verify-read runs only the middle pass, to check data an earlier run wrote.
  */
+static bool random_workload(const struct perf_config *cfg)
+{
+	return cfg->workload == WL_RANDREAD || cfg->workload == WL_RANDWRITE ||
+	       cfg->workload == WL_RANDRW;
+}
+
 static int run_verify(struct session *s, struct pass_result *res, unsigned *npasses)
 {
-	static const char *names[] = { "write pattern", "read verify", "read verify after reconnect" };
+	static const char *names[] = {"write pattern", "random read/write verify", "read verify",
+				      "read verify after reconnect"};
+	const struct perf_config *cfg = s->cfg;
 	int rc = 0;
 	*npasses = 0;
-	unsigned first = s->cfg->verify_read_only ? 1 : 0, end = s->cfg->verify_read_only ? 2 : 3;
+	/* With a random timed workload, random verified I/O between the write and the reads. */
+	bool random = !cfg->verify_read_only && random_workload(cfg) && cfg->seconds > 0;
+	uint32_t base = (uint32_t)(cfg->seed >> 32) + 1;
+	uint32_t io_blocks = cfg->io_size / s->ns.lba_size;
+	uint64_t units = io_blocks ? span_blocks(s, io_blocks) / io_blocks : 0;
+	_Atomic uint32_t *generation = NULL;
+	atomic_uchar *busy = NULL;
+	if (random) {
+		generation = calloc(units ? units : 1, sizeof(*generation));
+		busy = calloc(units ? units : 1, sizeof(*busy));
+		if (!generation || !busy) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (uint64_t u = 0; u < units; u++)
+			atomic_init(&generation[u], base);
+	}
+	unsigned first = cfg->verify_read_only ? 2 : 0, end = cfg->verify_read_only ? 3 : 4;
 	for (unsigned p = first; p < end && !rc; p++) {
-		if (p == 2) {
+		if (p == 1 && !random)
+			continue;
+		if (p == 3) {
 			session_disconnect(s);
 			rc = session_connect(s);
 			if (rc) {
@@ -309,14 +336,20 @@ static int run_verify(struct session *s, struct pass_result *res, unsigned *npas
 				break;
 			}
 		}
-		struct perf_job job = { .sequential_pass = true, .pass_writes = p == 0,
-					.generation = (uint32_t)(s->cfg->seed >> 32) + 1 };
+		struct perf_job job = {.sequential_pass = p != 1,
+				       .pass_writes = p == 0,
+				       .generation = base,
+				       .unit_generation = generation,
+				       .unit_busy = busy};
 		struct pass_result *r = &res[(*npasses)++];
 		rc = run_pass(s, &job, r);
 		r->name = names[p];
 		if (!rc && !pass_clean(r))
 			rc = -EIO;
 	}
+out:
+	free(generation);
+	free(busy);
 	return rc;
 }
 
@@ -328,7 +361,7 @@ int perf_main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 
 	struct session s = { 0 };
-	struct pass_result res[3];
+	struct pass_result res[4];
 	unsigned npasses = 0;
 	if (session_alloc(&s, &cfg)) {
 		log_error("out of memory");

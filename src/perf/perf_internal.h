@@ -51,6 +51,13 @@ struct perf_job {
 	bool sequential_pass;   /* verify: each I/O once over the region, from a shared cursor */
 	bool pass_writes;       /* verify pass: write the pattern (else read and check) */
 	uint32_t generation;    /* folded into the pattern */
+	/*
+	 * --verify with a random workload: the generation each I/O-sized unit of the span holds
+	 * now (VERIFY_UNKNOWN after a failed write), and which units have an I/O in flight (none
+	 * is chosen twice at once, so a read knows what it must find).  NULL otherwise.
+	 */
+	_Atomic uint32_t *unit_generation;
+	atomic_uchar *unit_busy;
 	_Atomic uint64_t cursor;  /* next block of a sequential pass */
 	atomic_bool stop;
 	_Atomic unsigned running; /* workers still going */
@@ -59,6 +66,8 @@ struct perf_job {
 
 struct perf_worker;
 
+#define VERIFY_UNKNOWN UINT32_MAX
+
 struct perf_io {
 	struct perf_worker *worker;
 	struct perf_queue *queue;
@@ -66,6 +75,7 @@ struct perf_io {
 	uint64_t start_ns;
 	uint64_t slba;
 	bool write;
+	uint32_t generation; /* verified I/Os: what the write stamped or the read expects */
 };
 
 struct perf_queue {

@@ -90,6 +90,41 @@ static bool choose_write(struct perf_worker *w)
 
 static void io_done(void *arg, const struct host_cpl *cpl);
 
+/*
+ * A random read or write of a unit no other I/O has in flight: a write stamps the unit's next
+ * generation, a read expects the one it holds.  False if no free unit turns up (tiny spans).
+ */
+static bool start_random_verified(struct perf_worker *w, struct perf_io *io)
+{
+	struct perf_job *job = w->job;
+	uint64_t units = job->span_blocks / job->io_blocks;
+	for (int tries = 0; tries < 64; tries++) {
+		uint64_t unit = rng_next(w) % units;
+		unsigned char idle = 0;
+		if (!atomic_compare_exchange_strong(&job->unit_busy[unit], &idle, 1))
+			continue;
+		io->slba = unit * job->io_blocks;
+		io->write = choose_write(w);
+		uint32_t now = atomic_load(&job->unit_generation[unit]);
+		/* After a failed write the unit's content is unknown until written again. */
+		io->generation = io->write ? (now == VERIFY_UNKNOWN ? 1 : now + 1) : now;
+		if (io->write)
+			pattern_fill(io->buf, io->slba, job->io_blocks, job->lba_size,
+				     job->cfg->seed, io->generation);
+		return true;
+	}
+	return false;
+}
+
+/* The end of a random verified I/O: a write's generation becomes the unit's. */
+static void finish_random_verified(struct perf_job *job, struct perf_io *io, bool ok)
+{
+	uint64_t unit = io->slba / job->io_blocks;
+	if (io->write)
+		atomic_store(&job->unit_generation[unit], ok ? io->generation : VERIFY_UNKNOWN);
+	atomic_store(&job->unit_busy[unit], 0);
+}
+
 /* Start the next I/O in this slot; false when the job issues no more. */
 static bool start_io(struct perf_worker *w, struct perf_io *io)
 {
@@ -107,9 +142,15 @@ static bool start_io(struct perf_worker *w, struct perf_io *io)
 			return false;
 		io->slba = blk;
 		io->write = job->pass_writes;
+		io->generation = job->unit_generation && !io->write
+				     ? atomic_load(&job->unit_generation[blk / job->io_blocks])
+				     : job->generation;
 		if (io->write)
 			pattern_fill(io->buf, blk, job->io_blocks, job->lba_size, cfg->seed,
 				     job->generation);
+	} else if (job->unit_generation) {
+		if (!start_random_verified(w, io))
+			return false;
 	} else {
 		struct perf_queue *q = io->queue;
 		io->write = choose_write(w);
@@ -172,9 +213,11 @@ static void io_done(void *arg, const struct host_cpl *cpl)
 		w->bytes += job->cfg->io_size;
 		uint32_t off;
 		int64_t bad;
-		if (job->sequential_pass && !io->write &&
+		bool checked = (job->sequential_pass || job->unit_generation) && !io->write &&
+			       io->generation != VERIFY_UNKNOWN;
+		if (checked &&
 		    (bad = pattern_check(io->buf, io->slba, job->io_blocks, job->lba_size,
-					 job->cfg->seed, job->generation, &off)) >= 0) {
+					 job->cfg->seed, io->generation, &off)) >= 0) {
 			if (w->nvme_errors + w->xport_errors + w->mismatches < MAX_ERROR_REPORTS)
 				log_error("verify: LBA %llu differs at byte %u",
 					  (unsigned long long)(io->slba + (uint64_t)bad), off);
@@ -187,6 +230,8 @@ static void io_done(void *arg, const struct host_cpl *cpl)
 		else
 			w->nvme_errors++;
 	}
+	if (job->unit_generation && !job->sequential_pass)
+		finish_random_verified(job, io, host_cpl_ok(cpl));
 	w->last_ns = now;
 	if (job->end_ns && now >= job->end_ns)
 		atomic_store(&job->stop, true);
