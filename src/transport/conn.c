@@ -388,6 +388,84 @@ static void expect_data(struct tcp_conn *conn, struct tcp_req *req, uint8_t *dst
 	conn->rx_state = conn->pad_left ? RX_PAD : RX_DATA;
 }
 
+/* ---- buffers, from the worker's spares when it has some ---- */
+
+/* The staging buffer and, behind it, the buffer of the Connect's in-capsule data. */
+static size_t staging_bytes(const struct tcp_conn *conn)
+{
+	return TCP_RX_STAGING + conn->limits.max_incapsule;
+}
+
+static uint8_t *staging_take(struct tcp_conn *conn)
+{
+	struct tcp_worker *w = conn->worker;
+	if (w->nspare_staging)
+		return w->spare_staging[--w->nspare_staging];
+	uint8_t *staging = mmap(NULL, staging_bytes(conn), PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return staging == MAP_FAILED ? NULL : staging;
+}
+
+static void staging_give(struct tcp_conn *conn, uint8_t *staging)
+{
+	struct tcp_worker *w = conn->worker;
+	if (w->nspare_staging < TCP_SPARES) {
+		w->spare_staging[w->nspare_staging++] = staging;
+		w->spare_staging_bytes = staging_bytes(conn);
+	} else
+		munmap(staging, staging_bytes(conn));
+}
+
+/* A pool of nreqs slots with zeroed requests, and its buffers; false if out of memory. */
+static bool pool_take(struct tcp_conn *conn, uint32_t nreqs, size_t pool_bytes, size_t reqs_bytes,
+		      struct tcp_spare_pool *out)
+{
+	struct tcp_worker *w = conn->worker;
+	for (unsigned i = 0; i < w->nspare_pools; i++) {
+		if (w->spare_pools[i].nreqs != nreqs)
+			continue;
+		*out = w->spare_pools[i];
+		w->spare_pools[i] = w->spare_pools[--w->nspare_pools];
+		memset(out->pool, 0, reqs_bytes);
+		return true;
+	}
+	*out = (struct tcp_spare_pool){
+	    .nreqs = nreqs, .pool_bytes = pool_bytes, .buffers_bytes = conn->buffer_size * nreqs};
+	out->pool =
+	    mmap(NULL, pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Buffers are reserved, not committed: pages appear as transfers touch them. */
+	out->buffers = mmap(NULL, out->buffers_bytes, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (out->pool != MAP_FAILED && out->buffers != MAP_FAILED)
+		return true;
+	if (out->pool != MAP_FAILED)
+		munmap(out->pool, pool_bytes);
+	if (out->buffers != MAP_FAILED)
+		munmap(out->buffers, out->buffers_bytes);
+	return false;
+}
+
+static void pool_give(struct tcp_worker *w, const struct tcp_spare_pool *pool)
+{
+	if (w->nspare_pools < TCP_SPARES) {
+		w->spare_pools[w->nspare_pools++] = *pool;
+		return;
+	}
+	munmap(pool->pool, pool->pool_bytes);
+	munmap(pool->buffers, pool->buffers_bytes);
+}
+
+void tcp_worker_drop_spares(struct tcp_worker *w)
+{
+	while (w->nspare_staging)
+		munmap(w->spare_staging[--w->nspare_staging], w->spare_staging_bytes);
+	while (w->nspare_pools) {
+		struct tcp_spare_pool *p = &w->spare_pools[--w->nspare_pools];
+		munmap(p->pool, p->pool_bytes);
+		munmap(p->buffers, p->buffers_bytes);
+	}
+}
+
 static void handle_icreq(struct tcp_conn *conn)
 {
 	const struct nvme_tcp_icreq_pdu *icreq = (const void *)conn->hdr;
@@ -396,11 +474,8 @@ static void handle_icreq(struct tcp_conn *conn)
 		fatal(conn, &err, "bad ICReq");
 		return;
 	}
-	/* The staging buffer and, behind it, the buffer of the Connect's in-capsule data. */
-	size_t bytes = TCP_RX_STAGING + conn->limits.max_incapsule;
-	uint8_t *staging = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (staging == MAP_FAILED) {
+	uint8_t *staging = staging_take(conn);
+	if (!staging) {
 		log_error("%s: out of memory for a connection", conn->peer);
 		tcp_conn_close(conn, NULL);
 		return;
@@ -689,12 +764,15 @@ static void disconnect_sq(struct nvme_sq *sq)
 
 static void conn_free(struct tcp_conn *conn)
 {
-	if (conn->buffers)
-		munmap(conn->buffers, conn->buffer_size * conn->nreqs);
 	if (conn->pool)
-		munmap(conn->pool, conn->pool_bytes);
+		pool_give(conn->worker,
+			  &(struct tcp_spare_pool){.pool = conn->pool,
+						   .buffers = conn->buffers,
+						   .pool_bytes = conn->pool_bytes,
+						   .buffers_bytes = conn->buffer_size * conn->nreqs,
+						   .nreqs = conn->nreqs});
 	if (conn->rx != conn->rx_first)
-		munmap(conn->rx, TCP_RX_STAGING + conn->limits.max_incapsule);
+		staging_give(conn, conn->rx);
 	atomic_fetch_sub(&conn->worker->transport->nconns, 1);
 	free(conn);
 }
@@ -704,7 +782,8 @@ static size_t cache_lines(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 /*
  * The queue's request slots, nreqs of them (the size its Connect asked for), with their data
  * buffers and the transmit ring; what the bootstrap ring holds moves over.  Mapped, not
- * malloc'd: a closed connection's memory goes back to the system, not to an allocator's cache.
+ * malloc'd: a closed connection's memory goes back to the system (past the few spares a
+ * reactor keeps), not to an allocator's cache.
  */
 static int pool_create(struct tcp_conn *conn, uint32_t nreqs)
 {
@@ -715,18 +794,10 @@ static int pool_create(struct tcp_conn *conn, uint32_t nreqs)
 	size_t reqs_bytes = cache_lines(nreqs * sizeof(struct tcp_req));
 	size_t iov_bytes = cache_lines((size_t)nreqs * iov_cap * sizeof(struct iovec));
 	size_t bytes = reqs_bytes + iov_bytes + tx_cap * sizeof(struct tcp_tx_entry);
-	uint8_t *pool =
-	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	/* Buffers are reserved, not committed: pages appear as transfers touch them. */
-	uint8_t *buffers = mmap(NULL, conn->buffer_size * nreqs, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (pool == MAP_FAILED || buffers == MAP_FAILED) {
-		if (pool != MAP_FAILED)
-			munmap(pool, bytes);
-		if (buffers != MAP_FAILED)
-			munmap(buffers, conn->buffer_size * nreqs);
+	struct tcp_spare_pool got;
+	if (!pool_take(conn, nreqs, bytes, reqs_bytes, &got))
 		return -1;
-	}
+	uint8_t *pool = got.pool, *buffers = got.buffers;
 	struct tcp_tx_entry *tx = (void *)(pool + reqs_bytes + iov_bytes);
 	for (uint32_t i = 0; i < conn->tx_count; i++)
 		tx[i] = conn->tx[(conn->tx_head + i) % conn->tx_cap];

@@ -30,11 +30,26 @@
 /* The TTAG of the request that carries the Connect (any other is an index into reqs). */
 #define TCP_BOOTSTRAP_TTAG 0xFFFFu
 
+/* What a closed connection leaves for the next one of its reactor (conn.c): a bounded cache,
+ * so that connection churn costs neither map/unmap calls nor page faults.  Everything past it
+ * goes back to the system. */
+#define TCP_SPARES 4
+struct tcp_spare_pool {
+	uint8_t *pool, *buffers;
+	size_t pool_bytes, buffers_bytes;
+	uint32_t nreqs;
+};
+
 struct tcp_worker {
 	struct tcp_transport *transport;
 	struct reactor *reactor;
 	struct tcp_conn *conns;
 	struct reactor_timer sweep;
+	uint8_t *spare_staging[TCP_SPARES];
+	unsigned nspare_staging;
+	size_t spare_staging_bytes;
+	struct tcp_spare_pool spare_pools[TCP_SPARES];
+	unsigned nspare_pools;
 };
 
 /* Connections per peer address that have no usable queue yet (tcp.c). */
@@ -172,6 +187,8 @@ struct tcp_conn {
 /* conn.c */
 /* Adopts fd; peer (NULL: none) counts it among its address's unconnected connections. */
 struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_peer *peer);
+/* Returns the worker's cached buffers to the system (at shutdown). */
+void tcp_worker_drop_spares(struct tcp_worker *worker);
 /* In the middle of a PDU from the host (the PDU timeout applies). */
 bool tcp_conn_mid_pdu(const struct tcp_conn *conn);
 /* The connection has a usable queue: it no longer counts as unconnected. */

@@ -314,8 +314,10 @@ void tcp_transport_destroy(struct tcp_transport *t)
 {
 	if (!t)
 		return;
-	for (unsigned i = 0; i < t->params.nreactors; i++)
+	for (unsigned i = 0; i < t->params.nreactors; i++) {
 		while (t->workers[i].conns)
 			tcp_conn_destroy_now(t->workers[i].conns);
+		tcp_worker_drop_spares(&t->workers[i]);
+	}
 	transport_free(t);
 }
