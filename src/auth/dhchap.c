@@ -68,6 +68,15 @@ size_t dhchap_dhgroup_len(uint8_t dhgroup)
 
 void dhchap_wipe(void *buf, size_t len) { OPENSSL_cleanse(buf, len); }
 
+int dhchap_list_option(const char *name, const char *text, bool dhgroups, struct dhchap_list *out,
+		       char *err, size_t errlen)
+{
+	char why[200];
+	int rc = dhgroups ? dhchap_dhgroups_parse(text, out, why, sizeof(why))
+			  : dhchap_hashes_parse(text, out, why, sizeof(why));
+	return rc ? errorf(err, errlen, "%s: %s", name, why) : 0;
+}
+
 bool dhchap_list_has(const struct dhchap_list *list, uint8_t id)
 {
 	return memchr(list->ids, id, list->count) != NULL;

@@ -57,6 +57,9 @@ struct dhchap_list {
 int dhchap_hashes_parse(const char *text, struct dhchap_list *out, char *err, size_t errlen);
 int dhchap_dhgroups_parse(const char *text, struct dhchap_list *out, char *err, size_t errlen);
 bool dhchap_list_has(const struct dhchap_list *list, uint8_t id);
+/* Either list as the value of an option called name, which its messages start with. */
+int dhchap_list_option(const char *name, const char *text, bool dhgroups, struct dhchap_list *out,
+		       char *err, size_t errlen);
 
 /*
  * The key the responses are keyed with: the secret itself, or HMAC(secret,

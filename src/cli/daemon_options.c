@@ -141,19 +141,13 @@ static int dhchap_ctrl_key(void *ctx, const char *name, const char *value, char 
 static int dhchap_hashes(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct daemon_options *o = ctx;
-	char why[200];
-	if (dhchap_hashes_parse(value, &o->target.dhchap_hashes, why, sizeof(why)))
-		return errorf(err, errlen, "%s: %s", name, why);
-	return 0;
+	return dhchap_list_option(name, value, false, &o->target.dhchap_hashes, err, errlen);
 }
 
 static int dhchap_dhgroups(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct daemon_options *o = ctx;
-	char why[200];
-	if (dhchap_dhgroups_parse(value, &o->target.dhchap_dhgroups, why, sizeof(why)))
-		return errorf(err, errlen, "%s: %s", name, why);
-	return 0;
+	return dhchap_list_option(name, value, true, &o->target.dhchap_dhgroups, err, errlen);
 }
 
 static int add_namespace(void *ctx, const char *name, const char *value, char *err, size_t errlen)

@@ -327,21 +327,25 @@ static size_t success1(struct nvme_sq *sq, uint8_t *out, size_t len)
 	return size;
 }
 
+/* The queue's transaction, begun if there is none (the first, or a host authenticating a
+ * live queue again); NULL, with req answered, when out of memory. */
+static struct nvme_auth *transaction(struct nvme_req *req)
+{
+	struct nvme_sq *sq = req->sq;
+	if (!sq->auth && !(sq->auth = calloc(1, sizeof(*sq->auth))))
+		nvme_req_complete(req, NVME_SC_INTERNAL);
+	return sq->auth;
+}
+
 static void execute_send(struct nvme_req *req)
 {
 	struct nvme_sq *sq = req->sq;
 	const uint8_t *msg = req->buf;
 	size_t len = req->data_len;
 	const struct nvme_auth_common *hdr = (const void *)msg;
-	if (!sq->auth) {
-		/* A new transaction: the first, or a host authenticating a live queue again. */
-		sq->auth = calloc(1, sizeof(*sq->auth));
-		if (!sq->auth) {
-			nvme_req_complete(req, NVME_SC_INTERNAL);
-			return;
-		}
-	}
-	struct nvme_auth *auth = sq->auth;
+	struct nvme_auth *auth = transaction(req);
+	if (!auth)
+		return;
 	uint8_t type = len >= sizeof(*hdr) ? hdr->auth_type : 0xFF;
 	uint8_t id = len >= sizeof(*hdr) ? hdr->auth_id : 0xFF;
 	if (auth->step == AUTH_AWAIT_NEGOTIATE && type == NVME_AUTH_COMMON_MESSAGES &&
@@ -379,14 +383,9 @@ static void execute_receive(struct nvme_req *req)
 	uint8_t *out = req->buf;
 	size_t len = req->data_len, size = 0;
 	memset(out, 0, len);
-	if (!sq->auth) {
-		sq->auth = calloc(1, sizeof(*sq->auth));
-		if (!sq->auth) {
-			nvme_req_complete(req, NVME_SC_INTERNAL);
-			return;
-		}
-	}
-	struct nvme_auth *auth = sq->auth;
+	struct nvme_auth *auth = transaction(req);
+	if (!auth)
+		return;
 	if (auth->step == AUTH_SEND_CHALLENGE)
 		size = challenge(sq, out, len);
 	else if (auth->step == AUTH_SEND_SUCCESS1)

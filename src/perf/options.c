@@ -151,20 +151,14 @@ static int set_dhchap_hashes(void *ctx, const char *name, const char *value, cha
 			     size_t errlen)
 {
 	struct perf_args *a = ctx;
-	char why[200];
-	if (dhchap_hashes_parse(value, &a->cfg.host.dhchap_hashes, why, sizeof(why)))
-		return errorf(err, errlen, "%s: %s", name, why);
-	return 0;
+	return dhchap_list_option(name, value, false, &a->cfg.host.dhchap_hashes, err, errlen);
 }
 
 static int set_dhchap_dhgroups(void *ctx, const char *name, const char *value, char *err,
 			       size_t errlen)
 {
 	struct perf_args *a = ctx;
-	char why[200];
-	if (dhchap_dhgroups_parse(value, &a->cfg.host.dhchap_dhgroups, why, sizeof(why)))
-		return errorf(err, errlen, "%s: %s", name, why);
-	return 0;
+	return dhchap_list_option(name, value, true, &a->cfg.host.dhchap_dhgroups, err, errlen);
 }
 
 static const struct opt perf_opts[] = {
@@ -296,7 +290,13 @@ int perf_parse_args(struct perf_config *cfg, int argc, char **argv)
 		cfg->threads = 1;
 	if (cfg->io_limit && !a.have_time)
 		cfg->seconds = 0;
-	if (cfg->verify && a.have_time)
-		fprintf(stderr, "perf: --verify runs fixed passes; -t is ignored\n");
+	bool random = cfg->workload == WL_RANDREAD || cfg->workload == WL_RANDWRITE ||
+		      cfg->workload == WL_RANDRW;
+	if (cfg->verify && a.have_time && !random)
+		fprintf(stderr,
+			"perf: --verify with a sequential workload runs fixed passes; -t is "
+			"ignored\n");
+	if (cfg->verify && random && !a.have_time)
+		cfg->seconds = 0; /* no random phase unless asked for with -t */
 	return 0;
 }

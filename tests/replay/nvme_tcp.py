@@ -166,8 +166,11 @@ class ProtocolError(Exception):
 class Connection:
     """One blocking NVMe/TCP connection on 127.0.0.1."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, source=None):
+        """source: the local address to connect from (another loopback address is another
+        host to the daemon's per-address limits)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.hdgst = self.ddgst = False
         self.next_cid = 1
