@@ -445,9 +445,10 @@ static bool pool_take(struct tcp_conn *conn, uint32_t nreqs, size_t pool_bytes, 
 	return false;
 }
 
-static void pool_give(struct tcp_worker *w, const struct tcp_spare_pool *pool)
+/* reusable: no zero-copy send the kernel may still read from its buffers is pending. */
+static void pool_give(struct tcp_worker *w, const struct tcp_spare_pool *pool, bool reusable)
 {
-	if (w->nspare_pools < TCP_SPARES) {
+	if (reusable && w->nspare_pools < TCP_SPARES) {
 		w->spare_pools[w->nspare_pools++] = *pool;
 		return;
 	}
@@ -764,13 +765,17 @@ static void disconnect_sq(struct nvme_sq *sq)
 
 static void conn_free(struct tcp_conn *conn)
 {
+	/* The kernel may still send from buffers whose zero-copy sends it has not confirmed:
+	 * such a pool goes back to the system (the pages stay pinned until then), never to the
+	 * next connection, whose data would otherwise go out on this closed one. */
 	if (conn->pool)
 		pool_give(conn->worker,
 			  &(struct tcp_spare_pool){.pool = conn->pool,
 						   .buffers = conn->buffers,
 						   .pool_bytes = conn->pool_bytes,
 						   .buffers_bytes = conn->buffer_size * conn->nreqs,
-						   .nreqs = conn->nreqs});
+						   .nreqs = conn->nreqs},
+			  conn->zc_next == conn->zc_done);
 	if (conn->rx != conn->rx_first)
 		staging_give(conn, conn->rx);
 	atomic_fetch_sub(&conn->worker->transport->nconns, 1);
