@@ -27,7 +27,8 @@ expect() {  # expect WHAT GOT WANTED
 say "block layer view of $DEV"
 Q=/sys/block/$NS/queue
 # The open/active limits live on the path device (nvmeXcYnZ): the multipath
-# node in front of it does not inherit them in 6.1.
+# node in front of it does not inherit them in 6.1, nor the zone append limit in
+# 6.12 (it shows its own maximum transfer there).
 P=$(ls -d /sys/block/nvme*c*n"$NSID" 2>/dev/null | head -n 1)/queue
 for f in zoned nr_zones chunk_sectors max_open_zones max_active_zones zone_append_max_bytes; do
     echo "$f: $(cat "$Q/$f") (path: $(cat "$P/$f"))"
@@ -36,7 +37,7 @@ expect "queue/zoned" "$(cat "$Q/zoned")" host-managed
 expect "queue/chunk_sectors" "$(cat "$Q/chunk_sectors")" $((EXPECT_ZONE_LBAS * SPL))
 expect "path queue/max_open_zones" "$(cat "$P/max_open_zones")" "$EXPECT_MAX_OPEN"
 expect "path queue/max_active_zones" "$(cat "$P/max_active_zones")" "$EXPECT_MAX_ACTIVE"
-expect "queue/zone_append_max_bytes" "$(cat "$Q/zone_append_max_bytes")" "$EXPECT_ZASL_BYTES"
+expect "path queue/zone_append_max_bytes" "$(cat "$P/zone_append_max_bytes")" "$EXPECT_ZASL_BYTES"
 # Linux leaves multi-queue NVMe devices without a scheduler; zoned writes at
 # queue depth > 1 need mq-deadline's zone write locking (zonedstorage.io).
 echo mq-deadline > "$P/scheduler" && pass "mq-deadline on the path device" ||
