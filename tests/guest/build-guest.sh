@@ -14,7 +14,9 @@
 # Usage: build-guest.sh [--kernel 6.1|6.12]   (prints the cache directory on stdout)
 # Env:   NVEMU_GUEST_KERNEL  the kernel when --kernel is not given (default 6.1)
 #        NVEMU_GUEST_CACHE   output dir (default ${NVEMU_CACHE:-~/.cache/nvemu}/guest-KERNEL:
-#                            one build per kernel)
+#                            one build per kernel); the downloaded packages go to its debs/,
+#                            or without it to ${NVEMU_CACHE:-~/.cache/nvemu}/debs, which
+#                            both kernels share (the same user space: fetched once)
 #        NVEMU_GUEST_FORCE=1  rebuild even if the stamp matches
 set -euo pipefail
 
@@ -31,6 +33,8 @@ case $KERNEL in
     *) echo "build-guest.sh: kernel '$KERNEL' is not 6.1 or 6.12" >&2; exit 2 ;;
 esac
 CACHE=${NVEMU_GUEST_CACHE:-${NVEMU_CACHE:-$HOME/.cache/nvemu}/guest-$KERNEL}
+DEBS=${NVEMU_GUEST_CACHE:+$CACHE/debs}
+DEBS=${DEBS:-${NVEMU_CACHE:-$HOME/.cache/nvemu}/debs}
 ARCH_LIBDIR=usr/lib/x86_64-linux-gnu
 
 # Guest packages unpacked with dpkg-deb (the kernel package is added below);
@@ -155,9 +159,12 @@ declare -A OWNER    # file name (of a binary or library) -> the package it came 
 # Downloads the packages (one apt-get call for those not cached yet) and unpacks
 # them into $WORK/pkgs, remembering which files each one owns.
 fetch_pkgs() {  # fetch_pkgs PKG...
-    local dir=$CACHE/debs p deb f get=()
+    local dir=$DEBS p deb f get=()
     mkdir -p "$dir"
     load_versions "$@"
+    # Shared by both kernels' builds: one downloads at a time.
+    exec 8>"$dir/.lock"
+    flock 8
     for p in "$@"; do
         [ -n "$(deb_path "$dir" "$p")" ] || get+=("$p=${VER[$p]}")
     done
@@ -165,6 +172,7 @@ fetch_pkgs() {  # fetch_pkgs PKG...
         (cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "${get[@]}" >&2) ||
             die "apt-get download ${get[*]} failed"
     fi
+    flock -u 8
     for p in "$@"; do
         FETCHED[$p]=1
         deb=$(deb_path "$dir" "$p")
