@@ -192,6 +192,8 @@ uint16_t nvme_parse_admin(struct nvme_req *req)
 {
 	if (!ctrl_ready(req->sq->ctrl))
 		return NVME_SC_CMD_SEQ_ERROR | NVME_STATUS_DNR;
+	if (nvme_fault_hold_admin(req))
+		return NVME_SC_SUCCESS;
 	if (req->cmd.opcode == nvme_admin_abort_cmd) {
 		req->execute = execute_abort;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);

@@ -80,6 +80,7 @@ void nvme_ctrl_put(struct nvme_ctrl *ctrl)
 {
 	if (atomic_fetch_sub(&ctrl->refs, 1) != 1)
 		return;
+	nvme_ctrl_clear_fatal(ctrl);
 	log_info("controller %u: all queues closed, freed", ctrl->cntlid);
 	pthread_mutex_destroy(&ctrl->lock);
 	pthread_mutex_destroy(&ctrl->errors.lock);
@@ -199,6 +200,7 @@ void nvme_ctrl_write_cc(struct nvme_ctrl *ctrl, uint32_t cc)
 			csts |= NVME_CSTS_CFS;
 	} else if (!(cc & NVME_CC_EN) && (old & NVME_CC_EN)) {
 		csts &= ~(NVME_CSTS_RDY | NVME_CSTS_CFS | 3u << NVME_CSTS_SHST_SHIFT);
+		nvme_ctrl_clear_fatal(ctrl); /* a reset ends a fault's fatal status */
 	}
 	if ((cc & NVME_CC_SHN_MASK) && !(old & NVME_CC_SHN_MASK)) {
 		/* Nothing is cached that a shutdown would have to write back. */
@@ -223,8 +225,13 @@ void nvme_ctrl_record_error(struct nvme_ctrl *ctrl, const struct nvme_req *req, 
 	 * FFFFh when no field is to blame. */
 	e->parm_error_location = req->has_error_loc ? req->error_loc : 0xFFFF;
 	e->nsid = req->cmd.nsid;
-	if (req->cmd.opcode == nvme_cmd_read || req->cmd.opcode == nvme_cmd_write ||
-	    req->cmd.opcode == nvme_cmd_compare || req->cmd.opcode == nvme_cmd_write_zeroes)
+	/* The first block in error when a fault named it, else the command's first block. */
+	if (req->faulted && req->has_error_lba)
+		e->lba = req->error_lba;
+	else if (req->sq->qid && (req->cmd.opcode == nvme_cmd_read || req->cmd.opcode == nvme_cmd_write ||
+				  req->cmd.opcode == nvme_cmd_compare ||
+				  req->cmd.opcode == nvme_cmd_write_zeroes ||
+				  req->cmd.opcode == nvme_cmd_verify))
 		e->lba = req->cmd.rw.slba;
 	e->trtype = NVMF_TRTYPE_TCP;
 	pthread_mutex_unlock(&log->lock);
@@ -246,4 +253,58 @@ void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req)
 		return;
 	}
 	ctrl->aer[ctrl->naer++] = req;
+}
+
+void nvme_ctrl_post_event(struct nvme_ctrl *ctrl, uint32_t event)
+{
+	if (ctrl->naer) {
+		struct nvme_req *aer = ctrl->aer[--ctrl->naer];
+		aer->cqe.result = event;
+		nvme_req_complete(aer, NVME_SC_SUCCESS);
+	} else if (ctrl->npending_events < NVME_AER_LIMIT) {
+		ctrl->pending_events[ctrl->npending_events++] = event;
+	}
+}
+
+struct ctrl_call {
+	struct nvme_ctrl *ctrl;
+	void (*fn)(struct nvme_ctrl *ctrl, uint64_t arg);
+	uint64_t arg;
+};
+
+/* On the controller's admin-queue thread, which owns its AER slots and registers. */
+static void run_ctrl_call(void *p)
+{
+	struct ctrl_call *call = p;
+	if (!atomic_load(&call->ctrl->dead) && call->ctrl->admin_sq)
+		call->fn(call->ctrl, call->arg);
+	nvme_ctrl_put(call->ctrl);
+	free(call);
+}
+
+void nvme_subsys_for_each_ctrl(struct nvme_subsys *subsys, uint16_t cntlid,
+			       void (*fn)(struct nvme_ctrl *ctrl, uint64_t arg), uint64_t arg)
+{
+	pthread_mutex_lock(&subsys->lock);
+	for (struct nvme_ctrl *c = subsys->ctrls; c; c = c->next_in_subsys) {
+		/* A controller in the list still has its admin queue (teardown unlinks it first). */
+		if (atomic_load(&c->dead) || !c->admin_sq || (cntlid && c->cntlid != cntlid))
+			continue;
+		struct ctrl_call *call = malloc(sizeof(*call));
+		if (!call)
+			continue;
+		*call = (struct ctrl_call){c, fn, arg};
+		atomic_fetch_add(&c->refs, 1);
+		if (reactor_post(c->admin_sq->reactor, run_ctrl_call, call)) {
+			atomic_fetch_sub(&c->refs, 1); /* the list still holds it: not the last */
+			free(call);
+		}
+	}
+	pthread_mutex_unlock(&subsys->lock);
+}
+
+void nvme_ctrl_clear_fatal(struct nvme_ctrl *ctrl)
+{
+	if (atomic_exchange(&ctrl->fatal, false))
+		atomic_fetch_sub(&ctrl->subsys->target->faults.attention, 1);
 }

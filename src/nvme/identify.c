@@ -36,6 +36,11 @@ static void fill_id_ctrl(const struct nvme_ctrl *ctrl, struct nvme_id_ctrl *id)
 	}
 	id->cntrltype = NVME_CTRL_IO;
 	id->cmic = NVME_CTRL_CMIC_MULTI_CTRL;
+	/* Temperature thresholds: a thermal fault's, else the defaults it would have. */
+	struct nvme_health health;
+	nvme_subsys_health(ctrl->subsys, 0, &health);
+	id->wctemp = health.wctemp_k;
+	id->cctemp = health.cctemp_k;
 	id->mdts = p->mdts;
 	id->oaes = NVME_CTRL_OAES_NS_ATTR;
 	if (nvme_subsys_has_zoned(subsys))
@@ -109,7 +114,7 @@ static uint16_t identify_active_list(struct nvme_req *req, uint32_t *out)
 	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
 	unsigned n = 0;
 	for (uint32_t nsid = after + 1; nsid <= subsys->nn && n < NVME_ID_NS_LIST_MAX; nsid++)
-		if (subsys->ns[nsid - 1].ns)
+		if (nvme_subsys_ns(subsys, nsid))
 			out[n++] = nsid;
 	return NVME_SC_SUCCESS;
 }
@@ -124,6 +129,7 @@ static void fill_id_ns_independent(uint16_t endgid, struct nvme_id_ns_cs_indep *
 	id->nstat = NVME_NSTAT_NRDY;
 }
 
+/* The namespace nsid names; *slot NULL for an inactive one (detached by ns-remove). */
 static uint16_t identify_ns_slot(struct nvme_req *req, const struct nvme_ns_slot **slot)
 {
 	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
@@ -131,7 +137,17 @@ static uint16_t identify_ns_slot(struct nvme_req *req, const struct nvme_ns_slot
 	if (nsid == 0 || nsid > subsys->nn)
 		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
 					 NVME_SQE_AT(nsid));
-	*slot = &subsys->ns[nsid - 1];
+	*slot = nvme_subsys_ns(subsys, nsid) ? &subsys->ns[nsid - 1] : NULL;
+	return NVME_SC_SUCCESS;
+}
+
+/* An inactive NSID: a zero-filled structure (CNS 00h, 05h, 08h), or Invalid Namespace. */
+static uint16_t inactive_ns(struct nvme_req *req, uint8_t *out, bool zeroes)
+{
+	if (!zeroes)
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
+					 NVME_SQE_AT(nsid));
+	memset(out, 0, NVME_IDENTIFY_DATA_SIZE);
 	return NVME_SC_SUCCESS;
 }
 
@@ -156,7 +172,9 @@ void nvme_execute_identify(struct nvme_req *req)
 		break;
 	case NVME_ID_CNS_NS:
 		status = identify_ns_slot(req, &slot);
-		if (!status)
+		if (!status && !slot)
+			status = inactive_ns(req, out, true);
+		else if (!status)
 			fill_id_ns(slot, endgid(ctrl->subsys, req->cmd.nsid), req->buf);
 		break;
 	case NVME_ID_CNS_NS_ACTIVE_LIST:
@@ -164,17 +182,23 @@ void nvme_execute_identify(struct nvme_req *req)
 		break;
 	case NVME_ID_CNS_NS_DESC_LIST:
 		status = identify_ns_slot(req, &slot);
-		if (!status)
+		if (!status && !slot)
+			status = inactive_ns(req, out, false);
+		else if (!status)
 			status = identify_ns_descriptors(slot, out);
 		break;
 	case NVME_ID_CNS_NS_CS_INDEP:
 		status = identify_ns_slot(req, &slot);
-		if (!status)
+		if (!status && !slot)
+			status = inactive_ns(req, out, true);
+		else if (!status)
 			fill_id_ns_independent(endgid(ctrl->subsys, req->cmd.nsid), req->buf);
 		break;
 	case NVME_ID_CNS_CS_NS:
 		status = identify_ns_slot(req, &slot);
-		if (!status && csi != slot->ns->csi)
+		if (!status && !slot)
+			status = inactive_ns(req, out, true);
+		else if (!status && csi != slot->ns->csi)
 			status = bad_csi(req);
 		else if (!status && csi == NVME_CSI_ZNS)
 			status = nvme_zns_identify_ns(slot->ns, req->buf);

@@ -32,6 +32,12 @@ struct nvme_host_list {
 struct nvme_ns_slot {
 	struct ns *ns;
 	struct nvme_fdp_eg *fdp; /* fdp.c: the endurance group's FDP state when enabled, or NULL */
+	/* ns while attached, NULL while detached (ns-remove): what commands see.  The namespace
+	 * itself stays until the target goes, so a command in flight never loses it. */
+	_Atomic(struct ns *) active;
+	/* Unrecovered read and write errors of its commands (SMART Media and Data Integrity
+	 * Errors): only faults cause them, so a locked add costs nothing on the common path. */
+	atomic_uint_fast64_t media_errors;
 	struct nvme_ns_recorder recorder;
 	uint8_t nguid[16];
 	uint8_t eui64[8];
@@ -52,8 +58,57 @@ struct nvme_subsys {
 	struct nvme_ctrl *ctrls;
 };
 
+/* One fault as the controller core keeps it (nvme/fault.c). */
+struct nvme_fault {
+	struct fault_spec spec;
+	uint32_t id;
+	struct nvme_target *target;
+	/* The scope resolved: nqn= or the subsystem of nsid=; NULL: every subsystem. */
+	struct nvme_subsys *subsys;
+	bool has_range; /* blocks [first_lba, end_lba) of namespace spec.nsid */
+	uint64_t first_lba, end_lba;
+	uint64_t start_ns, end_ns; /* active window; end_ns UINT64_MAX: until cleared */
+	_Atomic(struct nvme_fault *) next; /* the active list; kept when cleared, see fault.c */
+	struct nvme_fault *next_retired;
+	atomic_bool cleared;
+	atomic_uint_fast64_t matched, injected, fired, draws;
+	/* read-error: a bit per block of the range, set where the block differs from range_bad
+	 * (true: the whole range went bad when the fault became active, bits are blocks written
+	 * since; false: bits are blocks that went bad) */
+	bool range_bad;
+	_Atomic uint64_t *bits;
+	size_t bits_bytes;
+	/* Transitions the timer thread (or the adding thread) made: fired at start, undone at end. */
+	atomic_bool started, ended;
+	/* thermal: the drive's temperature under this fault */
+	pthread_mutex_t thermal_lock;
+	double temp_c;
+	uint64_t temp_ns;
+	double warning_s, critical_s; /* time spent at or above each threshold */
+};
+
+struct nvme_faults {
+	pthread_mutex_t lock; /* adding, clearing, listing, the event log, the timer */
+	/* The faults set, newest first.  Readers walk it without a lock: a fault is only ever
+	 * unlinked, never freed while the target lives (nvme_target_destroy frees them). */
+	_Atomic(struct nvme_fault *) active;
+	struct nvme_fault *retired;
+	/* Why the data path must look, counted: faults that act on commands, fatal controllers.
+	 * Zero means no fault: the only cost on the data path is one relaxed load of it. */
+	atomic_uint attention;
+	uint32_t next_id;
+	struct nvme_fault_hooks hooks;
+	/* Transitions at a time (at_ms, for_ms): a thread started with the first that needs one. */
+	pthread_t timer;
+	pthread_cond_t wake;
+	bool timer_running, stopping;
+	struct nvme_fault_event events[NVME_FAULT_EVENTS];
+	uint64_t nevents;
+};
+
 struct nvme_target {
 	struct nvme_target_params params;
+	struct nvme_faults faults;
 	char listen_addr[NVMF_DISC_ENTRY_TRADDR_LEN];
 	uint64_t start_ns;
 	atomic_uint next_cntlid;
@@ -97,6 +152,17 @@ struct nvme_ctrl {
 	unsigned naer;
 	uint32_t pending_events[NVME_AER_LIMIT];
 	unsigned npending_events;
+	/* Namespaces attached or detached since the host last read log 04h; the event is
+	 * masked until it does (more than the log holds: the first entry is FFFFFFFFh). */
+	uint32_t changed_ns[NVME_CHANGED_NS_LOG_SIZE / 4];
+	unsigned nchanged_ns;
+	bool ns_change_masked;
+	/* SMART critical warning bits already reported by an event, masked until the SMART
+	 * log is read without RAE. */
+	uint8_t smart_events_masked;
+	/* CSTS.CFS set by a fault (fault_id), counted in the target's attention until reset. */
+	atomic_bool fatal;
+	uint32_t fatal_fault_id;
 
 	pthread_mutex_t lock; /* guards io_sq and io_queues_granted */
 	uint16_t io_queues_granted;
@@ -128,6 +194,16 @@ uint64_t nvme_ctrl_cap(const struct nvme_ctrl *ctrl);
 void nvme_ctrl_write_cc(struct nvme_ctrl *ctrl, uint32_t cc);
 void nvme_ctrl_record_error(struct nvme_ctrl *ctrl, const struct nvme_req *req, uint16_t status);
 void nvme_ctrl_queue_aer(struct nvme_ctrl *ctrl, struct nvme_req *req);
+/* On the admin-queue thread: completes a held AER with the event, or keeps it for the next. */
+void nvme_ctrl_post_event(struct nvme_ctrl *ctrl, uint32_t event);
+/*
+ * Runs fn(ctrl, arg) on the admin-queue thread of every live controller of subsys (cntlid 0:
+ * all of them), holding a reference meanwhile.  From any thread.
+ */
+void nvme_subsys_for_each_ctrl(struct nvme_subsys *subsys, uint16_t cntlid,
+			       void (*fn)(struct nvme_ctrl *ctrl, uint64_t arg), uint64_t arg);
+/* A controller stops being fatal (reset or gone): its share of the attention is given back. */
+void nvme_ctrl_clear_fatal(struct nvme_ctrl *ctrl);
 
 /* req.c */
 /*
@@ -169,6 +245,34 @@ uint16_t nvme_parse_discovery_admin(struct nvme_req *req);
 
 /* identify.c */
 void nvme_execute_identify(struct nvme_req *req);
+
+/* fault.c */
+void nvme_faults_init(struct nvme_faults *faults);
+void nvme_faults_destroy(struct nvme_faults *faults);
+void nvme_fault_log(struct nvme_target *target, const struct nvme_fault *f,
+		    const struct nvme_subsys *subsys, uint32_t nsid, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* An event fault fires (on a command, or when it becomes active). */
+void nvme_fault_fire(struct nvme_fault *f);
+/* A subsystem's critical warning bits went up: tell the controllers that asked (SMART AER). */
+void nvme_fault_warnings_changed(struct nvme_subsys *subsys);
+
+/* fault_io.c */
+/* Called by I/O parsing when faults are set, the command checked: decides what faults do to it. */
+void nvme_fault_command(struct nvme_req *req);
+/* The answer is about to be queued: heal blocks a write rewrote. */
+void nvme_fault_answered(struct nvme_req *req, uint16_t status);
+/* Admin commands of a controller a fault made fatal are held; true when req is. */
+bool nvme_fault_hold_admin(struct nvme_req *req);
+/* A command a fault holds: never answered, forgotten when its connection goes. */
+bool nvme_fault_held(const struct nvme_req *req);
+/* The completion time once the faults that delay or throttle it are added. */
+uint64_t nvme_fault_due(struct nvme_req *req, uint64_t start_ns, uint64_t done_ns);
+/* A fault's effect when it becomes active or ends (timer thread, or the one adding it). */
+void nvme_fault_start(struct nvme_fault *f);
+void nvme_fault_end(struct nvme_fault *f);
+/* thermal: the temperature now (advanced to now with nothing moved). */
+double nvme_fault_temperature(struct nvme_fault *f, uint64_t now_ns);
 
 /* logpage.c */
 void nvme_execute_get_log_page(struct nvme_req *req);

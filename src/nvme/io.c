@@ -156,6 +156,8 @@ static void execute_flush(struct nvme_req *req)
 	}
 	for (uint32_t nsid = first; nsid <= last; nsid++) {
 		struct ns *ns = nvme_subsys_ns(subsys, nsid);
+		if (!ns)
+			continue; /* detached (ns-remove) */
 		/* Only a recorded command (one namespace's Flush) has a breakdown to fill. */
 		struct ns_io io = {.now_ns = now, .parts = req->io_shard ? &req->parts : NULL};
 		uint16_t status = ns->ops->flush(ns, &io);
@@ -251,7 +253,7 @@ void nvme_req_count_write(struct nvme_req *req, uint64_t bytes)
 	hist_shard_bump(&req->io_shard->write_bytes, bytes);
 }
 
-uint16_t nvme_parse_io(struct nvme_req *req)
+static uint16_t parse_command(struct nvme_req *req)
 {
 	struct nvme_subsys *subsys = req->sq->ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
@@ -297,4 +299,14 @@ uint16_t nvme_parse_io(struct nvme_req *req)
 		return nvme_req_error_at(req, NVME_SC_INVALID_OPCODE | NVME_STATUS_DNR,
 					 NVME_SQE_AT(opcode));
 	}
+}
+
+uint16_t nvme_parse_io(struct nvme_req *req)
+{
+	uint16_t status = parse_command(req);
+	/* Relaxed: a fault set while this command was in flight may or may not see it. */
+	if (!status &&
+	    atomic_load_explicit(&req->sq->target->faults.attention, memory_order_relaxed))
+		nvme_fault_command(req);
+	return status;
 }

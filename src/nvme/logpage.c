@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nvme/internal.h"
+#include "util/util.h"
 
 void window_put(struct log_window *w, uint64_t at, const void *src, size_t size)
 {
@@ -41,7 +42,7 @@ static void add_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_tota
 static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 {
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
-	const struct nvme_subsys *subsys = ctrl->subsys;
+	struct nvme_subsys *subsys = ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
 	struct nvme_io_totals totals = {0};
 	if (nsid == 0 || nsid == 0xFFFFFFFF) {
@@ -53,11 +54,18 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 						 NVME_SQE_AT(nsid));
 		add_ns_activity(&subsys->ns[nsid - 1], &totals);
 	}
+	struct nvme_health health;
+	nvme_subsys_health(ctrl->subsys, nsid == 0xFFFFFFFF ? 0 : nsid, &health);
 	struct nvme_smart_log log;
 	memset(&log, 0, sizeof(log));
-	log.temperature = 308; /* Kelvin: a drive idling at 35 C */
-	log.avail_spare = 100;
-	log.spare_thresh = 10;
+	log.critical_warning = health.critical_warning;
+	log.temperature = health.temperature_k;
+	log.temp_sensor[0] = health.temperature_k;
+	log.avail_spare = health.avail_spare;
+	log.spare_thresh = health.spare_thresh;
+	log.warning_temp_time = health.warning_temp_minutes;
+	log.critical_comp_time = health.critical_temp_minutes;
+	put_u128(log.media_errors, health.media_errors);
 	/* Data units are thousands of 512-byte units, rounded up. */
 	put_u128(log.data_units_read, (totals.read_bytes + 511999) / 512000);
 	put_u128(log.data_units_written, (totals.write_bytes + 511999) / 512000);
@@ -126,6 +134,22 @@ static uint64_t model_log_size(const struct nvme_req *req)
 	uint64_t records = ns && subsys->ns[nsid - 1].fdp ? ns->fdp->config.nruh + ns->fdp->config.nrg
 							  : 0;
 	return sizeof(struct nvemu_model_log) + records * sizeof(struct nvemu_model_log_fdp);
+}
+
+/* Namespaces attached or detached since the last read (faults ns-add, ns-remove). */
+static void changed_ns_log(struct nvme_ctrl *ctrl, bool retain, struct log_window *w)
+{
+	uint32_t list[NVME_CHANGED_NS_LOG_SIZE / 4];
+	memset(list, 0, sizeof(list));
+	if (ctrl->nchanged_ns > ARRAY_SIZE(list))
+		list[0] = 0xFFFFFFFF; /* more changed than the log holds */
+	else
+		memcpy(list, ctrl->changed_ns, ctrl->nchanged_ns * sizeof(list[0]));
+	window_put(w, 0, list, sizeof(list));
+	if (retain)
+		return;
+	ctrl->nchanged_ns = 0;
+	ctrl->ns_change_masked = false;
 }
 
 static void error_log(struct nvme_ctrl *ctrl, struct log_window *w)
@@ -274,6 +298,8 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
 	uint8_t lid = req->cmd.get_log_page.lid;
 	uint64_t offset = req->cmd.get_log_page.lpo;
+	/* Retain Asynchronous Event: without it, reading the log re-arms its event. */
+	bool retain = req->cmd.get_log_page.lsp & NVME_GET_LOG_RAE;
 	struct log_window w = {.out = req->buf, .offset = offset, .len = req->data_len};
 	uint16_t status = NVME_SC_SUCCESS;
 	memset(req->buf, 0, req->data_len);
@@ -307,12 +333,15 @@ void nvme_execute_get_log_page(struct nvme_req *req)
 		break;
 	case NVME_LOG_SMART:
 		status = smart_log(req, &w);
+		if (!retain)
+			ctrl->smart_events_masked = 0; /* read: warnings may be reported again */
 		break;
 	case NVME_LOG_FW_SLOT:
 		firmware_slot_log(&w);
 		break;
 	case NVME_LOG_CHANGED_NS:
-		break; /* namespaces never change while the daemon runs */
+		changed_ns_log(ctrl, retain, &w);
+		break;
 	case NVME_LOG_CMD_EFFECTS:
 		effects_log(req->cmd.get_log_page.csi, nvme_subsys_has_fdp(ctrl->subsys), &w);
 		break;

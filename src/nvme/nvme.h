@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 
 #include "auth/dhchap.h"
+#include "fault/fault.h"
 #include "ns/ns.h"
 #include "runtime/reactor.h"
 #include "spec/nvme.h"
@@ -80,6 +81,19 @@ struct nvme_req {
 	uint64_t submit_ns;
 	/* A recorded command's latency breakdown, as its namespace's model gives it. */
 	struct lat_parts parts;
+	/* Set when the fault engine looked at the command (faults are set, docs/faults.md); the
+	 * fault_ fields below mean something only then. */
+	bool faulted;
+	uint8_t fault_type;   /* the fault that acted: enum fault_type + 1; 0: none */
+	uint8_t fault_action; /* what execute does (nvme/fault_io.c) */
+	bool fault_heal;      /* a write over blocks a read-error fault watches */
+	bool has_error_lba;   /* the error log names error_lba */
+	uint16_t fault_status;
+	uint32_t fault_id;
+	uint32_t fault_factor; /* thermal slowdown of the modelled time, thousandths; 0: none */
+	uint64_t fault_delay_ns;
+	uint64_t error_lba;
+	void (*fault_execute)(struct nvme_req *req); /* the command's own execute */
 };
 
 struct nvme_auth;
@@ -224,14 +238,18 @@ struct nvme_io_shard {
 struct nvme_trace_event {
 	uint64_t submit_ns;   /* nvme_req_init() */
 	uint64_t done_ns;     /* the modelled completion (<= answered_ns) */
-	uint64_t answered_ns; /* response queued */
+	uint64_t answered_ns; /* response queued (the connection's close when not answered) */
 	uint64_t slba;
+	uint64_t fault_ns; /* latency a fault added */
 	uint32_t nsid;
 	uint32_t nlb;	  /* 1's based; 0 for commands without an LBA range */
+	uint32_t fault_id;
 	uint16_t qid;
 	uint16_t status; /* SCT/SC with DNR, as nvme_req_init() and execute return it */
 	uint8_t opcode;
 	struct lat_parts parts; /* all zero when the namespace has no model */
+	uint8_t fault_type; /* enum fault_type + 1 of the fault that acted; 0: none */
+	bool unanswered;    /* a fault held it and its connection closed */
 };
 
 struct nvme_trace_sink {
@@ -257,6 +275,68 @@ struct nvme_io_totals {
 /* Safe from any thread while reactors count; answered is read before received, so a
  * command answered meanwhile is still counted received. */
 void nvme_ns_recorder_totals(const struct nvme_ns_recorder *rec, struct nvme_io_totals *out);
+
+/* ---- Scripted faults (docs/faults.md; the specifications are fault/fault.h's) ---- */
+
+/* What the controller core cannot do itself: the daemon's transport does it. */
+struct nvme_fault_hooks {
+	/* Drop every connection at once and refuse new ones for down_ms.  Called from any
+	 * thread, a reactor's included: must not block. */
+	void (*drop_connections)(void *ctx, uint64_t down_ms);
+	void *ctx;
+};
+void nvme_target_set_fault_hooks(struct nvme_target *target, const struct nvme_fault_hooks *hooks);
+
+/*
+ * Adds a fault; its scope is resolved now (nqn, nsid, lba range or zone must exist).  From any
+ * thread.  Returns 0 with *id, or -1 with err.
+ */
+int nvme_target_add_fault(struct nvme_target *target, const struct fault_spec *spec, uint32_t *id,
+			  char *err, size_t errlen);
+/* Clears fault id (0: every fault); returns how many, or -1 with err for an unknown id. */
+int nvme_target_clear_faults(struct nvme_target *target, uint32_t id, char *err, size_t errlen);
+
+struct nvme_fault_status {
+	uint32_t id;
+	struct fault_spec spec;
+	const char *state; /* pending, active, ended, spent */
+	uint64_t matched;  /* commands in its scope while active */
+	uint64_t injected; /* commands it acted on, or events it caused */
+	bool has_temp;	   /* thermal: the temperature now */
+	double temp_c;
+};
+/* The faults set, oldest first, malloc'd (*count of them); NULL with *count 0 for none. */
+struct nvme_fault_status *nvme_target_list_faults(struct nvme_target *target, size_t *count);
+
+/* Something a fault did that no command's trace line shows (a controller made fatal, a
+ * namespace detached, a warning raised), kept in a ring of the last NVME_FAULT_EVENTS. */
+#define NVME_FAULT_EVENTS 256
+struct nvme_fault_event {
+	uint64_t seq; /* from 1 */
+	uint64_t t_ns;
+	uint32_t fault_id;
+	enum fault_type type;
+	const struct nvme_subsys *subsys; /* NULL: every subsystem */
+	uint32_t nsid;			   /* 0: not about one namespace */
+	char text[112];
+};
+/* Events after *cursor (a seq, 0 at first) into out; advances *cursor.  Returns how many. */
+size_t nvme_target_fault_events(struct nvme_target *target, uint64_t *cursor,
+				struct nvme_fault_event *out, size_t max);
+
+/* What SMART reports of a subsystem's health (nsid 0: all its namespaces). */
+struct nvme_health {
+	uint8_t critical_warning;
+	uint16_t temperature_k;
+	uint8_t avail_spare, spare_thresh;
+	uint64_t media_errors;
+	uint32_t warning_temp_minutes, critical_temp_minutes;
+	bool throttled;
+	uint16_t wctemp_k, cctemp_k;
+};
+void nvme_subsys_health(struct nvme_subsys *subsys, uint32_t nsid, struct nvme_health *out);
+/* False when nsid is not attached (ns-remove) or not there at all. */
+bool nvme_subsys_ns_attached(const struct nvme_subsys *subsys, uint32_t nsid);
 
 #define NVME_MAX_NAMESPACES 1024
 #define NVME_ADMIN_QUEUE_DEPTH 32

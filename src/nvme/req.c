@@ -63,6 +63,7 @@ uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq)
 	req->execute = NULL;
 	req->io_shard = NULL;
 	req->has_error_loc = false;
+	req->faulted = false;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 
 	atomic_store_explicit(&sq->last_command_ns, clock_coarse_ns(), memory_order_relaxed);
@@ -137,7 +138,9 @@ void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len)
 	req->data = req->buf;
 }
 
-static void record_answer(struct nvme_req *req, uint16_t status, uint64_t done_ns, uint64_t now_ns)
+/* unanswered: a command a fault held whose connection is closing */
+static void record_answer(struct nvme_req *req, uint16_t status, uint64_t done_ns, uint64_t now_ns,
+			  bool unanswered)
 {
 	struct nvme_io_shard *shard = req->io_shard;
 	req->io_shard = NULL;
@@ -165,15 +168,25 @@ static void record_answer(struct nvme_req *req, uint16_t status, uint64_t done_n
 	    .status = status,
 	    .opcode = req->cmd.opcode,
 	    .parts = req->parts,
+	    .unanswered = unanswered,
 	};
+	if (req->faulted) {
+		ev.fault_type = req->fault_type;
+		ev.fault_id = req->fault_id;
+		ev.fault_ns = req->fault_delay_ns;
+	}
 	nvme_io_cmd_range(&req->cmd, &ev.slba, &ev.nlb);
 	sink->record(sink, (unsigned)(shard - rec->shards), &ev);
 }
 
-/* A recorded command goes away unanswered (its connection closed). */
+/* A recorded command goes away unanswered (its connection closed); a trace shows the ones a
+ * fault held. */
 static void forget_record(struct nvme_req *req)
 {
-	if (req->io_shard) {
+	if (req->io_shard && nvme_fault_held(req)) {
+		uint64_t now_ns = clock_now_ns();
+		record_answer(req, 0, now_ns, now_ns, true);
+	} else if (req->io_shard) {
 		hist_shard_bump(&req->io_shard->answered, 1);
 		req->io_shard = NULL;
 	}
@@ -196,8 +209,10 @@ static void answer(struct nvme_req *req, uint16_t status, uint64_t done_ns, uint
 	if (status && sq->ctrl)
 		nvme_ctrl_record_error(sq->ctrl, req, status);
 	req->has_error_loc = false; /* a transfer failure of the slot's next command names none */
+	if (req->faulted)
+		nvme_fault_answered(req, status);
 	if (req->io_shard)
-		record_answer(req, status, done_ns, now_ns);
+		record_answer(req, status, done_ns, now_ns, false);
 	sq->ops->queue_response(req);
 }
 
@@ -248,6 +263,8 @@ uint64_t nvme_model_due(const struct ns *ns, uint64_t start_ns, uint64_t done_ns
 void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_ns,
 			  uint64_t done_ns)
 {
+	if (req->faulted)
+		done_ns = nvme_fault_due(req, start_ns, done_ns);
 	uint64_t due_ns = req->ns ? nvme_model_due(req->ns, start_ns, done_ns) : done_ns;
 	uint64_t now_ns = clock_now_ns();
 	if (due_ns <= now_ns) {

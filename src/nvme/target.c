@@ -57,6 +57,7 @@ struct nvme_target *nvme_target_create(const struct nvme_target_params *params)
 	if (!target)
 		return NULL;
 	target->params = *params;
+	nvme_faults_init(&target->faults);
 	snprintf(target->listen_addr, sizeof(target->listen_addr), "%s", params->listen_addr);
 	target->params.listen_addr = target->listen_addr;
 	target->start_ns = clock_now_ns();
@@ -84,6 +85,7 @@ void nvme_target_destroy(struct nvme_target *target)
 {
 	if (!target)
 		return;
+	nvme_faults_destroy(&target->faults);
 	for (size_t i = 0; i < target->nsubsys; i++) {
 		subsys_destroy(target->subsys[i]);
 		free(target->subsys[i]);
@@ -242,6 +244,8 @@ uint32_t nvme_subsys_add_ns(struct nvme_subsys *subsys, struct ns *ns, char *err
 		return 0;
 	}
 	uint32_t nsid = ++subsys->nn;
+	atomic_init(&slot->active, ns);
+	atomic_init(&slot->media_errors, 0);
 	slot->recorder.shards = shards;
 	slot->recorder.nshards = nshards;
 	for (unsigned i = 0; i < nshards; i++)
@@ -267,7 +271,8 @@ struct ns *nvme_subsys_ns(const struct nvme_subsys *subsys, uint32_t nsid)
 {
 	if (nsid == 0 || nsid > subsys->nn)
 		return NULL;
-	return subsys->ns[nsid - 1].ns;
+	/* Acquire pairs with the release of a namespace attached at run time (ns-add). */
+	return atomic_load_explicit(&subsys->ns[nsid - 1].active, memory_order_acquire);
 }
 
 static bool cntlid_in_use(struct nvme_target *target, uint16_t cntlid)
@@ -322,7 +327,7 @@ uint32_t nvme_target_queue_slots(const struct nvme_target *target)
 
 struct nvme_ns_recorder *nvme_subsys_ns_recorder(struct nvme_subsys *subsys, uint32_t nsid)
 {
-	return nvme_subsys_ns(subsys, nsid) ? &subsys->ns[nsid - 1].recorder : NULL;
+	return nsid && nsid <= subsys->nn ? &subsys->ns[nsid - 1].recorder : NULL;
 }
 
 static uint64_t load(const atomic_uint_fast64_t *counter)

@@ -86,37 +86,13 @@ uint16_t nvme_zns_changed_zone_log(struct nvme_req *req, uint8_t page[4096])
 	return NVME_SC_SUCCESS;
 }
 
-/* Runs on the controller's admin-queue thread, which owns its AER slots. */
-static void deliver_zone_event(void *arg)
+static void zone_changed_event(struct nvme_ctrl *ctrl, uint64_t unused)
 {
-	struct nvme_ctrl *ctrl = arg;
-	uint32_t event = NVME_AER_RESULT(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_ZONE_DESC_CHANGED,
-					 NVME_LOG_ZONE_CHANGED_LIST);
-	if (!atomic_load(&ctrl->dead) && (ctrl->async_event_config & NVME_CTRL_OAES_ZONE_DESC_CHANGED)) {
-		if (ctrl->naer) {
-			struct nvme_req *aer = ctrl->aer[--ctrl->naer];
-			aer->cqe.result = event;
-			nvme_req_complete(aer, NVME_SC_SUCCESS);
-		} else if (ctrl->npending_events < NVME_AER_LIMIT) {
-			ctrl->pending_events[ctrl->npending_events++] = event;
-		}
-	}
-	nvme_ctrl_put(ctrl);
-}
-
-/* A zone changed under the host (it wore out): tell every controller that asked. */
-static void notify_zone_changed(struct nvme_subsys *subsys)
-{
-	pthread_mutex_lock(&subsys->lock);
-	for (struct nvme_ctrl *c = subsys->ctrls; c; c = c->next_in_subsys) {
-		/* A controller in the list still has its admin queue (teardown unlinks it first). */
-		if (atomic_load(&c->dead) || !c->admin_sq)
-			continue;
-		atomic_fetch_add(&c->refs, 1);
-		if (reactor_post(c->admin_sq->reactor, deliver_zone_event, c))
-			atomic_fetch_sub(&c->refs, 1); /* the list still holds it: not the last */
-	}
-	pthread_mutex_unlock(&subsys->lock);
+	(void)unused;
+	if (ctrl->async_event_config & NVME_CTRL_OAES_ZONE_DESC_CHANGED)
+		nvme_ctrl_post_event(ctrl, NVME_AER_RESULT(NVME_AER_TYPE_NOTICE,
+							   NVME_AER_NOTICE_ZONE_DESC_CHANGED,
+							   NVME_LOG_ZONE_CHANGED_LIST));
 }
 
 /* ---- I/O commands ---- */
@@ -154,7 +130,7 @@ static void execute_send(struct nvme_req *req)
 	};
 	uint16_t status = ns->ops->zone->send(ns, &cmd);
 	if (cmd.zones_changed)
-		notify_zone_changed(req->sq->ctrl->subsys);
+		nvme_subsys_for_each_ctrl(req->sq->ctrl->subsys, 0, zone_changed_event, 0);
 	nvme_req_complete_at(req, status, cmd.now_ns, cmd.done_ns);
 }
 

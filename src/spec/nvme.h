@@ -472,6 +472,7 @@ enum nvme_status {
 	NVME_SC_CONNECT_INVALID_HOST = 0x184,
 	NVME_SC_AUTH_REQUIRED = 0x191, /* the queue must authenticate before anything else */
 
+	NVME_SC_READ_ONLY = 0x182, /* Attempted Write to Read Only Range */
 	NVME_SC_ZONE_BOUNDARY_ERROR = 0x1B8,
 	NVME_SC_ZONE_FULL = 0x1B9,
 	NVME_SC_ZONE_READ_ONLY = 0x1BA,
@@ -1136,6 +1137,16 @@ struct nvme_smart_log {
 	uint8_t rsvd232[280];
 } NVME_PACKED;
 static_assert(sizeof(struct nvme_smart_log) == 512, "SMART / Health log");
+
+/* SMART / Health Critical Warning bits */
+#define NVME_SMART_CRIT_SPARE (1u << 0)	      /* available spare below its threshold */
+#define NVME_SMART_CRIT_TEMPERATURE (1u << 1) /* over (or under) a temperature threshold */
+#define NVME_SMART_CRIT_RELIABILITY (1u << 2) /* reliability degraded */
+#define NVME_SMART_CRIT_MEDIA (1u << 3)	      /* the media were placed in read-only mode */
+/* SMART / Health status asynchronous event information (type 1h, log 02h) */
+#define NVME_AER_SMART_RELIABILITY 0x00
+#define NVME_AER_SMART_TEMP_THRESH 0x01
+#define NVME_AER_SMART_SPARE_BELOW 0x02
 
 struct nvme_fw_slot_info_log {
 	uint8_t afi;

@@ -126,6 +126,9 @@ void th_env_destroy(struct th_env *env)
 {
 	if (!env)
 		return;
+	/* Calls posted to the admin queue's thread (events) hold their controller: run them. */
+	if (env->reactor)
+		reactor_poll(env->reactor, 0);
 	nvme_target_destroy(env->target);
 	reactor_destroy(env->reactor);
 	while (env->spare) {
