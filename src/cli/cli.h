@@ -6,9 +6,14 @@ int daemon_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
 int plot_main(int argc, char **argv);
 int vm_main(int argc, char **argv);
+int fault_main(int argc, char **argv);
 
 /* The subcommands main.c dispatches to, for help texts. */
-#define CLI_COMMAND_NAMES "serve, sim, perf, stats, plot, vm"
+#define CLI_COMMAND_NAMES "serve, sim, perf, stats, fault, plot, vm"
+
+/* Sends one request line to a daemon's control socket at path and returns the whole answer
+ * (malloc'd), or NULL with a message on stderr. */
+char *cli_control_request(const char *path, const char *line);
 
 struct json_object;
 struct hist;

@@ -1,6 +1,7 @@
 #include "cli/config_file.h"
 
 #include "config/config.h"
+#include "fault/fault.h"
 #include "ns/ns.h"
 #include "util/util.h"
 
@@ -26,6 +27,13 @@ struct ns_section {
 	struct arg_list keys; /* "--ns-o" "key=value" pairs */
 };
 
+struct fault_section {
+	char name[NAME_LEN];
+	bool typed;
+	struct fault_spec spec;
+	struct arg_list early; /* key, value pairs seen before the type */
+};
+
 struct reader {
 	const char *path;
 	const struct opt_table *table;
@@ -35,6 +43,8 @@ struct reader {
 	unsigned nsubsys;
 	struct ns_section ns[MAX_SECTIONS];
 	unsigned nns;
+	struct fault_section faults[MAX_SECTIONS];
+	unsigned nfaults;
 	char seen[MAX_SECTIONS][NAME_LEN];
 	unsigned nseen;
 	char current[NAME_LEN];
@@ -195,10 +205,11 @@ static int open_section(struct reader *r, const char *section)
 {
 	bool subsystem = strncmp(section, "subsystem ", 10) == 0;
 	bool namespace = strncmp(section, "namespace ", 10) == 0;
-	if (!subsystem && !namespace && strcmp(section, "nvemu") != 0)
+	bool fault = strncmp(section, "fault ", 6) == 0;
+	if (!subsystem && !namespace && !fault && strcmp(section, "nvemu") != 0)
 		return fail(r,
-			    "unknown section [%s] (expected [nvemu], [subsystem NAME] or "
-			    "[namespace NAME])%s",
+			    "unknown section [%s] (expected [nvemu], [subsystem NAME], "
+			    "[namespace NAME] or [fault NAME])%s",
 			    section, "");
 	for (unsigned i = 0; i < r->nseen; i++)
 		if (strcmp(r->seen[i], section) == 0)
@@ -213,9 +224,37 @@ static int open_section(struct reader *r, const char *section)
 		copy_name(ns->name, section + 10);
 		if (r->nsubsys)
 			copy_name(ns->subsys, r->subsys[r->nsubsys - 1].name);
+	} else if (fault) {
+		copy_name(r->faults[r->nfaults++].name, section + 6);
 	}
 	/* Only now: the keys that follow go to a section that exists. */
 	copy_name(r->current, section);
+	return 1;
+}
+
+/* A fault's key, checked against its type as soon as the type is known. */
+static int fault_key(struct reader *r, struct fault_section *f, const char *key, const char *value)
+{
+	char err[400];
+	if (strcmp(key, "type") == 0) {
+		enum fault_type type;
+		if (f->typed)
+			return fail(r, "[fault %s] has two types%s", f->name, "");
+		if (fault_type_parse(value, &type))
+			return fail(r, "[fault %s] type '%s' is not a fault type (nvemu fault "
+				       "--list-types)", f->name, value);
+		fault_spec_init(&f->spec, type);
+		f->typed = true;
+		for (int i = 0; i + 1 < f->early.argc; i += 2)
+			if (fault_spec_set(&f->spec, f->early.argv[i], f->early.argv[i + 1], err,
+					   sizeof(err)))
+				return fail(r, "[fault %s] %s", f->name, err);
+		return 1;
+	}
+	if (!f->typed)
+		return arg_list_push(&f->early, key) == 0 && arg_list_push(&f->early, value) == 0;
+	if (fault_spec_set(&f->spec, key, value, err, sizeof(err)))
+		return fail(r, "[fault %s] %s", f->name, err);
 	return 1;
 }
 
@@ -234,6 +273,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		return global_key(r, key, value);
 	if (strncmp(section, "subsystem ", 10) == 0)
 		return subsystem_key(r, &r->subsys[r->nsubsys - 1], section, key, value);
+	if (strncmp(section, "fault ", 6) == 0)
+		return fault_key(r, &r->faults[r->nfaults - 1], key, value);
 	return namespace_key(r, &r->ns[r->nns - 1], key, value);
 }
 
@@ -255,6 +296,20 @@ static int emit_namespace(struct reader *r, struct ns_section *ns, struct arg_li
 		if (arg_list_push(out, ns->keys.argv[i]))
 			return 0;
 	return 1;
+}
+
+/* A [fault NAME] as the --fault it stands for, named after its section. */
+static int emit_fault(struct reader *r, struct fault_section *f, struct arg_list *out)
+{
+	char err[400], text[FAULT_TEXT_MAX];
+	if (!f->typed)
+		return fail(r, "[fault %s] has no type%s", f->name, "");
+	if (!f->spec.name[0] && fault_spec_set(&f->spec, "name", f->name, err, sizeof(err)))
+		return fail(r, "[fault %s] the section's %s", f->name, err);
+	if (fault_spec_check(&f->spec, err, sizeof(err)))
+		return fail(r, "[fault %s] %s", f->name, err);
+	fault_spec_format(&f->spec, text, sizeof(text));
+	return arg_list_push(out, "--fault") == 0 && arg_list_push(out, text) == 0;
 }
 
 static int assemble(struct reader *r, struct arg_list *out)
@@ -290,6 +345,9 @@ static int assemble(struct reader *r, struct arg_list *out)
 			    !emit_namespace(r, &r->ns[n], out))
 				return 0;
 	}
+	for (unsigned f = 0; f < r->nfaults; f++)
+		if (!emit_fault(r, &r->faults[f], out))
+			return 0;
 	return 1;
 }
 
@@ -307,6 +365,8 @@ static void reader_free(struct reader *r)
 		free(r->ns[n].preset);
 		arg_list_free(&r->ns[n].keys);
 	}
+	for (unsigned f = 0; f < r->nfaults; f++)
+		arg_list_free(&r->faults[f].early);
 	free(r);
 }
 

@@ -9,6 +9,7 @@
  *   [namespace NAME]     subsystem = NAME (default: the one defined last),
  *                        kind = ram|nossd|ssd|zoned, size, lba_size, preset,
  *                        and any flash-model or zone key (FEMU names too)
+ *   [fault NAME]         type = TYPE and the fault's keys (docs/faults.md): a --fault named NAME
  *
  * Subsystems and namespaces keep the order of the file.  Errors name the
  * file, the line, the section and the key.

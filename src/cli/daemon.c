@@ -53,6 +53,7 @@ static int build_target(struct daemon_options *o, struct nvme_target **out, stru
 	if (!target)
 		return errorf(err, errlen, "out of memory");
 	*out = target;
+	stats_set_target(stats, target);
 	struct nvme_subsys **subsystems = calloc(o->nsubsys, sizeof(*subsystems));
 	if (!subsystems)
 		return errorf(err, errlen, "out of memory");
@@ -134,6 +135,26 @@ static void fit_descriptors(struct tcp_transport_params *tp)
 	}
 }
 
+/* The --fault specifications, once the namespaces they name exist. */
+static int add_faults(const struct daemon_options *o, struct nvme_target *target, char *err,
+		      size_t errlen)
+{
+	for (unsigned i = 0; i < o->nfaults; i++) {
+		struct fault_spec spec;
+		uint32_t id;
+		char why[400];
+		if (fault_spec_parse(o->faults[i], &spec, why, sizeof(why)) ||
+		    nvme_target_add_fault(target, &spec, &id, why, sizeof(why)))
+			return errorf(err, errlen, "--fault '%s': %s", o->faults[i], why);
+	}
+	return 0;
+}
+
+static void drop_connections(void *ctx, uint64_t down_ms)
+{
+	tcp_transport_drop_connections(ctx, down_ms);
+}
+
 static void *reactor_thread(void *arg)
 {
 	reactor_run(arg);
@@ -170,7 +191,8 @@ int daemon_main(int argc, char **argv)
 	o.stats.port = o.port;
 	struct stats *stats = stats_create(&o.stats);
 	struct nvme_target *target = NULL;
-	if (!stats || build_target(&o, &target, stats, err, sizeof(err)) || o.check_only) {
+	if (!stats || build_target(&o, &target, stats, err, sizeof(err)) ||
+	    (o.check_only && add_faults(&o, target, err, sizeof(err))) || o.check_only) {
 		bool failed = !stats || !o.check_only || err[0];
 		if (failed)
 			fprintf(stderr, "nvemu: %s\n", stats ? err : "out of memory");
@@ -212,6 +234,12 @@ int daemon_main(int argc, char **argv)
 	fit_descriptors(&tp);
 	transport = tcp_transport_create(&tp, err, sizeof(err));
 	if (!transport) {
+		fprintf(stderr, "nvemu: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	nvme_target_set_fault_hooks(target, &(struct nvme_fault_hooks){drop_connections, transport});
+	if (add_faults(&o, target, err, sizeof(err))) {
 		fprintf(stderr, "nvemu: %s\n", err);
 		rc = 2;
 		goto out;

@@ -17,6 +17,7 @@
 #define MAX_ALLOWED_HOSTS 64
 #define MAX_NS_SPECS 256
 #define MAX_NS_KEYS 64
+#define MAX_FAULTS 256
 #define DEFAULT_NQN "nqn.2026-11.dev.nvemu:ssd0"
 
 struct ns_spec {
@@ -63,6 +64,9 @@ struct daemon_options {
 	const char *override_keys[MAX_NS_KEYS];
 	unsigned noverride_keys;
 	struct stats_params stats;
+	/* --fault: specifications (fault/fault.h), added once the namespaces exist */
+	const char *faults[MAX_FAULTS];
+	unsigned nfaults;
 	bool check_only;
 	bool verbose;
 	/* What the options point into: the command line with each --config expanded. */

@@ -239,6 +239,19 @@ static int set_key(void *ctx, const char *name, const char *value, char *err, si
 	return 0;
 }
 
+static int add_fault(void *ctx, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct daemon_options *o = ctx;
+	struct fault_spec spec;
+	char why[400];
+	if (o->nfaults == MAX_FAULTS)
+		return errorf(err, errlen, "%s: at most %d faults", name, MAX_FAULTS);
+	if (fault_spec_parse(value, &spec, why, sizeof(why)))
+		return errorf(err, errlen, "%s '%s': %s", name, value, why);
+	o->faults[o->nfaults++] = value;
+	return 0;
+}
+
 static int list_keys(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	(void)ctx, (void)name, (void)value, (void)err, (void)errlen;
@@ -393,6 +406,11 @@ static const struct opt daemon_opts[] = {
     {OPT_NUMBER, "timer-spin", 0, "NS", 0, 10000000, .def = "0", FIELD(timer_spin_ns),
      .help = "a sleeping reactor wakes this long before a modelled completion and spins to it: "
 	     "wake-ups in a VM overshoot by tens of us (try 80000 there)"},
+
+    {OPT_SECTION, .help = "Faults (docs/faults.md; at run time: nvemu fault)"},
+    {OPT_TEXT, "fault", 0, "SPEC", .flags = OPT_REPEATABLE, .apply = add_fault,
+     .help = "set a fault from the start: 'TYPE KEY=VALUE...', e.g. 'read-error nsid=1 "
+	     "lba=2048 count=8' (types and keys: docs/faults.md)"},
 
     {OPT_SECTION, .help = "Statistics (docs/stats.md; read them with nvemu stats)"},
     {OPT_TEXT, "control", 0, "PATH",

@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"sim", sim_main},
     {"perf", perf_main},
     {"stats", stats_main},
+    {"fault", fault_main},
     {"plot", plot_main},
     {"vm", vm_main},
 };

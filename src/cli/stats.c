@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,49 +50,9 @@ static void usage(FILE *out)
 		"  -h, --help            this text\n");
 }
 
-/* Sends one request line, returns the whole answer (malloc'd) or NULL with a message. */
-static char *request(const char *path, const char *line)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		fprintf(stderr, "nvemu stats: cannot reach %s: %s (is nvemu running? --control, -p)\n",
-			path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	size_t len = strlen(line);
-	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		close(fd);
-		return NULL;
-	}
-	size_t cap = 1 << 16, have = 0;
-	char *buf = malloc(cap);
-	for (ssize_t n = 1; buf && n > 0;) {
-		if (have + 1 == cap) {
-			char *grown = realloc(buf, cap *= 2);
-			if (!grown) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = grown;
-		}
-		n = recv(fd, buf + have, cap - 1 - have, 0);
-		if (n > 0)
-			have += (size_t)n;
-	}
-	close(fd);
-	if (buf)
-		buf[have] = '\0';
-	return buf;
-}
-
 static json_object *fetch_json(const char *path)
 {
-	char *text = request(path, "json\n");
+	char *text = cli_control_request(path, "json\n");
 	if (!text)
 		return NULL;
 	json_object *root = json_tokener_parse(text);
@@ -276,7 +234,7 @@ static int run_trace(const struct stats_options *o)
 	}
 	snprintf(line, sizeof(line), "trace on %u %s %s%s%s\n", o->trace_nsid, path, o->trace_format,
 		 o->nqn ? " " : "", o->nqn ? o->nqn : "");
-	char *answer = request(o->control, line);
+	char *answer = cli_control_request(o->control, line);
 	if (!answer)
 		return 1;
 	fputs(answer, stderr);
@@ -291,7 +249,7 @@ static int run_trace(const struct stats_options *o)
 			pause();
 	snprintf(line, sizeof(line), "trace off %u%s%s\n", o->trace_nsid, o->nqn ? " " : "",
 		 o->nqn ? o->nqn : "");
-	answer = request(o->control, line);
+	answer = cli_control_request(o->control, line);
 	if (!answer)
 		return 1;
 	fputs(answer, stderr);
@@ -303,7 +261,7 @@ static int run_trace(const struct stats_options *o)
 static int print_once(const struct stats_options *o)
 {
 	if (o->prometheus) {
-		char *text = request(o->control, "prometheus\n");
+		char *text = cli_control_request(o->control, "prometheus\n");
 		if (!text)
 			return 1;
 		fputs(text, stdout);

@@ -98,6 +98,8 @@ size_t nvme_target_fault_events(struct nvme_target *target, uint64_t *cursor,
 	struct nvme_faults *fs = &target->faults;
 	size_t n = 0;
 	pthread_mutex_lock(&fs->lock);
+	if (!out)
+		*cursor = fs->nevents;
 	uint64_t oldest = fs->nevents > NVME_FAULT_EVENTS ? fs->nevents - NVME_FAULT_EVENTS : 0;
 	uint64_t seq = *cursor > oldest ? *cursor : oldest;
 	for (; seq < fs->nevents && n < max; seq++)
@@ -491,6 +493,9 @@ void nvme_fault_start(struct nvme_fault *f)
 	case FAULT_CLASS_STATE:
 		if (f->spec.type != FAULT_THERMAL)
 			atomic_fetch_add(&f->injected, 1);
+		else if (f->temp_c >= (double)f->spec.threshold_c)
+			nvme_fault_log(f->target, f, f->subsys, 0, "throttling: %.1f C (threshold %llu C)",
+				       f->temp_c, (unsigned long long)f->spec.threshold_c);
 		for_each_subsys(f, warn_subsys);
 		break;
 	case FAULT_CLASS_COMMAND:

@@ -320,7 +320,8 @@ struct nvme_fault_event {
 	uint32_t nsid;			   /* 0: not about one namespace */
 	char text[112];
 };
-/* Events after *cursor (a seq, 0 at first) into out; advances *cursor.  Returns how many. */
+/* Events after *cursor (a seq, 0 at first) into out; advances *cursor.  Returns how many.
+ * out NULL: only moves *cursor past every event so far. */
 size_t nvme_target_fault_events(struct nvme_target *target, uint64_t *cursor,
 				struct nvme_fault_event *out, size_t max);
 

@@ -57,6 +57,7 @@ int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, st
 	if (!sns)
 		goto oom;
 	sns->owner = st;
+	sns->subsys = subsys;
 	sns->subsys_nqn = nvme_subsys_nqn(subsys);
 	sns->nsid = nsid;
 	sns->ns = ns;
@@ -89,6 +90,8 @@ void stats_destroy(struct stats *st)
 }
 
 const char *stats_control_path(const struct stats *st) { return st->control_path; }
+
+void stats_set_target(struct stats *st, struct nvme_target *target) { st->target = target; }
 
 struct stats_ns *stats_find_ns(struct stats *st, uint32_t nsid, const char *nqn)
 {
@@ -180,6 +183,10 @@ static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 	out->has_model = read_model(ns, &out->model);
 	out->has_zones = read_zones(ns, out->zones);
 	out->has_fdp = read_fdp(ns, out);
+	out->attached = nvme_subsys_ns_attached(sns->subsys, sns->nsid);
+	struct nvme_health health;
+	nvme_subsys_health(sns->subsys, sns->nsid, &health);
+	out->media_errors = health.media_errors;
 	out->tracing = stats_trace_active(sns, &out->trace_path, &out->trace_events, &out->trace_dropped);
 	if (sns->nsamples == 2) {
 		const struct stats_rate_sample *a = &sns->samples[0], *b = &sns->samples[1];
@@ -195,6 +202,7 @@ static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 
 int stats_snapshot_take(struct stats *st, struct stats_snapshot *snap)
 {
+	memset(snap, 0, sizeof(*snap));
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	snap->unix_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
@@ -205,7 +213,7 @@ int stats_snapshot_take(struct stats *st, struct stats_snapshot *snap)
 		return -1;
 	for (unsigned i = 0; i < st->nns; i++)
 		take_ns(st->ns[i], &snap->ns[i]);
-	return 0;
+	return stats_snapshot_faults(st, snap);
 }
 
 void stats_snapshot_free(struct stats_snapshot *snap)
@@ -213,7 +221,11 @@ void stats_snapshot_free(struct stats_snapshot *snap)
 	for (unsigned i = 0; snap->ns && i < snap->nns; i++)
 		free(snap->ns[i].fdp_handles);
 	free(snap->ns);
+	free(snap->health);
+	free(snap->faults);
 	snap->ns = NULL;
+	snap->health = NULL;
+	snap->faults = NULL;
 }
 
 void stats_sample_rates(struct stats *st, uint64_t now_ns)

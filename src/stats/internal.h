@@ -19,6 +19,7 @@ struct stats_trace;
 
 struct stats_ns {
 	struct stats *owner;
+	struct nvme_subsys *subsys;
 	const char *subsys_nqn;
 	uint32_t nsid;
 	struct ns *ns;
@@ -30,6 +31,7 @@ struct stats_ns {
 
 struct stats {
 	struct stats_params params;
+	struct nvme_target *target; /* for faults and health; NULL in tests without one */
 	char control_path[108]; /* sun_path */
 	uint64_t start_ns;
 	struct stats_ns **ns;
@@ -60,7 +62,15 @@ bool stats_trace_active(const struct stats_ns *sns, const char **path, uint64_t 
 			uint64_t *dropped);
 void stats_trace_destroy(struct stats_trace *trace);
 
+/* faults.c */
+/* The control socket's `fault add|list|clear ...` (args: what follows "fault "). */
+char *stats_fault_command(struct stats *st, char *args);
+/* The faults and each subsystem's health into the snapshot. */
+int stats_snapshot_faults(struct stats *st, struct stats_snapshot *snap);
+
 /* server.c */
+/* printf into a malloc'd text (NULL when out of memory). */
+char *stats_printed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Answers one request line of the control protocol into a malloc'd text. */
 char *stats_control_command(struct stats *st, const char *line);
 /* The whole HTTP response to a request (its head, as received), malloc'd. */

@@ -174,6 +174,8 @@ static json_object *ns_json(const struct stats_ns_snapshot *ns)
 	put(o, "read_bytes", u64(ns->read_bytes));
 	put(o, "write_bytes", u64(ns->write_bytes));
 	put(o, "outstanding", u64(ns->outstanding));
+	put(o, "attached", json_object_new_boolean(ns->attached));
+	put(o, "media_errors", u64(ns->media_errors));
 	rates_json(o, na, ns);
 	model_json(o, na, ns);
 	put_na(o, na, "write_buffer_fill", stats_write_buffer_na_reason(ns));
@@ -211,6 +213,36 @@ static json_object *ns_json(const struct stats_ns_snapshot *ns)
 	return o;
 }
 
+static json_object *health_json(const struct stats_health_snapshot *h)
+{
+	json_object *o = json_object_new_object();
+	put(o, "subsys", json_object_new_string(h->subsys_nqn));
+	put(o, "critical_warning", u64(h->health.critical_warning));
+	put(o, "temperature_c", json_object_new_int(h->health.temperature_k - 273));
+	put(o, "throttled", json_object_new_boolean(h->health.throttled));
+	put(o, "available_spare", u64(h->health.avail_spare));
+	put(o, "available_spare_threshold", u64(h->health.spare_thresh));
+	put(o, "media_errors", u64(h->health.media_errors));
+	return o;
+}
+
+static json_object *fault_json(const struct nvme_fault_status *f)
+{
+	json_object *o = json_object_new_object();
+	char text[FAULT_TEXT_MAX];
+	fault_spec_format(&f->spec, text, sizeof(text));
+	put(o, "id", u64(f->id));
+	put(o, "name", f->spec.name[0] ? json_object_new_string(f->spec.name) : NULL);
+	put(o, "type", json_object_new_string(fault_type_name(f->spec.type)));
+	put(o, "spec", json_object_new_string(text));
+	put(o, "state", json_object_new_string(f->state));
+	put(o, "matched", u64(f->matched));
+	put(o, "injected", u64(f->injected));
+	if (f->has_temp)
+		put(o, "temperature_c", json_object_new_double(f->temp_c));
+	return o;
+}
+
 char *stats_render_json(const struct stats_snapshot *snap, bool pretty)
 {
 	json_object *root = json_object_new_object();
@@ -221,6 +253,14 @@ char *stats_render_json(const struct stats_snapshot *snap, bool pretty)
 	for (unsigned i = 0; i < snap->nns; i++)
 		json_object_array_add(list, ns_json(&snap->ns[i]));
 	put(root, "namespaces", list);
+	json_object *health = json_object_new_array();
+	for (unsigned i = 0; i < snap->nhealth; i++)
+		json_object_array_add(health, health_json(&snap->health[i]));
+	put(root, "health", health);
+	json_object *faults = json_object_new_array();
+	for (size_t i = 0; i < snap->nfaults; i++)
+		json_object_array_add(faults, fault_json(&snap->faults[i]));
+	put(root, "faults", faults);
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
 		    (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN);
 	char *text = strdup(json_object_to_json_string_ext(root, flags));
@@ -274,7 +314,17 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-enum ns_value { READ_IOS, WRITE_IOS, READ_BYTES, WRITE_BYTES, OUTSTANDING, TRACE_EVENTS, TRACE_DROPPED };
+enum ns_value {
+	READ_IOS,
+	WRITE_IOS,
+	READ_BYTES,
+	WRITE_BYTES,
+	OUTSTANDING,
+	ATTACHED,
+	MEDIA_ERRORS,
+	TRACE_EVENTS,
+	TRACE_DROPPED
+};
 
 static uint64_t ns_value(const struct stats_ns_snapshot *ns, enum ns_value v)
 {
@@ -284,6 +334,8 @@ static uint64_t ns_value(const struct stats_ns_snapshot *ns, enum ns_value v)
 	case READ_BYTES: return ns->read_bytes;
 	case WRITE_BYTES: return ns->write_bytes;
 	case OUTSTANDING: return ns->outstanding;
+	case ATTACHED: return ns->attached;
+	case MEDIA_ERRORS: return ns->media_errors;
 	case TRACE_EVENTS: return ns->trace_events;
 	case TRACE_DROPPED: return ns->trace_dropped;
 	}
@@ -301,6 +353,8 @@ static void host_families(FILE *out, const struct stats_snapshot *snap)
 	    {"nvemu_read_bytes_total", "counter", "Bytes read by the host.", READ_BYTES},
 	    {"nvemu_write_bytes_total", "counter", "Bytes written by the host.", WRITE_BYTES},
 	    {"nvemu_outstanding_commands", "gauge", "I/O commands received and not yet answered.", OUTSTANDING},
+	    {"nvemu_namespace_attached", "gauge", "1 while attached, 0 while a fault detached it.", ATTACHED},
+	    {"nvemu_media_errors_total", "counter", "Unrecovered read and write errors (SMART).", MEDIA_ERRORS},
 	    {"nvemu_trace_events_total", "counter", "Commands written to the current or last trace.", TRACE_EVENTS},
 	    {"nvemu_trace_dropped_total", "counter", "Trace events dropped because a ring was full.", TRACE_DROPPED},
 	};
@@ -505,6 +559,48 @@ static void breakdown_family(FILE *out, const struct stats_snapshot *snap)
 	}
 }
 
+static void health_families(FILE *out, const struct stats_snapshot *snap)
+{
+	if (!snap->nhealth)
+		return;
+	static const struct { const char *name, *help; } families[] = {
+	    {"nvemu_temperature_celsius", "Composite temperature SMART reports."},
+	    {"nvemu_critical_warning", "SMART Critical Warning bits."},
+	    {"nvemu_available_spare_percent", "SMART Available Spare."},
+	    {"nvemu_throttled", "1 while a thermal fault throttles commands."},
+	};
+	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+		family(out, families[f].name, "gauge", families[f].help);
+		for (unsigned i = 0; i < snap->nhealth; i++) {
+			const struct nvme_health *h = &snap->health[i].health;
+			int v = f == 0 ? h->temperature_k - 273 : f == 1 ? h->critical_warning
+				: f == 2 ? h->avail_spare : h->throttled;
+			fprintf(out, "%s{subsys=\"", families[f].name);
+			label_value(out, snap->health[i].subsys_nqn);
+			fprintf(out, "\"} %d\n", v);
+		}
+	}
+}
+
+static void fault_families(FILE *out, const struct stats_snapshot *snap)
+{
+	if (!snap->nfaults)
+		return;
+	static const char *const names[] = {"nvemu_fault_matched_total", "nvemu_fault_injected_total"};
+	static const char *const helps[] = {"Commands in a fault's scope while it was active.",
+					    "Commands a fault acted on, or events it caused."};
+	for (size_t k = 0; k < 2; k++) {
+		family(out, names[k], "counter", helps[k]);
+		for (size_t i = 0; i < snap->nfaults; i++) {
+			const struct nvme_fault_status *f = &snap->faults[i];
+			fprintf(out, "%s{id=\"%u\",type=\"%s\",name=\"", names[k], f->id,
+				fault_type_name(f->spec.type));
+			label_value(out, f->spec.name);
+			fprintf(out, "\"} %llu\n", (unsigned long long)(k ? f->injected : f->matched));
+		}
+	}
+}
+
 char *stats_render_prometheus(const struct stats_snapshot *snap)
 {
 	char *text = NULL;
@@ -520,6 +616,8 @@ char *stats_render_prometheus(const struct stats_snapshot *snap)
 	zone_family(out, snap);
 	latency_family(out, snap);
 	breakdown_family(out, snap);
+	health_families(out, snap);
+	fault_families(out, snap);
 	if (fclose(out)) {
 		free(text);
 		return NULL;

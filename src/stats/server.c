@@ -88,8 +88,7 @@ static char *render(struct stats *st, bool prometheus)
 	return text;
 }
 
-static char *printed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *printed(const char *fmt, ...)
+char *stats_printed(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -108,37 +107,37 @@ static char *trace_command(struct stats *st, char *args)
 	char *end = NULL;
 	unsigned long nsid = nsid_text ? strtoul(nsid_text, &end, 10) : 0;
 	if (!what || !nsid_text || *end || !nsid)
-		return printed("error: usage: trace on NSID FILE [json|text] [NQN] | trace off NSID [NQN]\n");
+		return stats_printed("error: usage: trace on NSID FILE [json|text] [NQN] | trace off NSID [NQN]\n");
 	if (strcmp(what, "off") == 0) {
 		struct stats_ns *sns = stats_find_ns(st, (uint32_t)nsid, strtok_r(NULL, " \t", &save));
 		if (!sns)
-			return printed("error: no namespace %lu\n", nsid);
+			return stats_printed("error: no namespace %lu\n", nsid);
 		const char *path;
 		uint64_t events, dropped;
 		if (!stats_trace_active(sns, &path, &events, &dropped))
-			return printed("error: namespace %lu is not traced\n", nsid);
+			return stats_printed("error: namespace %lu is not traced\n", nsid);
 		stats_trace_stop(sns);
 		stats_trace_active(sns, &path, &events, &dropped);
-		return printed("ok namespace %lu: %" PRIu64 " events written to %s, %" PRIu64 " dropped\n",
+		return stats_printed("ok namespace %lu: %" PRIu64 " events written to %s, %" PRIu64 " dropped\n",
 			       nsid, events, path, dropped);
 	}
 	if (strcmp(what, "on") != 0)
-		return printed("error: trace on or trace off, not '%s'\n", what);
+		return stats_printed("error: trace on or trace off, not '%s'\n", what);
 	const char *path = strtok_r(NULL, " \t", &save);
 	const char *format = strtok_r(NULL, " \t", &save);
 	const char *nqn = strtok_r(NULL, " \t", &save);
 	if (!path)
-		return printed("error: trace on NSID FILE: which file?\n");
+		return stats_printed("error: trace on NSID FILE: which file?\n");
 	if (format && strcmp(format, "json") != 0 && strcmp(format, "text") != 0)
-		return printed("error: trace format '%s' is not json or text\n", format);
+		return stats_printed("error: trace format '%s' is not json or text\n", format);
 	struct stats_ns *sns = stats_find_ns(st, (uint32_t)nsid, nqn);
 	if (!sns)
-		return printed("error: no namespace %lu\n", nsid);
+		return stats_printed("error: no namespace %lu\n", nsid);
 	char err[256];
 	bool json = !format || strcmp(format, "json") == 0;
 	if (stats_trace_start(sns, path, json, err, sizeof(err)))
-		return printed("error: %s\n", err);
-	return printed("ok tracing namespace %lu to %s (%s)\n", nsid, path, json ? "json" : "text");
+		return stats_printed("error: %s\n", err);
+	return stats_printed("ok tracing namespace %lu to %s (%s)\n", nsid, path, json ? "json" : "text");
 }
 
 char *stats_control_command(struct stats *st, const char *line)
@@ -148,7 +147,7 @@ char *stats_control_command(struct stats *st, const char *line)
 	copy[strcspn(copy, "\r\n")] = '\0';
 	if (strcmp(copy, "json") == 0) {
 		char *json = render(st, false);
-		char *text = json ? printed("%s\n", json) : NULL;
+		char *text = json ? stats_printed("%s\n", json) : NULL;
 		free(json);
 		return text;
 	}
@@ -156,10 +155,13 @@ char *stats_control_command(struct stats *st, const char *line)
 		return render(st, true);
 	if (strncmp(copy, "trace ", 6) == 0)
 		return trace_command(st, copy + 6);
+	if (strncmp(copy, "fault ", 6) == 0)
+		return stats_fault_command(st, copy + 6);
 	if (strcmp(copy, "help") == 0)
-		return printed("json | prometheus | trace on NSID FILE [json|text] [NQN] | "
-			       "trace off NSID [NQN]\n");
-	return printed("error: unknown command '%s' (try help)\n", copy);
+		return stats_printed("json | prometheus | trace on NSID FILE [json|text] [NQN] | "
+			       "trace off NSID [NQN] | fault add TYPE [KEY=VALUE...] | fault list | "
+			       "fault clear [ID]\n");
+	return stats_printed("error: unknown command '%s' (try help)\n", copy);
 }
 
 /* ---- connections ---- */
@@ -222,9 +224,9 @@ static void serve_control(struct stats *st)
 /* A whole HTTP/1.0 response, malloc'd; NULL when out of memory. */
 static char *http_response(const char *status, const char *type, const char *body)
 {
-	return printed("HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		       "Connection: close\r\n\r\n%s",
-		       status, type, strlen(body), body);
+	return stats_printed("HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			     "Connection: close\r\n\r\n%s",
+			     status, type, strlen(body), body);
 }
 
 char *stats_http_answer(struct stats *st, const char *request)

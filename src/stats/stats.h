@@ -35,6 +35,8 @@ struct stats *stats_create(const struct stats_params *params);
 /* Watches a namespace (the controller core records its I/O); call before the reactors run. */
 int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, struct ns *ns,
 		 char *err, size_t errlen);
+/* The target whose faults the control socket sets and whose health snapshots report. */
+void stats_set_target(struct stats *st, struct nvme_target *target);
 /* Opens the endpoints and the record file, starts the thread. */
 int stats_start(struct stats *st, char *err, size_t errlen);
 /* Where the control socket is (empty when off). */
@@ -80,6 +82,8 @@ struct stats_ns_snapshot {
 	uint64_t fdp_ru_bytes;
 	uint32_t fdp_nruh, fdp_nrg;
 	struct ssd_fdp_counters *fdp_handles, *fdp_groups;
+	bool attached;		/* false while a fault has detached it */
+	uint64_t media_errors; /* SMART's, this namespace's share */
 	bool tracing;
 	const char *trace_path;
 	uint64_t trace_events, trace_dropped;
@@ -90,11 +94,21 @@ struct stats_ns_snapshot {
 	struct hist parts[LAT_PARTS];
 };
 
+/* What SMART reports of one subsystem (nvme_subsys_health). */
+struct stats_health_snapshot {
+	const char *subsys_nqn;
+	struct nvme_health health;
+};
+
 struct stats_snapshot {
 	uint64_t unix_ms;
 	double uptime_s;
 	unsigned nns;
 	struct stats_ns_snapshot *ns;
+	unsigned nhealth;
+	struct stats_health_snapshot *health;
+	size_t nfaults;
+	struct nvme_fault_status *faults; /* oldest first */
 };
 
 /* Rendered texts are malloc'd, NUL-terminated; NULL when out of memory. */

@@ -42,6 +42,7 @@ struct stats_trace {
 	uint64_t start_ns;
 	uint64_t events;
 	uint64_t dropped_before; /* the rings' drop counters when this trace started */
+	uint64_t fault_cursor;	 /* the target's fault events written so far */
 };
 
 static uint64_t load(const atomic_uint_fast64_t *v, memory_order order)
@@ -99,6 +100,20 @@ static void write_parts(FILE *out, const struct lat_parts *parts, bool json)
 		fputc('}', out);
 }
 
+/* What a fault did to the command, after its columns: nothing when none acted. */
+static void write_fault(struct stats_trace *t, const struct nvme_trace_event *ev)
+{
+	if (!ev->fault_type)
+		return;
+	const char *type = fault_type_name((enum fault_type)(ev->fault_type - 1));
+	if (t->json)
+		fprintf(t->out, ",\"fault\":\"%s\",\"fault_id\":%u,\"fault_ns\":%" PRIu64 "%s", type,
+			ev->fault_id, ev->fault_ns, ev->unanswered ? ",\"answered\":false" : "");
+	else
+		fprintf(t->out, " %s#%u +%.3f%s", type, ev->fault_id, (double)ev->fault_ns / 1e3,
+			ev->unanswered ? " unanswered" : "");
+}
+
 static void write_event(struct stats_trace *t, const struct nvme_trace_event *ev)
 {
 	int64_t at = (int64_t)(ev->submit_ns - t->start_ns);
@@ -115,8 +130,49 @@ static void write_event(struct stats_trace *t, const struct nvme_trace_event *ev
 			(double)at / 1e3, ev->qid, opcode_name(ev->opcode), ev->nsid, ev->slba,
 			ev->nlb, ev->status, (double)model / 1e3, (double)total / 1e3);
 	write_parts(t->out, &ev->parts, t->json);
+	write_fault(t, ev);
 	fputs(t->json ? "}\n" : "\n", t->out);
 	t->events++;
+}
+
+/* JSON string contents: the event texts are ours, but quote what needs it anyway. */
+static void json_text(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		if ((unsigned char)*s >= 0x20)
+			fputc(*s, out);
+	}
+}
+
+/* What faults did that concerns the traced namespace and no command line shows. */
+static void write_fault_events(struct stats_trace *t)
+{
+	struct nvme_target *target = t->sns->owner->target;
+	struct nvme_fault_event events[32];
+	size_t n;
+	while (target && (n = nvme_target_fault_events(target, &t->fault_cursor, events,
+						      ARRAY_SIZE(events)))) {
+		for (size_t i = 0; i < n; i++) {
+			const struct nvme_fault_event *e = &events[i];
+			if ((e->subsys && e->subsys != t->sns->subsys) ||
+			    (e->nsid && e->nsid != t->sns->nsid))
+				continue;
+			int64_t at = (int64_t)(e->t_ns - t->start_ns);
+			if (t->json) {
+				fprintf(t->out, "{\"t_ns\":%" PRId64 ",\"event\":\"fault\",\"fault\":\"%s\","
+					"\"fault_id\":%u,\"what\":\"", at, fault_type_name(e->type),
+					e->fault_id);
+				json_text(t->out, e->text);
+				fputs("\"}\n", t->out);
+			} else {
+				fprintf(t->out, "%14.3f fault %s#%u: %s\n", (double)at / 1e3,
+					fault_type_name(e->type), e->fault_id, e->text);
+			}
+			t->events++;
+		}
+	}
 }
 
 static uint64_t dropped_total(const struct stats_trace *t)
@@ -167,15 +223,18 @@ int stats_trace_start(struct stats_ns *sns, const char *path, bool json, char *e
 		atomic_store_explicit(&t->rings[i].tail, load(&t->rings[i].head, memory_order_acquire),
 				      memory_order_release);
 	t->dropped_before = dropped_total(t);
+	if (sns->owner->target)
+		nvme_target_fault_events(sns->owner->target, &t->fault_cursor, NULL, 0);
 	if (!json)
 		fprintf(
 		    t->out,
 		    "# nvemu trace of namespace %u in %s; times in microseconds from the trace start;\n"
 		    "# then the model's latency breakdown, its nonzero parts as part=us (they add up\n"
-		    "# to the modelled latency before the transport floor comes off)\n"
+		    "# to the modelled latency before the transport floor comes off), then what a\n"
+		    "# fault did: fault#id +added_us\n"
 		    "# %12s %5s %-14s %5s %14s %6s %6s %12s %12s %s\n",
 		    sns->nsid, sns->subsys_nqn, "submit_us", "qid", "opcode", "nsid", "slba", "nlb",
-		    "status", "model_us", "total_us", "parts");
+		    "status", "model_us", "total_us", "parts [fault#id +added_us]");
 	t->active = true;
 	atomic_store_explicit(&sns->recorder->trace, &t->sink, memory_order_release);
 	return 0;
@@ -194,6 +253,7 @@ bool stats_trace_flush(struct stats_ns *sns)
 			write_event(t, &r->events[tail & (TRACE_RING_EVENTS - 1)]);
 		atomic_store_explicit(&r->tail, tail, memory_order_release);
 	}
+	write_fault_events(t);
 	fflush(t->out);
 	return true;
 }

@@ -65,6 +65,8 @@ struct tcp_transport {
 	struct tcp_peer **peers; /* hash buckets */
 	int spare_fd; /* given up to accept (and close) a connection when out of descriptors */
 	struct log_once conn_limit_logged, peer_limit_logged, fd_limit_logged;
+	/* Connections are refused until then (CLOCK_MONOTONIC ns): a dropped link is down. */
+	_Atomic uint64_t down_until_ns;
 };
 
 /* Only the states something tests: the rest of a request's life needs no name. */

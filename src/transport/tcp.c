@@ -81,8 +81,18 @@ struct handoff {
 	struct tcp_peer *peer;
 };
 
+static bool link_down(const struct tcp_transport *t)
+{
+	return clock_now_ns() < atomic_load(&t->down_until_ns);
+}
+
 static void adopt(struct tcp_worker *worker, int fd, struct tcp_peer *peer)
 {
+	if (link_down(worker->transport)) { /* the host retries later */
+		tcp_peer_release(worker->transport, peer);
+		close(fd);
+		return;
+	}
 	if (!tcp_conn_create(worker, fd, peer)) {
 		log_error("out of memory for a new connection; refusing it");
 		tcp_peer_release(worker->transport, peer);
@@ -308,6 +318,22 @@ struct tcp_transport *tcp_transport_create(const struct tcp_transport_params *pa
 fail:
 	transport_free(t);
 	return NULL;
+}
+
+/* On each reactor: its own connections drop. */
+static void drop_reactor(void *arg)
+{
+	struct tcp_worker *worker = arg;
+	while (worker->conns)
+		tcp_conn_close(worker->conns, "link dropped by a fault");
+}
+
+void tcp_transport_drop_connections(struct tcp_transport *t, uint64_t down_ms)
+{
+	atomic_store(&t->down_until_ns, clock_now_ns() + down_ms * 1000000ull);
+	for (unsigned i = 0; i < t->params.nreactors; i++)
+		if (reactor_post(t->workers[i].reactor, drop_reactor, &t->workers[i]))
+			log_error("cannot reach reactor %u to drop its connections", i);
 }
 
 void tcp_transport_destroy(struct tcp_transport *t)

@@ -35,4 +35,10 @@ struct tcp_transport *tcp_transport_create(const struct tcp_transport_params *pa
 /* Closes every connection; the reactors must have stopped. */
 void tcp_transport_destroy(struct tcp_transport *transport);
 
+/*
+ * Every connection drops (each reactor closes its own, soon after) and connections are refused
+ * for down_ms.  From any thread; does not wait.
+ */
+void tcp_transport_drop_connections(struct tcp_transport *transport, uint64_t down_ms);
+
 #endif

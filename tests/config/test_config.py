@@ -45,7 +45,8 @@ expect_error("bad kind option", "[nvemu]\nkind = floppy\n",
 expect_error("duplicate section", "[namespace a]\nkind = ram\n[namespace b]\nkind = ram\n[namespace a]\nsize = 1G\n",
              "FILE:6: duplicate section [namespace a]")
 expect_error("unknown section", "[drive]\nkind = ram\n",
-             "FILE:2: unknown section [drive] (expected [nvemu], [subsystem NAME] or [namespace NAME])")
+             "FILE:2: unknown section [drive] (expected [nvemu], [subsystem NAME], [namespace NAME] or "
+             "[fault NAME])")
 expect_error("model key out of range", "[namespace a]\nkind = ssd\nchannels = 0\n",
              "FILE:3: [namespace a] channels: 0 is out of range [1, 1024]")
 expect_error("model key not a number", "[namespace a]\nkind = ssd\nop_pcent = lots\n",
