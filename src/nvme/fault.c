@@ -188,6 +188,12 @@ static int map_bits(struct nvme_fault *f, char *err, size_t errlen)
 	return 0;
 }
 
+/* t plus ms, saturating: a far-away start or end is "never", not a wrapped past. */
+static uint64_t later(uint64_t t, uint64_t ms)
+{
+	return ms > (UINT64_MAX - t) / NS_PER_MS ? UINT64_MAX : t + ms * NS_PER_MS;
+}
+
 /* Whether the data path must look at commands for this fault. */
 static bool acts_on_commands(const struct nvme_fault *f)
 {
@@ -237,8 +243,8 @@ int nvme_target_add_fault(struct nvme_target *target, const struct fault_spec *s
 		return -1;
 	}
 	uint64_t now = clock_now_ns();
-	f->start_ns = now + spec->at_ms * NS_PER_MS;
-	f->end_ns = spec->for_ms ? f->start_ns + spec->for_ms * NS_PER_MS : UINT64_MAX;
+	f->start_ns = later(now, spec->at_ms);
+	f->end_ns = spec->for_ms ? later(f->start_ns, spec->for_ms) : UINT64_MAX;
 	f->temp_c = spec->has_temp ? (double)spec->temp_c : (double)spec->ambient_c;
 	f->temp_ns = f->start_ns;
 

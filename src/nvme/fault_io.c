@@ -247,8 +247,9 @@ static void one_fault(struct nvme_req *req, struct nvme_fault *f, uint32_t op, u
 {
 	const struct fault_spec *s = &f->spec;
 	uint64_t first, end, draw;
-	if (!in_scope(f, req, op) && s->type != FAULT_READ_ERROR && s->type != FAULT_READ_ONLY &&
-	    s->type != FAULT_THERMAL)
+	/* Events that fire when they become active, and spare-low, never look at commands. */
+	if ((fault_class_of(s->type) == FAULT_CLASS_EVENT && !fault_spec_command_triggered(s)) ||
+	    s->type == FAULT_SPARE_LOW)
 		return;
 	switch (s->type) {
 	case FAULT_READ_ERROR:
@@ -271,7 +272,7 @@ static void one_fault(struct nvme_req *req, struct nvme_fault *f, uint32_t op, u
 	default:
 		break;
 	}
-	if (!in_window(f, now) || !overlap(f, slba, nlb, &first, &end))
+	if (!in_scope(f, req, op) || !in_window(f, now) || !overlap(f, slba, nlb, &first, &end))
 		return;
 	if (s->type == FAULT_GC_STORM && !(op & FAULT_OP_WRITES) && !s->read_latency_us)
 		return; /* reads are not slowed by this storm */

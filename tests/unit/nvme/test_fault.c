@@ -321,6 +321,20 @@ static void test_cfs_on_a_command(void **state)
 	assert_int_equal(io(f, nvme_cmd_read, 1, 0, 1), HELD);
 }
 
+/* An event that fired when it became active is not fired again by the commands that other
+ * faults make the data path look at; a state fault without effect on commands counts none. */
+static void test_events_fire_once(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t drop = add(f, "link-drop");
+	uint32_t spare = add(f, "spare-low");
+	add(f, "latency op=write latency_us=0");
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(io(f, nvme_cmd_read, 1, 0, 1), 0);
+	counts(f, drop, 0, 1);
+	counts(f, spare, 0, 1);
+}
+
 static uint16_t set_aec(struct fixture *f, uint32_t value)
 {
 	struct nvme_sqe sqe = th_sqe(nvme_admin_set_features, 0);
@@ -542,6 +556,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timeout_holds_one_command, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cfs_until_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cfs_on_a_command, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_fire_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_namespace_hot_remove_and_add, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thermal_heats_throttles_and_warns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_windows, setup, teardown),
