@@ -28,6 +28,7 @@
 #   NVEMU_GUEST_NETDEV   extra options for -netdev user, e.g.
 #                        ",hostfwd=tcp:127.0.0.1:4421-:4420"
 #   NVEMU_GUEST_SHARE    host directory shared read-write as /mnt/host (9p)
+#   NVEMU_GUEST_APPEND   more kernel parameters, e.g. "nvme_core.io_timeout=5"
 #   NVEMU_GUEST_QUIET=1  do not copy the console to stdout (the log has it)
 #   NVEMU_GUEST_GDB=1    QEMU's gdb stub on :1234 (-s -S): the guest waits for gdb
 #   NVEMU_GUEST_IMAGE    boot this disk image (virtio) instead of the reference
@@ -189,7 +190,7 @@ else
     } > "$RUN/root/nvemu/args"
     (cd "$RUN/root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$RUN/run.cpio.gz"
     cat "$CACHE/initrd.img" "$RUN/run.cpio.gz" > "$RUN/initrd.img"
-    APPEND="console=ttyS0 panic=-1 quiet"
+    APPEND="console=ttyS0 panic=-1 quiet${NVEMU_GUEST_APPEND:+ $NVEMU_GUEST_APPEND}"
     # The kernel's addresses must be those of its vmlinux for gdb.
     [ "${NVEMU_GUEST_GDB:-0}" = 1 ] && APPEND+=" nokaslr"
     QEMU+=(-kernel "$CACHE/vmlinux" -initrd "$RUN/initrd.img" -append "$APPEND" -no-reboot)

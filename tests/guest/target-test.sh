@@ -24,6 +24,11 @@
 #   auth              DH-HMAC-CHAP (6.12 only): the right host secret connects and runs
 #                     fio verify; a wrong host secret, a wrong controller secret and no
 #                     secret are refused; both secrets (bidirectional) run fio verify
+#   faults-media      media and health faults set at run time (read-error, write-error,
+#                     read-only, spare-low, latency, gc-storm, thermal, namespace hot
+#                     add/remove), with a trace of the whole run checked here
+#   faults-link       link-drop, CFS and a command never answered while fio verifies;
+#                     the host recovers by itself
 # Env: NVEMU_TEST_DIR (logs; default a new directory under /tmp), FIO_SIZE_MB.
 set -euo pipefail
 
@@ -112,6 +117,64 @@ host_released() {  # host_released N SECONDS
              awk '!seen[$2]++ {print $1}' | sed -n "${1}p")
     [ -n "$cntlid" ] || fail "no controller of host $1 in the daemon log"
     wait_for "$2" "$DAEMON_LOG" "controller $cntlid: all queues closed, freed"
+}
+
+# serve_requests DIR: runs the guest's `nvemu fault ...` and `nvemu stats ...` requests
+# (DIR/N.req, one line of arguments, from lib.sh's host_nvemu) against the daemon and
+# answers in DIR/N.ans (the output, then "rc=STATUS"), until DIR/stop appears.
+serve_requests() {
+    local dir=$1 req ans
+    while [ ! -e "$dir/stop" ]; do
+        for req in "$dir"/*.req; do
+            [ -e "$req" ] || continue
+            ans=${req%.req}.ans
+            read -r -a words < "$req"
+            case ${words[0]:-} in
+                fault|stats) "$NVEMU" "${words[0]}" -p "$PORT" "${words[@]:1}" > "$ans.tmp" 2>&1
+                    echo "rc=$?" >> "$ans.tmp" ;;
+                *) printf 'not served: %s\nrc=2\n' "${words[*]}" > "$ans.tmp" ;;
+            esac
+            echo "target-test: guest asked: nvemu ${words[*]}: $(tail -n 1 "$ans.tmp")" >> "$DIR/requests.log"
+            mv "$ans.tmp" "$ans"
+            rm -f "$req"
+        done
+        sleep 0.1
+    done
+}
+
+# faults SCRIPT DAEMON_OPTIONS... [-- GUEST_OPTIONS...]: the guest SCRIPT sets faults through
+# serve_requests while a trace of namespace 1 records every command (checked by trace_has).
+faults() {
+    local script=$1 share=$DIR/share-$SCENARIO
+    shift
+    local daemon_opts=() guest_opts=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do daemon_opts+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    guest_opts=("$@")
+    rm -rf "$share"
+    mkdir -p "$share/requests"
+    start_daemon "${daemon_opts[@]}"
+    serve_requests "$share/requests" &
+    local server=$!
+    "$NVEMU" stats -p "$PORT" --trace 1 --out "$DIR/trace-$SCENARIO.json" > "$DIR/trace.log" 2>&1 &
+    local tracer=$!
+    local rc=0
+    NVEMU_GUEST_SHARE=$share guest host "$script" "${guest_opts[@]}" || rc=$?
+    kill -INT "$tracer"
+    wait "$tracer" || true
+    touch "$share/requests/stop"
+    wait "$server"
+    grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$TAG-host.log" >&2
+    [ "$rc" -eq 0 ] || fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
+    stop_daemon
+}
+
+# trace_has WHAT PATTERN: the scenario's trace holds a line matching PATTERN.
+trace_has() {
+    local n
+    n=$(grep -cE "$2" "$DIR/trace-$SCENARIO.json" || true)
+    [ "$n" -gt 0 ] || fail "the trace shows no $1 (pattern $2)"
+    say "trace: $n line(s) with $1"
 }
 
 cut() {
@@ -211,6 +274,23 @@ case $SCENARIO in
     auth)
         [ "$NVEMU_GUEST_KERNEL" = 6.12 ] || fail "needs the 6.12 guest (Debian's 6.1 has no NVMe authentication)"
         auth ;;
+    faults-media)
+        # An ssd namespace with the small preset's round latencies, a ram one detached at start.
+        faults faults-media.sh --ns ssd --ns-preset small --ns ram:64M \
+            --fault "ns-remove nsid=2"
+        trace_has "failed reads of the bad blocks" '"status":17025,.*"fault":"read-error"'
+        trace_has "refused writes" '"fault":"read-only"'
+        trace_has "latency spikes" '"fault":"latency","fault_id":[0-9]*,"fault_ns":50000000'
+        trace_has "throttled commands" '"fault":"thermal"'
+        grep -q "namespace 2 attached" "$DAEMON_LOG" && grep -q "namespace 2 detached" "$DAEMON_LOG" ||
+            fail "the daemon log does not show namespace 2 attached and detached" ;;
+    faults-link)
+        # The host's I/O timeout is short so that a command never answered costs seconds.
+        export NVEMU_GUEST_APPEND="nvme_core.io_timeout=5"
+        faults faults-link.sh --kind ram --size 256M -- \
+            -e "CONNECT_OPTS=--reconnect-delay=1 --ctrl-loss-tmo=120 --keep-alive-tmo=5"
+        trace_has "the held write" '"fault":"timeout".*"answered":false'
+        trace_has "the CFS event" '"fault":"cfs","fault_id":[0-9]*,"what":"Controller Fatal' ;;
     *) fail "unknown scenario" ;;
 esac
 say "PASS"

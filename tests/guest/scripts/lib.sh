@@ -95,3 +95,25 @@ le64() {
     set -- $(od -A n -t x1 -j $(($2 * 8)) -N 8 "$1")
     echo $((0x$8$7$6$5$4$3$2$1))
 }
+
+# host_nvemu ARGS...: runs `nvemu ARGS` on the host against the daemon under test and prints
+# its output; its status is nvemu's.  The request travels through the shared folder
+# (/mnt/host/requests), where target-test.sh serves `fault ...` and `stats ...` requests.
+host_nvemu() {
+    # Numbered through a file: a request made in $(...) runs in a subshell.
+    n=$(($(cat /tmp/host-requests 2>/dev/null || echo 0) + 1))
+    echo "$n" > /tmp/host-requests
+    d=/mnt/host/requests r=/mnt/host/requests/$n
+    [ -d "$d" ] || { echo "host_nvemu: no $d (run under target-test.sh)"; return 2; }
+    echo "$*" > "$r.tmp" && mv "$r.tmp" "$r.req" || return 2
+    i=0
+    while [ ! -f "$r.ans" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -f "$r.ans" ] || { echo "host_nvemu: no answer to '$*' within 30 s"; return 2; }
+    sed '$d' "$r.ans"
+    rc=$(sed -n '$s/^rc=//p' "$r.ans")
+    rm -f "$r.ans"
+    return "$rc"
+}
+
+# host_fault ARGS...: host_nvemu fault ARGS ("add TYPE KEY=VALUE...", "list", "clear [ID]").
+host_fault() { host_nvemu fault "$@"; }
