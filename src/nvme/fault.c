@@ -30,6 +30,7 @@ void nvme_faults_init(struct nvme_faults *fs)
 	pthread_condattr_destroy(&attr);
 	atomic_init(&fs->active, NULL);
 	atomic_init(&fs->attention, 0);
+	atomic_init(&fs->walkers, 0);
 	fs->next_id = 1;
 }
 
@@ -39,6 +40,33 @@ static void fault_free(struct nvme_fault *f)
 		munmap((void *)f->bits, f->bits_bytes);
 	pthread_mutex_destroy(&f->thermal_lock);
 	free(f);
+}
+
+/*
+ * Why a walker never stands on a freed fault: every access here is seq-cst.  A clear unlinks
+ * (store), then reads walkers; a walker adds itself (read-modify-write), then reads links.
+ * Either the clear sees the walker and frees nothing, or the walker's reads come after the
+ * unlink in the single order and cannot reach the fault.
+ */
+struct nvme_fault *nvme_faults_walk_begin(struct nvme_faults *fs)
+{
+	atomic_fetch_add(&fs->walkers, 1);
+	return atomic_load(&fs->active);
+}
+
+void nvme_faults_walk_end(struct nvme_faults *fs) { atomic_fetch_sub(&fs->walkers, 1); }
+
+/* Under the lock: frees what was cleared when nobody walks the list (else later). */
+static void reclaim_locked(struct nvme_faults *fs)
+{
+	if (!fs->retired || atomic_load(&fs->walkers))
+		return;
+	struct nvme_fault *next;
+	for (struct nvme_fault *f = fs->retired; f; f = next) {
+		next = f->next_retired;
+		fault_free(f);
+	}
+	fs->retired = NULL;
 }
 
 void nvme_faults_destroy(struct nvme_faults *fs)
@@ -252,6 +280,7 @@ int nvme_target_add_fault(struct nvme_target *target, const struct fault_spec *s
 	char text[FAULT_TEXT_MAX];
 	fault_spec_format(spec, text, sizeof(text));
 	pthread_mutex_lock(&fs->lock);
+	reclaim_locked(fs);
 	f->id = fs->next_id++;
 	atomic_store_explicit(&f->next, atomic_load(&fs->active), memory_order_relaxed);
 	/* Release: a reactor that sees the fault sees it whole. */
@@ -263,10 +292,16 @@ int nvme_target_add_fault(struct nvme_target *target, const struct fault_spec *s
 	log_event_locked(fs, f, f->subsys, (uint32_t)spec->nsid, added);
 	if (needs_timer(f))
 		wake_timer_locked(target);
-	pthread_mutex_unlock(&fs->lock);
-	if (!spec->at_ms && !atomic_exchange(&f->started, true))
-		nvme_fault_start(f);
+	/* Started here unless its time is later: as a walker, so a clear cannot free it meanwhile. */
+	bool start = !spec->at_ms && !atomic_exchange(&f->started, true);
+	if (start)
+		nvme_faults_walk_begin(fs);
 	*id = f->id;
+	pthread_mutex_unlock(&fs->lock);
+	if (start) {
+		nvme_fault_start(f);
+		nvme_faults_walk_end(fs);
+	}
 	return 0;
 }
 
@@ -282,7 +317,7 @@ int nvme_target_clear_faults(struct nvme_target *target, uint32_t id, char *err,
 			continue;
 		}
 		/* Unlinked but kept whole: a reactor standing on it walks on from its next. */
-		atomic_store_explicit(link, atomic_load(&f->next), memory_order_release);
+		atomic_store(link, atomic_load(&f->next));
 		atomic_store(&f->cleared, true);
 		f->next_retired = fs->retired;
 		fs->retired = f;
@@ -291,6 +326,7 @@ int nvme_target_clear_faults(struct nvme_target *target, uint32_t id, char *err,
 		log_event_locked(fs, f, f->subsys, (uint32_t)f->spec.nsid, "cleared");
 		cleared++;
 	}
+	reclaim_locked(fs);
 	pthread_mutex_unlock(&fs->lock);
 	if (id && !cleared)
 		return errorf(err, errlen, "no fault %u", id);
@@ -329,7 +365,7 @@ struct nvme_fault_status *nvme_target_list_faults(struct nvme_target *target, si
 		st->injected = atomic_load(&f->injected);
 		if (f->spec.type == FAULT_THERMAL) {
 			st->has_temp = true;
-			st->temp_c = nvme_fault_temperature(f, now);
+			st->temp_c = nvme_fault_temperature_peek(f, now);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -369,11 +405,14 @@ static void *timer_main(void *arg)
 			}
 		}
 		if (due) {
-			/* Start or end it without the lock: both log and reach controllers. */
+			/* Start or end it without the lock (both log and reach controllers), as a
+			 * walker, so that it is not freed meanwhile if cleared. */
 			bool done = atomic_exchange(ending ? &due->ended : &due->started, true);
+			nvme_faults_walk_begin(fs);
 			pthread_mutex_unlock(&fs->lock);
 			if (!done)
 				ending ? nvme_fault_end(due) : nvme_fault_start(due);
+			nvme_faults_walk_end(fs);
 			pthread_mutex_lock(&fs->lock);
 			continue;
 		}
@@ -536,8 +575,7 @@ void nvme_subsys_health(struct nvme_subsys *subsys, uint32_t nsid, struct nvme_h
 							  memory_order_relaxed);
 	uint64_t now = clock_now_ns();
 	struct nvme_faults *fs = &subsys->target->faults;
-	for (struct nvme_fault *f = atomic_load_explicit(&fs->active, memory_order_acquire); f;
-	     f = atomic_load_explicit(&f->next, memory_order_acquire)) {
+	for (struct nvme_fault *f = nvme_faults_walk_begin(fs); f; f = atomic_load(&f->next)) {
 		if (atomic_load(&f->cleared) || (f->subsys && f->subsys != subsys) ||
 		    !in_window(f, now))
 			continue;
@@ -572,6 +610,7 @@ void nvme_subsys_health(struct nvme_subsys *subsys, uint32_t nsid, struct nvme_h
 			break;
 		}
 	}
+	nvme_faults_walk_end(fs);
 	out->temperature_k = (uint16_t)(temp + KELVIN + 0.5);
 	out->wctemp_k = (uint16_t)(threshold + KELVIN);
 	out->cctemp_k = (uint16_t)(critical + KELVIN);

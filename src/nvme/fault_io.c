@@ -19,15 +19,10 @@ enum fault_action {
 	FAULT_ACT_HOLD,	 /* never answered */
 };
 
-static struct nvme_fault *first_fault(struct nvme_req *req)
-{
-	return atomic_load_explicit(&req->sq->target->faults.active, memory_order_acquire);
-}
+static struct nvme_faults *faults_of(struct nvme_req *req) { return &req->sq->target->faults; }
 
-static struct nvme_fault *next_fault(struct nvme_fault *f)
-{
-	return atomic_load_explicit(&f->next, memory_order_acquire);
-}
+/* Seq-cst like the unlink and the walker count: see nvme_faults_walk_begin(). */
+static struct nvme_fault *next_fault(struct nvme_fault *f) { return atomic_load(&f->next); }
 
 static bool in_window(const struct nvme_fault *f, uint64_t now)
 {
@@ -218,6 +213,17 @@ double nvme_fault_temperature(struct nvme_fault *f, uint64_t now_ns)
 	return after;
 }
 
+double nvme_fault_temperature_peek(struct nvme_fault *f, uint64_t now_ns)
+{
+	if (now_ns < f->start_ns)
+		return (double)f->spec.ambient_c;
+	pthread_mutex_lock(&f->thermal_lock);
+	uint64_t dt = now_ns > f->temp_ns ? now_ns - f->temp_ns : 0;
+	double t = fault_thermal_step(&f->spec, f->temp_c, dt, 0);
+	pthread_mutex_unlock(&f->thermal_lock);
+	return t;
+}
+
 static void thermal(struct nvme_req *req, struct nvme_fault *f, uint64_t now, uint32_t op)
 {
 	bool moves = op & (FAULT_OP_READ | FAULT_OP_WRITE | FAULT_OP_APPEND | FAULT_OP_COMPARE);
@@ -341,9 +347,11 @@ void nvme_fault_command(struct nvme_req *req)
 		uint64_t slba;
 		uint32_t nlb;
 		nvme_io_cmd_range(&req->cmd, &slba, &nlb);
-		for (struct nvme_fault *f = first_fault(req); f; f = next_fault(f))
+		for (struct nvme_fault *f = nvme_faults_walk_begin(faults_of(req)); f;
+		     f = next_fault(f))
 			if (!atomic_load_explicit(&f->cleared, memory_order_relaxed))
 				one_fault(req, f, op, slba, nlb, req->submit_ns);
+		nvme_faults_walk_end(faults_of(req));
 	}
 	if (req->fault_action == FAULT_ACT_FAIL || req->fault_action == FAULT_ACT_HOLD) {
 		req->fault_execute = req->execute;
@@ -386,7 +394,7 @@ uint64_t nvme_fault_due(struct nvme_req *req, uint64_t start_ns, uint64_t done_n
 /* The blocks a successful write covered heal in every read-error fault that watches them. */
 static void heal(struct nvme_req *req, uint64_t slba, uint64_t nlb)
 {
-	for (struct nvme_fault *f = first_fault(req); f; f = next_fault(f)) {
+	for (struct nvme_fault *f = nvme_faults_walk_begin(faults_of(req)); f; f = next_fault(f)) {
 		uint64_t first, end;
 		if (f->spec.type != FAULT_READ_ERROR || atomic_load(&f->cleared) ||
 		    f->subsys != req->sq->ctrl->subsys || f->spec.nsid != req->cmd.nsid ||
@@ -394,6 +402,7 @@ static void heal(struct nvme_req *req, uint64_t slba, uint64_t nlb)
 			continue;
 		mark(f, first, end, false);
 	}
+	nvme_faults_walk_end(faults_of(req));
 }
 
 void nvme_fault_answered(struct nvme_req *req, uint16_t status)

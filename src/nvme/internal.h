@@ -89,10 +89,13 @@ struct nvme_fault {
 
 struct nvme_faults {
 	pthread_mutex_t lock; /* adding, clearing, listing, the event log, the timer */
-	/* The faults set, newest first.  Readers walk it without a lock: a fault is only ever
-	 * unlinked, never freed while the target lives (nvme_target_destroy frees them). */
+	/* The faults set, newest first.  Readers walk it without a lock between
+	 * nvme_faults_walk_begin() and _end(); clearing a fault unlinks it. */
 	_Atomic(struct nvme_fault *) active;
+	/* Cleared faults, freed once no thread walks the list (walkers is 0 after they were
+	 * unlinked: a walk that starts later cannot reach them). */
 	struct nvme_fault *retired;
+	atomic_uint walkers;
 	/* Why the data path must look, counted: faults that act on commands, fatal controllers.
 	 * Zero means no fault: the only cost on the data path is one relaxed load of it. */
 	atomic_uint attention;
@@ -247,6 +250,13 @@ uint16_t nvme_parse_discovery_admin(struct nvme_req *req);
 void nvme_execute_identify(struct nvme_req *req);
 
 /* fault.c */
+/*
+ * Walking the active faults without the lock: begin returns the first (follow f->next with
+ * seq-cst loads); after end no fault of the walk may be touched.  A cleared fault is freed
+ * only when its clear, or a later add or clear, sees no walker.
+ */
+struct nvme_fault *nvme_faults_walk_begin(struct nvme_faults *faults);
+void nvme_faults_walk_end(struct nvme_faults *faults);
 void nvme_faults_init(struct nvme_faults *faults);
 void nvme_faults_destroy(struct nvme_faults *faults);
 void nvme_fault_log(struct nvme_target *target, const struct nvme_fault *f,
@@ -271,8 +281,11 @@ uint64_t nvme_fault_due(struct nvme_req *req, uint64_t start_ns, uint64_t done_n
 /* A fault's effect when it becomes active or ends (timer thread, or the one adding it). */
 void nvme_fault_start(struct nvme_fault *f);
 void nvme_fault_end(struct nvme_fault *f);
-/* thermal: the temperature now (advanced to now with nothing moved). */
+/* thermal: the temperature now (advanced to now with nothing moved; logs a crossing and
+ * warns the controllers, so never under the faults lock). */
 double nvme_fault_temperature(struct nvme_fault *f, uint64_t now_ns);
+/* The same without advancing or logging anything: for a listing under the faults lock. */
+double nvme_fault_temperature_peek(struct nvme_fault *f, uint64_t now_ns);
 
 /* logpage.c */
 void nvme_execute_get_log_page(struct nvme_req *req);

@@ -3,16 +3,19 @@
  * SMART, the events and logs a host sees, what the trace records, and the same seed giving the
  * same faults.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "nvme/internal.h"
+#include "util/util.h"
 #include "target_harness.h"
 
 #define ST_INVALID_NS 0x400B
@@ -545,10 +548,82 @@ static void test_scope_is_resolved_when_added(void **state)
 	assert_int_equal(io(f, nvme_cmd_write, 1, 0, 1), 0);
 }
 
+/* A listing while the drive cools below its threshold (it used to log the crossing under the
+ * faults lock it held, and hang). */
+static void test_list_while_cooling(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t id = add(f, "thermal heat=4000 tau_ms=5 threshold_c=37 critical_c=60");
+	memset(f->buf, 1, MDTS_BYTES);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(io(f, nvme_cmd_write, 1, 0, MDTS_BYTES / 4096), 0);
+	size_t n;
+	struct nvme_fault_status *list = nvme_target_list_faults(f->env->target, &n);
+	assert_true(find(list, n, id)->temp_c >= 37);
+	free(list);
+	nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000}, NULL);
+	list = nvme_target_list_faults(f->env->target, &n);
+	assert_true(find(list, n, id)->temp_c < 37);
+	free(list);
+}
+
+struct churn {
+	struct nvme_target *target;
+	atomic_bool stop;
+	unsigned rounds;
+};
+
+/* Adds faults that every command walks past, lists them and clears them, until told to stop. */
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	static const char *const faults[] = {"read-error nsid=1 lba=3000 count=8",
+					     "write-error nsid=2", "latency op=flush latency_us=1",
+					     "thermal heat=0.001"};
+	while (!atomic_load(&c->stop)) {
+		for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
+			struct fault_spec spec;
+			uint32_t id;
+			if (fault_spec_parse(faults[i], &spec, NULL, 0) ||
+			    nvme_target_add_fault(c->target, &spec, &id, NULL, 0))
+				return NULL;
+		}
+		size_t n;
+		free(nvme_target_list_faults(c->target, &n));
+		nvme_target_clear_faults(c->target, 0, NULL, 0);
+		c->rounds++;
+	}
+	return c;
+}
+
+/* Faults cleared while commands walk them: never a fault freed under a walker (ASan would
+ * see it), and the commands they did not match answered well. */
+static void test_clear_while_io_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct churn c = {.target = f->env->target};
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, churn_main, &c), 0);
+	memset(f->buf, 7, MDTS_BYTES);
+	uint8_t log[512];
+	for (unsigned i = 0; i < 20000; i++) {
+		assert_int_equal(io(f, i % 2 ? nvme_cmd_read : nvme_cmd_write, 1, i % 256, 1), 0);
+		if (i % 64 == 0)
+			smart(f, 0xFFFFFFFF, log);
+	}
+	atomic_store(&c.stop, true);
+	void *ret;
+	assert_int_equal(pthread_join(thread, &ret), 0);
+	assert_ptr_equal(ret, &c);
+	assert_true(c.rounds > 0);
+	run_posted(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_read_error_is_sticky_until_written, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_error_is_sticky_until_written, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_same_seed_same_faults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_error_keeps_old_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only_and_spare_low, setup, teardown),
@@ -562,6 +637,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_windows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_trace_and_event_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scope_is_resolved_when_added, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_while_cooling, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_clear_while_io_runs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
