@@ -39,21 +39,24 @@ static int init_stream(struct stream *stream, uint32_t dies)
 	return 0;
 }
 
-static int check_spare(struct ssd *s, char *err, size_t errlen)
+/* Whether `dies` dies can hold the data: at creation all of them, with die-offline faults fewer. */
+static int check_spare(struct ssd *s, uint64_t dies, char *err, size_t errlen)
 {
 	/* Each die must hold its share of the data plus its free reserve, an open unit per
 	 * stream and one unit of invalid pages for GC to gain anything. */
-	uint64_t ppu = s->geo.pages_per_unit, dies = s->geo.dies;
+	uint64_t ppu = s->geo.pages_per_unit;
 	uint64_t data_units_per_die = (s->logical_pages + ppu * dies - 1) / (ppu * dies);
 	uint64_t spare = s->geo.units_per_die - data_units_per_die;
 	uint64_t streams = s->params.gc_separate ? 2 : 1;
 	uint64_t needed = (uint64_t)s->fg_limit + streams + 1;
 	if (s->logical_pages == 0 || s->geo.units_per_die < data_units_per_die || spare < needed) {
+		if (s->geo.units_per_die < data_units_per_die)
+			spare = 0;
 		errorf(err, errlen,
-		       "op_pcent=%g leaves %" PRIu64 " spare blocks per die; at least %" PRIu64
+		       "op_pcent=%g leaves %" PRIu64 " spare blocks per die on %" PRIu64
+		       " dies; at least %" PRIu64
 		       " are needed (GC reserve %u + an open block per write stream + 1)",
-		       s->params.op_pcent, s->geo.units_per_die - data_units_per_die, needed,
-		       s->fg_limit);
+		       s->params.op_pcent, spare, dies, needed, s->fg_limit);
 		return -1;
 	}
 	return 0;
@@ -86,7 +89,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	if (s->fg_limit < params->gc_reserve_blocks)
 		s->fg_limit = params->gc_reserve_blocks;
 	/* With FDP the spare area is planned in reclaim units (fdp_create). */
-	if (!params->fdp && check_spare(s, err, errlen) != 0) {
+	if (!params->fdp && check_spare(s, s->geo.dies, err, errlen) != 0) {
 		front_destroy(s->front);
 		flash_destroy(s->flash);
 		free(s);
@@ -105,6 +108,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	s->free_stack = malloc(s->geo.units * sizeof(*s->free_stack));
 	s->dies = calloc(s->geo.dies, sizeof(*s->dies));
 	s->die_full = calloc(s->geo.dies, sizeof(*s->die_full));
+	s->die_down = calloc(s->geo.dies, sizeof(*s->die_down));
 	if (s->slc_on) {
 		s->fold_prev = malloc(s->geo.units * sizeof(*s->fold_prev));
 		s->fold_next = malloc(s->geo.units * sizeof(*s->fold_next));
@@ -112,6 +116,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	if (params->map_cache_bytes)
 		s->map = map_cache_create(s);
 	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->dies || !s->die_full ||
+	    !s->die_down ||
 	    victim_set_init(&s->victims, s->units, s->geo.dies, s->geo.units_per_die,
 			    s->geo.pages_per_unit, params, &s->rng, &s->seq) ||
 	    init_stream(&s->host, s->geo.dies) || init_stream(&s->gc, s->geo.dies) ||
@@ -160,6 +165,7 @@ void ssd_destroy(struct ssd *s)
 	free(s->dies);
 	free(s->die_full);
 	victim_set_free(&s->victims);
+	free(s->die_down);
 	free(s->host.open_unit);
 	free(s->host.next_page);
 	free(s->gc.open_unit);
@@ -384,6 +390,48 @@ void ssd_prefetch_p2l(const struct ssd *s, uint64_t lpn, uint32_t npages)
 			__builtin_prefetch(&s->units[page_unit(s, mapped - 1)], 1);
 		}
 	}
+}
+
+int ssd_set_die_offline(struct ssd *s, uint32_t die, bool offline, char *err, size_t errlen)
+{
+	if (die >= s->geo.dies)
+		return errorf(err, errlen, "die %u: the device has dies 0 to %u", die,
+			      s->geo.dies - 1);
+	if (s->params.fdp)
+		return errorf(err, errlen, "die %u cannot go offline: FDP (fdp=on) places writes by "
+			      "reclaim group, die-offline is not modelled with it", die);
+	lock(s);
+	int rc = 0;
+	char why[200];
+	/* Every logical page may be written again on the dies left. */
+	if (offline && !s->die_down[die] &&
+	    (s->dies_down + 1 == s->geo.dies ||
+	     check_spare(s, s->geo.dies - s->dies_down - 1, why, sizeof(why))))
+		rc = errorf(err, errlen, "die %u cannot go offline: %s", die,
+			    s->dies_down + 1 == s->geo.dies ? "it is the last one online" : why);
+	else if (offline && !s->die_down[die]++)
+		s->dies_down++;
+	else if (!offline && s->die_down[die] && !--s->die_down[die])
+		s->dies_down--;
+	s->die_full[die] = s->die_down[die] != 0;
+	unlock(s);
+	return rc;
+}
+
+uint64_t ssd_first_lost_page(struct ssd *s, uint64_t lpn, uint32_t npages)
+{
+	assert(lpn + npages <= s->logical_pages);
+	uint64_t lost = UINT64_MAX;
+	lock(s);
+	for (uint64_t lpage = lpn; s->dies_down && lpage < lpn + npages; lpage++) {
+		uint32_t mapped = s->l2p[lpage];
+		if (mapped && s->die_down[flash_unit_die(&s->geo, page_unit(s, mapped - 1))]) {
+			lost = lpage;
+			break;
+		}
+	}
+	unlock(s);
+	return lost;
 }
 
 void ssd_get_counters(struct ssd *s, struct ssd_counters *out)

@@ -96,6 +96,17 @@ uint64_t ssd_flush(struct ssd *ssd, uint64_t now, struct lat_parts *parts);
 void ssd_prefetch_l2p(const struct ssd *ssd, uint64_t lpn, uint32_t npages);
 void ssd_prefetch_p2l(const struct ssd *ssd, uint64_t lpn, uint32_t npages);
 
+/*
+ * die-offline faults: die `die` stops answering (offline) or comes back.  Host writes go to the
+ * other dies and idle-time work leaves it alone; its data stays mapped, and
+ * ssd_first_lost_page() names the pages it holds until they are written elsewhere.  Calls
+ * nest: each offline needs its online.  0, or -1 with a message when the die does not exist or
+ * is the last one left.
+ */
+int ssd_set_die_offline(struct ssd *ssd, uint32_t die, bool offline, char *err, size_t errlen);
+/* The first of pages lpn .. lpn + npages - 1 whose data an offline die holds, or UINT64_MAX. */
+uint64_t ssd_first_lost_page(struct ssd *ssd, uint64_t lpn, uint32_t npages);
+
 /* Snapshot of the counters; the erase statistics walk all erase units. */
 void ssd_get_counters(struct ssd *ssd, struct ssd_counters *out);
 

@@ -130,7 +130,11 @@ struct ssd {
 	uint32_t bg_cursor;
 	uint64_t bg_start, bg_end; /* the idle-time work under way: its start, and the device's
 				    * idle time after its last step */
-	bool *die_full; /* scratch for host_place: dies found full of valid data */
+	bool *die_full; /* scratch for host_place: dies found full of valid data, or offline */
+	/* die-offline faults holding each die offline; host_place passes those dies over (they
+	 * stay marked in die_full), idle-time work too. */
+	uint32_t *die_down;
+	uint32_t dies_down;
 	uint64_t rng;
 
 	uint64_t seq; /* host pages written, the FTL's notion of age */

@@ -298,6 +298,8 @@ uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
 	bool *full = s->die_full;
 	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
 		uint32_t d = pick_host_die(s, full);
+		if (d == UINT32_MAX)
+			break; /* the dies left online are full */
 		if (host->open_unit[d] != NO_UNIT || make_room(s, d, s->fg_limit, now)) {
 			if (host->open_unit[d] == NO_UNIT)
 				s->host_slc = host_unit_slc(s, d, now);
@@ -306,7 +308,7 @@ uint64_t host_place(struct ssd *s, uint32_t lpn, uint64_t now)
 			paced_gc(s, d, now);
 			if (tries)
 				for (uint32_t i = 0; i < s->geo.dies; i++)
-					full[i] = false;
+					full[i] = s->die_down[i] != 0;
 			return ppn;
 		}
 		full[d] = true; /* only valid data there for now: write elsewhere */
@@ -338,6 +340,8 @@ static bool fold_background(struct ssd *s, uint64_t ready)
 	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
 		uint32_t d = s->fold_cursor;
 		s->fold_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
+		if (s->die_down[d])
+			continue;
 		if (s->dies[d].fold.unit == NO_UNIT && s->dies[d].fold_head == NO_UNIT)
 			close_open_slc(s, d);
 		if (fold_pages(s, d, BACKGROUND_STEP_PAGES, ready))
@@ -352,7 +356,7 @@ static bool gc_step(struct ssd *s, uint64_t ready)
 	for (uint32_t tries = 0; tries < s->geo.dies; tries++) {
 		uint32_t d = s->bg_cursor;
 		s->bg_cursor = d + 1 == s->geo.dies ? 0 : d + 1;
-		if (s->dies[d].free_count > s->bg_limit)
+		if (s->dies[d].free_count > s->bg_limit || s->die_down[d])
 			continue;
 		if (s->dies[d].victim.unit == NO_UNIT) {
 			uint32_t u = victim_set_pick(&s->victims, d);

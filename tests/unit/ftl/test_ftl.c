@@ -198,6 +198,62 @@ static void test_full_device_sequential(void **state)
 	ssd_destroy(s);
 }
 
+/* Which die holds a page, found as the only one offline whose pages read as lost. */
+static uint64_t lost_pages(struct ssd *s)
+{
+	uint64_t n = 0;
+	for (uint64_t lpn = 0; lpn < ssd_logical_pages(s); lpn++)
+		n += ssd_first_lost_page(s, lpn, 1) == lpn;
+	return n;
+}
+
+/* A die offline: its pages are named lost until rewritten, writes and GC go elsewhere. */
+static void test_die_offline(void **state)
+{
+	(void)state;
+	struct ssd_params p = small_params();
+	char err[256];
+	/* The dies left must hold every logical page: not with 20 % over-provisioning. */
+	struct ssd *s = make_ssd(&p);
+	assert_int_equal(ssd_set_die_offline(s, 1, true, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "spare blocks per die on 3 dies"));
+	ssd_destroy(s);
+	p.op_pcent = 60;
+	s = make_ssd(&p);
+	uint64_t pages = ssd_logical_pages(s), now = 0, x = 7;
+	for (uint64_t lpn = 0; lpn < pages; lpn++)
+		now = ssd_write(s, lpn, 1, false, now, NULL);
+	assert_int_equal(ssd_first_lost_page(s, 0, (uint32_t)pages), UINT64_MAX);
+	assert_int_equal(ssd_set_die_offline(s, 1, true, err, sizeof(err)), 0);
+	uint64_t lost = lost_pages(s);
+	/* Four dies written in turn: about a quarter of the pages were on die 1. */
+	assert_in_range(lost, pages / 4 - pages / 16, pages / 4 + pages / 16);
+	uint64_t first = ssd_first_lost_page(s, 0, (uint32_t)pages);
+	assert_true(first < pages && ssd_first_lost_page(s, first, 1) == first);
+	/* Overwritten three times at random (GC runs on the dies left): nothing lands on die 1. */
+	for (uint64_t i = 0; i < 3 * pages; i++)
+		now = ssd_write(s, xorshift(&x) % pages, 1, false, now, NULL);
+	assert_true(lost_pages(s) < lost);
+	for (uint64_t lpn = 0; lpn < pages; lpn++)
+		if (ssd_first_lost_page(s, lpn, 1) == lpn)
+			now = ssd_write(s, lpn, 1, false, now, NULL);
+	assert_int_equal(lost_pages(s), 0);
+	assert_consistent(s);
+	/* Nested; a second die would leave too little room; back online, writes use it again. */
+	assert_int_equal(ssd_set_die_offline(s, 1, true, err, sizeof(err)), 0);
+	assert_int_equal(ssd_set_die_offline(s, 0, true, err, sizeof(err)), -1);
+	assert_int_equal(ssd_set_die_offline(s, 4, true, err, sizeof(err)), -1);
+	assert_int_equal(ssd_set_die_offline(s, 1, false, err, sizeof(err)), 0);
+	assert_int_equal(lost_pages(s), 0);
+	assert_int_equal(ssd_set_die_offline(s, 1, false, err, sizeof(err)), 0);
+	for (uint64_t lpn = 0; lpn < pages; lpn++)
+		now = ssd_write(s, lpn, 1, false, now, NULL);
+	assert_int_equal(ssd_set_die_offline(s, 1, true, err, sizeof(err)), 0);
+	assert_in_range(lost_pages(s), pages / 8, pages / 2);
+	assert_consistent(s);
+	ssd_destroy(s);
+}
+
 static void test_create_errors(void **state)
 {
 	(void)state;
@@ -217,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_write_buffer_full),
 		cmocka_unit_test(test_read_costs),
 		cmocka_unit_test(test_full_device_sequential),
+		cmocka_unit_test(test_die_offline),
 		cmocka_unit_test(test_create_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
