@@ -27,15 +27,16 @@ enum fault_type {
 	FAULT_READ_ERROR,  /* Unrecovered Read Error, sticky until the LBAs are written */
 	FAULT_WRITE_ERROR, /* Write Fault */
 	FAULT_READ_RETRY,  /* a read that succeeds late (soft decoding) */
-	FAULT_LATENCY,	   /* a spike added to matching commands */
-	FAULT_GC_STORM,	   /* a "critical GC" window: writes (and reads) stall */
-	FAULT_THERMAL,	   /* temperature, throttling and its critical warning */
-	FAULT_CFS,	   /* Controller Fatal Status: the host must reset */
-	FAULT_TIMEOUT,	   /* a command never answered */
+	FAULT_DIE_OFFLINE, /* a die of the model lost: reads of its data fail, writes go elsewhere */
+	FAULT_LATENCY,     /* a spike added to matching commands */
+	FAULT_GC_STORM,    /* a "critical GC" window: writes (and reads) stall */
+	FAULT_THERMAL,     /* temperature, throttling and its critical warning */
+	FAULT_CFS,         /* Controller Fatal Status: the host must reset */
+	FAULT_TIMEOUT,     /* a command never answered */
 	FAULT_LINK_DROP,   /* every connection dropped at once */
 	FAULT_READ_ONLY,   /* media read-only: writes refused, critical warning */
 	FAULT_SPARE_LOW,   /* available spare below its threshold */
-	FAULT_NS_ADD,	   /* a namespace attached at run time */
+	FAULT_NS_ADD,      /* a namespace attached at run time */
 	FAULT_NS_REMOVE,   /* a namespace detached at run time */
 	FAULT_TYPES
 };
@@ -86,6 +87,7 @@ struct fault_spec {
 	bool has_zone;
 	uint32_t ops; /* command kinds; the type's default unless op= was given */
 	uint64_t cntlid;
+	uint64_t die; /* die-offline: the die of the namespace's model */
 	/* Trigger: when it fires. */
 	uint64_t at_ms;	 /* active from at_ms after it is added */
 	uint64_t for_ms; /* for for_ms (0: until cleared) */

@@ -13,7 +13,7 @@
 	(T(READ_ERROR) | T(WRITE_ERROR) | T(READ_RETRY) | T(LATENCY) | T(GC_STORM) | T(TIMEOUT))
 #define ON_COMMANDS (COMMAND_TYPES | T(CFS) | T(LINK_DROP))
 #define TRIGGERED (ON_COMMANDS | T(NS_ADD) | T(NS_REMOVE))
-#define NS_SCOPED (ON_COMMANDS | T(READ_ONLY) | T(NS_ADD) | T(NS_REMOVE))
+#define NS_SCOPED (ON_COMMANDS | T(READ_ONLY) | T(DIE_OFFLINE) | T(NS_ADD) | T(NS_REMOVE))
 #define ALL_TYPES ((1u << FAULT_TYPES) - 1)
 
 static const struct {
@@ -29,6 +29,10 @@ static const struct {
 			   "writes fail with Write Fault; the blocks keep their old data"},
     [FAULT_READ_RETRY] = {"read-retry", FAULT_CLASS_COMMAND, FAULT_OP_READS,
 			  "reads succeed after latency_us more (soft-decoding retries)"},
+    [FAULT_DIE_OFFLINE] = {"die-offline", FAULT_CLASS_STATE, 0,
+			   "die `die` of namespace nsid's flash model is lost: reads of the data it "
+			   "held fail with Unrecovered Read Error until rewritten, writes go to the "
+			   "other dies; critical warning bit 2"},
     [FAULT_LATENCY] = {"latency", FAULT_CLASS_COMMAND, FAULT_OP_ALL,
 		       "matching commands complete latency_us later (fixed, uniform or "
 		       "exponential)"},
@@ -84,6 +88,8 @@ static const struct key keys[] = {
      "blocks in the range from lba"},
     {"zone", KEY_NUMBER, AT(zone), 0, UINT64_MAX, 0, ON_COMMANDS, "-",
      "the range is this zone (zoned namespaces)"},
+    {"die", KEY_NUMBER, AT(die), 0, UINT32_MAX - 1, 0, T(DIE_OFFLINE), "-",
+     "the die lost (0 to the model's dies - 1; channel-major: die = channel + channels x lun)"},
     {"op", KEY_OPS, AT(ops), 0, 0, 0, ON_COMMANDS, "the type's",
      "command kinds, comma-separated: read write flush dsm write_zeroes compare verify "
      "append zone_send zone_recv"},
@@ -374,8 +380,12 @@ int fault_spec_check(const struct fault_spec *spec, char *err, size_t errlen)
 		return errorf(err, errlen, "lba, count and zone need nsid");
 	if (given(spec, "zone") && (given(spec, "lba") || given(spec, "count")))
 		return errorf(err, errlen, "zone and lba/count exclude each other");
-	if ((spec->type == FAULT_NS_ADD || spec->type == FAULT_NS_REMOVE) && !given(spec, "nsid"))
+	if ((spec->type == FAULT_NS_ADD || spec->type == FAULT_NS_REMOVE ||
+	     spec->type == FAULT_DIE_OFFLINE) &&
+	    !given(spec, "nsid"))
 		return errorf(err, errlen, "%s needs nsid", fault_type_name(spec->type));
+	if (spec->type == FAULT_DIE_OFFLINE && !given(spec, "die"))
+		return errorf(err, errlen, "die-offline needs die");
 	if (spec->count && spec->lba + spec->count < spec->lba)
 		return errorf(err, errlen, "lba + count is past the largest block number");
 	if (spec->threshold_c > spec->critical_c)

@@ -110,6 +110,11 @@ struct ns_ops {
 	/* Optional: the device model's counters. */
 	bool (*model_counters)(struct ns *ns, struct ns_model_counters *out);
 	void (*destroy)(struct ns *ns);
+	/* Optional, kinds with a flash model (ssd): one of its dies offline or back (die-offline
+	 * faults, nested; 0 or -1 with a message), and the first block of [slba, slba + nlb)
+	 * whose data an offline die holds, UINT64_MAX for none. */
+	int (*set_die_offline)(struct ns *ns, uint32_t die, bool offline, char *err, size_t errlen);
+	uint64_t (*first_lost_block)(struct ns *ns, uint64_t slba, uint32_t nlb);
 	/* Zone management and Zone Append; NULL unless the kind is zoned (CSI 2). */
 	const struct ns_zone_ops *zone;
 	/* Flexible Data Placement; NULL unless ns->fdp is set. */

@@ -133,6 +133,25 @@ static const struct ns_fdp_ops ssd_fdp_ops = {
     .take_events = ssd_ns_take_events,
 };
 
+static int ssd_ns_set_die_offline(struct ns *ns, uint32_t die, bool offline, char *err,
+				  size_t errlen)
+{
+	return ssd_set_die_offline(ssd_of(ns)->model, die, offline, err, errlen);
+}
+
+static uint64_t ssd_ns_first_lost_block(struct ns *ns, uint64_t slba, uint32_t nlb)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	uint64_t lpn;
+	uint32_t npages;
+	page_span(ns, s, slba, nlb, &lpn, &npages);
+	uint64_t lost = ssd_first_lost_page(s->model, lpn, npages);
+	if (lost == UINT64_MAX)
+		return UINT64_MAX;
+	uint64_t block = (lost * s->page_bytes) >> ns->lba_shift;
+	return block > slba ? block : slba;
+}
+
 static void ssd_ns_destroy(struct ns *ns)
 {
 	struct ssd_ns *s = ssd_of(ns);
@@ -152,6 +171,8 @@ static const struct ns_ops ssd_ops = {
     .model_counters = ssd_ns_model_counters,
     .destroy = ssd_ns_destroy,
     .fdp = &ssd_fdp_ops,
+    .set_die_offline = ssd_ns_set_die_offline,
+    .first_lost_block = ssd_ns_first_lost_block,
 };
 
 /* The endurance group's FDP configuration and the namespace's Placement Handle List. */

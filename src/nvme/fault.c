@@ -38,7 +38,7 @@ static void fault_free(struct nvme_fault *f)
 {
 	if (f->bits)
 		munmap((void *)f->bits, f->bits_bytes);
-	pthread_mutex_destroy(&f->thermal_lock);
+	pthread_mutex_destroy(&f->state_lock);
 	free(f);
 }
 
@@ -193,6 +193,12 @@ static int resolve_scope(struct nvme_target *target, struct nvme_fault *f, char 
 		return errorf(err, errlen, "nsid: no namespace %llu%s%s", (unsigned long long)s->nsid,
 			      s->nqn[0] ? " in " : "", s->nqn);
 	struct ns *ns = f->subsys->ns[s->nsid - 1].ns;
+	f->ns = ns;
+	if (s->type == FAULT_DIE_OFFLINE && !ns->ops->set_die_offline)
+		return errorf(err, errlen,
+			      "die-offline: namespace %llu (%s) has no flash dies (an ssd "
+			      "namespace has)",
+			      (unsigned long long)s->nsid, ns->ops->kind);
 	bool range = s->has_zone || s->lba || s->count;
 	if (s->type == FAULT_READ_ERROR || range)
 		return resolve_range(f, ns, err, errlen);
@@ -228,6 +234,7 @@ static bool acts_on_commands(const struct nvme_fault *f)
 	switch (f->spec.type) {
 	case FAULT_READ_ONLY:
 	case FAULT_THERMAL:
+	case FAULT_DIE_OFFLINE:
 		return true;
 	case FAULT_SPARE_LOW:
 		return false;
@@ -254,6 +261,30 @@ static void wake_timer_locked(struct nvme_target *target)
 	pthread_cond_signal(&fs->wake);
 }
 
+/* die-offline: takes its die offline unless cleared or done already; 0 or -1 with err. */
+static int die_start(struct nvme_fault *f, char *err, size_t errlen)
+{
+	int rc = 0;
+	pthread_mutex_lock(&f->state_lock);
+	if (!atomic_load(&f->cleared) && !atomic_load(&f->die_down)) {
+		rc = f->ns->ops->set_die_offline(f->ns, (uint32_t)f->spec.die, true, err, errlen);
+		atomic_store(&f->die_down, rc == 0);
+	}
+	pthread_mutex_unlock(&f->state_lock);
+	return rc;
+}
+
+/* die-offline ended or cleared: its die back online, if this fault took it offline. */
+static void die_stop(struct nvme_fault *f)
+{
+	if (f->spec.type != FAULT_DIE_OFFLINE)
+		return;
+	pthread_mutex_lock(&f->state_lock);
+	if (atomic_exchange(&f->die_down, false))
+		f->ns->ops->set_die_offline(f->ns, (uint32_t)f->spec.die, false, NULL, 0);
+	pthread_mutex_unlock(&f->state_lock);
+}
+
 int nvme_target_add_fault(struct nvme_target *target, const struct fault_spec *spec, uint32_t *id,
 			  char *err, size_t errlen)
 {
@@ -264,9 +295,14 @@ int nvme_target_add_fault(struct nvme_target *target, const struct fault_spec *s
 		return errorf(err, errlen, "out of memory");
 	f->spec = *spec;
 	f->target = target;
-	pthread_mutex_init(&f->thermal_lock, NULL);
+	pthread_mutex_init(&f->state_lock, NULL);
 	if (resolve_scope(target, f, err, errlen) ||
 	    (spec->type == FAULT_READ_ERROR && map_bits(f, err, errlen))) {
+		fault_free(f);
+		return -1;
+	}
+	/* A die that cannot go offline now is the adder's error; later, the event log's. */
+	if (spec->type == FAULT_DIE_OFFLINE && !spec->at_ms && die_start(f, err, errlen)) {
 		fault_free(f);
 		return -1;
 	}
@@ -319,6 +355,7 @@ int nvme_target_clear_faults(struct nvme_target *target, uint32_t id, char *err,
 		/* Unlinked but kept whole: a reactor standing on it walks on from its next. */
 		atomic_store(link, atomic_load(&f->next));
 		atomic_store(&f->cleared, true);
+		die_stop(f);
 		f->next_retired = fs->retired;
 		fs->retired = f;
 		if (acts_on_commands(f))
@@ -536,6 +573,17 @@ void nvme_fault_start(struct nvme_fault *f)
 			nvme_fault_fire(f);
 		break;
 	case FAULT_CLASS_STATE:
+		if (f->spec.type == FAULT_DIE_OFFLINE) {
+			char why[200];
+			if (die_start(f, why, sizeof(why))) {
+				nvme_fault_log(f->target, f, f->subsys, (uint32_t)f->spec.nsid,
+					       "die %llu stays online: %s",
+					       (unsigned long long)f->spec.die, why);
+				break;
+			}
+			nvme_fault_log(f->target, f, f->subsys, (uint32_t)f->spec.nsid,
+				       "die %llu offline", (unsigned long long)f->spec.die);
+		}
 		if (f->spec.type != FAULT_THERMAL)
 			atomic_fetch_add(&f->injected, 1);
 		else if (f->temp_c >= (double)f->spec.threshold_c)
@@ -551,6 +599,7 @@ void nvme_fault_start(struct nvme_fault *f)
 void nvme_fault_end(struct nvme_fault *f)
 {
 	nvme_fault_log(f->target, f, f->subsys, (uint32_t)f->spec.nsid, "ended");
+	die_stop(f);
 	/* A namespace removed or added for a while comes back as it was. */
 	if (f->spec.type == FAULT_NS_ADD || f->spec.type == FAULT_NS_REMOVE)
 		set_attached(f, f->spec.type == FAULT_NS_REMOVE);
@@ -584,6 +633,10 @@ void nvme_subsys_health(struct nvme_subsys *subsys, uint32_t nsid, struct nvme_h
 			if (!nsid || !f->spec.nsid || f->spec.nsid == nsid)
 				out->critical_warning |= NVME_SMART_CRIT_MEDIA;
 			break;
+		case FAULT_DIE_OFFLINE:
+			if (atomic_load(&f->die_down))
+				out->critical_warning |= NVME_SMART_CRIT_RELIABILITY;
+			break;
 		case FAULT_SPARE_LOW:
 			out->critical_warning |= NVME_SMART_CRIT_SPARE;
 			if (f->spec.spare < out->avail_spare)
@@ -591,10 +644,10 @@ void nvme_subsys_health(struct nvme_subsys *subsys, uint32_t nsid, struct nvme_h
 			break;
 		case FAULT_THERMAL: {
 			double t = nvme_fault_temperature(f, now);
-			pthread_mutex_lock(&f->thermal_lock);
+			pthread_mutex_lock(&f->state_lock);
 			warning_s += f->warning_s;
 			critical_s += f->critical_s;
-			pthread_mutex_unlock(&f->thermal_lock);
+			pthread_mutex_unlock(&f->state_lock);
 			if (t >= (double)f->spec.threshold_c) {
 				out->critical_warning |= NVME_SMART_CRIT_TEMPERATURE;
 				out->throttled = true;
@@ -626,10 +679,12 @@ bool nvme_subsys_ns_attached(const struct nvme_subsys *subsys, uint32_t nsid)
 /* On the admin-queue thread: an event per newly raised bit the host enabled, then masked. */
 static void smart_event(struct nvme_ctrl *ctrl, uint64_t warning)
 {
-	static const struct { uint8_t bit, info; } events[] = {
+	static const struct { uint8_t bit, info;
+	} events[] = {
 	    {NVME_SMART_CRIT_SPARE, NVME_AER_SMART_SPARE_BELOW},
 	    {NVME_SMART_CRIT_TEMPERATURE, NVME_AER_SMART_TEMP_THRESH},
 	    {NVME_SMART_CRIT_MEDIA, NVME_AER_SMART_RELIABILITY},
+	    {NVME_SMART_CRIT_RELIABILITY, NVME_AER_SMART_RELIABILITY},
 	};
 	uint8_t enabled = (uint8_t)(ctrl->async_event_config & 0xFF);
 	for (size_t i = 0; i < ARRAY_SIZE(events); i++) {

@@ -168,6 +168,15 @@ static void read_error(struct nvme_req *req, struct nvme_fault *f, uint64_t firs
 	fail(req, f, status, first);
 }
 
+/* A read while a die is offline fails at the first block whose data the die held. */
+static void die_read(struct nvme_req *req, struct nvme_fault *f, uint64_t slba, uint32_t nlb)
+{
+	atomic_fetch_add(&f->matched, 1);
+	uint64_t lost = f->ns->ops->first_lost_block(f->ns, slba, nlb);
+	if (lost != UINT64_MAX)
+		fail(req, f, NVME_SC_READ_ERROR | NVME_STATUS_DNR, lost);
+}
+
 /* ---- thermal ---- */
 
 /* Advances the fault's temperature to now with `bytes` moved; under its lock. */
@@ -205,10 +214,10 @@ double nvme_fault_temperature(struct nvme_fault *f, uint64_t now_ns)
 {
 	if (now_ns < f->start_ns)
 		return (double)f->spec.ambient_c;
-	pthread_mutex_lock(&f->thermal_lock);
+	pthread_mutex_lock(&f->state_lock);
 	double before = heat_locked(f, now_ns, 0);
 	double after = f->temp_c;
-	pthread_mutex_unlock(&f->thermal_lock);
+	pthread_mutex_unlock(&f->state_lock);
 	crossed(f, before, after);
 	return after;
 }
@@ -217,20 +226,20 @@ double nvme_fault_temperature_peek(struct nvme_fault *f, uint64_t now_ns)
 {
 	if (now_ns < f->start_ns)
 		return (double)f->spec.ambient_c;
-	pthread_mutex_lock(&f->thermal_lock);
+	pthread_mutex_lock(&f->state_lock);
 	uint64_t dt = now_ns > f->temp_ns ? now_ns - f->temp_ns : 0;
 	double t = fault_thermal_step(&f->spec, f->temp_c, dt, 0);
-	pthread_mutex_unlock(&f->thermal_lock);
+	pthread_mutex_unlock(&f->state_lock);
 	return t;
 }
 
 static void thermal(struct nvme_req *req, struct nvme_fault *f, uint64_t now, uint32_t op)
 {
 	bool moves = op & (FAULT_OP_READ | FAULT_OP_WRITE | FAULT_OP_APPEND | FAULT_OP_COMPARE);
-	pthread_mutex_lock(&f->thermal_lock);
+	pthread_mutex_lock(&f->state_lock);
 	double before = heat_locked(f, now, moves ? req->data_len : 0);
 	double after = f->temp_c;
-	pthread_mutex_unlock(&f->thermal_lock);
+	pthread_mutex_unlock(&f->state_lock);
 	crossed(f, before, after);
 	atomic_fetch_add(&f->matched, 1);
 	if (after < (double)f->spec.threshold_c)
@@ -274,6 +283,11 @@ static void one_fault(struct nvme_req *req, struct nvme_fault *f, uint32_t op, u
 	case FAULT_THERMAL:
 		if (in_window(f, now) && (!f->subsys || f->subsys == req->sq->ctrl->subsys))
 			thermal(req, f, now, op);
+		return;
+	case FAULT_DIE_OFFLINE:
+		if (in_window(f, now) && f->subsys == req->sq->ctrl->subsys &&
+		    s->nsid == req->cmd.nsid && (op & FAULT_OP_READS) && atomic_load(&f->die_down))
+			die_read(req, f, slba, nlb);
 		return;
 	default:
 		break;

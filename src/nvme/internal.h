@@ -80,8 +80,11 @@ struct nvme_fault {
 	size_t bits_bytes;
 	/* Transitions the timer thread (or the adding thread) made: fired at start, undone at end. */
 	atomic_bool started, ended;
-	/* thermal: the drive's temperature under this fault */
-	pthread_mutex_t thermal_lock;
+	/* Guards the state below: thermal, the drive's temperature under this fault; die-offline,
+	 * whether it holds its die offline. */
+	pthread_mutex_t state_lock;
+	struct ns *ns; /* the namespace of nsid=, when given */
+	atomic_bool die_down;
 	double temp_c;
 	uint64_t temp_ns;
 	double warning_s, critical_s; /* time spent at or above each threshold */

@@ -24,8 +24,8 @@
 #   auth              DH-HMAC-CHAP (6.12 only): the right host secret connects and runs
 #                     fio verify; a wrong host secret, a wrong controller secret and no
 #                     secret are refused; both secrets (bidirectional) run fio verify
-#   faults-media      media and health faults set at run time (read-error, write-error,
-#                     read-only, spare-low, latency, gc-storm, thermal, namespace hot
+#   faults-media      media and health faults set at run time (read-error, die-offline,
+#                     write-error, read-only, spare-low, latency, gc-storm, thermal, namespace hot
 #                     add/remove), with a trace of the whole run checked here
 #   faults-link       link-drop, CFS and a command never answered while fio verifies;
 #                     the host recovers by itself
@@ -276,9 +276,10 @@ case $SCENARIO in
         auth ;;
     faults-media)
         # An ssd namespace with the small preset's round latencies, a ram one detached at start.
-        faults faults-media.sh --ns ssd --ns-preset small --ns ram:64M \
+        faults faults-media.sh --ns ssd --ns-preset small --ns-o op_pcent=50 --ns ram:64M \
             --fault "ns-remove nsid=2"
         trace_has "failed reads of the bad blocks" '"status":17025,.*"fault":"read-error"'
+        trace_has "reads of the offline die" '"status":17025,.*"fault":"die-offline"'
         trace_has "refused writes" '"fault":"read-only"'
         trace_has "latency spikes" '"fault":"latency","fault_id":[0-9]*,"fault_ns":50000000'
         trace_has "throttled commands" '"fault":"thermal"'

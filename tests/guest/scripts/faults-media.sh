@@ -1,10 +1,12 @@
 #!/bin/sh
 # Media and health faults seen by a real host (target-test.sh faults-media): the daemon serves
-# an ssd namespace (small preset) and a ram namespace that starts detached; faults are set on
+# an ssd namespace (small preset, 50 % over-provisioning so that a die can go) and a ram namespace that starts detached; faults are set on
 # the host through host_fault (lib.sh).  Each check prints PASS/FAIL; exit status is non-zero on
 # any FAIL.
 #   read-error   dd and fio fail exactly on the bad blocks, nvme error-log names them, SMART
 #                media_errors counts them, a rewrite heals them
+#   die-offline  reads of what the die held fail (error-log names the block), rewritten they
+#                read, fio writes and verifies while it is offline; critical warning bit 2
 #   write-error  only the faulty block's write fails
 #   read-only    critical warning bit 3, writes refused with the specification's status,
 #                reads served
@@ -44,6 +46,7 @@ say "fill the first 16 MiB (the ssd model reads what was written)"
 run fio --name=fill --filename="$DEV" --ioengine=libaio --direct=1 --rw=write --bs=128k \
     --iodepth=8 --size=16M > "$W/fill" 2>&1 || die "fio fill: $(tail -n 3 "$W/fill")"
 
+head -c 4096 /dev/urandom > "$W/blk0"
 say "read-error nsid=1 lba=2048 count=8"
 me0=$(smart media_errors)
 ID=$(host_fault add read-error nsid=1 lba=2048 count=8) || die "host_fault: $ID"
@@ -56,8 +59,8 @@ if [ "$bad" = " 2048 2049 2050 2051 2052 2053 2054 2055" ]; then pass "dd fails 
 else fail "dd failed on:$bad"; fi
 fio --name=scan --filename="$DEV" --ioengine=psync --direct=1 --rw=read --bs=4k \
     --offset=$((2040 * 4096)) --size=$((24 * 4096)) --continue_on_error=read \
-    --ignore_error=5:61 > "$W/scan" 2>&1
-grep "io_u error" "$W/scan" | head -n 2
+    --ignore_error=5:61 --error_dump=1 > "$W/scan" 2>&1
+grep -E "io_u error|errors *:" "$W/scan" | head -n 3
 offsets=$(sed -n 's/.*read offset=\([0-9]*\),.*/\1/p' "$W/scan" | while read -r o; do echo $((o / 4096)); done | sort -n | tr '\n' ' ')
 echo "fio read errors at blocks: $offsets"
 if [ "$offsets" = "2048 2049 2050 2051 2052 2053 2054 2055 " ]; then pass "fio sees errors on blocks 2048-2055 and nowhere else"
@@ -75,6 +78,32 @@ dd if="$W/new" of="$DEV" bs=4096 seek=2048 count=8 oflag=direct conv=notrunc sta
     cmp -s "$W/new" "$W/back" && pass "after rewriting them the blocks read back" ||
     fail "rewritten blocks do not read back: $(cat "$W/dd.err")"
 host_fault clear "$ID" > /dev/null
+
+say "die-offline nsid=1 die=1"
+ID=$(host_fault add die-offline nsid=1 die=1) || die "host_fault: $ID"
+cw=$(smart critical_warning)
+echo "critical_warning: $cw"
+[ "$cw" = 4 ] && pass "smart-log critical warning bit 2 (reliability degraded)" || fail "critical_warning is $cw, not 4"
+lost=""
+for b in $(seq 0 63); do read_block "$b" /dev/null || lost="$lost $b"; done
+n=$(echo $lost | wc -w)
+echo "dd reads that failed among blocks 0-63 ($n):$lost"
+[ "$n" -ge 8 ] && [ "$n" -le 32 ] && pass "the blocks die 1 of 4 held fail to read, the others read" ||
+    fail "$n of 64 blocks failed"
+last=${lost##* }
+run nvme error-log "$CTRL" -e 1 | tee "$W/errlog" | grep -E "status_field|lba|nsid"
+grep -qE "lba[[:space:]]*: ($(printf '0x%x' "$last")|$last)\$" "$W/errlog" &&
+    pass "nvme error-log names block $last, the last that failed" || fail "error-log does not name block $last"
+for b in $lost; do write_block "$b" "$W/blk0" || fail "rewriting block $b: $(cat "$W/dd.err")"; done
+relost=""
+for b in $(seq 0 63); do read_block "$b" /dev/null || relost="$relost $b"; done
+[ -z "$relost" ] && pass "rewritten, they read again (written to the other dies)" || fail "still failing:$relost"
+run fio --name=offline --filename="$DEV" --ioengine=libaio --direct=1 --rw=randwrite --bs=16k \
+    --iodepth=8 --offset=32M --size=8M --verify=crc32c --verify_fatal=1 > "$W/offline" 2>&1 &&
+    pass "fio writes 8 MiB and verifies it while the die is offline" ||
+    { tail -n 8 "$W/offline"; fail "fio write+verify failed with a die offline"; }
+host_fault clear "$ID" > /dev/null
+[ "$(smart critical_warning)" = 0 ] && pass "cleared: critical warning 0" || fail "warning stays after clearing"
 
 say "write-error nsid=1 lba=4096 count=1"
 ID=$(host_fault add write-error nsid=1 lba=4096 count=1) || die "host_fault: $ID"

@@ -32,7 +32,9 @@ static void test_every_type_parses_with_defaults(void **state)
 		char text[128];
 		bool needs_ns = t == FAULT_NS_ADD || t == FAULT_NS_REMOVE;
 		snprintf(text, sizeof(text), "%s%s", fault_type_name((enum fault_type)t),
-			 needs_ns ? " nsid=2" : "");
+			 needs_ns		   ? " nsid=2"
+			 : t == FAULT_DIE_OFFLINE ? " nsid=1 die=3"
+						   : "");
 		assert_int_equal(parse(text), 0);
 		enum fault_type back;
 		assert_int_equal(fault_type_parse(fault_type_name((enum fault_type)t), &back), 0);
@@ -96,6 +98,9 @@ static void test_bad_specifications_say_why(void **state)
 	refused("read-error lba=8", "lba, count and zone need nsid");
 	refused("read-error nsid=1 zone=2 lba=8", "zone and lba/count exclude each other");
 	refused("ns-add", "ns-add needs nsid");
+	refused("die-offline die=1", "die-offline needs nsid");
+	refused("die-offline nsid=1", "die-offline needs die");
+	refused("read-error nsid=1 die=1", "die is not a key of read-error");
 	refused("read-error nsid=1 op=write", "does not act on 'write'");
 	refused("latency op=read,,", "an empty command kind");
 	refused("latency op=", "an empty command kind");

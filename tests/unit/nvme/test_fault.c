@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "config/config.h"
+#include "ns/ns.h"
 #include "nvme/internal.h"
 #include "util/util.h"
 #include "target_harness.h"
@@ -548,6 +550,83 @@ static void test_scope_is_resolved_when_added(void **state)
 	assert_int_equal(io(f, nvme_cmd_write, 1, 0, 1), 0);
 }
 
+/* A command answered whenever the model says (the reactor's timer), its status. */
+static uint16_t io_wait(struct fixture *f, uint8_t opcode, uint32_t nsid, uint64_t slba)
+{
+	struct nvme_sqe sqe = th_rw_sqe(opcode, nsid, slba, 1, 4096);
+	bool out = opcode == nvme_cmd_read;
+	struct th_req *req = th_submit(&f->io, &sqe, out ? NULL : f->buf, out ? 0 : 4096);
+	while (!req->completions)
+		reactor_poll(f->env->reactor, 1000000);
+	uint16_t status = th_status(req);
+	th_req_free(&f->io, req);
+	return status;
+}
+
+/* die-offline on an ssd namespace (nsid 3): the reads of what the die held fail, at their
+ * block, until rewritten; SMART says reliability degraded while it lasts. */
+static void test_die_offline(void **state)
+{
+	struct fixture *f = *state;
+	struct fault_spec spec;
+	char err[256];
+	uint32_t id;
+	assert_int_equal(fault_spec_parse("die-offline nsid=1 die=0", &spec, err, sizeof(err)), 0);
+	assert_int_equal(nvme_target_add_fault(f->env->target, &spec, &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no flash dies"));
+	assert_int_equal(fault_spec_parse("die-offline nsid=1", &spec, err, sizeof(err)), -1);
+
+	struct ssd_params model;
+	ssd_params_defaults(&model);
+	model.channels = 2;
+	model.luns_per_channel = 2;
+	model.planes_per_lun = 1;
+	model.blocks_per_plane = 32;
+	model.pages_per_block = 16;
+	model.op_pcent = 60;
+	struct ns_params np = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &model};
+	struct ns *ns = ns_create(&np, err, sizeof(err));
+	assert_non_null(ns);
+	assert_int_equal(nvme_subsys_add_ns(f->env->subsys, ns, err, sizeof(err)), 3);
+	memset(f->buf, 5, 4096);
+	for (uint64_t lba = 0; lba < 64; lba++)
+		assert_int_equal(io_wait(f, nvme_cmd_write, 3, lba), 0);
+
+	assert_int_equal(fault_spec_parse("die-offline nsid=3 die=4", &spec, err, sizeof(err)), 0);
+	assert_int_equal(nvme_target_add_fault(f->env->target, &spec, &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "dies 0 to 3"));
+	id = add(f, "die-offline nsid=3 die=1");
+	bool bad[64];
+	unsigned nbad = 0, last = 0;
+	for (uint64_t lba = 0; lba < 64; lba++) {
+		uint16_t st = io_wait(f, nvme_cmd_read, 3, lba);
+		assert_true(st == 0 || st == ST_READ_ERROR);
+		bad[lba] = st != 0;
+		if (bad[lba])
+			nbad++, last = (unsigned)lba;
+	}
+	/* Written over four dies in turn: a quarter of the blocks were on die 1. */
+	assert_int_equal(nbad, 16);
+	uint8_t entry[64], log[512];
+	assert_int_equal(get_log(f, NVME_LOG_ERROR, 0, false, entry, sizeof(entry)), 0);
+	assert_int_equal(le(entry, 12, 2) >> 1, ST_READ_ERROR);
+	assert_int_equal(le(entry, 16, 8), last);
+	assert_int_equal(le(entry, 24, 4), 3);
+	smart(f, 3, log);
+	assert_int_equal(log[0], NVME_SMART_CRIT_RELIABILITY);
+	assert_int_equal(le(log, 160, 8), 16); /* Media and Data Integrity Errors */
+	/* Rewritten, they land on the other dies and read again; the rest never failed. */
+	for (uint64_t lba = 0; lba < 64; lba++)
+		if (bad[lba])
+			assert_int_equal(io_wait(f, nvme_cmd_write, 3, lba), 0);
+	for (uint64_t lba = 0; lba < 64; lba++)
+		assert_int_equal(io_wait(f, nvme_cmd_read, 3, lba), 0);
+	counts(f, id, 128, 17); /* reads seen; the die going offline and 16 failed reads */
+	assert_int_equal(nvme_target_clear_faults(f->env->target, id, NULL, 0), 1);
+	smart(f, 3, log);
+	assert_int_equal(log[0], 0);
+}
+
 /* A listing while the drive cools below its threshold (it used to log the crossing under the
  * faults lock it held, and hang). */
 static void test_list_while_cooling(void **state)
@@ -637,6 +716,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_windows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_trace_and_event_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scope_is_resolved_when_added, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_die_offline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_while_cooling, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clear_while_io_runs, setup, teardown),
 	};
