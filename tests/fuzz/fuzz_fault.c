@@ -6,14 +6,17 @@
  * statistics object over the harness's target; every line is also parsed as a specification
  * alone, and one that parses must print back to itself.  The bytes after "--" are I/O
  * commands run through whatever faults the lines set, 4 bytes each: opcode selector,
- * namespace, first block, block count.  Faults are cleared and the namespaces re-attached
- * after each input.
+ * namespace, first block, block count.  Namespace 3 is an ssd one with four dies (die-offline).
+ * Faults are cleared and the namespaces re-attached after each input.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "ns/ns.h"
+#include "nvme/nvme.h"
 #include "stats/internal.h"
 #include "target_harness.h"
 #include "util/log.h"
@@ -35,6 +38,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[256];
 	if (!env || !st || stats_add_ns(st, env->subsys, 1, env->ns1, err, sizeof(err)) ||
 	    stats_add_ns(st, env->subsys, 2, env->ns2, err, sizeof(err)))
+		abort();
+	struct ssd_params model;
+	ssd_params_defaults(&model);
+	model.channels = 2;
+	model.luns_per_channel = 2;
+	model.planes_per_lun = 1;
+	model.blocks_per_plane = 32;
+	model.pages_per_block = 16;
+	model.op_pcent = 60;
+	struct ns_params np = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &model};
+	struct ns *ssd = ns_create(&np, err, sizeof(err));
+	if (!ssd || nvme_subsys_add_ns(env->subsys, ssd, err, sizeof(err)) != 3 ||
+	    stats_add_ns(st, env->subsys, 3, ssd, err, sizeof(err)))
 		abort();
 	stats_set_target(st, env->target);
 	if (getenv("NVEMU_FUZZ_LOG"))
@@ -60,7 +76,7 @@ static void run_io(struct th_queue *io, const uint8_t *p, size_t n, uint8_t *buf
 					  nvme_cmd_verify, nvme_cmd_flush, nvme_cmd_compare};
 	for (; n >= 4; p += 4, n -= 4) {
 		uint8_t opcode = opcodes[p[0] % sizeof(opcodes)];
-		uint32_t nsid = 1 + p[1] % 2, lba = nsid == 1 ? 4096 : 512;
+		uint32_t nsid = 1 + p[1] % 3, lba = nsid == 2 ? 512 : 4096;
 		uint32_t nlb = 1 + p[3] % 8;
 		struct nvme_sqe sqe = th_rw_sqe(opcode, nsid, p[2] * 16u, nlb, lba);
 		bool h2c = opcode == nvme_cmd_write || opcode == nvme_cmd_compare;
@@ -94,9 +110,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t buf[8 * 4096];
 	run_io(&io, data + io_at, size - io_at, buf);
 	free(stats_control_command(st, "fault clear"));
-	/* Back to a fresh target: both namespaces attached, no fault left. */
+	/* Back to a fresh target: every namespace attached, no fault left. */
 	free(stats_control_command(st, "fault add ns-add nsid=1"));
 	free(stats_control_command(st, "fault add ns-add nsid=2"));
+	free(stats_control_command(st, "fault add ns-add nsid=3"));
 	free(stats_control_command(st, "fault clear"));
 	reactor_poll(env->reactor, 0);
 	th_queue_close(&io);

@@ -282,6 +282,7 @@ case $SCENARIO in
         trace_has "reads of the offline die" '"status":17025,.*"fault":"die-offline"'
         trace_has "refused writes" '"fault":"read-only"'
         trace_has "latency spikes" '"fault":"latency","fault_id":[0-9]*,"fault_ns":50000000'
+        trace_has "late reads" '"fault":"read-retry","fault_id":[0-9]*,"fault_ns":20000000'
         trace_has "throttled commands" '"fault":"thermal"'
         grep -q "namespace 2 attached" "$DAEMON_LOG" && grep -q "namespace 2 detached" "$DAEMON_LOG" ||
             fail "the daemon log does not show namespace 2 attached and detached" ;;

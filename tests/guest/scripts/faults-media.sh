@@ -11,7 +11,8 @@
 #   read-only    critical warning bit 3, writes refused with the specification's status,
 #                reads served
 #   spare-low    critical warning bit 0, Available Spare below its threshold
-#   latency      fio's completion latencies show the spike; gc-storm the same for writes
+#   latency      fio's completion latencies show the spike; gc-storm the same for writes;
+#                read-retry makes reads late and never fails them
 #   thermal      SMART temperature rises with load and falls when idle, the warning with it;
 #                a hot drive slows reads (fio)
 #   namespaces   /dev/nvmeXn2 appears and disappears without a reconnect
@@ -150,6 +151,17 @@ set -- $(fio_clat "$W/lat1" read)
 echo "fio randread QD1 clat: mean ${base_mean} us max ${base_max} us -> mean $1 us max $2 us"
 [ "$2" -ge 50000 ] && [ "$1" -ge $((base_mean + 5000)) ] &&
     pass "fio's completion latencies show the 50 ms spikes" || fail "no spike in fio's latencies"
+host_fault clear "$ID" > /dev/null
+
+say "read-retry probability=0.5 latency_us=20000"
+ID=$(host_fault add read-retry probability=0.5 latency_us=20000 seed=3) || die "host_fault: $ID"
+rc=0
+randio randread 4 "$W/retry" || rc=$?
+set -- $(fio_clat "$W/retry" read)
+errs=$(json_num "$W/retry" error)
+echo "fio randread QD1 with retries: mean $1 us max $2 us (cool: ${base_mean} us), fio status $rc, errors ${errs:-?}"
+[ "$rc" = 0 ] && [ "${errs:-1}" = 0 ] && [ "$2" -ge 20000 ] && [ "$1" -ge $((base_mean + 5000)) ] &&
+    pass "reads that needed retries are late, not failed" || fail "read-retry: status $rc, errors $errs, mean $1 us"
 host_fault clear "$ID" > /dev/null
 
 say "gc-storm for_ms=6000 latency_us=30000"
