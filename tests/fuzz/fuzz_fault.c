@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
-#include "ns/ns.h"
-#include "nvme/nvme.h"
 #include "stats/internal.h"
 #include "target_harness.h"
 #include "util/log.h"
@@ -39,18 +36,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!env || !st || stats_add_ns(st, env->subsys, 1, env->ns1, err, sizeof(err)) ||
 	    stats_add_ns(st, env->subsys, 2, env->ns2, err, sizeof(err)))
 		abort();
-	struct ssd_params model;
-	ssd_params_defaults(&model);
-	model.channels = 2;
-	model.luns_per_channel = 2;
-	model.planes_per_lun = 1;
-	model.blocks_per_plane = 32;
-	model.pages_per_block = 16;
-	model.op_pcent = 60;
-	struct ns_params np = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &model};
-	struct ns *ssd = ns_create(&np, err, sizeof(err));
-	if (!ssd || nvme_subsys_add_ns(env->subsys, ssd, err, sizeof(err)) != 3 ||
-	    stats_add_ns(st, env->subsys, 3, ssd, err, sizeof(err)))
+	struct ns *ssd = th_add_ssd_ns(env, err, sizeof(err));
+	if (!ssd || stats_add_ns(st, env->subsys, 3, ssd, err, sizeof(err)))
 		abort();
 	stats_set_target(st, env->target);
 	if (getenv("NVEMU_FUZZ_LOG"))

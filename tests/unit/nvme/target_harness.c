@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "ns/ns.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -120,6 +122,26 @@ fail:
 	fprintf(stderr, "harness: cannot build the target: %s\n", err);
 	th_env_destroy(env);
 	return NULL;
+}
+
+struct ns *th_add_ssd_ns(struct th_env *env, char *err, size_t errlen)
+{
+	struct ssd_params model;
+	ssd_params_defaults(&model);
+	model.channels = 2;
+	model.luns_per_channel = 2;
+	model.planes_per_lun = 1;
+	model.blocks_per_plane = 32;
+	model.pages_per_block = 16;
+	model.op_pcent = 60;
+	struct ns_params np = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &model};
+	struct ns *ns = ns_create(&np, err, errlen);
+	uint32_t nsid = ns ? nvme_subsys_add_ns(env->subsys, ns, err, errlen) : 0;
+	if (ns && !nsid)
+		ns_destroy(ns); /* not the subsystem's */
+	if (nsid && nsid != 3)
+		snprintf(err, errlen, "the ssd namespace got nsid %u, not 3", nsid);
+	return nsid == 3 ? ns : NULL;
 }
 
 void th_env_destroy(struct th_env *env)

@@ -14,8 +14,6 @@
 
 #include <cmocka.h>
 
-#include "config/config.h"
-#include "ns/ns.h"
 #include "nvme/internal.h"
 #include "util/util.h"
 #include "target_harness.h"
@@ -576,18 +574,7 @@ static void test_die_offline(void **state)
 	assert_non_null(strstr(err, "no flash dies"));
 	assert_int_equal(fault_spec_parse("die-offline nsid=1", &spec, err, sizeof(err)), -1);
 
-	struct ssd_params model;
-	ssd_params_defaults(&model);
-	model.channels = 2;
-	model.luns_per_channel = 2;
-	model.planes_per_lun = 1;
-	model.blocks_per_plane = 32;
-	model.pages_per_block = 16;
-	model.op_pcent = 60;
-	struct ns_params np = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &model};
-	struct ns *ns = ns_create(&np, err, sizeof(err));
-	assert_non_null(ns);
-	assert_int_equal(nvme_subsys_add_ns(f->env->subsys, ns, err, sizeof(err)), 3);
+	assert_non_null(th_add_ssd_ns(f->env, err, sizeof(err)));
 	memset(f->buf, 5, 4096);
 	for (uint64_t lba = 0; lba < 64; lba++)
 		assert_int_equal(io_wait(f, nvme_cmd_write, 3, lba), 0);
