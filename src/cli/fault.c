@@ -19,8 +19,9 @@ static void usage(FILE *out)
 		"       nvemu fault [-p PORT | -c PATH] list\n"
 		"       nvemu fault [-p PORT | -c PATH] clear [ID]                 every fault without ID\n"
 		"       nvemu fault --list-types | --list-keys\n"
-		"Faults of a running nvemu: media errors, latency, thermal throttling, controller and link\n"
-		"failures, read-only media, low spare, namespaces attached and detached (docs/faults.md).\n"
+		"Faults of a running nvemu: media errors, a die offline, latency, thermal throttling,\n"
+		"controller and link failures, read-only media, low spare, namespaces attached and\n"
+		"detached (docs/faults.md).\n"
 		"  -p, --port PORT       the daemon serving PORT (4420)\n"
 		"  -c, --control PATH    the daemon's control socket\n"
 		"  e.g. nvemu fault add read-error nsid=1 lba=2048 count=8\n");

@@ -82,7 +82,8 @@ static const struct key keys[] = {
     {"name", KEY_NAME, AT(name), 0, 0, 0, ALL_TYPES, "-", "a name for listings (letters, digits, . _ -)"},
     {"nqn", KEY_NQN, AT(nqn), 0, 0, 0, ALL_TYPES, "every subsystem", "the subsystem it acts on"},
     {"nsid", KEY_NUMBER, AT(nsid), 1, 0xFFFFFFFE, 0, NS_SCOPED, "every namespace",
-     "the namespace (ns-add, ns-remove: the one attached or detached)"},
+     "the namespace (ns-add, ns-remove: the one attached or detached; die-offline: the ssd "
+     "namespace whose die)"},
     {"lba", KEY_NUMBER, AT(lba), 0, UINT64_MAX, 0, ON_COMMANDS, "0", "first block of the range"},
     {"count", KEY_NUMBER, AT(count), 1, UINT64_MAX, 0, ON_COMMANDS, "to the end",
      "blocks in the range from lba"},
