@@ -49,7 +49,7 @@ run fio --name=fill --filename="$DEV" --ioengine=libaio --direct=1 --rw=write --
 
 head -c 4096 /dev/urandom > "$W/blk0"
 say "read-error nsid=1 lba=2048 count=8"
-me0=$(smart media_errors)
+me0=$(smart media_errors) ne0=$(json_num "$W/smart.json" num_err_log_entries)
 ID=$(host_fault add read-error nsid=1 lba=2048 count=8) || die "host_fault: $ID"
 bad=""
 for b in $(seq 2040 2063); do
@@ -69,10 +69,12 @@ else tail -n 12 "$W/scan"; fail "fio errors at: $offsets"; fi
 run nvme error-log "$CTRL" -e 2 | tee "$W/errlog" | grep -E "status_field|lba|nsid|parm"
 if grep -qE "lba[[:space:]]*: (0x807|2055)\$" "$W/errlog"; then pass "nvme error-log names LBA 2055 (0x807), the newest failed read"
 else fail "nvme error-log does not name the bad LBA"; fi
-me1=$(smart media_errors)
-echo "media_errors: $me0 -> $me1"
+me1=$(smart media_errors) ne1=$(json_num "$W/smart.json" num_err_log_entries)
+echo "media_errors: $me0 -> $me1, num_err_log_entries: $ne0 -> $ne1"
 if [ $((me1 - me0)) -eq 16 ]; then pass "smart-log media_errors counts the 16 failed reads"
 else fail "media_errors grew by $((me1 - me0)), not 16"; fi
+[ $((ne1 - ne0)) -ge 16 ] && pass "smart-log counts their error log entries" ||
+    fail "num_err_log_entries grew by $((ne1 - ne0))"
 head -c 32768 /dev/urandom > "$W/new"
 dd if="$W/new" of="$DEV" bs=4096 seek=2048 count=8 oflag=direct conv=notrunc status=none &&
     dd if="$DEV" of="$W/back" bs=4096 skip=2048 count=8 iflag=direct status=none &&
