@@ -58,6 +58,20 @@ expect_error("bad size", "[namespace a]\nkind = ram\nsize = 12Q\n",
              "FILE:3: [namespace a] size '12Q' is not a size (like 512M or 4G)")
 expect_error("bad LBA size", "[namespace a]\nkind = ram\nlba_size = 1024\n",
              "FILE:3: [namespace a] lba_size '1024' is not 512 or 4096")
+expect_error("fault type", "[fault f]\ntype = bitrot\n",
+             "FILE:2: [fault f] type 'bitrot' is not a fault type (nvemu fault --list-types)")
+expect_error("fault key of another type", "[fault f]\ntype = spare-low\nlba = 5\n",
+             "FILE:3: [fault f] lba is not a key of spare-low faults")
+expect_error("fault without a type", "[fault f]\nnsid = 1\n", "FILE: [fault f] has no type")
+expect_error("fault keys together", "[fault f]\ntype = die-offline\nnsid = 1\n",
+             "FILE: [fault f] die-offline needs die")
+SMALL_SSD = "[namespace a]\nkind = ssd\npreset = small\n"
+expect_error("a die the others cannot replace", SMALL_SSD + "[fault lost]\ntype = die-offline\nnsid = 1\ndie = 1\n",
+             "--fault 'die-offline name=lost nsid=1 die=1': die 1 cannot go offline: op_pcent=12 leaves "
+             "0 spare blocks per die on 3 dies; at least 4 are needed (GC reserve 1 + an open block per "
+             "write stream + 1)")
+rc, err = run_config(SMALL_SSD + "op_pcent = 50\n[fault lost]\ntype = die-offline\nnsid = 1\ndie = 1\n")
+check("a die offline from the config file", rc == 0 and "die 1 offline" in err, f"rc {rc}, stderr {err!r}")
 expect_error("bad NQN", "[subsystem s]\nnqn = disk\n",
              "FILE:2: [subsystem s] nqn 'disk' must start with 'nqn.' and be under 256 bytes")
 expect_error("subsystem key", "[subsystem s]\nnqn = nqn.2026-11.x:s\nserial = 1\n",
