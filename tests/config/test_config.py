@@ -85,7 +85,8 @@ expect_error("key under an unreadable header", "[nvemu\nport = 4421\n",
              "FILE:1: key 'port' outside a section (expected [nvemu], [subsystem NAME] or "
              "[namespace NAME] above it)")
 expect_error("keys of an unknown section", "[drive]\nkind = ram\nsize = 1G\n",
-             "FILE:2: unknown section [drive] (expected [nvemu], [subsystem NAME] or [namespace NAME])")
+             "FILE:2: unknown section [drive] (expected [nvemu], [subsystem NAME], [namespace NAME] or "
+             "[fault NAME])")
 expect_error("namespace without kind", "[namespace a]\nsize = 1G\n", "FILE: [namespace a] has no kind")
 # inih reports keys, not sections: a section without keys does not exist.
 expect_error("empty subsystem section", "[subsystem s]\n[namespace a]\nsubsystem = s\nkind = ram\n",
