@@ -49,6 +49,9 @@ enum read_planes { READ_PLANES_DIE, READ_PLANES_MULTI, READ_PLANES_INDEPENDENT }
 /* What host writes do once the SLC cache is full: go to native (TLC/QLC) blocks, or wait for
  * an SLC block to be folded and keep writing SLC. */
 enum slc_when_full { SLC_FULL_DIRECT, SLC_FULL_FOLD };
+/* Which free block a write stream takes: the last one erased (none), the least worn (dynamic),
+ * or that and cold data moved off young blocks, GC writing to the most worn (static). */
+enum wear_levelling { WEAR_LEVELLING_NONE, WEAR_LEVELLING_DYNAMIC, WEAR_LEVELLING_STATIC };
 
 /* The SSD model's parameters (flash geometry and timing, FTL). Times in ns. */
 struct ssd_params {
@@ -85,6 +88,14 @@ struct ssd_params {
 
 	double read_retry_pcent; /* reads that need retries */
 	uint64_t read_retry_ns;  /* extra die time of such a read */
+
+	/* Wear (ftl/wear.c). */
+	uint32_t endurance;            /* P/E cycles of a block, mean; 0 = blocks never wear out */
+	double endurance_spread_pcent; /* standard deviation of the blocks' endurance, % of it */
+	double read_retry_worn_pcent;  /* read_retry_pcent of a block at its endurance */
+	uint32_t spare_threshold_pcent; /* SMART Available Spare Threshold */
+	uint32_t wear_levelling;        /* enum wear_levelling */
+	uint32_t wear_gap;              /* static: erase-count gap that moves cold data */
 
 	/* SLC cache (ftl/): host writes in SLC mode while it has room. */
 	uint64_t slc_static_bytes;

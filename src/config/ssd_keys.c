@@ -20,6 +20,8 @@ static const char *const read_planes_names[] = {"die", "multi", "independent", N
 
 static const char *const slc_when_full_names[] = {"direct", "fold", NULL};
 
+static const char *const wear_levelling_names[] = {"none", "dynamic", "static", NULL};
+
 static const struct config_key ssd_keys[] = {
 	{"channels", {"nchs"}, CONFIG_U32, FIELD(channels), "4", 1, 1024, NULL,
 	 "flash channels (buses)"},
@@ -84,6 +86,26 @@ static const struct config_key ssd_keys[] = {
 	 "percent of NAND reads that need read retries"},
 	{"read_retry_ns", NO_ALIAS, CONFIG_U64, FIELD(read_retry_ns), "0", 0, 1e12, NULL,
 	 "extra die time of a read that needs retries (its extra senses)"},
+	{"endurance", NO_ALIAS, CONFIG_U32, FIELD(endurance), "0", 0, MAX_U32, NULL,
+	 "program/erase cycles a block endures, on average; a block is retired as a grown bad block "
+	 "at the erase that reaches its own endurance, and the drive turns read-only when no spare "
+	 "is left; 0 = blocks never wear out"},
+	{"endurance_spread_pcent", NO_ALIAS, CONFIG_F64, FIELD(endurance_spread_pcent), "10", 0, 100,
+	 NULL, "standard deviation of the blocks' endurance around `endurance`, in percent (normal, "
+	 "drawn per block from `seed`)"},
+	{"read_retry_worn_pcent", NO_ALIAS, CONFIG_F64, FIELD(read_retry_worn_pcent), "0", 0, 100,
+	 NULL, "percent of NAND reads that need read retries on a block at its endurance: the share "
+	 "grows linearly with the block's erases from read_retry_pcent (fresh); 0 = no growth"},
+	{"spare_threshold_pcent", NO_ALIAS, CONFIG_U32, FIELD(spare_threshold_pcent), "10", 0, 100,
+	 NULL, "SMART Available Spare Threshold: below it the critical warning's spare bit is set"},
+	{"wear_levelling", NO_ALIAS, CONFIG_ENUM, FIELD(wear_levelling), "none", 0, 0,
+	 wear_levelling_names,
+	 "free-block choice: none (the block erased last), dynamic (the least worn), static "
+	 "(dynamic, GC writes to the most worn, and cold data moves off blocks wear_gap erases "
+	 "younger than the block just erased)"},
+	{"wear_gap", NO_ALIAS, CONFIG_U32, FIELD(wear_gap), "50", 1, MAX_U32, NULL,
+	 "static wear levelling: erase-count gap between a block just erased and the least worn "
+	 "closed block of its die over which that block's (cold) data is moved"},
 	{"slc_static_bytes", NO_ALIAS, CONFIG_U64, FIELD(slc_static_bytes), "0", 0, MAX_U64, NULL,
 	 "SLC cache that is always there: host writes go to blocks in SLC mode while it has room"},
 	{"slc_dynamic_bytes", NO_ALIAS, CONFIG_U64, FIELD(slc_dynamic_bytes), "0", 0, MAX_U64, NULL,
@@ -125,7 +147,7 @@ static const struct config_key ssd_keys[] = {
 	{"gc_separate", NO_ALIAS, CONFIG_BOOL, FIELD(gc_separate), "on", 0, 1, NULL,
 	 "GC writes go to their own open blocks, apart from host writes (hot/cold)"},
 	{"seed", NO_ALIAS, CONFIG_U64, FIELD(seed), "1", 0, MAX_U64, NULL,
-	 "random seed of the random and d-choice GC policies"},
+	 "random seed of the random and d-choice GC policies, read retries and the blocks' endurance"},
 	{"fdp", NO_ALIAS, CONFIG_BOOL, FIELD(fdp), "off", 0, 1, NULL,
 	 "Flexible Data Placement: the drive starts with FDP enabled in its endurance group "
 	 "(docs/fdp.md)"},

@@ -127,7 +127,12 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 		return NULL;
 	}
 	s->gc_stream = params->gc_separate ? &s->gc : &s->host;
-	s->plain_reads = !s->map && !s->retry_below && !s->has_link && !s->slc_on;
+	if (wear_init(s, err, errlen) != 0) {
+		ssd_destroy(s);
+		return NULL;
+	}
+	s->plain_reads =
+	    !s->map && !s->retry_below && !s->worn_retry_below && !s->has_link && !s->slc_on;
 	for (uint32_t d = 0; d < s->geo.dies; d++) {
 		/* Stacked highest first so units are used in ascending order (easier to follow). */
 		for (uint32_t b = s->geo.units_per_die; b-- > 0;) {
@@ -312,8 +317,10 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 		} else {
 			uint64_t ready =
 			    s->map ? map_cache_access(s, lpage, false, start, pp) : start;
-			uint64_t retry = 0;
-			if (s->retry_below && ftl_random(s) < s->retry_below) {
+			uint64_t retry = 0, below = s->worn_retry_below
+							     ? wear_retry_below(s, page_unit(s, mapped - 1))
+							     : s->retry_below;
+			if (below && ftl_random(s) < below) {
 				retry = s->params.read_retry_ns;
 				s->count.read_retries++;
 			}
@@ -455,6 +462,27 @@ void ssd_get_counters(struct ssd *s, struct ssd_counters *out)
 	uint64_t unit_bytes = (uint64_t)s->geo.pages_per_unit * s->geo.page_bytes;
 	out->slc_cache_bytes = s->slc_on ? slc_capacity_units(s) * unit_bytes : 0;
 	out->slc_used_bytes = s->slc_units * unit_bytes;
+	wear_counters(s, out);
+	unlock(s);
+}
+
+bool ssd_read_only(struct ssd *s)
+{
+	/* One flag, set under the lock and never cleared: a stale read only delays a refusal by
+	 * one command. */
+	return __atomic_load_n(&s->read_only, __ATOMIC_RELAXED);
+}
+
+uint64_t ssd_units(const struct ssd *s)
+{
+	return s->geo.units;
+}
+
+void ssd_unit_erases(struct ssd *s, uint32_t *out)
+{
+	lock(s);
+	for (uint64_t u = 0; u < s->geo.units; u++)
+		out[u] = s->units[u].erases;
 	unlock(s);
 }
 
@@ -573,7 +601,8 @@ int ssd_check(struct ssd *s, char *err, size_t errlen)
 	else if (check_mapping(s, counted, err, errlen) == 0 &&
 		 (s->fdp ? fdp_check(s, err, errlen) == 0
 			 : check_free(s, err, errlen) == 0 && check_open(s, err, errlen) == 0 &&
-			       gc_check_tracking(s, err, errlen) == 0))
+			       gc_check_tracking(s, err, errlen) == 0) &&
+		 wear_check(s, err, errlen) == 0)
 		rc = 0;
 	free(counted);
 	unlock(s);

@@ -43,6 +43,13 @@ struct ssd_counters {
 	uint64_t slc_used_bytes;    /* of it, in SLC-mode blocks now */
 	uint64_t map_hits, map_misses; /* mapping cache, per translation page looked up */
 	uint64_t map_pages_written; /* translation pages programmed back (in nand_pages_written) */
+	/* Wear (endurance set): */
+	uint64_t retired_blocks;    /* erase units retired as grown bad blocks */
+	uint64_t spare_blocks;      /* erase units that may still be retired */
+	uint32_t avail_spare_pcent; /* spare left, of the spare at the start; 0 once read-only */
+	double percent_used;        /* mean erases / endurance, in percent (may pass 100) */
+	bool read_only;             /* no spare left: writes are to be refused */
+	uint64_t cold_moves;        /* units of cold data moved by static wear levelling */
 };
 
 /* Returns NULL with a message in err when the parameters cannot describe a working device. */
@@ -111,9 +118,22 @@ uint64_t ssd_first_lost_page(struct ssd *ssd, uint64_t lpn, uint32_t npages);
 void ssd_get_counters(struct ssd *ssd, struct ssd_counters *out);
 
 /*
+ * Whether the drive wore out (no spare left to retire worn blocks): its callers then refuse
+ * writes and serve reads. A write that comes anyway is served by the drive as it was (nothing
+ * more is retired), so the model never fails; refusing is the caller's part.
+ */
+bool ssd_read_only(struct ssd *ssd);
+
+/* Erase units, and each one's erases so far (`out` holds ssd_units() entries). */
+uint64_t ssd_units(const struct ssd *ssd);
+void ssd_unit_erases(struct ssd *ssd, uint32_t *out);
+
+/*
  * Full consistency check, O(physical pages), for tests: valid counts match the mapping, L2P and
  * P2L agree both ways (nothing lost or duplicated), free-unit accounting is exact; with FDP,
- * every page sits in a reclaim unit its handle may use (isolation, see ssd_fdp_owner).
+ * every page sits in a reclaim unit its handle may use (isolation, see ssd_fdp_owner); retired
+ * units hold nothing, are counted and wore out, and no worn unit is in service on a writable
+ * drive.
  * Returns 0, or -1 with the first violation in err.
  */
 int ssd_check(struct ssd *ssd, char *err, size_t errlen);

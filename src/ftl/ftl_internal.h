@@ -11,14 +11,16 @@
 
 #define NO_UNIT UINT32_MAX
 
-/* CLOSED units are victim candidates; the VICTIM is being emptied by GC. */
-enum unit_state { UNIT_FREE, UNIT_OPEN, UNIT_CLOSED, UNIT_VICTIM };
+/* CLOSED units are victim candidates; the VICTIM is being emptied by GC; a RETIRED unit wore
+ * out (a grown bad block) and is out of service for good. */
+enum unit_state { UNIT_FREE, UNIT_OPEN, UNIT_CLOSED, UNIT_VICTIM, UNIT_RETIRED };
 
 /* One erase unit: a block in each plane of a die. */
 struct unit {
 	uint32_t valid;
 	uint32_t prev, next; /* victim list: greedy bucket of its valid count, or FIFO order */
 	uint32_t erases;
+	uint32_t endurance; /* erases it takes before it is retired (wear.c); 0 = never */
 	uint64_t closed_seq; /* host pages written when it closed: data age for cost-benefit */
 	uint8_t state;
 	uint8_t slc; /* written in SLC mode: part of the SLC cache until folded or collected */
@@ -98,6 +100,8 @@ struct die_gc {
 	 * oldest first (linked through ssd.fold_prev/fold_next). */
 	struct relocation fold;
 	uint32_t fold_head, fold_tail;
+	/* Static wear levelling: a closed unit of cold data due to be moved, or NO_UNIT. */
+	uint32_t cold_unit;
 };
 
 struct map_cache;
@@ -148,6 +152,14 @@ struct ssd {
 	uint32_t fold_cursor;
 	uint32_t *fold_prev, *fold_next;
 
+	/* Wear (wear.c): blocks wear out after their endurance and are retired at an erase. */
+	bool wear_on;          /* endurance is set */
+	bool read_only;        /* no spare left: callers refuse writes; nothing is retired any more */
+	uint64_t spare_units;  /* units the drive can lose before it turns read-only */
+	uint64_t retired_units;
+	uint64_t worn_retry_below; /* retry threshold of a read on a unit at its endurance; 0 = off */
+	uint64_t cold_moves;       /* units of cold data moved by static wear levelling */
+
 	struct map_cache *map; /* NULL when the whole table is in controller memory */
 	/* None of the mapping cache, read retries, the host link or the SLC cache: a one-page read
 	 * without a breakdown takes the short path. */
@@ -188,6 +200,23 @@ bool gc_idle_step(struct ssd *s, uint64_t ready);
 int gc_check_tracking(struct ssd *s, char *err, size_t errlen);
 /* The SLC cache's size now, in units. */
 uint64_t slc_capacity_units(const struct ssd *s);
+
+/* wear.c */
+/* Draws each unit's endurance and sets the spare; 0, or -1 with a message. */
+int wear_init(struct ssd *s, char *err, size_t errlen);
+/*
+ * Takes a free unit of die d for a write stream (the GC's when `for_gc`): the last one freed,
+ * or by erase count when wear levelling is on.
+ */
+uint32_t wear_take_free(struct ssd *s, uint32_t d, bool for_gc);
+/* Unit u of die d was just erased: true when it wore out and was retired (not to be freed). */
+bool wear_erased(struct ssd *s, uint32_t d, uint32_t u);
+/* Static wear levelling's next victim on die d (cold data on a young unit), or NO_UNIT. */
+uint32_t wear_victim(struct ssd *s, uint32_t d);
+/* The retry threshold of a read of a page of unit u (see retry_below). */
+uint64_t wear_retry_below(const struct ssd *s, uint32_t u);
+void wear_counters(const struct ssd *s, struct ssd_counters *out);
+int wear_check(struct ssd *s, char *err, size_t errlen);
 
 /* map_cache.c: the mapping cache (DFTL-like), when map_cache_bytes is set. */
 struct map_cache *map_cache_create(const struct ssd *s);

@@ -48,7 +48,7 @@ static uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
 		fprintf(stderr, "ftl: die %u has no free unit left\n", d);
 		abort();
 	}
-	u = s->free_stack[(uint64_t)d * s->geo.units_per_die + --die->free_count];
+	u = wear_take_free(s, d, stream == &s->gc);
 	s->free_units--;
 	s->units[u].state = UNIT_OPEN;
 	s->units[u].slc = stream == &s->host && s->host_slc;
@@ -94,10 +94,13 @@ static void relocation_start(struct ssd *s, struct relocation *r, uint32_t d, ui
 /* Takes die d's next victim out of the candidates; false if the die has none worth taking. */
 static bool start_victim(struct ssd *s, uint32_t d)
 {
-	uint32_t u = victim_set_pick(&s->victims, d);
-	if (u == NO_UNIT ||
-	    (s->params.gc_policy == GC_GREEDY && s->units[u].valid == s->geo.pages_per_unit))
-		return false;
+	uint32_t u = wear_victim(s, d); /* cold data to move first, if any (static) */
+	if (u == NO_UNIT) {
+		u = victim_set_pick(&s->victims, d);
+		if (u == NO_UNIT || (s->params.gc_policy == GC_GREEDY &&
+				     s->units[u].valid == s->geo.pages_per_unit))
+			return false;
+	}
 	struct die_gc *die = &s->dies[d];
 	relocation_start(s, &die->victim, d, u);
 	die->pace_valid = s->units[u].valid;
@@ -111,14 +114,16 @@ static void erase_relocated(struct ssd *s, uint32_t d, struct relocation *r)
 	uint32_t u = r->unit;
 	flash_erase(s->flash, u, r->erase_ready, FLASH_GC, NULL);
 	s->units[u].erases++;
-	s->units[u].state = UNIT_FREE;
 	s->slc_units -= s->units[u].slc;
 	s->units[u].slc = 0;
-	s->free_stack[(uint64_t)d * s->geo.units_per_die + die->free_count++] = u;
-	s->free_units++;
 	s->count.erases++;
 	s->count.gc_runs++;
 	r->unit = NO_UNIT;
+	if (wear_erased(s, d, u))
+		return; /* worn out: retired */
+	s->units[u].state = UNIT_FREE;
+	s->free_stack[(uint64_t)d * s->geo.units_per_die + die->free_count++] = u;
+	s->free_units++;
 }
 
 /*
