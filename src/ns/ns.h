@@ -70,6 +70,13 @@ struct ns_model_counters {
 	double erase_mean;
 	double waf;
 	uint64_t media_bytes_written, media_bytes_erased; /* NAND pages programmed, units erased */
+	/* Wear, when the model has it (wear set; else the drive never wears out): */
+	bool wear;
+	bool read_only;                 /* no spare left: writes are refused */
+	uint32_t avail_spare_pcent;     /* SMART Available Spare */
+	uint32_t spare_threshold_pcent; /* SMART Available Spare Threshold */
+	double percent_used;            /* mean erases / endurance, in percent */
+	uint64_t retired_blocks;
 };
 
 /*

@@ -17,6 +17,8 @@ struct ssd_ns {
 	struct ssd *model;
 	uint32_t page_bytes;
 	struct ns_fdp fdp;
+	bool wear; /* the model's blocks wear out */
+	uint32_t spare_threshold_pcent;
 };
 
 static struct ssd_ns *ssd_of(struct ns *ns) { return ns->kind_data; }
@@ -42,9 +44,16 @@ static uint16_t ssd_ns_read(struct ns *ns, struct ns_io *io)
 	return NVME_SC_SUCCESS;
 }
 
+/*
+ * A worn-out drive is read-only: commands that would change data get the status the
+ * specification has for media in read-only mode (Attempted Write to Read Only Range; Namespace
+ * is Write Protected is for write protection the host set).
+ */
 static uint16_t ssd_ns_write(struct ns *ns, struct ns_io *io)
 {
 	struct ssd_ns *s = ssd_of(ns);
+	if (ssd_read_only(s->model))
+		return NVME_SC_READ_ONLY | NVME_STATUS_DNR;
 	if (media_write(s->media, io->slba << ns->lba_shift, io->buf, (uint64_t)io->nlb << ns->lba_shift))
 		return NVME_SC_CAP_EXCEEDED | NVME_STATUS_DNR;
 	uint64_t lpn;
@@ -60,6 +69,8 @@ static uint16_t ssd_ns_write(struct ns *ns, struct ns_io *io)
 static uint16_t ssd_ns_unmap(struct ns *ns, struct ns_io *io)
 {
 	struct ssd_ns *s = ssd_of(ns);
+	if (ssd_read_only(s->model))
+		return NVME_SC_READ_ONLY | NVME_STATUS_DNR;
 	media_zero(s->media, io->slba << ns->lba_shift, (uint64_t)io->nlb << ns->lba_shift);
 	uint64_t first = ((io->slba << ns->lba_shift) + s->page_bytes - 1) / s->page_bytes;
 	uint64_t end = ((io->slba + io->nlb) << ns->lba_shift) / s->page_bytes;
@@ -82,8 +93,9 @@ static uint64_t ssd_ns_blocks_in_use(struct ns *ns) { return ns_media_blocks_in_
 
 static bool ssd_ns_model_counters(struct ns *ns, struct ns_model_counters *out)
 {
+	struct ssd_ns *s = ssd_of(ns);
 	struct ssd_counters c;
-	ssd_get_counters(ssd_of(ns)->model, &c);
+	ssd_get_counters(s->model, &c);
 	out->host_pages_written = c.host_pages_written;
 	out->nand_pages_written = c.nand_pages_written;
 	out->gc_runs = c.gc_runs;
@@ -91,8 +103,14 @@ static bool ssd_ns_model_counters(struct ns *ns, struct ns_model_counters *out)
 	out->erase_max = c.erase_max;
 	out->erase_mean = c.erase_mean;
 	out->waf = c.waf;
-	out->media_bytes_written = c.nand_pages_written * ssd_of(ns)->page_bytes;
-	out->media_bytes_erased = c.erases * ssd_erase_unit_bytes(ssd_of(ns)->model);
+	out->media_bytes_written = c.nand_pages_written * s->page_bytes;
+	out->media_bytes_erased = c.erases * ssd_erase_unit_bytes(s->model);
+	out->wear = s->wear;
+	out->read_only = c.read_only;
+	out->avail_spare_pcent = c.avail_spare_pcent;
+	out->spare_threshold_pcent = s->spare_threshold_pcent;
+	out->percent_used = c.percent_used;
+	out->retired_blocks = c.retired_blocks;
 	return true;
 }
 
@@ -212,6 +230,8 @@ int ns_ssd_init(struct ns *ns, const struct ns_params *params, char *err, size_t
 	if (!s->model)
 		goto free_ns;
 	s->page_bytes = ssd_page_bytes(s->model);
+	s->wear = params->ssd->endurance > 0;
+	s->spare_threshold_pcent = params->ssd->spare_threshold_pcent;
 	if (s->page_bytes % params->lba_size) {
 		snprintf(err, errlen, "flash page of %u bytes is not a multiple of the %u-byte LBA",
 			 s->page_bytes, params->lba_size);

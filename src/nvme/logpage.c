@@ -39,6 +39,70 @@ static void add_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_tota
 	sum->write_cmds += ns.write_cmds;
 }
 
+/* The wear of the namespaces whose model has it, combined: the worst of each. */
+struct model_wear {
+	bool any, read_only;
+	uint32_t avail_spare, spare_thresh;
+	double percent_used;
+	uint64_t retired_blocks;
+};
+
+static void add_wear(struct model_wear *w, const struct ns_model_counters *c)
+{
+	if (!c->wear)
+		return;
+	if (!w->any || c->avail_spare_pcent < w->avail_spare) {
+		w->avail_spare = c->avail_spare_pcent;
+		w->spare_thresh = c->spare_threshold_pcent;
+	}
+	if (c->percent_used > w->percent_used)
+		w->percent_used = c->percent_used;
+	w->read_only |= c->read_only;
+	w->retired_blocks += c->retired_blocks;
+	w->any = true;
+}
+
+/* Namespaces first..last (nsid 0 or FFFFFFFFh: all of them). */
+static void ns_range(const struct nvme_subsys *subsys, uint32_t nsid, uint32_t *first,
+		     uint32_t *last)
+{
+	*first = *last = nsid;
+	if (nsid == 0 || nsid == 0xFFFFFFFF) {
+		*first = 1;
+		*last = subsys->nn;
+	}
+}
+
+static bool model_counters(const struct nvme_subsys *subsys, uint32_t nsid,
+			   struct ns_model_counters *c)
+{
+	struct ns *ns = nvme_subsys_ns(subsys, nsid);
+	return ns && ns->ops->model_counters && ns->ops->model_counters(ns, c);
+}
+
+/* SMART's wear fields and critical warning bits from the models' wear (spare, read-only). */
+static void smart_wear(const struct nvme_subsys *subsys, uint32_t nsid, struct nvme_smart_log *log)
+{
+	struct model_wear wear = {0};
+	uint32_t first, last;
+	ns_range(subsys, nsid, &first, &last);
+	for (uint32_t i = first; i <= last; i++) {
+		struct ns_model_counters c;
+		if (model_counters(subsys, i, &c))
+			add_wear(&wear, &c);
+	}
+	if (!wear.any)
+		return;
+	log->avail_spare = (uint8_t)wear.avail_spare;
+	log->spare_thresh = (uint8_t)wear.spare_thresh;
+	/* Past 254 % it reads 255. */
+	log->percent_used = wear.percent_used > 255 ? 255 : (uint8_t)wear.percent_used;
+	if (wear.avail_spare < wear.spare_thresh)
+		log->critical_warning |= NVME_SMART_CRIT_SPARE;
+	if (wear.read_only)
+		log->critical_warning |= NVME_SMART_CRIT_MEDIA;
+}
+
 static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 {
 	struct nvme_ctrl *ctrl = req->sq->ctrl;
@@ -71,6 +135,7 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 	put_u128(log.data_units_written, (totals.write_bytes + 511999) / 512000);
 	put_u128(log.host_reads, totals.read_cmds);
 	put_u128(log.host_writes, totals.write_cmds);
+	smart_wear(subsys, nsid, &log);
 	put_u128(log.power_cycles, 1);
 	put_u128(log.power_on_hours,
 		 (clock_now_ns() - subsys->target->start_ns) / (3600ull * 1000000000ull));
@@ -84,21 +149,19 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 static void model_log(struct nvme_req *req, struct log_window *w)
 {
 	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
-	uint32_t nsid = req->cmd.nsid, first = nsid, last = nsid;
-	if (nsid == 0 || nsid == 0xFFFFFFFF) {
-		first = 1;
-		last = subsys->nn;
-	}
+	uint32_t first, last;
+	ns_range(subsys, req->cmd.nsid, &first, &last);
 	struct nvemu_model_log log;
 	memset(&log, 0, sizeof(log));
 	log.version = NVEMU_MODEL_LOG_VERSION;
 	double erase_sum = 0;
 	unsigned models = 0;
+	struct model_wear wear = {0};
 	for (uint32_t i = first; i <= last; i++) {
-		struct ns *ns = nvme_subsys_ns(subsys, i);
 		struct ns_model_counters c;
-		if (!ns || !ns->ops->model_counters || !ns->ops->model_counters(ns, &c))
+		if (!model_counters(subsys, i, &c))
 			continue;
+		add_wear(&wear, &c);
 		log.host_pages_written += c.host_pages_written;
 		log.nand_pages_written += c.nand_pages_written;
 		log.gc_runs += c.gc_runs;
@@ -115,6 +178,7 @@ static void model_log(struct nvme_req *req, struct log_window *w)
 		log.waf_milli = (uint64_t)((double)log.nand_pages_written * 1000.0 /
 					   (double)log.host_pages_written + 0.5);
 	/* FDP records describe one drive: a single namespace's, with FDP. */
+	uint32_t nsid = req->cmd.nsid;
 	struct nvme_ns_slot *slot = nsid && nsid != 0xFFFFFFFF && nvme_subsys_ns(subsys, nsid)
 					? (struct nvme_ns_slot *)&subsys->ns[nsid - 1]
 					: NULL;
@@ -122,6 +186,12 @@ static void model_log(struct nvme_req *req, struct log_window *w)
 		log.fdp_handles = slot->ns->fdp->config.nruh;
 		log.fdp_groups = slot->ns->fdp->config.nrg;
 		nvme_fdp_records(slot, w, sizeof(log));
+	}
+	if (wear.any) {
+		log.retired_blocks = wear.retired_blocks;
+		log.avail_spare_pcent = wear.avail_spare;
+		log.percent_used_milli = (uint64_t)(wear.percent_used * 1000.0 + 0.5);
+		log.read_only = wear.read_only;
 	}
 	window_put(w, 0, &log, sizeof(log));
 }

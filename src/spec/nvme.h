@@ -1173,9 +1173,10 @@ static_assert(sizeof(struct nvme_effects_log) == 4096, "Commands Supported and E
  * thousandths so the page holds integers only.  All zero for namespaces
  * without a device model.  Version 2 adds the FDP records: for one namespace
  * with FDP, fdp_handles records of its reclaim unit handles, then fdp_groups
- * records of its reclaim groups, follow the 512-byte page.
+ * records of its reclaim groups, follow the 512-byte page.  Version 3 adds
+ * the wear fields.
  */
-#define NVEMU_MODEL_LOG_VERSION 2
+#define NVEMU_MODEL_LOG_VERSION 3
 struct nvemu_model_log {
 	uint64_t version; /* NVEMU_MODEL_LOG_VERSION */
 	uint64_t host_pages_written;
@@ -1187,7 +1188,12 @@ struct nvemu_model_log {
 	uint64_t waf_milli;
 	uint64_t fdp_handles; /* records of struct nvemu_model_log_fdp after this page, */
 	uint64_t fdp_groups;  /* then these */
-	uint8_t rsvd80[432];
+	/* version 3: wear (zeroes when no namespace's blocks wear out) */
+	uint64_t retired_blocks;
+	uint64_t avail_spare_pcent;  /* the lowest of the namespaces' */
+	uint64_t percent_used_milli; /* the highest */
+	uint64_t read_only;          /* 1: some namespace is */
+	uint8_t rsvd112[400];
 } NVME_PACKED;
 static_assert(sizeof(struct nvemu_model_log) == 512, "nvemu model log");
 

@@ -127,6 +127,15 @@ static void model_json(json_object *o, json_object *na, const struct stats_ns_sn
 	put(erase, "max", u64(ns->model.erase_max));
 	put(erase, "mean", json_object_new_double(ns->model.erase_mean));
 	put(o, "erase_count", erase);
+	if (!ns->model.wear)
+		return; /* blocks that never wear out: SMART's fixed 100 % spare says it */
+	json_object *wear = json_object_new_object();
+	put(wear, "retired_blocks", u64(ns->model.retired_blocks));
+	put(wear, "available_spare_pcent", u64(ns->model.avail_spare_pcent));
+	put(wear, "spare_threshold_pcent", u64(ns->model.spare_threshold_pcent));
+	put(wear, "percent_used", json_object_new_double(ns->model.percent_used));
+	put(wear, "read_only", json_object_new_boolean(ns->model.read_only));
+	put(o, "wear", wear);
 }
 
 static json_object *fdp_counters_json(const char *id, uint32_t i, const struct ssd_fdp_counters *c)

@@ -85,7 +85,7 @@ cp "$W/status" "$W/status-written"
 say "per-handle counters: nvemu's vendor log CAh with its handle records"
 nvme get-log "$CTRL" --log-id=0xca --log-len=$((512 + 64 * EXPECT_NRUH)) --namespace-id="$NSID" \
     --raw-binary > "$W/vendor.bin" || fail "nvme get-log 0xca"
-expect "vendor log version" "$(le64 "$W/vendor.bin" 0)" 2
+expect "vendor log version" "$(le64 "$W/vendor.bin" 0)" 3
 expect "vendor log handle records" "$(le64 "$W/vendor.bin" 8)" "$EXPECT_NRUH"
 PAGES=$((BLOCKS * LBA / 4096))
 for h in 0 1 2 3; do

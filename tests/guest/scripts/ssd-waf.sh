@@ -22,7 +22,7 @@ grep -E "err=|IOPS|verify" /tmp/fio.out
     { cat /tmp/fio.out; fail "fio randwrite + verify"; }
 
 vendor_log "$CTRL" "$NSID" || die "nvme get-log 0xca"
-[ "$VL_VERSION" -eq 2 ] || die "vendor log CAh: version $VL_VERSION, expected 2"
+[ "$VL_VERSION" -eq 3 ] || die "vendor log CAh: version $VL_VERSION, expected 3"
 host=$VL_HOST nand=$VL_NAND gc=$VL_GC waf=$VL_WAF_MILLI
 echo "vendor log CAh: host_pages=$host nand_pages=$nand gc_runs=$gc erase_min=$VL_EMIN erase_max=$VL_EMAX waf_milli=$waf"
 [ "${host:-0}" -gt 0 ] && pass "host pages written counted ($host)" || fail "no host pages counted"

@@ -1,0 +1,197 @@
+/*
+ * A drive that wears out, seen through NVMe: an ssd namespace with a tiny endurance is written
+ * until SMART's available spare falls below its threshold (critical warning bit 0) and then
+ * until the media turn read-only (bit 3): writes, Write Zeroes and Deallocate then fail with
+ * Attempted Write to Read Only Range, reads still return the data, the vendor log says so.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ftl/ftl.h"
+#include "target_harness.h"
+
+#define ST_READ_ONLY 0x4182 /* DNR | Attempted Write to Read Only Range */
+#define BLOCK 4096u
+
+static uint64_t le64(const uint8_t *p, size_t at)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[at + (size_t)i];
+	return v;
+}
+
+struct fixture {
+	struct th_env *env;
+	struct th_queue admin, io;
+	struct ssd_params params;
+	uint32_t nsid;
+	uint64_t blocks;
+	uint32_t *generation; /* per block: what it was last written with */
+	uint8_t buf[BLOCK], out[BLOCK];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct th_env_params p = {.allow_any_host = true};
+	f->env = th_env_create(&p);
+	if (!f->env)
+		return -1;
+	struct ssd_params *sp = &f->params;
+	ssd_params_defaults(sp);
+	sp->channels = 2;
+	sp->luns_per_channel = 1;
+	sp->blocks_per_plane = 32;
+	sp->pages_per_block = 16;
+	sp->op_pcent = 30;
+	sp->endurance = 8;
+	sp->endurance_spread_pcent = 0;
+	sp->spare_threshold_pcent = 40;
+	/* Every completion is due before it is asked for: answered at once. */
+	struct ns_params np = {.kind = NS_KIND_SSD,
+			       .lba_size = BLOCK,
+			       .ssd = sp,
+			       .transport_floor_ns = 1000000000000000ull};
+	char err[256];
+	struct ns *ns = ns_create(&np, err, sizeof(err));
+	if (!ns)
+		return -1;
+	f->blocks = ns->nlbas;
+	f->nsid = nvme_subsys_add_ns(f->env->subsys, ns, err, sizeof(err));
+	f->generation = calloc(f->blocks, sizeof(*f->generation));
+	th_queue_init(&f->admin, f->env);
+	th_queue_init(&f->io, f->env);
+	*state = f;
+	return f->nsid && !th_bring_up(&f->admin, &f->io, NULL) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	th_queue_close(&f->io);
+	th_queue_close(&f->admin);
+	th_env_destroy(f->env);
+	free(f->generation);
+	free(f);
+	return 0;
+}
+
+static void get_log(struct fixture *f, uint8_t lid, uint32_t nsid, uint8_t log[512])
+{
+	struct nvme_sqe sqe = th_get_log_sqe(lid, nsid, 512, 0);
+	assert_int_equal(th_exec(&f->admin, &sqe, NULL, 0, log, 512, NULL), 0);
+}
+
+static void fill(uint8_t *buf, uint64_t lba, uint32_t generation)
+{
+	for (size_t i = 0; i < BLOCK; i += 8) {
+		uint64_t v = lba << 32 | generation;
+		memcpy(buf + i, &v, 8);
+	}
+}
+
+static uint16_t write_block(struct fixture *f, uint64_t lba)
+{
+	fill(f->buf, lba, f->generation[lba] + 1);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write, f->nsid, lba, 1, BLOCK);
+	uint16_t status = th_exec(&f->io, &sqe, f->buf, BLOCK, NULL, 0, NULL);
+	if (status == 0)
+		f->generation[lba]++;
+	return status;
+}
+
+static void assert_block(struct fixture *f, uint64_t lba)
+{
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, f->nsid, lba, 1, BLOCK);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, f->out, BLOCK, NULL), 0);
+	if (f->generation[lba])
+		fill(f->buf, lba, f->generation[lba]);
+	else
+		memset(f->buf, 0, BLOCK);
+	assert_memory_equal(f->out, f->buf, BLOCK);
+}
+
+/* Random single-block writes until `stop` is in the critical warning or a write fails. */
+static uint16_t write_until(struct fixture *f, uint8_t stop, uint64_t *rng, uint8_t smart[512])
+{
+	for (int i = 0;; i++) {
+		*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		uint16_t status = write_block(f, (*rng >> 33) % f->blocks);
+		if (status)
+			return status;
+		if (i % 64 == 0) {
+			get_log(f, NVME_LOG_SMART, f->nsid, smart);
+			if (smart[0] & stop)
+				return 0;
+		}
+	}
+}
+
+static void test_wear_out_through_nvme(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t smart[512], vendor[512];
+	get_log(f, NVME_LOG_SMART, f->nsid, smart);
+	assert_int_equal(smart[0], 0); /* critical warning */
+	assert_int_equal(smart[3], 100); /* available spare */
+	assert_int_equal(smart[4], 40);  /* its threshold */
+	assert_int_equal(smart[5], 0);   /* percentage used */
+
+	uint64_t rng = 1;
+	assert_int_equal(write_until(f, NVME_SMART_CRIT_SPARE, &rng, smart), 0);
+	assert_true(smart[3] < 40 && smart[3] > 0);
+	assert_int_equal(smart[0], NVME_SMART_CRIT_SPARE); /* not read-only yet */
+	assert_true(smart[5] > 0);
+
+	assert_int_equal(write_until(f, NVME_SMART_CRIT_MEDIA, &rng, smart), ST_READ_ONLY);
+	get_log(f, NVME_LOG_SMART, f->nsid, smart);
+	assert_int_equal(smart[0], NVME_SMART_CRIT_SPARE | NVME_SMART_CRIT_MEDIA);
+	assert_int_equal(smart[3], 0);
+	assert_true(smart[5] >= 50);
+
+	/* Every data-changing command is refused; nothing changed. */
+	assert_int_equal(write_block(f, 0), ST_READ_ONLY);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write_zeroes, f->nsid, 1, 1, BLOCK);
+	th_sgl_transport(&sqe, 0);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), ST_READ_ONLY);
+	struct nvme_dsm_range range = {.slba = 2, .nlb = 1};
+	sqe = th_sqe(nvme_cmd_dsm, f->nsid);
+	sqe.dsm.attributes = NVME_DSM_ATTR_AD;
+	th_sgl_transport(&sqe, sizeof(range));
+	assert_int_equal(th_exec(&f->io, &sqe, &range, sizeof(range), NULL, 0, NULL), ST_READ_ONLY);
+	sqe = th_sqe(nvme_cmd_flush, f->nsid);
+	th_sgl_transport(&sqe, 0);
+	assert_int_equal(th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL), 0);
+	/* Reads are served, with the data last written. */
+	for (uint64_t lba = 0; lba < f->blocks; lba++)
+		assert_block(f, lba);
+
+	get_log(f, NVME_LOG_VENDOR_NVEMU, f->nsid, vendor);
+	assert_int_equal(le64(vendor, 0), 3);	   /* version */
+	assert_true(le64(vendor, 80) > 0);	   /* retired blocks */
+	assert_int_equal(le64(vendor, 88), 0);	   /* available spare */
+	assert_true(le64(vendor, 96) >= 50000);  /* percentage used, thousandths */
+	assert_int_equal(le64(vendor, 104), 1);	   /* read-only */
+
+	/* The ram namespace does not wear; the whole subsystem shows the worn one. */
+	get_log(f, NVME_LOG_SMART, 1, smart);
+	assert_int_equal(smart[0], 0);
+	assert_int_equal(smart[3], 100);
+	get_log(f, NVME_LOG_SMART, 0xFFFFFFFF, smart);
+	assert_int_equal(smart[0], NVME_SMART_CRIT_SPARE | NVME_SMART_CRIT_MEDIA);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_wear_out_through_nvme, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
