@@ -3,7 +3,8 @@
  * into PNG charts with gnuplot: latency CDF and percentiles, IOPS and
  * bandwidth, write amplification, GC activity and zone states over time.
  * Rates come from the difference between consecutive records. Given the
- * output of `nvemu sim --json`, it draws where the time went instead.
+ * output of `nvemu sim --json`, it draws where the time went instead, or
+ * for workload=endurance the drive's life.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -479,17 +480,58 @@ static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *inpu
 	return rc;
 }
 
+/*
+ * `nvemu sim -o workload=endurance --json` output: the drive's life, available spare and
+ * percentage used against the bytes the host wrote.
+ */
+static int plot_sim_life(struct plot *p, json_object *sim, const char *input)
+{
+	json_object *life = field(sim, "life");
+	char path[128];
+	snprintf(path, sizeof(path), "%s/life.dat", p->tmpdir);
+	FILE *dat = fopen(path, "w");
+	if (!dat)
+		return -1;
+	for (size_t i = 0; i < json_object_array_length(life); i++) {
+		json_object *point = json_object_array_get_idx(life, i);
+		fprintf(dat, "%.6g %.6g %.6g\n",
+			(double)json_object_get_uint64(field(point, "host_bytes")) / 1e9,
+			json_object_get_double(field(point, "available_spare_pcent")),
+			json_object_get_double(field(point, "percent_used")));
+	}
+	if (fclose(dat))
+		return -1;
+	FILE *gp = popen("gnuplot", "w");
+	if (!gp)
+		return -1;
+	char title[4400];
+	snprintf(title, sizeof(title), "Drive life: %s (wear levelling %s, %.3g drive writes)",
+		 input, json_object_get_string(field(sim, "wear_levelling")),
+		 json_object_get_double(field(sim, "drive_writes")));
+	begin_png(gp, p, "life.png", title, "Percent");
+	fprintf(gp,
+		"set xlabel 'Written by the host (GB)'\n"
+		"plot '%s' using 1:2 with lines lw 2 title 'available spare', "
+		"'%s' using 1:3 with lines lw 2 title 'percentage used'\n",
+		path, path);
+	int rc = pclose(gp) == 0 ? 0 : -1;
+	unlink(path);
+	return rc;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(
 	    out,
 	    "Usage: nvemu plot FILE [--out DIR]   charts of a recorded run (nvemu --record FILE)\n"
-	    "       or of `nvemu sim --json` output (where each latency band's time went)\n"
+	    "       or of `nvemu sim --json` output (where each latency band's time went,\n"
+	    "       or with workload=endurance the drive's life)\n"
 	    "  -o, --out DIR   where the PNGs go (default: FILE.plots)\n"
 	    "Writes latency-cdf.png, latency.png, iops.png, and when they apply waf.png,\n"
 	    "gc.png and breakdown.png (flash-model namespaces: where the time went, stacked)\n"
 	    "and zones.png (zoned namespaces); for sim output, breakdown.png (a stacked bar\n"
-	    "per latency band). Needs gnuplot.\n");
+	    "per latency band), or life.png (available spare and percentage used against the\n"
+	    "bytes written). Needs gnuplot.\n");
 }
 
 int plot_main(int argc, char **argv)
@@ -526,6 +568,19 @@ int plot_main(int argc, char **argv)
 		return 1;
 	}
 	json_object *sim = json_object_from_file(input);
+	if (sim && field(sim, "life")) {
+		int rc = plot_sim_life(&p, sim, input);
+		json_object_put(sim);
+		rmdir(p.tmpdir);
+		if (rc)
+			fprintf(stderr,
+				"nvemu plot: gnuplot failed (installed? scripts/install-deps adds "
+				"gnuplot-nox)\n");
+		else
+			printf("nvemu plot: the life of %s drawn in %s/life.png\n", input,
+			       p.out_dir);
+		return rc ? 1 : 0;
+	}
 	if (sim && field(sim, "breakdown_by_percentile_us")) {
 		int rc = plot_sim_breakdown(&p, sim, input);
 		json_object_put(sim);

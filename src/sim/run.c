@@ -363,7 +363,7 @@ void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_
 
 #define MAY_ISSUE(t)                                                                               \
 	((!max_bytes || r->bytes < max_bytes) && (!max_ns || (t) - start < max_ns) &&              \
-	 next_io(&lookahead, &io))
+	 (!target->until_read_only || !ssd_read_only(target->ssd)) && next_io(&lookahead, &io))
 
 	if (src->open_loop) {
 		uint64_t last_issue = start;

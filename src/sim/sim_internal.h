@@ -19,7 +19,9 @@ enum workload_kind {
 	WL_TRACE,
 	WL_HOTCOLD, /* random overwrites of a hot region (handle 0) and a sequential log (handle 1) */
 	WL_CACHE,   /* the same shape as a flash cache: small objects, and a log of big regions */
+	WL_ENDURANCE, /* `pattern` until the drive turns read-only (endurance.c) */
 };
+enum endurance_pattern { PATTERN_RANDWRITE, PATTERN_WRITE, PATTERN_RANDRW, PATTERN_RW };
 enum precondition_kind { PRE_AUTO, PRE_NONE, PRE_FILL, PRE_STEADY };
 enum trace_format { TRACE_AUTO, TRACE_MSR, TRACE_BLKPARSE, TRACE_FIO };
 enum trace_timing { TIMING_AUTO, TIMING_TIMESTAMPS, TIMING_QD };
@@ -42,6 +44,10 @@ struct sim_params {
 	double hot_pcent;       /* hotcold, cache: share of the footprint rewritten at random */
 	double hot_write_pcent; /* of the bytes written, the share that goes there */
 	uint64_t log_bs;        /* bytes per write of the sequential log; 0: bs (cache: 16 MiB) */
+	/* workload=endurance */
+	uint32_t pattern; /* enum endurance_pattern */
+	double warranty_years;
+	double life_step; /* drive writes between two points of the life curve */
 };
 
 extern const struct config_table sim_config_table;
@@ -156,6 +162,7 @@ struct sim_target {
 	uint64_t zone_pages;      /* zoned: pages in a zone's capacity */
 	uint64_t logical_pages;
 	uint32_t page_bytes;
+	bool until_read_only; /* run_phase stops when the ssd turns read-only */
 };
 
 /* Opens the ssd model, or zones when `zp` is given. 0, or -1 with a message. */
@@ -188,5 +195,10 @@ struct phase_result {
 void run_phase(struct sim_target *target, struct io_source *src, uint32_t queue_depth,
 	       uint64_t max_bytes, uint64_t max_ns, uint64_t *now, const char *label, bool progress,
 	       struct phase_result *out);
+
+/* workload=endurance: writes until the drive wears out and reports its life. 0, or 2 with a
+ * message on stderr. */
+int endurance_run(struct sim_target *t, const struct ssd_params *sp, const struct sim_params *p,
+		  bool json, bool quiet);
 
 #endif

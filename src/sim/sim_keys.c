@@ -7,15 +7,20 @@
 #define FIELD(name) offsetof(struct sim_params, name)
 #define NO_ALIAS {NULL, NULL, NULL}
 
-static const char *const workload_names[] = {"read",  "write", "randread", "randwrite", "rw",
-					     "randrw", "trace", "hotcold", "cache", NULL};
+static const char *const workload_names[] = {"read",   "write",  "randread", "randwrite", "rw",
+					     "randrw", "trace",  "hotcold",  "cache",     "endurance",
+					     NULL};
+/* enum endurance_pattern */
+static const char *const pattern_names[] = {"randwrite", "write", "randrw", "rw", NULL};
 static const char *const precondition_names[] = {"auto", "none", "fill", "steady", NULL};
 static const char *const trace_format_names[] = {"auto", "msr", "blkparse", "fio", NULL};
 static const char *const trace_timing_names[] = {"auto", "timestamps", "qd", NULL};
 
 static const struct config_key sim_keys[] = {
 	{"workload", {"rw", "readwrite"}, CONFIG_ENUM, FIELD(workload), "randwrite", 0, 0,
-	 workload_names, "built-in workload (fio names), hotcold or cache (docs/fdp.md), or trace"},
+	 workload_names,
+	 "built-in workload (fio names), hotcold or cache (docs/fdp.md), trace, or endurance "
+	 "(writes `pattern` until the drive turns read-only; needs endurance)"},
 	{"bs", {"blocksize"}, CONFIG_U64, FIELD(block_size), "4096", 1, 1 << 30, NULL,
 	 "bytes per I/O, rounded up to whole pages"},
 	{"qd", {"iodepth"}, CONFIG_U32, FIELD(queue_depth), "32", 1, 1 << 20, NULL,
@@ -44,6 +49,13 @@ static const struct config_key sim_keys[] = {
 	{"trace_timing", NO_ALIAS, CONFIG_ENUM, FIELD(trace_timing), "auto", 0, 0,
 	 trace_timing_names,
 	 "timestamps = issue at recorded times (open loop); qd = as fast as qd allows"},
+	{"pattern", NO_ALIAS, CONFIG_ENUM, FIELD(pattern), "randwrite", 0, 0, pattern_names,
+	 "what workload=endurance writes (with bs, qd, footprint_pcent, rwmixread): randwrite, "
+	 "write, randrw or rw"},
+	{"warranty_years", NO_ALIAS, CONFIG_F64, FIELD(warranty_years), "5", 0.01, 100, NULL,
+	 "workload=endurance: the warranty its drive writes per day are given for"},
+	{"life_step", NO_ALIAS, CONFIG_F64, FIELD(life_step), "0.25", 0.001, 1e6, NULL,
+	 "workload=endurance: drive writes between two points of the life curve (--json life)"},
 	{"breakdown", NO_ALIAS, CONFIG_BOOL, FIELD(breakdown), "on", 0, 1, NULL,
 	 "split every measured command's latency into its parts (breakdown_us in --json); off "
 	 "saves the bookkeeping"},

@@ -458,6 +458,11 @@ int sim_main(int argc, char **argv)
 		fprintf(stderr, "sim: %s\n", err);
 		return 2;
 	}
+	if (o.sim.workload == WL_ENDURANCE) {
+		rc = endurance_run(&target, &o.ssd, &o.sim, o.json, o.quiet);
+		target_close(&target);
+		return rc;
+	}
 	uint32_t page_bytes = target.page_bytes;
 	uint64_t footprint = (uint64_t)((double)target.logical_pages * o.sim.footprint_pcent / 100);
 	uint32_t npages = (uint32_t)((o.sim.block_size + page_bytes - 1) / page_bytes);
