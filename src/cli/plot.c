@@ -482,7 +482,7 @@ static int plot_sim_breakdown(struct plot *p, json_object *sim, const char *inpu
 
 /*
  * `nvemu sim -o workload=endurance --json` output: the drive's life, available spare and
- * percentage used against the bytes the host wrote.
+ * percentage used against the bytes the host wrote, and the WAF as the spare goes.
  */
 static int plot_sim_life(struct plot *p, json_object *sim, const char *input)
 {
@@ -494,10 +494,15 @@ static int plot_sim_life(struct plot *p, json_object *sim, const char *input)
 		return -1;
 	for (size_t i = 0; i < json_object_array_length(life); i++) {
 		json_object *point = json_object_array_get_idx(life, i);
-		fprintf(dat, "%.6g %.6g %.6g\n",
+		json_object *waf = field(point, "waf_interval");
+		fprintf(dat, "%.6g %.6g %.6g ",
 			(double)json_object_get_uint64(field(point, "host_bytes")) / 1e9,
 			json_object_get_double(field(point, "available_spare_pcent")),
 			json_object_get_double(field(point, "percent_used")));
+		if (waf)
+			fprintf(dat, "%.6g\n", json_object_get_double(waf));
+		else
+			fputs("NaN\n", dat);
 	}
 	if (fclose(dat))
 		return -1;
@@ -510,10 +515,12 @@ static int plot_sim_life(struct plot *p, json_object *sim, const char *input)
 		 json_object_get_double(field(sim, "drive_writes")));
 	begin_png(gp, p, "life.png", title, "Percent");
 	fprintf(gp,
-		"set xlabel 'Written by the host (GB)'\n"
+		"set xlabel 'Written by the host (GB)'\nset y2label 'WAF'\n"
+		"set y2tics\nset y2range [0:*]\n"
 		"plot '%s' using 1:2 with lines lw 2 title 'available spare', "
-		"'%s' using 1:3 with lines lw 2 title 'percentage used'\n",
-		path, path);
+		"'%s' using 1:3 with lines lw 2 title 'percentage used', "
+		"'%s' using 1:4 axes x1y2 with lines title 'WAF (right axis)'\n",
+		path, path, path);
 	int rc = pclose(gp) == 0 ? 0 : -1;
 	unlink(path);
 	return rc;

@@ -116,6 +116,12 @@ static json_object *life_json(const struct life *life)
 				       json_object_new_uint64(p->avail_spare));
 		json_object_object_add(o, "percent_used", json_object_new_double(p->percent_used));
 		json_object_object_add(o, "retired_blocks", json_object_new_uint64(p->retired));
+		/* Since the previous point: it rises as retired blocks eat the spare. */
+		if (i > 0 && p->host_bytes > p[-1].host_bytes)
+			json_object_object_add(
+			    o, "waf_interval",
+			    json_object_new_double((double)(p->nand_bytes - p[-1].nand_bytes) /
+						   (double)(p->host_bytes - p[-1].host_bytes)));
 		json_object_array_add(list, o);
 	}
 	return list;

@@ -52,6 +52,9 @@ for policy, r in runs.items():
     check(life[0]["available_spare_pcent"] == 100 and life[-1]["available_spare_pcent"] == 0,
           f"{policy}: spare from 100 % to 0 %")
     check(life[-1]["host_bytes"] == r["tbw_bytes"], f"{policy}: the curve ends at the TBW")
+    check(life[-1]["waf_interval"] > life[2]["waf_interval"],
+          f"{policy}: WAF rises as retired blocks eat the spare "
+          f"({life[2]['waf_interval']:.2f} -> {life[-1]['waf_interval']:.2f})")
 
 none, dynamic, static = runs["none"], runs["dynamic"], runs["static"]
 spread = {p: r["erase_count"]["max"] - r["erase_count"]["min"] for p, r in runs.items()}
