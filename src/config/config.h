@@ -50,7 +50,7 @@ enum read_planes { READ_PLANES_DIE, READ_PLANES_MULTI, READ_PLANES_INDEPENDENT }
  * an SLC block to be folded and keep writing SLC. */
 enum slc_when_full { SLC_FULL_DIRECT, SLC_FULL_FOLD };
 /* Which free block a write stream takes: the last one erased (none), the least worn (dynamic),
- * or that and cold data moved off young blocks, GC writing to the most worn (static). */
+ * or that and cold data moved off young blocks to the most worn (static). */
 enum wear_levelling { WEAR_LEVELLING_NONE, WEAR_LEVELLING_DYNAMIC, WEAR_LEVELLING_STATIC };
 
 /* The SSD model's parameters (flash geometry and timing, FTL). Times in ns. */

@@ -101,8 +101,8 @@ static const struct config_key ssd_keys[] = {
 	{"wear_levelling", NO_ALIAS, CONFIG_ENUM, FIELD(wear_levelling), "none", 0, 0,
 	 wear_levelling_names,
 	 "free-block choice: none (the block erased last), dynamic (the least worn), static "
-	 "(dynamic, GC writes to the most worn, and cold data moves off blocks wear_gap erases "
-	 "younger than the block just erased)"},
+	 "(dynamic, and the data of a block wear_gap erases younger than the block just erased "
+	 "is moved to the most worn free block)"},
 	{"wear_gap", NO_ALIAS, CONFIG_U32, FIELD(wear_gap), "50", 1, MAX_U32, NULL,
 	 "static wear levelling: erase-count gap between a block just erased and the least worn "
 	 "closed block of its die over which that block's (cold) data is moved"},

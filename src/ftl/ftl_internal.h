@@ -100,8 +100,9 @@ struct die_gc {
 	 * oldest first (linked through ssd.fold_prev/fold_next). */
 	struct relocation fold;
 	uint32_t fold_head, fold_tail;
-	/* Static wear levelling: a closed unit of cold data due to be moved, or NO_UNIT. */
-	uint32_t cold_unit;
+	/* Static wear levelling: a closed unit of cold data due to be moved, and the one being
+	 * moved (its data goes to the most worn free unit); NO_UNIT when none. */
+	uint32_t cold_unit, cold_moving;
 };
 
 struct map_cache;
@@ -159,6 +160,7 @@ struct ssd {
 	uint64_t retired_units;
 	uint64_t worn_retry_below; /* retry threshold of a read on a unit at its endurance; 0 = off */
 	uint64_t cold_moves;       /* units of cold data moved by static wear levelling */
+	uint64_t deferred_retirements; /* worn units kept a while: their die had no free unit */
 
 	struct map_cache *map; /* NULL when the whole table is in controller memory */
 	/* None of the mapping cache, read retries, the host link or the SLC cache: a one-page read

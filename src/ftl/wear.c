@@ -9,9 +9,9 @@
  * die, the free units GC keeps and an open unit per write stream (the rule ssd_create checks):
  * the over-provisioning left over. Each retired unit takes one from it, so OP and with it the
  * GC's headroom shrink and WAF rises as the drive ages. The FTL never runs out of free units
- * because of a retirement: a unit is retired only if its die keeps a free unit for GC (else the
- * drive turns read-only instead), and from read-only on nothing is retired any more, so a
- * caller that writes anyway gets the drive as it was.
+ * because of a retirement: a unit is retired only if its die keeps a free unit for GC (else at
+ * its next erase), and from read-only on nothing is retired any more, so a caller that writes
+ * anyway gets the drive as it was.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -36,7 +36,7 @@ int wear_init(struct ssd *s, char *err, size_t errlen)
 {
 	const struct ssd_params *p = &s->params;
 	for (uint32_t d = 0; d < s->geo.dies; d++)
-		s->dies[d].cold_unit = NO_UNIT;
+		s->dies[d].cold_unit = s->dies[d].cold_moving = NO_UNIT;
 	/* The same rule as check_spare in ftl.c: per die, the data's share, the GC reserve, an
 	 * open unit per stream and one more. */
 	uint64_t ppu = s->geo.pages_per_unit, dies = s->geo.dies;
@@ -81,11 +81,10 @@ uint32_t wear_take_free(struct ssd *s, uint32_t d, bool for_gc)
 {
 	uint32_t *stack = &s->free_stack[(uint64_t)d * s->geo.units_per_die];
 	uint32_t top = --s->dies[d].free_count, pick = top;
-	enum wear_levelling policy = (enum wear_levelling)s->params.wear_levelling;
-	if (policy != WEAR_LEVELLING_NONE) {
-		/* Static: GC's data has survived a victim, so it is colder than the host's; it goes
-		 * to the most worn block, the host's to the least worn. */
-		bool most_worn = policy == WEAR_LEVELLING_STATIC && for_gc;
+	if (s->params.wear_levelling != WEAR_LEVELLING_NONE) {
+		/* Cold data being moved off a young unit goes to the most worn one, where it will
+		 * stay a long time; everything else to the least worn. */
+		bool most_worn = for_gc && s->dies[d].cold_moving != NO_UNIT;
 		for (uint32_t i = 0; i < top; i++) {
 			uint32_t e = s->units[stack[i]].erases, best = s->units[stack[pick]].erases;
 			if (most_worn ? e > best : e < best)
@@ -113,13 +112,15 @@ static void find_cold_unit(struct ssd *s, uint32_t d, uint32_t erases)
 bool wear_erased(struct ssd *s, uint32_t d, uint32_t u)
 {
 	struct unit *unit = &s->units[u];
+	if (s->dies[d].cold_moving == u)
+		s->dies[d].cold_moving = NO_UNIT;
 	if (s->params.wear_levelling == WEAR_LEVELLING_STATIC && s->dies[d].cold_unit == NO_UNIT)
 		find_cold_unit(s, d, unit->erases);
-	if (!s->wear_on || s->read_only || unit->erases < unit->endurance)
-		return false;
-	if (s->dies[d].free_count == 0) {
-		/* GC would be left without a free unit on this die: the drive stops writing. */
-		s->read_only = true;
+	/* A die must keep a free unit for GC: when GC just took its last one, the worn unit
+	 * serves once more and is retired at its next erase. */
+	if (!s->wear_on || s->read_only || unit->erases < unit->endurance ||
+	    s->dies[d].free_count == 0) {
+		s->deferred_retirements += s->wear_on && !s->read_only && unit->erases >= unit->endurance;
 		return false;
 	}
 	unit->state = UNIT_RETIRED;
@@ -138,6 +139,7 @@ uint32_t wear_victim(struct ssd *s, uint32_t d)
 	if (s->units[u].state != UNIT_CLOSED)
 		return NO_UNIT;
 	s->cold_moves++;
+	s->dies[d].cold_moving = u;
 	return u;
 }
 
@@ -158,7 +160,7 @@ void wear_counters(const struct ssd *s, struct ssd_counters *out)
 
 int wear_check(struct ssd *s, char *err, size_t errlen)
 {
-	uint64_t retired = 0;
+	uint64_t retired = 0, worn_in_service = 0;
 	for (uint32_t u = 0; u < s->geo.units; u++) {
 		const struct unit *unit = &s->units[u];
 		if (unit->state == UNIT_RETIRED) {
@@ -167,12 +169,15 @@ int wear_check(struct ssd *s, char *err, size_t errlen)
 				return errorf(err, errlen,
 					      "retired unit %u: %u valid pages, %u of %u erases", u,
 					      unit->valid, unit->erases, unit->endurance);
-		} else if (s->wear_on && unit->erases >= unit->endurance && !s->read_only) {
-			/* Retirement happens at the erase that reaches the endurance. */
-			return errorf(err, errlen, "unit %u in service after %u of %u erases", u,
-				      unit->erases, unit->endurance);
+		} else {
+			worn_in_service += s->wear_on && unit->erases >= unit->endurance;
 		}
 	}
+	/* A unit is retired at the erase that reaches its endurance, unless that was deferred. */
+	if (!s->read_only && worn_in_service > s->deferred_retirements)
+		return errorf(err, errlen,
+			      "%" PRIu64 " worn units in service, %" PRIu64 " retirements deferred",
+			      worn_in_service, s->deferred_retirements);
 	if (retired != s->retired_units || retired > s->spare_units ||
 	    (retired == s->spare_units && s->wear_on && !s->read_only))
 		return errorf(err, errlen,
@@ -180,9 +185,11 @@ int wear_check(struct ssd *s, char *err, size_t errlen)
 			      ", read-only %d",
 			      retired, s->retired_units, s->spare_units, s->read_only);
 	for (uint32_t d = 0; d < s->geo.dies; d++) {
-		uint32_t c = s->dies[d].cold_unit;
-		if (c != NO_UNIT && flash_unit_die(&s->geo, c) != d)
-			return errorf(err, errlen, "die %u: cold unit %u is elsewhere", d, c);
+		uint32_t c = s->dies[d].cold_unit, m = s->dies[d].cold_moving;
+		if ((c != NO_UNIT && flash_unit_die(&s->geo, c) != d) ||
+		    (m != NO_UNIT && (s->dies[d].victim.unit != m)))
+			return errorf(err, errlen, "die %u: cold unit %u, moving %u (victim %u)", d,
+				      c, m, s->dies[d].victim.unit);
 	}
 	return 0;
 }
