@@ -47,7 +47,7 @@ static int check_spare(struct ssd *s, uint64_t dies, char *err, size_t errlen)
 	uint64_t ppu = s->geo.pages_per_unit;
 	uint64_t data_units_per_die = (s->logical_pages + ppu * dies - 1) / (ppu * dies);
 	uint64_t spare = s->geo.units_per_die - data_units_per_die;
-	uint64_t streams = s->params.gc_separate ? 2 : 1;
+	uint64_t streams = wear_streams(&s->params);
 	uint64_t needed = (uint64_t)s->fg_limit + streams + 1;
 	if (s->logical_pages == 0 || s->geo.units_per_die < data_units_per_die || spare < needed) {
 		if (s->geo.units_per_die < data_units_per_die)
@@ -120,6 +120,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	    victim_set_init(&s->victims, s->units, s->geo.dies, s->geo.units_per_die,
 			    s->geo.pages_per_unit, params, &s->rng, &s->seq) ||
 	    init_stream(&s->host, s->geo.dies) || init_stream(&s->gc, s->geo.dies) ||
+	    init_stream(&s->cold, s->geo.dies) ||
 	    (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
 	    (params->map_cache_bytes && !s->map)) {
 		ssd_destroy(s);
@@ -175,6 +176,8 @@ void ssd_destroy(struct ssd *s)
 	free(s->host.next_page);
 	free(s->gc.open_unit);
 	free(s->gc.next_page);
+	free(s->cold.open_unit);
+	free(s->cold.next_page);
 	free(s);
 }
 
@@ -566,8 +569,8 @@ static int check_open(struct ssd *s, char *err, size_t errlen)
 	uint64_t open_by_state = 0, open_by_stream = 0;
 	for (uint32_t u = 0; u < s->geo.units; u++)
 		open_by_state += s->units[u].state == UNIT_OPEN;
-	const struct stream *streams[2] = {&s->host, &s->gc};
-	for (int i = 0; i < 2; i++) {
+	const struct stream *streams[3] = {&s->host, &s->gc, &s->cold};
+	for (int i = 0; i < 3; i++) {
 		for (uint32_t d = 0; d < s->geo.dies; d++) {
 			uint32_t u = streams[i]->open_unit[d];
 			if (u == NO_UNIT)

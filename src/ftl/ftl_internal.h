@@ -130,6 +130,8 @@ struct ssd {
 
 	struct stream host, gc;
 	struct stream *gc_stream; /* &gc, or &host when gc_separate is off */
+	/* Static wear levelling's: the cold data it moves, kept apart from GC's (wear.c). */
+	struct stream cold;
 
 	uint32_t fg_limit, bg_limit; /* per die: GC while its free units <= limit */
 	uint32_t bg_cursor;
@@ -207,10 +209,14 @@ uint64_t slc_capacity_units(const struct ssd *s);
 /* Draws each unit's endurance and sets the spare; 0, or -1 with a message. */
 int wear_init(struct ssd *s, char *err, size_t errlen);
 /*
- * Takes a free unit of die d for a write stream (the GC's when `for_gc`): the last one freed,
- * or by erase count when wear levelling is on.
+ * Takes a free unit of die d for a write stream: the last one freed, or by erase count when
+ * wear levelling is on (the most worn for the cold stream).
  */
-uint32_t wear_take_free(struct ssd *s, uint32_t d, bool for_gc);
+uint32_t wear_take_free(struct ssd *s, uint32_t d, const struct stream *stream);
+/* Where the pages GC moves out of relocation r of die d go: the GC stream, or the cold one. */
+struct stream *wear_stream(struct ssd *s, uint32_t d, const struct relocation *r);
+/* Open units per die beyond the GC reserve: one per write stream. */
+uint32_t wear_streams(const struct ssd_params *params);
 /* Unit u of die d was just erased: true when it wore out and was retired (not to be freed). */
 bool wear_erased(struct ssd *s, uint32_t d, uint32_t u);
 /* Static wear levelling's next victim on die d (cold data on a young unit), or NO_UNIT. */

@@ -48,7 +48,7 @@ static uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
 		fprintf(stderr, "ftl: die %u has no free unit left\n", d);
 		abort();
 	}
-	u = wear_take_free(s, d, stream == &s->gc);
+	u = wear_take_free(s, d, stream);
 	s->free_units--;
 	s->units[u].state = UNIT_OPEN;
 	s->units[u].slc = stream == &s->host && s->host_slc;
@@ -136,6 +136,7 @@ static uint32_t move_pages(struct ssd *s, uint32_t d, struct relocation *r, uint
 	uint32_t u = r->unit, ppu = s->geo.pages_per_unit, moved = 0;
 	uint64_t base = (uint64_t)u * ppu;
 	unsigned from_flags = s->units[u].slc ? FLASH_SLC : 0;
+	struct stream *to = wear_stream(s, d, r);
 	if (r->erase_ready < ready)
 		r->erase_ready = ready;
 	while (r->scan < ppu && moved < budget) {
@@ -152,7 +153,7 @@ static uint32_t move_pages(struct ssd *s, uint32_t d, struct relocation *r, uint
 			continue;
 		s->p2l[from] = 0;
 		s->units[u].valid--;
-		uint64_t dest = place(s, s->gc_stream, d, lpn_plus_1 - 1), data_out;
+		uint64_t dest = place(s, to, d, lpn_plus_1 - 1), data_out;
 		unsigned to_flags = s->slc_on && s->units[page_unit(s, dest)].slc ? FLASH_SLC : 0;
 		flash_copy(s->flash, from, from_flags, dest, to_flags, ready, &data_out);
 		if (data_out > r->erase_ready)

@@ -41,7 +41,7 @@ int wear_init(struct ssd *s, char *err, size_t errlen)
 	 * open unit per stream and one more. */
 	uint64_t ppu = s->geo.pages_per_unit, dies = s->geo.dies;
 	uint64_t data_units_per_die = (s->logical_pages + ppu * dies - 1) / (ppu * dies);
-	uint64_t needed = (uint64_t)s->fg_limit + (p->gc_separate ? 2 : 1) + 1;
+	uint64_t needed = (uint64_t)s->fg_limit + wear_streams(p) + 1;
 	s->spare_units = dies * (s->geo.units_per_die - data_units_per_die - needed);
 	s->wear_on = p->endurance > 0;
 	/* Reclaim units are erased by fdp.c, which neither retires nor levels (not yet). */
@@ -77,14 +77,25 @@ uint64_t wear_retry_below(const struct ssd *s, uint32_t u)
 	return below >= 0x1p64 ? UINT64_MAX : (uint64_t)below;
 }
 
-uint32_t wear_take_free(struct ssd *s, uint32_t d, bool for_gc)
+uint32_t wear_streams(const struct ssd_params *params)
+{
+	return (params->gc_separate ? 2 : 1) + (params->wear_levelling == WEAR_LEVELLING_STATIC);
+}
+
+struct stream *wear_stream(struct ssd *s, uint32_t d, const struct relocation *r)
+{
+	return r->unit == s->dies[d].cold_moving ? &s->cold : s->gc_stream;
+}
+
+uint32_t wear_take_free(struct ssd *s, uint32_t d, const struct stream *stream)
 {
 	uint32_t *stack = &s->free_stack[(uint64_t)d * s->geo.units_per_die];
 	uint32_t top = --s->dies[d].free_count, pick = top;
 	if (s->params.wear_levelling != WEAR_LEVELLING_NONE) {
-		/* Cold data being moved off a young unit goes to the most worn one, where it will
-		 * stay a long time; everything else to the least worn. */
-		bool most_worn = for_gc && s->dies[d].cold_moving != NO_UNIT;
+		/* Cold data moved off a young unit goes to the most worn one, where it will stay a
+		 * long time (in a stream of its own, not to mix it with GC's warmer data);
+		 * everything else to the least worn. */
+		bool most_worn = stream == &s->cold;
 		for (uint32_t i = 0; i < top; i++) {
 			uint32_t e = s->units[stack[i]].erases, best = s->units[stack[pick]].erases;
 			if (most_worn ? e > best : e < best)
