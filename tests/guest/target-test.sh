@@ -13,6 +13,9 @@
 #   basic-512         nvme-cli + fio verify, 512-byte LBAs, on a ram namespace
 #   ssd-waf           fio verify over 3x the capacity of a small over-provisioned
 #                     ssd namespace; WAF > 1 in nvemu's vendor log page
+#   ssd-wear          a tiny-endurance ssd namespace written by fio until SMART's
+#                     spare falls below its threshold, then until read-only: writes
+#                     fail, reads return the data
 #   cut               kill one guest's QEMU mid-I/O, freeze another (keep-alive
 #                     expiry), then check a third host is served
 #   tour              the demo's tour of a small ssd and a zoned namespace (output
@@ -242,6 +245,16 @@ case $SCENARIO in
             -o pages_per_block=64 -o op_pcent=25
         guest host ssd-waf.sh || fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
         grep -E "^(PASS|FAIL|SKIP):|vendor log" "$DIR/guest-$TAG-host.log" >&2
+        stop_daemon ;;
+    ssd-wear)
+        # 2 x 2 dies of 32 blocks x 32 pages: 16 MiB of flash, half of it spare, blocks
+        # that endure about 10 erases (spread 40 %): worn out after ~90 MB of writes.
+        start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=32 \
+            -o pages_per_block=32 -o op_pcent=100 -o endurance=10 -o endurance_spread_pcent=40 \
+            -o spare_threshold_pcent=50
+        guest host ssd-wear.sh -e EXPECT_SPARE_THRESHOLD=50 ||
+            fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):|smart:|vendor log" "$DIR/guest-$SCENARIO-host.log" >&2
         stop_daemon ;;
     cut) cut ;;
     tour)

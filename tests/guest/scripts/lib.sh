@@ -77,8 +77,10 @@ json_num() { sed -n "s/.*\"$2\"[^0-9]*\\([0-9][0-9]*\\).*/\\1/p" "$1" | head -n 
 
 # vendor_log CTRL NSID: reads nvemu's vendor log page CAh of namespace NSID
 # (le64 fields: version, host pages, NAND pages, GC runs, erase min, erase max,
-# erase mean x1000, WAF x1000) into VL_VERSION VL_HOST VL_NAND VL_GC VL_EMIN
-# VL_EMAX VL_WAF_MILLI.  Returns 1 if nvme-cli cannot read it.
+# erase mean x1000, WAF x1000, FDP handles, FDP groups, then version 3's wear:
+# retired blocks, available spare %, percentage used x1000, read-only) into
+# VL_VERSION VL_HOST VL_NAND VL_GC VL_EMIN VL_EMAX VL_WAF_MILLI VL_RETIRED
+# VL_SPARE VL_USED_MILLI VL_READ_ONLY.  Returns 1 if nvme-cli cannot read it.
 vendor_log() {
     nvme get-log "$1" --log-id=0xca --log-len=512 --namespace-id="$2" --raw-binary \
         > /tmp/vendor-log.bin || return 1
@@ -86,6 +88,8 @@ vendor_log() {
     VL_NAND=$(le64 /tmp/vendor-log.bin 2) VL_GC=$(le64 /tmp/vendor-log.bin 3)
     VL_EMIN=$(le64 /tmp/vendor-log.bin 4) VL_EMAX=$(le64 /tmp/vendor-log.bin 5)
     VL_WAF_MILLI=$(le64 /tmp/vendor-log.bin 7)
+    VL_RETIRED=$(le64 /tmp/vendor-log.bin 10) VL_SPARE=$(le64 /tmp/vendor-log.bin 11)
+    VL_USED_MILLI=$(le64 /tmp/vendor-log.bin 12) VL_READ_ONLY=$(le64 /tmp/vendor-log.bin 13)
 }
 
 # le64 FILE INDEX: the INDEXth little-endian 64-bit field of FILE, in decimal
