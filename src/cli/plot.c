@@ -575,8 +575,10 @@ int plot_main(int argc, char **argv)
 		return 1;
 	}
 	json_object *sim = json_object_from_file(input);
-	if (sim && field(sim, "life")) {
-		int rc = plot_sim_life(&p, sim, input);
+	/* nvemu sim output: its life (workload=endurance) or where its time went. */
+	bool life = sim && field(sim, "life");
+	if (life || (sim && field(sim, "breakdown_by_percentile_us"))) {
+		int rc = life ? plot_sim_life(&p, sim, input) : plot_sim_breakdown(&p, sim, input);
 		json_object_put(sim);
 		rmdir(p.tmpdir);
 		if (rc)
@@ -584,21 +586,9 @@ int plot_main(int argc, char **argv)
 				"nvemu plot: gnuplot failed (installed? scripts/install-deps adds "
 				"gnuplot-nox)\n");
 		else
-			printf("nvemu plot: the life of %s drawn in %s/life.png\n", input,
-			       p.out_dir);
-		return rc ? 1 : 0;
-	}
-	if (sim && field(sim, "breakdown_by_percentile_us")) {
-		int rc = plot_sim_breakdown(&p, sim, input);
-		json_object_put(sim);
-		rmdir(p.tmpdir);
-		if (rc)
-			fprintf(stderr,
-				"nvemu plot: gnuplot failed (installed? scripts/install-deps adds "
-				"gnuplot-nox)\n");
-		else
-			printf("nvemu plot: the breakdown of %s drawn in %s/breakdown.png\n", input,
-			       p.out_dir);
+			printf("nvemu plot: the %s of %s drawn in %s/%s.png\n",
+			       life ? "life" : "breakdown", input, p.out_dir,
+			       life ? "life" : "breakdown");
 		return rc ? 1 : 0;
 	}
 	json_object_put(sim);
