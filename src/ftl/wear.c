@@ -135,8 +135,8 @@ bool wear_erased(struct ssd *s, uint32_t d, uint32_t u)
 		return false;
 	}
 	unit->state = UNIT_RETIRED;
-	if (++s->retired_units == s->spare_units)
-		s->read_only = true;
+	if (++s->retired_units == s->spare_units) /* read without the lock by ssd_read_only */
+		__atomic_store_n(&s->read_only, true, __ATOMIC_RELAXED);
 	return true;
 }
 
