@@ -90,9 +90,9 @@ struct ssd_params {
 	uint64_t read_retry_ns;  /* extra die time of such a read */
 
 	/* Wear (ftl/wear.c). */
-	uint32_t endurance;            /* P/E cycles of a block, mean; 0 = blocks never wear out */
-	double endurance_spread_pcent; /* standard deviation of the blocks' endurance, % of it */
-	double read_retry_worn_pcent;  /* read_retry_pcent of a block at its endurance */
+	uint32_t endurance;             /* P/E cycles of a block, mean; 0 = blocks never wear out */
+	double endurance_spread_pcent;  /* standard deviation of the blocks' endurance, % of it */
+	double read_retry_worn_pcent;   /* read_retry_pcent of a block at its endurance */
 	uint32_t spare_threshold_pcent; /* SMART Available Spare Threshold */
 	uint32_t wear_levelling;        /* enum wear_levelling */
 	uint32_t wear_gap;              /* static: erase-count gap that moves cold data */

@@ -120,8 +120,7 @@ struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen
 	    victim_set_init(&s->victims, s->units, s->geo.dies, s->geo.units_per_die,
 			    s->geo.pages_per_unit, params, &s->rng, &s->seq) ||
 	    init_stream(&s->host, s->geo.dies) || init_stream(&s->gc, s->geo.dies) ||
-	    init_stream(&s->cold, s->geo.dies) ||
-	    (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
+	    init_stream(&s->cold, s->geo.dies) || (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
 	    (params->map_cache_bytes && !s->map)) {
 		ssd_destroy(s);
 		errorf(err, errlen, "out of memory");
@@ -320,9 +319,11 @@ uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
 		} else {
 			uint64_t ready =
 			    s->map ? map_cache_access(s, lpage, false, start, pp) : start;
-			uint64_t retry = 0, below = s->worn_retry_below
-							     ? wear_retry_below(s, page_unit(s, mapped - 1))
-							     : s->retry_below;
+			/* A worn unit needs retries more often (wear.c). */
+			uint64_t below = s->worn_retry_below
+					     ? wear_retry_below(s, page_unit(s, mapped - 1))
+					     : s->retry_below;
+			uint64_t retry = 0;
 			if (below && ftl_random(s) < below) {
 				retry = s->params.read_retry_ns;
 				s->count.read_retries++;
@@ -476,10 +477,7 @@ bool ssd_read_only(struct ssd *s)
 	return __atomic_load_n(&s->read_only, __ATOMIC_RELAXED);
 }
 
-uint64_t ssd_units(const struct ssd *s)
-{
-	return s->geo.units;
-}
+uint64_t ssd_units(const struct ssd *s) { return s->geo.units; }
 
 void ssd_unit_erases(struct ssd *s, uint32_t *out)
 {

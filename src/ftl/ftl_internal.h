@@ -20,7 +20,7 @@ struct unit {
 	uint32_t valid;
 	uint32_t prev, next; /* victim list: greedy bucket of its valid count, or FIFO order */
 	uint32_t erases;
-	uint32_t endurance; /* erases it takes before it is retired (wear.c); 0 = never */
+	uint32_t endurance;  /* erases it takes before it is retired (wear.c); 0 = never */
 	uint64_t closed_seq; /* host pages written when it closed: data age for cost-benefit */
 	uint8_t state;
 	uint8_t slc; /* written in SLC mode: part of the SLC cache until folded or collected */
@@ -156,12 +156,12 @@ struct ssd {
 	uint32_t *fold_prev, *fold_next;
 
 	/* Wear (wear.c): blocks wear out after their endurance and are retired at an erase. */
-	bool wear_on;          /* endurance is set */
-	bool read_only;        /* no spare left: callers refuse writes; nothing is retired any more */
-	uint64_t spare_units;  /* units the drive can lose before it turns read-only */
+	bool wear_on;   /* endurance is set */
+	bool read_only; /* no spare left: callers refuse writes; nothing is retired any more */
+	uint64_t spare_units; /* units the drive can lose before it turns read-only */
 	uint64_t retired_units;
-	uint64_t worn_retry_below; /* retry threshold of a read on a unit at its endurance; 0 = off */
-	uint64_t cold_moves;       /* units of cold data moved by static wear levelling */
+	uint64_t worn_retry_below;     /* retry threshold on a unit at its endurance; 0 = off */
+	uint64_t cold_moves;           /* units of cold data moved by static wear levelling */
 	uint64_t deferred_retirements; /* worn units kept a while: their die had no free unit */
 
 	struct map_cache *map; /* NULL when the whole table is in controller memory */

@@ -57,7 +57,9 @@ int wear_init(struct ssd *s, char *err, size_t errlen)
 	uint64_t rng = p->seed ^ 0x5eedbadb10c5ULL;
 	for (uint64_t u = 0; u < s->geo.units; u++) {
 		double e = p->endurance * (1 + p->endurance_spread_pcent / 100 * normal(&rng));
-		s->units[u].endurance = e < 1 ? 1 : e > UINT32_MAX ? UINT32_MAX : (uint32_t)lround(e);
+		s->units[u].endurance = e < 1            ? 1
+					: e > UINT32_MAX ? UINT32_MAX
+							 : (uint32_t)lround(e);
 	}
 	if (p->read_retry_worn_pcent > 0)
 		s->worn_retry_below = p->read_retry_worn_pcent >= 100
@@ -72,8 +74,8 @@ uint64_t wear_retry_below(const struct ssd *s, uint32_t u)
 	double worn = (double)unit->erases / unit->endurance;
 	if (worn > 1)
 		worn = 1;
-	double below = (double)s->retry_below + ((double)s->worn_retry_below -
-						 (double)s->retry_below) * worn;
+	double below =
+	    (double)s->retry_below + ((double)s->worn_retry_below - (double)s->retry_below) * worn;
 	return below >= 0x1p64 ? UINT64_MAX : (uint64_t)below;
 }
 
@@ -131,7 +133,8 @@ bool wear_erased(struct ssd *s, uint32_t d, uint32_t u)
 	 * serves once more and is retired at its next erase. */
 	if (!s->wear_on || s->read_only || unit->erases < unit->endurance ||
 	    s->dies[d].free_count == 0) {
-		s->deferred_retirements += s->wear_on && !s->read_only && unit->erases >= unit->endurance;
+		s->deferred_retirements +=
+		    s->wear_on && !s->read_only && unit->erases >= unit->endurance;
 		return false;
 	}
 	unit->state = UNIT_RETIRED;

@@ -223,11 +223,13 @@ int endurance_run(struct sim_target *t, const struct ssd_params *sp, const struc
 
 	/* The whole drive holds data, as a drive in use does: what is not written again is cold. */
 	synthetic_init(&src, false, 0, FILL_PAGES, t->logical_pages, 0);
-	run_phase(t, &src.base, 32, (t->logical_pages + FILL_PAGES - 1) / FILL_PAGES * FILL_PAGES *
-					  page_bytes, 0, &now, "endurance: fill", !quiet, &r);
+	run_phase(t, &src.base, 32,
+		  (t->logical_pages + FILL_PAGES - 1) / FILL_PAGES * FILL_PAGES * page_bytes, 0,
+		  &now, "endurance: fill", !quiet, &r);
 
 	bool random = p->pattern == PATTERN_RANDWRITE || p->pattern == PATTERN_RANDRW;
-	double reads = p->pattern == PATTERN_RANDRW || p->pattern == PATTERN_RW ? p->read_pcent / 100 : 0;
+	double reads =
+	    p->pattern == PATTERN_RANDRW || p->pattern == PATTERN_RW ? p->read_pcent / 100 : 0;
 	synthetic_init(&src, random, reads, npages, footprint, sp->seed);
 	uint64_t step = (uint64_t)(p->life_step * (double)(t->logical_pages * page_bytes));
 	if (step < page_bytes)
@@ -239,7 +241,8 @@ int endurance_run(struct sim_target *t, const struct ssd_params *sp, const struc
 	uint64_t issued = 0, start = now;
 	struct timespec shown = t0;
 	while (!c.read_only && (!p->io_size || issued < p->io_size)) {
-		uint64_t chunk = p->io_size && p->io_size - issued < step ? p->io_size - issued : step;
+		uint64_t chunk =
+		    p->io_size && p->io_size - issued < step ? p->io_size - issued : step;
 		run_phase(t, &src.base, p->queue_depth, chunk, 0, &now, "endurance", !quiet, &r);
 		issued += r.bytes;
 		ssd_get_counters(t->ssd, &c);

@@ -286,12 +286,12 @@ static void test_wear_off_and_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wear_to_read_only),
-		cmocka_unit_test(test_wear_levelling_spread),
-		cmocka_unit_test(test_endurance_exact_without_spread),
-		cmocka_unit_test(test_endurance_seeded),
-		cmocka_unit_test(test_read_retries_grow_with_wear),
-		cmocka_unit_test(test_wear_off_and_errors),
+	    cmocka_unit_test(test_wear_to_read_only),
+	    cmocka_unit_test(test_wear_levelling_spread),
+	    cmocka_unit_test(test_endurance_exact_without_spread),
+	    cmocka_unit_test(test_endurance_seeded),
+	    cmocka_unit_test(test_read_retries_grow_with_wear),
+	    cmocka_unit_test(test_wear_off_and_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

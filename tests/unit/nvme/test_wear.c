@@ -131,7 +131,7 @@ static void test_wear_out_through_nvme(void **state)
 	struct fixture *f = *state;
 	uint8_t smart[512], raw[512];
 	get_log(f, NVME_LOG_SMART, f->nsid, smart);
-	assert_int_equal(smart[0], 0); /* critical warning */
+	assert_int_equal(smart[0], 0);   /* critical warning */
 	assert_int_equal(smart[3], 100); /* available spare */
 	assert_int_equal(smart[4], 40);  /* its threshold */
 	assert_int_equal(smart[5], 0);   /* percentage used */
