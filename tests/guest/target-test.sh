@@ -247,12 +247,14 @@ case $SCENARIO in
         grep -E "^(PASS|FAIL|SKIP):|vendor log" "$DIR/guest-$TAG-host.log" >&2
         stop_daemon ;;
     ssd-wear)
-        # 2 x 2 dies of 32 blocks x 32 pages: 16 MiB of flash, half of it spare, blocks
-        # that endure about 10 erases (spread 40 %): worn out after ~90 MB of writes.
-        start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=32 \
-            -o pages_per_block=32 -o op_pcent=100 -o endurance=10 -o endurance_spread_pcent=40 \
-            -o spare_threshold_pcent=50
-        guest host ssd-wear.sh -e EXPECT_SPARE_THRESHOLD=50 ||
+        # 2 x 2 dies of 16 blocks x 16 pages: 4 MiB of flash, half of it spare, blocks
+        # that endure about 5 erases (spread 40 %), dynamic wear levelling: worn out after
+        # 7-10 MB of writes (nvemu sim says), the spare warning (from the first tenth of
+        # the spare retired) 2-3 MB before.
+        start_daemon --kind ssd -o channels=2 -o luns_per_channel=2 -o blocks_per_plane=16 \
+            -o pages_per_block=16 -o op_pcent=100 -o endurance=5 -o endurance_spread_pcent=40 \
+            -o wear_levelling=dynamic -o spare_threshold_pcent=90
+        guest host ssd-wear.sh -e EXPECT_SPARE_THRESHOLD=90 ||
             fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
         grep -E "^(PASS|FAIL|SKIP):|smart:|vendor log" "$DIR/guest-$SCENARIO-host.log" >&2
         stop_daemon ;;

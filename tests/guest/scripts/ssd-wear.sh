@@ -1,10 +1,10 @@
 #!/bin/sh
 # A drive that wears out, seen from a real host: fio writes a tiny-endurance ssd
-# namespace in quarters of its capacity until SMART shows the available spare
-# below its threshold (critical warning bit 0, writes still accepted), then
-# until writes fail: SMART then shows the media read-only (bit 3), a write fails
+# namespace (half its capacity at a time, a quarter once blocks retire) until
+# SMART shows the available spare below its threshold (critical warning bit 0,
+# writes still accepted), then until writes fail: SMART then shows the media read-only (bit 3), a write fails
 # with Attempted Write to Read Only Range, reads still work and return the
-# megabyte written first, and nvemu's vendor log page says read-only.
+# 256 KiB written first, and nvemu's vendor log page says read-only.
 # Env: as in lib.sh; EXPECT_SPARE_THRESHOLD: the threshold the daemon was given.
 . "${NVEMU_SCRIPTS:-$(dirname "$0")}/lib.sh"
 : "${EXPECT_SPARE_THRESHOLD:=10}"
@@ -25,17 +25,19 @@ smart || die "nvme smart-log"
 [ "$CW" -eq 0 ] && [ "$SPARE" -eq 100 ] && [ "$THRESH" -eq "$EXPECT_SPARE_THRESHOLD" ] &&
     pass "fresh: no warning, spare 100 %, threshold $THRESH %" || fail "fresh drive's SMART"
 
-# The first megabyte is written once and kept out of the wear: it must read back at the end.
-dd if=/dev/urandom of=/tmp/ref.bin bs=1M count=1 2>/dev/null
-run dd if=/tmp/ref.bin of="$DEV" bs=1M count=1 oflag=direct 2>&1 || die "writing the first MiB"
+# The first 256 KiB are written once and kept out of the wear: they must read back at the end.
+dd if=/dev/urandom of=/tmp/ref.bin bs=256k count=1 2>/dev/null
+run dd if=/tmp/ref.bin of="$DEV" bs=256k count=1 oflag=direct 2>&1 || die "writing the first 256 KiB"
 
-wear=$((bytes - 1048576)) step=$((bytes / 4)) pass_no=0 warned=0 st=0
-while [ $pass_no -lt 400 ]; do
+wear=$((bytes - 262144)) written=0 pass_no=0 warned=0 st=0 SPARE=100
+while [ $pass_no -lt 200 ]; do
+    step=$((bytes / 2))
+    [ "$SPARE" -lt 100 ] && step=$((bytes / 4)) # the end is near: finer steps
     fio --name=wear --filename="$DEV" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k \
-        --iodepth=16 --offset=1M --size="$wear" --io_size="$step" --norandommap \
+        --iodepth=16 --offset=256k --size="$wear" --io_size="$step" --norandommap \
         --randrepeat=0 > /tmp/fio.out 2>&1
     st=$?
-    pass_no=$((pass_no + 1))
+    pass_no=$((pass_no + 1)) written=$((written + step))
     smart > /tmp/smart.line || die "nvme smart-log"
     if [ $st -ne 0 ]; then
         cat /tmp/smart.line
@@ -45,12 +47,12 @@ while [ $pass_no -lt 400 ]; do
         warned=1
         cat /tmp/smart.line
         [ "$CW" -eq 1 ] && [ "$SPARE" -lt "$THRESH" ] &&
-            pass "after $pass_no quarters: spare $SPARE % below the threshold: critical warning bit 0, writes still accepted" ||
+            pass "after $((written >> 10)) KiB: spare $SPARE % below the threshold: critical warning bit 0, writes still accepted" ||
             fail "spare warning: critical_warning=$CW spare=$SPARE threshold=$THRESH"
     fi
 done
-[ $st -ne 0 ] && pass "fio's writes failed after $pass_no quarters of the capacity" ||
-    die "the drive never wore out in $pass_no quarters"
+[ $st -ne 0 ] && pass "fio's writes failed, read-only after at most $((written >> 10)) KiB" ||
+    die "the drive never wore out in $((written >> 10)) KiB"
 [ $warned -eq 1 ] || fail "the spare warning was never seen before read-only"
 grep -E "err=" /tmp/fio.out | head -n 3
 [ $((CW & 9)) -eq 9 ] && [ "$SPARE" -eq 0 ] && [ "$USED" -gt 0 ] &&
@@ -59,19 +61,19 @@ grep -E "err=" /tmp/fio.out | head -n 3
 
 # Writes fail with the specification's status; the kernel turns it into an I/O error.
 lbs=$(cat "/sys/block/$NS/queue/logical_block_size")
-out=$(nvme write "$DEV" --start-block=$((1048576 / lbs)) --block-count=$((4096 / lbs - 1)) \
+out=$(nvme write "$DEV" --start-block=$((262144 / lbs)) --block-count=$((4096 / lbs - 1)) \
     --data-size=4096 --data=/tmp/ref.bin 2>&1)
 echo "$out"
 echo "$out" | grep -qiE "0x4?182|RO_RANGE|read.only" && pass "nvme write: Attempted Write to Read Only Range" ||
     fail "nvme write on a read-only drive: $out"
-dd if=/tmp/ref.bin of="$DEV" bs=4k count=1 seek=256 oflag=direct 2>/tmp/dd.err &&
+dd if=/tmp/ref.bin of="$DEV" bs=4k count=1 seek=64 oflag=direct 2>/tmp/dd.err &&
     fail "a write to a read-only drive succeeded" || pass "dd write: $(tail -n 1 /tmp/dd.err)"
 dmesg | grep -iE "medium|nvme.*(error|status)" | tail -n 3
 
 # Reads work, and return what was written.
-run dd if="$DEV" of=/tmp/back.bin bs=1M count=1 iflag=direct 2>&1 &&
-    cmp /tmp/ref.bin /tmp/back.bin && pass "the first MiB reads back as written" ||
-    fail "reading the first MiB back"
+run dd if="$DEV" of=/tmp/back.bin bs=256k count=1 iflag=direct 2>&1 &&
+    cmp /tmp/ref.bin /tmp/back.bin && pass "the first 256 KiB read back as written" ||
+    fail "reading the first 256 KiB back"
 dd if="$DEV" of=/dev/null bs=1M iflag=direct 2>/dev/null && pass "the whole namespace reads" ||
     fail "reading the whole namespace"
 
