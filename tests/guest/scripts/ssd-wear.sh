@@ -67,7 +67,7 @@ echo "$out"
 echo "$out" | grep -qiE "0x4?182|RO_RANGE|read.only" && pass "nvme write: Attempted Write to Read Only Range" ||
     fail "nvme write on a read-only drive: $out"
 dd if=/tmp/ref.bin of="$DEV" bs=4k count=1 seek=64 oflag=direct 2>/tmp/dd.err &&
-    fail "a write to a read-only drive succeeded" || pass "dd write: $(tail -n 1 /tmp/dd.err)"
+    fail "a write to a read-only drive succeeded" || pass "dd write: $(grep -m 1 "dd:" /tmp/dd.err)"
 dmesg | grep -iE "medium|nvme.*(error|status)" | tail -n 3
 
 # Reads work, and return what was written.
