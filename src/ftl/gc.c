@@ -36,19 +36,20 @@ void victims_init(struct ssd *s)
 	s->rng = s->params.seed;
 }
 
-/* The unit `stream` writes on die d, opening a free one if needed (one must exist); a unit
- * opened for the host while the SLC cache has room is written in SLC mode. */
-static uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
+/*
+ * Opens a free unit of die d (one must exist) for `stream`; a unit opened for the host while
+ * the SLC cache has room is written in SLC mode. Out of line: it runs once a unit, and its
+ * call would otherwise cost every page placed a heavier prologue.
+ */
+static __attribute__((noinline)) uint32_t stream_open(struct ssd *s, struct stream *stream,
+						      uint32_t d)
 {
-	uint32_t u = stream->open_unit[d];
-	if (u != NO_UNIT)
-		return u;
 	struct die_gc *die = &s->dies[d];
 	if (die->free_count == 0) {
 		fprintf(stderr, "ftl: die %u has no free unit left\n", d);
 		abort();
 	}
-	u = wear_take_free(s, d, stream);
+	uint32_t u = wear_take_free(s, d, stream);
 	s->free_units--;
 	s->units[u].state = UNIT_OPEN;
 	s->units[u].slc = stream == &s->host && s->host_slc;
@@ -56,6 +57,13 @@ static uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
 	stream->open_unit[d] = u;
 	stream->next_page[d] = 0;
 	return u;
+}
+
+/* The unit `stream` writes on die d, opening one if needed. */
+static inline uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_t d)
+{
+	uint32_t u = stream->open_unit[d];
+	return u != NO_UNIT ? u : stream_open(s, stream, d);
 }
 
 /*
