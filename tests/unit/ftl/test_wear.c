@@ -54,7 +54,8 @@ static uint64_t wear_out(struct ssd *s, struct shadow *sh, uint64_t max_ops)
 		uint64_t r = xorshift(&sh->rng);
 		uint32_t n = 1 + (uint32_t)(r >> 60) % 8;
 		uint64_t lpn = (r >> 8) % (sh->logical - n + 1);
-		sh->now += 1000;
+		/* Now and then an idle moment: background GC and SLC folding run. */
+		sh->now += op % 1024 == 1023 ? 50000000 : 1000;
 		if (r % 10 < 8) {
 			ssd_write(s, lpn, n, false, sh->now, NULL);
 			for (uint32_t i = 0; i < n; i++)
@@ -91,11 +92,20 @@ static void assert_shadow(struct ssd *s, const struct shadow *sh)
 	}
 }
 
-static void wear_to_end(enum wear_levelling policy, enum gc_policy gc)
+static void wear_to_end(enum wear_levelling policy, enum gc_policy gc, bool pieces)
 {
 	struct ssd_params p = wear_params(30);
 	p.wear_levelling = policy;
 	p.gc_policy = gc;
+	if (pieces) {
+		/* SLC units fold and wear like any other; idle time folds and collects. */
+		p.slc_static_bytes = 64 * 1024;
+		p.slc_dynamic_bytes = 256 * 1024;
+		p.map_cache_bytes = 8192;
+		p.read_retry_pcent = 1;
+		p.read_retry_worn_pcent = 30;
+		p.read_retry_ns = 50000;
+	}
 	struct ssd *s = make_ssd(&p);
 	struct shadow sh = {.logical = ssd_logical_pages(s), .rng = 0xfeed + policy + gc};
 	sh.written = calloc(sh.logical, sizeof(*sh.written));
@@ -116,6 +126,8 @@ static void wear_to_end(enum wear_levelling policy, enum gc_policy gc)
 	assert_int_equal(end.retired_blocks, fresh.spare_blocks);
 	assert_true(end.percent_used > 60 && end.percent_used < 140);
 	assert_shadow(s, &sh);
+	if (pieces)
+		assert_true(end.slc_pages_folded > 0 && end.map_misses > 0 && end.read_retries > 0);
 
 	/* Reads are still served; a write that comes anyway changes nothing about the wear. */
 	assert_true(ssd_read(s, 0, 8, sh.now, NULL) >= sh.now);
@@ -134,11 +146,12 @@ static void wear_to_end(enum wear_levelling policy, enum gc_policy gc)
 static void test_wear_to_read_only(void **state)
 {
 	(void)state;
-	wear_to_end(WEAR_LEVELLING_NONE, GC_GREEDY);
-	wear_to_end(WEAR_LEVELLING_DYNAMIC, GC_GREEDY);
-	wear_to_end(WEAR_LEVELLING_STATIC, GC_GREEDY);
-	wear_to_end(WEAR_LEVELLING_STATIC, GC_COST_BENEFIT);
-	wear_to_end(WEAR_LEVELLING_DYNAMIC, GC_FIFO);
+	wear_to_end(WEAR_LEVELLING_NONE, GC_GREEDY, false);
+	wear_to_end(WEAR_LEVELLING_DYNAMIC, GC_GREEDY, false);
+	wear_to_end(WEAR_LEVELLING_STATIC, GC_GREEDY, false);
+	wear_to_end(WEAR_LEVELLING_STATIC, GC_COST_BENEFIT, false);
+	wear_to_end(WEAR_LEVELLING_DYNAMIC, GC_FIFO, false);
+	wear_to_end(WEAR_LEVELLING_STATIC, GC_GREEDY, true);
 }
 
 /* Fills the drive, then writes `passes` of the logical space at random over its first pages. */
