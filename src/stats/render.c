@@ -387,6 +387,7 @@ static bool any(const struct stats_snapshot *snap, bool (*has)(const struct stat
 
 static bool has_model(const struct stats_ns_snapshot *ns) { return ns->has_model; }
 static bool has_waf(const struct stats_ns_snapshot *ns) { return !stats_model_na_reason(ns); }
+static bool has_wear(const struct stats_ns_snapshot *ns) { return ns->has_model && ns->model.wear; }
 static bool has_zones(const struct stats_ns_snapshot *ns) { return ns->has_zones; }
 
 /* Kinds without a flash model have no sample at all: absence, not a fake zero. */
@@ -436,6 +437,27 @@ static void model_families(FILE *out, const struct stats_snapshot *snap)
 			fputs("nvemu_erase_count", out);
 			labels(out, ns, "stat", stat[s]);
 			fprintf(out, " %.6g\n", v[s]);
+		}
+	}
+	if (!any(snap, has_wear))
+		return;
+	static const struct { const char *name, *help; } wear[] = {
+	    {"nvemu_available_spare_ratio", "Spare left of the spare at the start, as SMART's."},
+	    {"nvemu_percentage_used_ratio", "Mean erases per endurance (may pass 1)."},
+	    {"nvemu_retired_blocks", "Erase units retired as grown bad blocks."},
+	    {"nvemu_read_only", "1 once the drive wore out and refuses writes."},
+	};
+	for (size_t f = 0; f < ARRAY_SIZE(wear); f++) {
+		family(out, wear[f].name, "gauge", wear[f].help);
+		for (unsigned i = 0; i < snap->nns; i++) {
+			const struct stats_ns_snapshot *ns = &snap->ns[i];
+			if (!has_wear(ns))
+				continue;
+			double v[] = {ns->model.avail_spare_pcent / 100.0, ns->model.percent_used / 100,
+				      (double)ns->model.retired_blocks, ns->model.read_only};
+			fputs(wear[f].name, out);
+			labels(out, ns, NULL, NULL);
+			fprintf(out, " %.6g\n", v[f]);
 		}
 	}
 }

@@ -138,7 +138,12 @@ static struct stats_snapshot make_snapshot(void)
 						    .nand_pages_written = 1500,
 						    .gc_runs = 3,
 						    .erase_max = 2,
-						    .erase_mean = 0.5},
+						    .erase_mean = 0.5,
+						    .wear = true,
+						    .avail_spare_pcent = 40,
+						    .spare_threshold_pcent = 10,
+						    .percent_used = 62.5,
+						    .retired_blocks = 7},
 					  .has_fdp = true,
 					  .fdp_ru_bytes = 1 << 20,
 					  .fdp_nruh = 2,
@@ -350,6 +355,9 @@ static void test_prometheus_is_valid(void **state)
 	    &prom,
 	    "nvemu_fdp_write_amplification{subsys=\"nqn.test:\\\"quoted\\\"\\\\x\",nsid=\"1\",kind=\"ssd\",ruh=\"1\"}"));
 	assert_false(has_series(&prom, "nvemu_fdp_valid_pages{subsys=\"nqn.test\""));
+	/* Wear only where the model wears (the ssd namespace here, not the zoned one). */
+	assert_true(has_series(&prom, "nvemu_available_spare_ratio{subsys=\"nqn.test:"));
+	assert_false(has_series(&prom, "nvemu_available_spare_ratio{subsys=\"nqn.test\",nsid=\"3\""));
 }
 
 static void test_prometheus_latency_buckets(void **state)
@@ -415,6 +423,13 @@ static void test_json_says_not_applicable(void **state)
 			    "FDP is off (model key fdp)");
 	assert_string_equal(json_object_get_string(get(na, "fdp")),
 			    "no flash model behind this namespace kind");
+	/* Wear: the ssd namespace's, none for the zoned one. */
+	json_object *wear = get(ssd, "wear");
+	assert_int_equal(json_object_get_uint64(get(wear, "available_spare_pcent")), 40);
+	assert_int_equal(json_object_get_uint64(get(wear, "retired_blocks")), 7);
+	assert_true(json_object_get_double(get(wear, "percent_used")) == 62.5);
+	assert_false(json_object_get_boolean(get(wear, "read_only")));
+	assert_false(json_object_object_get_ex(zoned, "wear", NULL));
 	json_object_put(root);
 }
 
