@@ -187,13 +187,14 @@ int wear_check(struct ssd *s, char *err, size_t errlen)
 			worn_in_service += s->wear_on && unit->erases >= unit->endurance;
 		}
 	}
-	/* A unit is retired at the erase that reaches its endurance, unless that was deferred. */
+	/* A unit is retired at the erase that reaches its endurance, unless that was deferred.
+	 * Read-only follows from the unit records (the spare is gone), so it can be rebuilt. */
 	if (!s->read_only && worn_in_service > s->deferred_retirements)
 		return errorf(err, errlen,
 			      "%" PRIu64 " worn units in service, %" PRIu64 " retirements deferred",
 			      worn_in_service, s->deferred_retirements);
 	if (retired != s->retired_units || retired > s->spare_units ||
-	    (retired == s->spare_units && s->wear_on && !s->read_only))
+	    (s->wear_on && (retired == s->spare_units) != s->read_only))
 		return errorf(err, errlen,
 			      "%" PRIu64 " units retired, counter %" PRIu64 ", spare %" PRIu64
 			      ", read-only %d",
