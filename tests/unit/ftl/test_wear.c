@@ -294,6 +294,17 @@ static void test_wear_off_and_errors(void **state)
 	char err[256] = "";
 	assert_null(ssd_create(&p, err, sizeof(err)));
 	assert_non_null(strstr(err, "endurance"));
+
+	/* Reclaim units (FDP) neither retire nor level yet: refused, not silently ignored. */
+	p = wear_params(100);
+	p.fdp = true;
+	assert_null(ssd_create(&p, err, sizeof(err)));
+	assert_non_null(strstr(err, "fdp"));
+	p = wear_params(0);
+	p.fdp = true;
+	p.wear_levelling = WEAR_LEVELLING_DYNAMIC;
+	assert_null(ssd_create(&p, err, sizeof(err)));
+	assert_non_null(strstr(err, "fdp"));
 }
 
 int main(void)
