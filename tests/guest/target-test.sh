@@ -255,8 +255,8 @@ case $SCENARIO in
             -o pages_per_block=16 -o op_pcent=100 -o endurance=5 -o endurance_spread_pcent=40 \
             -o wear_levelling=dynamic -o spare_threshold_pcent=90
         guest host ssd-wear.sh -e EXPECT_SPARE_THRESHOLD=90 ||
-            fail "guest checks failed (log: $DIR/guest-$SCENARIO-host.log)"
-        grep -E "^(PASS|FAIL|SKIP):|smart:|vendor log" "$DIR/guest-$SCENARIO-host.log" >&2
+            fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
+        grep -E "^(PASS|FAIL|SKIP):|smart:|vendor log" "$DIR/guest-$TAG-host.log" >&2
         stop_daemon ;;
     cut) cut ;;
     tour)
