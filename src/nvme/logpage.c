@@ -93,7 +93,9 @@ static void smart_wear(const struct nvme_subsys *subsys, uint32_t nsid, struct n
 	}
 	if (!wear.any)
 		return;
-	log->avail_spare = (uint8_t)wear.avail_spare;
+	/* A spare-low fault set beside the wear model: the lower spare is the one reported. */
+	if (wear.avail_spare < log->avail_spare)
+		log->avail_spare = (uint8_t)wear.avail_spare;
 	log->spare_thresh = (uint8_t)wear.spare_thresh;
 	/* Past 254 % it reads 255. */
 	log->percent_used = wear.percent_used > 255 ? 255 : (uint8_t)wear.percent_used;
