@@ -20,7 +20,6 @@
 #include "util/util.h"
 
 static void conn_on_event(struct reactor_fd *rfd, uint32_t events);
-static void conn_flush(struct tcp_conn *conn);
 static void queue_response(struct nvme_req *nvme);
 static void disconnect_sq(struct nvme_sq *sq);
 
@@ -29,200 +28,15 @@ static const struct nvme_transport_ops tcp_ops = {
     .disconnect = disconnect_sq,
 };
 
-/* ---- transmit ---- */
-
-static void tx_push_entry(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases,
-			  struct tcp_req *zerocopy)
+static uint8_t hdgst_flag(const struct tcp_conn *conn)
 {
-	/* Sized at creation for every request's worst case: it cannot overflow. */
-	uint32_t slot = (conn->tx_head + conn->tx_count) % conn->tx_cap;
-	conn->tx[slot].iov.iov_base = base;
-	conn->tx[slot].iov.iov_len = len;
-	conn->tx[slot].releases = releases;
-	conn->tx[slot].zerocopy = zerocopy;
-	conn->tx_count++;
-	reactor_defer(conn->worker->reactor, &conn->flush_task);
+	return conn->limits.hdgst ? NVME_TCP_F_HDGST : 0;
 }
 
-static void tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases)
+static uint32_t hdgst_len(const struct tcp_conn *conn)
 {
-	tx_push_entry(conn, base, len, releases, NULL);
+	return conn->limits.hdgst ? NVME_TCP_DIGEST_LEN : 0;
 }
-
-static void req_release(struct tcp_req *req)
-{
-	nvme_req_release_data(&req->nvme);
-	req->nvme.hold_data = false;
-	req->zc_pending = false;
-	req->state = REQ_FREE;
-	/* The bootstrap request's buffer is too small for a connected queue's commands. */
-	if (req == &req->conn->bootstrap && req->conn->reqs)
-		return;
-	req->next_free = req->conn->free_reqs;
-	req->conn->free_reqs = req;
-}
-
-/* ---- zero-copy sends: a request waits until the kernel is done with its data ---- */
-
-static bool zc_send_done(const struct tcp_conn *conn, uint32_t number)
-{
-	return (int32_t)(number - conn->zc_done) < 0;
-}
-
-/* Everything of req has been sent: reuse it now, or once its zero-copy sends are done. */
-static void req_sent(struct tcp_conn *conn, struct tcp_req *req)
-{
-	if (!req->zc_pending || zc_send_done(conn, req->zc_send)) {
-		req_release(req);
-		return;
-	}
-	req->next_free = NULL;
-	if (conn->zc_held_tail)
-		conn->zc_held_tail->next_free = req;
-	else
-		conn->zc_held = req;
-	conn->zc_held_tail = req;
-}
-
-/* The kernel finished sends lo..hi (it numbers them as we made them). */
-static void zc_complete(struct tcp_conn *conn, uint32_t lo, uint32_t hi)
-{
-	for (uint32_t n = lo;; n++) {
-		if (n - conn->zc_done < TCP_ZC_WINDOW)
-			conn->zc_complete[n % TCP_ZC_WINDOW / 64] |= 1ull << (n % 64);
-		if (n == hi)
-			break;
-	}
-	for (;;) {
-		uint64_t *word = &conn->zc_complete[conn->zc_done % TCP_ZC_WINDOW / 64];
-		uint64_t bit = 1ull << (conn->zc_done % 64);
-		if (!(*word & bit))
-			break;
-		*word &= ~bit;
-		conn->zc_done++;
-	}
-	/* Held requests are in send order: release from the oldest. */
-	while (conn->zc_held && zc_send_done(conn, conn->zc_held->zc_send)) {
-		struct tcp_req *req = conn->zc_held;
-		conn->zc_held = req->next_free;
-		if (!conn->zc_held)
-			conn->zc_held_tail = NULL;
-		req_release(req);
-	}
-}
-
-/* Reads the kernel's zero-copy notifications from the socket's error queue. */
-static void zc_read_notifications(struct tcp_conn *conn)
-{
-	for (;;) {
-		char control[256];
-		struct msghdr msg = {.msg_control = control, .msg_controllen = sizeof(control)};
-		if (recvmsg(conn->rfd.fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (!(c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) &&
-			    !(c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR))
-				continue;
-			const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
-			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY)
-				continue;
-			if ((ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) && !conn->zc_copied_logged) {
-				log_debug(
-				    "%s: the kernel copies zero-copy sends on this path (a local "
-				    "host?): --zerocopy-min only costs here",
-				    conn->peer);
-				conn->zc_copied_logged = true;
-			}
-			zc_complete(conn, ee->ee_info, ee->ee_data);
-		}
-	}
-}
-
-static void set_pollout(struct tcp_conn *conn, bool on)
-{
-	if (conn->pollout == on)
-		return;
-	conn->pollout = on;
-	reactor_mod_fd(conn->worker->reactor, &conn->rfd, EPOLLIN | (on ? EPOLLOUT : 0));
-}
-
-/* sent bytes left; zc: they went in zero-copy send number zc_next - 1. */
-static void tx_consume(struct tcp_conn *conn, size_t sent, bool zc)
-{
-	while (sent && conn->tx_count) {
-		struct tcp_tx_entry *e = &conn->tx[conn->tx_head];
-		if (zc && e->zerocopy) {
-			e->zerocopy->zc_pending = true;
-			e->zerocopy->zc_send = conn->zc_next - 1;
-		}
-		size_t left = e->iov.iov_len - conn->tx_head_sent;
-		if (sent < left) {
-			conn->tx_head_sent += sent;
-			return;
-		}
-		sent -= left;
-		conn->tx_head_sent = 0;
-		conn->tx_head = (conn->tx_head + 1) % conn->tx_cap;
-		conn->tx_count--;
-		if (e->releases)
-			req_sent(conn, e->releases);
-	}
-}
-
-static void conn_flush(struct tcp_conn *conn)
-{
-	struct iovec iov[IOV_MAX];
-	bool zc_allowed = conn->zc_min != 0;
-	while (conn->tx_count && conn->state != CONN_CLOSED) {
-		int n = 0;
-		bool zc = false;
-		for (uint32_t i = 0; i < conn->tx_count && n < IOV_MAX; i++, n++) {
-			const struct tcp_tx_entry *e =
-			    &conn->tx[(conn->tx_head + i) % conn->tx_cap];
-			iov[n] = e->iov;
-			zc |= e->zerocopy != NULL;
-		}
-		zc = zc && zc_allowed && conn->zc_next - conn->zc_done < TCP_ZC_WINDOW;
-		iov[0].iov_base = (char *)iov[0].iov_base + conn->tx_head_sent;
-		iov[0].iov_len -= conn->tx_head_sent;
-		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t sent = sendmsg(conn->rfd.fd, &msg,
-				       MSG_NOSIGNAL | MSG_DONTWAIT | (zc ? MSG_ZEROCOPY : 0));
-		if (sent < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				set_pollout(conn, true);
-				return;
-			}
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS && zc) {
-				/* No kernel memory for more notifications: collect them, copy this once. */
-				zc_read_notifications(conn);
-				zc_allowed = false;
-				continue;
-			}
-			tcp_conn_close(conn, errno == EPIPE || errno == ECONNRESET ? NULL : strerror(errno));
-			return;
-		}
-		if (zc)
-			conn->zc_next++;
-		tx_consume(conn, (size_t)sent, zc);
-	}
-	if (conn->state == CONN_CLOSED)
-		return;
-	set_pollout(conn, false);
-	if (conn->close_when_sent)
-		tcp_conn_close(conn, "after a fatal transport error");
-}
-
-static void flush_task_run(struct reactor_task *task)
-{
-	conn_flush(container_of(task, struct tcp_conn, flush_task));
-}
-
-static uint8_t hdgst_flag(const struct tcp_conn *conn) { return conn->limits.hdgst ? NVME_TCP_F_HDGST : 0; }
-
-static uint32_t hdgst_len(const struct tcp_conn *conn) { return conn->limits.hdgst ? NVME_TCP_DIGEST_LEN : 0; }
 
 static void queue_response(struct nvme_req *nvme)
 {
@@ -247,22 +61,22 @@ static void queue_response(struct nvme_req *nvme)
 		memset(c2h->rsvd, 0, sizeof(c2h->rsvd));
 		if (conn->limits.hdgst)
 			req->c2h.hdgst = crc32c(c2h, sizeof(*c2h));
-		tx_push(conn, &req->c2h, sizeof(*c2h) + hdgst_len(conn), NULL);
+		tcp_tx_push(conn, &req->c2h, sizeof(*c2h) + hdgst_len(conn), NULL);
 		/* Pieces of a namespace go zero-copy only when held; `data` never changes. */
 		struct tcp_req *zc =
 		    nvme->hold_data && (!nvme->data_iovcnt || nvme->data_hold.media) ? req : NULL;
 		if (nvme->data_iovcnt) {
 			for (uint32_t i = 0; i < nvme->data_iovcnt; i++)
-				tx_push_entry(conn, nvme->data_iov[i].iov_base,
-					      nvme->data_iov[i].iov_len, NULL, zc);
+				tcp_tx_push_entry(conn, nvme->data_iov[i].iov_base,
+						  nvme->data_iov[i].iov_len, NULL, zc);
 		} else {
-			tx_push_entry(conn, (void *)nvme->data, nvme->data_len, NULL, zc);
+			tcp_tx_push_entry(conn, (void *)nvme->data, nvme->data_len, NULL, zc);
 		}
 		if (ddgst_len) {
 			req->c2h_ddgst = nvme->data_iovcnt
 					     ? crc32c_iov(nvme->data_iov, (int)nvme->data_iovcnt)
 					     : crc32c(nvme->data, nvme->data_len);
-			tx_push(conn, &req->c2h_ddgst, ddgst_len, NULL);
+			tcp_tx_push(conn, &req->c2h_ddgst, ddgst_len, NULL);
 		}
 	}
 	struct nvme_tcp_rsp_pdu *rsp = &req->rsp.pdu;
@@ -274,7 +88,7 @@ static void queue_response(struct nvme_req *nvme)
 	rsp->cqe = nvme->cqe;
 	if (conn->limits.hdgst)
 		req->rsp.hdgst = crc32c(rsp, sizeof(*rsp));
-	tx_push(conn, &req->rsp, sizeof(*rsp) + hdgst_len(conn), req);
+	tcp_tx_push(conn, &req->rsp, sizeof(*rsp) + hdgst_len(conn), req);
 }
 
 static void send_r2t(struct tcp_conn *conn, struct tcp_req *req)
@@ -292,7 +106,7 @@ static void send_r2t(struct tcp_conn *conn, struct tcp_req *req)
 	r2t->r2t_length = req->nvme.data_len;
 	if (conn->limits.hdgst)
 		req->r2t.hdgst = crc32c(r2t, sizeof(*r2t));
-	tx_push(conn, &req->r2t, sizeof(*r2t) + hdgst_len(conn), NULL);
+	tcp_tx_push(conn, &req->r2t, sizeof(*r2t) + hdgst_len(conn), NULL);
 }
 
 /* A protocol error the connection cannot recover from: say why, then close. */
@@ -300,9 +114,9 @@ static void fatal(struct tcp_conn *conn, const struct pdu_error *err, const char
 {
 	log_warn("%s: %s (fatal error status %u at byte %u); closing", conn->peer, what, err->fes,
 		 err->fei);
-	uint32_t len = pdu_build_term_req(conn->term, sizeof(conn->term), err, conn->hdr,
-					  conn->hdr_have);
-	tx_push(conn, conn->term, len, NULL);
+	uint32_t len =
+	    pdu_build_term_req(conn->term, sizeof(conn->term), err, conn->hdr, conn->hdr_have);
+	tcp_tx_push(conn, conn->term, len, NULL);
 	conn->close_when_sent = true;
 	conn->fatal_at_ns = clock_now_ns();
 	/* Nothing more is read from a connection that is going away. */
@@ -388,85 +202,6 @@ static void expect_data(struct tcp_conn *conn, struct tcp_req *req, uint8_t *dst
 	conn->rx_state = conn->pad_left ? RX_PAD : RX_DATA;
 }
 
-/* ---- buffers, from the worker's spares when it has some ---- */
-
-/* The staging buffer and, behind it, the buffer of the Connect's in-capsule data. */
-static size_t staging_bytes(const struct tcp_conn *conn)
-{
-	return TCP_RX_STAGING + conn->limits.max_incapsule;
-}
-
-static uint8_t *staging_take(struct tcp_conn *conn)
-{
-	struct tcp_worker *w = conn->worker;
-	if (w->nspare_staging)
-		return w->spare_staging[--w->nspare_staging];
-	uint8_t *staging = mmap(NULL, staging_bytes(conn), PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return staging == MAP_FAILED ? NULL : staging;
-}
-
-static void staging_give(struct tcp_conn *conn, uint8_t *staging)
-{
-	struct tcp_worker *w = conn->worker;
-	if (w->nspare_staging < TCP_SPARES) {
-		w->spare_staging[w->nspare_staging++] = staging;
-		w->spare_staging_bytes = staging_bytes(conn);
-	} else
-		munmap(staging, staging_bytes(conn));
-}
-
-/* A pool of nreqs slots with zeroed requests, and its buffers; false if out of memory. */
-static bool pool_take(struct tcp_conn *conn, uint32_t nreqs, size_t pool_bytes, size_t reqs_bytes,
-		      struct tcp_spare_pool *out)
-{
-	struct tcp_worker *w = conn->worker;
-	for (unsigned i = 0; i < w->nspare_pools; i++) {
-		if (w->spare_pools[i].nreqs != nreqs)
-			continue;
-		*out = w->spare_pools[i];
-		w->spare_pools[i] = w->spare_pools[--w->nspare_pools];
-		memset(out->pool, 0, reqs_bytes);
-		return true;
-	}
-	*out = (struct tcp_spare_pool){
-	    .nreqs = nreqs, .pool_bytes = pool_bytes, .buffers_bytes = conn->buffer_size * nreqs};
-	out->pool =
-	    mmap(NULL, pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	/* Buffers are reserved, not committed: pages appear as transfers touch them. */
-	out->buffers = mmap(NULL, out->buffers_bytes, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (out->pool != MAP_FAILED && out->buffers != MAP_FAILED)
-		return true;
-	if (out->pool != MAP_FAILED)
-		munmap(out->pool, pool_bytes);
-	if (out->buffers != MAP_FAILED)
-		munmap(out->buffers, out->buffers_bytes);
-	return false;
-}
-
-/* reusable: no zero-copy send the kernel may still read from its buffers is pending. */
-static void pool_give(struct tcp_worker *w, const struct tcp_spare_pool *pool, bool reusable)
-{
-	if (reusable && w->nspare_pools < TCP_SPARES) {
-		w->spare_pools[w->nspare_pools++] = *pool;
-		return;
-	}
-	munmap(pool->pool, pool->pool_bytes);
-	munmap(pool->buffers, pool->buffers_bytes);
-}
-
-void tcp_worker_drop_spares(struct tcp_worker *w)
-{
-	while (w->nspare_staging)
-		munmap(w->spare_staging[--w->nspare_staging], w->spare_staging_bytes);
-	while (w->nspare_pools) {
-		struct tcp_spare_pool *p = &w->spare_pools[--w->nspare_pools];
-		munmap(p->pool, p->pool_bytes);
-		munmap(p->buffers, p->buffers_bytes);
-	}
-}
-
 static void handle_icreq(struct tcp_conn *conn)
 {
 	const struct nvme_tcp_icreq_pdu *icreq = (const void *)conn->hdr;
@@ -475,7 +210,7 @@ static void handle_icreq(struct tcp_conn *conn)
 		fatal(conn, &err, "bad ICReq");
 		return;
 	}
-	uint8_t *staging = staging_take(conn);
+	uint8_t *staging = tcp_staging_take(conn);
 	if (!staging) {
 		log_error("%s: out of memory for a connection", conn->peer);
 		tcp_conn_close(conn, NULL);
@@ -492,7 +227,7 @@ static void handle_icreq(struct tcp_conn *conn)
 	conn->limits.hdgst = conn->icresp.digest & NVME_TCP_HDR_DIGEST_ENABLE;
 	conn->limits.ddgst = conn->icresp.digest & NVME_TCP_DATA_DIGEST_ENABLE;
 	conn->state = CONN_LIVE;
-	tx_push(conn, &conn->icresp, sizeof(conn->icresp), NULL);
+	tcp_tx_push(conn, &conn->icresp, sizeof(conn->icresp), NULL);
 	expect_header(conn);
 }
 
@@ -645,7 +380,8 @@ static void data_received(struct tcp_conn *conn, const uint8_t *src, uint32_t le
 
 static void process_staged(struct tcp_conn *conn)
 {
-	while (conn->rx_start < conn->rx_end && conn->state != CONN_CLOSED && !conn->close_when_sent) {
+	while (conn->rx_start < conn->rx_end && conn->state != CONN_CLOSED &&
+	       !conn->close_when_sent) {
 		const uint8_t *p = conn->rx + conn->rx_start;
 		uint32_t avail = conn->rx_end - conn->rx_start;
 		uint32_t take;
@@ -745,9 +481,9 @@ static void conn_on_event(struct reactor_fd *rfd, uint32_t events)
 	if (conn->state == CONN_CLOSED)
 		return;
 	if ((events & EPOLLERR) && conn->zc_min)
-		zc_read_notifications(conn);
+		tcp_zc_read_notifications(conn);
 	if (events & EPOLLOUT)
-		conn_flush(conn);
+		tcp_conn_flush(conn);
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !conn->close_when_sent) {
 		/* A bounded number of reads keeps one busy host from starving the rest. */
 		for (int i = 0; i < 8 && conn->state != CONN_CLOSED && !conn->close_when_sent; i++)
@@ -769,15 +505,16 @@ static void conn_free(struct tcp_conn *conn)
 	 * such a pool goes back to the system (the pages stay pinned until then), never to the
 	 * next connection, whose data would otherwise go out on this closed one. */
 	if (conn->pool)
-		pool_give(conn->worker,
-			  &(struct tcp_spare_pool){.pool = conn->pool,
-						   .buffers = conn->buffers,
-						   .pool_bytes = conn->pool_bytes,
-						   .buffers_bytes = conn->buffer_size * conn->nreqs,
-						   .nreqs = conn->nreqs},
-			  conn->zc_next == conn->zc_done);
+		tcp_pool_give(
+		    conn->worker,
+		    &(struct tcp_spare_pool){.pool = conn->pool,
+					     .buffers = conn->buffers,
+					     .pool_bytes = conn->pool_bytes,
+					     .buffers_bytes = conn->buffer_size * conn->nreqs,
+					     .nreqs = conn->nreqs},
+		    conn->zc_next == conn->zc_done);
 	if (conn->rx != conn->rx_first)
-		staging_give(conn, conn->rx);
+		tcp_staging_give(conn, conn->rx);
 	atomic_fetch_sub(&conn->worker->transport->nconns, 1);
 	free(conn);
 }
@@ -800,7 +537,7 @@ static int pool_create(struct tcp_conn *conn, uint32_t nreqs)
 	size_t iov_bytes = cache_lines((size_t)nreqs * iov_cap * sizeof(struct iovec));
 	size_t bytes = reqs_bytes + iov_bytes + tx_cap * sizeof(struct tcp_tx_entry);
 	struct tcp_spare_pool got;
-	if (!pool_take(conn, nreqs, bytes, reqs_bytes, &got))
+	if (!tcp_pool_take(conn, nreqs, bytes, reqs_bytes, &got))
 		return -1;
 	uint8_t *pool = got.pool, *buffers = got.buffers;
 	struct tcp_tx_entry *tx = (void *)(pool + reqs_bytes + iov_bytes);
@@ -827,7 +564,7 @@ static int pool_create(struct tcp_conn *conn, uint32_t nreqs)
 		req->nvme.buf = conn->buffers + (size_t)i * conn->buffer_size;
 		req->nvme.data_iov = conn->data_iovs + (size_t)i * conn->data_iov_cap;
 		req->nvme.data_iov_cap = conn->data_iov_cap;
-		req_release(req);
+		tcp_req_release(req);
 	}
 	return 0;
 }
@@ -858,8 +595,8 @@ static void describe_peer(struct tcp_conn *conn)
 	len = sizeof(ss);
 	if (getsockname(conn->rfd.fd, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, conn->sq.local_addr,
-				  sizeof(conn->sq.local_addr));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+				  conn->sq.local_addr, sizeof(conn->sq.local_addr));
 		else if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
 				  conn->sq.local_addr, sizeof(conn->sq.local_addr));
@@ -879,14 +616,13 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_p
 	conn->worker = worker;
 	conn->unconnected_of = peer;
 	conn->accepted_ns = clock_now_ns();
-	conn->flush_task.run = flush_task_run;
+	conn->flush_task.run = tcp_conn_flush_task;
 	conn->free_task.run = free_task_run;
 	conn->buffer_size = nvme_target_max_data(target);
 	/* Nothing but an ICReq is read until the ICReq came (handle_icreq maps the rest). */
 	nvme_sq_init(&conn->sq, target, &tcp_ops, worker->reactor, 0);
-	conn->limits.max_incapsule = nvme_target_incapsule_size(target) > 8192
-					 ? nvme_target_incapsule_size(target)
-					 : 8192;
+	conn->limits.max_incapsule =
+	    nvme_target_incapsule_size(target) > 8192 ? nvme_target_incapsule_size(target) : 8192;
 	conn->limits.max_h2c_data = TCP_MAX_H2C_DATA;
 	conn->rx = conn->rx_first;
 	conn->rx_cap = TCP_RX_FIRST;
@@ -896,7 +632,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_p
 	boot->conn = conn;
 	boot->ttag = TCP_BOOTSTRAP_TTAG;
 	boot->nvme.sq = &conn->sq;
-	req_release(boot);
+	tcp_req_release(boot);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn->zc_min = transport->params.zerocopy_min;

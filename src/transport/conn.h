@@ -189,12 +189,36 @@ struct tcp_conn {
 /* conn.c */
 /* Adopts fd; peer (NULL: none) counts it among its address's unconnected connections. */
 struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_peer *peer);
-/* Returns the worker's cached buffers to the system (at shutdown). */
-void tcp_worker_drop_spares(struct tcp_worker *worker);
 /* In the middle of a PDU from the host (the PDU timeout applies). */
 bool tcp_conn_mid_pdu(const struct tcp_conn *conn);
 /* The connection has a usable queue: it no longer counts as unconnected. */
 void tcp_conn_connected(struct tcp_conn *conn);
+
+/* conn_send.c: the transmit ring, flushed once per reactor pass. */
+/* Queues len bytes at base; releases (if any) is reusable once they are sent, zerocopy (if
+ * any) the request whose data they are, sent without a copy when the connection allows. */
+void tcp_tx_push_entry(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases,
+		       struct tcp_req *zerocopy);
+void tcp_tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases);
+/* The request's slot is free for the next command. */
+void tcp_req_release(struct tcp_req *req);
+/* Reads the kernel's zero-copy notifications from the socket's error queue. */
+void tcp_zc_read_notifications(struct tcp_conn *conn);
+void tcp_conn_flush(struct tcp_conn *conn);
+/* The reactor task that flushes (deferred once per pass by tcp_tx_push_entry). */
+void tcp_conn_flush_task(struct reactor_task *task);
+
+/* conn_memory.c: buffers from the worker's spares when it has some, else mapped. */
+/* The staging buffer and, behind it, the buffer of the Connect's in-capsule data. */
+uint8_t *tcp_staging_take(struct tcp_conn *conn);
+void tcp_staging_give(struct tcp_conn *conn, uint8_t *staging);
+/* A pool of nreqs slots with zeroed requests, and its buffers; false if out of memory. */
+bool tcp_pool_take(struct tcp_conn *conn, uint32_t nreqs, size_t pool_bytes, size_t reqs_bytes,
+		   struct tcp_spare_pool *out);
+/* reusable: no zero-copy send the kernel may still read from its buffers is pending. */
+void tcp_pool_give(struct tcp_worker *w, const struct tcp_spare_pool *pool, bool reusable);
+/* Returns the worker's cached buffers to the system (at shutdown). */
+void tcp_worker_drop_spares(struct tcp_worker *worker);
 
 /* tcp.c: connections of a peer address without a usable queue; callable from any reactor. */
 void tcp_peer_release(struct tcp_transport *t, struct tcp_peer *peer);
