@@ -15,8 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "stats/internal.h"
-#include "target_harness.h"
+#include "fuzz_stats_env.h"
 #include "util/log.h"
 
 #define LINE_MAX_BYTES 4096
@@ -32,16 +31,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	struct th_env_params params = {.allow_any_host = true};
-	env = th_env_create(&params);
-	struct stats_params sp = {.control_path = "none"};
-	stats = stats_create(&sp);
-	char err[256];
-	if (!env || !stats || stats_add_ns(stats, env->subsys, 1, env->ns1, err, sizeof(err)) ||
-	    stats_add_ns(stats, env->subsys, 2, env->ns2, err, sizeof(err)) || !mkdtemp(dir) ||
-	    chdir(dir))
+	stats = fuzz_stats_env(&env, 2);
+	if (!mkdtemp(dir) || chdir(dir))
 		abort();
-	log_threshold = LOG_ERROR;
 	return 0;
 }
 

@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats/internal.h"
-#include "target_harness.h"
+#include "fuzz_stats_env.h"
 #include "util/log.h"
 
 static struct th_env *env;
@@ -28,14 +27,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	struct th_env_params params = {.allow_any_host = true};
-	env = th_env_create(&params);
-	struct stats_params sp = {.control_path = "none"};
-	st = stats_create(&sp);
+	st = fuzz_stats_env(&env, 2);
 	char err[256];
-	if (!env || !st || stats_add_ns(st, env->subsys, 1, env->ns1, err, sizeof(err)) ||
-	    stats_add_ns(st, env->subsys, 2, env->ns2, err, sizeof(err)))
-		abort();
 	struct ns *ssd = th_add_ssd_ns(env, err, sizeof(err));
 	if (!ssd || stats_add_ns(st, env->subsys, 3, ssd, err, sizeof(err)))
 		abort();

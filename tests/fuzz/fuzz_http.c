@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats/internal.h"
-#include "target_harness.h"
+#include "fuzz_stats_env.h"
 #include "util/log.h"
 
 #define REQUEST_BYTES 4096
@@ -25,14 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	struct th_env_params params = {.allow_any_host = true};
-	env = th_env_create(&params);
-	struct stats_params sp = {.control_path = "none"};
-	stats = stats_create(&sp);
-	char err[256];
-	if (!env || !stats || stats_add_ns(stats, env->subsys, 1, env->ns1, err, sizeof(err)))
-		abort();
-	log_threshold = LOG_ERROR;
+	stats = fuzz_stats_env(&env, 1);
 	return 0;
 }
 
