@@ -61,22 +61,23 @@ static void queue_response(struct nvme_req *nvme)
 		memset(c2h->rsvd, 0, sizeof(c2h->rsvd));
 		if (conn->limits.hdgst)
 			req->c2h.hdgst = crc32c(c2h, sizeof(*c2h));
-		tcp_tx_push(conn, &req->c2h, sizeof(*c2h) + hdgst_len(conn), NULL);
+		tcp_tx_push(conn, &req->c2h, sizeof(*c2h) + hdgst_len(conn), req, 0);
 		/* Pieces of a namespace go zero-copy only when held; `data` never changes. */
-		struct tcp_req *zc =
-		    nvme->hold_data && (!nvme->data_iovcnt || nvme->data_hold.media) ? req : NULL;
+		unsigned zc = nvme->hold_data && (!nvme->data_iovcnt || nvme->data_hold.media)
+				  ? TX_ZEROCOPY
+				  : 0;
 		if (nvme->data_iovcnt) {
 			for (uint32_t i = 0; i < nvme->data_iovcnt; i++)
-				tcp_tx_push_entry(conn, nvme->data_iov[i].iov_base,
-						  nvme->data_iov[i].iov_len, NULL, zc);
+				tcp_tx_push(conn, nvme->data_iov[i].iov_base,
+					    nvme->data_iov[i].iov_len, req, zc);
 		} else {
-			tcp_tx_push_entry(conn, (void *)nvme->data, nvme->data_len, NULL, zc);
+			tcp_tx_push(conn, (void *)nvme->data, nvme->data_len, req, zc);
 		}
 		if (ddgst_len) {
 			req->c2h_ddgst = nvme->data_iovcnt
 					     ? crc32c_iov(nvme->data_iov, (int)nvme->data_iovcnt)
 					     : crc32c(nvme->data, nvme->data_len);
-			tcp_tx_push(conn, &req->c2h_ddgst, ddgst_len, NULL);
+			tcp_tx_push(conn, &req->c2h_ddgst, ddgst_len, req, 0);
 		}
 	}
 	struct nvme_tcp_rsp_pdu *rsp = &req->rsp.pdu;
@@ -88,7 +89,7 @@ static void queue_response(struct nvme_req *nvme)
 	rsp->cqe = nvme->cqe;
 	if (conn->limits.hdgst)
 		req->rsp.hdgst = crc32c(rsp, sizeof(*rsp));
-	tcp_tx_push(conn, &req->rsp, sizeof(*rsp) + hdgst_len(conn), req);
+	tcp_tx_push(conn, &req->rsp, sizeof(*rsp) + hdgst_len(conn), req, TX_RELEASES);
 }
 
 static void send_r2t(struct tcp_conn *conn, struct tcp_req *req)
@@ -106,7 +107,7 @@ static void send_r2t(struct tcp_conn *conn, struct tcp_req *req)
 	r2t->r2t_length = req->nvme.data_len;
 	if (conn->limits.hdgst)
 		req->r2t.hdgst = crc32c(r2t, sizeof(*r2t));
-	tcp_tx_push(conn, &req->r2t, sizeof(*r2t) + hdgst_len(conn), NULL);
+	tcp_tx_push(conn, &req->r2t, sizeof(*r2t) + hdgst_len(conn), req, 0);
 }
 
 /* A protocol error the connection cannot recover from: say why, then close. */
@@ -116,7 +117,7 @@ static void fatal(struct tcp_conn *conn, const struct pdu_error *err, const char
 		 err->fei);
 	uint32_t len =
 	    pdu_build_term_req(conn->term, sizeof(conn->term), err, conn->hdr, conn->hdr_have);
-	tcp_tx_push(conn, conn->term, len, NULL);
+	tcp_tx_push(conn, conn->term, len, NULL, 0);
 	conn->close_when_sent = true;
 	conn->fatal_at_ns = clock_now_ns();
 	/* Nothing more is read from a connection that is going away. */
@@ -227,13 +228,25 @@ static void handle_icreq(struct tcp_conn *conn)
 	conn->limits.hdgst = conn->icresp.digest & NVME_TCP_HDR_DIGEST_ENABLE;
 	conn->limits.ddgst = conn->icresp.digest & NVME_TCP_DATA_DIGEST_ENABLE;
 	conn->state = CONN_LIVE;
-	tcp_tx_push(conn, &conn->icresp, sizeof(conn->icresp), NULL);
+	tcp_tx_push(conn, &conn->icresp, sizeof(conn->icresp), NULL, 0);
 	expect_header(conn);
 }
 
 static void handle_capsule(struct tcp_conn *conn)
 {
 	struct tcp_req *req = take_request(conn);
+	if (!req && conn->zc_held) {
+		/* Every free slot waits for the kernel to finish a zero-copy send. The host may
+		 * reuse them (their responses went out): the command waits, and nothing more is
+		 * read until the kernel releases one (resume_task_run). */
+		tcp_zc_read_notifications(conn);
+		req = take_request(conn);
+		if (!req) {
+			conn->rx_parked = true;
+			tcp_conn_watch(conn);
+			return;
+		}
+	}
 	if (!req) {
 		struct pdu_error err = {NVME_TCP_FES_PDU_SEQ_ERR, 0};
 		fatal(conn, &err, "more commands outstanding than the queue holds");
@@ -381,7 +394,7 @@ static void data_received(struct tcp_conn *conn, const uint8_t *src, uint32_t le
 static void process_staged(struct tcp_conn *conn)
 {
 	while (conn->rx_start < conn->rx_end && conn->state != CONN_CLOSED &&
-	       !conn->close_when_sent) {
+	       !conn->close_when_sent && !conn->rx_parked) {
 		const uint8_t *p = conn->rx + conn->rx_start;
 		uint32_t avail = conn->rx_end - conn->rx_start;
 		uint32_t take;
@@ -486,10 +499,25 @@ static void conn_on_event(struct reactor_fd *rfd, uint32_t events)
 		tcp_conn_flush(conn);
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !conn->close_when_sent) {
 		/* A bounded number of reads keeps one busy host from starving the rest. */
-		for (int i = 0; i < 8 && conn->state != CONN_CLOSED && !conn->close_when_sent; i++)
+		for (int i = 0; i < 8 && conn->state != CONN_CLOSED && !conn->close_when_sent &&
+				!conn->rx_parked;
+		     i++)
 			if (!receive_once(conn))
 				break;
 	}
+}
+
+/* A request slot came free while a command waited for one: take the command, then what
+ * is staged behind it, then read again. */
+static void resume_task_run(struct reactor_task *task)
+{
+	struct tcp_conn *conn = container_of(task, struct tcp_conn, resume_task);
+	if (conn->state == CONN_CLOSED || !conn->rx_parked)
+		return;
+	conn->rx_parked = false;
+	tcp_conn_watch(conn);
+	handle_capsule(conn);
+	process_staged(conn);
 }
 
 static void disconnect_sq(struct nvme_sq *sq)
@@ -617,6 +645,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_p
 	conn->unconnected_of = peer;
 	conn->accepted_ns = clock_now_ns();
 	conn->flush_task.run = tcp_conn_flush_task;
+	conn->resume_task.run = resume_task_run;
 	conn->free_task.run = free_task_run;
 	conn->buffer_size = nvme_target_max_data(target);
 	/* Nothing but an ICReq is read until the ICReq came (handle_icreq maps the rest). */
@@ -658,7 +687,9 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_p
 
 bool tcp_conn_mid_pdu(const struct tcp_conn *conn)
 {
-	return conn->state == CONN_LIVE && (conn->rx_state != RX_HEADER || conn->hdr_have > 0);
+	/* A parked command is complete: the wait is ours, not the host's. */
+	return conn->state == CONN_LIVE && !conn->rx_parked &&
+	       (conn->rx_state != RX_HEADER || conn->hdr_have > 0);
 }
 
 void tcp_conn_connected(struct tcp_conn *conn)

@@ -110,10 +110,17 @@ struct tcp_req {
 	struct tcp_rsp_out rsp;
 };
 
+/* A zero-copy send pins every byte it carries, not only the data that asked for it: each
+ * entry names whose memory it is, so that request is kept until the kernel is done. */
+enum tcp_tx_flags {
+	TX_RELEASES = 1, /* the owner is free for the next command once this is sent */
+	TX_ZEROCOPY = 2, /* may go without a copy, when the connection allows */
+};
+
 struct tcp_tx_entry {
 	struct iovec iov;
-	struct tcp_req *releases; /* the request freed once this is sent */
-	struct tcp_req *zerocopy; /* whose data this is, when it may go without a copy */
+	struct tcp_req *owner; /* whose memory this is; NULL: the connection's own */
+	unsigned flags;        /* enum tcp_tx_flags */
 };
 
 enum conn_state { CONN_AWAIT_ICREQ, CONN_LIVE, CONN_CLOSED };
@@ -169,6 +176,9 @@ struct tcp_conn {
 	uint32_t tx_cap, tx_head, tx_count;
 	size_t tx_head_sent;
 	bool pollout;
+	/* A command waits for a request slot that zero-copy sends still hold: nothing more is
+	 * read until the kernel releases one (resume_task). */
+	bool rx_parked;
 	bool close_when_sent;
 	uint64_t fatal_at_ns;
 	/* zero-copy sends (MSG_ZEROCOPY), numbered by the kernel from 0 per socket */
@@ -179,6 +189,7 @@ struct tcp_conn {
 	struct tcp_req *zc_held, *zc_held_tail;   /* sent, waiting for the kernel, in order */
 	bool zc_copied_logged;
 	struct reactor_task flush_task;
+	struct reactor_task resume_task;
 	struct reactor_task free_task;
 	struct tcp_tx_entry tx_first[TCP_TX_FIRST]; /* tx until the pool exists */
 	struct nvme_tcp_icresp_pdu icresp;
@@ -195,17 +206,17 @@ bool tcp_conn_mid_pdu(const struct tcp_conn *conn);
 void tcp_conn_connected(struct tcp_conn *conn);
 
 /* conn_send.c: the transmit ring, flushed once per reactor pass. */
-/* Queues len bytes at base; releases (if any) is reusable once they are sent, zerocopy (if
- * any) the request whose data they are, sent without a copy when the connection allows. */
-void tcp_tx_push_entry(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases,
-		       struct tcp_req *zerocopy);
-void tcp_tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases);
+/* Queues len bytes at base, memory of owner (NULL: of the connection); flags: enum tcp_tx_flags. */
+void tcp_tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *owner,
+		 unsigned flags);
 /* The request's slot is free for the next command. */
 void tcp_req_release(struct tcp_req *req);
 /* Reads the kernel's zero-copy notifications from the socket's error queue. */
 void tcp_zc_read_notifications(struct tcp_conn *conn);
 void tcp_conn_flush(struct tcp_conn *conn);
-/* The reactor task that flushes (deferred once per pass by tcp_tx_push_entry). */
+/* Sets the socket's epoll interest from rx_parked and pollout. */
+void tcp_conn_watch(struct tcp_conn *conn);
+/* The reactor task that flushes (deferred once per pass by tcp_tx_push). */
 void tcp_conn_flush_task(struct reactor_task *task);
 
 /* conn_memory.c: buffers from the worker's spares when it has some, else mapped. */

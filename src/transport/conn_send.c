@@ -14,22 +14,17 @@
 
 /* ---- transmit ---- */
 
-void tcp_tx_push_entry(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases,
-		       struct tcp_req *zerocopy)
+void tcp_tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *owner,
+		 unsigned flags)
 {
 	/* Sized at creation for every request's worst case: it cannot overflow. */
 	uint32_t slot = (conn->tx_head + conn->tx_count) % conn->tx_cap;
 	conn->tx[slot].iov.iov_base = base;
 	conn->tx[slot].iov.iov_len = len;
-	conn->tx[slot].releases = releases;
-	conn->tx[slot].zerocopy = zerocopy;
+	conn->tx[slot].owner = owner;
+	conn->tx[slot].flags = flags;
 	conn->tx_count++;
 	reactor_defer(conn->worker->reactor, &conn->flush_task);
-}
-
-void tcp_tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *releases)
-{
-	tcp_tx_push_entry(conn, base, len, releases, NULL);
 }
 
 void tcp_req_release(struct tcp_req *req)
@@ -92,6 +87,8 @@ static void zc_complete(struct tcp_conn *conn, uint32_t lo, uint32_t hi)
 			conn->zc_held_tail = NULL;
 		tcp_req_release(req);
 	}
+	if (conn->rx_parked && conn->free_reqs)
+		reactor_defer(conn->worker->reactor, &conn->resume_task);
 }
 
 /* Reads the kernel's zero-copy notifications from the socket's error queue. */
@@ -121,22 +118,30 @@ void tcp_zc_read_notifications(struct tcp_conn *conn)
 	}
 }
 
+void tcp_conn_watch(struct tcp_conn *conn)
+{
+	reactor_mod_fd(conn->worker->reactor, &conn->rfd,
+		       (conn->rx_parked ? 0 : EPOLLIN) | (conn->pollout ? EPOLLOUT : 0));
+}
+
 static void set_pollout(struct tcp_conn *conn, bool on)
 {
 	if (conn->pollout == on)
 		return;
 	conn->pollout = on;
-	reactor_mod_fd(conn->worker->reactor, &conn->rfd, EPOLLIN | (on ? EPOLLOUT : 0));
+	tcp_conn_watch(conn);
 }
 
-/* sent bytes left; zc: they went in zero-copy send number zc_next - 1. */
+/* sent bytes left; zc: they went in zero-copy send number zc_next - 1, which pins every
+ * request whose memory is among them (headers and copied data as much as the data that
+ * asked for it). */
 static void tx_consume(struct tcp_conn *conn, size_t sent, bool zc)
 {
 	while (sent && conn->tx_count) {
 		struct tcp_tx_entry *e = &conn->tx[conn->tx_head];
-		if (zc && e->zerocopy) {
-			e->zerocopy->zc_pending = true;
-			e->zerocopy->zc_send = conn->zc_next - 1;
+		if (zc && e->owner) {
+			e->owner->zc_pending = true;
+			e->owner->zc_send = conn->zc_next - 1;
 		}
 		size_t left = e->iov.iov_len - conn->tx_head_sent;
 		if (sent < left) {
@@ -147,8 +152,8 @@ static void tx_consume(struct tcp_conn *conn, size_t sent, bool zc)
 		conn->tx_head_sent = 0;
 		conn->tx_head = (conn->tx_head + 1) % conn->tx_cap;
 		conn->tx_count--;
-		if (e->releases)
-			req_sent(conn, e->releases);
+		if (e->flags & TX_RELEASES)
+			req_sent(conn, e->owner);
 	}
 }
 
@@ -163,7 +168,7 @@ void tcp_conn_flush(struct tcp_conn *conn)
 			const struct tcp_tx_entry *e =
 			    &conn->tx[(conn->tx_head + i) % conn->tx_cap];
 			iov[n] = e->iov;
-			zc |= e->zerocopy != NULL;
+			zc |= (e->flags & TX_ZEROCOPY) != 0;
 		}
 		zc = zc && zc_allowed && conn->zc_next - conn->zc_done < TCP_ZC_WINDOW;
 		iov[0].iov_base = (char *)iov[0].iov_base + conn->tx_head_sent;
