@@ -49,6 +49,13 @@ static void clear_words(struct calendar *cal, uint64_t first, uint64_t count)
 	}
 }
 
+void calendar_drop(struct calendar *cal)
+{
+	clear_words(cal, cal->ring_base, (cal->ring_mask + 1) / 64);
+	for (uint32_t l = 0; l < cal->lanes; l++)
+		cal->lane[l].run_start = cal->lane[l].run_end = 0;
+}
+
 __attribute__((noinline, cold)) void calendar_grow(struct calendar *cal, uint64_t k)
 {
 	uint64_t old_size = cal->ring_mask + 1, size = old_size;

@@ -48,6 +48,9 @@ void calendar_free(struct calendar *cal);
 /* No later booking will be ready before `now`: bookings that ended earlier can be forgotten. */
 void calendar_advance(struct calendar *cal, uint64_t now);
 
+/* Forgets every booking (a power loss: nothing in flight goes on). */
+void calendar_drop(struct calendar *cal);
+
 /* Doubles the rings until they cover bucket `k` (calendar_book's rare path). */
 void calendar_grow(struct calendar *cal, uint64_t k);
 

@@ -610,6 +610,35 @@ uint32_t flash_first_free_die(const struct flash *f, uint32_t after, const bool 
 	return best;
 }
 
+void flash_power_loss(struct flash *f, uint64_t now)
+{
+	uint32_t planes = f->geo.planes;
+	for (uint32_t d = 0; d < f->geo.dies; d++) {
+		struct die *die = &f->dies[d];
+		die->free_at = min_u64(die->free_at, now);
+		die->reads_end = min_u64(die->reads_end, now);
+		die->host_free_at = min_u64(die->host_free_at, now);
+		/* Gathered program groups, page registers and suspended work are gone. */
+		die->open[0].index = die->open[1].index = NO_INDEX;
+		die->reg_valid = die->read_planes = 0;
+		die->read_group = NO_PAGE;
+		die->head_suspends = 0;
+		die->suspend_ready = min_u64(die->suspend_ready, now);
+		die->ops.head = die->ops.count = 0;
+		for (uint32_t p = 0; p < planes; p++) {
+			struct plane *pl = &f->planes[(uint64_t)d * planes + p];
+			pl->free_at = min_u64(pl->free_at, now);
+			pl->page = NO_PAGE;
+		}
+		f->busy_until[d] = max_u64(die->free_at, die->reads_end);
+	}
+	/* Bookings that started before now are of no use to later transfers either. */
+	calendar_drop(&f->channels);
+	f->slot_head = f->slot_count = 0;
+	f->drained_at = min_u64(f->drained_at, now);
+	f->idle_at = min_u64(f->idle_at, now);
+}
+
 uint64_t flash_idle_at(const struct flash *f)
 {
 	return f->idle_at;

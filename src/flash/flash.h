@@ -153,6 +153,12 @@ void flash_advance(struct flash *flash, uint64_t now);
  */
 uint32_t flash_first_free_die(const struct flash *flash, uint32_t after, const bool *excluded);
 
+/*
+ * Power loss at `now`: everything booked to end later never happens. Dies and channels are
+ * idle from `now` on and the write buffer is empty (its pages are lost).
+ */
+void flash_power_loss(struct flash *flash, uint64_t now);
+
 /* Time at which every channel and die is idle, given what was issued so far. */
 uint64_t flash_idle_at(const struct flash *flash);
 

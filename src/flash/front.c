@@ -86,3 +86,13 @@ void front_advance(struct front *fr, uint64_t now)
 	calendar_advance(&fr->link[0], now);
 	calendar_advance(&fr->link[1], now);
 }
+
+void front_power_loss(struct front *front, uint64_t now)
+{
+	for (uint32_t c = 0; c < front->cores; c++)
+		if (front->core_free_at[c] > now)
+			front->core_free_at[c] = now;
+	for (int dir = 0; dir < 2; dir++)
+		if (front->link[dir].lane)
+			calendar_drop(&front->link[dir]);
+}

@@ -79,4 +79,7 @@ double front_link_bytes_per_s(const struct front *front);
 /* No later call will pass a ready time before `now` (keeps the link's calendar small). */
 void front_advance(struct front *front, uint64_t now);
 
+/* A power loss at `now`: the cores' queued work and the link's transfers are gone. */
+void front_power_loss(struct front *front, uint64_t now);
+
 #endif

@@ -4,151 +4,14 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "ftl/ftl_internal.h"
 #include "util/util.h"
 
-/* The device's mutex, unless its user promised a single thread (ssd_single_thread). */
-static inline void lock(struct ssd *s)
-{
-	if (!s->single_thread)
-		pthread_mutex_lock(&s->lock);
-}
-
-static inline void unlock(struct ssd *s)
-{
-	if (!s->single_thread)
-		pthread_mutex_unlock(&s->lock);
-}
-
-/* Free units per die at or below which GC runs, for "GC once pcent % are in use". */
-static uint32_t free_limit(uint32_t units_per_die, double pcent)
-{
-	return units_per_die - (uint32_t)floor((double)units_per_die * pcent / 100.0);
-}
-
-static int init_stream(struct stream *stream, uint32_t dies)
-{
-	stream->cursor = 0;
-	stream->open_unit = malloc(dies * sizeof(*stream->open_unit));
-	stream->next_page = calloc(dies, sizeof(*stream->next_page));
-	if (!stream->open_unit || !stream->next_page)
-		return -1;
-	for (uint32_t d = 0; d < dies; d++)
-		stream->open_unit[d] = NO_UNIT;
-	return 0;
-}
-
-/* Whether `dies` dies can hold the data: at creation all of them, with die-offline faults fewer. */
-static int check_spare(struct ssd *s, uint64_t dies, char *err, size_t errlen)
-{
-	/* Each die must hold its share of the data plus its free reserve, an open unit per
-	 * stream and one unit of invalid pages for GC to gain anything. */
-	uint64_t ppu = s->geo.pages_per_unit;
-	uint64_t data_units_per_die = (s->logical_pages + ppu * dies - 1) / (ppu * dies);
-	uint64_t spare = s->geo.units_per_die - data_units_per_die;
-	uint64_t streams = wear_streams(&s->params);
-	uint64_t needed = (uint64_t)s->fg_limit + streams + 1;
-	if (s->logical_pages == 0 || s->geo.units_per_die < data_units_per_die || spare < needed) {
-		if (s->geo.units_per_die < data_units_per_die)
-			spare = 0;
-		errorf(err, errlen,
-		       "op_pcent=%g leaves %" PRIu64 " spare blocks per die on %" PRIu64
-		       " dies; at least %" PRIu64
-		       " are needed (GC reserve %u + an open block per write stream + 1)",
-		       s->params.op_pcent, spare, dies, needed, s->fg_limit);
-		return -1;
-	}
-	return 0;
-}
-
 struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen)
 {
-	struct ssd *s = calloc(1, sizeof(*s));
-	if (!s) {
-		errorf(err, errlen, "out of memory");
-		return NULL;
-	}
-	s->params = *params;
-	s->flash = flash_create(params, err, errlen);
-	if (!s->flash) {
-		free(s);
-		return NULL;
-	}
-	s->geo = *flash_geometry(s->flash);
-	s->front = front_create(params, s->geo.page_bytes, err, errlen);
-	if (!s->front) {
-		flash_destroy(s->flash);
-		free(s);
-		return NULL;
-	}
-	s->has_link = front_has_link(s->front);
-	s->logical_pages = (uint64_t)floor((double)s->geo.pages / (1.0 + params->op_pcent / 100.0));
-	s->bg_limit = free_limit(s->geo.units_per_die, params->gc_bg_pcent);
-	s->fg_limit = free_limit(s->geo.units_per_die, params->gc_fg_pcent);
-	if (s->fg_limit < params->gc_reserve_blocks)
-		s->fg_limit = params->gc_reserve_blocks;
-	/* With FDP the spare area is planned in reclaim units (fdp_create). */
-	if (!params->fdp && check_spare(s, s->geo.dies, err, errlen) != 0) {
-		front_destroy(s->front);
-		flash_destroy(s->flash);
-		free(s);
-		return NULL;
-	}
-	/* read_retry_pcent as a threshold on a 64-bit draw (100 % must always retry). */
-	s->retry_below = params->read_retry_pcent >= 100
-			     ? UINT64_MAX
-			     : (uint64_t)(params->read_retry_pcent / 100 * 0x1p64);
-	s->slc_on = params->slc_static_bytes || params->slc_dynamic_bytes;
-
-	/* calloc of large arrays maps zero pages lazily: untouched table parts cost no RAM. */
-	s->l2p = calloc(s->logical_pages, sizeof(*s->l2p));
-	s->p2l = calloc(s->geo.pages, sizeof(*s->p2l));
-	s->units = calloc(s->geo.units, sizeof(*s->units));
-	s->free_stack = malloc(s->geo.units * sizeof(*s->free_stack));
-	s->dies = calloc(s->geo.dies, sizeof(*s->dies));
-	s->die_full = calloc(s->geo.dies, sizeof(*s->die_full));
-	s->die_down = calloc(s->geo.dies, sizeof(*s->die_down));
-	if (s->slc_on) {
-		s->fold_prev = malloc(s->geo.units * sizeof(*s->fold_prev));
-		s->fold_next = malloc(s->geo.units * sizeof(*s->fold_next));
-	}
-	if (params->map_cache_bytes)
-		s->map = map_cache_create(s);
-	if (!s->l2p || !s->p2l || !s->units || !s->free_stack || !s->dies || !s->die_full ||
-	    !s->die_down ||
-	    victim_set_init(&s->victims, s->units, s->geo.dies, s->geo.units_per_die,
-			    s->geo.pages_per_unit, params, &s->rng, &s->seq) ||
-	    init_stream(&s->host, s->geo.dies) || init_stream(&s->gc, s->geo.dies) ||
-	    init_stream(&s->cold, s->geo.dies) || (s->slc_on && (!s->fold_prev || !s->fold_next)) ||
-	    (params->map_cache_bytes && !s->map)) {
-		ssd_destroy(s);
-		errorf(err, errlen, "out of memory");
-		return NULL;
-	}
-	s->gc_stream = params->gc_separate ? &s->gc : &s->host;
-	if (wear_init(s, err, errlen) != 0) {
-		ssd_destroy(s);
-		return NULL;
-	}
-	s->plain_reads =
-	    !s->map && !s->retry_below && !s->worn_retry_below && !s->has_link && !s->slc_on;
-	for (uint32_t d = 0; d < s->geo.dies; d++) {
-		/* Stacked highest first so units are used in ascending order (easier to follow). */
-		for (uint32_t b = s->geo.units_per_die; b-- > 0;) {
-			uint64_t u = (uint64_t)d * s->geo.units_per_die + b;
-			s->free_stack[(uint64_t)d * s->geo.units_per_die + s->dies[d].free_count++] =
-				(uint32_t)u;
-		}
-	}
-	s->free_units = s->geo.units;
-	victims_init(s);
-	pthread_mutex_init(&s->lock, NULL);
-	if (params->fdp && fdp_create(s, err, errlen) != 0) {
-		ssd_destroy(s);
-		return NULL;
-	}
-	return s;
+	return ssd_open(params, NULL, SSD_TABLES_ZERO, NULL, err, errlen);
 }
 
 void ssd_destroy(struct ssd *s)
@@ -163,20 +26,17 @@ void ssd_destroy(struct ssd *s)
 	map_cache_destroy(s->map);
 	free(s->fold_prev);
 	free(s->fold_next);
-	free(s->l2p);
-	free(s->p2l);
-	free(s->units);
+	for (int t = 0; s->owns_tables && t < SSD_TABLES; t++)
+		if (s->tables[t])
+			munmap(s->tables[t], s->table_bytes[t]);
 	free(s->free_stack);
 	free(s->dies);
 	free(s->die_full);
 	victim_set_free(&s->victims);
 	free(s->die_down);
 	free(s->host.open_unit);
-	free(s->host.next_page);
 	free(s->gc.open_unit);
-	free(s->gc.next_page);
 	free(s->cold.open_unit);
-	free(s->cold.next_page);
 	free(s);
 }
 
@@ -200,9 +60,14 @@ uint64_t ssd_erase_unit_bytes(const struct ssd *s)
 	return (uint64_t)s->geo.pages_per_unit * s->geo.page_bytes;
 }
 
-/* lpn's page ppn no longer holds its data. */
+/*
+ * Page ppn no longer holds lpn. The check keeps the counts right even on tables that do not
+ * agree (a crash-recovered or handed-over device is checked at open, but cheaply here too).
+ */
 static inline void invalidate(struct ssd *s, uint64_t ppn, uint64_t lpn)
 {
+	if (s->p2l[ppn] != lpn + 1)
+		return;
 	s->p2l[ppn] = 0;
 	uint32_t u = page_unit(s, ppn);
 	s->units[u].valid--;
@@ -234,7 +99,7 @@ static inline unsigned page_flags(const struct ssd *s, uint64_t ppn)
 
 /* Writes placed on handle ruh of group rg when the device has FDP (ignored otherwise). */
 static uint64_t write_pages(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh, uint32_t rg,
-			    bool fua, uint64_t now, struct lat_parts *parts)
+			    bool fua, uint64_t now, struct lat_parts *parts, uint64_t *programmed_at)
 {
 	assert(lpn + npages <= s->logical_pages);
 	lock(s);
@@ -242,7 +107,7 @@ static uint64_t write_pages(struct ssd *s, uint64_t lpn, uint32_t npages, uint32
 	bool buffered = flash_buffer_pages(s->flash) > 0, on_nand = fua || !buffered;
 	struct lat_pages lp;
 	struct lat_parts *pp = lat_pages_begin(&lp, parts, npages);
-	uint64_t done = start;
+	uint64_t done = start, last_on_nand = start;
 	for (uint64_t lpage = lpn; lpage < lpn + npages; lpage++) {
 		lat_page_begin(&lp);
 		uint32_t old = s->l2p[lpage];
@@ -265,6 +130,7 @@ static uint64_t write_pages(struct ssd *s, uint64_t lpn, uint32_t npages, uint32
 		uint64_t programmed =
 		    flash_program(s->flash, ppn, ready, flags, on_nand ? pp : NULL);
 		flash_buffer_release(s->flash, programmed);
+		last_on_nand = max_u64(last_on_nand, programmed);
 		s->count.slc_pages_written += flags & FLASH_SLC;
 		lat_page_end(&lp, on_nand ? programmed : ready, &done);
 	}
@@ -273,20 +139,29 @@ static uint64_t write_pages(struct ssd *s, uint64_t lpn, uint32_t npages, uint32
 	s->count.host_pages_written += npages;
 	s->count.nand_pages_written += npages;
 	unlock(s);
+	if (programmed_at)
+		*programmed_at = last_on_nand;
 	return done;
 }
 
 uint64_t ssd_write(struct ssd *s, uint64_t lpn, uint32_t npages, bool fua, uint64_t now,
 		   struct lat_parts *parts)
 {
-	return write_pages(s, lpn, npages, 0, 0, fua, now, parts);
+	return write_pages(s, lpn, npages, 0, 0, fua, now, parts, NULL);
 }
 
 uint64_t ssd_write_placed(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh, uint32_t rg,
 			  bool fua, uint64_t now, struct lat_parts *parts)
 {
+	return ssd_write_placed_at(s, lpn, npages, ruh, rg, fua, now, parts, NULL);
+}
+
+uint64_t ssd_write_placed_at(struct ssd *s, uint64_t lpn, uint32_t npages, uint32_t ruh,
+			     uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts,
+			     uint64_t *programmed_at)
+{
 	assert(!s->params.fdp || (ruh < s->params.fdp_nruh && rg < s->params.fdp_nrg));
-	return write_pages(s, lpn, npages, ruh, rg, fua, now, parts);
+	return write_pages(s, lpn, npages, ruh, rg, fua, now, parts, programmed_at);
 }
 
 uint64_t ssd_read(struct ssd *s, uint64_t lpn, uint32_t npages, uint64_t now,
@@ -575,7 +450,12 @@ static int check_open(struct ssd *s, char *err, size_t errlen)
 				continue;
 			open_by_stream++;
 			uint64_t base = (uint64_t)u * s->geo.pages_per_unit;
-			for (uint32_t off = streams[i]->next_page[d]; off < s->geo.pages_per_unit; off++) {
+			if (s->units[u].state != UNIT_OPEN || s->units[u].stream != streams[i]->id) {
+				errorf(err, errlen, "unit %u: open for stream %u, recorded as state %u stream %u",
+				     u, streams[i]->id, s->units[u].state, s->units[u].stream);
+				return -1;
+			}
+			for (uint32_t off = s->units[u].written; off < s->geo.pages_per_unit; off++) {
 				if (s->p2l[base + off]) {
 					errorf(err, errlen, "unit %u: unwritten page %u is mapped",
 					       u, off);

@@ -52,9 +52,99 @@ struct ssd_counters {
 	uint64_t cold_moves;        /* units of cold data moved by static wear levelling */
 };
 
-/* Returns NULL with a message in err when the parameters cannot describe a working device. */
+/*
+ * A new device with its tables in memory (zero-filled, so never-written space costs nothing).
+ * Returns NULL with a message in err when the parameters cannot describe a working device.
+ */
 struct ssd *ssd_create(const struct ssd_params *params, char *err, size_t errlen);
+/* Frees the device; tables handed to ssd_open stay the caller's. */
 void ssd_destroy(struct ssd *ssd);
+
+/*
+ * Sets params->blocks_per_plane to the fewest blocks per plane that expose at least `bytes` of
+ * logical space at params->op_pcent, every other key unchanged. Returns 0, or -1 with a
+ * message when no block count can (the 32-bit mapping entries address at most 2^32 - 2
+ * physical pages: 16 TiB of 4 KiB pages).
+ */
+int ssd_fit_capacity(struct ssd_params *params, uint64_t bytes, char *err, size_t errlen);
+/* The logical bytes a geometry exposes, 0 if it describes no device. */
+uint64_t ssd_capacity(const struct ssd_params *params);
+
+/*
+ * ---- Keeping a device across runs ----
+ * Everything the device must not forget lives in its tables, so a caller can keep them in
+ * files (mapped) and hand them back later; everything else (free lists, victim lists, write
+ * points, the NAND timelines) is rebuilt when the device is opened. The model never learns
+ * where the tables live.
+ *
+ * Store order and what a crash leaves: a write maps its page in P2L, then in L2P, and the
+ * page it replaces leaves P2L (and its unit's valid count) first; GC does the same per page
+ * moved; a unit's write pointer moves before the page it covers is mapped. Stopped at any
+ * instant, the tables are therefore consistent except for pages in flight, and after a
+ * machine crash any page of any table may be older than the others. SSD_TABLES_CRASHED
+ * opens both kinds: L2P is authoritative; a P2L entry whose L2P does not point back is
+ * dropped; an L2P entry whose page was already dropped from P2L (the replaced page of a write
+ * in flight) is re-linked when its unit still holds the page, else unmapped; valid counts,
+ * unit states and write pointers follow from the mapping. Counters are those of the last
+ * ssd_checkpoint (approximate); the mapping is consistent (ssd_check holds).
+ */
+enum ssd_table {
+	SSD_TABLE_SAVED, /* one record: counters, write sequence, RNG (ssd_checkpoint) */
+	SSD_TABLE_L2P,	 /* 4 bytes per logical page */
+	SSD_TABLE_P2L,	 /* 4 bytes per physical page */
+	SSD_TABLE_UNITS, /* 40 bytes per erase unit: valid pages, erases, endurance, write pointer, state */
+	SSD_TABLES
+};
+
+struct ssd_table_shape {
+	const char *name; /* a file name: "l2p", "p2l", "units", "ftl-saved" */
+	uint32_t version; /* of the element layout */
+	uint32_t elem_bytes;
+	uint64_t count;
+};
+
+/* The tables a device with these parameters needs. Returns 0 or -1 with a message. */
+int ssd_table_shapes(const struct ssd_params *params, struct ssd_table_shape out[SSD_TABLES],
+		     char *err, size_t errlen);
+
+enum ssd_tables_state {
+	SSD_TABLES_ZERO,    /* zero-filled: a new device */
+	SSD_TABLES_CLEAN,   /* as a device left them with no call in progress */
+	SSD_TABLES_CRASHED, /* as a crash left them: reconciled as described above */
+};
+
+/*
+ * Opens a device on tables of ssd_table_shapes() (NULL: allocate zero-filled ones), which the
+ * caller keeps mapped until ssd_destroy. Every entry is range-checked and every count
+ * recomputed; tables that cannot belong to such a device are refused: NULL with a message
+ * naming the table and entry, and *bad_table (if not NULL) says which. The tables may have
+ * been changed (reconciled) by then. FDP (params.fdp) keeps state the tables do not hold: a
+ * device with FDP is only made by ssd_create (tables NULL).
+ */
+struct ssd *ssd_open(const struct ssd_params *params, void *const tables[SSD_TABLES],
+		     enum ssd_tables_state state, int *bad_table, char *err, size_t errlen);
+
+/* The tables the device works on (its own, or those handed to ssd_open). */
+void ssd_tables(const struct ssd *ssd, void *out[SSD_TABLES]);
+
+/* Copies the counters into SSD_TABLE_SAVED (cheap; call it at Flush and before closing). */
+void ssd_checkpoint(struct ssd *ssd);
+
+/*
+ * Format: every page unmapped, every unit free, counters at zero; erase counts, endurance and
+ * retired units stay (wear is physical) and every unit that held anything counts one more erase. `zero` empties the L2P
+ * and P2L tables (the caller's, e.g. punching holes in files); NULL for ssd_create's own.
+ * FDP starts over too (every reclaim unit free). Returns 0, or -1 (out of memory) with the
+ * device unchanged.
+ */
+int ssd_format(struct ssd *ssd, void (*zero)(void *ctx, enum ssd_table table), void *ctx);
+
+/*
+ * Power loss: NAND work not done by `now` never happens (programs, erases, the write buffer's
+ * contents); the mapping is kept. The caller restores the data of writes whose pages were
+ * not on NAND by then (ssd_write_placed_at's programmed_at).
+ */
+void ssd_power_loss(struct ssd *ssd, uint64_t now);
 
 /*
  * Promise that from now on a single thread uses the device, as in nvemu sim: calls then skip
@@ -74,6 +164,8 @@ uint64_t ssd_erase_unit_bytes(const struct ssd *ssd);
  *
  * Write: completes once every page crossed the host link and is in the write buffer (the host
  * stalls only while it is full), or once on NAND when `fua` is set or the buffer size is 0.
+ * ssd_write_placed_at (below) also gives *programmed_at, the time its last page is on NAND:
+ * a power loss before then loses the write.
  */
 uint64_t ssd_write(struct ssd *ssd, uint64_t lpn, uint32_t npages, bool fua, uint64_t now,
 		   struct lat_parts *parts);
@@ -172,9 +264,15 @@ struct ssd_fdp_counters {
 void ssd_fdp_handle_counters(struct ssd *ssd, uint32_t ruh, struct ssd_fdp_counters *out);
 void ssd_fdp_group_counters(struct ssd *ssd, uint32_t rg, struct ssd_fdp_counters *out);
 
-/* ssd_write with its pages placed on handle `ruh` in reclaim group `rg` (both in range). */
+/* ssd_write with its pages placed on handle `ruh` in reclaim group `rg` (both in range; both
+ * ignored without FDP, where handle 0 of group 0 is a plain ssd_write). */
 uint64_t ssd_write_placed(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint32_t ruh, uint32_t rg,
 			  bool fua, uint64_t now, struct lat_parts *parts);
+/* ssd_write_placed that also gives *programmed_at (NULL: not wanted), when its last page is on
+ * NAND. */
+uint64_t ssd_write_placed_at(struct ssd *ssd, uint64_t lpn, uint32_t npages, uint32_t ruh,
+			     uint32_t rg, bool fua, uint64_t now, struct lat_parts *parts,
+			     uint64_t *programmed_at);
 
 /* Reclaim Unit Handle Status: the pages the handle's reclaim unit in `rg` still takes (a whole
  * unit when the next write starts one) and the seconds left of its time limit (0: no limit). */

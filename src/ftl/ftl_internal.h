@@ -15,16 +15,24 @@
  * out (a grown bad block) and is out of service for good. */
 enum unit_state { UNIT_FREE, UNIT_OPEN, UNIT_CLOSED, UNIT_VICTIM, UNIT_RETIRED };
 
-/* One erase unit: a block in each plane of a die. */
+/*
+ * One erase unit: a block in each plane of a die. This is also the record kept in the units
+ * table (SSD_TABLE_UNITS): a change to its layout is a new UNITS_VERSION.
+ */
 struct unit {
 	uint32_t valid;
 	uint32_t prev, next; /* victim list: greedy bucket of its valid count, or FIFO order */
 	uint32_t erases;
+	uint32_t written;    /* pages programmed since its last erase: the unit's write pointer */
 	uint32_t endurance;  /* erases it takes before it is retired (wear.c); 0 = never */
-	uint64_t closed_seq; /* host pages written when it closed: data age for cost-benefit */
 	uint8_t state;
-	uint8_t slc; /* written in SLC mode: part of the SLC cache until folded or collected */
+	uint8_t slc;	     /* written in SLC mode: part of the SLC cache until folded or collected */
+	uint8_t stream;      /* an OPEN unit's write point: STREAM_HOST or STREAM_GC */
+	uint8_t reserved[5];
+	uint64_t closed_seq; /* host pages written when it closed: data age for cost-benefit */
 };
+#define UNITS_VERSION 2
+_Static_assert(sizeof(struct unit) == 40, "the units table's record is 40 bytes");
 
 /* A unit being emptied: its valid pages move to its die's GC stream, then it is erased. */
 struct relocation {
@@ -32,6 +40,21 @@ struct relocation {
 	uint32_t scan; /* next page offset to look at */
 	uint64_t erase_ready;
 };
+
+enum { STREAM_HOST, STREAM_GC, STREAM_COLD };
+
+/*
+ * What the device keeps besides its tables (SSD_TABLE_SAVED): copied there by
+ * ssd_checkpoint, read back when a device is opened.
+ */
+struct ssd_saved {
+	uint64_t seq;
+	uint64_t rng;
+	uint32_t host_cursor, bg_cursor;
+	uint64_t host_pages_written, host_pages_read, host_pages_trimmed;
+	uint64_t nand_pages_written, gc_pages_moved, gc_runs, erases;
+};
+#define SAVED_VERSION 1
 
 /* victims.c: the GC victim candidates of a set of domains (dies, or FDP reclaim groups). */
 struct victim_domain {
@@ -62,8 +85,12 @@ int victim_set_init(struct victim_set *v, struct unit *recs, uint32_t domains, u
 		    uint32_t capacity, const struct ssd_params *params, uint64_t *rng,
 		    const uint64_t *seq);
 void victim_set_free(struct victim_set *v);
+/* No candidates (the domains' ranges stay). */
+void victim_set_clear(struct victim_set *v);
 /* A record closes (full, or closed early): it becomes a candidate. */
 void victim_set_add(struct victim_set *v, uint32_t id);
+/* A closed record of a reopened device becomes a candidate again, keeping its closed_seq. */
+void victim_set_restore(struct victim_set *v, uint32_t id);
 /* A closed record lost a valid page (its valid count is already one less). */
 void victim_set_dropped(struct victim_set *v, uint32_t id);
 /* A candidate is taken as the victim. */
@@ -81,8 +108,8 @@ int victim_set_check(const struct victim_set *v, const char *what, char *err, si
  */
 struct stream {
 	uint32_t cursor;
-	uint32_t *open_unit; /* per die; NO_UNIT when none */
-	uint32_t *next_page; /* per die: next page offset in the open unit */
+	uint8_t id;	     /* STREAM_HOST or STREAM_GC, as open units record it */
+	uint32_t *open_unit; /* per die; NO_UNIT when none; its next page is units[u].written */
 };
 
 /*
@@ -121,8 +148,13 @@ struct ssd {
 	 * "unmapped"; tables of never-written space then cost no RAM. */
 	uint32_t *l2p; /* lpn -> ppn + 1 */
 	uint32_t *p2l; /* ppn -> lpn + 1; 0 = free or invalid page */
-
 	struct unit *units;
+	struct ssd_saved *saved;
+	/* The tables above, as ssd_open got them or ssd_create made them. */
+	void *tables[SSD_TABLES];
+	uint64_t table_bytes[SSD_TABLES];
+	bool owns_tables;
+
 	uint32_t *free_stack;
 	struct die_gc *dies;
 	struct victim_set victims; /* GC candidates: the closed units of each die */
@@ -173,6 +205,19 @@ struct ssd {
 	struct fdp *fdp; /* fdp.c; NULL unless params.fdp: the host paths then place through it */
 };
 
+/* The device's mutex, unless its user promised a single thread (ssd_single_thread). */
+static inline void lock(struct ssd *s)
+{
+	if (!s->single_thread)
+		pthread_mutex_lock(&s->lock);
+}
+
+static inline void unlock(struct ssd *s)
+{
+	if (!s->single_thread)
+		pthread_mutex_unlock(&s->lock);
+}
+
 static inline uint32_t page_unit(const struct ssd *s, uint64_t ppn)
 {
 	return flash_page_unit(&s->geo, ppn);
@@ -180,8 +225,14 @@ static inline uint32_t page_unit(const struct ssd *s, uint64_t ppn)
 
 uint64_t ftl_random(struct ssd *s);
 
+/* open.c: whether `dies` dies can hold the data (at creation all of them, with die-offline
+ * faults fewer); 0 or -1 with a message. */
+int check_spare(struct ssd *s, uint64_t dies, char *err, size_t errlen);
+
 /* gc.c */
 void victims_init(struct ssd *s);
+/* Queues closed SLC unit u (SLC cache on) to be folded after those queued before it. */
+void fold_restore(struct ssd *s, uint32_t u);
 /*
  * Maps lpn to the host stream's next page and runs the GC work that page pays for on its die.
  * Returns the page.
@@ -206,8 +257,9 @@ int gc_check_tracking(struct ssd *s, char *err, size_t errlen);
 uint64_t slc_capacity_units(const struct ssd *s);
 
 /* wear.c */
-/* Draws each unit's endurance and sets the spare; 0, or -1 with a message. */
-int wear_init(struct ssd *s, char *err, size_t errlen);
+/* Draws each unit's endurance (a fresh device; a kept one counts its retired units) and sets
+ * the spare; 0, or -1 with a message. */
+int wear_init(struct ssd *s, bool fresh, char *err, size_t errlen);
 /*
  * Takes a free unit of die d for a write stream: the last one freed, or by erase count when
  * wear levelling is on (the most worn for the cold stream).

@@ -33,7 +33,6 @@ void victims_init(struct ssd *s)
 		s->dies[d].fold.unit = NO_UNIT;
 		s->dies[d].fold_head = s->dies[d].fold_tail = NO_UNIT;
 	}
-	s->rng = s->params.seed;
 }
 
 /*
@@ -51,11 +50,11 @@ static __attribute__((noinline)) uint32_t stream_open(struct ssd *s, struct stre
 	}
 	uint32_t u = wear_take_free(s, d, stream);
 	s->free_units--;
+	s->units[u].stream = stream->id;
 	s->units[u].state = UNIT_OPEN;
 	s->units[u].slc = stream == &s->host && s->host_slc;
 	s->slc_units += s->units[u].slc;
 	stream->open_unit[d] = u;
-	stream->next_page[d] = 0;
 	return u;
 }
 
@@ -73,7 +72,7 @@ static inline uint32_t stream_unit(struct ssd *s, struct stream *stream, uint32_
 static inline uint64_t place(struct ssd *s, struct stream *stream, uint32_t d, uint32_t lpn)
 {
 	uint32_t u = stream_unit(s, stream, d);
-	uint32_t offset = stream->next_page[d]++;
+	uint32_t offset = s->units[u].written++;
 	uint64_t ppn = (uint64_t)u * s->geo.pages_per_unit + offset;
 	s->p2l[ppn] = lpn + 1;
 	s->l2p[lpn] = (uint32_t)ppn + 1;
@@ -122,6 +121,7 @@ static void erase_relocated(struct ssd *s, uint32_t d, struct relocation *r)
 	uint32_t u = r->unit;
 	flash_erase(s->flash, u, r->erase_ready, FLASH_GC, NULL);
 	s->units[u].erases++;
+	s->units[u].written = 0;
 	s->slc_units -= s->units[u].slc;
 	s->units[u].slc = 0;
 	s->count.erases++;
@@ -225,6 +225,11 @@ static void fold_list_add(struct ssd *s, uint32_t d, uint32_t u)
 	die->fold_tail = u;
 }
 
+void fold_restore(struct ssd *s, uint32_t u)
+{
+	fold_list_add(s, flash_unit_die(&s->geo, u), u);
+}
+
 static void fold_list_remove(struct ssd *s, uint32_t d, uint32_t u)
 {
 	struct die_gc *die = &s->dies[d];
@@ -300,8 +305,9 @@ static uint32_t pick_host_die(struct ssd *s, const bool *full)
 {
 	struct stream *host = &s->host;
 	uint32_t d = host->cursor;
-	if (host->open_unit[d] != NO_UNIT &&
-	    flash_mod(&s->geo.by_group_pages, host->next_page[d]) != 0 && !full[d])
+	uint32_t open = host->open_unit[d];
+	if (open != NO_UNIT && flash_mod(&s->geo.by_group_pages, s->units[open].written) != 0 &&
+	    !full[d])
 		return d;
 	return flash_first_free_die(s->flash, d, full);
 }

@@ -68,15 +68,23 @@ int victim_set_init(struct victim_set *v, struct unit *recs, uint32_t domains, u
 		return -1;
 	}
 	for (uint32_t d = 0; d < domains; d++) {
-		if (v->policy == GC_GREEDY)
-			for (uint32_t valid = 0; valid <= capacity; valid++)
-				*bucket(v, d, valid) = NO_UNIT;
-		v->domains[d].min_bucket = capacity;
-		v->domains[d].fifo_head = v->domains[d].fifo_tail = NO_UNIT;
 		v->domains[d].first = d * per_domain;
 		v->domains[d].count = per_domain;
 	}
+	victim_set_clear(v);
 	return 0;
+}
+
+void victim_set_clear(struct victim_set *v)
+{
+	for (uint32_t d = 0; d < v->ndomains; d++) {
+		if (v->policy == GC_GREEDY)
+			for (uint32_t valid = 0; valid <= v->capacity; valid++)
+				*bucket(v, d, valid) = NO_UNIT;
+		v->domains[d].closed_count = 0;
+		v->domains[d].min_bucket = v->capacity;
+		v->domains[d].fifo_head = v->domains[d].fifo_tail = NO_UNIT;
+	}
 }
 
 void victim_set_free(struct victim_set *v)
@@ -89,11 +97,16 @@ void victim_set_free(struct victim_set *v)
 
 void victim_set_add(struct victim_set *v, uint32_t id)
 {
+	v->recs[id].closed_seq = *v->seq;
+	victim_set_restore(v, id);
+}
+
+void victim_set_restore(struct victim_set *v, uint32_t id)
+{
 	struct unit *rec = &v->recs[id];
 	uint32_t d = domain_of(v, id);
 	struct victim_domain *dom = &v->domains[d];
 	rec->state = UNIT_CLOSED;
-	rec->closed_seq = *v->seq;
 	dom->closed_count++;
 	if (v->policy == GC_FIFO) {
 		rec->next = NO_UNIT;

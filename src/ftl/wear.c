@@ -32,7 +32,7 @@ static double normal(uint64_t *state)
 	return z < -3 ? -3 : z > 3 ? 3 : z;
 }
 
-int wear_init(struct ssd *s, char *err, size_t errlen)
+int wear_init(struct ssd *s, bool fresh, char *err, size_t errlen)
 {
 	const struct ssd_params *p = &s->params;
 	for (uint32_t d = 0; d < s->geo.dies; d++)
@@ -53,9 +53,19 @@ int wear_init(struct ssd *s, char *err, size_t errlen)
 		return errorf(err, errlen,
 			      "endurance=%u: op_pcent=%g leaves no spare block to retire worn ones",
 			      p->endurance, p->op_pcent);
-	/* Their own generator, so that the other draws (victims, retries) stay as they were. */
+	/* Their own generator, so that the other draws (victims, retries) stay as they were. A
+	 * kept device keeps the endurance it drew and the units it retired. */
 	uint64_t rng = p->seed ^ 0x5eedbadb10c5ULL;
-	for (uint64_t u = 0; u < s->geo.units; u++) {
+	for (uint64_t u = 0; !fresh && u < s->geo.units; u++) {
+		const struct unit *unit = &s->units[u];
+		s->retired_units += unit->state == UNIT_RETIRED;
+		/* Worn units still serving were retirements deferred (their die had no free unit). */
+		s->deferred_retirements +=
+		    unit->state != UNIT_RETIRED && unit->erases >= unit->endurance;
+	}
+	if (s->retired_units >= s->spare_units)
+		s->read_only = true;
+	for (uint64_t u = 0; fresh && u < s->geo.units; u++) {
 		double e = p->endurance * (1 + p->endurance_spread_pcent / 100 * normal(&rng));
 		s->units[u].endurance = e < 1            ? 1
 					: e > UINT32_MAX ? UINT32_MAX

@@ -471,6 +471,49 @@ static void test_hot_cold_waf(void **state)
 	assert_true(on < off * 0.8);
 }
 
+/*
+ * Format starts FDP over (every reclaim unit free, no handle owning anything, counters at
+ * zero) and the drive works as a new one; kept tables are refused, since they do not hold the
+ * FDP state.
+ */
+static void test_format_and_kept_tables(void **state)
+{
+	(void)state;
+	struct ssd_params p = fdp_params();
+	struct ssd *s = make(&p);
+	uint64_t n = ssd_logical_pages(s), rng = 7, now = 0;
+	for (uint64_t i = 0; i < 3 * n; i++)
+		now = ssd_write_placed(s, xorshift(&rng) % n, 1, (uint32_t)(i % 4), 0, false, now,
+				       NULL);
+	struct ssd_fdp_counters c;
+	ssd_fdp_group_counters(s, 0, &c);
+	assert_true(c.gc_pages > 0);
+	assert_consistent(s);
+	assert_int_equal(ssd_format(s, NULL, NULL), 0);
+	assert_consistent(s);
+	for (uint64_t lpn = 0; lpn < n; lpn++)
+		assert_int_equal(ssd_fdp_owner(s, lpn), -1);
+	for (uint32_t h = 0; h < 4; h++) {
+		uint64_t avail;
+		uint32_t left;
+		ssd_fdp_handle_counters(s, h, &c);
+		assert_int_equal(c.host_pages + c.nand_pages + c.valid_pages + c.rus_opened, 0);
+		ssd_fdp_ruh_status(s, h, 0, now, &avail, &left);
+		assert_int_equal(avail, 64);
+	}
+	for (uint64_t i = 0; i < 3 * n; i++)
+		now = ssd_write_placed(s, xorshift(&rng) % n, 1, (uint32_t)(i % 4), 0, false, now,
+				       NULL);
+	assert_consistent(s);
+
+	void *tables[SSD_TABLES];
+	ssd_tables(s, tables);
+	char err[256] = "";
+	assert_null(ssd_open(&p, tables, SSD_TABLES_CLEAN, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "fdp=on"));
+	ssd_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +527,7 @@ int main(void)
 	    cmocka_unit_test(test_isolation_model_pieces),
 	    cmocka_unit_test(test_full_drive_every_handle),
 	    cmocka_unit_test(test_hot_cold_waf),
+	    cmocka_unit_test(test_format_and_kept_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
