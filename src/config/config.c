@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,28 @@ int config_preset_path(const char *name_or_path, char *path, size_t pathlen)
 			return 0;
 	}
 	return -1;
+}
+
+void config_format_value(const struct config_key *key, const void *obj, char *out, size_t outlen)
+{
+	const char *field = (const char *)obj + key->offset;
+	switch (key->type) {
+	case CONFIG_U32: snprintf(out, outlen, "%" PRIu32, *(const uint32_t *)field); break;
+	case CONFIG_U64: snprintf(out, outlen, "%" PRIu64, *(const uint64_t *)field); break;
+	case CONFIG_F64: {
+		/* The shortest text that reads back as the same double. */
+		double v = *(const double *)field;
+		for (int digits = 6; digits <= 17; digits++) {
+			snprintf(out, outlen, "%.*g", digits, v);
+			if (strtod(out, NULL) == v)
+				break;
+		}
+		break;
+	}
+	case CONFIG_BOOL: snprintf(out, outlen, "%s", *(const bool *)field ? "on" : "off"); break;
+	case CONFIG_ENUM: snprintf(out, outlen, "%s", key->choices[*(const uint32_t *)field]); break;
+	case CONFIG_STR: snprintf(out, outlen, "%s", field); break;
+	}
 }
 
 void config_print_keys(const struct config_table *table, FILE *stream)

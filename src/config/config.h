@@ -196,4 +196,7 @@ int config_preset_path(const char *name_or_path, char *path, size_t pathlen);
 /* Prints one line per key: name, aliases, default, range, doc. */
 void config_print_keys(const struct config_table *table, FILE *stream);
 
+/* The value of `key` in obj as text that config_set_in reads back to the same value. */
+void config_format_value(const struct config_key *key, const void *obj, char *out, size_t outlen);
+
 #endif

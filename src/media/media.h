@@ -14,8 +14,12 @@
 #ifndef NVEMU_MEDIA_MEDIA_H
 #define NVEMU_MEDIA_MEDIA_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+
+#include "runtime/reactor.h"
 
 #define MEDIA_PAGE_SHIFT 12
 #define MEDIA_PAGE_SIZE (1u << MEDIA_PAGE_SHIFT)
@@ -47,7 +51,9 @@ void media_zero(struct media *m, uint64_t offset, uint64_t len);
 /*
  * Describes [offset, offset + len) as pieces of the store itself (holes as a
  * shared zero page), merging adjacent pieces; no copy.  Returns how many iovecs
- * were filled, or 0 if more than cap were needed.
+ * were filled, or 0 if more than cap were needed.  A file lends its read-only
+ * mapping, and only when the page cache holds every page of the range (else 0:
+ * read it); a page evicted before the data is sent is read in by whoever sends it.
  */
 unsigned media_map(struct media *m, uint64_t offset, uint64_t len, struct iovec *iov, unsigned cap);
 
@@ -60,9 +66,47 @@ unsigned media_map(struct media *m, uint64_t offset, uint64_t len, struct iovec 
  * the old frame); the address shows the new bytes, as it would unheld.  Bytes
  * are thus fixed once a send takes them, as with a copying send.  Holds nest;
  * the caller releases every successful hold exactly once.  media_hold returns
- * 0, or -ENOMEM with nothing held.
+ * 0, or -ENOMEM (or -EOPNOTSUPP for a file, whose pages cannot be held) with
+ * nothing held.
  */
 int media_hold(struct media *m, uint64_t offset, uint64_t len);
 void media_release(struct media *m, uint64_t offset, uint64_t len);
+
+/*
+ * ---- Data in a file or on a block device (a drive directory's data) ----
+ * The file is the store: sparse (never-written ranges cost no disk), used through the page
+ * cache. media_page and media_map have nothing to give (reads are copied); media_read,
+ * media_write and media_zero work but may block, so the data path uses the asynchronous
+ * forms below. media_resident_pages counts the file's allocated blocks.
+ */
+struct media *media_file_open(const char *path, uint64_t bytes, bool create, char *err,
+			      size_t errlen);
+bool media_is_file(const struct media *m);
+/* Makes every write done so far durable (fdatasync; nothing to do for memory). 0 or -errno. */
+int media_sync(struct media *m);
+
+struct media_io {
+	struct reactor_io rio;
+	void (*done)(struct media_io *mio, int err); /* 0 or -errno */
+};
+
+/*
+ * On a reactor's thread these queue the I/O on its io ring (reactor_io_submit) and `done`
+ * runs later on that thread; elsewhere, or for memory, the I/O runs at once and `done` runs
+ * before the call returns. The caller keeps mio and buf alive until `done`. A `durable`
+ * write is on stable storage when done (RWF_DSYNC); media_sync_async makes every write done
+ * before it durable (fdatasync).
+ */
+void media_read_async(struct media *m, struct media_io *mio, uint64_t offset, void *buf,
+		      uint64_t len, void (*done)(struct media_io *mio, int err));
+/*
+ * A read that never waits for the disk: 0 when all of it came from memory (the page cache),
+ * else -EAGAIN (then read it with media_read_async). Memory media always succeed.
+ */
+int media_read_nowait(struct media *m, uint64_t offset, void *buf, uint64_t len);
+void media_write_async(struct media *m, struct media_io *mio, uint64_t offset, const void *buf,
+		       uint64_t len, bool durable, void (*done)(struct media_io *mio, int err));
+void media_sync_async(struct media *m, struct media_io *mio,
+		      void (*done)(struct media_io *mio, int err));
 
 #endif

@@ -6,35 +6,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "media/media.h"
+#include "media/media_internal.h"
 #include "util/log.h"
-
-/* A leaf maps 512 pages (2 MiB of data); leaves are made on first write. */
-#define LEAF_SHIFT 9
-#define LEAF_PAGES (1u << LEAF_SHIFT)
-/* Pages are carved from 2 MiB anonymous slabs, which are unmapped only at the end. */
-#define SLAB_BYTES (2u << 20)
-
-struct leaf {
-	_Atomic(uint8_t *) page[LEAF_PAGES];
-	/* Holds on the page's current bytes (media_hold): while any, writes do not change them. */
-	_Atomic uint32_t held[LEAF_PAGES];
-};
-
-struct media {
-	uint64_t bytes;
-	uint64_t pages;
-	uint64_t leaves;
-	_Atomic(struct leaf *) *leaf;
-	atomic_uint_fast64_t resident;
-
-	pthread_mutex_t alloc_lock;
-	uint8_t **slabs;
-	size_t nslabs, slabs_cap;
-	size_t slab_used; /* bytes handed out from the newest slab */
-	uint8_t **free_pages;
-	size_t nfree, free_cap;
-};
 
 struct media *media_ram_create(uint64_t bytes)
 {
@@ -58,6 +31,8 @@ void media_destroy(struct media *m)
 {
 	if (!m)
 		return;
+	if (m->file)
+		file_destroy(m);
 	for (uint64_t i = 0; i < m->leaves; i++)
 		free(atomic_load(&m->leaf[i]));
 	for (size_t i = 0; i < m->nslabs; i++)
@@ -73,12 +48,14 @@ uint64_t media_size(const struct media *m) { return m->bytes; }
 
 uint64_t media_resident_pages(const struct media *m)
 {
+	if (m->file)
+		return file_resident_pages(m);
 	return atomic_load_explicit(&m->resident, memory_order_relaxed);
 }
 
 uint8_t *media_page(struct media *m, uint64_t page_index)
 {
-	if (page_index >= m->pages)
+	if (page_index >= m->pages || m->file)
 		return NULL;
 	struct leaf *leaf =
 	    atomic_load_explicit(&m->leaf[page_index >> LEAF_SHIFT], memory_order_acquire);
@@ -130,7 +107,7 @@ static struct leaf *leaf_for(struct media *m, uint64_t page_index)
 uint8_t *media_page_for_write(struct media *m, uint64_t page_index)
 {
 	uint8_t *page = media_page(m, page_index);
-	if (page || page_index >= m->pages)
+	if (page || page_index >= m->pages || m->file)
 		return page;
 
 	pthread_mutex_lock(&m->alloc_lock);
@@ -169,6 +146,12 @@ void media_discard_pages(struct media *m, uint64_t first, uint64_t count)
 {
 	if (first >= m->pages)
 		return;
+	if (m->file) {
+		if (count > m->pages - first)
+			count = m->pages - first;
+		file_zero(m, first << MEDIA_PAGE_SHIFT, count << MEDIA_PAGE_SHIFT);
+		return;
+	}
 	if (count > m->pages - first)
 		count = m->pages - first;
 	pthread_mutex_lock(&m->alloc_lock);
@@ -205,6 +188,10 @@ void media_discard_pages(struct media *m, uint64_t first, uint64_t count)
 
 void media_read(struct media *m, uint64_t offset, void *buf, uint64_t len)
 {
+	if (m->file) {
+		file_read(m, offset, buf, len);
+		return;
+	}
 	uint8_t *out = buf;
 	while (len) {
 		uint64_t in_page = offset & (MEDIA_PAGE_SIZE - 1);
@@ -274,6 +261,8 @@ void media_release(struct media *m, uint64_t offset, uint64_t len)
 
 int media_hold(struct media *m, uint64_t offset, uint64_t len)
 {
+	if (m->file)
+		return -EOPNOTSUPP; /* the page cache's pages cannot be held: the sender copies */
 	for (uint64_t i = offset >> MEDIA_PAGE_SHIFT; i < pages_end(m, offset, len); i++) {
 		struct leaf *leaf =
 		    atomic_load_explicit(&m->leaf[i >> LEAF_SHIFT], memory_order_acquire);
@@ -295,6 +284,8 @@ int media_hold(struct media *m, uint64_t offset, uint64_t len)
 
 int media_write(struct media *m, uint64_t offset, const void *buf, uint64_t len)
 {
+	if (m->file)
+		return file_write(m, offset, buf, len);
 	const uint8_t *in = buf;
 	while (len) {
 		uint64_t in_page = offset & (MEDIA_PAGE_SIZE - 1);
@@ -326,6 +317,8 @@ static const uint8_t zero_page[MEDIA_PAGE_SIZE];
 
 unsigned media_map(struct media *m, uint64_t offset, uint64_t len, struct iovec *iov, unsigned cap)
 {
+	if (m->file)
+		return file_map(m, offset, len, iov, cap); /* the page cache's, when resident */
 	unsigned n = 0;
 	while (len) {
 		uint64_t in_page = offset & (MEDIA_PAGE_SIZE - 1);
@@ -351,6 +344,10 @@ unsigned media_map(struct media *m, uint64_t offset, uint64_t len, struct iovec 
 
 void media_zero(struct media *m, uint64_t offset, uint64_t len)
 {
+	if (m->file) {
+		file_zero(m, offset, len);
+		return;
+	}
 	uint64_t end = offset + len;
 	uint64_t first_whole = (offset + MEDIA_PAGE_SIZE - 1) >> MEDIA_PAGE_SHIFT;
 	uint64_t end_whole = end >> MEDIA_PAGE_SHIFT;

@@ -1,4 +1,4 @@
-#include "runtime/reactor.h"
+#include "runtime/reactor_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -15,32 +15,6 @@
 #include "util/util.h"
 
 #define REACTOR_MAX_EVENTS 128
-
-struct posted_call {
-	void (*fn)(void *arg);
-	void *arg;
-	struct posted_call *next;
-};
-
-struct reactor {
-	unsigned id;
-	bool busy_poll;
-	uint64_t timer_spin_ns;
-	/* Set by reactor_stop() from any thread, read by the loop: relaxed is enough, the
-	 * eventfd write that follows wakes the loop to look. */
-	_Atomic bool stopping;
-	int epfd;
-
-	struct reactor_fd mailbox;
-	pthread_mutex_t mailbox_lock;
-	struct posted_call *mailbox_head, *mailbox_tail;
-
-	/* 1-based binary min-heap of armed timers */
-	struct reactor_timer **heap;
-	uint32_t heap_len, heap_cap;
-
-	struct reactor_task *deferred_head, *deferred_tail;
-};
 
 static __thread struct reactor *current_reactor;
 
@@ -230,6 +204,7 @@ void reactor_destroy(struct reactor *r)
 	}
 	if (r->mailbox.fd >= 0)
 		close(r->mailbox.fd);
+	reactor_ring_destroy(r);
 	if (r->epfd >= 0)
 		close(r->epfd);
 	pthread_mutex_destroy(&r->mailbox_lock);
@@ -316,5 +291,7 @@ void reactor_run(struct reactor *r)
 			break;
 		}
 	}
+	/* The kernel may still be moving data into buffers their owners are about to free. */
+	reactor_ring_drain(r);
 	current_reactor = NULL;
 }

@@ -83,6 +83,41 @@ static inline bool reactor_timer_armed(const struct reactor_timer *timer)
 
 void reactor_defer(struct reactor *r, struct reactor_task *task);
 
+/*
+ * ---- File I/O that never blocks the loop ----
+ * Each reactor has an io_uring (made on first use) whose eventfd sits in its epoll set. I/O
+ * queued during a loop pass is submitted with one system call at the end of the pass; reads
+ * the page cache holds complete during that call, and misses, syncs and writes the file
+ * system cannot do without blocking complete later from the kernel's workers, while the
+ * loop goes on serving its other connections.
+ */
+enum reactor_io_op { REACTOR_IO_READ, REACTOR_IO_WRITE, REACTOR_IO_FDATASYNC, REACTOR_IO_PUNCH };
+
+struct reactor_io {
+	enum reactor_io_op op;
+	int fd;
+	void *buf;
+	uint64_t len; /* REACTOR_IO_PUNCH: the range to turn into a hole */
+	uint64_t offset;
+	int rw_flags; /* e.g. RWF_DSYNC for a write */
+	/*
+	 * Called once on the reactor's thread with the bytes moved (all of len: short transfers
+	 * are continued) or -errno. The caller keeps io and its buffer alive until then.
+	 */
+	void (*done)(struct reactor_io *io, int64_t result);
+	uint64_t moved; /* private */
+};
+
+/*
+ * Queues io; call on r's own thread. Returns 0, or -errno when the ring cannot be made
+ * (io->done is then not called: do the I/O some other way).
+ */
+int reactor_io_submit(struct reactor *r, struct reactor_io *io);
+/* I/O queued or in flight on r's ring. */
+unsigned reactor_io_pending(const struct reactor *r);
+/* Blocks r (on its own thread) until none is: every done call has run. */
+void reactor_io_drain(struct reactor *r);
+
 /* Runs fn(arg) on r's thread; the only call allowed from other threads. */
 int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg);
 

@@ -1,14 +1,16 @@
 /*
  * The sparse RAM store: residency, zero reads, discard, partial zeroing, concurrency, and holds
- * that keep bytes a zero-copy send was given.
+ * that keep bytes a zero-copy send was given; the store in a file, synchronous and on a reactor.
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -402,6 +404,170 @@ static void test_held_pages_keep_the_bytes_a_zero_copy_send_took(void **state)
 	media_destroy(m);
 }
 
+/* ---- Data in a file ---- */
+
+static char file_path[64];
+
+static struct media *file_media(uint64_t bytes)
+{
+	snprintf(file_path, sizeof(file_path), "/tmp/nvemu-test-media.XXXXXX");
+	int fd = mkstemp(file_path);
+	assert_true(fd >= 0);
+	close(fd);
+	char err[256];
+	struct media *m = media_file_open(file_path, bytes, true, err, sizeof(err));
+	if (!m)
+		fail_msg("media_file_open: %s", err);
+	return m;
+}
+
+static void test_file_store_reads_writes_and_punches(void **state)
+{
+	(void)state;
+	struct media *m = file_media(64ull << 30); /* sparse: costs nothing */
+	assert_true(media_is_file(m));
+	assert_int_equal(media_resident_pages(m), 0);
+	uint8_t in[3 * PAGE], out[3 * PAGE];
+	fill(in, sizeof(in), 3);
+	assert_int_equal(media_write(m, (32ull << 30) + 100, in, sizeof(in)), 0);
+	media_read(m, (32ull << 30) + 100, out, sizeof(out));
+	assert_memory_equal(in, out, sizeof(out));
+	assert_true(media_resident_pages(m) >= 3);
+	struct iovec iov[4];
+	assert_int_equal(media_map(m, 0, PAGE, iov, 4), 0); /* not in the page cache: copy */
+	media_zero(m, (32ull << 30) + 100 + SECTOR, PAGE);
+	media_read(m, (32ull << 30) + 100, out, sizeof(out));
+	assert_memory_equal(in, out, SECTOR);
+	assert_true(all_zero(out + SECTOR, PAGE));
+	assert_memory_equal(in + SECTOR + PAGE, out + SECTOR + PAGE, sizeof(out) - SECTOR - PAGE);
+	media_destroy(m);
+	/* Reopened: the same bytes; another size is refused. */
+	char err[256];
+	assert_null(media_file_open(file_path, 1ull << 30, false, err, sizeof(err)));
+	assert_non_null(strstr(err, "the drive has"));
+	m = media_file_open(file_path, 64ull << 30, false, err, sizeof(err));
+	assert_non_null(m);
+	media_read(m, (32ull << 30) + 100, out, SECTOR);
+	assert_memory_equal(in, out, SECTOR);
+	media_destroy(m);
+	unlink(file_path);
+}
+
+/* Reads of pages the page cache holds are lent from the file's mapping; others are not. */
+static void test_file_store_lends_resident_pages(void **state)
+{
+	(void)state;
+	struct media *m = file_media(16ull << 20);
+	uint8_t in[2 * PAGE], out[2 * PAGE];
+	fill(in, sizeof(in), 5);
+	uint64_t at = 4ull << 20;
+	assert_int_equal(media_write(m, at, in, sizeof(in)), 0);
+	int fd = open(file_path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fsync(fd), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	struct iovec iov[4];
+	assert_int_equal(media_map(m, at, sizeof(in), iov, 4), 0); /* evicted: read it */
+	media_read(m, at, out, sizeof(out));
+	assert_memory_equal(in, out, sizeof(out));
+	assert_int_equal(media_read_nowait(m, at, out, sizeof(out)), 0); /* cached now */
+	assert_int_equal(media_map(m, at, sizeof(in), iov, 4), 1);
+	assert_int_equal(iov[0].iov_len, sizeof(in));
+	assert_memory_equal(iov[0].iov_base, in, sizeof(in));
+	/* A write shows through the mapping (one page cache). */
+	fill(in, PAGE, 6);
+	assert_int_equal(media_write(m, at, in, PAGE), 0);
+	assert_int_equal(media_map(m, at, PAGE, iov, 4), 1);
+	assert_memory_equal(iov[0].iov_base, in, PAGE);
+	close(fd);
+	media_destroy(m);
+	unlink(file_path);
+}
+
+struct async_test {
+	struct media *m;
+	struct media_io mio;
+	struct reactor *r;
+	uint8_t buf[2 * PAGE];
+	int step, err;
+	bool on_loop;
+};
+
+static void async_done(struct media_io *mio, int err);
+
+/* write (durable), read back, sync: each step on the reactor's ring. */
+static void async_step(void *arg)
+{
+	struct async_test *t = arg;
+	t->on_loop = reactor_current() == t->r;
+	switch (t->step) {
+	case 0:
+		fill(t->buf, sizeof(t->buf), 9);
+		media_write_async(t->m, &t->mio, PAGE, t->buf, sizeof(t->buf), true, async_done);
+		break;
+	case 1:
+		memset(t->buf, 0, sizeof(t->buf));
+		media_read_async(t->m, &t->mio, PAGE, t->buf, sizeof(t->buf), async_done);
+		break;
+	case 2:
+		media_sync_async(t->m, &t->mio, async_done);
+		break;
+	default:
+		reactor_stop(t->r);
+	}
+}
+
+static void async_done(struct media_io *mio, int err)
+{
+	struct async_test *t = (struct async_test *)((char *)mio - offsetof(struct async_test, mio));
+	t->err |= err;
+	t->step++;
+	async_step(t);
+}
+
+static int sync_done_calls;
+
+static void sync_done(struct media_io *mio, int err)
+{
+	(void)mio;
+	assert_int_equal(err, 0);
+	sync_done_calls++;
+}
+
+static void *run_loop(void *arg)
+{
+	reactor_run(arg);
+	return NULL;
+}
+
+static void test_file_store_async_on_a_reactor(void **state)
+{
+	(void)state;
+	struct async_test *t = calloc(1, sizeof(*t));
+	t->m = file_media(1ull << 20);
+	t->r = reactor_create(0, false);
+	assert_non_null(t->r);
+	pthread_t thread;
+	assert_int_equal(reactor_post(t->r, async_step, t), 0);
+	pthread_create(&thread, NULL, run_loop, t->r);
+	pthread_join(thread, NULL);
+	assert_int_equal(t->err, 0);
+	assert_int_equal(t->step, 3);
+	assert_true(t->on_loop);
+	uint8_t want[2 * PAGE];
+	fill(want, sizeof(want), 9);
+	assert_memory_equal(t->buf, want, sizeof(want));
+	reactor_destroy(t->r);
+	/* Off a reactor the same calls run at once: done has run when the call returns. */
+	memset(t->buf, 0, sizeof(t->buf));
+	media_read_async(t->m, &t->mio, PAGE, t->buf, sizeof(t->buf), sync_done);
+	assert_int_equal(sync_done_calls, 1);
+	assert_memory_equal(t->buf, want, sizeof(want));
+	media_destroy(t->m);
+	unlink(file_path);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +580,9 @@ int main(void)
 	    cmocka_unit_test(test_zero_sectors_inside_one_page),
 	    cmocka_unit_test(test_concurrent_writers_lose_no_page),
 	    cmocka_unit_test(test_held_pages_keep_the_bytes_a_zero_copy_send_took),
+	    cmocka_unit_test(test_file_store_reads_writes_and_punches),
+	    cmocka_unit_test(test_file_store_lends_resident_pages),
+	    cmocka_unit_test(test_file_store_async_on_a_reactor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
