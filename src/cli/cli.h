@@ -6,10 +6,13 @@ int daemon_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
 int plot_main(int argc, char **argv);
 int vm_main(int argc, char **argv);
+int format_main(int argc, char **argv);
+int check_main(int argc, char **argv);
+int power_cut_main(int argc, char **argv);
 int fault_main(int argc, char **argv);
 
 /* The subcommands main.c dispatches to, for help texts. */
-#define CLI_COMMAND_NAMES "serve, sim, perf, stats, fault, plot, vm"
+#define CLI_COMMAND_NAMES "serve, sim, perf, stats, fault, plot, vm, format, check, power-cut"
 
 /* Sends one request line to a daemon's control socket at path and returns the whole answer
  * (malloc'd), or NULL with a message on stderr. */

@@ -51,33 +51,6 @@ struct reader {
 	char message[1024];
 };
 
-int arg_list_push(struct arg_list *list, const char *arg)
-{
-	if (list->argc + 2 > list->cap) {
-		int cap = list->cap ? list->cap * 2 : 16;
-		char **argv = realloc(list->argv, (size_t)cap * sizeof(*argv));
-		if (!argv)
-			return -1;
-		list->argv = argv;
-		list->cap = cap;
-	}
-	if (!(list->argv[list->argc] = strdup(arg)))
-		return -1;
-	list->argv[++list->argc] = NULL;
-	return 0;
-}
-
-void arg_list_free(struct arg_list *list)
-{
-	/* Arguments may be secrets (--dhchap-key): none stays behind in freed memory. */
-	for (int i = 0; i < list->argc; i++) {
-		explicit_bzero(list->argv[i], strlen(list->argv[i]));
-		free(list->argv[i]);
-	}
-	free(list->argv);
-	memset(list, 0, sizeof(*list));
-}
-
 static void copy_name(char *dst, const char *src)
 {
 	size_t n = strnlen(src, NAME_LEN - 1);

@@ -20,11 +20,7 @@
 #include <stddef.h>
 
 #include "config/options.h"
-
-struct arg_list {
-	char **argv;
-	int argc, cap;
-};
+#include "util/util.h"
 
 /* Checks one option of `table` given as a key (opt_set on scratch options); 0 or -1 with err. */
 typedef int (*config_check_fn)(const struct opt *opt, const char *value, char *err, size_t errlen);
@@ -35,7 +31,5 @@ typedef int (*config_check_fn)(const struct opt *opt, const char *value, char *e
  */
 int config_file_to_args(const char *path, const struct opt_table *table, config_check_fn check,
 			struct arg_list *out, char *err, size_t errlen);
-int arg_list_push(struct arg_list *list, const char *arg);
-void arg_list_free(struct arg_list *list);
 
 #endif

@@ -21,6 +21,49 @@ static bool is_loopback(const char *addr)
 	       strcmp(addr, "localhost") == 0;
 }
 
+/* What the control socket's power-cut command acts on. */
+struct power {
+	struct tcp_transport *transport;
+	struct nvme_target *target;
+	pthread_mutex_t lock; /* one cut at a time */
+};
+
+static void report_loss(const char *nqn, uint32_t nsid, uint64_t lost)
+{
+	log_warn("power cut: %s namespace %u lost %llu LBAs", nqn, nsid, (unsigned long long)lost);
+}
+
+static char *power_cut(void *ctx, uint64_t down_ms)
+{
+	struct power *p = ctx;
+	pthread_mutex_lock(&p->lock);
+	if (!p->transport) {
+		pthread_mutex_unlock(&p->lock);
+		return strdup("error: not serving\n");
+	}
+	uint64_t now = clock_now_ns();
+	log_warn("power cut: every connection drops, the drive is back in %llu ms",
+		 (unsigned long long)down_ms);
+	tcp_transport_power_cut(p->transport, now + down_ms * 1000000ull);
+	uint64_t lost = nvme_target_power_cut(p->target, now, report_loss);
+	pthread_mutex_unlock(&p->lock);
+	char *text = NULL;
+	if (asprintf(&text, "ok power cut: %llu LBAs lost; back in %llu ms\n",
+		     (unsigned long long)lost, (unsigned long long)down_ms) < 0)
+		text = NULL;
+	return text;
+}
+
+static void describe_ns(unsigned subsys, unsigned index, struct ns *ns)
+{
+	char what[512] = "";
+	if (ns->ops->describe)
+		ns->ops->describe(ns, what, sizeof(what));
+	printf("subsystem %u namespace %u: %s, %llu bytes in %u-byte LBAs%s%s\n", subsys + 1,
+	       index + 1, ns->ops->kind, (unsigned long long)ns->nlbas << ns->lba_shift,
+	       1u << ns->lba_shift, *what ? "; " : "", what);
+}
+
 static int add_subsystems(struct daemon_options *o, struct nvme_target *target, struct stats *stats,
 			  struct nvme_subsys **subsystems, char *err, size_t errlen);
 
@@ -98,9 +141,24 @@ static int add_subsystems(struct daemon_options *o, struct nvme_target *target, 
 			if (explicit_ns && daemon_ns_keys(o, &o->ns[i], &params, err, errlen))
 				return -1;
 			params.transport_floor_ns = o->default_ns.transport_floor_ns;
+			params.check_only = o->check_only;
+			if (!explicit_ns && i > 0 && params.path)
+				return errorf(err, errlen, "--path names one drive: use --ns and --ns-o "
+							   "path=DIR for more namespaces");
+			struct arg_list keys = {0};
+			if (daemon_ns_assignments(o, explicit_ns ? &o->ns[i] : NULL, &keys, err,
+						  errlen)) {
+				arg_list_free(&keys);
+				return -1;
+			}
+			params.keys = (const char *const *)keys.argv;
+			params.nkeys = (unsigned)keys.argc;
 			struct ns *ns = ns_create(&params, err, errlen);
+			arg_list_free(&keys);
 			if (!ns)
 				return -1;
+			if (o->check_only)
+				describe_ns(s, i, ns);
 			uint32_t nsid = nvme_subsys_add_ns(subsys, ns, err, errlen);
 			if (!nsid) {
 				ns_destroy(ns);
@@ -189,6 +247,9 @@ int daemon_main(int argc, char **argv)
 	}
 	o.target.nreactors = o.reactors;
 	o.stats.port = o.port;
+	struct power power = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	o.stats.power_cut = power_cut;
+	o.stats.power_cut_ctx = &power;
 	struct stats *stats = stats_create(&o.stats);
 	struct nvme_target *target = NULL;
 	if (!stats || build_target(&o, &target, stats, err, sizeof(err)) ||
@@ -238,6 +299,8 @@ int daemon_main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	power.transport = transport;
+	power.target = target;
 	nvme_target_set_fault_hooks(target, &(struct nvme_fault_hooks){drop_connections, transport});
 	if (add_faults(&o, target, err, sizeof(err))) {
 		fprintf(stderr, "nvemu: %s\n", err);
@@ -263,6 +326,10 @@ int daemon_main(int argc, char **argv)
 	log_info("%s: stopping", strsignal(sig));
 	rc = 0;
 out:
+	/* A power cut in progress needs the reactors: let it end, and start no other. */
+	pthread_mutex_lock(&power.lock);
+	power.transport = NULL;
+	pthread_mutex_unlock(&power.lock);
 	for (unsigned i = 0; i < started; i++)
 		reactor_stop(reactors[i]);
 	for (unsigned i = 0; i < started; i++)

@@ -63,6 +63,10 @@ struct daemon_options {
 	/* The -o assignments, which also override a namespace's own keys. */
 	const char *override_keys[MAX_NS_KEYS];
 	unsigned noverride_keys;
+	/* --preset NAME, each before preset_at[i] of the -o assignments. */
+	const char *presets[MAX_NS_KEYS];
+	unsigned preset_at[MAX_NS_KEYS];
+	unsigned npresets;
 	struct stats_params stats;
 	/* --fault: specifications (fault/fault.h), added once the namespaces exist */
 	const char *faults[MAX_FAULTS];
@@ -87,5 +91,12 @@ void daemon_options_free(struct daemon_options *o);
  */
 int daemon_ns_keys(struct daemon_options *o, struct ns_spec *spec, struct ns_params *params,
 		   char *err, size_t errlen);
+
+/*
+ * The model and zone keys given for namespace spec (NULL: a default namespace), as key=value
+ * in the order they apply, presets expanded: what a kept drive applies over its own.
+ */
+int daemon_ns_assignments(struct daemon_options *o, const struct ns_spec *spec,
+			  struct arg_list *out, char *err, size_t errlen);
 
 #endif

@@ -76,6 +76,9 @@ static int parse_ns_spec(const char *name, const char *text, const struct ns_par
 	if (!kind || ns_kind_parse(kind, &out->kind))
 		return errorf(err, errlen, "%s '%s': kind must be ram, nossd, ssd or zoned", name,
 			      text);
+	out->kind_given = true;
+	/* The default namespace's drive directory is its own. */
+	out->path = NULL;
 	if (size && *size && parse_u64(size, 1, UINT64_MAX, &out->bytes, NULL, 0))
 		return errorf(err, errlen, "%s '%s': bad size '%s'", name, text, size);
 	if (lba && *lba && parse_lba_size(lba, &out->lba_size))
@@ -184,6 +187,22 @@ static int ns_preset(void *ctx, const char *name, const char *value, char *err, 
 	return 0;
 }
 
+/* path=, data=, power_loss_protection=: the namespace's own keys, not the model's. */
+static int own_key(struct ns_params *params, const char *name, const char *value, bool *own,
+		   char *err, size_t errlen)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "%.*s", (int)strcspn(value, "="), value);
+	*own = ns_key_is_own(key);
+	if (!*own)
+		return 0;
+	if (!strchr(value, '='))
+		return errorf(err, errlen, "%s '%s': expected key=value", name, value);
+	if (ns_set_own_key(params, key, strchr(value, '=') + 1, err, errlen))
+		return errorf(err, errlen, "%s %s", name, value), -1;
+	return 0;
+}
+
 static int ns_key(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct ns_spec *spec = last_ns(ctx, name, err, errlen);
@@ -191,7 +210,12 @@ static int ns_key(void *ctx, const char *name, const char *value, char *err, siz
 	struct zoned_params zoned;
 	ssd_params_defaults(&ssd);
 	zoned_params_defaults(&zoned);
-	if (!spec || set_model_key(&ssd, &zoned, value, err, errlen))
+	bool own;
+	if (!spec || own_key(&spec->params, name, value, &own, err, errlen))
+		return -1;
+	if (own)
+		return 0;
+	if (set_model_key(&ssd, &zoned, value, err, errlen))
 		return -1;
 	if (spec->nkeys == MAX_NS_KEYS)
 		return errorf(err, errlen, "at most %d %s per namespace", MAX_NS_KEYS, name);
@@ -204,6 +228,7 @@ static int set_kind(void *ctx, const char *name, const char *value, char *err, s
 	struct daemon_options *o = ctx;
 	if (ns_kind_parse(value, &o->default_ns.kind))
 		return errorf(err, errlen, "%s: '%s' is not ram, nossd, ssd or zoned", name, value);
+	o->default_ns.kind_given = true;
 	return 0;
 }
 
@@ -225,12 +250,21 @@ static int set_preset(void *ctx, const char *name, const char *value, char *err,
 {
 	struct daemon_options *o = ctx;
 	(void)name;
+	if (o->npresets == MAX_NS_KEYS)
+		return errorf(err, errlen, "at most %d %s", MAX_NS_KEYS, name);
+	o->presets[o->npresets] = value;
+	o->preset_at[o->npresets++] = o->noverride_keys;
 	return load_preset(&o->ssd, &o->zoned, value, err, errlen);
 }
 
 static int set_key(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct daemon_options *o = ctx;
+	bool own;
+	if (own_key(&o->default_ns, name, value, &own, err, errlen))
+		return -1;
+	if (own)
+		return 0;
 	if (set_model_key(&o->ssd, &o->zoned, value, err, errlen))
 		return -1;
 	if (o->noverride_keys == MAX_NS_KEYS)
@@ -322,16 +356,21 @@ static const struct opt daemon_opts[] = {
      .help = "the model preset of the last --ns alone"},
     {OPT_TEXT, "ns-o", 0, "KEY=VALUE", .flags = OPT_REPEATABLE | OPT_NOT_A_KEY, .apply = ns_key,
      .help = "a model or zone key of the last --ns alone"},
-    {OPT_TEXT, "kind", 0, "KIND", .def = "ssd", .apply = set_kind,
+    {OPT_TEXT, "kind", 0, "KIND", .def = "ssd", .flags = OPT_DEFAULT_SHOWN, .apply = set_kind,
      .help = "kind of the default namespaces: ssd, zoned, ram or nossd"},
     {OPT_FLAG, "zoned", .apply = set_zoned,
      .help = "the default namespaces are zoned (ZNS) on the flash model: --kind zoned (zone keys "
 	     "with -o, docs/zns.md)"},
-    {OPT_NUMBER, "size", 0, "SIZE", 1, UINT64_MAX, .def = "1G", FIELD(default_ns.bytes),
-     .help = "size of each default ram or nossd namespace; an ssd or zoned namespace's size "
-	     "follows its flash geometry"},
-    {OPT_TEXT, "lba-size", 0, "BYTES", .def = "4096", .apply = set_lba_size,
-     .help = "logical block size of the default namespaces: 512 or 4096"},
+    {OPT_NUMBER, "size", 0, "SIZE", 1, UINT64_MAX, .def = "1G for ram and nossd, the flash "
+     "geometry's capacity for ssd and zoned", .flags = OPT_DEFAULT_SHOWN, FIELD(default_ns.bytes),
+     .help = "size of each default namespace; an ssd or zoned namespace's flash grows to hold "
+	     "it (blocks_per_plane), unless the geometry is given"},
+    {OPT_TEXT, "lba-size", 0, "BYTES", .def = "4096", .flags = OPT_DEFAULT_SHOWN,
+     .apply = set_lba_size, .help = "logical block size of the default namespaces: 512 or 4096"},
+    {OPT_TEXT, "path", 0, "DIR", FIELD(default_ns.path),
+     .help = "keep the default namespace in drive directory DIR (docs/persistence.md): made on "
+	     "first start, served again by later ones (`--path DIR` alone serves it as it was); "
+	     "--ns-o path=DIR for one of --ns"},
     {OPT_NUMBER, "namespaces", 0, "N", 1, NVME_MAX_NAMESPACES, .def = "1", FIELD(namespaces),
      .help = "default namespaces in each subsystem that has no --ns"},
     {OPT_TEXT, "serial", 0, "TEXT", .def = "NVEMU0001", FIELD(serial),
@@ -446,6 +485,8 @@ static const struct daemon_options *defaults(void)
 	static bool ready;
 	if (!ready) {
 		d = (struct daemon_options){.reactors = (unsigned)sysconf(_SC_NPROCESSORS_ONLN)};
+		d.default_ns.plp = -1;
+		d.default_ns.kind = NS_KIND_SSD; /* a kept drive's kind wins unless one is given */
 		opt_defaults(&daemon_table, &d);
 		ssd_params_defaults(&d.ssd);
 		zoned_params_defaults(&d.zoned);
@@ -513,6 +554,48 @@ int daemon_options_parse(struct daemon_options *o, int argc, char **argv, char *
 }
 
 void daemon_options_free(struct daemon_options *o) { arg_list_free(&o->args); }
+
+static int preset_assignment(const char *key, const char *value, void *ctx, char *err,
+			     size_t errlen)
+{
+	char assignment[512];
+	snprintf(assignment, sizeof(assignment), "%s=%s", key, value);
+	return arg_list_push(ctx, assignment) ? errorf(err, errlen, "out of memory") : 0;
+}
+
+static int push_preset(struct arg_list *out, const char *name, char *err, size_t errlen)
+{
+	char path[4096];
+	if (config_preset_path(name, path, sizeof(path)))
+		return errorf(err, errlen, "preset '%s' not found", name);
+	return config_parse_file(path, preset_assignment, out, err, errlen);
+}
+
+int daemon_ns_assignments(struct daemon_options *o, const struct ns_spec *spec,
+			  struct arg_list *out, char *err, size_t errlen)
+{
+	/* The daemon-wide presets and -o keys in the order given, then the namespace's own
+	 * preset and keys, then -o again: the order that made its model keys. */
+	unsigned preset = 0;
+	for (unsigned k = 0; k <= o->noverride_keys; k++) {
+		for (; preset < o->npresets && o->preset_at[preset] == k; preset++)
+			if (push_preset(out, o->presets[preset], err, errlen))
+				return -1;
+		if (k < o->noverride_keys && arg_list_push(out, o->override_keys[k]))
+			return errorf(err, errlen, "out of memory");
+	}
+	if (!spec || (!spec->preset && !spec->nkeys))
+		return 0;
+	if (spec->preset && push_preset(out, spec->preset, err, errlen))
+		return -1;
+	for (unsigned k = 0; k < spec->nkeys; k++)
+		if (arg_list_push(out, spec->keys[k]))
+			return errorf(err, errlen, "out of memory");
+	for (unsigned k = 0; k < o->noverride_keys; k++)
+		if (arg_list_push(out, o->override_keys[k]))
+			return errorf(err, errlen, "out of memory");
+	return 0;
+}
 
 int daemon_ns_keys(struct daemon_options *o, struct ns_spec *spec, struct ns_params *params,
 		   char *err, size_t errlen)

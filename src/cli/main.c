@@ -19,6 +19,9 @@ static const struct command commands[] = {
     {"fault", fault_main},
     {"plot", plot_main},
     {"vm", vm_main},
+    {"format", format_main},
+    {"check", check_main},
+    {"power-cut", power_cut_main},
 };
 
 int main(int argc, char **argv)

@@ -352,3 +352,53 @@ int stats_main(int argc, char **argv)
 		return print_once(&o);
 	return run_top(&o);
 }
+
+/* `nvemu power-cut`: the same socket's power-cut command (docs/persistence.md). */
+int power_cut_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"control", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
+	    {"down-ms", required_argument, NULL, 'd'},	{"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	uint64_t port = 4420, down_ms = 1000;
+	const char *control = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:p:d:h", longopts, NULL)) != -1) {
+		char err[160] = "";
+		switch (c) {
+		case 'c': control = optarg; break;
+		case 'p': parse_u64(optarg, 1, 65535, &port, err, sizeof(err)); break;
+		case 'd': parse_u64(optarg, 0, 3600000, &down_ms, err, sizeof(err)); break;
+		case 'h':
+			printf("Usage: nvemu power-cut [-p PORT | -c PATH] [--down-ms N]\n"
+			       "Cuts the power of a running nvemu: every connection drops, writes not yet\n"
+			       "on NAND are lost (unless power_loss_protection is on), and the drive is\n"
+			       "back after N ms (1000) for hosts to reconnect. See docs/persistence.md.\n");
+			return 0;
+		default: return 2;
+		}
+		if (*err) {
+			fprintf(stderr, "nvemu power-cut: %s\n", err);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "nvemu power-cut: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	char path[108], line[64];
+	if (control)
+		snprintf(path, sizeof(path), "%s", control);
+	else
+		stats_default_control_path((uint16_t)port, path, sizeof(path));
+	snprintf(line, sizeof(line), "power-cut %llu\n", (unsigned long long)down_ms);
+	char *answer = cli_control_request(path, line);
+	if (!answer)
+		return 1;
+	fputs(answer, strncmp(answer, "ok", 2) == 0 ? stdout : stderr);
+	int rc = strncmp(answer, "ok", 2) == 0 ? 0 : 1;
+	free(answer);
+	return rc;
+}

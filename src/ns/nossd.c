@@ -19,6 +19,12 @@ static uint16_t nossd_read(struct ns *ns, struct ns_io *io)
 	return nossd_complete_now(ns, io);
 }
 
+static uint16_t nossd_format(struct ns *ns)
+{
+	(void)ns;
+	return NVME_SC_SUCCESS;
+}
+
 static uint64_t nossd_blocks_in_use(struct ns *ns)
 {
 	(void)ns;
@@ -36,6 +42,7 @@ static const struct ns_ops nossd_ops = {
     .flush = nossd_complete_now,
     .blocks_in_use = nossd_blocks_in_use,
     .destroy = nossd_destroy,
+    .format = nossd_format,
 };
 
 int ns_nossd_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)

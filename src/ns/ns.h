@@ -7,16 +7,23 @@
  * when the command completes in the model's own time ("now" for kinds
  * without a timing model); the controller takes the transport floor off.
  * Calls come from several reactor threads at once; a kind is thread-safe.
+ *
+ * A kind whose data is in a file (a drive directory, docs/persistence.md) may not have the
+ * answer at once: it returns NS_IO_PENDING and later calls io->complete(io, status), once, on
+ * the same thread, with io->done_ns (and io->data) set. In-memory kinds never do.
  */
 #ifndef NVEMU_NS_NS_H
 #define NVEMU_NS_NS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
 #include "ftl/ftl.h" /* the FDP types of the ssd kind's model */
+#include "media/media.h"
 
 struct ns;
 struct lat_parts; /* flash/parts.h */
@@ -34,6 +41,10 @@ struct ns_hold {
 
 /* Gives back what a read held, if anything; the hold is zeroed. */
 void ns_release(struct ns_hold *hold);
+struct ns_undo;
+
+/* A kind's status for "the answer comes later, through io->complete". */
+#define NS_IO_PENDING 0xFFFF
 
 struct ns_io {
 	uint64_t slba;
@@ -59,6 +70,22 @@ struct ns_io {
 	uint64_t done_ns;
 	/* Kinds with a model fill in where [now_ns, done_ns) went when this is set (zeroed). */
 	struct lat_parts *parts;
+	/* Set by the caller: how a command answered NS_IO_PENDING completes. */
+	void (*complete)(struct ns_io *io, uint16_t status);
+	/* The kind's, while a command is in progress (ns/kinds.h). */
+	struct media_io mio;
+	uint16_t status;
+	struct {
+		struct ns *ns;
+		struct media *media;
+		struct ns_undo *undo;
+		uint64_t rec; /* the undo record's number, 0 for none */
+		bool async;
+		uint64_t (*place)(struct ns *ns, struct ns_io *io);
+		void (*fail)(struct ns *ns, struct ns_io *io);
+		uint16_t (*synced)(struct ns *ns, struct ns_io *io, uint16_t status);
+	} write;
+	uint64_t scratch[8]; /* a kind's own state of the command (zoned: its zone reservation) */
 };
 
 /* What a kind with a device model can report; false when it has none. */
@@ -117,6 +144,21 @@ struct ns_ops {
 	/* Optional: the device model's counters. */
 	bool (*model_counters)(struct ns *ns, struct ns_model_counters *out);
 	void (*destroy)(struct ns *ns);
+	/*
+	 * Format NVM: every block reads as zeroes and the model is as out of the box (wear
+	 * kept). The controller keeps I/O away from the namespace meanwhile.
+	 */
+	uint16_t (*format)(struct ns *ns);
+	/*
+	 * Power cut at `now` (no I/O in flight): writes the model had not programmed to NAND by
+	 * then are lost and their LBAs read back what they held before; the NAND work pending
+	 * never happens. Returns the LBAs lost. Optional: kinds without a write buffer lose nothing.
+	 */
+	uint64_t (*power_cut)(struct ns *ns, uint64_t now);
+	/* Optional: the model's full consistency check (nvemu check); 0 or -1 with a message. */
+	int (*check)(struct ns *ns, char *err, size_t errlen);
+	/* Optional: the geometry the kind chose, for --check-config. */
+	void (*describe)(struct ns *ns, char *out, size_t outlen);
 	/* Optional, kinds with a flash model (ssd): one of its dies offline or back (die-offline
 	 * faults, nested; 0 or -1 with a message), and the first block of [slba, slba + nlb)
 	 * whose data an offline die holds, UINT64_MAX for none. */
@@ -141,6 +183,23 @@ struct ns {
 	 * before the command started), so the host-observed latency equals the model's. */
 	uint64_t transport_floor_ns;
 	void *kind_data;
+	/* Volatile write cache enabled (Set Features 06h): else every write is durable when done. */
+	atomic_bool write_cache;
+	/* Power-loss protection: a power cut loses nothing. */
+	bool plp;
+	/* The drive directory behind the namespace (ns/store.h); NULL for one in memory. */
+	struct ns_store *store;
+	/* A drive directory's own identifiers (NGUID, UUID), kept across restarts. */
+	bool has_ids;
+	uint8_t nguid[16], uuid[16];
+	/* Power cuts suffered and the LBAs they took back (kept in a drive directory). */
+	_Atomic uint64_t power_cuts, lbas_lost;
+	/* Host activity of earlier runs (a drive directory's), read when it opened. */
+	uint64_t earlier[4];
+	/* A drive directory's error log (table "error-log"); NULL in memory. */
+	struct ns_error *errors;
+	pthread_mutex_t errors_lock;
+	uint64_t errors_total;
 };
 
 enum ns_kind { NS_KIND_RAM, NS_KIND_NOSSD, NS_KIND_SSD, NS_KIND_ZONED };
@@ -150,21 +209,107 @@ struct zoned_params;
 
 struct ns_params {
 	enum ns_kind kind;
-	uint64_t bytes; /* ignored by ssd and zoned: the flash geometry sets the capacity */
-	uint32_t lba_size; /* 512 or 4096 */
+	/* 0: the kind's default (ram, nossd: 1 GiB; ssd, zoned: what the flash geometry holds).
+	 * For ssd and zoned a size chooses the geometry (blocks_per_plane), unless given. */
+	uint64_t bytes;
+	uint32_t lba_size; /* 512 or 4096; 0: 4096, or a kept drive's */
 	/* ssd and zoned */
 	const struct ssd_params *ssd;
 	/* zoned only */
 	const struct zoned_params *zoned;
 	/* struct ns's transport_floor_ns; see docs/model.md. */
 	uint64_t transport_floor_ns;
+	/* blocks_per_plane was given: a size must agree with the geometry, not choose it. */
+	bool geometry_given;
+	/* A drive directory (docs/persistence.md); NULL: the namespace lives in memory. */
+	const char *path;
+	const char *data; /* the data file or block device; NULL: DIR/data (or the drive's) */
+	int plp;	  /* power_loss_protection: 1 on, 0 off, -1 not given (off, or the drive's) */
+	bool kind_given;  /* a kept drive is of its own kind unless one is given */
+	/* The model and zone keys given ("key=value", in order, presets expanded): a kept drive
+	 * applies them over its own, and refuses those that change its geometry. */
+	const char *const *keys;
+	unsigned nkeys;
+	/* Only check: a kept drive is read and compared, nothing is written; the namespace
+	 * built is in memory. */
+	bool check_only;
 };
 
 
 /* Returns NULL and a message naming the problem in err. */
 struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen);
+/* A namespace kept in a drive directory is closed cleanly (docs/persistence.md). */
 void ns_destroy(struct ns *ns);
+
+/*
+ * What SMART reports across runs (a drive directory keeps it; in memory everything starts at
+ * zero and one power cycle). ns_lifetime gives the totals of earlier runs and the power
+ * figures; ns_save_host_counters stores this run's host totals (earlier runs' included) for
+ * the next, at the next state file write (close, power cut, feature change).
+ */
+struct ns_lifetime {
+	uint64_t read_bytes, write_bytes, read_cmds, write_cmds; /* of earlier runs */
+	uint64_t power_cycles, unsafe_shutdowns, power_on_seconds;
+};
+void ns_lifetime(const struct ns *ns, struct ns_lifetime *out);
+void ns_save_host_counters(struct ns *ns, uint64_t read_bytes, uint64_t write_bytes,
+			   uint64_t read_cmds, uint64_t write_cmds);
+
+/*
+ * A drive directory's error log: the newest NS_ERRORS_KEPT Error Information Log entries of
+ * commands for the namespace, kept across runs with the time each happened; a new controller
+ * starts its log with them (docs/persistence.md). Nothing is kept for a namespace in memory.
+ */
+#define NS_ERRORS_KEPT 64
+#define NS_ERROR_ENTRY_BYTES 64
+struct ns_error {
+	uint64_t number;  /* 1, 2, ... over the drive's life; 0: an empty slot */
+	uint64_t time_ns; /* wall clock */
+	uint8_t entry[NS_ERROR_ENTRY_BYTES];
+};
+void ns_record_error(struct ns *ns, const void *entry);
+/* The kept errors in the order they happened (at most NS_ERRORS_KEPT); *total: all errors over
+ * the drive's life. Returns how many. */
+unsigned ns_kept_errors(struct ns *ns, struct ns_error *out, uint64_t *total);
+
+/*
+ * A power cut at `now`, with no I/O in flight (docs/persistence.md): the kind loses what it
+ * had not programmed to NAND, and the namespace counts the cut, an unsafe shutdown and a power
+ * cycle. Returns the LBAs lost.
+ */
+uint64_t ns_power_cut(struct ns *ns, uint64_t now);
+
+/*
+ * Set Features 06h: the volatile write cache on or off. Turning it off first makes what it
+ * held durable; a drive directory remembers the setting.
+ */
+void ns_set_write_cache(struct ns *ns, bool on);
+
+/* Is `key` of a --ns-o / [namespace] assignment one of the namespace's own (path, data,
+ * power_loss_protection) rather than a model or zone key? */
+bool ns_key_is_own(const char *key);
+/* Applies one of those; -1 with a message when the value is unfit. */
+int ns_set_own_key(struct ns_params *params, const char *key, const char *value, char *err,
+		   size_t errlen);
+const char *ns_kind_name(enum ns_kind kind);
 int ns_kind_parse(const char *name, enum ns_kind *kind);
+
+/*
+ * ---- Drives nvemu sim makes and replays (docs/persistence.md) ----
+ * ns_model_drive_load opens DIR, an ssd drive, for a simulation: its model on a copy-on-write
+ * view of its tables (DIR does not change), with `keys` (key=value) over its own model keys;
+ * keys that change its geometry are refused. ns_model_drive_save writes a new drive DIR
+ * serving `ssd` (its tables copied, its data all zeroes: the simulator moves no data).
+ */
+struct ns_model_drive;
+struct ssd;
+struct ns_model_drive *ns_model_drive_load(const char *dir, const char *const *keys,
+					   unsigned nkeys, char *err, size_t errlen);
+struct ssd *ns_model_drive_ssd(struct ns_model_drive *md);
+const struct ssd_params *ns_model_drive_params(const struct ns_model_drive *md);
+void ns_model_drive_close(struct ns_model_drive *md);
+int ns_model_drive_save(const char *dir, struct ssd *ssd, const struct ssd_params *params,
+			char *err, size_t errlen);
 
 /* Largest read a kind may answer without copying into io->buf. */
 #define NS_ZERO_BUFFER_SIZE (1u << 20)

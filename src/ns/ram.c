@@ -1,8 +1,13 @@
-/* The ram kind: data kept in sparse memory, answered at once. */
+/*
+ * The ram kind: data kept in sparse memory, answered at once; or kept in a drive directory's
+ * data file, answered when the page cache (or the disk) has it. No write buffer is modelled:
+ * a power cut loses nothing.
+ */
 #include <stdio.h>
 
 #include "media/media.h"
 #include "ns/kinds.h"
+#include "ns/store.h"
 #include "spec/nvme.h"
 
 static struct media *media_of(struct ns *ns) { return ns->kind_data; }
@@ -14,14 +19,23 @@ static uint64_t byte_length(const struct ns *ns, uint32_t nlb) { return (uint64_
 static uint16_t ram_read(struct ns *ns, struct ns_io *io)
 {
 	io->done_ns = io->now_ns;
-	ns_media_fetch(ns, media_of(ns), io);
-	return NVME_SC_SUCCESS;
+	return ns_media_fetch(ns, media_of(ns), io);
+}
+
+static uint64_t placed_at_once(struct ns *ns, struct ns_io *io)
+{
+	(void)ns;
+	io->done_ns = io->now_ns;
+	return io->now_ns;
 }
 
 static uint16_t ram_write(struct ns *ns, struct ns_io *io)
 {
 	io->done_ns = io->now_ns;
-	if (media_write(media_of(ns), byte_offset(ns, io->slba), io->buf, byte_length(ns, io->nlb)))
+	struct media *m = media_of(ns);
+	if (media_is_file(m))
+		return ns_write_data(ns, m, NULL, false, 0, io, placed_at_once, NULL);
+	if (media_write(m, byte_offset(ns, io->slba), io->buf, byte_length(ns, io->nlb)))
 		return NVME_SC_CAP_EXCEEDED | NVME_STATUS_DNR;
 	return NVME_SC_SUCCESS;
 }
@@ -35,8 +49,13 @@ static uint16_t ram_write_zeroes(struct ns *ns, struct ns_io *io)
 
 static uint16_t ram_flush(struct ns *ns, struct ns_io *io)
 {
-	(void)ns;
 	io->done_ns = io->now_ns;
+	return ns_flush_data(ns, media_of(ns), io, NULL);
+}
+
+static uint16_t ram_format(struct ns *ns)
+{
+	media_zero(media_of(ns), 0, ns->nlbas << ns->lba_shift);
 	return NVME_SC_SUCCESS;
 }
 
@@ -53,12 +72,15 @@ static const struct ns_ops ram_ops = {
     .flush = ram_flush,
     .blocks_in_use = ram_blocks_in_use,
     .destroy = ram_destroy,
+    .format = ram_format,
 };
 
 int ns_ram_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)
 {
-	ns->kind_data = media_ram_create(params->bytes);
-	if (!ns->kind_data) {
+	if (ns->store) {
+		if (!(ns->kind_data = ns_store_media(ns->store, params->bytes, err, errlen)))
+			return -1;
+	} else if (!(ns->kind_data = media_ram_create(params->bytes))) {
 		snprintf(err, errlen, "out of memory for the page table of a %llu-byte namespace",
 			 (unsigned long long)params->bytes);
 		return -1;

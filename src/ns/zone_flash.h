@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "drive/drive.h"
 #include "flash/flash.h"
 
 enum zone_finish_policy {
@@ -35,6 +36,7 @@ struct zone_flash_layout {
 	uint32_t ways;	   /* dies per channel a zone spans; 0: all */
 	uint64_t zone_cap_bytes;
 	enum zone_finish_policy finish;
+	uint64_t zones;	   /* zones to lay out; 0: as many as the flash holds */
 };
 
 struct zone_flash_counters {
@@ -52,6 +54,36 @@ struct zone_flash *zone_flash_create(const struct ssd_params *params,
 				     size_t errlen);
 void zone_flash_destroy(struct zone_flash *zf);
 
+/*
+ * Sets params->blocks_per_plane to the fewest blocks per plane that hold `zones` zones of the
+ * layout. Returns 0, or -1 with a message.
+ */
+int zone_flash_fit(struct ssd_params *params, const struct zone_flash_layout *layout,
+		   uint64_t zones, char *err, size_t errlen);
+/* How many zones of the layout the geometry holds; 0 and a message if none. */
+uint64_t zone_flash_zones_held(const struct ssd_params *params,
+			       const struct zone_flash_layout *layout, char *err, size_t errlen);
+
+/* ---- Kept across runs: counters, programmed pages per zone, erases per unit ---- */
+struct zone_flash_saved {
+	uint64_t host_pages, nand_pages, erases;
+};
+enum zone_flash_table { ZONE_FLASH_SAVED, ZONE_FLASH_PAGES, ZONE_FLASH_ERASES, ZONE_FLASH_TABLES };
+int zone_flash_table_specs(const struct ssd_params *params, const struct zone_flash_layout *layout,
+			   struct drive_table_spec out[ZONE_FLASH_TABLES], char *err, size_t errlen);
+/* On tables of zone_flash_table_specs() (NULL: in memory), checked; NULL and a message if not. */
+struct zone_flash *zone_flash_open(const struct ssd_params *params,
+				   const struct zone_flash_layout *layout,
+				   void *const tables[ZONE_FLASH_TABLES], char *err, size_t errlen);
+/* Copies the counters into the saved table. */
+void zone_flash_checkpoint(struct zone_flash *zf);
+/* A zone's data stops at `bytes` (a power loss or crash took the rest): fewer pages are on NAND. */
+void zone_flash_rollback(struct zone_flash *zf, uint64_t zone, uint64_t bytes);
+/* NAND work booked to end after `now` never happens. */
+void zone_flash_power_loss(struct zone_flash *zf, uint64_t now);
+/* Format: nothing programmed, counters at zero; units that held data count an erase. */
+void zone_flash_format(struct zone_flash *zf);
+
 /* How many zones of the layout's capacity the flash holds. */
 uint64_t zone_flash_zones(const struct zone_flash *zf);
 uint32_t zone_flash_page_bytes(const struct zone_flash *zf);
@@ -59,13 +91,21 @@ uint32_t zone_flash_page_bytes(const struct zone_flash *zf);
 /*
  * Each call is one command arriving at `now` (firmware cores and the host link as for the ssd
  * kind, flash/front.h); `parts` (NULL, or zeroed) gets where its time went, as ssd_read's.
+ * Writes return when the host may go on; the _at forms also give *programmed_at, when the
+ * pages are on NAND (a power loss before then loses them).
  */
 /* Sequential zones: bytes [from, to) of the zone were committed. */
 uint64_t zone_flash_commit(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
 			   bool fua, uint64_t now, struct lat_parts *parts);
+uint64_t zone_flash_commit_at(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
+			      bool fua, uint64_t now, struct lat_parts *parts,
+			      uint64_t *programmed_at);
 /* Conventional zones: bytes [from, to) were overwritten in place. */
 uint64_t zone_flash_overwrite(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
 			      bool fua, uint64_t now, struct lat_parts *parts);
+uint64_t zone_flash_overwrite_at(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
+				 bool fua, uint64_t now, struct lat_parts *parts,
+				 uint64_t *programmed_at);
 uint64_t zone_flash_read(struct zone_flash *zf, uint64_t zone, uint64_t from, uint64_t to,
 			 uint64_t now, struct lat_parts *parts);
 uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now,

@@ -6,40 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ns/zone_state_internal.h"
 #include "spec/nvme.h"
 
 #define DNR NVME_STATUS_DNR
-
-struct zone {
-	uint64_t wp;	   /* write pointer, as an offset from ZSLBA */
-	uint8_t state;	   /* enum nvme_zone_state; 0 for conventional zones */
-	uint8_t attrs;	   /* ZA: ZDEV, ZRWAV */
-	uint32_t inflight; /* writes that reserved LBAs and are still copying data */
-	uint32_t resets;
-};
-
-struct zones {
-	struct zone_config cfg;
-	unsigned shift; /* log2(zone_size) */
-	pthread_mutex_t lock;
-	pthread_cond_t quiet; /* some zone's inflight dropped to zero */
-	struct zone *zone;
-	uint8_t *extensions; /* zde_bytes per zone */
-	uint32_t nopen, nactive, nzrwa;
-	/* Implicitly open zones, least recently written first: the victims of an
-	 * implicit close.  Only kept with an open limit (it never exceeds it). */
-	uint64_t *lru;
-	uint32_t nlru;
-	uint64_t changed[ZONE_CHANGED_LIST_MAX];
-	uint32_t nchanged;
-	bool changed_overflow;
-};
-
-static bool is_open(uint8_t s) { return s == NVME_ZS_IMP_OPEN || s == NVME_ZS_EXP_OPEN; }
-
-static bool is_active(uint8_t s) { return is_open(s) || s == NVME_ZS_CLOSED; }
-
-static bool is_conventional(const struct zones *z, uint64_t idx) { return idx < z->cfg.nr_conv; }
 
 static void lru_remove(struct zones *z, uint64_t idx)
 {
@@ -53,7 +23,7 @@ static void lru_remove(struct zones *z, uint64_t idx)
 }
 
 /* Every state change goes through here, so the counts cannot drift. */
-static void set_state(struct zones *z, uint64_t idx, uint8_t to)
+void zone_set_state(struct zones *z, uint64_t idx, uint8_t to)
 {
 	struct zone *zn = &z->zone[idx];
 	uint8_t from = zn->state;
@@ -104,11 +74,11 @@ static bool note_changed(struct zones *z, uint64_t idx)
  * extension, no ZRWA that might hold data) has nothing to keep active and
  * goes back to Empty, as a ZBC zone does.
  */
-static void close_zone(struct zones *z, uint64_t idx)
+void zone_close(struct zones *z, uint64_t idx)
 {
 	struct zone *zn = &z->zone[idx];
 	bool holds_nothing = zn->wp == 0 && !(zn->attrs & (NVME_ZA_ZDEV | NVME_ZA_ZRWAV));
-	set_state(z, idx, holds_nothing ? NVME_ZS_EMPTY : NVME_ZS_CLOSED);
+	zone_set_state(z, idx, holds_nothing ? NVME_ZS_EMPTY : NVME_ZS_CLOSED);
 }
 
 /*
@@ -124,7 +94,7 @@ static uint16_t make_room(struct zones *z, bool activate, bool open)
 	if (open && c->max_open && z->nopen >= c->max_open) {
 		if (!z->nlru)
 			return NVME_SC_ZONE_TOO_MANY_OPEN | DNR;
-		close_zone(z, z->lru[0]);
+		zone_close(z, z->lru[0]);
 	}
 	return NVME_SC_SUCCESS;
 }
@@ -137,7 +107,7 @@ static uint16_t open_implicitly(struct zones *z, uint64_t idx)
 	case NVME_ZS_CLOSED:
 		status = make_room(z, z->zone[idx].state == NVME_ZS_EMPTY, true);
 		if (!status)
-			set_state(z, idx, NVME_ZS_IMP_OPEN);
+			zone_set_state(z, idx, NVME_ZS_IMP_OPEN);
 		return status;
 	case NVME_ZS_IMP_OPEN:
 		lru_touch(z, idx);
@@ -168,83 +138,8 @@ static void advance_wp(struct zones *z, uint64_t idx, uint64_t to)
 	zn->wp = to;
 	if (zn->wp >= z->cfg.zone_cap) {
 		zn->wp = z->cfg.zone_cap;
-		set_state(z, idx, NVME_ZS_FULL);
+		zone_set_state(z, idx, NVME_ZS_FULL);
 	}
-}
-
-struct zones *zones_create(const struct zone_config *cfg, char *err, size_t errlen)
-{
-	struct zone_config c = *cfg;
-	if (!c.zone_size || (c.zone_size & (c.zone_size - 1))) {
-		snprintf(err, errlen, "zone size of %llu LBAs is not a power of two",
-			 (unsigned long long)c.zone_size);
-		return NULL;
-	}
-	if (!c.zone_cap || c.zone_cap > c.zone_size) {
-		snprintf(err, errlen, "zone capacity of %llu LBAs is not within 1..zone size (%llu)",
-			 (unsigned long long)c.zone_cap, (unsigned long long)c.zone_size);
-		return NULL;
-	}
-	if (!c.nzones || c.nr_conv >= c.nzones) {
-		snprintf(err, errlen, "%u conventional zones leave no sequential zone of %llu",
-			 c.nr_conv, (unsigned long long)c.nzones);
-		return NULL;
-	}
-	/* Identify reports MOR <= MAR: an open limit of "none" means the active one. */
-	if (c.max_active && (!c.max_open || c.max_open > c.max_active))
-		c.max_open = c.max_active;
-	if (c.zde_bytes % 64 || c.zde_bytes > 255 * 64) {
-		snprintf(err, errlen, "zone descriptor extension of %u bytes is not a multiple of 64 up to 16320",
-			 c.zde_bytes);
-		return NULL;
-	}
-	if (c.zrwa_size) {
-		if (!c.zrwa_fg || c.zrwa_size % c.zrwa_fg || c.zrwa_size > c.zone_cap) {
-			snprintf(err, errlen,
-				 "ZRWA of %u LBAs must be a multiple of its flush granularity (%u) and fit the zone",
-				 c.zrwa_size, c.zrwa_fg);
-			return NULL;
-		}
-		if (!c.zrwa_resources)
-			c.zrwa_resources = c.max_open ? c.max_open : 1;
-	}
-	struct zones *z = calloc(1, sizeof(*z));
-	if (!z)
-		goto oom;
-	z->cfg = c;
-	z->shift = (unsigned)__builtin_ctzll(c.zone_size);
-	z->zone = calloc(c.nzones, sizeof(*z->zone));
-	if (!z->zone)
-		goto oom;
-	if (c.zde_bytes && !(z->extensions = calloc(c.nzones, c.zde_bytes)))
-		goto oom;
-	if (c.max_open && !(z->lru = calloc(c.max_open + 1, sizeof(*z->lru))))
-		goto oom;
-	for (uint64_t i = c.nr_conv; i < c.nzones; i++)
-		z->zone[i].state = NVME_ZS_EMPTY;
-	pthread_mutex_init(&z->lock, NULL);
-	pthread_cond_init(&z->quiet, NULL);
-	return z;
-oom:
-	snprintf(err, errlen, "out of memory for %llu zones", (unsigned long long)c.nzones);
-	if (z) {
-		free(z->zone);
-		free(z->extensions);
-	}
-	free(z);
-	return NULL;
-}
-
-void zones_destroy(struct zones *z)
-{
-	if (!z)
-		return;
-	pthread_mutex_destroy(&z->lock);
-	pthread_cond_destroy(&z->quiet);
-	free(z->zone);
-	free(z->extensions);
-	free(z->lru);
-	free(z);
 }
 
 const struct zone_config *zones_config(const struct zones *z) { return &z->cfg; }
@@ -290,6 +185,7 @@ static uint16_t reserve_sequential(struct zones *z, struct zone_write *w, uint64
 	}
 	w->committed_to = zn->state == NVME_ZS_FULL ? c->zone_cap : zn->wp;
 	w->slba = (w->zone << z->shift) + off;
+	w->resets = zn->resets;
 	zn->inflight++;
 	return NVME_SC_SUCCESS;
 }
@@ -371,11 +267,12 @@ static uint16_t reset_zone(struct zones *z, uint64_t idx, struct zone_send *cmd,
 		written = z->cfg.zone_cap;
 	h->erase(h->ctx, idx, written, cmd->now_ns, &cmd->done_ns);
 	zn->resets++;
-	set_state(z, idx, NVME_ZS_EMPTY);
+	zone_set_state(z, idx, NVME_ZS_EMPTY);
 	zn->attrs = 0;
 	zn->wp = 0;
+	zone_forget_durable(z, idx);
 	if (z->cfg.reset_limit && zn->resets >= z->cfg.reset_limit) {
-		set_state(z, idx, NVME_ZS_READ_ONLY);
+		zone_set_state(z, idx, NVME_ZS_READ_ONLY);
 		cmd->zones_changed |= note_changed(z, idx);
 	}
 	return NVME_SC_SUCCESS;
@@ -396,7 +293,7 @@ static uint16_t open_zone(struct zones *z, uint64_t idx, bool zrwa)
 		if (status)
 			return status;
 	}
-	set_state(z, idx, NVME_ZS_EXP_OPEN);
+	zone_set_state(z, idx, NVME_ZS_EXP_OPEN);
 	if (want_zrwa) {
 		zn->attrs |= NVME_ZA_ZRWAV;
 		z->nzrwa++;
@@ -432,7 +329,7 @@ static uint16_t act(struct zones *z, uint64_t idx, struct zone_send *cmd, const 
 	switch (cmd->action) {
 	case NVME_ZONE_CLOSE:
 		if (is_open(zn->state))
-			close_zone(z, idx);
+			zone_close(z, idx);
 		else if (zn->state != NVME_ZS_CLOSED)
 			return NVME_SC_ZONE_INVALID_TRANSITION | DNR;
 		return NVME_SC_SUCCESS;
@@ -454,9 +351,10 @@ static uint16_t act(struct zones *z, uint64_t idx, struct zone_send *cmd, const 
 		if (zn->state != NVME_ZS_READ_ONLY)
 			return NVME_SC_ZONE_INVALID_TRANSITION | DNR;
 		h->discard(h->ctx, idx);
-		set_state(z, idx, NVME_ZS_OFFLINE);
+		zone_set_state(z, idx, NVME_ZS_OFFLINE);
 		zn->attrs = 0;
 		zn->wp = 0;
+		zone_forget_durable(z, idx);
 		return NVME_SC_SUCCESS;
 	case NVME_ZONE_SET_DESC_EXT: {
 		if (zn->state != NVME_ZS_EMPTY)
@@ -466,7 +364,7 @@ static uint16_t act(struct zones *z, uint64_t idx, struct zone_send *cmd, const 
 			return status;
 		memcpy(z->extensions + idx * z->cfg.zde_bytes, cmd->extension, z->cfg.zde_bytes);
 		zn->attrs |= NVME_ZA_ZDEV;
-		set_state(z, idx, NVME_ZS_CLOSED);
+		zone_set_state(z, idx, NVME_ZS_CLOSED);
 		return NVME_SC_SUCCESS;
 	}
 	case NVME_ZONE_ZRWA_FLUSH:
@@ -657,7 +555,7 @@ void zones_get(struct zones *z, uint64_t zone, struct zone_info *out)
 	pthread_mutex_lock(&z->lock);
 	const struct zone *zn = &z->zone[zone];
 	*out = (struct zone_info){.state = zn->state, .attrs = zn->attrs, .wp = zn->wp,
-				  .resets = zn->resets};
+				  .durable_wp = zn->durable_wp, .resets = zn->resets};
 	pthread_mutex_unlock(&z->lock);
 }
 
@@ -677,7 +575,7 @@ bool zones_fail(struct zones *z, uint64_t zone)
 	wait_quiet(z, zone);
 	uint8_t state = z->zone[zone].state;
 	if (!is_conventional(z, zone) && state != NVME_ZS_READ_ONLY && state != NVME_ZS_OFFLINE) {
-		set_state(z, zone, NVME_ZS_READ_ONLY);
+		zone_set_state(z, zone, NVME_ZS_READ_ONLY);
 		first = note_changed(z, zone);
 	}
 	pthread_mutex_unlock(&z->lock);

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drive/drive.h"
+
 /* Status values of the ZNS command set that spec/nvme.h does not name. */
 #define ZNS_SC_INVALID_ZONE_OP 0x1B6   /* Invalid Zone Operation Request */
 #define ZNS_SC_ZRWA_UNAVAILABLE 0x1B7  /* ZRWA Resources Unavailable */
@@ -69,7 +71,58 @@ struct zones;
 
 /* Returns NULL with a message in err when the configuration is inconsistent. */
 struct zones *zones_create(const struct zone_config *cfg, char *err, size_t errlen);
+/* Frees the zones; tables handed to zones_open stay the caller's. */
 void zones_destroy(struct zones *z);
+
+/*
+ * ---- Keeping zones across runs ----
+ * Zone states, write pointers, reset counts and descriptor extensions live in tables the
+ * caller may keep in files (docs/persistence.md). Zones that were open come back closed, as
+ * a ZNS drive's do after a power cycle. Each zone also keeps the write pointer the last
+ * completed Flush made durable (zones_flush_begin/end): after a machine crash the zone comes
+ * back there.
+ */
+enum zone_table { ZONE_TABLE_ZONES, ZONE_TABLE_EXTENSIONS, ZONE_TABLES };
+
+/* The tables a configuration needs; the extensions table has count 0 without extensions. */
+void zones_table_specs(const struct zone_config *cfg, struct drive_table_spec out[ZONE_TABLES]);
+
+enum zones_open_state {
+	ZONES_NEW,	     /* zero-filled tables: a new namespace */
+	ZONES_KEPT,	     /* as a run left them, cleanly or killed: every write pointer holds */
+	ZONES_MACHINE_CRASH, /* the page cache was lost: write pointers roll back to the durable ones */
+};
+
+/*
+ * Opens zones on tables of zones_table_specs() (NULL: allocated in memory), checking every
+ * record: NULL and a message naming the entry when one cannot be. For each zone whose write
+ * pointer moves back, rolled_back (if not NULL) is told the byte-free range [from, to) of LBA
+ * offsets that no longer holds data.
+ */
+struct zones *zones_open(const struct zone_config *cfg, void *const tables[ZONE_TABLES],
+			 enum zones_open_state state,
+			 void (*rolled_back)(void *ctx, uint64_t zone, uint64_t from, uint64_t to),
+			 void *ctx, char *err, size_t errlen);
+
+/*
+ * A Flush starts: the write pointers now are what it will make durable. Flushes may overlap:
+ * the write pointers the first saw become durable when the last ends. Returns -1 when out of
+ * memory (then call no zones_flush_end).
+ */
+int zones_flush_begin(struct zones *z);
+/* A Flush's data is durable. Returns true when durable write pointers moved (the last one). */
+bool zones_flush_end(struct zones *z);
+
+/* Power cycle: every open zone closes (no write may be in progress). */
+void zones_power_cycle(struct zones *z);
+/*
+ * A power loss lost data from LBA offset `wp` of a zone on: its write pointer moves back
+ * there, unless the zone was reset since (its reset count is no longer `resets`) or its write
+ * pointer is already lower. A full zone that loses data is closed. No write may be in progress.
+ */
+void zones_rollback(struct zones *z, uint64_t zone, uint32_t resets, uint64_t wp);
+/* Format: every zone empty, reset counts kept; read-only and offline zones stay so. */
+void zones_format(struct zones *z);
 const struct zone_config *zones_config(const struct zones *z);
 
 /* ---- Data path ---- */
@@ -80,6 +133,7 @@ struct zone_write {
 	bool append;
 	/* out */
 	uint64_t zone;
+	uint32_t resets; /* the zone's reset count when the write reserved its LBAs */
 	bool conventional;
 	/* The write pointer moved over [from, to) (offsets in the zone): data
 	 * there is committed.  In a ZRWA, data may land above `to`. */
@@ -134,6 +188,7 @@ struct zone_info {
 	uint8_t state; /* enum nvme_zone_state, 0 for conventional zones */
 	uint8_t attrs;
 	uint64_t wp;
+	uint64_t durable_wp;
 	uint32_t resets;
 };
 

@@ -8,10 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <string.h>
+
 #include "media/media.h"
 #include "ns/kinds.h"
+#include "ns/store.h"
+#include "ns/undo.h"
 #include "ns/zone_flash.h"
 #include "spec/nvme.h"
+#include "util/util.h"
 
 struct zoned_ns {
 	struct media *media;
@@ -19,7 +26,19 @@ struct zoned_ns {
 	struct zone_flash *flash;
 	uint64_t append_limit;
 	unsigned lba_shift, zone_shift; /* zone_shift: log2(LBAs per zone) */
+	struct ns_undo *undo;		/* NULL with power-loss protection */
+	/* The drive directory's tables, NULL in memory. */
+	struct ns_store *store;
+	void *zone_tables[ZONE_TABLES];
+	void *flash_tables[ZONE_FLASH_TABLES];
+	char geometry[160]; /* as described */
 };
+
+_Static_assert(sizeof(struct zone_write) <= sizeof(((struct ns_io *)0)->scratch),
+	       "a zone reservation fits the command's scratch space");
+
+/* An undo record's tag: the zone, and its reset count when the write reserved its LBAs. */
+static uint64_t undo_tag(uint64_t zone, uint32_t resets) { return zone << 32 | resets; }
 
 static struct zoned_ns *zoned_of(struct ns *ns) { return ns->kind_data; }
 
@@ -54,40 +73,50 @@ static uint16_t zoned_read(struct ns *ns, struct ns_io *io)
 	uint16_t status = zones_check_read(zn->zones, io->slba, io->nlb);
 	if (status)
 		return status;
-	ns_media_fetch(ns, zn->media, io);
 	io->done_ns = zoned_read_time(zn, io);
-	return NVME_SC_SUCCESS;
+	return ns_media_fetch(ns, zn->media, io);
+}
+
+/* The data is stored: the reservation ends and the flash mapping places the pages. */
+static uint64_t zoned_place(struct ns *ns, struct ns_io *io)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	const struct zone_write *w = (const struct zone_write *)io->scratch;
+	zones_write_end(zn->zones, w);
+	uint64_t from = w->committed_from << zn->lba_shift, to = w->committed_to << zn->lba_shift;
+	bool fua = io->fua || !atomic_load_explicit(&ns->write_cache, memory_order_relaxed);
+	uint64_t done, on_nand = io->now_ns;
+	if (w->conventional)
+		done = zone_flash_overwrite_at(zn->flash, w->zone, from, to, fua, io->now_ns,
+					       io->parts, &on_nand);
+	else if (to > from)
+		done = zone_flash_commit_at(zn->flash, w->zone, from, to, fua, io->now_ns,
+					    io->parts, &on_nand);
+	else /* held in the ZRWA: controller memory, no NAND yet */
+		done = zone_flash_command(zn->flash, io->now_ns, io->parts);
+	io->done_ns = done;
+	return on_nand;
+}
+
+static void zoned_store_failed(struct ns *ns, struct ns_io *io)
+{
+	zones_write_end(zoned_of(ns)->zones, (const struct zone_write *)io->scratch);
 }
 
 /* Write, Write Zeroes (buf NULL) and Zone Append share one path. */
 static uint16_t zoned_store(struct ns *ns, struct ns_io *io, bool append)
 {
 	struct zoned_ns *zn = zoned_of(ns);
-	struct zone_write w = {.slba = io->slba, .nlb = io->nlb, .append = append};
-	uint16_t status = zones_write_begin(zn->zones, &w);
+	struct zone_write *w = (struct zone_write *)io->scratch;
+	*w = (struct zone_write){.slba = io->slba, .nlb = io->nlb, .append = append};
+	uint16_t status = zones_write_begin(zn->zones, w);
 	if (status)
 		return status;
-	uint64_t offset = w.slba << zn->lba_shift, len = (uint64_t)w.nlb << zn->lba_shift;
-	if (!io->buf)
-		media_zero(zn->media, offset, len);
-	else if (media_write(zn->media, offset, io->buf, len))
-		status = NVME_SC_CAP_EXCEEDED | NVME_STATUS_DNR;
-	zones_write_end(zn->zones, &w);
-	if (status)
-		return status;
-	uint64_t from = w.committed_from << zn->lba_shift, to = w.committed_to << zn->lba_shift;
-	uint64_t done;
-	if (w.conventional)
-		done = zone_flash_overwrite(zn->flash, w.zone, from, to, io->fua, io->now_ns,
-					    io->parts);
-	else if (to > from)
-		done =
-		    zone_flash_commit(zn->flash, w.zone, from, to, io->fua, io->now_ns, io->parts);
-	else /* held in the ZRWA: controller memory, no NAND yet */
-		done = zone_flash_command(zn->flash, io->now_ns, io->parts);
-	io->done_ns = done;
-	io->slba = w.slba;
-	return NVME_SC_SUCCESS;
+	io->slba = w->slba; /* an append's LBA */
+	/* A sequential zone's LBAs above the write pointer hold nothing: only a conventional
+	 * zone's old data must be kept for a power cut. */
+	return ns_write_data(ns, zn->media, zn->undo, w->conventional,
+			     undo_tag(w->zone, w->resets), io, zoned_place, zoned_store_failed);
 }
 
 static uint16_t zoned_write(struct ns *ns, struct ns_io *io) { return zoned_store(ns, io, false); }
@@ -108,11 +137,29 @@ static uint16_t zoned_deallocate(struct ns *ns, struct ns_io *io)
 	return NVME_SC_SUCCESS;
 }
 
+/* The data a Flush covers is durable: so are the write pointers it saw begin. */
+static uint16_t zoned_synced(struct ns *ns, struct ns_io *io, uint16_t status)
+{
+	(void)io;
+	struct zoned_ns *zn = zoned_of(ns);
+	/* A failed sync makes nothing durable; the flush still ends. */
+	if (zones_flush_end(zn->zones) && !status) {
+		zone_flash_checkpoint(zn->flash);
+		char err[256];
+		if (zn->store && ns_store_table_sync(zn->store, zn->zone_tables[ZONE_TABLE_ZONES], err,
+						      sizeof(err)))
+			status = NVME_SC_WRITE_FAULT | NVME_STATUS_DNR;
+	}
+	return status;
+}
+
 static uint16_t zoned_flush(struct ns *ns, struct ns_io *io)
 {
 	struct zoned_ns *zn = zoned_of(ns);
 	io->done_ns = zone_flash_flush(zn->flash, io->now_ns, io->parts);
-	return NVME_SC_SUCCESS;
+	if (zones_flush_begin(zn->zones))
+		return NVME_SC_INTERNAL;
+	return ns_flush_data(ns, zn->store ? zn->media : NULL, io, zoned_synced);
 }
 
 static uint64_t zoned_blocks_in_use(struct ns *ns) { return ns_media_blocks_in_use(ns, zoned_of(ns)->media); }
@@ -189,10 +236,56 @@ static uint64_t zoned_append_limit(struct ns *ns) { return zoned_of(ns)->append_
 static void zoned_destroy(struct ns *ns)
 {
 	struct zoned_ns *zn = zoned_of(ns);
+	if (zn->flash)
+		zone_flash_checkpoint(zn->flash);
 	media_destroy(zn->media);
 	zones_destroy(zn->zones);
 	zone_flash_destroy(zn->flash);
+	ns_undo_destroy(zn->undo);
 	free(zn);
+}
+
+static uint16_t zoned_format(struct ns *ns)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	zones_format(zn->zones);
+	zone_flash_format(zn->flash);
+	media_zero(zn->media, 0, ns->nlbas << ns->lba_shift);
+	return NVME_SC_SUCCESS;
+}
+
+/* A lost write: a sequential zone's write pointer moves back over it, a conventional zone's
+ * LBAs get their old data back. */
+static void restore(void *ctx, uint64_t slba, uint32_t nlb, const uint8_t *old, uint64_t tag)
+{
+	struct ns *ns = ctx;
+	struct zoned_ns *zn = zoned_of(ns);
+	uint64_t offset = slba << zn->lba_shift, len = (uint64_t)nlb << zn->lba_shift;
+	uint64_t zone = tag >> 32;
+	if (old) {
+		media_write(zn->media, offset, old, len);
+		return;
+	}
+	media_zero(zn->media, offset, len);
+	uint64_t wp = slba - zone_first_lba(zn, zone);
+	zones_rollback(zn->zones, zone, (uint32_t)tag, wp);
+	zone_flash_rollback(zn->flash, zone, wp << zn->lba_shift);
+}
+
+static uint64_t zoned_power_cut(struct ns *ns, uint64_t now)
+{
+	struct zoned_ns *zn = zoned_of(ns);
+	uint64_t lost = zn->undo ? ns_undo_power_cut(zn->undo, now, restore, ns) : 0;
+	zones_power_cycle(zn->zones);
+	zone_flash_power_loss(zn->flash, now);
+	return lost;
+}
+
+static void zoned_describe(struct ns *ns, char *out, size_t outlen)
+{
+	const struct zone_config *c = zones_config(zoned_of(ns)->zones);
+	snprintf(out, outlen, "zoned: %" PRIu64 " zones of %" PRIu64 " LBAs, %" PRIu64 " writable; flash: %s",
+		 c->nzones, c->zone_size, c->zone_cap, zoned_of(ns)->geometry);
 }
 
 static const struct ns_zone_ops zone_ops = {
@@ -214,6 +307,9 @@ static const struct ns_ops zoned_ops = {
     .blocks_in_use = zoned_blocks_in_use,
     .model_counters = zoned_model_counters,
     .destroy = zoned_destroy,
+    .format = zoned_format,
+    .power_cut = zoned_power_cut,
+    .describe = zoned_describe,
     .zone = &zone_ops,
 };
 
@@ -259,6 +355,96 @@ static int check_params(const struct zoned_params *zp, uint32_t lba_size, uint64
 	return 0;
 }
 
+static struct zone_flash_layout layout_of(const struct zoned_params *zp, uint64_t cap, uint64_t zones)
+{
+	return (struct zone_flash_layout){.channels = zp->zone_channels, .ways = zp->zone_ways,
+					  .zone_cap_bytes = cap,
+					  .finish = (enum zone_finish_policy)zp->finish,
+					  .zones = zones};
+}
+
+int ns_zoned_fit(struct ssd_params *ssd, const struct zoned_params *zp, uint64_t bytes,
+		 bool geometry_given, char *err, size_t errlen)
+{
+	if (!power_of_two(zp->zone_size) || bytes % zp->zone_size)
+		return errorf(err, errlen, "size %" PRIu64 " is not a whole number of %" PRIu64
+					   "-byte zones", bytes, zp->zone_size);
+	uint64_t zones = bytes / zp->zone_size;
+	struct zone_flash_layout layout = layout_of(zp, zoned_capacity_bytes(zp, ssd), zones);
+	/* A geometry given with the size must be the fewest blocks that hold the zones, or hold
+	 * exactly that many (as a size taken from the geometry does, which a drive directory records). */
+	if (geometry_given && zone_flash_zones_held(ssd, &layout, err, errlen) == zones)
+		return 0;
+	struct ssd_params fit = *ssd;
+	if (zone_flash_fit(&fit, &layout, zones, err, errlen))
+		return -1;
+	if (geometry_given && fit.blocks_per_plane != ssd->blocks_per_plane)
+		return errorf(err, errlen,
+			      "size %" PRIu64 " (%" PRIu64 " zones) and blocks_per_plane=%u disagree: "
+			      "the zones need blocks_per_plane=%u (give one or the other)", bytes,
+			      zones, ssd->blocks_per_plane, fit.blocks_per_plane);
+	*ssd = fit;
+	return 0;
+}
+
+/* After a machine crash, data above a write pointer that moved back is not the zone's. */
+static void rolled_back(void *ctx, uint64_t zone, uint64_t from, uint64_t to)
+{
+	struct zoned_ns *zn = ctx;
+	uint64_t first = zone_first_lba(zn, zone);
+	media_zero(zn->media, (first + from) << zn->lba_shift, (to - from) << zn->lba_shift);
+	zone_flash_rollback(zn->flash, zone, from << zn->lba_shift);
+}
+
+static int map_tables(struct ns_store *store, const struct drive_table_spec *specs, unsigned n,
+		      void **mem, char *err, size_t errlen)
+{
+	for (unsigned t = 0; t < n; t++)
+		if (ns_store_table(store, &specs[t], &mem[t], err, errlen))
+			return -1;
+	return 0;
+}
+
+/* The flash mapping, the data and the zones, in memory or on the drive directory's files. */
+static int open_parts(struct ns *ns, struct zoned_ns *zn, const struct ns_params *params,
+		      const struct zone_flash_layout *layout, struct zone_config *zc, char *err,
+		      size_t errlen)
+{
+	struct drive_table_spec specs[(int)ZONE_FLASH_TABLES + (int)ZONE_TABLES];
+	if (zn->store && (zone_flash_table_specs(params->ssd, layout, specs, err, errlen) ||
+			  map_tables(zn->store, specs, ZONE_FLASH_TABLES, zn->flash_tables, err, errlen)))
+		return -1;
+	zn->flash = zone_flash_open(params->ssd, layout, zn->store ? zn->flash_tables : NULL, err,
+				    errlen);
+	if (!zn->flash)
+		return -1;
+	zc->nzones = zone_flash_zones(zn->flash);
+	uint64_t bytes = zc->nzones * params->zoned->zone_size;
+	zn->media = zn->store ? ns_store_media(zn->store, bytes, err, errlen) : media_ram_create(bytes);
+	if (!zn->media)
+		return zn->store ? -1 : errorf(err, errlen, "out of memory for the page table");
+	ns->nlbas = bytes >> ns->lba_shift;
+	if (!zn->store) {
+		zn->zones = zones_create(zc, err, errlen);
+		return zn->zones ? 0 : -1;
+	}
+	zones_table_specs(zc, specs);
+	if (map_tables(zn->store, specs, ZONE_TABLES, zn->zone_tables, err, errlen))
+		return -1;
+	static const enum zones_open_state states[] = {
+	    [NS_STORE_NEW] = ZONES_NEW,
+	    [NS_STORE_CLEAN] = ZONES_KEPT,
+	    [NS_STORE_CRASHED] = ZONES_KEPT,
+	    [NS_STORE_MACHINE_CRASH] = ZONES_MACHINE_CRASH,
+	};
+	char why[512];
+	zn->zones = zones_open(zc, zn->zone_tables, states[ns_store_state(zn->store)], rolled_back,
+			       zn, why, sizeof(why));
+	if (!zn->zones)
+		return errorf(err, errlen, "%s/%s", ns_store_path(zn->store), why);
+	return 0;
+}
+
 int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)
 {
 	const struct zoned_params *zp = params->zoned;
@@ -274,17 +460,13 @@ int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	struct zone_flash_layout layout = {.channels = zp->zone_channels, .ways = zp->zone_ways,
-					   .zone_cap_bytes = cap,
-					   .finish = (enum zone_finish_policy)zp->finish};
-	zn->flash = zone_flash_create(params->ssd, &layout, err, errlen);
-	if (!zn->flash)
-		goto fail;
+	zn->store = ns->store;
+	ns_describe_geometry(params->ssd, false, zn->geometry, sizeof(zn->geometry));
+	struct zone_flash_layout layout = layout_of(zp, cap, params->bytes / zp->zone_size);
 	zn->lba_shift = ns->lba_shift;
 	uint64_t zone_lbas = zp->zone_size >> ns->lba_shift;
 	zn->zone_shift = (unsigned)__builtin_ctzll(zone_lbas);
 	struct zone_config zc = {
-	    .nzones = zone_flash_zones(zn->flash),
 	    .zone_size = zone_lbas,
 	    .zone_cap = cap >> ns->lba_shift,
 	    .nr_conv = zp->conv_zones,
@@ -297,25 +479,21 @@ int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size
 	    .reset_limit = zp->max_resets,
 	    .cross_zone_read = zp->cross_zone_read,
 	};
-	zn->zones = zones_create(&zc, err, errlen);
-	if (!zn->zones)
+	if (open_parts(ns, zn, params, &layout, &zc, err, errlen))
 		goto fail;
-	uint64_t bytes = zc.nzones * zp->zone_size;
-	zn->media = media_ram_create(bytes);
-	if (!zn->media) {
-		snprintf(err, errlen, "out of memory for the page table");
+	if (!ns->plp && !(zn->undo = ns_undo_create(ns->lba_shift))) {
+		errorf(err, errlen, "out of memory");
 		goto fail;
 	}
 	zn->append_limit = zp->zasl;
 	ns->kind_data = zn;
 	ns->ops = &zoned_ops;
 	ns->csi = NVME_CSI_ZNS;
-	ns->nlbas = bytes >> ns->lba_shift;
 	ns->deallocated_reads_zero = false;
 	return 0;
 fail:
-	zones_destroy(zn->zones);
-	zone_flash_destroy(zn->flash);
-	free(zn);
+	ns->kind_data = zn;
+	zoned_destroy(ns);
+	ns->kind_data = NULL;
 	return -1;
 }

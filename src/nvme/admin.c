@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "nvme/internal.h"
+#include "util/log.h"
 
 static void execute_keep_alive(struct nvme_req *req)
 {
@@ -57,7 +58,9 @@ static void execute_set_features(struct nvme_req *req)
 		ctrl->async_event_config = value;
 		break;
 	case NVME_FEAT_VOLATILE_WC:
-		ctrl->volatile_write_cache = value & 1;
+		/* A drive's setting: every namespace follows it, and a drive directory keeps it. */
+		for (uint32_t nsid = 1; nsid <= ctrl->subsys->nn; nsid++)
+			ns_set_write_cache(ctrl->subsys->ns[nsid - 1].ns, value & 1);
 		break;
 	case NVME_FEAT_KATO:
 		nvme_ctrl_set_kato(ctrl, value);
@@ -111,9 +114,11 @@ static void execute_get_features(struct nvme_req *req)
 	case NVME_FEAT_ASYNC_EVENT:
 		req->cqe.result = current ? ctrl->async_event_config : 0;
 		break;
-	case NVME_FEAT_VOLATILE_WC:
-		req->cqe.result = current ? ctrl->volatile_write_cache : 1;
+	case NVME_FEAT_VOLATILE_WC: {
+		struct ns *first = nvme_subsys_ns(ctrl->subsys, 1);
+		req->cqe.result = !current || !first || atomic_load(&first->write_cache);
 		break;
+	}
 	case NVME_FEAT_KATO:
 		req->cqe.result = current ? ctrl->kato_ms : 0;
 		break;
@@ -185,6 +190,41 @@ static uint16_t parse_common(struct nvme_req *req, bool *handled)
 	}
 }
 
+/* Format NVM: one LBA format, no protection information; every secure erase is an erase. */
+static void execute_format(struct nvme_req *req)
+{
+	const struct nvme_subsys *subsys = req->sq->ctrl->subsys;
+	uint32_t nsid = req->cmd.nsid, first = nsid, last = nsid;
+	if (nsid == 0xFFFFFFFF) {
+		first = 1;
+		last = subsys->nn;
+	}
+	uint16_t status = NVME_SC_SUCCESS;
+	for (uint32_t i = first; i <= last && !status; i++) {
+		struct ns *ns = nvme_subsys_ns(subsys, i);
+		log_info("Format NVM of namespace %u of %s", i, subsys->nqn);
+		status = ns->ops->format(ns);
+	}
+	nvme_req_complete(req, status);
+}
+
+static uint16_t parse_format(struct nvme_req *req)
+{
+	const struct nvme_format_fields *f = &req->cmd.format;
+	uint32_t nsid = req->cmd.nsid;
+	if (nsid != 0xFFFFFFFF && !nvme_subsys_ns(req->sq->ctrl->subsys, nsid))
+		return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR, NVME_SQE_AT(nsid));
+	if ((f->lbaf & (NVME_FORMAT_LBAF_MASK | NVME_FORMAT_PI_MASK)) ||
+	    (f->ses & NVME_FORMAT_LBAFU_MASK))
+		return nvme_req_error_at(req, NVME_SC_INVALID_FORMAT | NVME_STATUS_DNR,
+					 NVME_SQE_AT(format.lbaf));
+	if (((f->ses & NVME_FORMAT_SES_MASK) >> NVME_FORMAT_SES_SHIFT) > 2)
+		return nvme_req_error_at(req, NVME_SC_INVALID_FIELD | NVME_STATUS_DNR,
+					 NVME_SQE_AT(format.ses));
+	req->execute = execute_format;
+	return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
+}
+
 static bool ctrl_ready(const struct nvme_ctrl *ctrl)
 {
 	return (ctrl->cc & NVME_CC_EN) && (atomic_load(&ctrl->csts) & NVME_CSTS_RDY);
@@ -200,6 +240,8 @@ uint16_t nvme_parse_admin(struct nvme_req *req)
 		req->execute = execute_abort;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);
 	}
+	if (req->cmd.opcode == nvme_admin_format_nvm)
+		return parse_format(req);
 	bool handled;
 	return parse_common(req, &handled);
 }

@@ -8,6 +8,53 @@
 
 static void kato_expired(struct reactor_timer *timer);
 
+static int by_time(const void *a, const void *b)
+{
+	const struct ns_error *x = a, *y = b;
+	return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns;
+}
+
+/*
+ * A new controller's error log starts with what the subsystem's drive directories kept
+ * (docs/persistence.md): their newest entries in the order they happened, numbered after all
+ * the errors the drives have seen.
+ */
+static void seed_errors(struct nvme_ctrl *ctrl)
+{
+	const struct nvme_subsys *subsys = ctrl->subsys;
+	struct ns_error *all = NULL;
+	size_t n = 0;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < subsys->nn; i++) {
+		struct ns_error kept[NS_ERRORS_KEPT];
+		uint64_t ns_total;
+		struct ns *ns = subsys->ns[i].ns;
+		unsigned k = ns ? ns_kept_errors(ns, kept, &ns_total) : 0;
+		if (!k)
+			continue;
+		struct ns_error *more = realloc(all, (n + k) * sizeof(*all));
+		if (!more)
+			break;
+		all = more;
+		memcpy(all + n, kept, k * sizeof(*all));
+		n += k;
+		total += ns_total;
+	}
+	if (n) {
+		qsort(all, n, sizeof(*all), by_time);
+		size_t first = n > NVME_ERROR_LOG_ENTRIES ? n - NVME_ERROR_LOG_ENTRIES : 0;
+		total = max_u64(total, n);
+		for (size_t i = first; i < n; i++) {
+			uint64_t number = total - (n - 1 - i);
+			struct nvme_error_log_page *e = &ctrl->errors.entry[(number - 1) % NVME_ERROR_LOG_ENTRIES];
+			memcpy(e, all[i].entry, sizeof(*e));
+			e->error_count = number;
+		}
+		ctrl->errors.count = total;
+	}
+	free(all);
+}
+
 unsigned nvme_target_count_ctrls(struct nvme_target *target, const char *hostnqn)
 {
 	unsigned count = 0;
@@ -46,10 +93,10 @@ struct nvme_ctrl *nvme_ctrl_create(struct nvme_subsys *subsys, struct nvme_sq *a
 	ctrl->host = host;
 	atomic_init(&ctrl->refs, 1);
 	ctrl->admin_sq = admin_sq;
-	ctrl->volatile_write_cache = true;
 	ctrl->kato_timer.fire = kato_expired;
 	pthread_mutex_init(&ctrl->lock, NULL);
 	pthread_mutex_init(&ctrl->errors.lock, NULL);
+	seed_errors(ctrl);
 	nvme_ctrl_set_kato(ctrl, kato_ms);
 
 	pthread_mutex_lock(&subsys->lock);
@@ -234,7 +281,13 @@ void nvme_ctrl_record_error(struct nvme_ctrl *ctrl, const struct nvme_req *req, 
 				  req->cmd.opcode == nvme_cmd_verify))
 		e->lba = req->cmd.rw.slba;
 	e->trtype = NVMF_TRTYPE_TCP;
+	struct nvme_error_log_page kept = *e;
 	pthread_mutex_unlock(&log->lock);
+	/* The drive directory of the namespace keeps it too. */
+	struct ns *ns = kept.nsid && kept.nsid != 0xFFFFFFFF ? nvme_subsys_ns(ctrl->subsys, kept.nsid)
+							     : NULL;
+	if (ns)
+		ns_record_error(ns, &kept);
 }
 
 /* Held Asynchronous Event Requests complete only when something happens. */

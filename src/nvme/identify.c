@@ -46,6 +46,8 @@ static void fill_id_ctrl(const struct nvme_ctrl *ctrl, struct nvme_id_ctrl *id)
 	if (nvme_subsys_has_zoned(subsys))
 		id->oaes |= NVME_CTRL_OAES_ZONE_DESC_CHANGED;
 	id->lpa = NVME_CTRL_LPA_SMART_PER_NS | NVME_CTRL_LPA_CMD_EFFECTS | NVME_CTRL_LPA_EXTENDED;
+	id->oacs = NVME_CTRL_OACS_FORMAT_NVM;
+	id->fna = 0; /* Format NVM applies to the namespace it names (or all, with FFFFFFFFh) */
 	id->frmw = (1u << 1) | 1u; /* one slot, slot 1 read-only */
 	if (nvme_subsys_has_fdp(subsys)) {
 		/* Every namespace is an endurance group (ENDGID = NSID; see fdp.c). */

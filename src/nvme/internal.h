@@ -153,7 +153,6 @@ struct nvme_ctrl {
 	uint64_t last_keep_alive_ns;
 	struct reactor_timer kato_timer;
 	uint32_t async_event_config;
-	bool volatile_write_cache;
 	struct nvme_req *aer[NVME_AER_LIMIT];
 	unsigned naer;
 	uint32_t pending_events[NVME_AER_LIMIT];
@@ -233,6 +232,10 @@ void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_
 uint64_t nvme_model_due(const struct ns *ns, uint64_t start_ns, uint64_t done_ns);
 uint16_t nvme_req_expect_data(struct nvme_req *req, enum nvme_xfer xfer, uint32_t len);
 void nvme_req_copy_out(struct nvme_req *req, const void *src, size_t len);
+/* A namespace answered NS_IO_PENDING: the queue stays busy until it calls back. */
+void nvme_req_io_wait(struct nvme_req *req);
+/* The namespace called back: false when the request was cancelled meanwhile (drop it). */
+bool nvme_req_io_back(struct nvme_req *req);
 
 /* fabrics.c */
 uint16_t nvme_parse_fabrics(struct nvme_req *req);
@@ -304,6 +307,12 @@ void window_put(struct log_window *w, uint64_t at, const void *src, size_t size)
 
 /* io.c */
 uint16_t nvme_parse_io(struct nvme_req *req);
+/*
+ * Runs a namespace op on req->io (filled by the caller); done() finishes the command, at once
+ * or when the namespace calls back (a file's I/O), on the queue's thread either way.
+ */
+void nvme_run_io(struct nvme_req *req, uint16_t (*op)(struct ns *ns, struct ns_io *io),
+		 void (*done)(struct nvme_req *req, uint16_t status));
 /* LBA Out of Range, naming SLBA, unless the command's SLBA and NLB fit req->ns. */
 uint16_t nvme_check_rw_range(struct nvme_req *req);
 /* The LBA range a command names, for traces: nlb 0 when it names none. */

@@ -29,14 +29,25 @@ static void put_u128(uint8_t field[16], uint64_t value)
 	memcpy(field, &value, sizeof(value));
 }
 
-static void add_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_totals *sum)
+/* A namespace's host activity over its lifetime (earlier runs of a drive directory included),
+ * and its power figures: the drive's are those of its namespaces taken together. */
+static void add_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_totals *sum,
+			    struct ns_lifetime *power)
 {
 	struct nvme_io_totals ns;
+	struct ns_lifetime life;
 	nvme_ns_recorder_totals(&slot->recorder, &ns);
-	sum->read_bytes += ns.read_bytes;
-	sum->write_bytes += ns.write_bytes;
-	sum->read_cmds += ns.read_cmds;
-	sum->write_cmds += ns.write_cmds;
+	if (slot->ns)
+		ns_lifetime(slot->ns, &life);
+	else
+		life = (struct ns_lifetime){0}; /* detached (ns-remove) */
+	sum->read_bytes += life.read_bytes + ns.read_bytes;
+	sum->write_bytes += life.write_bytes + ns.write_bytes;
+	sum->read_cmds += life.read_cmds + ns.read_cmds;
+	sum->write_cmds += life.write_cmds + ns.write_cmds;
+	power->power_cycles = max_u64(power->power_cycles, life.power_cycles);
+	power->unsafe_shutdowns = max_u64(power->unsafe_shutdowns, life.unsafe_shutdowns);
+	power->power_on_seconds = max_u64(power->power_on_seconds, life.power_on_seconds);
 }
 
 /* The wear of the namespaces whose model has it, combined: the worst of each. */
@@ -111,15 +122,18 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 	struct nvme_subsys *subsys = ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
 	struct nvme_io_totals totals = {0};
+	struct ns_lifetime power = {.power_cycles = 1};
 	if (nsid == 0 || nsid == 0xFFFFFFFF) {
 		for (uint32_t i = 1; i <= subsys->nn; i++)
-			add_ns_activity(&subsys->ns[i - 1], &totals);
+			add_ns_activity(&subsys->ns[i - 1], &totals, &power);
 	} else {
 		if (!nvme_subsys_ns(subsys, nsid))
 			return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
 						 NVME_SQE_AT(nsid));
-		add_ns_activity(&subsys->ns[nsid - 1], &totals);
+		add_ns_activity(&subsys->ns[nsid - 1], &totals, &power);
 	}
+	/* A namespace in memory has been on as long as the daemon. */
+	uint64_t uptime_s = (clock_now_ns() - subsys->target->start_ns) / 1000000000ull;
 	struct nvme_health health;
 	nvme_subsys_health(ctrl->subsys, nsid == 0xFFFFFFFF ? 0 : nsid, &health);
 	struct nvme_smart_log log;
@@ -138,9 +152,9 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 	put_u128(log.host_reads, totals.read_cmds);
 	put_u128(log.host_writes, totals.write_cmds);
 	smart_wear(subsys, nsid, &log);
-	put_u128(log.power_cycles, 1);
-	put_u128(log.power_on_hours,
-		 (clock_now_ns() - subsys->target->start_ns) / (3600ull * 1000000000ull));
+	put_u128(log.power_cycles, power.power_cycles);
+	put_u128(log.power_on_hours, max_u64(power.power_on_seconds, uptime_s) / 3600);
+	put_u128(log.unsafe_shutdowns, power.unsafe_shutdowns);
 	pthread_mutex_lock(&ctrl->errors.lock);
 	put_u128(log.num_err_log_entries, ctrl->errors.count);
 	pthread_mutex_unlock(&ctrl->errors.lock);

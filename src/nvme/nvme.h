@@ -81,6 +81,11 @@ struct nvme_req {
 	uint64_t submit_ns;
 	/* A recorded command's latency breakdown, as its namespace's model gives it. */
 	struct lat_parts parts;
+	/* The namespace command; it may complete later (NS_IO_PENDING: data in a file). */
+	struct ns_io io;
+	void (*io_done)(struct nvme_req *req, uint16_t status);
+	bool io_pending; /* the namespace has not called back yet */
+	bool canceled;	 /* ...and the queue went away meanwhile: drop the answer */
 	/* Set when the fault engine looked at the command (faults are set, docs/faults.md); the
 	 * fault_ fields below mean something only then. */
 	bool faulted;
@@ -119,6 +124,8 @@ struct nvme_sq {
 	/* When the queue last received a command (coarse clock), for traffic-based
 	 * keep-alive; written by the queue's thread, read by the admin queue's. */
 	_Atomic uint64_t last_command_ns;
+	/* Commands whose namespace has not called back yet (the queue's thread only). */
+	uint32_t io_pending;
 };
 
 void nvme_sq_init(struct nvme_sq *sq, struct nvme_target *target,
@@ -128,6 +135,11 @@ void nvme_sq_destroy(struct nvme_sq *sq);
 /* True when the queue should close: its controller was torn down, or it failed to
  * authenticate. */
 bool nvme_sq_orphaned(const struct nvme_sq *sq);
+/*
+ * True while a namespace may still write into a request buffer of the queue (file I/O in
+ * flight, answered or cancelled): the transport frees the buffers only once it is false.
+ */
+bool nvme_sq_busy(const struct nvme_sq *sq);
 /* True once the queue serves commands: connected and, if asked to, authenticated. */
 bool nvme_sq_ready(const struct nvme_sq *sq);
 
@@ -200,6 +212,14 @@ struct nvme_subsys *nvme_target_add_subsys(struct nvme_target *target,
 uint32_t nvme_subsys_add_ns(struct nvme_subsys *subsys, struct ns *ns, char *err, size_t errlen);
 const char *nvme_subsys_nqn(const struct nvme_subsys *subsys);
 uint32_t nvme_target_max_data(const struct nvme_target *target);
+/*
+ * A power cut at `now` of every namespace (ns_power_cut); the transport has dropped every
+ * queue and no I/O is in flight. report (optional) hears of each namespace. Returns the LBAs
+ * lost in all.
+ */
+uint64_t nvme_target_power_cut(struct nvme_target *target, uint64_t now,
+			       void (*report)(const char *nqn, uint32_t nsid, uint64_t lost));
+
 /* Commands a queue may have outstanding: the largest queue a host can get. */
 uint32_t nvme_target_queue_slots(const struct nvme_target *target);
 

@@ -34,6 +34,8 @@ void nvme_sq_destroy(struct nvme_sq *sq)
 	nvme_ctrl_put(ctrl);
 }
 
+bool nvme_sq_busy(const struct nvme_sq *sq) { return sq->io_pending != 0; }
+
 bool nvme_sq_orphaned(const struct nvme_sq *sq)
 {
 	return sq->auth_failed ||
@@ -226,6 +228,8 @@ void nvme_req_cancel(struct nvme_req *req)
 {
 	struct nvme_sq *sq = req->sq;
 	forget_record(req);
+	if (req->io_pending)
+		req->canceled = true; /* its namespace still calls back; that answer is dropped */
 	if (reactor_timer_armed(&req->due))
 		reactor_timer_cancel(sq->reactor, &req->due);
 	struct nvme_ctrl *ctrl = sq->ctrl;
@@ -252,6 +256,21 @@ static void due_fired(struct reactor_timer *timer)
 {
 	struct nvme_req *req = container_of(timer, struct nvme_req, due);
 	answer(req, req->pending_status, timer->due_ns, req->io_shard ? clock_now_ns() : 0);
+}
+
+void nvme_req_io_wait(struct nvme_req *req)
+{
+	req->io_pending = true;
+	req->sq->io_pending++;
+}
+
+bool nvme_req_io_back(struct nvme_req *req)
+{
+	req->io_pending = false;
+	req->sq->io_pending--;
+	bool canceled = req->canceled;
+	req->canceled = false;
+	return !canceled;
 }
 
 uint64_t nvme_model_due(const struct ns *ns, uint64_t start_ns, uint64_t done_ns)

@@ -39,11 +39,24 @@ static void host_list_free(struct nvme_host_list *list)
 
 static size_t shards_bytes(unsigned nshards) { return nshards * sizeof(struct nvme_io_shard); }
 
+/* A drive directory keeps the host's totals for SMART (earlier runs' and this one's). */
+static void save_host_counters(const struct nvme_ns_slot *slot)
+{
+	struct ns_lifetime life;
+	struct nvme_io_totals now;
+	ns_lifetime(slot->ns, &life);
+	nvme_ns_recorder_totals(&slot->recorder, &now);
+	ns_save_host_counters(slot->ns, life.read_bytes + now.read_bytes,
+			      life.write_bytes + now.write_bytes, life.read_cmds + now.read_cmds,
+			      life.write_cmds + now.write_cmds);
+}
+
 static void subsys_destroy(struct nvme_subsys *subsys)
 {
 	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++) {
 		struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
 		nvme_fdp_slot_destroy(slot);
+		save_host_counters(slot);
 		ns_destroy(slot->ns);
 		munmap(slot->recorder.shards, shards_bytes(slot->recorder.nshards));
 	}
@@ -252,6 +265,10 @@ uint32_t nvme_subsys_add_ns(struct nvme_subsys *subsys, struct ns *ns, char *err
 		shards[i].owner = &slot->recorder;
 	atomic_init(&slot->recorder.trace, NULL);
 	derive_ns_ids(slot, subsys->nqn, nsid);
+	if (ns->has_ids) { /* a drive directory keeps its own, whatever subsystem serves it */
+		memcpy(slot->nguid, ns->nguid, sizeof(slot->nguid));
+		memcpy(slot->uuid, ns->uuid, sizeof(slot->uuid));
+	}
 	return nsid;
 }
 
@@ -300,6 +317,22 @@ uint16_t nvme_target_alloc_cntlid(struct nvme_target *target)
 			return cntlid;
 	}
 	return 0;
+}
+
+uint64_t nvme_target_power_cut(struct nvme_target *target, uint64_t now,
+			       void (*report)(const char *nqn, uint32_t nsid, uint64_t lost))
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < target->nsubsys; i++) {
+		struct nvme_subsys *subsys = target->subsys[i];
+		for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++) {
+			uint64_t lost = ns_power_cut(subsys->ns[nsid - 1].ns, now);
+			total += lost;
+			if (report)
+				report(subsys->nqn, nsid, lost);
+		}
+	}
+	return total;
 }
 
 uint32_t nvme_target_incapsule_size(const struct nvme_target *target)

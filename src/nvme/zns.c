@@ -97,10 +97,19 @@ static void zone_changed_event(struct nvme_ctrl *ctrl, uint64_t unused)
 
 /* ---- I/O commands ---- */
 
+static void append_done(struct nvme_req *req, uint16_t status)
+{
+	if (!status) {
+		/* The LBA written: Linux makes it the bio's sector. */
+		req->cqe.result = req->io.slba;
+		nvme_req_count_write(req, req->data_len);
+	}
+	nvme_req_complete_at(req, status, req->io.now_ns, req->io.done_ns);
+}
+
 static void execute_append(struct nvme_req *req)
 {
-	struct ns *ns = req->ns;
-	struct ns_io io = {
+	req->io = (struct ns_io){
 	    .slba = req->cmd.rw.slba,
 	    .nlb = req->cmd.rw.nlb + 1u,
 	    .fua = req->cmd.rw.control & NVME_RW_CONTROL_FUA,
@@ -108,13 +117,7 @@ static void execute_append(struct nvme_req *req)
 	    .now_ns = clock_now_ns(),
 	    .parts = req->io_shard ? &req->parts : NULL,
 	};
-	uint16_t status = ns->ops->zone->append(ns, &io);
-	if (!status) {
-		/* The LBA written: Linux makes it the bio's sector. */
-		req->cqe.result = io.slba;
-		nvme_req_count_write(req, req->data_len);
-	}
-	nvme_req_complete_at(req, status, io.now_ns, io.done_ns);
+	nvme_run_io(req, req->ns->ops->zone->append, append_done);
 }
 
 static void execute_send(struct nvme_req *req)

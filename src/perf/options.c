@@ -214,7 +214,9 @@ static const struct opt perf_opts[] = {
     {OPT_NUMBER, "seed", 0, "N", 0, UINT64_MAX, .def = "1", FIELD(seed),
      .help = "seed of the offsets and the verify pattern"},
     {OPT_NUMBER, "span", 0, "BYTES", 1, UINT64_MAX, FIELD(span_bytes),
-     .help = "use only the first BYTES of the namespace (default: all; verify: at most 256 MiB)"},
+     .help = "use only BYTES of the namespace (default: all; verify: at most 256 MiB)"},
+    {OPT_NUMBER, "offset", 0, "BYTES", 0, UINT64_MAX, FIELD(offset_bytes),
+     .help = "where the span starts (0), a multiple of the LBA size"},
     {OPT_TEXT, "pid", 0, "PID[,PID...]", .apply = set_pids,
      .help = "FDP: writes carry DTYPE 2 (Data Placement) with these placement identifiers, "
 	     "queue i taking the (i mod n)-th"},
@@ -230,6 +232,9 @@ static const struct opt perf_opts[] = {
 	     "and each read checking what was written last"},
     {OPT_FLAG, "verify-read", .apply = set_verify_read,
      .help = "only read and check the pattern an earlier --verify wrote (same --seed and --span)"},
+    {OPT_NUMBER, "or-seed", 0, "N", 1, UINT64_MAX, FIELD(or_seed),
+     .help = "with --verify-read, a block may hold the pattern of seed N instead (the old or the "
+	     "new data after a power cut); counted apart"},
 
     {OPT_SECTION, .help = "Output"},
     {OPT_FLAG, "json", FIELD(json), .help = "print one JSON object instead of text"},

@@ -31,6 +31,7 @@ struct pass_result {
 	struct hist hist;
 	uint64_t reads, writes, bytes;
 	uint64_t nvme_errors, xport_errors, mismatches, success_violations;
+	uint64_t other_pattern;
 	int failure;
 	double seconds;
 };
@@ -153,7 +154,8 @@ static void keep_alive(void *arg)
 
 static uint64_t span_blocks(const struct session *s, uint32_t io_blocks)
 {
-	uint64_t blocks = s->ns.nsze;
+	uint64_t first = s->cfg->offset_bytes / s->ns.lba_size;
+	uint64_t blocks = s->ns.nsze > first ? s->ns.nsze - first : 0;
 	uint64_t span = s->cfg->span_bytes;
 	if (!span && s->cfg->verify)
 		span = VERIFY_DEFAULT_SPAN;
@@ -170,6 +172,7 @@ static int run_pass(struct session *s, struct perf_job *job, struct pass_result 
 	job->io_blocks = cfg->io_size / s->ns.lba_size;
 	job->span_blocks = span_blocks(s, job->io_blocks);
 	job->split_block = (uint64_t)((double)job->span_blocks * cfg->pid_split / 100);
+	job->first_block = cfg->offset_bytes / s->ns.lba_size;
 	if (job->span_blocks < job->io_blocks) {
 		log_error("namespace span is smaller than one I/O");
 		return -EINVAL;
@@ -200,6 +203,7 @@ static int run_pass(struct session *s, struct perf_job *job, struct pass_result 
 		res->nvme_errors += w->nvme_errors;
 		res->xport_errors += w->xport_errors;
 		res->mismatches += w->mismatches;
+		res->other_pattern += w->other_pattern;
 		res->success_violations += w->success_violations;
 		if (w->failure && !res->failure)
 			res->failure = w->failure;
@@ -240,6 +244,9 @@ static void print_text(const struct session *s, const struct pass_result *r)
 	       hist_mean(&r->hist) / 1000.0, us(hist_quantile(&r->hist, 0.50)),
 	       us(hist_quantile(&r->hist, 0.99)), us(hist_quantile(&r->hist, 0.999)),
 	       us(r->hist.max));
+	if (r->other_pattern)
+		printf("  verify: %llu blocks hold the --or-seed pattern\n",
+		       (unsigned long long)r->other_pattern);
 	if (!pass_clean(r))
 		printf("  ERRORS: nvme %llu, transport %llu, verify mismatches %llu%s%s\n",
 		       (unsigned long long)r->nvme_errors, (unsigned long long)r->xport_errors,
@@ -279,6 +286,7 @@ static json_object *pass_json(const struct pass_result *r, const struct perf_con
 	json_object_object_add(o, "errors", json_object_new_int64(
 		(int64_t)(r->nvme_errors + r->xport_errors + (r->failure ? 1 : 0))));
 	json_object_object_add(o, "mismatches", json_object_new_int64((int64_t)r->mismatches));
+	json_object_object_add(o, "blocks_or_seed", json_object_new_int64((int64_t)r->other_pattern));
 	return o;
 }
 
@@ -339,6 +347,7 @@ static int run_verify(struct session *s, struct pass_result *res, unsigned *npas
 		struct perf_job job = {.sequential_pass = p != 1,
 				       .pass_writes = p == 0,
 				       .generation = base,
+				       .or_generation = (uint32_t)(s->cfg->or_seed >> 32) + 1,
 				       .unit_generation = generation,
 				       .unit_busy = busy};
 		struct pass_result *r = &res[(*npasses)++];

@@ -26,12 +26,14 @@ struct perf_config {
 	uint64_t cpu_mask;    /* -c: pin one thread per set bit; 0 = no pinning */
 	uint32_t nsid;
 	uint64_t seed;
+	uint64_t or_seed;     /* --verify-read: a block may hold this seed's pattern instead; 0: none */
 	uint64_t span_bytes;  /* 0 = the whole namespace */
 	/* FDP placement of writes (DTYPE 2): a placement identifier per queue in turn, or with
 	 * pid_split the first PID for the first pid_split % of the span and the second after. */
 	uint16_t pids[64];
 	unsigned npids;
 	double pid_split;
+	uint64_t offset_bytes; /* where the span starts */
 	bool json;
 	bool verify;
 	bool verify_read_only; /* --verify-read: only check what an earlier --verify wrote */
@@ -51,6 +53,8 @@ struct perf_job {
 	bool sequential_pass;   /* verify: each I/O once over the region, from a shared cursor */
 	bool pass_writes;       /* verify pass: write the pattern (else read and check) */
 	uint32_t generation;    /* folded into the pattern */
+	uint32_t or_generation; /* of or_seed's pattern */
+	uint64_t first_block;   /* of the span */
 	/*
 	 * --verify with a random workload: the generation each I/O-sized unit of the span holds
 	 * now (VERIFY_UNKNOWN after a failed write), and which units have an I/O in flight (none
@@ -99,6 +103,7 @@ struct perf_worker {
 	struct hist hist;
 	uint64_t reads, writes, bytes;
 	uint64_t nvme_errors, xport_errors, mismatches;
+	uint64_t other_pattern; /* verify blocks that hold the --or-seed pattern */
 	uint64_t success_violations;
 	int failure; /* a queue failed (-errno) */
 	int64_t first_ns, last_ns;

@@ -103,7 +103,7 @@ static bool start_random_verified(struct perf_worker *w, struct perf_io *io)
 		unsigned char idle = 0;
 		if (!atomic_compare_exchange_strong(&job->unit_busy[unit], &idle, 1))
 			continue;
-		io->slba = unit * job->io_blocks;
+		io->slba = job->first_block + unit * job->io_blocks;
 		io->write = choose_write(w);
 		uint32_t now = atomic_load(&job->unit_generation[unit]);
 		/* After a failed write the unit's content is unknown until written again. */
@@ -119,7 +119,7 @@ static bool start_random_verified(struct perf_worker *w, struct perf_io *io)
 /* The end of a random verified I/O: a write's generation becomes the unit's. */
 static void finish_random_verified(struct perf_job *job, struct perf_io *io, bool ok)
 {
-	uint64_t unit = io->slba / job->io_blocks;
+	uint64_t unit = (io->slba - job->first_block) / job->io_blocks;
 	if (io->write)
 		atomic_store(&job->unit_generation[unit], ok ? io->generation : VERIFY_UNKNOWN);
 	atomic_store(&job->unit_busy[unit], 0);
@@ -140,10 +140,12 @@ static bool start_io(struct perf_worker *w, struct perf_io *io)
 		uint64_t blk = atomic_fetch_add(&job->cursor, job->io_blocks);
 		if (blk >= job->span_blocks)
 			return false;
+		blk += job->first_block;
 		io->slba = blk;
 		io->write = job->pass_writes;
 		io->generation = job->unit_generation && !io->write
-				     ? atomic_load(&job->unit_generation[blk / job->io_blocks])
+				     ? atomic_load(&job->unit_generation[(blk - job->first_block) /
+									 job->io_blocks])
 				     : job->generation;
 		if (io->write)
 			pattern_fill(io->buf, blk, job->io_blocks, job->lba_size, cfg->seed,
@@ -162,10 +164,11 @@ static bool start_io(struct perf_worker *w, struct perf_io *io)
 			io->slba = q->seq_next;
 			q->seq_next += job->io_blocks;
 		}
+		io->slba += job->first_block;
 	}
 	int pid = io->queue->pid;
 	if (cfg->pid_split > 0)
-		pid = cfg->pids[io->slba >= job->split_block];
+		pid = cfg->pids[io->slba - job->first_block >= job->split_block];
 	bool placed = io->write && pid >= 0;
 	io->start_ns = (uint64_t)perf_now_ns();
 	int rc =
@@ -197,6 +200,30 @@ static void report_error(struct perf_worker *w, struct perf_io *io, const struct
 			  cpl->status & NVME_STATUS_DNR ? ", DNR" : "");
 }
 
+/* A verify read: each block holds the pattern (or, with --or-seed, the other one). */
+static void check_blocks(struct perf_worker *w, struct perf_io *io)
+{
+	struct perf_job *job = w->job;
+	const struct perf_config *cfg = job->cfg;
+	for (uint32_t b = 0; b < job->io_blocks; b++) {
+		const uint8_t *block = io->buf + (size_t)b * job->lba_size;
+		uint32_t off;
+		if (pattern_check(block, io->slba + b, 1, job->lba_size, cfg->seed, io->generation,
+				  &off) < 0)
+			continue;
+		uint32_t other_off;
+		if (cfg->or_seed && pattern_check(block, io->slba + b, 1, job->lba_size, cfg->or_seed,
+						  job->or_generation, &other_off) < 0) {
+			w->other_pattern++;
+			continue;
+		}
+		if (w->nvme_errors + w->xport_errors + w->mismatches < MAX_ERROR_REPORTS)
+			log_error("verify: LBA %llu differs at byte %u",
+				  (unsigned long long)(io->slba + b), off);
+		w->mismatches++;
+	}
+}
+
 static void io_done(void *arg, const struct host_cpl *cpl)
 {
 	struct perf_io *io = arg;
@@ -211,18 +238,9 @@ static void io_done(void *arg, const struct host_cpl *cpl)
 		else
 			w->reads++;
 		w->bytes += job->cfg->io_size;
-		uint32_t off;
-		int64_t bad;
-		bool checked = (job->sequential_pass || job->unit_generation) && !io->write &&
-			       io->generation != VERIFY_UNKNOWN;
-		if (checked &&
-		    (bad = pattern_check(io->buf, io->slba, job->io_blocks, job->lba_size,
-					 job->cfg->seed, io->generation, &off)) >= 0) {
-			if (w->nvme_errors + w->xport_errors + w->mismatches < MAX_ERROR_REPORTS)
-				log_error("verify: LBA %llu differs at byte %u",
-					  (unsigned long long)(io->slba + (uint64_t)bad), off);
-			w->mismatches++;
-		}
+		if ((job->sequential_pass || job->unit_generation) && !io->write &&
+		    io->generation != VERIFY_UNKNOWN)
+			check_blocks(w, io);
 	} else {
 		report_error(w, io, cpl);
 		if (cpl->xport_error)
@@ -340,7 +358,7 @@ int perf_run_workers(struct perf_worker *workers, unsigned nworkers, struct perf
 		hist_init(&w->hist);
 		w->job = job;
 		w->reads = w->writes = w->bytes = 0;
-		w->nvme_errors = w->xport_errors = w->mismatches = 0;
+		w->nvme_errors = w->xport_errors = w->mismatches = w->other_pattern = 0;
 		w->success_violations = 0;
 		w->failure = 0;
 		w->issued = 0;

@@ -156,10 +156,12 @@ void breakdown_band(const struct breakdown *b, const struct histogram *latency, 
 /* What the simulator drives (target.c): the ssd model, or zones on the flash model. */
 struct zone_flash;
 struct zoned_params;
+struct ns_model_drive;
 struct sim_target {
-	struct ssd *ssd;          /* the ssd kind, or NULL */
-	struct zone_flash *zones; /* the zoned kind, or NULL */
-	uint64_t zone_pages;      /* zoned: pages in a zone's capacity */
+	struct ssd *ssd;              /* the ssd kind, or NULL */
+	struct ns_model_drive *drive; /* the drive directory it is from (--load), or NULL */
+	struct zone_flash *zones;     /* the zoned kind, or NULL */
+	uint64_t zone_pages;          /* zoned: pages in a zone's capacity */
 	uint64_t logical_pages;
 	uint32_t page_bytes;
 	bool until_read_only; /* run_phase stops when the ssd turns read-only */
@@ -168,6 +170,8 @@ struct sim_target {
 /* Opens the ssd model, or zones when `zp` is given. 0, or -1 with a message. */
 int target_open(struct sim_target *t, const struct ssd_params *sp, const struct zoned_params *zp,
 		char *err, size_t errlen);
+/* The ssd model of a drive directory (--load); target_close closes the drive. */
+void target_load(struct sim_target *t, struct ns_model_drive *drive);
 void target_close(struct sim_target *t);
 /* An I/O on zones (op: enum io_op); writes must follow each zone's write pointer. */
 uint64_t target_zoned_io(struct sim_target *t, uint8_t op, uint64_t lpn, uint32_t npages,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ns/ns.h"
 #include "ns/zoned.h"
 #include "sim/sim.h"
 #include "sim/sim_internal.h"
@@ -25,6 +26,7 @@ struct options {
 	int assignment_count;
 	bool json, quiet, seed_given;
 	uint64_t seed;
+	const char *save, *load; /* drive directories (docs/persistence.md) */
 };
 
 static void usage(FILE *out)
@@ -32,9 +34,13 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: nvemu sim [--preset NAME|FILE] [-o key=value]... [--seed N] [--json] [--quiet]\n"
+	    "                 [--load DIR] [--save DIR]\n"
 	    "       nvemu sim --list-keys\n"
 	    "Runs the SSD model in virtual time (zoned when a zone key is given, as in the\n"
 	    "femu-zns and wd-zn540-8tb presets). Presets: see presets/ (docs/validation.md).\n"
+	    "--load DIR starts from the model state of ssd drive directory DIR (not changed; no\n"
+	    "preconditioning unless asked); --save DIR writes the model state at the end as a new\n"
+	    "drive directory the daemon serves with --path DIR (its data reads as zeroes).\n"
 	    "Example: nvemu sim --json -o workload=randwrite -o op_pcent=7\n");
 }
 
@@ -59,6 +65,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"preset", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
 		{"seed", required_argument, NULL, 's'},   {"quiet", no_argument, NULL, 'q'},
 		{"list-keys", no_argument, NULL, 'l'},    {"help", no_argument, NULL, 'h'},
+		{"save", required_argument, NULL, 'S'},   {"load", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -73,6 +80,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->assignments[o->assignment_count++] = optarg;
 			break;
 		case 'p': o->preset = optarg; break;
+		case 'S': o->save = optarg; break;
+		case 'L': o->load = optarg; break;
 		case 'j': o->json = true; break;
 		case 'q': o->quiet = true; break;
 		case 's': {
@@ -141,6 +150,67 @@ static int parse_options(int argc, char **argv, struct options *o)
 				"or randread\n");
 		return -1;
 	}
+	if (o->zoned_kind && (o->load || o->save)) {
+		fprintf(stderr, "sim: --load and --save keep ssd drives (no zone keys)\n");
+		return -1;
+	}
+	if (o->ssd.fdp && (o->load || o->save)) {
+		fprintf(stderr, "sim: --load and --save cannot be combined with fdp=on: a drive "
+				"directory does not keep the FDP state\n");
+		return -1;
+	}
+	/* A loaded drive is in the state it was left in: no preconditioning unless asked. */
+	if (o->load && o->sim.precondition == PRE_AUTO)
+		o->sim.precondition = PRE_NONE;
+	return 0;
+}
+
+static int push_model_key(const char *key, const char *value, void *ctx, char *err, size_t errlen)
+{
+	if (!config_find(&ssd_config_table, key))
+		return 0;
+	char assignment[512];
+	snprintf(assignment, sizeof(assignment), "%s=%s", key, value);
+	return arg_list_push(ctx, assignment) ? errorf(err, errlen, "out of memory") : 0;
+}
+
+/* The model keys given (preset, -o, --seed), to go over a loaded drive's own. */
+static int model_assignments(const struct options *o, struct arg_list *out, char *err,
+			     size_t errlen)
+{
+	char path[4096];
+	if (o->preset && (config_preset_path(o->preset, path, sizeof(path)) ||
+			  config_parse_file(path, push_model_key, out, err, errlen)))
+		return -1;
+	for (int i = 0; i < o->assignment_count; i++) {
+		char key[128];
+		snprintf(key, sizeof(key), "%.*s", (int)strcspn(o->assignments[i], "="),
+			 o->assignments[i]);
+		if (config_find(&ssd_config_table, key) && arg_list_push(out, o->assignments[i]))
+			return errorf(err, errlen, "out of memory");
+	}
+	char seed[64];
+	snprintf(seed, sizeof(seed), "seed=%" PRIu64, o->seed);
+	if (o->seed_given && arg_list_push(out, seed))
+		return errorf(err, errlen, "out of memory");
+	return 0;
+}
+
+/* The model: a new one, or a drive directory's (--load). */
+static int open_target(struct options *o, struct sim_target *t, char *err, size_t errlen)
+{
+	if (!o->load)
+		return target_open(t, &o->ssd, o->zoned_kind ? &o->zoned : NULL, err, errlen);
+	struct arg_list keys = {0};
+	struct ns_model_drive *loaded = NULL;
+	if (!model_assignments(o, &keys, err, errlen))
+		loaded = ns_model_drive_load(o->load, (const char *const *)keys.argv,
+					     (unsigned)keys.argc, err, errlen);
+	arg_list_free(&keys);
+	if (!loaded)
+		return -1;
+	o->ssd = *ns_model_drive_params(loaded);
+	target_load(t, loaded);
 	return 0;
 }
 
@@ -452,9 +522,9 @@ int sim_main(int argc, char **argv)
 	if (rc)
 		return rc > 0 ? 0 : 2;
 
-	char err[512];
+	char err[1024];
 	struct sim_target target;
-	if (target_open(&target, &o.ssd, o.zoned_kind ? &o.zoned : NULL, err, sizeof(err)) != 0) {
+	if (open_target(&o, &target, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sim: %s\n", err);
 		return 2;
 	}
@@ -553,10 +623,18 @@ int sim_main(int argc, char **argv)
 		fprintf(stderr, "sim: %" PRIu64 " trace lines skipped (not I/O or not understood)\n",
 			trace_skipped(trace));
 	report(&o, &target, &r, precondition_wall);
+	int status = 0;
+	if (o.save && ns_model_drive_save(o.save, target.ssd, &o.ssd, err, sizeof(err))) {
+		fprintf(stderr, "sim: --save: %s\n", err);
+		status = 1;
+	} else if (o.save && !o.quiet) {
+		fprintf(stderr, "sim: saved the model state as drive %s (serve it: nvemu --path %s)\n",
+			o.save, o.save);
+	}
 	trace_close(trace);
 	free(breakdown);
 	free(fdp_counts);
 	free(latency);
 	target_close(&target);
-	return 0;
+	return status;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ns/ns.h"
 #include "ns/zone_flash.h"
 #include "ns/zoned.h"
 #include "sim/sim_internal.h"
@@ -43,9 +44,21 @@ int target_open(struct sim_target *t, const struct ssd_params *sp, const struct 
 	return 0;
 }
 
+void target_load(struct sim_target *t, struct ns_model_drive *drive)
+{
+	*t = (struct sim_target){.ssd = ns_model_drive_ssd(drive), .drive = drive};
+	ssd_single_thread(t->ssd);
+	t->logical_pages = ssd_logical_pages(t->ssd);
+	t->page_bytes = ssd_page_bytes(t->ssd);
+}
+
 void target_close(struct sim_target *t)
 {
-	ssd_destroy(t->ssd);
+	if (t->drive)
+		ns_model_drive_close(t->drive);
+	else
+		ssd_destroy(t->ssd);
+	t->drive = NULL;
 	zone_flash_destroy(t->zones);
 	t->ssd = NULL;
 	t->zones = NULL;

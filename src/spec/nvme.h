@@ -268,6 +268,20 @@ enum nvme_io_mgmt_send_mo {
 	NVME_IO_MGMT_SEND_RUH_UPDATE = 0x1, /* Reclaim Unit Handle Update */
 };
 
+/* Format NVM (NVMe Base 2.0, section 5.23) */
+struct nvme_format_fields {
+	uint8_t lbaf;	 /* LBA Format bits 3:0, MSET bit 4, PI bits 7:5 (NVME_FORMAT_*) */
+	uint8_t ses;	 /* PIL bit 0, Secure Erase Settings bits 3:1, LBAF upper bits 5:4 */
+	uint8_t rsvd10[2];
+	uint32_t rsvd11[5];
+} NVME_PACKED;
+static_assert(sizeof(struct nvme_format_fields) == 24, "Format NVM CDW10-15");
+#define NVME_FORMAT_LBAF_MASK 0x0Fu
+#define NVME_FORMAT_PI_MASK 0xE0u
+#define NVME_FORMAT_SES_SHIFT 1
+#define NVME_FORMAT_SES_MASK 0x0Eu
+#define NVME_FORMAT_LBAFU_MASK 0x30u
+
 /* Fabrics commands (NVMe over Fabrics 1.1, section 3): views of the whole SQE. */
 struct nvmf_common_command {
 	uint8_t opcode;
@@ -370,6 +384,7 @@ struct nvme_sqe {
 				struct nvme_get_log_page_fields get_log_page;
 				struct nvme_features_fields features;
 				struct nvme_io_mgmt_fields io_mgmt;
+				struct nvme_format_fields format;
 			};
 		};
 		/* Fabrics commands (opcode 7Fh) lay out bytes 4..63 their own way. */
@@ -504,6 +519,7 @@ enum nvme_admin_opcode {
 	nvme_admin_async_event = 0x0C,
 	nvme_admin_ns_mgmt = 0x0D,
 	nvme_admin_keep_alive = 0x18,
+	nvme_admin_format_nvm = 0x80,
 	nvme_admin_fabrics = 0x7F,
 };
 
@@ -801,6 +817,7 @@ enum nvme_ctrl_type {
 #define NVME_CTRL_ONCS_WRITE_ZEROES (1u << 3)
 #define NVME_CTRL_ONCS_VERIFY (1u << 7)
 #define NVME_CTRL_VWC_PRESENT (1u << 0)
+#define NVME_CTRL_OACS_FORMAT_NVM (1u << 1)
 #define NVME_CTRL_SGLS_SUPPORTED (1u << 0)
 #define NVME_CTRL_SGLS_KEYED (1u << 2)
 #define NVME_CTRL_SGLS_OFFSET (1u << 20)
@@ -1158,6 +1175,8 @@ static_assert(sizeof(struct nvme_fw_slot_info_log) == 512, "Firmware Slot log");
 
 #define NVME_CMD_EFFECTS_CSUPP (1u << 0)
 #define NVME_CMD_EFFECTS_LBCC (1u << 1)
+#define NVME_CMD_EFFECTS_NCC (1u << 2)
+#define NVME_CMD_EFFECTS_CSE_NS (1u << 16) /* no other command to the namespace meanwhile */
 
 struct nvme_effects_log {
 	uint32_t acs[256];

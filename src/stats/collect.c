@@ -180,6 +180,8 @@ static void take_ns(struct stats_ns *sns, struct stats_ns_snapshot *out)
 		h->count = out->parts_cmds;
 		h->min = 0;
 	}
+	out->power_cuts = atomic_load_explicit(&ns->power_cuts, memory_order_relaxed);
+	out->lbas_lost = atomic_load_explicit(&ns->lbas_lost, memory_order_relaxed);
 	out->has_model = read_model(ns, &out->model);
 	out->has_zones = read_zones(ns, out->zones);
 	out->has_fdp = read_fdp(ns, out);

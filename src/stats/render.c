@@ -183,6 +183,8 @@ static json_object *ns_json(const struct stats_ns_snapshot *ns)
 	put(o, "read_bytes", u64(ns->read_bytes));
 	put(o, "write_bytes", u64(ns->write_bytes));
 	put(o, "outstanding", u64(ns->outstanding));
+	put(o, "power_cuts", u64(ns->power_cuts));
+	put(o, "lbas_lost", u64(ns->lbas_lost));
 	put(o, "attached", json_object_new_boolean(ns->attached));
 	put(o, "media_errors", u64(ns->media_errors));
 	rates_json(o, na, ns);
@@ -332,7 +334,9 @@ enum ns_value {
 	ATTACHED,
 	MEDIA_ERRORS,
 	TRACE_EVENTS,
-	TRACE_DROPPED
+	TRACE_DROPPED,
+	POWER_CUTS,
+	LBAS_LOST
 };
 
 static uint64_t ns_value(const struct stats_ns_snapshot *ns, enum ns_value v)
@@ -347,6 +351,8 @@ static uint64_t ns_value(const struct stats_ns_snapshot *ns, enum ns_value v)
 	case MEDIA_ERRORS: return ns->media_errors;
 	case TRACE_EVENTS: return ns->trace_events;
 	case TRACE_DROPPED: return ns->trace_dropped;
+	case POWER_CUTS: return ns->power_cuts;
+	case LBAS_LOST: return ns->lbas_lost;
 	}
 	return 0;
 }
@@ -366,6 +372,8 @@ static void host_families(FILE *out, const struct stats_snapshot *snap)
 	    {"nvemu_media_errors_total", "counter", "Unrecovered read and write errors (SMART).", MEDIA_ERRORS},
 	    {"nvemu_trace_events_total", "counter", "Commands written to the current or last trace.", TRACE_EVENTS},
 	    {"nvemu_trace_dropped_total", "counter", "Trace events dropped because a ring was full.", TRACE_DROPPED},
+	    {"nvemu_power_cuts_total", "counter", "Power cuts the namespace went through (nvemu power-cut).", POWER_CUTS},
+	    {"nvemu_lbas_lost_total", "counter", "LBAs power cuts took back (writes not yet on NAND).", LBAS_LOST},
 	};
 	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
 		family(out, families[f].name, families[f].type, families[f].help);

@@ -140,6 +140,19 @@ static char *trace_command(struct stats *st, char *args)
 	return stats_printed("ok tracing namespace %lu to %s (%s)\n", nsid, path, json ? "json" : "text");
 }
 
+static char *power_cut_command(struct stats *st, const char *args)
+{
+	uint64_t down_ms = 1000;
+	while (*args == ' ')
+		args++;
+	char err[160];
+	if (*args && parse_u64(args, 0, 3600000, &down_ms, err, sizeof(err)))
+		return stats_printed("error: power-cut DOWN_MS: %s\n", err);
+	if (!st->params.power_cut)
+		return stats_printed("error: this daemon cannot cut its power\n");
+	return st->params.power_cut(st->params.power_cut_ctx, down_ms);
+}
+
 char *stats_control_command(struct stats *st, const char *line)
 {
 	char copy[REQUEST_MAX];
@@ -155,12 +168,14 @@ char *stats_control_command(struct stats *st, const char *line)
 		return render(st, true);
 	if (strncmp(copy, "trace ", 6) == 0)
 		return trace_command(st, copy + 6);
+	if (strncmp(copy, "power-cut", 9) == 0 && (!copy[9] || copy[9] == ' '))
+		return power_cut_command(st, copy + 9);
 	if (strncmp(copy, "fault ", 6) == 0)
 		return stats_fault_command(st, copy + 6);
 	if (strcmp(copy, "help") == 0)
 		return stats_printed("json | prometheus | trace on NSID FILE [json|text] [NQN] | "
-			       "trace off NSID [NQN] | fault add TYPE [KEY=VALUE...] | fault list | "
-			       "fault clear [ID]\n");
+			       "trace off NSID [NQN] | power-cut [DOWN_MS] | fault add TYPE [KEY=VALUE...] | "
+			       "fault list | fault clear [ID]\n");
 	return stats_printed("error: unknown command '%s' (try help)\n", copy);
 }
 

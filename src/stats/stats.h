@@ -29,6 +29,12 @@ struct stats_params {
 	uint16_t http_port;	     /* 0: no HTTP */
 	const char *record_path;     /* NULL: no time series */
 	uint64_t record_interval_ms; /* 0: 1000 */
+	/*
+	 * The control socket's `power-cut [DOWN_MS]` (nvemu power-cut): runs on the statistics
+	 * thread and returns the reply, malloc'd. NULL: the command is refused.
+	 */
+	char *(*power_cut)(void *ctx, uint64_t down_ms);
+	void *power_cut_ctx;
 };
 
 struct stats *stats_create(const struct stats_params *params);
@@ -82,6 +88,7 @@ struct stats_ns_snapshot {
 	uint64_t fdp_ru_bytes;
 	uint32_t fdp_nruh, fdp_nrg;
 	struct ssd_fdp_counters *fdp_handles, *fdp_groups;
+	uint64_t power_cuts, lbas_lost; /* power cuts suffered, LBAs they took back */
 	bool attached;		/* false while a fault has detached it */
 	uint64_t media_errors; /* SMART's, this namespace's share */
 	bool tracing;

@@ -547,6 +547,18 @@ static void conn_free(struct tcp_conn *conn)
 	free(conn);
 }
 
+/* A namespace may still be reading into a request buffer (file I/O): wait for it. */
+#define FREE_RETRY_NS (1000ull * 1000)
+
+static void free_when_quiet(struct tcp_conn *conn)
+{
+	if (nvme_sq_busy(&conn->sq))
+		reactor_timer_arm(conn->worker->reactor, &conn->free_timer,
+				  clock_now_ns() + FREE_RETRY_NS);
+	else
+		conn_free(conn);
+}
+
 static size_t cache_lines(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
 /*
@@ -599,7 +611,12 @@ static int pool_create(struct tcp_conn *conn, uint32_t nreqs)
 
 static void free_task_run(struct reactor_task *task)
 {
-	conn_free(container_of(task, struct tcp_conn, free_task));
+	free_when_quiet(container_of(task, struct tcp_conn, free_task));
+}
+
+static void free_timer_fired(struct reactor_timer *timer)
+{
+	free_when_quiet(container_of(timer, struct tcp_conn, free_timer));
 }
 
 static void describe_peer(struct tcp_conn *conn)
@@ -647,6 +664,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_p
 	conn->flush_task.run = tcp_conn_flush_task;
 	conn->resume_task.run = resume_task_run;
 	conn->free_task.run = free_task_run;
+	conn->free_timer.fire = free_timer_fired;
 	conn->buffer_size = nvme_target_max_data(target);
 	/* Nothing but an ICReq is read until the ICReq came (handle_icreq maps the rest). */
 	nvme_sq_init(&conn->sq, target, &tcp_ops, worker->reactor, 0);

@@ -65,7 +65,7 @@ struct tcp_transport {
 	struct tcp_peer **peers; /* hash buckets */
 	int spare_fd; /* given up to accept (and close) a connection when out of descriptors */
 	struct log_once conn_limit_logged, peer_limit_logged, fd_limit_logged;
-	/* Connections are refused until then (CLOCK_MONOTONIC ns): a dropped link is down. */
+	/* Connections are refused until then (CLOCK_MONOTONIC ns): a dropped link or a power cut. */
 	_Atomic uint64_t down_until_ns;
 };
 
@@ -191,6 +191,7 @@ struct tcp_conn {
 	struct reactor_task flush_task;
 	struct reactor_task resume_task;
 	struct reactor_task free_task;
+	struct reactor_timer free_timer; /* retries the free while file I/O is in flight */
 	struct tcp_tx_entry tx_first[TCP_TX_FIRST]; /* tx until the pool exists */
 	struct nvme_tcp_icresp_pdu icresp;
 	uint8_t term[sizeof(struct nvme_tcp_term_pdu) + NVME_TCP_TERM_MAX_HDR_ERR];

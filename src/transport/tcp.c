@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,58 @@ struct tcp_transport *tcp_transport_create(const struct tcp_transport_params *pa
 fail:
 	transport_free(t);
 	return NULL;
+}
+
+struct power_cut {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	unsigned remaining; /* reactors still dropping their connections */
+};
+
+struct power_cut_task {
+	struct tcp_worker *worker;
+	struct power_cut *cut;
+};
+
+/* On each reactor: its connections drop, and the file I/O they had in flight lands. */
+static void cut_reactor(void *arg)
+{
+	struct power_cut_task *task = arg;
+	struct tcp_worker *worker = task->worker;
+	while (worker->conns)
+		tcp_conn_close(worker->conns, "power cut");
+	reactor_io_drain(worker->reactor);
+	pthread_mutex_lock(&task->cut->lock);
+	if (--task->cut->remaining == 0)
+		pthread_cond_signal(&task->cut->done);
+	pthread_mutex_unlock(&task->cut->lock);
+}
+
+void tcp_transport_power_cut(struct tcp_transport *t, uint64_t up_ns)
+{
+	atomic_store(&t->down_until_ns, up_ns);
+	unsigned n = t->params.nreactors;
+	struct power_cut cut = {.remaining = n};
+	struct power_cut_task *tasks = calloc(n, sizeof(*tasks));
+	if (!tasks)
+		return;
+	pthread_mutex_init(&cut.lock, NULL);
+	pthread_cond_init(&cut.done, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		tasks[i] = (struct power_cut_task){&t->workers[i], &cut};
+		if (reactor_post(t->workers[i].reactor, cut_reactor, &tasks[i])) {
+			pthread_mutex_lock(&cut.lock);
+			cut.remaining--;
+			pthread_mutex_unlock(&cut.lock);
+		}
+	}
+	pthread_mutex_lock(&cut.lock);
+	while (cut.remaining)
+		pthread_cond_wait(&cut.done, &cut.lock);
+	pthread_mutex_unlock(&cut.lock);
+	pthread_mutex_destroy(&cut.lock);
+	pthread_cond_destroy(&cut.done);
+	free(tasks);
 }
 
 /* On each reactor: its own connections drop. */

@@ -36,6 +36,13 @@ struct tcp_transport *tcp_transport_create(const struct tcp_transport_params *pa
 void tcp_transport_destroy(struct tcp_transport *transport);
 
 /*
+ * Power cut: every connection drops at once and connections are refused until up_ns
+ * (CLOCK_MONOTONIC). Returns once no reactor has a connection or file I/O left, so the
+ * namespaces can be cut. Call from a thread that is not a reactor's, with the reactors running.
+ */
+void tcp_transport_power_cut(struct tcp_transport *transport, uint64_t up_ns);
+
+/*
  * Every connection drops (each reactor closes its own, soon after) and connections are refused
  * for down_ms.  From any thread; does not wait.
  */

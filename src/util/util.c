@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -100,4 +101,31 @@ int data_dir(const char *what, char *out, size_t outlen)
 	}
 	snprintf(out, outlen, "%s/%s", NVEMU_INSTALLED_DATA_DIR, what);
 	return is_dir(out) ? 0 : -1;
+}
+
+int arg_list_push(struct arg_list *list, const char *arg)
+{
+	if (list->argc + 2 > list->cap) {
+		int cap = list->cap ? list->cap * 2 : 16;
+		char **argv = realloc(list->argv, (size_t)cap * sizeof(*argv));
+		if (!argv)
+			return -1;
+		list->argv = argv;
+		list->cap = cap;
+	}
+	if (!(list->argv[list->argc] = strdup(arg)))
+		return -1;
+	list->argv[++list->argc] = NULL;
+	return 0;
+}
+
+void arg_list_free(struct arg_list *list)
+{
+	/* Arguments may be secrets (--dhchap-key): none stays behind in freed memory. */
+	for (int i = 0; i < list->argc; i++) {
+		explicit_bzero(list->argv[i], strlen(list->argv[i]));
+		free(list->argv[i]);
+	}
+	free(list->argv);
+	memset(list, 0, sizeof(*list));
 }

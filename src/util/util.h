@@ -56,4 +56,13 @@ int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char 
  */
 int data_dir(const char *what, char *out, size_t outlen);
 
+/* A growing list of strings, NULL-terminated like argv (the expanded command line, key lists). */
+struct arg_list {
+	char **argv;
+	int argc, cap;
+};
+/* Appends a copy of arg; -1 when out of memory. */
+int arg_list_push(struct arg_list *list, const char *arg);
+void arg_list_free(struct arg_list *list);
+
 #endif

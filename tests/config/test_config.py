@@ -47,6 +47,10 @@ expect_error("duplicate section", "[namespace a]\nkind = ram\n[namespace b]\nkin
 expect_error("unknown section", "[drive]\nkind = ram\n",
              "FILE:2: unknown section [drive] (expected [nvemu], [subsystem NAME], [namespace NAME] or "
              "[fault NAME])")
+# An unknown section's later keys are not taken as a namespace's (they crashed the reader).
+expect_error("unknown section, several keys", "[namespace]\nkind = ssd\nsize = 1G\n",
+             "FILE:2: unknown section [namespace] (expected [nvemu], [subsystem NAME], [namespace NAME] or "
+             "[fault NAME])")
 expect_error("model key out of range", "[namespace a]\nkind = ssd\nchannels = 0\n",
              "FILE:3: [namespace a] channels: 0 is out of range [1, 1024]")
 expect_error("model key not a number", "[namespace a]\nkind = ssd\nop_pcent = lots\n",

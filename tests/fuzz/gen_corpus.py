@@ -148,6 +148,60 @@ def command_seeds():
                          + command(IO, t.sqe(0x00, 4, nsid=1)))
 
 
+# fuzz_drive: byte 0 template (kind x 2 + crashed), byte 1 file (sorted names), byte 2 op,
+# bytes 3-6 offset, then data (see fuzz_drive.c).
+DRIVE_FILES = {
+    0: ["data", "error-log", "identity", "state"],
+    1: ["data", "error-log", "ftl-saved", "identity", "l2p", "p2l", "state", "units"],
+    2: ["data", "error-log", "identity", "state", "zone-erases", "zone-flash-saved", "zone-pages",
+        "zones"],
+}
+REPLACE_FIXED, XOR, TRUNCATE, REPLACE = 0, 1, 2, 3
+
+
+def drive_input(template, name, op, offset, data):
+    index = DRIVE_FILES[template // 2].index(name)
+    return bytes([template, index, op]) + struct.pack("<I", offset) + data
+
+
+def drive_seeds():
+    seeds = []
+    for template in range(6):
+        kind = template // 2
+        for name in DRIVE_FILES[kind]:
+            seeds.append((f"t{template}-{name}-xor", drive_input(template, name, XOR, 0, b"\x01")))
+        for name in DRIVE_FILES[kind]:
+            if name in ("data", "identity", "state"):
+                continue
+            for field in (12, 50, 64, 72, 80):  # version, id, elem size, clean, count
+                seeds.append((f"t{template}-{name}-header-{field}",
+                              drive_input(template, name, XOR, field, b"\x04")))
+            # The first elements: out-of-range entries, impossible unit and zone records.
+            seeds.append((f"t{template}-{name}-body",
+                          drive_input(template, name, XOR, 4096, b"\xff\x7f\x00\x80" * 8)))
+            seeds.append((f"t{template}-{name}-truncated",
+                          drive_input(template, name, TRUNCATE, 4096 + 12, b"")))
+        seeds.append((f"t{template}-state-machine-crash",
+                      drive_input(template, "state", REPLACE_FIXED, 0,
+                                  b"format = state 1\nrunning = 1\nboot_id = another-boot\n"
+                                  b"power_cycles = 3\n")))
+        seeds.append((f"t{template}-state-newer", drive_input(template, "state", REPLACE_FIXED, 0,
+                                                             b"format = state 2\nrunning = 0\n")))
+    kinds = ["ram", "ssd", "zoned"]
+    for template in range(0, 6, 2):
+        identity = (f"format = identity 1\nid = {'0' * 32}\nkind = {kinds[template // 2]}\n"
+                    "bytes = 1048576\nlba_size = 4096\ndata = data\n"
+                    "power_loss_protection = on\nmodel.channels = 2\nmodel.luns_per_channel = 1\n"
+                    "model.blocks_per_plane = 32\nmodel.pages_per_block = 16\n"
+                    "model.op_pcent = 30\nzone.zone_size = 65536\n").encode()
+        seeds.append((f"t{template}-identity-foreign",
+                      drive_input(template, "identity", REPLACE_FIXED, 0, identity)))
+        seeds.append((f"t{template}-identity-unknown-key",
+                      drive_input(template, "identity", REPLACE_FIXED, 0,
+                                  identity + b"model.warp_drive = 9\n")))
+        seeds.append((f"t{template}-identity-no-crc",
+                      drive_input(template, "identity", REPLACE, 0, identity)))
+    return seeds
 # ---- fuzz_auth: steps of 1 byte (what) + 2 bytes (LEN, le) + data; see fuzz_auth.c ----
 SEND, RECEIVE, GENUINE_REPLY, IDENTIFY = 0, 1, 2, 3
 
@@ -255,6 +309,10 @@ def main():
     write(os.path.join(stream_dir, "discovery"), bytes([CUT_AT_ONCE]) + discovery_session())
     for name, data in command_seeds():
         write(os.path.join(command_dir, name), data)
+    drive_dir = os.path.join(HERE, "corpus", "drive")
+    os.makedirs(drive_dir, exist_ok=True)
+    for name, data in drive_seeds():
+        write(os.path.join(drive_dir, name), data)
     for corpus, seeds in (("auth", dict(auth_seeds())), ("control", CONTROL_SEEDS),
                           ("http", HTTP_SEEDS), ("config", CONFIG_SEEDS)):
         os.makedirs(os.path.join(HERE, "corpus", corpus), exist_ok=True)

@@ -24,6 +24,11 @@
 #                     program, fio --zonemode=zbd with verify, zonefs, zone wear-out
 #   fdp               an ssd with Flexible Data Placement (fdp=on): nvme-cli's fdp plugin,
 #                     writes placed with nvme write --dir-type=2 and io-passthru, read back
+#   persist           drive directories: fio + flush, SIGKILL, restart, the host
+#                     reconnects, fio --verify_only; a power cut with and without
+#                     power-loss protection (old or new content, never other)
+#   zns-persist       a zoned drive directory: zones and zonefs file sizes across a
+#                     clean restart and a SIGKILL (open zones come back closed)
 #   auth              DH-HMAC-CHAP (6.12 only): the right host secret connects and runs
 #                     fio verify; a wrong host secret, a wrong controller secret and no
 #                     secret are refused; both secrets (bidirectional) run fio verify
@@ -57,14 +62,28 @@ free_port() {
 
 start_daemon() {
     PORT=$(free_port)
-    "$NVEMU" -p "$PORT" -n "$NQN" --verbose "$@" > "$DAEMON_LOG" 2>&1 &
+    : > "$DAEMON_LOG"
+    restart_daemon "$@"
+}
+
+# restart_daemon ARGS...: the daemon again, on the same port (the hosts reconnect to it).
+restart_daemon() {
+    local started
+    started=$(grep -c "serving NVMe/TCP" "$DAEMON_LOG" 2>/dev/null || true)
+    "$NVEMU" -p "$PORT" -n "$NQN" --verbose "$@" >> "$DAEMON_LOG" 2>&1 &
     DAEMON_PID=$!
-    for _ in $(seq 100); do
-        grep -q "serving NVMe/TCP" "$DAEMON_LOG" && return 0
+    for _ in $(seq 300); do
+        [ "$(grep -c "serving NVMe/TCP" "$DAEMON_LOG")" -gt "${started:-0}" ] && return 0
         kill -0 "$DAEMON_PID" 2>/dev/null || fail "nvemu exited at start"
         sleep 0.1
     done
     fail "nvemu did not start"
+}
+
+kill_daemon() {
+    kill -KILL "$DAEMON_PID"
+    wait "$DAEMON_PID" 2>/dev/null || true
+    DAEMON_PID=
 }
 
 stop_daemon() {
@@ -203,6 +222,60 @@ cut() {
     stop_daemon
 }
 
+persist() {
+    local helpers=$DIR/persist-helpers ctl=$DIR/persist.sock guest_log=$DIR/guest-$TAG-host.log
+    "$HERE/persist/build.sh" "$helpers" || fail "building blockcheck"
+    rm -rf "$DIR/drive1" "$DIR/drive2" "$helpers/restarted" "$helpers/cut"
+    # Namespace 1: no power-loss protection, a slow NAND behind a 4 MiB write buffer, so that
+    # writes wait there at the cut. Namespace 2: power-loss protection.
+    local args=(--control "$ctl" --ns ssd --ns-preset small --ns-o "path=$DIR/drive1"
+                --ns-o page_program_ns=20000000 --ns-o write_buffer_kib=4096
+                --ns ssd --ns-preset small --ns-o "path=$DIR/drive2"
+                --ns-o power_loss_protection=on)
+    start_daemon "${args[@]}"
+    NVEMU_GUEST_SHARE=$helpers guest host persist.sh &
+    local guest_pid=$!
+    wait_for 600 "$guest_log" NVEMU-PERSIST-KILL || fail "the guest never asked for the kill"
+    kill_daemon
+    say "killed nvemu with SIGKILL; starting it again on the same directories"
+    restart_daemon "${args[@]}"
+    touch "$helpers/restarted"
+    wait_for 600 "$guest_log" NVEMU-PERSIST-CUT || fail "the guest never asked for the cut"
+    "$NVEMU" power-cut --control "$ctl" --down-ms 2000 >&2 || fail "nvemu power-cut"
+    touch "$helpers/cut"
+    wait "$guest_pid" || fail "guest checks failed (log: $guest_log)"
+    grep -E "^(PASS|FAIL|SKIP):" "$guest_log" >&2
+    grep -E "power cut: .* lost" "$DAEMON_LOG" >&2
+    grep -qE "namespace 1 lost [1-9][0-9]* LBAs" "$DAEMON_LOG" ||
+        fail "the cut lost nothing of namespace 1 (no power-loss protection)"
+    grep -q "namespace 2 lost 0 LBAs" "$DAEMON_LOG" || fail "namespace 2 (PLP) lost writes"
+    stop_daemon
+}
+
+zns_persist() {
+    local share=$DIR/zns-helpers guest_log=$DIR/guest-$TAG-host.log
+    "$HERE/zns/build.sh" "$share" || fail "building the ZNS helpers"
+    rm -rf "$DIR/zdrive" "$share/restarted" "$share/killed"
+    local args=(--path "$DIR/zdrive" --zoned -o zone_cap=12M -o max_open=12 -o max_active=14)
+    start_daemon "${args[@]}"
+    NVEMU_GUEST_SHARE=$share guest host zns-persist.sh -e EXPECT_ZONE_LBAS=4096 \
+        -e EXPECT_ZONE_CAP_LBAS=3072 &
+    local guest_pid=$!
+    wait_for 600 "$guest_log" NVEMU-ZNS-RESTART || fail "the guest never asked for the restart"
+    stop_daemon
+    say "stopped nvemu cleanly; starting it again on the same directory"
+    restart_daemon --path "$DIR/zdrive"
+    touch "$share/restarted"
+    wait_for 600 "$guest_log" NVEMU-ZNS-KILL || fail "the guest never asked for the kill"
+    kill_daemon
+    say "killed nvemu with SIGKILL; starting it again"
+    restart_daemon --path "$DIR/zdrive"
+    touch "$share/killed"
+    wait "$guest_pid" || fail "guest checks failed (log: $guest_log)"
+    grep -E "^(PASS|FAIL|SKIP):" "$guest_log" >&2
+    stop_daemon
+}
+
 # secret [TRANSFORM [BYTES]]: a random DH-HMAC-CHAP secret as nvme gen-dhchap-key writes it.
 secret() {
     python3 -c 'import base64, os, struct, sys, zlib
@@ -286,6 +359,8 @@ case $SCENARIO in
             fail "guest checks failed (log: $DIR/guest-$TAG-host.log)"
         grep -E "^(PASS|FAIL|SKIP):" "$DIR/guest-$TAG-host.log" >&2
         stop_daemon ;;
+    persist) persist ;;
+    zns-persist) zns_persist ;;
     auth)
         [ "$NVEMU_GUEST_KERNEL" = 6.12 ] || fail "needs the 6.12 guest (Debian's 6.1 has no NVMe authentication)"
         auth ;;

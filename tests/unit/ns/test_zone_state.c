@@ -650,6 +650,161 @@ static void test_reset_racing_appends_stays_consistent(void **state)
 	teardown((void **)&f);
 }
 
+
+/* ---- Zones kept across runs ---- */
+
+struct kept {
+	void *t[ZONE_TABLES];
+	struct drive_table_spec spec[ZONE_TABLES];
+};
+
+static void kept_alloc(struct kept *k, const struct zone_config *cfg)
+{
+	zones_table_specs(cfg, k->spec);
+	for (int i = 0; i < ZONE_TABLES; i++)
+		k->t[i] = calloc(k->spec[i].count ? k->spec[i].count : 1, k->spec[i].elem_bytes);
+}
+
+static void kept_free(struct kept *k)
+{
+	for (int i = 0; i < ZONE_TABLES; i++)
+		free(k->t[i]);
+}
+
+static struct rollbacks {
+	unsigned n;
+	uint64_t zone[NZONES], from[NZONES], to[NZONES];
+} rolled;
+
+static void on_rolled_back(void *ctx, uint64_t zone, uint64_t from, uint64_t to)
+{
+	struct rollbacks *r = ctx;
+	r->zone[r->n] = zone;
+	r->from[r->n] = from;
+	r->to[r->n++] = to;
+}
+
+static struct fixture *reopen(struct kept *k, const struct zone_config *cfg, enum zones_open_state st)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+	memset(&rolled, 0, sizeof(rolled));
+	f->z = zones_open(cfg, k->t, st, on_rolled_back, &rolled, err, sizeof(err));
+	if (!f->z)
+		fail_msg("zones_open: %s", err);
+	f->hooks = (struct zone_hooks){.ctx = &f->calls, .erase = on_erase, .finish = on_finish,
+				       .commit = on_commit, .discard = on_discard};
+	return f;
+}
+
+static void test_kept_zones_come_back_closed(void **state)
+{
+	(void)state;
+	struct zone_config cfg = base_config();
+	struct kept k;
+	kept_alloc(&k, &cfg);
+	struct fixture *f = reopen(&k, &cfg, ZONES_NEW);
+	assert_int_equal(write_at(f, zslba(1), 5), 0);		    /* implicitly open */
+	assert_int_equal(send(f, NVME_ZONE_OPEN, zslba(2), false), 0); /* explicitly open, empty */
+	assert_int_equal(write_at(f, zslba(3), ZCAP), 0);	    /* full */
+	assert_int_equal(send(f, NVME_ZONE_RESET, zslba(3), false), 0);
+	assert_int_equal(write_at(f, zslba(3), ZCAP), 0);
+	zones_destroy(f->z); /* a run ends, cleanly or not: the tables are what it left */
+	free(f);
+	f = reopen(&k, &cfg, ZONES_KEPT);
+	assert_int_equal(state_of(f, 1), NVME_ZS_CLOSED);
+	assert_int_equal(wp_of(f, 1), 5);
+	assert_int_equal(state_of(f, 2), NVME_ZS_EMPTY); /* it held nothing */
+	assert_int_equal(state_of(f, 3), NVME_ZS_FULL);
+	struct zone_info info;
+	zones_get(f->z, 3, &info);
+	assert_int_equal(info.resets, 1);
+	assert_counts(f, 0, 1);
+	assert_int_equal(rolled.n, 0);
+	assert_int_equal(write_at(f, zslba(1) + 5, 1), 0); /* writes go on at the write pointer */
+	zones_destroy(f->z);
+	free(f);
+	kept_free(&k);
+}
+
+static void test_machine_crash_keeps_what_a_flush_made_durable(void **state)
+{
+	(void)state;
+	struct zone_config cfg = base_config();
+	struct kept k;
+	kept_alloc(&k, &cfg);
+	struct fixture *f = reopen(&k, &cfg, ZONES_NEW);
+	assert_int_equal(write_at(f, zslba(1), 8), 0);
+	assert_int_equal(write_at(f, zslba(3), ZCAP), 0);
+	assert_int_equal(zones_flush_begin(f->z), 0);
+	assert_int_equal(write_at(f, zslba(1) + 8, 4), 0); /* during the flush: not covered */
+	zones_flush_end(f->z);
+	assert_int_equal(write_at(f, zslba(1) + 12, 4), 0);
+	assert_int_equal(write_at(f, zslba(5), 6), 0);
+	assert_int_equal(send(f, NVME_ZONE_RESET, zslba(3), false), 0); /* reset after the flush */
+	assert_int_equal(write_at(f, zslba(3), 2), 0);
+	zones_destroy(f->z);
+	free(f);
+	f = reopen(&k, &cfg, ZONES_MACHINE_CRASH);
+	assert_int_equal(wp_of(f, 1), 8);
+	assert_int_equal(state_of(f, 1), NVME_ZS_CLOSED);
+	assert_int_equal(wp_of(f, 5), 0);
+	assert_int_equal(state_of(f, 5), NVME_ZS_EMPTY);
+	assert_int_equal(wp_of(f, 3), 0);
+	assert_int_equal(rolled.n, 3);
+	assert_int_equal(rolled.zone[0], 1);
+	assert_int_equal(rolled.from[0], 8);
+	assert_int_equal(rolled.to[0], 16);
+	assert_counts(f, 0, 1);
+	zones_destroy(f->z);
+	free(f);
+	kept_free(&k);
+}
+
+static void test_power_cut_rollback_and_format(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(write_at(f, zslba(1), ZCAP), 0); /* full */
+	assert_int_equal(write_at(f, zslba(2), 10), 0);
+	struct zone_info info;
+	zones_get(f->z, 1, &info);
+	zones_power_cycle(f->z);
+	zones_rollback(f->z, 1, info.resets, 40);
+	zones_rollback(f->z, 2, info.resets + 1, 0); /* reset since: not this zone's data any more */
+	assert_int_equal(state_of(f, 1), NVME_ZS_CLOSED);
+	assert_int_equal(wp_of(f, 1), 40);
+	assert_int_equal(wp_of(f, 2), 10);
+	assert_int_equal(state_of(f, 2), NVME_ZS_CLOSED);
+	assert_counts(f, 0, 2);
+	make_read_only(f, 4);
+	zones_format(f->z);
+	assert_int_equal(state_of(f, 1), NVME_ZS_EMPTY);
+	assert_int_equal(wp_of(f, 2), 0);
+	assert_int_equal(state_of(f, 4), NVME_ZS_READ_ONLY);
+	assert_counts(f, 0, 0);
+}
+
+static void test_impossible_records_refused(void **state)
+{
+	(void)state;
+	struct zone_config cfg = base_config();
+	struct kept k;
+	kept_alloc(&k, &cfg);
+	struct fixture *f = reopen(&k, &cfg, ZONES_NEW);
+	zones_destroy(f->z);
+	free(f);
+	uint8_t *rec = (uint8_t *)k.t[ZONE_TABLE_ZONES] + 32 * 7;
+	rec[0] = 99; /* write pointer past the capacity */
+	char err[256];
+	assert_null(zones_open(&cfg, k.t, ZONES_KEPT, NULL, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "zones: entry 7"));
+	rec[0] = 0;
+	rec[24] = 0x77; /* no such state */
+	assert_null(zones_open(&cfg, k.t, ZONES_KEPT, NULL, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "zones: entry 7"));
+	kept_free(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +825,10 @@ int main(void)
 	    cmocka_unit_test(test_conventional_zones),
 	    cmocka_unit_test(test_concurrent_appends_get_distinct_lbas),
 	    cmocka_unit_test(test_reset_racing_appends_stays_consistent),
+	    cmocka_unit_test(test_kept_zones_come_back_closed),
+	    cmocka_unit_test(test_machine_crash_keeps_what_a_flush_made_durable),
+	    cmocka_unit_test_setup_teardown(test_power_cut_rollback_and_format, setup, teardown),
+	    cmocka_unit_test(test_impossible_records_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

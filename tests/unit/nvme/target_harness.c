@@ -83,7 +83,8 @@ struct th_env *th_env_create(const struct th_env_params *params)
 	struct nvme_subsys_params sp2 = {.nqn = TH_SUBNQN2, .serial = "HARNESS02", .model = "second"};
 	if (!env->subsys || !nvme_target_add_subsys(env->target, &sp2, err, sizeof(err)))
 		goto fail;
-	struct ns_params np1 = {.kind = NS_KIND_RAM, .bytes = TH_NS1_BYTES, .lba_size = 4096};
+	struct ns_params np1 = {.kind = NS_KIND_RAM, .bytes = TH_NS1_BYTES, .lba_size = 4096,
+				.path = params->ns1_path, .plp = -1};
 	struct ns_params np2 = {.kind = NS_KIND_RAM, .bytes = TH_NS2_BYTES, .lba_size = 512};
 	env->ns1 = ns_create(&np1, err, sizeof(err));
 	if (!env->ns1 || nvme_subsys_add_ns(env->subsys, env->ns1, err, sizeof(err)) != 1)

@@ -68,6 +68,7 @@ struct th_env_params {
 	struct dhchap_list dhchap_hashes, dhchap_dhgroups; /* empty: the defaults */
 	unsigned nreactors;	  /* reactor ids the target counts by (0: one); queues use id 0 */
 	bool fdp_ns;              /* add namespace 3 (TH_FDP_NSID) */
+	const char *ns1_path;	  /* namespace 1 kept in this drive directory; NULL: in memory */
 };
 
 struct th_env *th_env_create(const struct th_env_params *params);

@@ -91,7 +91,7 @@ static void test_identify_controller(void **state)
 	/* Fields with side effects on Linux stay clear. */
 	assert_int_equal(le32(id, 92) & 0x200, 0);		   /* OAES firmware activation */
 	assert_int_equal(le16(id, 128), 0);			   /* CRDT1 */
-	assert_int_equal(le16(id, 256), 0);			   /* OACS */
+	assert_int_equal(le16(id, 256), 1u << 1);		   /* OACS: Format NVM only */
 	assert_int_equal(id[265], 0);				   /* APSTA */
 	assert_int_equal(le16(id, 522), 0);			   /* FUSES */
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -512,6 +513,60 @@ static void test_error_log_names_the_field(void **state)
 	assert_int_equal(th_newest_error_location(&f->admin), 0xFFFF);
 }
 
+static uint64_t error_log_count(struct th_queue *admin, uint8_t *entries, uint32_t bytes)
+{
+	struct nvme_sqe sqe = th_get_log_sqe(NVME_LOG_ERROR, 0, bytes, 0);
+	assert_int_equal(th_exec(admin, &sqe, NULL, 0, entries, bytes, NULL), 0);
+	uint8_t smart[512];
+	sqe = th_get_log_sqe(NVME_LOG_SMART, 0xFFFFFFFF, sizeof(smart), 0);
+	assert_int_equal(th_exec(admin, &sqe, NULL, 0, smart, sizeof(smart), NULL), 0);
+	return le64(smart, 176); /* Number of Error Information Log Entries */
+}
+
+/* A drive directory keeps the errors of its namespace's commands for the next run's
+ * controllers; errors of no kept namespace are the controller's alone. */
+static void test_error_log_kept_by_the_drive(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nvemu-errlog-XXXXXX", path[64], cmd[96];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ns1", dir);
+	struct th_env_params p = {.allow_any_host = true, .ns1_path = path};
+	uint8_t entries[4 * 64], buf[4096];
+	for (int run = 0; run < 2; run++) {
+		struct th_env *env = th_env_create(&p);
+		assert_non_null(env);
+		struct fixture f = {.env = env};
+		th_queue_init(&f.admin, env);
+		th_queue_init(&f.io, env);
+		assert_int_equal(th_bring_up(&f.admin, &f.io, NULL), 0);
+		if (run == 0) {
+			assert_int_equal(error_log_count(&f.admin, entries, sizeof(entries)), 0);
+			assert_int_equal(read_blocks(&f, 1, NS1_BLOCKS, 1, buf), ST_LBA_RANGE);
+			assert_int_equal(read_blocks(&f, 2, NS2_BLOCKS, 1, buf), ST_LBA_RANGE);
+			assert_int_equal(read_blocks(&f, 1, NS1_BLOCKS + 5, 1, buf), ST_LBA_RANGE);
+			assert_int_equal(error_log_count(&f.admin, entries, sizeof(entries)), 3);
+		} else {
+			/* Namespace 1's two errors, newest first, numbered 1 and 2. */
+			assert_int_equal(error_log_count(&f.admin, entries, sizeof(entries)), 2);
+			assert_int_equal(le64(entries, 0), 2);
+			assert_int_equal(le64(entries, 16), NS1_BLOCKS + 5);
+			assert_int_equal(entries[24], 1);
+			assert_int_equal(le64(entries, 64), 1);
+			assert_int_equal(le64(entries, 64 + 16), NS1_BLOCKS);
+			assert_int_equal(le64(entries, 128), 0); /* no third */
+			assert_int_equal(read_blocks(&f, 1, NS1_BLOCKS + 7, 1, buf), ST_LBA_RANGE);
+			assert_int_equal(error_log_count(&f.admin, entries, sizeof(entries)), 3);
+			assert_int_equal(le64(entries, 0), 3);
+		}
+		th_queue_close(&f.io);
+		th_queue_close(&f.admin);
+		th_env_destroy(env);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_io_queue_needs_connect(void **state)
 {
 	struct fixture *f = *state;
@@ -520,6 +575,62 @@ static void test_io_queue_needs_connect(void **state)
 	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_read, 1, 0, 1, 4096);
 	assert_int_equal(th_exec(&q, &sqe, NULL, 0, NULL, 0, NULL), ST_SEQ_ERROR);
 	th_queue_close(&q);
+}
+
+static uint16_t admin_cmd(struct fixture *f, uint8_t opcode, uint32_t nsid, uint32_t cdw10,
+			  uint32_t cdw11, uint64_t *result)
+{
+	struct nvme_sqe sqe = th_sqe(opcode, nsid);
+	sqe.cdw10 = cdw10;
+	sqe.cdw11 = cdw11;
+	return th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, result);
+}
+
+/* Format NVM erases the namespace it names, with the one LBA format and no protection info. */
+static void test_format_nvm(void **state)
+{
+	struct fixture *f = *state;
+	pattern(f->wbuf, 8 * 4096, 3);
+	assert_int_equal(write_blocks(f, 1, 100, 8, f->wbuf, false), 0);
+	pattern(f->wbuf, 8 * 512, 4);
+	assert_int_equal(write_blocks(f, 2, 100, 8, f->wbuf, false), 0);
+	assert_int_equal(admin_cmd(f, nvme_admin_format_nvm, 1, 1, 0, NULL), 0x410A); /* LBAF 1 */
+	assert_int_equal(admin_cmd(f, nvme_admin_format_nvm, 1, 1u << 5, 0, NULL), 0x410A); /* PI */
+	assert_int_equal(admin_cmd(f, nvme_admin_format_nvm, 1, 3u << 9, 0, NULL), ST_INVALID_FIELD);
+	assert_int_equal(admin_cmd(f, nvme_admin_format_nvm, 9, 0, 0, NULL), ST_INVALID_NS);
+	assert_int_equal(read_blocks(f, 1, 100, 8, f->rbuf), 0);
+	assert_false(is_zero(f->rbuf, 8 * 4096));
+	assert_int_equal(admin_cmd(f, nvme_admin_format_nvm, 1, 1u << 9, 0, NULL), 0); /* SES 1 */
+	assert_int_equal(read_blocks(f, 1, 100, 8, f->rbuf), 0);
+	assert_true(is_zero(f->rbuf, 8 * 4096));
+	assert_int_equal(read_blocks(f, 2, 100, 8, f->rbuf), 0); /* the other one kept its data */
+	assert_memory_equal(f->rbuf, f->wbuf, 8 * 512);
+	assert_int_equal(admin_cmd(f, nvme_admin_format_nvm, 0xFFFFFFFF, 0, 0, NULL), 0);
+	assert_int_equal(read_blocks(f, 2, 100, 8, f->rbuf), 0);
+	assert_true(is_zero(f->rbuf, 8 * 512));
+}
+
+/* The volatile write cache (Set Features 06h) is the namespaces' setting. */
+static void test_write_cache_feature(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t result = 7;
+	assert_int_equal(admin_cmd(f, nvme_admin_get_features, 0, 0x06, 0, &result), 0);
+	assert_int_equal(result, 1);
+	assert_int_equal(admin_cmd(f, nvme_admin_set_features, 0, 0x06, 0, NULL), 0);
+	assert_int_equal(admin_cmd(f, nvme_admin_get_features, 0, 0x06, 0, &result), 0);
+	assert_int_equal(result, 0);
+	/* Writes go on, each durable when done. */
+	pattern(f->wbuf, 4096, 5);
+	assert_int_equal(write_blocks(f, 1, 7, 1, f->wbuf, true), 0);
+	assert_int_equal(read_blocks(f, 1, 7, 1, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, 4096);
+	assert_int_equal(admin_cmd(f, nvme_admin_set_features, 0, 0x06, 1, NULL), 0);
+	assert_int_equal(admin_cmd(f, nvme_admin_get_features, 0, 0x06, 0, &result), 0);
+	assert_int_equal(result, 1);
+	/* Default (SEL 1) is on. */
+	assert_int_equal(admin_cmd(f, nvme_admin_get_features, 0, 0x06 | 1u << 8, 0, &result), 0);
+	assert_int_equal(result, 1);
 }
 
 int main(void)
@@ -540,7 +651,10 @@ int main(void)
 	    T(test_smart_counters_move),
 	    T(test_io_queue_needs_connect),
 	    T(test_error_log_names_the_field),
+	    cmocka_unit_test(test_error_log_kept_by_the_drive),
 	    cmocka_unit_test(test_each_reactor_counts_in_its_own_shard),
+	    T(test_format_nvm),
+	    T(test_write_cache_feature),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,283 @@
+/*
+ * libFuzzer target for the drive-directory loader (docs/persistence.md): the identity and
+ * state files, table headers, and the tables themselves as the FTL, the zone state and the
+ * zone flash mapping check and recover them.
+ *
+ * Six template drives are made once (ram, ssd and zoned; each closed cleanly and as a kill
+ * leaves it). Each input picks one, copies it, damages one of its files, and opens it:
+ *   byte 0     template: kind (0 ram, 1 ssd, 2 zoned) x 2 + crashed
+ *   byte 1     which file of the drive (modulo their number)
+ *   byte 2     how: 0 replace the file with the rest, its checksum fixed (a text file's CRC line
+ *              appended, a table's header CRC set, so the parser behind the check is reached);
+ *              1 XOR the rest into the file at the offset in bytes 3-6 (little-endian);
+ *              2 truncate the file to that offset; 3 replace the file, nothing fixed
+ *   bytes 3-6  offset (ops 1 and 2)
+ *   then       the data
+ * The loader must refuse with a message or accept; an accepted drive must serve I/O and, for
+ * ssd, pass the FTL's full consistency check. Anything else aborts.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "drive/drive.h"
+#include "ns/ns.h"
+#include "ns/zoned.h"
+#include "util/crc32c.h"
+
+#define TEMPLATES 6
+#define MAX_FILES 16
+
+static char base[64];
+static char files[TEMPLATES][MAX_FILES][32];
+static unsigned nfiles[TEMPLATES];
+static struct ns *crashed[TEMPLATES]; /* left open, as a killed daemon leaves its files */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void path_of(char *out, size_t len, const char *dir, const char *name)
+{
+	snprintf(out, len, "%s/%s/%s", base, dir, name);
+}
+
+static struct ns *open_drive(const char *dir, char *err, size_t errlen)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", base, dir);
+	struct ns_params p = {.path = path, .plp = -1};
+	return ns_create(&p, err, errlen);
+}
+
+/* A small drive of each kind, written to and closed (clean) or abandoned (crashed). */
+static void make_template(unsigned t)
+{
+	struct ssd_params ssd;
+	struct zoned_params zoned;
+	ssd_params_defaults(&ssd);
+	zoned_params_defaults(&zoned);
+	ssd.channels = 2;
+	ssd.luns_per_channel = 1;
+	ssd.blocks_per_plane = 32;
+	ssd.pages_per_block = 16;
+	ssd.op_pcent = 30;
+	zoned.zone_size = 64 * 1024;
+	zoned.max_open = zoned.max_active = 4;
+	static const enum ns_kind kinds[] = {NS_KIND_RAM, NS_KIND_SSD, NS_KIND_ZONED};
+	char dir[16], path[256], err[512];
+	snprintf(dir, sizeof(dir), "t%u", t);
+	snprintf(path, sizeof(path), "%s/%s", base, dir);
+	struct ns_params p = {.kind = kinds[t / 2], .kind_given = true, .lba_size = 4096,
+			      .ssd = &ssd, .zoned = &zoned, .path = path, .plp = -1,
+			      .bytes = t / 2 == 0 ? 1 << 20 : 0};
+	struct ns *ns = ns_create(&p, err, sizeof(err));
+	if (!ns) {
+		fprintf(stderr, "fuzz_drive: template %u: %s\n", t, err);
+		abort();
+	}
+	static uint8_t block[4096];
+	for (uint64_t lba = 0; lba < 24; lba++) {
+		memset(block, (int)lba + 1, sizeof(block));
+		struct ns_io io = {.slba = lba, .nlb = 1, .buf = block};
+		ns->ops->write(ns, &io);
+	}
+	for (uint8_t i = 1; i <= 3; i++) { /* an error log with a few entries */
+		uint8_t entry[NS_ERROR_ENTRY_BYTES];
+		memset(entry, i, sizeof(entry));
+		ns_record_error(ns, entry);
+	}
+	if (t % 2 == 0) {
+		ns_destroy(ns);
+	} else {
+		crashed[t] = ns;
+	}
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.' && strcmp(e->d_name, "lock") && nfiles[t] < MAX_FILES)
+			snprintf(files[t][nfiles[t]++], sizeof(files[t][0]), "%s", e->d_name);
+	if (d)
+		closedir(d);
+	/* Sorted, so that an input names the same file everywhere. */
+	qsort(files[t], nfiles[t], sizeof(files[t][0]), (int (*)(const void *, const void *))strcmp);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The templates and the scratch drive go when the fuzzer exits (its time is up, or -runs). */
+static void remove_base(void) { nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	snprintf(base, sizeof(base), "%s/nvemu-fuzz-drive.%d",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", getpid());
+	mkdir(base, 0755);
+	atexit(remove_base);
+	for (unsigned t = 0; t < TEMPLATES; t++)
+		make_template(t);
+	return 0;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct stat st;
+	if (in < 0 || out < 0 || fstat(in, &st))
+		abort();
+	/* Sparse copy: holes stay holes (the data file is large and empty). */
+	static uint8_t buf[65536], zeros[65536];
+	for (off_t at = 0; at < st.st_size;) {
+		ssize_t n = pread(in, buf, sizeof(buf), at);
+		if (n <= 0)
+			abort();
+		if (memcmp(buf, zeros, (size_t)n) && pwrite(out, buf, (size_t)n, at) != n)
+			abort();
+		at += n;
+	}
+	if (ftruncate(out, st.st_size))
+		abort();
+	close(in);
+	close(out);
+}
+
+static void write_file(const char *path, const uint8_t *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len))
+		abort();
+	close(fd);
+}
+
+/* Replaces a file with data whose own checksum is right. */
+static void replace_fixed(const char *path, const char *name, const uint8_t *data, size_t len)
+{
+	bool text = !strcmp(name, "identity") || !strcmp(name, "state");
+	uint8_t *copy = malloc(len + 64);
+	memcpy(copy, data, len);
+	size_t n = len;
+	if (text) {
+		n += (size_t)snprintf((char *)copy + len, 64, "crc32c = %08x\n", crc32c(copy, len));
+	} else if (len >= DRIVE_TABLE_HEADER_CRC_AT + 4) {
+		uint32_t crc = crc32c(copy, DRIVE_TABLE_HEADER_CRC_AT);
+		memcpy(copy + DRIVE_TABLE_HEADER_CRC_AT, &crc, 4);
+	}
+	write_file(path, copy, n);
+	free(copy);
+}
+
+static void damage(const char *path, const char *name, uint8_t how, uint32_t offset,
+		   const uint8_t *data, size_t len)
+{
+	switch (how % 4) {
+	case 0:
+		replace_fixed(path, name, data, len);
+		break;
+	case 1: {
+		int fd = open(path, O_RDWR);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st))
+			abort();
+		for (size_t i = 0; i < len && st.st_size; i++) {
+			off_t at = (off_t)((offset + i) % (uint64_t)st.st_size);
+			uint8_t b;
+			if (pread(fd, &b, 1, at) == 1) {
+				b ^= data[i];
+				if (pwrite(fd, &b, 1, at) != 1)
+					abort();
+			}
+		}
+		close(fd);
+		break;
+	}
+	case 2:
+		if (truncate(path, offset))
+			abort();
+		break;
+	default:
+		write_file(path, data, len);
+	}
+}
+
+/* An accepted drive serves I/O, and its model passes its own consistency check. */
+static void exercise(struct ns *ns)
+{
+	static uint8_t block[4096];
+	char err[512];
+	for (uint64_t lba = 0; lba < 8 && lba < ns->nlbas; lba++) {
+		struct ns_io io = {.slba = lba, .nlb = 1, .buf = block};
+		ns->ops->read(ns, &io);
+		io.buf = block;
+		ns->ops->write(ns, &io);
+	}
+	/* The error log it shows is in order, numbered within its total. */
+	struct ns_error kept[NS_ERRORS_KEPT];
+	uint64_t total;
+	unsigned n = ns_kept_errors(ns, kept, &total);
+	for (unsigned i = 0; i < n; i++)
+		if (!kept[i].number || kept[i].number > total ||
+		    (i && kept[i].number <= kept[i - 1].number))
+			abort();
+	ns_record_error(ns, block);
+	if (ns->ops->check && ns->ops->check(ns, err, sizeof(err))) {
+		fprintf(stderr, "fuzz_drive: an accepted drive fails its check: %s\n", err);
+		abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 7)
+		return 0;
+	unsigned t = data[0] % TEMPLATES;
+	const char *name = files[t][data[1] % nfiles[t]];
+	uint32_t offset;
+	memcpy(&offset, data + 3, 4);
+	char dir[16], from[256], to[256];
+	snprintf(dir, sizeof(dir), "t%u", t);
+	char work[256];
+	snprintf(work, sizeof(work), "%s/w", base);
+	mkdir(work, 0755);
+	for (unsigned i = 0; i < nfiles[t]; i++) {
+		path_of(from, sizeof(from), dir, files[t][i]);
+		path_of(to, sizeof(to), "w", files[t][i]);
+		copy_file(from, to);
+	}
+	path_of(to, sizeof(to), "w", name);
+	damage(to, name, data[2], offset, data + 7, size - 7);
+	char err[1024] = "";
+	struct ns *ns = open_drive("w", err, sizeof(err));
+	if (ns) {
+		exercise(ns);
+		ns_destroy(ns);
+	} else if (!err[0]) {
+		abort(); /* refused without saying why */
+	}
+	DIR *d = opendir(work);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		path_of(to, sizeof(to), "w", e->d_name);
+		unlink(to);
+	}
+	if (d)
+		closedir(d);
+	return 0;
+}
