@@ -117,28 +117,25 @@ unsigned file_map(struct media *m, uint64_t offset, uint64_t len, struct iovec *
 		return 0;
 	/*
 	 * Only pages the page cache holds: touching any other would stall the reactor on the disk.
-	 * mincore is asked once a second per 2 MiB chunk (it costs more than the read); a chunk
-	 * not whole then is asked for the read's own pages each time.
+	 * mincore is asked once a second per 2 MiB chunk (it costs more than the read). A chunk
+	 * not whole then is not mapped at all: mincore also counts a page that readahead or another
+	 * read is still bringing in, and sending that one from the map would wait for the disk on
+	 * the reactor thread (a major fault), where the caller's RWF_NOWAIT read answers EAGAIN.
 	 */
-	uint64_t first = offset & ~(uint64_t)(MEDIA_PAGE_SIZE - 1);
-	uint64_t pages = (offset + len - first + MEDIA_PAGE_SIZE - 1) >> MEDIA_PAGE_SHIFT;
 	uint64_t chunk = offset >> CHUNK_SHIFT;
 	bool one_chunk = chunk == (offset + len - 1) >> CHUNK_SHIFT;
 	uint32_t now = now_ms(), seen = atomic_load_explicit(&f->chunk_seen[chunk], memory_order_relaxed);
 	bool recent = seen && (uint32_t)(now - (seen >> 1)) < CHUNK_TRUST_MS;
 	if (!(one_chunk && recent && (seen & 1))) {
-		if (one_chunk && !recent) {
-			uint64_t start = chunk << CHUNK_SHIFT;
-			uint64_t n = (f->map_bytes - start) >> MEDIA_PAGE_SHIFT;
-			n = n < CHUNK_PAGES ? n : CHUNK_PAGES;
-			bool whole = all_resident(f->map + start, n);
-			atomic_store_explicit(&f->chunk_seen[chunk], (now << 1) | whole,
-					      memory_order_relaxed);
-			if (!whole && !all_resident(f->map + first, pages))
-				return 0;
-		} else if (!all_resident(f->map + first, pages)) {
+		if (!one_chunk || recent)
 			return 0;
-		}
+		uint64_t start = chunk << CHUNK_SHIFT;
+		uint64_t n = (f->map_bytes - start) >> MEDIA_PAGE_SHIFT;
+		n = n < CHUNK_PAGES ? n : CHUNK_PAGES;
+		bool whole = all_resident(f->map + start, n);
+		atomic_store_explicit(&f->chunk_seen[chunk], (now << 1) | whole, memory_order_relaxed);
+		if (!whole)
+			return 0;
 	}
 	iov[0] = (struct iovec){.iov_base = f->map + offset, .iov_len = len};
 	return 1;

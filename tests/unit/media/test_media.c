@@ -453,31 +453,43 @@ static void test_file_store_reads_writes_and_punches(void **state)
 	unlink(file_path);
 }
 
-/* Reads of pages the page cache holds are lent from the file's mapping; others are not. */
+/* Reads from 2 MiB chunks the page cache holds whole are lent from the file's mapping; reads
+ * from others are not (a page mincore calls resident may still be on its way in). */
 static void test_file_store_lends_resident_pages(void **state)
 {
 	(void)state;
 	struct media *m = file_media(16ull << 20);
 	uint8_t in[2 * PAGE], out[2 * PAGE];
 	fill(in, sizeof(in), 5);
-	uint64_t at = 4ull << 20;
-	assert_int_equal(media_write(m, at, in, sizeof(in)), 0);
+	uint64_t evicted = 4ull << 20, partly = 8ull << 20, whole = 12ull << 20;
+	assert_int_equal(media_write(m, evicted, in, sizeof(in)), 0);
+	assert_int_equal(media_write(m, whole, in, sizeof(in)), 0);
 	int fd = open(file_path, O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(fsync(fd), 0);
 	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
 	struct iovec iov[4];
-	assert_int_equal(media_map(m, at, sizeof(in), iov, 4), 0); /* evicted: read it */
-	media_read(m, at, out, sizeof(out));
+	assert_int_equal(media_map(m, evicted, sizeof(in), iov, 4), 0); /* evicted: read it */
+	media_read(m, evicted, out, sizeof(out));
 	assert_memory_equal(in, out, sizeof(out));
-	assert_int_equal(media_read_nowait(m, at, out, sizeof(out)), 0); /* cached now */
-	assert_int_equal(media_map(m, at, sizeof(in), iov, 4), 1);
+	assert_int_equal(media_read_nowait(m, evicted, out, sizeof(out)), 0); /* cached now */
+	/* Two cached pages of a chunk otherwise not cached: copied, not lent. */
+	assert_int_equal(media_write(m, partly, in, sizeof(in)), 0);
+	assert_int_equal(media_map(m, partly, sizeof(in), iov, 4), 0);
+	assert_int_equal(media_read_nowait(m, partly, out, sizeof(out)), 0);
+	assert_memory_equal(in, out, sizeof(out));
+	/* A chunk read whole is lent. */
+	uint8_t *chunk = malloc(2u << 20);
+	assert_non_null(chunk);
+	media_read(m, whole, chunk, 2u << 20);
+	free(chunk);
+	assert_int_equal(media_map(m, whole, sizeof(in), iov, 4), 1);
 	assert_int_equal(iov[0].iov_len, sizeof(in));
 	assert_memory_equal(iov[0].iov_base, in, sizeof(in));
 	/* A write shows through the mapping (one page cache). */
 	fill(in, PAGE, 6);
-	assert_int_equal(media_write(m, at, in, PAGE), 0);
-	assert_int_equal(media_map(m, at, PAGE, iov, 4), 1);
+	assert_int_equal(media_write(m, whole, in, PAGE), 0);
+	assert_int_equal(media_map(m, whole, PAGE, iov, 4), 1);
 	assert_memory_equal(iov[0].iov_base, in, PAGE);
 	close(fd);
 	media_destroy(m);
