@@ -215,6 +215,9 @@ void ssd_get_counters(struct ssd *ssd, struct ssd_counters *out);
  * more is retired), so the model never fails; refusing is the caller's part.
  */
 bool ssd_read_only(struct ssd *ssd);
+/* SMART's Available Spare (as in ssd_counters), also without the lock: cheap enough to ask
+ * after every write. */
+uint32_t ssd_avail_spare_pcent(struct ssd *ssd);
 
 /* Erase units, and each one's erases so far (`out` holds ssd_units() entries). */
 uint64_t ssd_units(const struct ssd *ssd);

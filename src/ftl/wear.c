@@ -148,9 +148,26 @@ bool wear_erased(struct ssd *s, uint32_t d, uint32_t u)
 		return false;
 	}
 	unit->state = UNIT_RETIRED;
-	if (++s->retired_units == s->spare_units) /* read without the lock by ssd_read_only */
+	/* Both read without the lock (ssd_read_only, ssd_avail_spare_pcent). */
+	__atomic_store_n(&s->retired_units, s->retired_units + 1, __ATOMIC_RELAXED);
+	if (s->retired_units == s->spare_units)
 		__atomic_store_n(&s->read_only, true, __ATOMIC_RELAXED);
 	return true;
+}
+
+/* Rounded up, so that 0 % means none left. */
+static uint32_t spare_pcent(uint64_t retired, uint64_t spare_units, bool read_only)
+{
+	return read_only     ? 0
+	       : spare_units ? (uint32_t)((100 * (spare_units - retired) + spare_units - 1) /
+					  spare_units)
+			     : 100;
+}
+
+uint32_t ssd_avail_spare_pcent(struct ssd *s)
+{
+	return spare_pcent(__atomic_load_n(&s->retired_units, __ATOMIC_RELAXED), s->spare_units,
+			   ssd_read_only(s));
 }
 
 uint32_t wear_victim(struct ssd *s, uint32_t d)
@@ -173,12 +190,7 @@ void wear_counters(const struct ssd *s, struct ssd_counters *out)
 	out->spare_blocks = s->spare_units - s->retired_units;
 	out->read_only = s->read_only;
 	out->cold_moves = s->cold_moves;
-	/* Rounded up, so that 0 % means none left. */
-	out->avail_spare_pcent =
-	    s->read_only ? 0
-	    : s->spare_units
-		? (uint32_t)((100 * out->spare_blocks + s->spare_units - 1) / s->spare_units)
-		: 100;
+	out->avail_spare_pcent = spare_pcent(s->retired_units, s->spare_units, s->read_only);
 	out->percent_used = s->wear_on ? out->erase_mean * 100 / s->params.endurance : 0;
 }
 

@@ -88,6 +88,10 @@ struct ns_io {
 	uint64_t scratch[8]; /* a kind's own state of the command (zoned: its zone reservation) */
 };
 
+/* Wear warnings (SMART critical warning bits 0 and 3 at the controller). */
+#define NS_WEAR_SPARE_LOW 1u /* available spare below its threshold */
+#define NS_WEAR_READ_ONLY 2u /* no spare left: the media are read-only */
+
 /* What a kind with a device model can report; false when it has none. */
 struct ns_model_counters {
 	uint64_t host_pages_written;
@@ -143,6 +147,8 @@ struct ns_ops {
 	uint64_t (*blocks_in_use)(struct ns *ns);
 	/* Optional: the device model's counters. */
 	bool (*model_counters)(struct ns *ns, struct ns_model_counters *out);
+	/* Optional, models that wear: NS_WEAR_* warnings raised now; cheap (asked after writes). */
+	uint32_t (*wear_warnings)(struct ns *ns);
 	void (*destroy)(struct ns *ns);
 	/*
 	 * Format NVM: every block reads as zeroes and the model is as out of the box (wear

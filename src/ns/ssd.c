@@ -148,6 +148,15 @@ static bool ssd_ns_model_counters(struct ns *ns, struct ns_model_counters *out)
 	return true;
 }
 
+static uint32_t ssd_ns_wear_warnings(struct ns *ns)
+{
+	struct ssd_ns *s = ssd_of(ns);
+	if (!s->wear)
+		return 0;
+	return (ssd_avail_spare_pcent(s->model) < s->spare_threshold_pcent ? NS_WEAR_SPARE_LOW : 0) |
+	       (ssd_read_only(s->model) ? NS_WEAR_READ_ONLY : 0);
+}
+
 static void ssd_ns_ruh_status(struct ns *ns, uint32_t ruh, uint32_t rg, uint64_t now,
 			      uint64_t *available_blocks, uint32_t *seconds_left)
 {
@@ -275,6 +284,7 @@ static const struct ns_ops ssd_ops = {
     .flush = ssd_ns_flush,
     .blocks_in_use = ssd_ns_blocks_in_use,
     .model_counters = ssd_ns_model_counters,
+    .wear_warnings = ssd_ns_wear_warnings,
     .destroy = ssd_ns_destroy,
     .fdp = &ssd_fdp_ops,
     .format = ssd_ns_format,

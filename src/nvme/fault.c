@@ -619,9 +619,16 @@ void nvme_subsys_health(struct nvme_subsys *subsys, uint32_t nsid, struct nvme_h
 	uint64_t threshold = 70, critical = 85;
 	out->avail_spare = 100;
 	out->spare_thresh = 10;
-	for (uint32_t i = nsid ? nsid : 1; i <= (nsid ? nsid : subsys->nn); i++)
+	for (uint32_t i = nsid ? nsid : 1; i <= (nsid ? nsid : subsys->nn); i++) {
+		struct ns *ns = subsys->ns[i - 1].ns;
 		out->media_errors += atomic_load_explicit(&subsys->ns[i - 1].media_errors,
 							  memory_order_relaxed);
+		uint32_t wear = ns->ops->wear_warnings ? ns->ops->wear_warnings(ns) : 0;
+		if (wear & NS_WEAR_SPARE_LOW)
+			out->critical_warning |= NVME_SMART_CRIT_SPARE;
+		if (wear & NS_WEAR_READ_ONLY)
+			out->critical_warning |= NVME_SMART_CRIT_MEDIA;
+	}
 	uint64_t now = clock_now_ns();
 	struct nvme_faults *fs = &subsys->target->faults;
 	for (struct nvme_fault *f = nvme_faults_walk_begin(fs); f; f = atomic_load(&f->next)) {
@@ -697,10 +704,30 @@ static void smart_event(struct nvme_ctrl *ctrl, uint64_t warning)
 	}
 }
 
+static void announce(struct nvme_subsys *subsys, uint8_t warning)
+{
+	if (warning)
+		nvme_subsys_for_each_ctrl(subsys, 0, smart_event, warning);
+}
+
+void nvme_wear_check(struct nvme_subsys *subsys, uint32_t nsid)
+{
+	struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
+	if (!slot->ns->ops->wear_warnings)
+		return;
+	uint32_t raised = slot->ns->ops->wear_warnings(slot->ns);
+	if (!(raised & ~atomic_load_explicit(&slot->wear_announced, memory_order_relaxed)))
+		return;
+	/* Of writes on several queues that see it at once, one announces it; only what is new
+	 * (a drive turning read-only does not announce its low spare again). */
+	uint32_t fresh = raised & ~atomic_fetch_or(&slot->wear_announced, raised);
+	announce(subsys, (uint8_t)((fresh & NS_WEAR_SPARE_LOW ? NVME_SMART_CRIT_SPARE : 0) |
+				   (fresh & NS_WEAR_READ_ONLY ? NVME_SMART_CRIT_MEDIA : 0)));
+}
+
 void nvme_fault_warnings_changed(struct nvme_subsys *subsys)
 {
 	struct nvme_health health;
 	nvme_subsys_health(subsys, 0, &health);
-	if (health.critical_warning)
-		nvme_subsys_for_each_ctrl(subsys, 0, smart_event, health.critical_warning);
+	announce(subsys, health.critical_warning);
 }

@@ -38,6 +38,8 @@ struct nvme_ns_slot {
 	/* Unrecovered read and write errors of its commands (SMART Media and Data Integrity
 	 * Errors): only faults cause them, so a locked add costs nothing on the common path. */
 	atomic_uint_fast64_t media_errors;
+	/* NS_WEAR_* warnings already announced to the controllers (never cleared: they stay). */
+	atomic_uint wear_announced;
 	struct nvme_ns_recorder recorder;
 	uint8_t nguid[16];
 	uint8_t eui64[8];
@@ -272,6 +274,8 @@ void nvme_fault_log(struct nvme_target *target, const struct nvme_fault *f,
 void nvme_fault_fire(struct nvme_fault *f);
 /* A subsystem's critical warning bits went up: tell the controllers that asked (SMART AER). */
 void nvme_fault_warnings_changed(struct nvme_subsys *subsys);
+/* After a write to namespace nsid: a wear warning its model newly raised is announced. */
+void nvme_wear_check(struct nvme_subsys *subsys, uint32_t nsid);
 
 /* fault_io.c */
 /* Called by I/O parsing when faults are set, the command checked: decides what faults do to it. */

@@ -49,6 +49,7 @@ static void write_done(struct nvme_req *req, uint16_t status)
 {
 	if (!status)
 		nvme_req_count_write(req, req->xfer == NVME_XFER_H2C ? req->data_len : 0);
+	nvme_wear_check(req->sq->ctrl->subsys, req->cmd.nsid);
 	nvme_req_complete_at(req, status, req->io.now_ns, req->io.done_ns);
 }
 

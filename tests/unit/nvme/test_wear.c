@@ -3,6 +3,7 @@
  * until SMART's available spare falls below its threshold (critical warning bit 0) and then
  * until the media turn read-only (bit 3): writes, Write Zeroes and Deallocate then fail with
  * Attempted Write to Read Only Range, reads still return the data, the vendor log says so.
+ * Each warning is announced once with an Asynchronous Event when it is raised.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ struct fixture {
 	uint32_t nsid;
 	uint64_t blocks;
 	uint32_t *generation; /* per block: what it was last written with */
+	struct th_req *event; /* an Asynchronous Event Request still held at the end */
 	uint8_t buf[BLOCK], out[BLOCK];
 };
 
@@ -72,6 +74,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	th_queue_close(&f->io);
 	th_queue_close(&f->admin);
+	if (f->event)
+		th_req_free(&f->admin, f->event); /* cancelled by the close */
 	th_env_destroy(f->env);
 	free(f->generation);
 	free(f);
@@ -129,10 +133,21 @@ static uint16_t write_until(struct fixture *f, uint8_t stop, uint64_t *rng, uint
 	}
 }
 
+static struct th_req *async_event_request(struct fixture *f)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_async_event, 0);
+	return th_submit(&f->admin, &sqe, NULL, 0);
+}
+
 static void test_wear_out_through_nvme(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t smart[512], raw[512];
+	struct nvme_sqe aec = th_sqe(nvme_admin_set_features, 0);
+	aec.cdw10 = NVME_FEAT_ASYNC_EVENT;
+	aec.cdw11 = NVME_SMART_CRIT_SPARE | NVME_SMART_CRIT_MEDIA;
+	assert_int_equal(th_exec(&f->admin, &aec, NULL, 0, NULL, 0, NULL), 0);
+	struct th_req *event = async_event_request(f);
 	get_log(f, NVME_LOG_SMART, f->nsid, smart);
 	assert_int_equal(smart[0], 0);   /* critical warning */
 	assert_int_equal(smart[3], 100); /* available spare */
@@ -144,6 +159,12 @@ static void test_wear_out_through_nvme(void **state)
 	assert_true(smart[3] < 40 && smart[3] > 0);
 	assert_int_equal(smart[0], NVME_SMART_CRIT_SPARE); /* not read-only yet */
 	assert_true(smart[5] > 0);
+	reactor_poll(f->env->reactor, 0); /* the announcement is posted to the admin queue */
+	assert_int_equal(event->completions, 1);
+	assert_int_equal(event->cqe.result, NVME_AER_RESULT(NVME_AER_TYPE_SMART,
+							    NVME_AER_SMART_SPARE_BELOW, NVME_LOG_SMART));
+	th_req_free(&f->admin, event);
+	event = async_event_request(f);
 
 	/* Until a write is refused (the drive may turn read-only on the last one accepted). */
 	assert_int_equal(write_until(f, 0, &rng, smart), ST_READ_ONLY);
@@ -151,6 +172,13 @@ static void test_wear_out_through_nvme(void **state)
 	assert_int_equal(smart[0], NVME_SMART_CRIT_SPARE | NVME_SMART_CRIT_MEDIA);
 	assert_int_equal(smart[3], 0);
 	assert_true(smart[5] >= 50);
+	/* Read-only is announced; the spare already was (and the log was read since). */
+	reactor_poll(f->env->reactor, 0);
+	assert_int_equal(event->completions, 1);
+	assert_int_equal(event->cqe.result, NVME_AER_RESULT(NVME_AER_TYPE_SMART,
+							    NVME_AER_SMART_RELIABILITY, NVME_LOG_SMART));
+	th_req_free(&f->admin, event);
+	event = async_event_request(f);
 
 	/* Every data-changing command is refused; nothing changed. */
 	assert_int_equal(write_block(f, 0), ST_READ_ONLY);
@@ -184,6 +212,10 @@ static void test_wear_out_through_nvme(void **state)
 	assert_int_equal(smart[3], 100);
 	get_log(f, NVME_LOG_SMART, 0xFFFFFFFF, smart);
 	assert_int_equal(smart[0], NVME_SMART_CRIT_SPARE | NVME_SMART_CRIT_MEDIA);
+	/* Refused writes since announced nothing more. */
+	reactor_poll(f->env->reactor, 0);
+	assert_int_equal(event->completions, 0);
+	f->event = event;
 }
 
 int main(void)
