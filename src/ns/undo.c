@@ -35,7 +35,6 @@ struct ns_undo {
 	 * may be in flight into it): a ring too small is replaced once it is empty. */
 	uint8_t *data;
 	uint64_t data_head, data_tail, data_used, data_cap, data_want;
-	uint64_t lost_total;
 };
 
 struct ns_undo *ns_undo_create(uint32_t lba_shift)
@@ -189,17 +188,25 @@ void ns_undo_commit(struct ns_undo *u, uint64_t number, uint64_t on_nand)
 	pthread_mutex_unlock(&u->lock);
 }
 
-struct range {
-	uint64_t start, end;
+/* What became of an LBA of the i-th record by a cut at `now`, as newer records say. */
+enum newer {
+	NEWER_NONE,    /* no newer placed write has it */
+	NEWER_ON_NAND, /* a newer write reached NAND: it keeps that write's data */
+	NEWER_LOST,    /* only newer lost writes have it: it went back already (counted) */
 };
 
-/* LBAs already settled by a newer write that reached NAND (or a newer lost one restored). */
-static bool covered(const struct range *set, uint64_t n, uint64_t lba)
+static enum newer newer_writes(struct ns_undo *u, uint64_t i, uint64_t lba, uint64_t now)
 {
-	for (uint64_t i = 0; i < n; i++)
-		if (lba >= set[i].start && lba < set[i].end)
-			return true;
-	return false;
+	enum newer seen = NEWER_NONE;
+	for (uint64_t j = i + 1; j < u->count; j++) {
+		const struct undo_rec *r = rec_at(u, j);
+		if (!r->committed || lba < r->slba || lba >= r->slba + r->nlb)
+			continue;
+		if (r->on_nand <= now)
+			return NEWER_ON_NAND;
+		seen = NEWER_LOST;
+	}
+	return seen;
 }
 
 uint64_t ns_undo_power_cut(struct ns_undo *u, uint64_t now,
@@ -208,42 +215,36 @@ uint64_t ns_undo_power_cut(struct ns_undo *u, uint64_t now,
 			   void *ctx)
 {
 	pthread_mutex_lock(&u->lock);
-	struct range *kept = malloc((u->count + 1) * sizeof(*kept));
-	uint64_t nkept = 0, lost = 0;
+	uint64_t lost = 0;
 	/*
 	 * Newest first: an LBA whose newest write reached NAND keeps it; otherwise each lost
-	 * write hands back what was there before it, until a write that reached NAND (or none).
+	 * write hands back what was there before it, until a write that reached NAND (or none),
+	 * so the oldest lost write has the last word. Nothing is allocated: a cut cannot fail.
 	 */
-	for (uint64_t i = u->count; kept && i-- > 0;) {
+	for (uint64_t i = u->count; i-- > 0;) {
 		struct undo_rec *r = rec_at(u, i);
-		if (!r->committed)
-			continue; /* never placed: the write did not happen */
-		if (r->on_nand <= now) {
-			kept[nkept++] = (struct range){r->slba, r->slba + r->nlb};
-			continue;
-		}
-		/* Runs of LBAs no newer kept write covers go back to their old contents. */
-		for (uint64_t lba = r->slba; lba < r->slba + r->nlb;) {
-			if (covered(kept, nkept, lba)) {
-				lba++;
-				continue;
+		if (!r->committed || r->on_nand <= now)
+			continue; /* never placed (the write did not happen), or on NAND: kept */
+		/* Runs of LBAs no newer write on NAND has go back to their old contents; an LBA
+		 * counts once, at the newest lost write that has it. */
+		for (uint64_t lba = r->slba, end = r->slba + r->nlb; lba < end;) {
+			uint64_t run = lba;
+			enum newer e;
+			while (run < end && (e = newer_writes(u, i, run, now)) != NEWER_ON_NAND) {
+				lost += e == NEWER_NONE;
+				run++;
 			}
-			uint64_t end = lba + 1;
-			while (end < r->slba + r->nlb && !covered(kept, nkept, end))
-				end++;
-			const uint8_t *old = r->data ? r->data + ((lba - r->slba) << u->lba_shift)
-						     : NULL;
-			restore(ctx, lba, (uint32_t)(end - lba), old, r->tag);
-			lost += end - lba;
-			lba = end;
+			if (run > lba)
+				restore(ctx, lba, (uint32_t)(run - lba),
+					r->data ? r->data + ((lba - r->slba) << u->lba_shift) : NULL,
+					r->tag);
+			lba = run + 1; /* past the one a newer write on NAND keeps (or the end) */
 		}
 	}
-	free(kept);
 	while (u->count)
 		drop_oldest(u);
 	u->base = 0;
 	ring_reset(u);
-	u->lost_total += lost;
 	pthread_mutex_unlock(&u->lock);
 	return lost;
 }

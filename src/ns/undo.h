@@ -31,7 +31,8 @@ void ns_undo_commit(struct ns_undo *u, uint64_t number, uint64_t on_nand);
 /*
  * Power cut at `now`: restore() is called for every range whose newest writes were lost, with
  * what it held before them (NULL: zeroes), newest writes first. Every record is dropped.
- * Returns the LBAs restored. No write may be in progress.
+ * Returns how many LBAs went back, each once however many of its writes were lost. No write
+ * may be in progress. It allocates nothing: a cut cannot fail.
  */
 uint64_t ns_undo_power_cut(struct ns_undo *u, uint64_t now,
 			   void (*restore)(void *ctx, uint64_t slba, uint32_t nlb, const uint8_t *old,
