@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "flash/flash.h"
@@ -27,6 +28,9 @@ struct zone_flash {
 	uint32_t *unit_erases;
 	struct zone_flash_saved *saved;
 	bool owns_tables;
+	/* Per zone, not kept: when all it took so far is on NAND. A sequential zone reaches NAND
+	 * in order, so nothing it takes later is on NAND before that. */
+	uint64_t *in_order_at;
 	uint64_t host_pages, nand_pages, erases;
 	pthread_mutex_t lock;
 };
@@ -180,6 +184,11 @@ struct zone_flash *zone_flash_open(const struct ssd_params *params,
 	zf->units_per_zone_die = g.units_per_zone_die;
 	zf->nzones = layout->zones ? layout->zones : g.zones_fit;
 	zf->owns_tables = !tables;
+	zf->in_order_at = calloc(zf->nzones, sizeof(*zf->in_order_at));
+	if (!zf->in_order_at) {
+		errorf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (tables) {
 		zf->saved = tables[ZONE_FLASH_SAVED];
 		zf->programmed = tables[ZONE_FLASH_PAGES];
@@ -231,6 +240,7 @@ void zone_flash_destroy(struct zone_flash *zf)
 		if (zf->unit_erases)
 			munmap(zf->unit_erases, zf->geo.units * sizeof(*zf->unit_erases));
 	}
+	free(zf->in_order_at);
 	free(zf);
 }
 
@@ -255,6 +265,7 @@ void zone_flash_power_loss(struct zone_flash *zf, uint64_t now)
 	pthread_mutex_lock(&zf->lock);
 	flash_power_loss(zf->flash, now);
 	front_power_loss(zf->front, now);
+	memset(zf->in_order_at, 0, zf->nzones * sizeof(*zf->in_order_at)); /* all on NAND, or gone */
 	pthread_mutex_unlock(&zf->lock);
 }
 
@@ -268,6 +279,7 @@ void zone_flash_format(struct zone_flash *zf)
 				zf->unit_erases[u]++;
 		}
 		zf->programmed[z] = 0;
+		zf->in_order_at[z] = 0;
 	}
 	zf->host_pages = zf->nand_pages = zf->erases = 0;
 	*zf->saved = (struct zone_flash_saved){0};
@@ -361,11 +373,24 @@ uint64_t zone_flash_commit_at(struct zone_flash *zf, uint64_t zone, uint64_t fro
 			      uint64_t *programmed_at)
 {
 	/* A page goes to NAND once its last byte is committed. */
-	uint64_t first = from / zf->geo.page_bytes, end = to / zf->geo.page_bytes;
+	uint64_t first = from / zf->geo.page_bytes, end = to / zf->geo.page_bytes, on_nand;
 	pthread_mutex_lock(&zf->lock);
 	uint64_t done = program_pages(zf, zone, first, end > first ? end : first, fua, now, parts,
-				      programmed_at);
+				      &on_nand);
+	/*
+	 * In order: bytes left in a page not yet full, or pages on a die that programs sooner,
+	 * are not on NAND before what the zone took earlier (else a power cut would keep them and
+	 * lose what lies below them). A FUA write waits for that too: durable is durable.
+	 */
+	on_nand = max_u64(on_nand, zf->in_order_at[zone]);
+	zf->in_order_at[zone] = on_nand;
+	if (fua) {
+		lat_add(parts, LAT_BUFFER_WAIT, on_nand > done ? on_nand - done : 0);
+		done = max_u64(done, on_nand);
+	}
 	pthread_mutex_unlock(&zf->lock);
+	if (programmed_at)
+		*programmed_at = on_nand;
 	return done;
 }
 
@@ -436,6 +461,7 @@ uint64_t zone_flash_erase(struct zone_flash *zf, uint64_t zone, uint64_t now,
 		}
 	}
 	zf->programmed[zone] = 0;
+	zf->in_order_at[zone] = 0;
 	lat_add(parts, LAT_NAND, done - start); /* erases in parallel over the zone's dies */
 	pthread_mutex_unlock(&zf->lock);
 	return done;
