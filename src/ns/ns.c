@@ -381,8 +381,10 @@ static void write_placed(struct ns_io *io, uint16_t status)
 		on_nand = io->write.place(ns, io);
 	else if (io->write.fail)
 		io->write.fail(ns, io);
-	if (io->write.rec)
-		ns_undo_commit(io->write.undo, io->write.rec, status ? 0 : on_nand);
+	if (io->write.rec && status)
+		ns_undo_cancel(io->write.undo, io->write.rec);
+	else if (io->write.rec)
+		ns_undo_commit(io->write.undo, io->write.rec, on_nand);
 	if (io->write.async)
 		io->complete(io, status);
 	else

@@ -16,7 +16,8 @@
 struct undo_rec {
 	uint64_t slba;
 	uint32_t nlb;
-	bool committed;	  /* the model has placed it: on_nand is known */
+	bool committed;	  /* the write is over: the record may go once on_nand has passed */
+	bool placed;	  /* ...and it landed (else it failed: a cut neither undoes nor keeps it) */
 	bool in_ring;	  /* data is in the byte ring (else malloc'd, when the ring was full) */
 	uint64_t on_nand; /* its last page is programmed then */
 	uint8_t *data;	  /* the old contents; NULL: the range restores as zeroes */
@@ -175,7 +176,7 @@ out:
 	return number;
 }
 
-void ns_undo_commit(struct ns_undo *u, uint64_t number, uint64_t on_nand)
+static void finish(struct ns_undo *u, uint64_t number, bool placed, uint64_t on_nand)
 {
 	pthread_mutex_lock(&u->lock);
 	/* Uncommitted records are never dropped, so number - 1 is still in the ring (unless a
@@ -183,10 +184,18 @@ void ns_undo_commit(struct ns_undo *u, uint64_t number, uint64_t on_nand)
 	if (number - 1 >= u->base && number - 1 < u->base + u->count) {
 		struct undo_rec *r = rec_at(u, number - 1 - u->base);
 		r->committed = true;
+		r->placed = placed;
 		r->on_nand = on_nand;
 	}
 	pthread_mutex_unlock(&u->lock);
 }
+
+void ns_undo_commit(struct ns_undo *u, uint64_t number, uint64_t on_nand)
+{
+	finish(u, number, true, on_nand);
+}
+
+void ns_undo_cancel(struct ns_undo *u, uint64_t number) { finish(u, number, false, 0); }
 
 /* What became of an LBA of the i-th record by a cut at `now`, as newer records say. */
 enum newer {
@@ -200,7 +209,7 @@ static enum newer newer_writes(struct ns_undo *u, uint64_t i, uint64_t lba, uint
 	enum newer seen = NEWER_NONE;
 	for (uint64_t j = i + 1; j < u->count; j++) {
 		const struct undo_rec *r = rec_at(u, j);
-		if (!r->committed || lba < r->slba || lba >= r->slba + r->nlb)
+		if (!r->placed || lba < r->slba || lba >= r->slba + r->nlb)
 			continue;
 		if (r->on_nand <= now)
 			return NEWER_ON_NAND;
@@ -223,8 +232,8 @@ uint64_t ns_undo_power_cut(struct ns_undo *u, uint64_t now,
 	 */
 	for (uint64_t i = u->count; i-- > 0;) {
 		struct undo_rec *r = rec_at(u, i);
-		if (!r->committed || r->on_nand <= now)
-			continue; /* never placed (the write did not happen), or on NAND: kept */
+		if (!r->placed || r->on_nand <= now)
+			continue; /* not placed (in progress, or failed), or on NAND: kept */
 		/* Runs of LBAs no newer write on NAND has go back to their old contents; an LBA
 		 * counts once, at the newest lost write that has it. */
 		for (uint64_t lba = r->slba, end = r->slba + r->nlb; lba < end;) {

@@ -27,6 +27,9 @@ uint64_t ns_undo_begin(struct ns_undo *u, uint64_t slba, uint32_t nlb, bool keep
 		       uint64_t now, uint8_t **old);
 /* Record `number` (ns_undo_begin's): the write landed, its pages are on NAND at on_nand. */
 void ns_undo_commit(struct ns_undo *u, uint64_t number, uint64_t on_nand);
+/* ...or it failed: a cut restores older lost writes under it as if it had not been made, and
+ * nothing of its own (its old data may not have been read). */
+void ns_undo_cancel(struct ns_undo *u, uint64_t number);
 
 /*
  * Power cut at `now`: restore() is called for every range whose newest writes were lost, with

@@ -7,7 +7,7 @@
  * write after it, zeroes where that write kept no old data), restore() must be called only on
  * LBAs of lost writes, newest first, with that write's tag and old data, and the count must be
  * the LBAs whose contents went back. Then the paths the random runs do not reach: an empty
- * log, records dropped once on NAND, and memory running out.
+ * log, records dropped once on NAND, failed writes, and memory running out.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -360,6 +360,47 @@ static void test_dropped_on_nand(void **state)
 	ns_undo_destroy(u);
 }
 
+static uint64_t restored_tag;
+
+static void note_tag(void *ctx, uint64_t slba, uint32_t nlb, const uint8_t *old, uint64_t tag)
+{
+	count_call(ctx, slba, nlb, old, tag);
+	restored_tag = tag;
+}
+
+/*
+ * A write that failed (its old data unreadable, or its new data not stored) is as if it had
+ * not been made: an older lost write under it still goes back, and it restores nothing of
+ * its own, whatever its pages' time.
+ */
+static void test_failed_write(void **state)
+{
+	(void)state;
+	struct ns_undo *u = ns_undo_create(9);
+	uint8_t *old;
+	uint64_t a = ns_undo_begin(u, 0, 8, true, 1, 100, &old);
+	ns_undo_commit(u, a, 5000); /* lost at a cut at 1000 */
+	uint64_t b = ns_undo_begin(u, 4, 8, true, 2, 200, &old);
+	ns_undo_cancel(u, b);
+	uint64_t c = ns_undo_begin(u, 100, 8, false, 3, 300, &old);
+	ns_undo_cancel(u, c);
+	calls = 0;
+	assert_int_equal(ns_undo_power_cut(u, 1000, note_tag, NULL), 8);
+	assert_int_equal(calls, 1);
+	assert_int_equal(restored_tag, 1);
+	/* A failed write is dropped like one on NAND: it holds no older record back. */
+	b = ns_undo_begin(u, 4, 8, true, 2, 2000, &old);
+	ns_undo_cancel(u, b);
+	uint8_t *first_old;
+	a = ns_undo_begin(u, 0, 8, true, 1, 3000, &first_old);
+	ns_undo_commit(u, a, 3000);
+	uint8_t *next_old;
+	uint64_t d = ns_undo_begin(u, 0, 8, true, 1, 3000, &next_old);
+	assert_ptr_equal(next_old, first_old); /* b and a are gone: the ring starts again */
+	ns_undo_commit(u, d, 3000);
+	ns_undo_destroy(u);
+}
+
 /* Out of memory: the write is refused (number 0) and the log is as it was. */
 static void test_out_of_memory(void **state)
 {
@@ -394,6 +435,7 @@ int main(void)
 	    cmocka_unit_test(test_random_large_lbas),
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_dropped_on_nand),
+	    cmocka_unit_test(test_failed_write),
 	    cmocka_unit_test(test_out_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
