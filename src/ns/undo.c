@@ -197,25 +197,34 @@ void ns_undo_commit(struct ns_undo *u, uint64_t number, uint64_t on_nand)
 
 void ns_undo_cancel(struct ns_undo *u, uint64_t number) { finish(u, number, false, 0); }
 
-/* What became of an LBA of the i-th record by a cut at `now`, as newer records say. */
+/* What became of an LBA of a record by a cut, as newer records say (in rising precedence). */
 enum newer {
 	NEWER_NONE,    /* no newer placed write has it */
-	NEWER_ON_NAND, /* a newer write reached NAND: it keeps that write's data */
 	NEWER_LOST,    /* only newer lost writes have it: it went back already (counted) */
+	NEWER_ON_NAND, /* a newer write reached NAND: it keeps that write's data */
 };
 
-static enum newer newer_writes(struct ns_undo *u, uint64_t i, uint64_t lba, uint64_t now)
+/* A record's LBAs are looked at this many at a time, one pass over the newer records each. */
+#define CUT_CHUNK 4096u
+
+/* state[k] for LBA from + k of the i-th record, k < n, by a cut at `now`. */
+static void newer_writes(struct ns_undo *u, uint64_t i, uint64_t from, uint32_t n, uint64_t now,
+			 uint8_t *state)
 {
-	enum newer seen = NEWER_NONE;
+	memset(state, NEWER_NONE, n);
+	uint64_t at = (u->head + i) % u->cap; /* the ring's slot of record j, without a division */
 	for (uint64_t j = i + 1; j < u->count; j++) {
-		const struct undo_rec *r = rec_at(u, j);
-		if (!r->placed || lba < r->slba || lba >= r->slba + r->nlb)
+		at = at + 1 == u->cap ? 0 : at + 1;
+		const struct undo_rec *r = &u->recs[at];
+		uint64_t lo = r->slba > from ? r->slba : from;
+		uint64_t hi = r->slba + r->nlb < from + n ? r->slba + r->nlb : from + n;
+		if (!r->placed || lo >= hi)
 			continue;
-		if (r->on_nand <= now)
-			return NEWER_ON_NAND;
-		seen = NEWER_LOST;
+		uint8_t s = r->on_nand <= now ? NEWER_ON_NAND : NEWER_LOST;
+		for (uint64_t lba = lo; lba < hi; lba++)
+			if (state[lba - from] < s)
+				state[lba - from] = s;
 	}
-	return seen;
 }
 
 uint64_t ns_undo_power_cut(struct ns_undo *u, uint64_t now,
@@ -225,6 +234,7 @@ uint64_t ns_undo_power_cut(struct ns_undo *u, uint64_t now,
 {
 	pthread_mutex_lock(&u->lock);
 	uint64_t lost = 0;
+	uint8_t state[CUT_CHUNK];
 	/*
 	 * Newest first: an LBA whose newest write reached NAND keeps it; otherwise each lost
 	 * write hands back what was there before it, until a write that reached NAND (or none),
@@ -234,20 +244,26 @@ uint64_t ns_undo_power_cut(struct ns_undo *u, uint64_t now,
 		struct undo_rec *r = rec_at(u, i);
 		if (!r->placed || r->on_nand <= now)
 			continue; /* not placed (in progress, or failed), or on NAND: kept */
-		/* Runs of LBAs no newer write on NAND has go back to their old contents; an LBA
-		 * counts once, at the newest lost write that has it. */
-		for (uint64_t lba = r->slba, end = r->slba + r->nlb; lba < end;) {
-			uint64_t run = lba;
-			enum newer e;
-			while (run < end && (e = newer_writes(u, i, run, now)) != NEWER_ON_NAND) {
-				lost += e == NEWER_NONE;
-				run++;
-			}
-			if (run > lba)
-				restore(ctx, lba, (uint32_t)(run - lba),
+		uint64_t end = r->slba + r->nlb;
+		for (uint64_t from = r->slba; from < end; from += CUT_CHUNK) {
+			uint32_t n = end - from < CUT_CHUNK ? (uint32_t)(end - from) : CUT_CHUNK;
+			newer_writes(u, i, from, n, now, state);
+			/* Runs of LBAs no newer write on NAND has go back to their old contents; an
+			 * LBA counts once, at the newest lost write that has it. */
+			for (uint32_t k = 0; k < n;) {
+				if (state[k] == NEWER_ON_NAND) {
+					k++;
+					continue;
+				}
+				uint32_t run = k;
+				for (; run < n && state[run] != NEWER_ON_NAND; run++)
+					lost += state[run] == NEWER_NONE;
+				uint64_t lba = from + k;
+				restore(ctx, lba, run - k,
 					r->data ? r->data + ((lba - r->slba) << u->lba_shift) : NULL,
 					r->tag);
-			lba = run + 1; /* past the one a newer write on NAND keeps (or the end) */
+				k = run;
+			}
 		}
 	}
 	while (u->count)

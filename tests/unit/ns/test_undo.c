@@ -401,6 +401,50 @@ static void test_failed_write(void **state)
 	ns_undo_destroy(u);
 }
 
+#define BIG 10000u /* LBAs of 8 bytes: past the LBAs a cut looks at in one pass */
+static uint64_t big_media[BIG];
+
+static void restore_big(void *ctx, uint64_t slba, uint32_t nlb, const uint8_t *old, uint64_t tag)
+{
+	(void)ctx, (void)tag;
+	assert_true(slba + nlb <= BIG);
+	if (old)
+		memcpy(&big_media[slba], old, (size_t)nlb * 8);
+	else
+		memset(&big_media[slba], 0, (size_t)nlb * 8);
+}
+
+/* A write larger than a cut takes in one pass, with newer writes over its pieces' edges. */
+static void test_large_write(void **state)
+{
+	(void)state;
+	struct ns_undo *u = ns_undo_create(3);
+	for (uint64_t lba = 0; lba < BIG; lba++)
+		big_media[lba] = lba; /* before: each LBA its own number */
+	const struct { uint64_t slba; uint32_t nlb; uint64_t on_nand; } w[] = {
+	    {0, BIG, 9000},    /* lost */
+	    {4090, 10, 500},   /* on NAND: keeps 4090..4099 */
+	    {8190, 10, 9000},  /* lost: counted once with the first */
+	    {9999, 1, 500},    /* on NAND: the last LBA */
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(w); i++) {
+		uint8_t *old;
+		uint64_t n = ns_undo_begin(u, w[i].slba, w[i].nlb, true, i, 100, &old);
+		memcpy(old, &big_media[w[i].slba], (size_t)w[i].nlb * 8);
+		for (uint64_t lba = w[i].slba; lba < w[i].slba + w[i].nlb; lba++)
+			big_media[lba] = (i + 1) << 20 | lba;
+		ns_undo_commit(u, n, w[i].on_nand);
+	}
+	assert_int_equal(ns_undo_power_cut(u, 1000, restore_big, NULL), BIG - 11);
+	for (uint64_t lba = 0; lba < BIG; lba++) {
+		uint64_t want = lba >= 4090 && lba < 4100 ? 2u << 20 | lba
+			      : lba == 9999		 ? 4u << 20 | lba
+							 : lba;
+		assert_int_equal(big_media[lba], want);
+	}
+	ns_undo_destroy(u);
+}
+
 /* Out of memory: the write is refused (number 0) and the log is as it was. */
 static void test_out_of_memory(void **state)
 {
@@ -436,6 +480,7 @@ int main(void)
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_dropped_on_nand),
 	    cmocka_unit_test(test_failed_write),
+	    cmocka_unit_test(test_large_write),
 	    cmocka_unit_test(test_out_of_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
