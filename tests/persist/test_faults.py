@@ -16,13 +16,10 @@ error never reaches the kept state.
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 
-from test_persist import NVEMU, RUNNING, SMALL, Daemon, check, fail, run
+from test_persist import NVEMU, RUNNING, SMALL, Daemon, check, fail, run, run_in_tmp
 
 # 4 dies; op_pcent 50 leaves the spare blocks a die-offline fault needs on the other three.
 DRIVE = [*SMALL, "-o", "op_pcent=50"]
@@ -179,16 +176,11 @@ def after_restarts(tmp, drive):
     drive_checks(drive, "clean stop")
 
 
+def main(tmp):
+    drive = os.path.join(tmp, "d")
+    faults_under_load(tmp, drive)
+    after_restarts(tmp, drive)
+
+
 if __name__ == "__main__":
-    tmp = tempfile.mkdtemp(prefix="nvemu-faults-", dir=os.environ.get("NVEMU_PERSIST_DIR"))
-    try:
-        drive = os.path.join(tmp, "d")
-        faults_under_load(tmp, drive)
-        after_restarts(tmp, drive)
-    finally:
-        for proc in RUNNING:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("PASS")
+    run_in_tmp("nvemu-faults-", main)

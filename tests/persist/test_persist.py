@@ -62,6 +62,20 @@ def run(*args, **kw):
 RUNNING = []  # daemons to kill if the test ends early
 
 
+def run_in_tmp(prefix, body):
+    """body(tmp) in a new directory, removed after it with every daemon left running."""
+    tmp = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("NVEMU_PERSIST_DIR"))
+    try:
+        body(tmp)
+    finally:
+        for proc in RUNNING:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("PASS")
+
+
 class Daemon:
     def __init__(self, tmp, *args, wait=True):
         self.port = free_port()
@@ -405,13 +419,4 @@ TESTS = {"refuse": test_refuse, "kill": test_kill, "cut": test_cut, "zoned": tes
          "memory": test_memory, "reopen": test_reopen, "sim": test_sim}
 
 if __name__ == "__main__":
-    tmp = tempfile.mkdtemp(prefix="nvemu-persist-", dir=os.environ.get("NVEMU_PERSIST_DIR"))
-    try:
-        TESTS[WHAT](tmp)
-    finally:
-        for proc in RUNNING:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("PASS")
+    run_in_tmp("nvemu-persist-", TESTS[WHAT])
