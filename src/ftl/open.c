@@ -356,8 +356,10 @@ static int rebuild(struct ssd *s, char *err, size_t errlen)
 			struct stream *stream = unit->stream == STREAM_GC     ? s->gc_stream
 						: unit->stream == STREAM_COLD ? &s->cold
 									      : &s->host;
-			if (unit->state == UNIT_FREE)
-				unit->slc = 0; /* a crash between an erase's stores */
+			/* A crash between an erase's stores; or a drive reopened without the SLC
+			 * cache (its keys may change): what SLC held stays, as native data. */
+			if (unit->state == UNIT_FREE || !s->slc_on)
+				unit->slc = 0;
 			s->slc_units += unit->slc;
 			s->mapped_pages += unit->valid;
 			if (unit->state == UNIT_RETIRED) {

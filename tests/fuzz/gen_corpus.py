@@ -187,6 +187,8 @@ def drive_seeds():
                                   b"power_cycles = 3\n")))
         seeds.append((f"t{template}-state-newer", drive_input(template, "state", REPLACE_FIXED, 0,
                                                              b"format = state 2\nrunning = 0\n")))
+    # An SLC unit on a drive without the SLC cache (reopened with its keys changed).
+    seeds.append(("t3-units-slc-without-cache", drive_input(3, "units", XOR, 4096 + 25, b"\x01")))
     kinds = ["ram", "ssd", "zoned"]
     for template in range(0, 6, 2):
         identity = (f"format = identity 1\nid = {'0' * 32}\nkind = {kinds[template // 2]}\n"
