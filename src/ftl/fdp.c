@@ -42,7 +42,7 @@ static void set_units_state(struct ssd *s, struct fdp *f, uint32_t r, uint8_t st
 {
 	const struct rgroup *grp = &f->groups[group_of(f, r)];
 	for (uint32_t i = 0; i < f->dies_per_group; i++) {
-		uint64_t first = ru_page(s, f, r, grp->first_die + i, 0) / s->geo.pages_per_unit;
+		uint64_t first = ru_slot_unit(s, f, r, grp->first_die + i);
 		for (uint32_t k = 0; k < f->slot_units; k++)
 			s->units[first + k].state = state;
 	}
@@ -63,6 +63,7 @@ static void close_ru(struct ssd *s, struct fdp *f, struct point *pt)
 {
 	uint32_t r = pt->ru;
 	pt->ru = NO_UNIT;
+	f->info[r].closed_seq = s->seq; /* victim_set_add's, kept before the units say CLOSED */
 	set_units_state(s, f, r, UNIT_CLOSED);
 	victim_set_add(&f->victims, r);
 }
@@ -78,14 +79,17 @@ static void open_ru(struct ssd *s, struct fdp *f, uint32_t g, struct point *pt, 
 	}
 	uint32_t r = grp->free_stack[--grp->free_count];
 	s->free_units -= (uint64_t)f->dies_per_group * f->slot_units;
+	/* Whose it is goes to the table before its units say OPEN (a crash between leaves a
+	 * free RU). The first pick starts at the group's first die. */
+	f->info[r] = (struct ru_info){.owner = owner,
+				      .point = (uint16_t)(pt - grp->points),
+				      .cursor = grp->first_die + f->dies_per_group - 1,
+				      .opened_ns = now};
 	f->rus[r].state = UNIT_OPEN;
 	set_units_state(s, f, r, UNIT_OPEN);
-	f->info[r] = (struct ru_info){.owner = owner, .opened_ns = now};
 	f->ru_domain[r] = g * f->npools + pool_of(f, owner);
 	grp->debt[pool_of(f, owner)]++;
 	pt->ru = r;
-	pt->cursor =
-	    grp->first_die + f->dies_per_group - 1; /* the first pick starts at the first */
 	memset(pt->filled, 0, f->dies_per_group * sizeof(*pt->filled));
 	for (uint32_t d = 0; d < s->geo.dies; d++)
 		pt->full[d] = d < grp->first_die || d >= grp->first_die + f->dies_per_group;
@@ -96,11 +100,12 @@ static void open_ru(struct ssd *s, struct fdp *f, uint32_t g, struct point *pt, 
 
 /* The die for a point's next page: `want` when its slot there has room, else as the host stream
  * picks (finish a multi-plane group, else the die free first). */
-static uint32_t point_die(struct ssd *s, struct point *pt, uint32_t first_die, uint32_t want)
+static uint32_t point_die(struct ssd *s, const struct fdp *f, struct point *pt, uint32_t first_die,
+			  uint32_t want)
 {
 	if (want != UINT32_MAX && !pt->full[want])
 		return want;
-	uint32_t d = pt->cursor;
+	uint32_t d = f->info[pt->ru].cursor;
 	if (!pt->full[d] && flash_mod(&s->geo.by_group_pages, pt->filled[d - first_die]) != 0)
 		return d;
 	return flash_first_free_die(s->flash, d, pt->full);
@@ -114,12 +119,14 @@ static uint64_t point_place(struct ssd *s, struct fdp *f, uint32_t g, struct poi
 	if (pt->ru == NO_UNIT)
 		open_ru(s, f, g, pt, owner, now);
 	uint32_t r = pt->ru;
-	uint32_t d = point_die(s, pt, grp->first_die, want);
+	uint32_t d = point_die(s, f, pt, grp->first_die, want);
 	uint32_t q = pt->filled[d - grp->first_die]++;
 	if (q + 1 == f->slot_pages)
 		pt->full[d] = true;
-	pt->cursor = d;
+	f->info[r].cursor = d;
 	uint64_t ppn = ru_page(s, f, r, d, q);
+	/* The unit's write pointer moves before the page it covers is mapped (ftl.h). */
+	s->units[page_unit(s, ppn)].written = q % s->geo.pages_per_unit + 1;
 	s->p2l[ppn] = lpn + 1;
 	s->l2p[lpn] = (uint32_t)ppn + 1;
 	s->units[page_unit(s, ppn)].valid++;
@@ -222,10 +229,11 @@ static void erase_victim(struct ssd *s, struct fdp *f, uint32_t g)
 	struct rgroup *grp = &f->groups[g];
 	uint32_t r = grp->victim;
 	for (uint32_t i = 0; i < f->dies_per_group; i++) {
-		uint64_t first = ru_page(s, f, r, grp->first_die + i, 0) / s->geo.pages_per_unit;
+		uint64_t first = ru_slot_unit(s, f, r, grp->first_die + i);
 		for (uint32_t k = 0; k < f->slot_units; k++) {
 			flash_erase(s->flash, first + k, grp->erase_ready, FLASH_GC, NULL);
 			s->units[first + k].erases++;
+			s->units[first + k].written = 0;
 			s->units[first + k].state = UNIT_FREE;
 		}
 	}
@@ -326,10 +334,23 @@ static void paced_gc(struct ssd *s, struct fdp *f, uint32_t g, uint64_t ready)
 	move_pages(s, f, g, due, ready);
 }
 
+/* A reopened device's open RUs start their time limits at its first call (its clock is not
+ * the one that opened them). */
+static void restart_clock(struct fdp *f, uint64_t now)
+{
+	f->restart_clock = false;
+	for (uint32_t g = 0; g < f->nrg; g++)
+		for (uint32_t i = 0; i < 2 * f->nruh + 1; i++)
+			if (f->groups[g].points[i].ru != NO_UNIT)
+				f->info[f->groups[g].points[i].ru].opened_ns = now;
+}
+
 /* Closes the host RU of handle h in group g if it has been open past the time limit. */
 static void expire(struct ssd *s, struct fdp *f, uint32_t h, uint32_t g, uint64_t now)
 {
 	struct point *pt = &f->groups[g].points[h];
+	if (f->restart_clock)
+		restart_clock(f, now);
 	if (!f->time_limit_ns || pt->ru == NO_UNIT)
 		return;
 	uint64_t due = f->info[pt->ru].opened_ns + f->time_limit_ns;
@@ -341,6 +362,8 @@ static void expire(struct ssd *s, struct fdp *f, uint32_t h, uint32_t g, uint64_
 
 static void expire_all(struct ssd *s, struct fdp *f, uint64_t now)
 {
+	if (f->restart_clock)
+		restart_clock(f, now);
 	if (!f->time_limit_ns)
 		return;
 	for (uint32_t g = 0; g < f->nrg; g++)
@@ -453,7 +476,7 @@ static uint32_t free_limit(uint32_t per_group, double pcent, uint32_t reserve)
 }
 
 /* The geometry of reclaim units, and whether the spare area carries every write point. */
-static int plan(const struct ssd *s, struct fdp *f, char *err, size_t errlen)
+int fdp_plan(const struct ssd *s, struct fdp *f, char *err, size_t errlen)
 {
 	const struct ssd_params *p = &s->params;
 	const struct flash_geometry *geo = &s->geo;
@@ -541,17 +564,18 @@ int fdp_create(struct ssd *s, char *err, size_t errlen)
 	if (!f)
 		return errorf(err, errlen, "out of memory");
 	s->fdp = f;
-	if (plan(s, f, err, errlen))
+	if (fdp_plan(s, f, err, errlen))
 		return -1;
 	uint32_t nrus = f->rus_per_group * f->nrg;
 	f->npools = f->nruh + 1;
 	f->rus = calloc(nrus, sizeof(*f->rus));
-	f->info = calloc(nrus, sizeof(*f->info));
+	/* The kept parts: a new device's are zero-filled, a reopened one's are read by fdp_load. */
+	f->info = s->tables[SSD_TABLE_FDP_RUS];
+	f->tag = s->tables[SSD_TABLE_FDP_TAGS];
 	f->ru_domain = calloc(nrus, sizeof(*f->ru_domain));
 	f->unit_ru = malloc(s->geo.units * sizeof(*f->unit_ru));
 	f->groups = calloc(f->nrg, sizeof(*f->groups));
 	f->group_full = calloc(f->nrg, sizeof(*f->group_full));
-	f->tag = calloc(s->logical_pages, sizeof(*f->tag)); /* zero pages: costs RAM when written */
 	if (!f->rus || !f->info || !f->ru_domain || !f->unit_ru || !f->groups || !f->group_full ||
 	    !f->tag ||
 	    victim_set_init(&f->victims, f->rus, f->nrg * f->npools, f->rus_per_group, f->ru_pages,
@@ -602,10 +626,8 @@ void fdp_destroy(struct ssd *s)
 	free(f->groups);
 	free(f->group_full);
 	free(f->rus);
-	free(f->info);
 	free(f->ru_domain);
 	free(f->unit_ru);
-	free(f->tag);
 	free(f);
 	s->fdp = NULL;
 }
@@ -620,7 +642,7 @@ bool fdp_config(const struct ssd *s, struct ssd_fdp_config *out)
 	if (!f) {
 		/* FDP off: the configuration fdp=on would give, if the device can carry it. */
 		memset(&planned, 0, sizeof(planned));
-		if (plan(s, &planned, NULL, 0))
+		if (fdp_plan(s, &planned, NULL, 0))
 			return false;
 		f = &planned;
 	}

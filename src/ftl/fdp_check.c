@@ -40,12 +40,24 @@ static int check_points(struct ssd *s, struct fdp *f, char *err, size_t errlen)
 			if (pt->ru == NO_UNIT)
 				continue;
 			open_by_point++;
-			uint16_t owner = i < f->nruh       ? (uint16_t)i
-					 : i < 2 * f->nruh ? (uint16_t)(i - f->nruh)
-							   : SSD_FDP_SHARED;
+			uint16_t owner = point_owner(f, i);
 			uint64_t written = 0;
 			for (uint32_t k = 0; k < f->dies_per_group; k++) {
 				written += pt->filled[k];
+				/* The slot's units' write pointers (kept) say as much, unit by unit. */
+				uint32_t ppu = s->geo.pages_per_unit;
+				for (uint32_t j = 0; j < f->slot_units; j++) {
+					uint64_t u = ru_slot_unit(s, f, pt->ru, grp->first_die + k) + j;
+					uint32_t before = j * ppu, expect = 0;
+					if (pt->filled[k] > before)
+						expect = pt->filled[k] - before < ppu ? pt->filled[k] - before
+										     : ppu;
+					if (s->units[u].written != expect)
+						return errorf(err, errlen,
+							      "unit %" PRIu64 " of RU %u: write pointer "
+							      "%u, its point wrote %u there",
+							      u, pt->ru, s->units[u].written, expect);
+				}
 				for (uint32_t q = pt->filled[k]; q < f->slot_pages; q++)
 					if (s->p2l[ru_page(s, f, pt->ru, grp->first_die + k, q)])
 						return errorf(err, errlen,
@@ -53,14 +65,16 @@ static int check_points(struct ssd *s, struct fdp *f, char *err, size_t errlen)
 							      "is mapped",
 							      pt->ru, q, grp->first_die + k);
 			}
+			const struct ru_info *info = &f->info[pt->ru];
 			if (f->rus[pt->ru].state != UNIT_OPEN || group_of(f, pt->ru) != g ||
-			    f->info[pt->ru].owner != owner || f->info[pt->ru].written != written)
+			    info->owner != owner || info->point != i || info->written != written ||
+			    info->cursor < grp->first_die ||
+			    info->cursor >= grp->first_die + f->dies_per_group)
 				return errorf(err, errlen,
 					      "group %u point %u holds RU %u (state %u, owner %u, "
-					      "%u written, %" PRIu64 " counted)",
-					      g, i, pt->ru, f->rus[pt->ru].state,
-					      f->info[pt->ru].owner, f->info[pt->ru].written,
-					      written);
+					      "point %u, cursor %u, %u written, %" PRIu64 " counted)",
+					      g, i, pt->ru, f->rus[pt->ru].state, info->owner,
+					      info->point, info->cursor, info->written, written);
 		}
 	}
 	if (open_by_state != open_by_point)
@@ -84,9 +98,11 @@ static int check_isolation(struct ssd *s, struct fdp *f, char *err, size_t errle
 	for (uint64_t u = 0; u < s->geo.units && !rc; u++) {
 		uint32_t r = f->unit_ru[u];
 		valid[r] += s->units[u].valid;
-		if (s->units[u].state != f->rus[r].state)
-			rc = errorf(err, errlen, "unit %" PRIu64 " in state %u, its RU %u in %u", u,
-				    s->units[u].state, r, f->rus[r].state);
+		if (s->units[u].state != f->rus[r].state ||
+		    (s->units[u].state == UNIT_FREE && s->units[u].written))
+			rc = errorf(err, errlen,
+				    "unit %" PRIu64 " in state %u (%u pages written), its RU %u in %u",
+				    u, s->units[u].state, s->units[u].written, r, f->rus[r].state);
 	}
 	for (uint64_t ppn = 0; ppn < s->geo.pages && !rc; ppn++) {
 		uint32_t back = s->p2l[ppn];

@@ -93,17 +93,23 @@ enum ssd_table {
 	SSD_TABLE_L2P,	 /* 4 bytes per logical page */
 	SSD_TABLE_P2L,	 /* 4 bytes per physical page */
 	SSD_TABLE_UNITS, /* 40 bytes per erase unit: valid pages, erases, endurance, write pointer, state */
+	/* FDP (params.fdp; tables of count 0 without): */
+	SSD_TABLE_FDP_SAVED,  /* one record: per-handle counters (ssd_checkpoint) */
+	SSD_TABLE_FDP_GROUPS, /* a record per reclaim group: counters, GC debts (ssd_checkpoint) */
+	SSD_TABLE_FDP_RUS,    /* 32 bytes per reclaim unit: owner, write point, closing order */
+	SSD_TABLE_FDP_TAGS,   /* 1 byte per logical page: the handle of its last host write */
 	SSD_TABLES
 };
 
 struct ssd_table_shape {
-	const char *name; /* a file name: "l2p", "p2l", "units", "ftl-saved" */
+	const char *name; /* a file name: "l2p", "p2l", "units", "ftl-saved", "fdp-rus"... */
 	uint32_t version; /* of the element layout */
 	uint32_t elem_bytes;
 	uint64_t count;
 };
 
-/* The tables a device with these parameters needs. Returns 0 or -1 with a message. */
+/* The tables a device with these parameters needs (count 0: none, e.g. FDP's without FDP).
+ * Returns 0 or -1 with a message. */
 int ssd_table_shapes(const struct ssd_params *params, struct ssd_table_shape out[SSD_TABLES],
 		     char *err, size_t errlen);
 
@@ -118,8 +124,18 @@ enum ssd_tables_state {
  * caller keeps mapped until ssd_destroy. Every entry is range-checked and every count
  * recomputed; tables that cannot belong to such a device are refused: NULL with a message
  * naming the table and entry, and *bad_table (if not NULL) says which. The tables may have
- * been changed (reconciled) by then. FDP (params.fdp) keeps state the tables do not hold: a
- * device with FDP is only made by ssd_create (tables NULL).
+ * been changed (reconciled) by then.
+ *
+ * FDP: a reclaim unit's state is its erase units' (the same in all of them), their write
+ * pointers are its points' progress; its record (SSD_TABLE_FDP_RUS) says whose it is and which
+ * point fills it, and is stored before its units turn OPEN. A page's handle (FDP_TAGS) is
+ * stored after the write maps it. Crashed tables: the units of a reclaim unit caught between
+ * two states take the state a crash there implies (no valid data and a free unit: free; open
+ * everywhere: open, if its point is free; else closed), and a mapped page whose handle
+ * disagrees with its reclaim unit's owner takes the owner's (an initially isolated one in the
+ * shared GC units), so isolation holds (ssd_check); the FDP counters and GC debts are those
+ * of the last ssd_checkpoint, the handles' valid pages are recounted. Open reclaim units stay
+ * open; their time limits restart with the device's first call.
  */
 struct ssd *ssd_open(const struct ssd_params *params, void *const tables[SSD_TABLES],
 		     enum ssd_tables_state state, int *bad_table, char *err, size_t errlen);
@@ -127,14 +143,15 @@ struct ssd *ssd_open(const struct ssd_params *params, void *const tables[SSD_TAB
 /* The tables the device works on (its own, or those handed to ssd_open). */
 void ssd_tables(const struct ssd *ssd, void *out[SSD_TABLES]);
 
-/* Copies the counters into SSD_TABLE_SAVED (cheap; call it at Flush and before closing). */
+/* Copies the counters into SSD_TABLE_SAVED and FDP's into SSD_TABLE_FDP_SAVED and _GROUPS
+ * (cheap; call it at Flush and before closing). */
 void ssd_checkpoint(struct ssd *ssd);
 
 /*
  * Format: every page unmapped, every unit free, counters at zero; erase counts, endurance and
  * retired units stay (wear is physical) and every unit that held anything counts one more erase. `zero` empties the L2P
- * and P2L tables (the caller's, e.g. punching holes in files); NULL for ssd_create's own.
- * FDP starts over too (every reclaim unit free). Returns 0, or -1 (out of memory) with the
+ * and P2L tables and FDP's (the caller's, e.g. punching holes in files); NULL for ssd_create's
+ * own. FDP starts over too (every reclaim unit free, counters and events gone). Returns 0, or -1 (out of memory) with the
  * device unchanged.
  */
 int ssd_format(struct ssd *ssd, void (*zero)(void *ctx, enum ssd_table table), void *ctx);

@@ -225,6 +225,9 @@ static inline uint32_t page_unit(const struct ssd *s, uint64_t ppn)
 
 uint64_t ftl_random(struct ssd *s);
 
+/* open.c: a table that cannot be: sets *bad_table (if not NULL) to `table`, the message, -1. */
+int refuse(int *bad_table, int table, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* open.c: whether `dies` dies can hold the data (at creation all of them, with die-offline
  * faults fewer); 0 or -1 with a message. */
 int check_spare(struct ssd *s, uint64_t dies, char *err, size_t errlen);
@@ -292,6 +295,14 @@ uint64_t map_cache_access(struct ssd *s, uint64_t lpn, bool write, uint64_t read
 /* fdp.c: reclaim units, handles and their GC, in place of the per-die streams above. */
 int fdp_create(struct ssd *s, char *err, size_t errlen);
 void fdp_destroy(struct ssd *s);
+/* fdp_open.c: FDP across runs. Reclaim units and reclaim groups of a device with these
+ * parameters (fdp on), for ssd_table_shapes; 0 or -1 with a message. */
+int fdp_table_counts(const struct ssd_params *p, uint64_t logical_pages, uint64_t *rus,
+		     uint32_t *groups, char *err, size_t errlen);
+/* A device just made by fdp_create takes its state from kept tables (ftl.h: ssd_open). */
+int fdp_load(struct ssd *s, enum ssd_tables_state state, int *bad, char *err, size_t errlen);
+/* The counters into SSD_TABLE_FDP_SAVED and _GROUPS. */
+void fdp_checkpoint(struct ssd *s);
 /* Maps lpn to the next page of handle ruh's reclaim unit in group rg, runs the GC work it pays
  * for, and returns the page. */
 uint64_t fdp_place(struct ssd *s, uint32_t lpn, uint32_t ruh, uint32_t rg, uint64_t now);

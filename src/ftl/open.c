@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "ftl/ftl_internal.h"
+#include "ftl/fdp_internal.h"
 #include "util/util.h"
 
 /* How far ahead the reconciling pass fetches the L2P entries P2L points at. */
@@ -115,6 +115,18 @@ int ssd_table_shapes(const struct ssd_params *p, struct ssd_table_shape out[SSD_
 	out[SSD_TABLE_P2L] = (struct ssd_table_shape){"p2l", 1, sizeof(uint32_t), pages};
 	out[SSD_TABLE_UNITS] = (struct ssd_table_shape){"units", UNITS_VERSION, sizeof(struct unit),
 							units};
+	uint64_t rus = 0;
+	uint32_t groups = 0;
+	if (p->fdp && fdp_table_counts(p, logical, &rus, &groups, err, errlen))
+		return -1;
+	out[SSD_TABLE_FDP_SAVED] = (struct ssd_table_shape){
+	    "fdp-saved", FDP_SAVED_VERSION, sizeof(struct fdp_saved), p->fdp ? 1 : 0};
+	out[SSD_TABLE_FDP_GROUPS] = (struct ssd_table_shape){
+	    "fdp-groups", FDP_GROUPS_VERSION, sizeof(struct fdp_group_saved), groups};
+	out[SSD_TABLE_FDP_RUS] =
+	    (struct ssd_table_shape){"fdp-rus", FDP_RUS_VERSION, sizeof(struct ru_info), rus};
+	out[SSD_TABLE_FDP_TAGS] =
+	    (struct ssd_table_shape){"fdp-tags", 1, sizeof(uint8_t), p->fdp ? logical : 0};
 	return 0;
 }
 
@@ -166,9 +178,12 @@ static int attach_tables(struct ssd *s, void *const given[SSD_TABLES], char *err
 	s->owns_tables = !given;
 	for (int t = 0; t < SSD_TABLES; t++) {
 		s->table_bytes[t] = shapes[t].count * shapes[t].elem_bytes;
+		if (!s->table_bytes[t])
+			continue; /* not used by this device (FDP's without FDP) */
 		s->tables[t] = given ? given[t] : table_alloc(s->table_bytes[t]);
 		if (!s->tables[t]) {
-			errorf(err, errlen, "out of memory for the %s table", shapes[t].name);
+			errorf(err, errlen, given ? "the %s table is missing" : "out of memory for the %s table",
+			       shapes[t].name);
 			return -1;
 		}
 	}
@@ -181,10 +196,7 @@ static int attach_tables(struct ssd *s, void *const given[SSD_TABLES], char *err
 
 /* ---- Checking and reconciling tables ---- */
 
-static int refuse(int *bad_table, int table, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static int refuse(int *bad_table, int table, char *err, size_t errlen, const char *fmt, ...)
+int refuse(int *bad_table, int table, char *err, size_t errlen, const char *fmt, ...)
 {
 	if (bad_table)
 		*bad_table = table;
@@ -294,7 +306,9 @@ static int reconcile(struct ssd *s, uint32_t *counted, char *err, size_t errlen)
 			unit->state = UNIT_CLOSED;
 		if (unit->state == UNIT_FREE)
 			unit->written = 0;
-		if (unit->state == UNIT_OPEN && unit->written == s->geo.pages_per_unit)
+		/* (FDP: a reclaim unit's units change state together, fdp_load decides.) */
+		if (unit->state == UNIT_OPEN && unit->written == s->geo.pages_per_unit &&
+		    !s->params.fdp)
 			unit->state = UNIT_CLOSED;
 	}
 	return 0;
@@ -367,6 +381,8 @@ static int rebuild(struct ssd *s, char *err, size_t errlen)
 			} else if (unit->state == UNIT_FREE) {
 				s->free_stack[(uint64_t)d * s->geo.units_per_die + die->free_count++] = u;
 				s->free_units++;
+			} else if (s->params.fdp) {
+				continue; /* reclaim units are fdp_load's */
 			} else if (unit->state == UNIT_OPEN && stream->open_unit[d] == NO_UNIT) {
 				unit->stream = stream->id;
 				stream->open_unit[d] = u;
@@ -391,7 +407,8 @@ static int rebuild(struct ssd *s, char *err, size_t errlen)
 			for (uint32_t i = 0; i < nslc; i++)
 				fold_restore(s, closed[i]);
 		}
-		if (!die->free_count) {
+		/* (FDP: GC may take a group's last free reclaim unit; fdp.c plans for it.) */
+		if (!die->free_count && !s->params.fdp) {
 			free(closed);
 			errorf(err, errlen, "units: die %u has no free erase unit; GC could not run", d);
 			return -1;
@@ -444,6 +461,8 @@ void ssd_checkpoint(struct ssd *s)
 {
 	lock(s);
 	save_counters(s);
+	if (s->fdp)
+		fdp_checkpoint(s);
 	unlock(s);
 }
 
@@ -498,12 +517,6 @@ struct ssd *ssd_open(const struct ssd_params *params, void *const tables[SSD_TAB
 	/* With FDP the spare area is planned in reclaim units (fdp_create). */
 	if (!params->fdp && check_spare(s, s->geo.dies, err, errlen))
 		goto fail;
-	/* FDP's placement state (reclaim units, their owners, each page's handle) is not in the
-	 * tables: a device with FDP starts fresh. */
-	if (params->fdp && tables) {
-		errorf(err, errlen, "fdp=on: the FDP state cannot be kept in tables");
-		goto fail;
-	}
 	/* read_retry_pcent as a threshold on a 64-bit draw (100 % must always retry). */
 	s->retry_below = params->read_retry_pcent >= 100
 			     ? UINT64_MAX
@@ -544,7 +557,9 @@ struct ssd *ssd_open(const struct ssd_params *params, void *const tables[SSD_TAB
 	}
 	s->plain_reads =
 	    !s->map && !s->retry_below && !s->worn_retry_below && !s->has_link && !s->slc_on;
-	if (params->fdp && fdp_create(s, err, errlen))
+	if (params->fdp && (fdp_create(s, err, errlen) ||
+			    (tables && state != SSD_TABLES_ZERO &&
+			     fdp_load(s, state, bad_table, err, errlen))))
 		goto fail;
 	return s;
 fail:
@@ -584,6 +599,8 @@ int ssd_format(struct ssd *s, void (*zero)(void *ctx, enum ssd_table table), voi
 	}
 	zero(ctx, SSD_TABLE_L2P);
 	zero(ctx, SSD_TABLE_P2L);
+	for (int t = SSD_TABLE_FDP_SAVED; s->fdp && t <= SSD_TABLE_FDP_TAGS; t++)
+		zero(ctx, (enum ssd_table)t);
 	for (uint64_t u = 0; u < s->geo.units; u++) {
 		struct unit *unit = &s->units[u];
 		if (unit->state == UNIT_RETIRED)

@@ -473,10 +473,9 @@ static void test_hot_cold_waf(void **state)
 
 /*
  * Format starts FDP over (every reclaim unit free, no handle owning anything, counters at
- * zero) and the drive works as a new one; kept tables are refused, since they do not hold the
- * FDP state.
+ * zero) and the drive works as a new one (kept tables: test_ftl_open.c).
  */
-static void test_format_and_kept_tables(void **state)
+static void test_format(void **state)
 {
 	(void)state;
 	struct ssd_params p = fdp_params();
@@ -505,12 +504,6 @@ static void test_format_and_kept_tables(void **state)
 		now = ssd_write_placed(s, xorshift(&rng) % n, 1, (uint32_t)(i % 4), 0, false, now,
 				       NULL);
 	assert_consistent(s);
-
-	void *tables[SSD_TABLES];
-	ssd_tables(s, tables);
-	char err[256] = "";
-	assert_null(ssd_open(&p, tables, SSD_TABLES_CLEAN, NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, "fdp=on"));
 	ssd_destroy(s);
 }
 
@@ -527,7 +520,7 @@ int main(void)
 	    cmocka_unit_test(test_isolation_model_pieces),
 	    cmocka_unit_test(test_full_drive_every_handle),
 	    cmocka_unit_test(test_hot_cold_waf),
-	    cmocka_unit_test(test_format_and_kept_tables),
+	    cmocka_unit_test(test_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,15 @@
 /*
  * The FTL across runs: reopening clean tables, recovering tables a killed process left (the
  * process is really killed, at random instants), tables of different ages as a machine crash
- * leaves them, corrupt tables refused, format.
+ * leaves them, corrupt tables refused, format; the same with FDP (reclaim units, handles,
+ * isolation).
  */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -47,6 +49,9 @@ static void tables_alloc(struct tables *tb, const struct ssd_params *p)
 	assert_int_equal(ssd_table_shapes(p, shapes, err, sizeof(err)), 0);
 	for (int i = 0; i < SSD_TABLES; i++) {
 		tb->bytes[i] = shapes[i].count * shapes[i].elem_bytes;
+		tb->t[i] = NULL; /* a table this device does not use (FDP's without FDP) */
+		if (!tb->bytes[i])
+			continue;
 		tb->t[i] = mmap(NULL, tb->bytes[i], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 				-1, 0);
 		assert_true(tb->t[i] != MAP_FAILED);
@@ -56,7 +61,15 @@ static void tables_alloc(struct tables *tb, const struct ssd_params *p)
 static void tables_free(struct tables *tb)
 {
 	for (int i = 0; i < SSD_TABLES; i++)
-		munmap(tb->t[i], tb->bytes[i]);
+		if (tb->t[i])
+			munmap(tb->t[i], tb->bytes[i]);
+}
+
+static void tables_copy(struct tables *to, const struct tables *from)
+{
+	for (int t = 0; t < SSD_TABLES; t++)
+		if (from->bytes[t])
+			memcpy(to->t[t], from->t[t], from->bytes[t]);
 }
 
 static struct ssd *open_on(const struct ssd_params *p, struct tables *tb, enum ssd_tables_state st)
@@ -84,17 +97,26 @@ static uint64_t xorshift(uint64_t *x)
 	return *x;
 }
 
-/* Random writes of 1-4 pages and some trims; returns the clock. */
+/*
+ * Random writes of 1-4 pages and some trims; returns the clock. With FDP the writes go to
+ * random handles and groups, and now and then a handle starts a new reclaim unit.
+ */
 static uint64_t workload(struct ssd *s, uint64_t *rng, int ops, uint64_t now)
 {
 	uint64_t logical = ssd_logical_pages(s);
+	struct ssd_fdp_config fdp;
+	bool placed = ssd_fdp_config(s, &fdp) && fdp.enabled;
 	for (int op = 0; op < ops; op++) {
 		uint64_t r = xorshift(rng);
 		uint32_t n = 1 + (uint32_t)(r >> 60) % 4;
 		uint64_t lpn = (r >> 8) % (logical - n + 1);
+		uint32_t ruh = placed ? (uint32_t)(r >> 40) % fdp.nruh : 0;
+		uint32_t rg = placed ? (uint32_t)(r >> 48) % fdp.nrg : 0;
 		now += 2000;
-		if (r % 16)
-			ssd_write(s, lpn, n, r % 32 == 1, now, NULL);
+		if (placed && r % 128 == 3)
+			ssd_fdp_update(s, ruh, rg, now);
+		else if (r % 16)
+			ssd_write_placed(s, lpn, n, ruh, rg, r % 32 == 1, now, NULL);
 		else
 			ssd_trim(s, lpn, n, now, NULL);
 	}
@@ -128,14 +150,13 @@ static void test_clean_reopen_continues(void **state)
 }
 
 /* A child writes until it is killed; the tables it leaves must reopen consistent. */
-static void kill_and_recover(enum gc_policy policy, bool separate, int rounds)
+static void kill_and_recover_on(const struct ssd_params *given, int rounds)
 {
-	struct ssd_params p = params(policy);
-	p.gc_separate = separate;
+	struct ssd_params p = *given;
 	struct tables tb;
 	tables_alloc(&tb, &p);
 	enum ssd_tables_state st = SSD_TABLES_ZERO;
-	uint64_t seed = 12345 + policy;
+	uint64_t seed = 12345 + p.gc_policy;
 	for (int round = 0; round < rounds; round++) {
 		pid_t pid = fork();
 		assert_true(pid >= 0);
@@ -163,6 +184,13 @@ static void kill_and_recover(enum gc_policy policy, bool separate, int rounds)
 	tables_free(&tb);
 }
 
+static void kill_and_recover(enum gc_policy policy, bool separate, int rounds)
+{
+	struct ssd_params p = params(policy);
+	p.gc_separate = separate;
+	kill_and_recover_on(&p, rounds);
+}
+
 static void test_killed_greedy(void **state)
 {
 	(void)state;
@@ -178,10 +206,11 @@ static void test_killed_other_policies(void **state)
 }
 
 /* A machine crash: every page of every table may come from a different moment. */
-static void test_tables_of_different_ages(void **state)
+/* Returns how many of the mixes opened. */
+static int different_ages(const struct ssd_params *given)
 {
-	(void)state;
-	struct ssd_params p = params(GC_GREEDY);
+	int opened = 0;
+	struct ssd_params p = *given;
 	struct tables tb, snap[3];
 	tables_alloc(&tb, &p);
 	for (int i = 0; i < 3; i++)
@@ -190,8 +219,7 @@ static void test_tables_of_different_ages(void **state)
 	uint64_t rng = 5, now = 0;
 	for (int i = 0; i < 3; i++) {
 		now = workload(s, &rng, 3000, now);
-		for (int t = 0; t < SSD_TABLES; t++)
-			memcpy(snap[i].t[t], tb.t[t], tb.bytes[t]);
+		tables_copy(&snap[i], &tb);
 	}
 	ssd_destroy(s);
 	for (int trial = 0; trial < 30; trial++) {
@@ -207,6 +235,7 @@ static void test_tables_of_different_ages(void **state)
 			assert_true(strlen(err) > 10);
 		if (!s)
 			continue;
+		opened++;
 		assert_consistent(s);
 		workload(s, &rng, 1000, 0);
 		assert_consistent(s);
@@ -215,6 +244,14 @@ static void test_tables_of_different_ages(void **state)
 	for (int i = 0; i < 3; i++)
 		tables_free(&snap[i]);
 	tables_free(&tb);
+	return opened;
+}
+
+static void test_tables_of_different_ages(void **state)
+{
+	(void)state;
+	struct ssd_params p = params(GC_GREEDY);
+	different_ages(&p);
 }
 
 static void test_corrupt_tables_refused(void **state)
@@ -355,6 +392,221 @@ static void test_wear_kept(void **state)
 	tables_free(&tb);
 }
 
+/* ---- FDP: reclaim units, their owners, each page's handle ---- */
+
+static struct ssd_params fdp_params(enum gc_policy policy, uint32_t nrg)
+{
+	struct ssd_params p = params(policy);
+	p.blocks_per_plane = 64;
+	p.op_pcent = 40;
+	p.fdp = true;
+	p.fdp_nruh = 4;
+	p.fdp_nrg = nrg;
+	snprintf(p.fdp_initially_isolated, sizeof(p.fdp_initially_isolated), "2-3");
+	return p;
+}
+
+/* What FDP shows of a device: each page's reclaim unit owner, the handles' and groups'
+ * counters, the room left in each handle's reclaim units. */
+struct fdp_view {
+	int *owner;
+	struct ssd_fdp_counters handle[4], group[2];
+	uint64_t room[4][2];
+};
+
+static void fdp_look(struct ssd *s, struct fdp_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	uint64_t n = ssd_logical_pages(s);
+	v->owner = malloc(n * sizeof(*v->owner));
+	assert_non_null(v->owner);
+	for (uint64_t lpn = 0; lpn < n; lpn++)
+		v->owner[lpn] = ssd_fdp_owner(s, lpn);
+	struct ssd_fdp_config c;
+	assert_true(ssd_fdp_config(s, &c) && c.enabled);
+	for (uint32_t h = 0; h < c.nruh; h++)
+		ssd_fdp_handle_counters(s, h, &v->handle[h]);
+	for (uint32_t g = 0; g < c.nrg; g++)
+		ssd_fdp_group_counters(s, g, &v->group[g]);
+	for (uint32_t h = 0; h < c.nruh; h++)
+		for (uint32_t g = 0; g < c.nrg; g++) {
+			uint32_t left;
+			ssd_fdp_ruh_status(s, h, g, 0, &v->room[h][g], &left);
+		}
+}
+
+static void assert_same_view(struct ssd *s, const struct fdp_view *before)
+{
+	struct fdp_view after;
+	fdp_look(s, &after);
+	uint64_t n = ssd_logical_pages(s);
+	for (uint64_t lpn = 0; lpn < n; lpn++)
+		if (after.owner[lpn] != before->owner[lpn])
+			fail_msg("lpn %lu: owner %d, was %d", (unsigned long)lpn, after.owner[lpn],
+				 before->owner[lpn]);
+	assert_memory_equal(after.handle, before->handle, sizeof(after.handle));
+	assert_memory_equal(after.group, before->group, sizeof(after.group));
+	assert_memory_equal(after.room, before->room, sizeof(after.room));
+	free(after.owner);
+}
+
+/*
+ * A clean stop keeps FDP exactly: every page's owner, counters, the room in every open
+ * reclaim unit; the same tables opened as crashed ones (a kill right after a checkpoint) give
+ * the same. The time limit of the open units restarts with the new run's clock.
+ */
+static void test_fdp_clean_reopen(void **state)
+{
+	(void)state;
+	struct ssd_params p = fdp_params(GC_GREEDY, 2);
+	p.fdp_time_limit_s = 1;
+	struct tables tb;
+	tables_alloc(&tb, &p);
+	struct ssd *s = open_on(&p, &tb, SSD_TABLES_ZERO);
+	uint64_t rng = 31;
+	uint64_t now = workload(s, &rng, 20000, 0);
+	assert_consistent(s);
+	ssd_checkpoint(s);
+	struct fdp_view before;
+	fdp_look(s, &before);
+	assert_true(before.group[0].gc_pages > 0 && before.group[1].gc_pages > 0);
+	struct ssd_counters c0, c1;
+	ssd_get_counters(s, &c0);
+	ssd_destroy(s);
+	for (int round = 0; round < 2; round++) {
+		s = open_on(&p, &tb, round ? SSD_TABLES_CRASHED : SSD_TABLES_CLEAN);
+		assert_consistent(s);
+		assert_same_view(s, &before);
+		ssd_get_counters(s, &c1);
+		assert_int_equal(c1.nand_pages_written, c0.nand_pages_written);
+		assert_int_equal(c1.free_blocks, c0.free_blocks);
+		ssd_destroy(s);
+	}
+	s = open_on(&p, &tb, SSD_TABLES_CLEAN);
+	/* Seven seconds later by another clock: the open units have a second left, not expired. */
+	for (uint32_t h = 0; h < 4; h++) {
+		uint64_t room;
+		uint32_t left;
+		ssd_fdp_ruh_status(s, h, 0, 7000000000ull, &room, &left);
+		assert_int_equal(room, before.room[h][0]);
+		assert_int_equal(left, 1);
+	}
+	struct ssd_fdp_event ev[4];
+	assert_int_equal(ssd_fdp_take_events(s, 7000000000ull, ev, 4), 0);
+	workload(s, &rng, 20000, now);
+	assert_consistent(s);
+	ssd_destroy(s);
+	free(before.owner);
+	tables_free(&tb);
+}
+
+static void test_fdp_killed(void **state)
+{
+	(void)state;
+	struct ssd_params p = fdp_params(GC_GREEDY, 2);
+	kill_and_recover_on(&p, 30);
+	p = fdp_params(GC_COST_BENEFIT, 1);
+	kill_and_recover_on(&p, 10);
+	p = fdp_params(GC_FIFO, 2);
+	kill_and_recover_on(&p, 10);
+}
+
+static void test_fdp_tables_of_different_ages(void **state)
+{
+	(void)state;
+	struct ssd_params p = fdp_params(GC_GREEDY, 2);
+	int opened = different_ages(&p);
+	print_message("%d of 30 mixes opened\n", opened);
+	assert_true(opened >= 10); /* reconciled, not refused wholesale */
+}
+
+/* Damage no run can leave is refused naming the table and entry; a page whose handle
+ * disagrees with its reclaim unit's owner is refused clean and reconciled after a crash. */
+static void test_fdp_corrupt_tables(void **state)
+{
+	(void)state;
+	struct ssd_params p = fdp_params(GC_GREEDY, 1);
+	struct tables tb;
+	tables_alloc(&tb, &p);
+	struct ssd *s = open_on(&p, &tb, SSD_TABLES_ZERO);
+	uint64_t rng = 8;
+	workload(s, &rng, 5000, 0);
+	uint64_t lpn = 0;
+	while (ssd_fdp_owner(s, lpn) != 0) /* a page of persistently isolated handle 0 */
+		lpn++;
+	ssd_checkpoint(s);
+	ssd_destroy(s);
+	char err[256];
+	int bad;
+	/* Records of 32 bytes: the owner is bytes 4-5. */
+	uint16_t *owner = (uint16_t *)((uint8_t *)tb.t[SSD_TABLE_FDP_RUS] + 32 * 3 + 4);
+	uint16_t kept = *owner;
+	*owner = 500;
+	assert_null(ssd_open(&p, tb.t, SSD_TABLES_CRASHED, &bad, err, sizeof(err)));
+	assert_int_equal(bad, SSD_TABLE_FDP_RUS);
+	assert_non_null(strstr(err, "fdp-rus: entry 3"));
+	*owner = kept;
+	uint8_t *tag = (uint8_t *)tb.t[SSD_TABLE_FDP_TAGS] + lpn;
+	*tag = 9;
+	assert_null(ssd_open(&p, tb.t, SSD_TABLES_CLEAN, &bad, err, sizeof(err)));
+	assert_int_equal(bad, SSD_TABLE_FDP_TAGS);
+	assert_non_null(strstr(err, "names handle 9"));
+	*tag = 1; /* persistently isolated handle 1's data in handle 0's unit */
+	assert_null(ssd_open(&p, tb.t, SSD_TABLES_CLEAN, &bad, err, sizeof(err)));
+	assert_int_equal(bad, SSD_TABLE_FDP_TAGS);
+	assert_non_null(strstr(err, "is handle 1's"));
+	s = open_on(&p, &tb, SSD_TABLES_CRASHED);
+	assert_consistent(s);
+	assert_int_equal(ssd_fdp_owner(s, lpn), 0);
+	assert_int_equal(*tag, 0);
+	ssd_destroy(s);
+	/* One erase unit of a closed reclaim unit says VICTIM, the others CLOSED. */
+	uint8_t *unit0 = tb.t[SSD_TABLE_UNITS];
+	uint64_t u = 0;
+	while (unit0[40 * u + 24] != 2)
+		u++;
+	unit0[40 * u + 24] = 3;
+	assert_null(ssd_open(&p, tb.t, SSD_TABLES_CLEAN, &bad, err, sizeof(err)));
+	assert_int_equal(bad, SSD_TABLE_UNITS);
+	assert_non_null(strstr(err, "different states"));
+	s = open_on(&p, &tb, SSD_TABLES_CRASHED);
+	assert_consistent(s);
+	workload(s, &rng, 3000, 0);
+	assert_consistent(s);
+	ssd_destroy(s);
+	tables_free(&tb);
+}
+
+/* Format empties FDP's tables too: reopened, nothing is owned and nothing counted. */
+static void test_fdp_format(void **state)
+{
+	(void)state;
+	struct ssd_params p = fdp_params(GC_GREEDY, 2);
+	struct tables tb;
+	tables_alloc(&tb, &p);
+	struct ssd *s = open_on(&p, &tb, SSD_TABLES_ZERO);
+	uint64_t rng = 4;
+	workload(s, &rng, 8000, 0);
+	ssd_checkpoint(s);
+	assert_int_equal(ssd_format(s, zero_table, &tb), 0);
+	assert_consistent(s);
+	ssd_checkpoint(s);
+	ssd_destroy(s);
+	s = open_on(&p, &tb, SSD_TABLES_CLEAN);
+	assert_consistent(s);
+	struct fdp_view v;
+	fdp_look(s, &v);
+	for (uint64_t lpn = 0; lpn < ssd_logical_pages(s); lpn++)
+		assert_int_equal(v.owner[lpn], -1);
+	for (uint32_t h = 0; h < 4; h++)
+		assert_int_equal(v.handle[h].host_pages + v.handle[h].rus_opened, 0);
+	free(v.owner);
+	workload(s, &rng, 3000, 0);
+	assert_consistent(s);
+	ssd_destroy(s);
+	tables_free(&tb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +618,11 @@ int main(void)
 		cmocka_unit_test(test_format_keeps_wear),
 		cmocka_unit_test(test_capacity_sets_geometry),
 		cmocka_unit_test(test_wear_kept),
+		cmocka_unit_test(test_fdp_clean_reopen),
+		cmocka_unit_test(test_fdp_killed),
+		cmocka_unit_test(test_fdp_tables_of_different_ages),
+		cmocka_unit_test(test_fdp_corrupt_tables),
+		cmocka_unit_test(test_fdp_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
