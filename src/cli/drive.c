@@ -32,7 +32,7 @@ int format_main(int argc, char **argv)
 	int rc = open_drive("format", argc, argv, &ns);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	uint16_t status = ns->ops->format(ns);
+	uint16_t status = ns_format(ns);
 	if (status)
 		fprintf(stderr, "nvemu format: %s: failed (status %#x)\n", argv[1], status);
 	else

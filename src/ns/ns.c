@@ -109,6 +109,48 @@ static int open_error_log(struct ns *ns, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The FDP events logs: a drive directory's table (checked: a crash never leaves an entry count
+ * or a start out of range, since each is one store), else memory.
+ */
+static int open_fdp_events(struct ns *ns, char *err, size_t errlen)
+{
+	if (!ns->fdp || !ns->fdp->config.enabled)
+		return 0;
+	if (!ns->store) {
+		ns->fdp_events = calloc(1, sizeof(*ns->fdp_events));
+		return ns->fdp_events ? 0 : errorf(err, errlen, "out of memory");
+	}
+	void *mem;
+	if (ns_store_table(ns->store, &ns_fdp_events_table, &mem, err, errlen))
+		return -1;
+	struct ns_fdp_events *e = mem;
+	const struct ns_fdp_event_log *logs[] = {&e->host, &e->ctrl};
+	for (int i = 0; i < 2; i++)
+		if (logs[i]->head >= NVME_FDP_MAX_EVENTS || logs[i]->count > NVME_FDP_MAX_EVENTS)
+			return errorf(err, errlen,
+				      "fdp-events: the %s events log starts at entry %u and holds %u "
+				      "of %u", i ? "controller" : "host", logs[i]->head,
+				      logs[i]->count, NVME_FDP_MAX_EVENTS);
+	for (uint32_t h = 0; h < SSD_FDP_MAX_HANDLES; h++)
+		if (e->disabled[h] >> NS_FDP_EVENT_TYPES)
+			return errorf(err, errlen,
+				      "fdp-events: handle %u turns off event types %#x, of %u", h,
+				      e->disabled[h], NS_FDP_EVENT_TYPES);
+	ns->fdp_events = e;
+	return 0;
+}
+
+uint16_t ns_format(struct ns *ns)
+{
+	uint16_t status = ns->ops->format(ns);
+	if (!status && ns->fdp_events) {
+		memset(&ns->fdp_events->host, 0, sizeof(ns->fdp_events->host));
+		memset(&ns->fdp_events->ctrl, 0, sizeof(ns->fdp_events->ctrl));
+	}
+	return status;
+}
+
 void ns_record_error(struct ns *ns, const void *entry)
 {
 	if (!ns->errors)
@@ -154,13 +196,6 @@ struct ns *ns_create(const struct ns_params *given, char *err, size_t errlen)
 	params.geometry_given = given->geometry_given || blocks_given(given);
 	struct ns_store *store = NULL;
 	struct ns *ns = NULL;
-	/* A drive directory keeps no FDP state (reclaim units, their owners, each page's handle):
-	 * refused before the directory is made. */
-	if (given->path && given->ssd && given->ssd->fdp) {
-		errorf(err, errlen, "fdp=on and path=%s cannot be combined: a drive directory does not "
-			 "keep the FDP state (drop path or fdp)", given->path);
-		return NULL;
-	}
 	if (given->path) {
 		store = ns_store_open(&params, err, errlen);
 		if (!store)
@@ -232,6 +267,12 @@ struct ns *ns_create(const struct ns_params *given, char *err, size_t errlen)
 		ns = NULL;
 		goto fail;
 	}
+	if (open_fdp_events(ns, err, errlen)) {
+		ns->store = NULL; /* closed below, as a kind that failed to start leaves it */
+		ns_destroy(ns);
+		ns = NULL;
+		goto fail;
+	}
 	if (store) {
 		params.bytes = ns->nlbas << ns->lba_shift;
 		if (ns_store_commit(store, &params, err, errlen)) {
@@ -256,6 +297,8 @@ void ns_destroy(struct ns *ns)
 		return;
 	ns->ops->destroy(ns);
 	ns_store_close(ns->store, true);
+	if (!ns->store)
+		free(ns->fdp_events);
 	pthread_mutex_destroy(&ns->errors_lock);
 	free(ns);
 }

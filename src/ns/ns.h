@@ -24,6 +24,7 @@
 
 #include "ftl/ftl.h" /* the FDP types of the ssd kind's model */
 #include "media/media.h"
+#include "spec/nvme.h" /* struct nvme_fdp_event */
 
 struct ns;
 struct lat_parts; /* flash/parts.h */
@@ -121,6 +122,23 @@ struct ns_fdp {
 	uint16_t ph_ruh[SSD_FDP_MAX_HANDLES]; /* placement handle -> reclaim unit handle */
 };
 
+/*
+ * The FDP events logs (log page 23h: the newest NVME_FDP_MAX_EVENTS host and controller events)
+ * and the event types each reclaim unit handle reports (Features 1Eh), of a namespace with FDP
+ * enabled. The controller core writes them under its lock; a drive directory keeps them (table
+ * "fdp-events", ns_fdp_events_table): a change to this layout is a new version of the table.
+ * Format NVM empties the logs.
+ */
+#define NS_FDP_EVENT_TYPES 6 /* the types nvme/fdp.c reports, in its order */
+struct ns_fdp_event_log {
+	struct nvme_fdp_event ev[NVME_FDP_MAX_EVENTS];
+	uint32_t head, count; /* the oldest entry, and how many */
+};
+struct ns_fdp_events {
+	struct ns_fdp_event_log host, ctrl;
+	uint8_t disabled[SSD_FDP_MAX_HANDLES]; /* per handle: bit i = event type i turned off */
+};
+
 struct ns_fdp_ops {
 	/* Reclaim Unit Handle Status: logical blocks the handle's unit in group rg still takes,
 	 * and the seconds left of its time limit (0: none). */
@@ -185,6 +203,8 @@ struct ns {
 	bool deallocated_reads_zero;
 	/* The endurance group's FDP configuration; NULL when the kind has none. */
 	const struct ns_fdp *fdp;
+	/* Its events logs, when FDP is enabled (a drive directory's table, or memory). */
+	struct ns_fdp_events *fdp_events;
 	/* The controller subtracts it once from every completion time a kind returns (never
 	 * before the command started), so the host-observed latency equals the model's. */
 	uint64_t transport_floor_ns;
@@ -246,6 +266,11 @@ struct ns_params {
 struct ns *ns_create(const struct ns_params *params, char *err, size_t errlen);
 /* A namespace kept in a drive directory is closed cleanly (docs/persistence.md). */
 void ns_destroy(struct ns *ns);
+/*
+ * Format NVM (docs/persistence.md): the kind's format, then the FDP events logs emptied (the
+ * handles' event settings stay). The caller keeps I/O away meanwhile. An NVMe status.
+ */
+uint16_t ns_format(struct ns *ns);
 
 /*
  * What SMART reports across runs (a drive directory keeps it; in memory everything starts at

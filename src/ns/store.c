@@ -19,7 +19,10 @@
 #include "util/util.h"
 
 #define IDENTITY_FILE "identity"
-#define IDENTITY_VERSION 1
+/* 2: drives with FDP on, which need its tables (fdp-*); others are still written as 1, so an
+ * nvemu that reads only version 1 refuses just the drives it cannot serve. */
+#define IDENTITY_VERSION 2
+#define IDENTITY_VERSION_FDP 2
 #define STATE_FILE "state"
 #define STATE_VERSION 1
 #define DATA_FILE "data"
@@ -29,6 +32,9 @@
 static const char *const ssd_layout_keys[] = {
     "channels", "luns_per_channel", "planes_per_lun", "blocks_per_plane", "pages_per_block",
     "sector_size", "sectors_per_page", "op_pcent", "gc_separate", NULL};
+/* FDP keys that fix what the FDP tables mean (refused unless FDP stays off). */
+static const char *const fdp_layout_keys[] = {
+    "fdp", "fdp_nruh", "fdp_nrg", "fdp_runs", "fdp_initially_isolated", NULL};
 static const char *const zoned_layout_keys[] = {
     "zone_size", "zone_cap", "conv_zones", "zone_channels", "zone_ways", "zde_size",
     "zrwa_size", "zrwa_fg", NULL};
@@ -96,7 +102,7 @@ static int write_identity(struct ns_store *s, char *err, size_t errlen)
 	struct drive_kv *kv = s->identity;
 	char id[2 * DRIVE_ID_BYTES + 1];
 	hex(drive_id(s->drive), DRIVE_ID_BYTES, id);
-	drive_kv_init(kv, "identity", IDENTITY_VERSION);
+	drive_kv_init(kv, "identity", s->ssd.fdp ? IDENTITY_VERSION_FDP : 1);
 	drive_kv_set(kv, "id", id);
 	drive_kv_set(kv, "kind", ns_kind_name(p->kind));
 	drive_kv_setf(kv, "bytes", "%" PRIu64, p->bytes);
@@ -209,10 +215,15 @@ static int reconcile(struct ns_store *s, const struct ns_params *given, char *er
 		const struct config_table *table;
 		const char *const *keys;
 		const void *kept, *asked;
-	} layouts[] = {{&ssd_config_table, ssd_layout_keys, &s->ssd, &ssd},
-		       {&zoned_config_table, zoned_layout_keys, &s->zoned, &zoned}};
+		const char *what;
+	} layouts[] = {{&ssd_config_table, ssd_layout_keys, &s->ssd, &ssd, "geometry"},
+		       {&ssd_config_table, fdp_layout_keys, &s->ssd, &ssd,
+			"Flexible Data Placement configuration"},
+		       {&zoned_config_table, zoned_layout_keys, &s->zoned, &zoned, "geometry"}};
 	for (size_t l = 0; l < ARRAY_SIZE(layouts); l++) {
-		if (l == 1 && p->kind != NS_KIND_ZONED)
+		if (l == 1 && (p->kind != NS_KIND_SSD || (!s->ssd.fdp && !ssd.fdp)))
+			continue; /* FDP's keys mean nothing while it stays off */
+		if (l == 2 && p->kind != NS_KIND_ZONED)
 			break;
 		if (p->kind != NS_KIND_SSD && p->kind != NS_KIND_ZONED)
 			break;
@@ -223,8 +234,8 @@ static int reconcile(struct ns_store *s, const struct ns_params *given, char *er
 			config_format_value(key, layouts[l].asked, asked, sizeof(asked));
 			if (strcmp(kept, asked) != 0)
 				return errorf(err, errlen,
-					      "%s was made with %s=%s; %s=%s would change its geometry%s",
-					      dir, *k, kept, *k, asked, ANOTHER_DRIVE);
+					      "%s was made with %s=%s; %s=%s would change its %s%s",
+					      dir, *k, kept, *k, asked, layouts[l].what, ANOTHER_DRIVE);
 		}
 	}
 	if (memcmp(&ssd, &s->ssd, sizeof(ssd)) || memcmp(&zoned, &s->zoned, sizeof(zoned)))
@@ -357,6 +368,8 @@ const uint8_t *ns_store_id(const struct ns_store *s) { return drive_id(s->drive)
 
 const struct drive_table_spec ns_error_log_table = {"error-log", 1, sizeof(struct ns_error),
 						     NS_ERRORS_KEPT};
+const struct drive_table_spec ns_fdp_events_table = {"fdp-events", 1,
+						      sizeof(struct ns_fdp_events), 1};
 
 int ns_store_table(struct ns_store *s, const struct drive_table_spec *spec, void **mem, char *err,
 		   size_t errlen)
@@ -578,9 +591,11 @@ int ns_model_drive_save(const char *dir, struct ssd *ssd, const struct ssd_param
 		if (!(rc = ns_store_table(s, &spec, &to, err, errlen)))
 			copy_sparse(to, from[t], spec.count * spec.elem_bytes);
 	}
-	void *errors;
+	void *errors, *events;
 	if (!rc)
 		rc = ns_store_table(s, &ns_error_log_table, &errors, err, errlen);
+	if (!rc && params->fdp) /* empty: the simulator logs no FDP events */
+		rc = ns_store_table(s, &ns_fdp_events_table, &events, err, errlen);
 	struct media *data = rc ? NULL : ns_store_media(s, p.bytes, err, errlen);
 	if (!data)
 		rc = -1;

@@ -40,6 +40,8 @@ int ns_store_table(struct ns_store *s, const struct drive_table_spec *spec, void
 		   size_t errlen);
 /* The error log every drive keeps (struct ns_error records), whatever its kind. */
 extern const struct drive_table_spec ns_error_log_table;
+/* The FDP events logs of a drive with FDP enabled (one struct ns_fdp_events). */
+extern const struct drive_table_spec ns_fdp_events_table;
 /* Makes a table's contents durable now (msync). */
 int ns_store_table_sync(struct ns_store *s, const void *mem, char *err, size_t errlen);
 /* Empties a table (holes in its file). */

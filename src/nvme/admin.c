@@ -203,7 +203,7 @@ static void execute_format(struct nvme_req *req)
 	for (uint32_t i = first; i <= last && !status; i++) {
 		struct ns *ns = nvme_subsys_ns(subsys, i);
 		log_info("Format NVM of namespace %u of %s", i, subsys->nqn);
-		status = ns->ops->format(ns);
+		status = ns_format(ns);
 	}
 	nvme_req_complete(req, status);
 }

@@ -16,22 +16,22 @@
 #include "nvme/internal.h"
 #include "util/util.h"
 
-/* FDP Event types in the order of their enable bits (struct nvme_fdp_eg.enabled). */
+/* FDP Event types in the order of their bits (struct ns_fdp_events.disabled). */
 static const uint8_t event_types[] = {
     NVME_FDP_EVENT_RUNFW, NVME_FDP_EVENT_RUTLE,   NVME_FDP_EVENT_RESET,
     NVME_FDP_EVENT_PID,   NVME_FDP_EVENT_REALLOC, NVME_FDP_EVENT_MODIFY,
 };
-
-struct nvme_fdp_event_log {
-	struct nvme_fdp_event ev[NVME_FDP_MAX_EVENTS];
-	unsigned head, count;
-};
+_Static_assert(ARRAY_SIZE(event_types) == NS_FDP_EVENT_TYPES, "ns.h counts the event types");
 
 struct nvme_fdp_eg {
 	pthread_mutex_t lock; /* the logs and enables: any queue's thread writes events */
-	struct nvme_fdp_event_log host, ctrl;
-	uint8_t enabled[SSD_FDP_MAX_HANDLES]; /* per reclaim unit handle: bit i = event_types[i] */
+	struct ns_fdp_events *logs; /* the namespace's (kept in its drive directory, if any) */
 };
+
+static bool event_enabled(const struct nvme_fdp_eg *eg, uint32_t ruh, int bit)
+{
+	return !(eg->logs->disabled[ruh] & 1u << bit);
+}
 
 static int event_bit(uint8_t type)
 {
@@ -45,19 +45,25 @@ int nvme_fdp_slot_init(struct nvme_ns_slot *slot)
 {
 	if (!slot->ns->fdp || !slot->ns->fdp->config.enabled)
 		return 0;
-	slot->fdp = calloc(1, sizeof(*slot->fdp));
-	if (!slot->fdp)
+	if (!slot->ns->fdp_events || !(slot->fdp = calloc(1, sizeof(*slot->fdp))))
 		return -1;
 	pthread_mutex_init(&slot->fdp->lock, NULL);
-	/* Every event type starts enabled (the specification leaves the default to the drive). */
-	memset(slot->fdp->enabled, (1 << ARRAY_SIZE(event_types)) - 1, sizeof(slot->fdp->enabled));
+	/* Every event type starts enabled (the specification leaves the default to the drive):
+	 * the namespace's settings start as zeroes, nothing turned off. */
+	slot->fdp->logs = slot->ns->fdp_events;
 	return 0;
 }
 
-void nvme_fdp_slot_destroy(struct nvme_ns_slot *slot)
+static void drain_model_events(struct nvme_ns_slot *slot, uint32_t nsid);
+
+void nvme_fdp_slot_destroy(struct nvme_ns_slot *slot, uint32_t nsid)
 {
 	if (!slot->fdp)
 		return;
+	/* The model's own events are logged before it goes, so a drive directory keeps them. */
+	pthread_mutex_lock(&slot->fdp->lock);
+	drain_model_events(slot, nsid);
+	pthread_mutex_unlock(&slot->fdp->lock);
 	pthread_mutex_destroy(&slot->fdp->lock);
 	free(slot->fdp);
 	slot->fdp = NULL;
@@ -124,15 +130,16 @@ static void log_event(const struct nvme_ns_slot *slot, uint32_t nsid, uint8_t ty
 	struct nvme_fdp_eg *eg = slot->fdp;
 	int bit = event_bit(type);
 	uint32_t filter_ruh = ruh != UINT32_MAX ? ruh : slot->ns->fdp->ph_ruh[0];
-	if (bit < 0 || !(eg->enabled[filter_ruh] & 1u << bit))
+	if (bit < 0 || !event_enabled(eg, filter_ruh, bit))
 		return;
-	struct nvme_fdp_event_log *log = type & 0x80 ? &eg->ctrl : &eg->host;
-	unsigned at = (log->head + log->count) % NVME_FDP_MAX_EVENTS;
-	if (log->count == NVME_FDP_MAX_EVENTS)
-		log->head = (log->head + 1) % NVME_FDP_MAX_EVENTS; /* the oldest gives way */
-	else
-		log->count++;
-	struct nvme_fdp_event *e = &log->ev[at];
+	struct ns_fdp_event_log *log = type & 0x80 ? &eg->logs->ctrl : &eg->logs->host;
+	/* The oldest gives way first, and the new entry counts once whole: a drive directory's
+	 * log, cut short at any point, shows whole entries. */
+	if (log->count == NVME_FDP_MAX_EVENTS) {
+		log->count--;
+		log->head = (log->head + 1) % NVME_FDP_MAX_EVENTS;
+	}
+	struct nvme_fdp_event *e = &log->ev[(log->head + log->count) % NVME_FDP_MAX_EVENTS];
 	memset(e, 0, sizeof(*e));
 	e->type = type;
 	e->flags = NVME_FDP_EVENT_F_NSIDV;
@@ -148,6 +155,8 @@ static void log_event(const struct nvme_ns_slot *slot, uint32_t nsid, uint8_t ty
 	}
 	uint64_t ms = epoch_ms(at_ns);
 	memcpy(e->timestamp, &ms, sizeof(e->timestamp)); /* 48 bits, little-endian */
+	atomic_signal_fence(memory_order_seq_cst);
+	log->count++;
 }
 
 /* The model's own events (time limits) into the logs, in order. Lock held. */
@@ -366,11 +375,19 @@ static void put_u128(uint8_t field[16], uint64_t value)
 	memcpy(field, &value, sizeof(value));
 }
 
+/* The host's writes to the endurance group over the drive's life (its earlier runs too). */
+static void lifetime_io(const struct nvme_ns_slot *slot, struct nvme_io_totals *io)
+{
+	struct ns_lifetime power = {0};
+	memset(io, 0, sizeof(*io));
+	nvme_ns_activity(slot, io, &power);
+}
+
 static uint16_t endurance_group_log(struct nvme_req *req, struct nvme_ns_slot *slot,
 				    struct log_window *w)
 {
 	struct nvme_io_totals io;
-	nvme_ns_recorder_totals(&slot->recorder, &io);
+	lifetime_io(slot, &io);
 	struct ns_model_counters model = {0};
 	if (slot->ns->ops->model_counters)
 		slot->ns->ops->model_counters(slot->ns, &model);
@@ -434,7 +451,7 @@ static void usage_log(const struct ns_fdp *fdp, struct log_window *w)
 static void stats_log(struct nvme_ns_slot *slot, struct log_window *w)
 {
 	struct nvme_io_totals io;
-	nvme_ns_recorder_totals(&slot->recorder, &io);
+	lifetime_io(slot, &io);
 	struct ns_model_counters model = {0};
 	slot->ns->ops->model_counters(slot->ns, &model);
 	struct nvme_fdp_stats_log log;
@@ -451,8 +468,8 @@ static void events_log(struct nvme_req *req, struct nvme_ns_slot *slot, uint32_t
 	struct nvme_fdp_eg *eg = slot->fdp;
 	pthread_mutex_lock(&eg->lock);
 	drain_model_events(slot, nsid);
-	const struct nvme_fdp_event_log *log =
-	    req->cmd.get_log_page.lsp & NVME_FDP_EVENTS_LSP_HOST ? &eg->host : &eg->ctrl;
+	const struct ns_fdp_event_log *log =
+	    req->cmd.get_log_page.lsp & NVME_FDP_EVENTS_LSP_HOST ? &eg->logs->host : &eg->logs->ctrl;
 	struct nvme_fdp_events_log *page = calloc(1, sizeof(*page));
 	if (page) {
 		page->n = log->count;
@@ -570,7 +587,7 @@ uint16_t nvme_fdp_get_feature(struct nvme_req *req)
 	pthread_mutex_lock(&slot->fdp->lock);
 	for (; n < ARRAY_SIZE(event_types) && n < noet; n++)
 		d[n] = (struct nvme_fdp_supported_event_desc){
-		    .evt = event_types[n], .evta = slot->fdp->enabled[ruh] >> n & 1};
+		    .evt = event_types[n], .evta = event_enabled(slot->fdp, ruh, (int)n)};
 	pthread_mutex_unlock(&slot->fdp->lock);
 	nvme_req_copy_out(req, d, n * sizeof(d[0]));
 	req->cqe.result = n;
@@ -610,8 +627,8 @@ uint16_t nvme_fdp_set_feature(struct nvme_req *req)
 		mask |= (uint8_t)(1u << bit);
 	}
 	pthread_mutex_lock(&slot->fdp->lock);
-	slot->fdp->enabled[ruh] =
-	    enable ? slot->fdp->enabled[ruh] | mask : slot->fdp->enabled[ruh] & (uint8_t)~mask;
+	uint8_t *off = &slot->fdp->logs->disabled[ruh];
+	*off = enable ? *off & (uint8_t)~mask : *off | mask;
 	pthread_mutex_unlock(&slot->fdp->lock);
 	return NVME_SC_SUCCESS;
 }

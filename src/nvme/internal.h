@@ -327,7 +327,15 @@ void nvme_req_count_write(struct nvme_req *req, uint64_t bytes);
 
 /* fdp.c */
 int nvme_fdp_slot_init(struct nvme_ns_slot *slot);
-void nvme_fdp_slot_destroy(struct nvme_ns_slot *slot);
+/*
+ * logpage.c: adds a namespace's host activity over its lifetime (earlier runs of a drive
+ * directory included) to *sum, and takes the highest of its power figures into *power (the
+ * drive's are those of its namespaces taken together).
+ */
+void nvme_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_totals *sum,
+		      struct ns_lifetime *power);
+/* Logs the model's pending events (time limits) first. */
+void nvme_fdp_slot_destroy(struct nvme_ns_slot *slot, uint32_t nsid);
 /* Some namespace has FDP enabled: the controller reports endurance groups and FDP. */
 bool nvme_subsys_has_fdp(const struct nvme_subsys *subsys);
 /* A write's DTYPE: none, or Data Placement where FDP is enabled. */

@@ -29,10 +29,8 @@ static void put_u128(uint8_t field[16], uint64_t value)
 	memcpy(field, &value, sizeof(value));
 }
 
-/* A namespace's host activity over its lifetime (earlier runs of a drive directory included),
- * and its power figures: the drive's are those of its namespaces taken together. */
-static void add_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_totals *sum,
-			    struct ns_lifetime *power)
+void nvme_ns_activity(const struct nvme_ns_slot *slot, struct nvme_io_totals *sum,
+		      struct ns_lifetime *power)
 {
 	struct nvme_io_totals ns;
 	struct ns_lifetime life;
@@ -125,12 +123,12 @@ static uint16_t smart_log(struct nvme_req *req, struct log_window *w)
 	struct ns_lifetime power = {.power_cycles = 1};
 	if (nsid == 0 || nsid == 0xFFFFFFFF) {
 		for (uint32_t i = 1; i <= subsys->nn; i++)
-			add_ns_activity(&subsys->ns[i - 1], &totals, &power);
+			nvme_ns_activity(&subsys->ns[i - 1], &totals, &power);
 	} else {
 		if (!nvme_subsys_ns(subsys, nsid))
 			return nvme_req_error_at(req, NVME_SC_INVALID_NS | NVME_STATUS_DNR,
 						 NVME_SQE_AT(nsid));
-		add_ns_activity(&subsys->ns[nsid - 1], &totals, &power);
+		nvme_ns_activity(&subsys->ns[nsid - 1], &totals, &power);
 	}
 	/* A namespace in memory has been on as long as the daemon. */
 	uint64_t uptime_s = (clock_now_ns() - subsys->target->start_ns) / 1000000000ull;

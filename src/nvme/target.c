@@ -55,7 +55,7 @@ static void subsys_destroy(struct nvme_subsys *subsys)
 {
 	for (uint32_t nsid = 1; nsid <= subsys->nn; nsid++) {
 		struct nvme_ns_slot *slot = &subsys->ns[nsid - 1];
-		nvme_fdp_slot_destroy(slot);
+		nvme_fdp_slot_destroy(slot, nsid);
 		save_host_counters(slot);
 		ns_destroy(slot->ns);
 		munmap(slot->recorder.shards, shards_bytes(slot->recorder.nshards));

@@ -154,11 +154,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "sim: --load and --save keep ssd drives (no zone keys)\n");
 		return -1;
 	}
-	if (o->ssd.fdp && (o->load || o->save)) {
-		fprintf(stderr, "sim: --load and --save cannot be combined with fdp=on: a drive "
-				"directory does not keep the FDP state\n");
-		return -1;
-	}
 	/* A loaded drive is in the state it was left in: no preconditioning unless asked. */
 	if (o->load && o->sim.precondition == PRE_AUTO)
 		o->sim.precondition = PRE_NONE;
