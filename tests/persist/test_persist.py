@@ -17,6 +17,9 @@
                                   SIGKILL under load
   test_persist.py NVEMU sim       nvemu sim --save makes a drive the daemon serves and sim --load
                                   reads back; nvemu format empties it
+  test_persist.py NVEMU fdp       FDP drives: same figures after a clean restart, kills under
+                                  placed load reopen consistent, contradicting FDP keys refused,
+                                  format and sim --save/--load
 Env: NVEMU_PERSIST_ROUNDS (kill: rounds, default 25), NVEMU_MEMORY_MIB (memory: MiB written, 512),
 NVEMU_REOPEN_LIMIT_S (reopen: seconds allowed, 30).
 """
@@ -136,10 +139,7 @@ def test_refuse(tmp):
     refused(["--path", drive, "-o", "op_pcent=20"], "op_pcent=12", "op_pcent=20")
     refused(["--path", drive, "--preset", "tlc"], "geometry")
     refused(["--path", drive, "-o", "data=/dev/null"], "keeps its data in data", "/dev/null")
-    # FDP's state is not kept in a directory: refused before one is made.
-    fdp_drive = os.path.join(tmp, "fdp")
-    refused(["--path", fdp_drive, "-o", "fdp=on"], "fdp=on", "path=", "cannot be combined")
-    check(not os.path.exists(fdp_drive), "no directory is made for a refused FDP drive")
+    refused(["--path", drive, "-o", "fdp=on"], "fdp=off", "fdp=on", "Flexible Data Placement")
     # Settings that do not change what the files mean are taken, and remembered.
     d = Daemon(tmp, "--path", drive, "-o", "page_read_ns=7000")
     d.stop()
@@ -389,10 +389,6 @@ def test_sim(tmp):
               "--save", drive)
     check(out.returncode == 0, f"sim --save: {out.stderr.strip()}")
     waf = json.loads(out.stdout)["waf"]
-    out = run("sim", "--preset", "small", "-o", "fdp=on", "--quiet", "--save",
-              os.path.join(tmp, "fdp"))
-    check(out.returncode != 0 and "fdp=on" in out.stderr and not os.path.exists(
-        os.path.join(tmp, "fdp")), f"sim --save refuses fdp=on: {out.stderr.strip()}")
     out = run("check", drive)
     check(out.returncode == 0, f"the saved drive passes nvemu check: {out.stdout.strip()}")
     d = Daemon(tmp, "--path", drive)
@@ -415,8 +411,119 @@ def test_sim(tmp):
     d.stop()
 
 
+FDP = [*SMALL, "-o", "op_pcent=25", "-o", "fdp=on", "-o", "fdp_nruh=4",
+       "-o", "fdp_initially_isolated=3"]
+FDP_COUNTERS = ("host_pages_written", "nand_pages_written", "gc_pages_moved",
+                "reclaim_units_opened", "reclaim_units_erased")
+
+
+def fdp_figures(d):
+    """The FDP part of the stats (per handle and per group), the device's NAND and host pages."""
+    ns = d.stats()["namespaces"][0]
+    return ns["fdp"], ns["nand_pages_written"], ns["host_pages_written"]
+
+
+def counters_of(fdp):
+    return [[h[k] for k in FDP_COUNTERS] for h in fdp["handles"] + fdp["groups"]]
+
+
+def fdp_load(d, seconds):
+    """Persistently isolated handles 0 (hot, 30 % of the span) and 1, initially isolated 3."""
+    return [subprocess.Popen([NVEMU, "perf", "-r", d.trid, "-w", "randwrite", "--span", "64M",
+                              "-t", str(seconds), *pids], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+            for pids in (["--pid", "0,1", "--pid-split", "30"], ["--pid", "3", "-o", "16k"])]
+
+
+def test_fdp(tmp):
+    """FDP state in a drive directory: a clean restart shows the same figures, kills under load
+    reopen consistent (nvemu check runs fdp_check: isolation) with the counters of the last
+    checkpoint, contradicting FDP keys are refused, format and sim --save/--load keep FDP."""
+    drive = os.path.join(tmp, "f")
+    d = Daemon(tmp, "--path", drive, *FDP)
+    for load in fdp_load(d, 4):
+        check(load.wait() == 0, "placed writes on handles 0, 1 and 3")
+    before = fdp_figures(d)
+    moved = [h["gc_pages_moved"] for h in before[0]["handles"]]
+    check(sum(moved) > 0 and before[1] > before[2], f"GC ran (pages moved per handle {moved})")
+    d.stop()
+    out = run("check", drive)
+    check(out.returncode == 0, f"nvemu check after a clean stop: {out.stdout.strip()}")
+    d = Daemon(tmp, "--path", drive)  # the directory says it has FDP
+    after = fdp_figures(d)
+    check(after == before, "a clean restart shows the same FDP figures (every handle's and group's "
+          "host, NAND and GC pages, RUs opened and erased, valid pages) and device counters")
+    checkpoint = counters_of(after[0])
+    rng = random.Random(5)
+    for r in range(6):
+        loads = fdp_load(d, 5)
+        time.sleep(rng.uniform(0.3, 1.5))
+        running = counters_of(fdp_figures(d)[0])
+        d.kill()
+        for load in loads:
+            load.wait()
+        out = run("check", drive)
+        if out.returncode:
+            fail(f"kill {r}: nvemu check: {out.stderr.strip()}")
+        d = Daemon(tmp, "--path", drive)
+        fdp = fdp_figures(d)[0]
+        # No Flush came: the counters are those of the last clean stop, the valid pages those
+        # of the mapping (recounted).
+        if counters_of(fdp) != checkpoint or not all(
+                c <= x for row, run_row in zip(counters_of(fdp), running)
+                for c, x in zip(row, run_row)):
+            fail(f"kill {r}: FDP counters {counters_of(fdp)}, last checkpoint {checkpoint}")
+        valid_h = sum(h["valid_pages"] for h in fdp["handles"])
+        valid_g = sum(g["valid_pages"] for g in fdp["groups"])
+        if valid_h != valid_g or valid_h == 0:
+            fail(f"kill {r}: valid pages {valid_h} by handle, {valid_g} by group")
+    check(True, "6 kills under placed load: every reopen passes nvemu check, FDP counters are "
+          "the last checkpoint's, valid pages agree by handle and by group")
+    d.stop()
+    d = Daemon(tmp, "--path", drive)
+    checkpoint = counters_of(fdp_figures(d)[0])
+    d.stop()
+    # Contradicting FDP keys are refused, naming the field and both values.
+    refused(["--path", drive, "-o", "fdp=off"], "fdp=on", "fdp=off",
+            "Flexible Data Placement configuration")
+    refused(["--path", drive, "-o", "fdp_nruh=8"], "fdp_nruh=4", "fdp_nruh=8")
+    refused(["--path", drive, "-o", "fdp_nrg=2"], "fdp_nrg=1", "fdp_nrg=2")
+    refused(["--path", drive, "-o", "fdp_initially_isolated=2-3"], "fdp_initially_isolated=3",
+            "fdp_initially_isolated=2-3")
+    refused(["--path", drive, "-o", "fdp_runs=4M"], "fdp_runs=0", "fdp_runs=4194304")
+    d = Daemon(tmp, "--path", drive, "-o", "fdp_time_limit=30", "-o", "fdp_handles=0,1,3")
+    check(counters_of(fdp_figures(d)[0]) == checkpoint,
+          "the time limit and the namespace's handle list may change; the state stays")
+    d.stop()
+    out = run("format", drive)
+    check(out.returncode == 0, f"nvemu format: {out.stdout.strip()}")
+    d = Daemon(tmp, "--path", drive)
+    fdp = fdp_figures(d)[0]
+    check(all(h[k] == 0 for h in fdp["handles"] for k in (*FDP_COUNTERS, "valid_pages")),
+          "after format every handle starts over")
+    d.stop()
+    # The simulator saves and loads FDP drives.
+    saved = os.path.join(tmp, "s")
+    out = run("sim", *FDP[:-4], "-o", "fdp_nruh=2", "-o", "workload=hotcold", "--json",
+              "--quiet", "--save", saved)
+    check(out.returncode == 0, f"sim --save with fdp=on: {out.stderr.strip()}")
+    sim_handles = json.loads(out.stdout)["handles"]
+    out = run("check", saved)
+    check(out.returncode == 0, f"the saved FDP drive passes nvemu check: {out.stdout.strip()}")
+    d = Daemon(tmp, "--path", saved)
+    fdp = fdp_figures(d)[0]
+    check(all(h["host_pages_written"] >= s["host_pages"] > 0
+              for h, s in zip(fdp["handles"], sim_handles)),
+          "the daemon serves it with the simulator's handles' state")
+    d.stop()
+    out = run("sim", "--load", saved, "-o", "workload=hotcold", "-o", "io_size=16m", "--json",
+              "--quiet")
+    check(out.returncode == 0 and len(json.loads(out.stdout)["handles"]) == 2,
+          f"sim --load replays an FDP drive: {out.stdout.strip()[:80]}")
+
+
 TESTS = {"refuse": test_refuse, "kill": test_kill, "cut": test_cut, "zoned": test_zoned,
-         "memory": test_memory, "reopen": test_reopen, "sim": test_sim}
+         "memory": test_memory, "reopen": test_reopen, "sim": test_sim, "fdp": test_fdp}
 
 if __name__ == "__main__":
     run_in_tmp("nvemu-persist-", TESTS[WHAT])

@@ -111,7 +111,8 @@ struct th_env *th_env_create(const struct th_env_params *params)
 		ssd.fdp_nrg = 2;
 		snprintf(ssd.fdp_initially_isolated, sizeof(ssd.fdp_initially_isolated), "2-3");
 		snprintf(ssd.fdp_handles, sizeof(ssd.fdp_handles), "3,1,0");
-		struct ns_params np3 = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &ssd};
+		struct ns_params np3 = {.kind = NS_KIND_SSD, .lba_size = 4096, .ssd = &ssd,
+					.path = params->fdp_path, .plp = -1};
 		env->ns3 = ns_create(&np3, err, sizeof(err));
 		if (!env->ns3 ||
 		    nvme_subsys_add_ns(env->subsys, env->ns3, err, sizeof(err)) != TH_FDP_NSID)

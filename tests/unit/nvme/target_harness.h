@@ -69,6 +69,7 @@ struct th_env_params {
 	unsigned nreactors;	  /* reactor ids the target counts by (0: one); queues use id 0 */
 	bool fdp_ns;              /* add namespace 3 (TH_FDP_NSID) */
 	const char *ns1_path;	  /* namespace 1 kept in this drive directory; NULL: in memory */
+	const char *fdp_path;	  /* the same for namespace 3 */
 };
 
 struct th_env *th_env_create(const struct th_env_params *params);

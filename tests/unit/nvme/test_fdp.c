@@ -318,6 +318,92 @@ static void test_features(void **state)
 			 ST_INVALID_NS);
 }
 
+static uint16_t format(struct fixture *f, uint32_t nsid)
+{
+	struct nvme_sqe sqe = th_sqe(nvme_admin_format_nvm, nsid);
+	return th_exec(&f->admin, &sqe, NULL, 0, NULL, 0, NULL);
+}
+
+/* Two host events (not fully written, invalid PID) and Invalid PID turned off for handle 0. */
+static void make_events(struct fixture *f)
+{
+	assert_int_equal(write_placed(f, NSID, 0, 4, NVME_DIRECTIVE_DATA_PLACEMENT, PID(0, 1)), 0);
+	uint16_t pid = PID(0, 1);
+	assert_int_equal(ruh_update(f, NSID, &pid, 1), 0);
+	assert_int_equal(write_placed(f, NSID, 40, 1, NVME_DIRECTIVE_DATA_PLACEMENT, PID(0, 3)), 0);
+	uint8_t types[255] = {NVME_FDP_EVENT_PID};
+	assert_int_equal(
+	    features(f, true, NVME_FEAT_FDP_EVENTS, NSID, 0 | 1 << 16, 0, types, 255, NULL), 0);
+	assert_int_equal(get_log(f, NVME_LOG_FDP_EVENTS, NSID, 1, 0, 4096), 0);
+	assert_int_equal(le32(f->buf, 0), 2);
+}
+
+/* Format NVM starts FDP over: the events logs empty, the handles' event settings kept. */
+static void test_format_clears_events(void **state)
+{
+	struct fixture *f = *state;
+	make_events(f);
+	assert_int_equal(format(f, NSID), 0);
+	assert_int_equal(get_log(f, NVME_LOG_FDP_EVENTS, NSID, 1, 0, 4096), 0);
+	assert_int_equal(le32(f->buf, 0), 0);
+	assert_int_equal(ruamw(f, 1, 0), RU_BLOCKS);
+	assert_int_equal(
+	    features(f, false, NVME_FEAT_FDP_EVENTS, NSID, 0 | 6 << 16, 0, NULL, 12, NULL), 0);
+	assert_int_equal(f->buf[7], 0); /* Invalid PID still off */
+	assert_int_equal(write_placed(f, NSID, 40, 1, NVME_DIRECTIVE_DATA_PLACEMENT, PID(0, 3)), 0);
+	assert_int_equal(get_log(f, NVME_LOG_FDP_EVENTS, NSID, 1, 0, 4096), 0);
+	assert_int_equal(le32(f->buf, 0), 0);
+}
+
+/*
+ * A drive directory keeps what the host sees of FDP: the events logs and settings, the
+ * statistics (host bytes over the drive's life), the room left in each handle's reclaim unit;
+ * and Format empties the logs of the reopened drive too.
+ */
+static void test_kept_by_the_drive(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nvemu-fdp-XXXXXX", path[64], cmd[96];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ns3", dir);
+	struct th_env_params p = {.allow_any_host = true, .fdp_ns = true, .fdp_path = path};
+	uint8_t events[4096], stats[64];
+	uint64_t room = 0;
+	for (int run = 0; run < 2; run++) {
+		struct fixture *f = calloc(1, sizeof(*f));
+		assert_non_null(f);
+		assert_non_null(f->env = th_env_create(&p));
+		th_queue_init(&f->admin, f->env);
+		th_queue_init(&f->io, f->env);
+		assert_int_equal(th_bring_up(&f->admin, &f->io, NULL), 0);
+		if (run == 0) {
+			make_events(f);
+			memcpy(events, f->buf, sizeof(events));
+			assert_int_equal(get_log(f, NVME_LOG_FDP_STATS, NSID, 0, 0, 64), 0);
+			memcpy(stats, f->buf, sizeof(stats));
+			assert_int_equal(le64(stats, 0), 5 * 4096); /* HBMW */
+			room = ruamw(f, 0, 0);
+			assert_true(room < RU_BLOCKS);
+		} else {
+			assert_int_equal(get_log(f, NVME_LOG_FDP_EVENTS, NSID, 1, 0, 4096), 0);
+			assert_memory_equal(f->buf, events, sizeof(events));
+			assert_int_equal(get_log(f, NVME_LOG_FDP_STATS, NSID, 0, 0, 64), 0);
+			assert_memory_equal(f->buf, stats, sizeof(stats));
+			assert_int_equal(ruamw(f, 0, 0), room);
+			assert_int_equal(features(f, false, NVME_FEAT_FDP_EVENTS, NSID, 0 | 6 << 16,
+						  0, NULL, 12, NULL),
+					 0);
+			assert_int_equal(f->buf[7], 0); /* Invalid PID still off */
+			assert_int_equal(format(f, NSID), 0);
+			assert_int_equal(get_log(f, NVME_LOG_FDP_EVENTS, NSID, 1, 0, 4096), 0);
+			assert_int_equal(le32(f->buf, 0), 0);
+		}
+		teardown((void **)&f);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_refused_without_fdp(void **state)
 {
 	struct fixture *f = *state;
@@ -340,6 +426,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_update_and_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_features, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_without_fdp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_format_clears_events, setup, teardown),
+	    cmocka_unit_test(test_kept_by_the_drive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
