@@ -3,9 +3,10 @@
  * state files, table headers, and the tables themselves as the FTL, the zone state and the
  * zone flash mapping check and recover them.
  *
- * Six template drives are made once (ram, ssd and zoned; each closed cleanly and as a kill
- * leaves it). Each input picks one, copies it, damages one of its files, and opens it:
- *   byte 0     template: kind (0 ram, 1 ssd, 2 zoned) x 2 + crashed
+ * Eight template drives are made once (ram, ssd, zoned and ssd with FDP; each closed cleanly
+ * and as a kill leaves it). Each input picks one, copies it, damages one of its files, and
+ * opens it:
+ *   byte 0     template: kind (0 ram, 1 ssd, 2 zoned, 3 ssd with FDP) x 2 + crashed
  *   byte 1     which file of the drive (modulo their number)
  *   byte 2     how: 0 replace the file with the rest, its checksum fixed (a text file's CRC line
  *              appended, a table's header CRC set, so the parser behind the check is reached);
@@ -33,7 +34,7 @@
 #include "ns/zoned.h"
 #include "util/crc32c.h"
 
-#define TEMPLATES 6
+#define TEMPLATES 8
 #define MAX_FILES 16
 
 static char base[64];
@@ -57,6 +58,15 @@ static struct ns *open_drive(const char *dir, char *err, size_t errlen)
 	return ns_create(&p, err, errlen);
 }
 
+/* With FDP, a write goes to a handle of its own (by LBA). */
+static void place(const struct ns *ns, struct ns_io *io)
+{
+	if (ns->fdp && ns->fdp->config.enabled) {
+		io->placed = true;
+		io->ruh = ns->fdp->ph_ruh[io->slba % ns->fdp->nph];
+	}
+}
+
 /* A small drive of each kind, written to and closed (clean) or abandoned (crashed). */
 static void make_template(unsigned t)
 {
@@ -69,9 +79,16 @@ static void make_template(unsigned t)
 	ssd.blocks_per_plane = 32;
 	ssd.pages_per_block = 16;
 	ssd.op_pcent = 30;
+	if (t / 2 == 3) { /* FDP: 4 handles (2 initially isolated) need more spare */
+		ssd.blocks_per_plane = 64;
+		ssd.op_pcent = 40;
+		ssd.fdp = true;
+		ssd.fdp_nruh = 4;
+		snprintf(ssd.fdp_initially_isolated, sizeof(ssd.fdp_initially_isolated), "2-3");
+	}
 	zoned.zone_size = 64 * 1024;
 	zoned.max_open = zoned.max_active = 4;
-	static const enum ns_kind kinds[] = {NS_KIND_RAM, NS_KIND_SSD, NS_KIND_ZONED};
+	static const enum ns_kind kinds[] = {NS_KIND_RAM, NS_KIND_SSD, NS_KIND_ZONED, NS_KIND_SSD};
 	char dir[16], path[256], err[512];
 	snprintf(dir, sizeof(dir), "t%u", t);
 	snprintf(path, sizeof(path), "%s/%s", base, dir);
@@ -87,7 +104,12 @@ static void make_template(unsigned t)
 	for (uint64_t lba = 0; lba < 24; lba++) {
 		memset(block, (int)lba + 1, sizeof(block));
 		struct ns_io io = {.slba = lba, .nlb = 1, .buf = block};
+		place(ns, &io);
 		ns->ops->write(ns, &io);
+	}
+	if (ns->fdp_events) { /* a host event in the FDP events log */
+		ns->fdp_events->host.ev[0].type = 0;
+		ns->fdp_events->host.count = 1;
 	}
 	for (uint8_t i = 1; i <= 3; i++) { /* an error log with a few entries */
 		uint8_t entry[NS_ERROR_ENTRY_BYTES];
@@ -224,6 +246,7 @@ static void exercise(struct ns *ns)
 		struct ns_io io = {.slba = lba, .nlb = 1, .buf = block};
 		ns->ops->read(ns, &io);
 		io.buf = block;
+		place(ns, &io);
 		ns->ops->write(ns, &io);
 	}
 	/* The error log it shows is in order, numbered within its total. */

@@ -155,6 +155,8 @@ DRIVE_FILES = {
     1: ["data", "error-log", "ftl-saved", "identity", "l2p", "p2l", "state", "units"],
     2: ["data", "error-log", "identity", "state", "zone-erases", "zone-flash-saved", "zone-pages",
         "zones"],
+    3: ["data", "error-log", "fdp-events", "fdp-groups", "fdp-rus", "fdp-saved", "fdp-tags",
+        "ftl-saved", "identity", "l2p", "p2l", "state", "units"],
 }
 REPLACE_FIXED, XOR, TRUNCATE, REPLACE = 0, 1, 2, 3
 
@@ -166,7 +168,7 @@ def drive_input(template, name, op, offset, data):
 
 def drive_seeds():
     seeds = []
-    for template in range(6):
+    for template in range(8):
         kind = template // 2
         for name in DRIVE_FILES[kind]:
             seeds.append((f"t{template}-{name}-xor", drive_input(template, name, XOR, 0, b"\x01")))
@@ -189,6 +191,15 @@ def drive_seeds():
                                                              b"format = state 2\nrunning = 0\n")))
     # An SLC unit on a drive without the SLC cache (reopened with its keys changed).
     seeds.append(("t3-units-slc-without-cache", drive_input(3, "units", XOR, 4096 + 25, b"\x01")))
+    # FDP drive left by a kill (its tables unchecksummed, reconciled): handles that disagree
+    # with their reclaim units' owners, an owner changed, a unit caught between two states.
+    seeds.append(("t7-fdp-tags-wrong-handles",
+                  drive_input(7, "fdp-tags", XOR, 4096, b"\x01\x03\x02\x01" * 6)))
+    seeds.append(("t7-fdp-rus-owner", drive_input(7, "fdp-rus", XOR, 4096 + 4, b"\x01")))
+    seeds.append(("t7-fdp-rus-point", drive_input(7, "fdp-rus", XOR, 4096 + 6, b"\x05")))
+    seeds.append(("t7-units-state", drive_input(7, "units", XOR, 4096 + 24, b"\x01")))
+    seeds.append(("t7-fdp-events-count",
+                  drive_input(7, "fdp-events", XOR, 4096 + 63 * 64 + 4, b"\x40")))
     kinds = ["ram", "ssd", "zoned"]
     for template in range(0, 6, 2):
         identity = (f"format = identity 1\nid = {'0' * 32}\nkind = {kinds[template // 2]}\n"
