@@ -520,6 +520,15 @@ static void test_fdp_tables_of_different_ages(void **state)
 	assert_true(opened >= 10); /* reconciled, not refused wholesale */
 }
 
+/* A new device on tables of its own, after `ops` operations of the workload seeded *rng. */
+static struct ssd *written(const struct ssd_params *p, struct tables *tb, uint64_t *rng, int ops)
+{
+	tables_alloc(tb, p);
+	struct ssd *s = open_on(p, tb, SSD_TABLES_ZERO);
+	workload(s, rng, ops, 0);
+	return s;
+}
+
 /* Damage no run can leave is refused naming the table and entry; a page whose handle
  * disagrees with its reclaim unit's owner is refused clean and reconciled after a crash. */
 static void test_fdp_corrupt_tables(void **state)
@@ -527,10 +536,8 @@ static void test_fdp_corrupt_tables(void **state)
 	(void)state;
 	struct ssd_params p = fdp_params(GC_GREEDY, 1);
 	struct tables tb;
-	tables_alloc(&tb, &p);
-	struct ssd *s = open_on(&p, &tb, SSD_TABLES_ZERO);
 	uint64_t rng = 8;
-	workload(s, &rng, 5000, 0);
+	struct ssd *s = written(&p, &tb, &rng, 5000);
 	uint64_t lpn = 0;
 	while (ssd_fdp_owner(s, lpn) != 0) /* a page of persistently isolated handle 0 */
 		lpn++;
@@ -583,10 +590,8 @@ static void test_fdp_format(void **state)
 	(void)state;
 	struct ssd_params p = fdp_params(GC_GREEDY, 2);
 	struct tables tb;
-	tables_alloc(&tb, &p);
-	struct ssd *s = open_on(&p, &tb, SSD_TABLES_ZERO);
 	uint64_t rng = 4;
-	workload(s, &rng, 8000, 0);
+	struct ssd *s = written(&p, &tb, &rng, 8000);
 	ssd_checkpoint(s);
 	assert_int_equal(ssd_format(s, zero_table, &tb), 0);
 	assert_consistent(s);
