@@ -14,6 +14,10 @@ echo ">>> Connecting to $SUBNQN at $TARGET_ADDR:$TARGET_PORT over NVMe/TCP"
 connect_subsys || die "could not connect"
 SSD=$DEV
 ZNS=${DEV%n*}n2
+# The kernel scans namespaces after the connect returns, the zoned one last (it reads every
+# zone before its device appears): wait for it.
+i=0
+while [ ! -b "$ZNS" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -b "$ZNS" ] || die "no second namespace ($ZNS)"
 ZNS_NAME=${ZNS#/dev/}
 
