@@ -527,6 +527,17 @@ static void disconnect_sq(struct nvme_sq *sq)
 
 /* ---- lifetime ---- */
 
+/* Off the worker's list of closed connections (conn_shutdown put it there). */
+static void unlink_closing(struct tcp_conn *conn)
+{
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else
+		conn->worker->closing = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+}
+
 static void conn_free(struct tcp_conn *conn)
 {
 	/* The kernel may still send from buffers whose zero-copy sends it has not confirmed:
@@ -556,7 +567,7 @@ static void free_when_quiet(struct tcp_conn *conn)
 		reactor_timer_arm(conn->worker->reactor, &conn->free_timer,
 				  clock_now_ns() + FREE_RETRY_NS);
 	else
-		conn_free(conn);
+		tcp_conn_free_closing(conn);
 }
 
 static size_t cache_lines(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
@@ -743,6 +754,18 @@ static void conn_shutdown(struct tcp_conn *conn, const char *why)
 		conn->worker->conns = conn->next;
 	if (conn->next)
 		conn->next->prev = conn->prev;
+	conn->prev = NULL;
+	conn->next = conn->worker->closing;
+	if (conn->next)
+		conn->next->prev = conn;
+	conn->worker->closing = conn;
+}
+
+void tcp_conn_free_closing(struct tcp_conn *conn)
+{
+	reactor_timer_cancel(conn->worker->reactor, &conn->free_timer);
+	unlink_closing(conn);
+	conn_free(conn);
 }
 
 void tcp_conn_close(struct tcp_conn *conn, const char *why)
@@ -757,5 +780,5 @@ void tcp_conn_close(struct tcp_conn *conn, const char *why)
 void tcp_conn_destroy_now(struct tcp_conn *conn)
 {
 	conn_shutdown(conn, NULL);
-	conn_free(conn);
+	tcp_conn_free_closing(conn);
 }

@@ -44,6 +44,9 @@ struct tcp_worker {
 	struct tcp_transport *transport;
 	struct reactor *reactor;
 	struct tcp_conn *conns;
+	/* Closed, waiting to be freed (file I/O or a held command still in flight): freed by
+	 * tcp_transport_destroy if the reactors stop first. */
+	struct tcp_conn *closing;
 	struct reactor_timer sweep;
 	uint8_t *spare_staging[TCP_SPARES];
 	unsigned nspare_staging;
@@ -199,6 +202,8 @@ struct tcp_conn {
 };
 
 /* conn.c */
+/* Frees a closed connection still waiting to be freed, once the reactors have stopped. */
+void tcp_conn_free_closing(struct tcp_conn *conn);
 /* Adopts fd; peer (NULL: none) counts it among its address's unconnected connections. */
 struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_peer *peer);
 /* In the middle of a PDU from the host (the PDU timeout applies). */

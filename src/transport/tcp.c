@@ -396,6 +396,8 @@ void tcp_transport_destroy(struct tcp_transport *t)
 	for (unsigned i = 0; i < t->params.nreactors; i++) {
 		while (t->workers[i].conns)
 			tcp_conn_destroy_now(t->workers[i].conns);
+		while (t->workers[i].closing)
+			tcp_conn_free_closing(t->workers[i].closing);
 		tcp_worker_drop_spares(&t->workers[i]);
 	}
 	transport_free(t);

@@ -70,6 +70,14 @@ def run_in_tmp(prefix, body):
     tmp = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("NVEMU_PERSIST_DIR"))
     try:
         body(tmp)
+    except BaseException:
+        # The daemons' log goes with the directory: its end says what they saw.
+        try:
+            with open(os.path.join(tmp, "daemon.log"), errors="replace") as f:
+                print("--- end of daemon.log:\n" + "".join(f.readlines()[-60:]), flush=True)
+        except OSError:
+            pass
+        raise
     finally:
         for proc in RUNNING:
             if proc.poll() is None:
