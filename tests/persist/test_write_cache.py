@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,27 +19,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "replay"))
 import nvme_tcp  # noqa: E402  (the replay tests' minimal NVMe/TCP host)
+from tally import check, finish, free_port  # noqa: E402
 
 NVEMU = sys.argv[1]
 NQN = "nqn.2026-11.dev.nvemu:write-cache"
 FEAT_VOLATILE_WC = 0x06
 QD, LBAS_PER_WRITE = 16, 64 * 1024 // 4096
 IN_FLIGHT = QD * LBAS_PER_WRITE  # the most a cut can take that no host saw completed
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    print(f"{'PASS' if ok else 'FAIL'}: {name}{'' if ok else ': ' + detail}", flush=True)
-    passed, failed = passed + ok, failed + (not ok)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Daemon:
     def __init__(self, tmp, drive):
         self.port = free_port()
@@ -135,8 +120,7 @@ def main():
         check("cache on: every block holds pattern 1 or 2", rc == 0 and r.get("mismatches") == 0,
               f"perf status {rc}, {r.get('mismatches')} mismatches")
         check("a clean stop at the end", d.stop() == 0)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 main()

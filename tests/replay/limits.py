@@ -15,25 +15,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvme_tcp as t  # noqa: E402
+from tally import check, finish, free_port  # noqa: E402
 
 ST_CTRL_BUSY = 0x4181
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    print(f"{'PASS' if ok else 'FAIL'}: {name}{'' if ok else ': ' + detail}", flush=True)
-    passed, failed = passed + ok, failed + (not ok)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def closed_within(sock, seconds):
     """True if the daemon closes sock (EOF or reset) within seconds."""
     sock.settimeout(seconds)
@@ -158,8 +142,7 @@ def main():
         rc = daemon.wait(30)
         check("the daemon stops cleanly", rc == 0, f"exit {rc}")
         log.close()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

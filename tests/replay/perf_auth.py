@@ -17,30 +17,16 @@ import tempfile
 import time
 import zlib
 
+import tally
+from tally import check, finish, free_port
+
 NQN = "nqn.2026-11.dev.nvemu:perf-auth"
 HOST = "nqn.2014-08.org.nvmexpress:uuid:6e76656d-752d-4175-7468-0000000000f1"
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    print(f"{'PASS' if ok else 'FAIL'}: {name}{'' if ok else ': ' + detail}", flush=True)
-    passed, failed = passed + ok, failed + (not ok)
-
-
 def secret(hmac_id, length):
     """A secret in the DHHC-1 representation, as nvme gen-dhchap-key prints it."""
     raw = os.urandom(length)
     blob = base64.b64encode(raw + struct.pack("<I", zlib.crc32(raw))).decode()
     return f"DHHC-1:{hmac_id:02x}:{blob}:"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def main():
@@ -103,12 +89,11 @@ def main():
     leaked = [s for s in (key, ctrl_key, wrong_key, wrong_ctrl) if s[10:40] in text]
     check("no secret in the daemon's log", not leaked)
     log.close()
-    if failed:
+    if tally.failed:
         print(f"daemon log: {log.name}")
     else:
         os.unlink(log.name)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

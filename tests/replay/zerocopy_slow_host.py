@@ -17,22 +17,7 @@ import tempfile
 import threading
 import time
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    print(f"{'PASS' if ok else 'FAIL'}: {name}{'' if ok else ': ' + detail}", flush=True)
-    passed, failed = passed + ok, failed + (not ok)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
+from tally import check, finish, free_port
 
 def pump(src, dst, slow, rng):
     try:
@@ -107,8 +92,7 @@ def main():
     errors = [line for line in text.splitlines() if " warn:" in line or " error:" in line]
     check("the daemon logged no transport error", not errors, "\n".join(errors[:5]))
     check("the daemon exited cleanly", daemon.returncode == 0, f"exit {daemon.returncode}")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 main()
