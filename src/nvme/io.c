@@ -20,19 +20,25 @@ uint16_t nvme_check_rw_range(struct nvme_req *req)
 	return nvme_req_error_at(req, NVME_SC_LBA_RANGE | NVME_STATUS_DNR, NVME_SQE_AT(rw.slba));
 }
 
-static struct ns_io io_for(struct nvme_req *req)
+/* Fills io for the command in place: returning the 300-byte struct by value cleared a
+ * temporary and copied it (rep stos + rep movs, 2.4 % of a 4 KiB read's target CPU). */
+static void io_for(struct nvme_req *req, struct ns_io *io)
 {
 	/* A command executes right after nvme_req_init() unless the host still had data to send. */
 	bool waited_for_data = req->xfer == NVME_XFER_H2C && !req->incapsule_len;
-	struct ns_io io = {
-	    .slba = req->cmd.rw.slba,
-	    .nlb = req->cmd.rw.nlb + 1u,
-	    .fua = req->cmd.rw.control & NVME_RW_CONTROL_FUA,
-	    .buf = req->buf,
-	    .now_ns = waited_for_data ? clock_now_ns() : req->submit_ns,
-	    .parts = req->io_shard ? &req->parts : NULL,
-	};
-	return io;
+	uint64_t slba = req->cmd.rw.slba;
+	uint32_t nlb = req->cmd.rw.nlb + 1u;
+	bool fua = req->cmd.rw.control & NVME_RW_CONTROL_FUA;
+	void *buf = req->buf;
+	uint64_t now_ns = waited_for_data ? clock_now_ns() : req->submit_ns;
+	struct lat_parts *parts = req->io_shard ? &req->parts : NULL;
+	memset(io, 0, sizeof(*io));
+	io->slba = slba;
+	io->nlb = nlb;
+	io->fua = fua;
+	io->buf = buf;
+	io->now_ns = now_ns;
+	io->parts = parts;
 }
 
 static void read_done(struct nvme_req *req, uint16_t status)
@@ -80,7 +86,7 @@ void nvme_run_io(struct nvme_req *req, uint16_t (*op)(struct ns *ns, struct ns_i
 
 static void execute_read(struct nvme_req *req)
 {
-	req->io = io_for(req);
+	io_for(req, &req->io);
 	req->io.iov = req->data_iov;
 	req->io.iov_cap = req->data_iov_cap;
 	req->io.hold = req->hold_data ? &req->data_hold : NULL;
@@ -91,14 +97,14 @@ void nvme_req_release_data(struct nvme_req *req) { ns_release(&req->data_hold); 
 
 static void execute_write(struct nvme_req *req)
 {
-	req->io = io_for(req);
+	io_for(req, &req->io);
 	nvme_fdp_place(req, &req->io);
 	nvme_run_io(req, req->ns->ops->write, write_done);
 }
 
 static void execute_write_zeroes(struct nvme_req *req)
 {
-	req->io = io_for(req);
+	io_for(req, &req->io);
 	req->io.buf = NULL;
 	nvme_fdp_place(req, &req->io); /* nothing is programmed, but an invalid PID is still logged */
 	nvme_run_io(req, req->ns->ops->write_zeroes, write_done);
@@ -107,7 +113,8 @@ static void execute_write_zeroes(struct nvme_req *req)
 static void execute_verify(struct nvme_req *req)
 {
 	struct ns *ns = req->ns;
-	struct ns_io io = io_for(req);
+	struct ns_io io;
+	io_for(req, &io);
 	io.buf = NULL; /* the medium is read and checked, nothing is transferred */
 	uint16_t status = ns->ops->read(ns, &io);
 	if (!status)
@@ -122,7 +129,8 @@ static void execute_compare(struct nvme_req *req)
 	struct ns *ns = req->ns;
 	uint8_t chunk[4096];
 	uint32_t blocks_per_chunk = sizeof(chunk) >> ns->lba_shift;
-	struct ns_io whole = io_for(req);
+	struct ns_io whole;
+	io_for(req, &whole);
 	whole.parts = NULL; /* the chunks' breakdowns would not add up to the command's */
 	uint64_t done_ns = whole.now_ns;
 	uint16_t status = NVME_SC_SUCCESS;
