@@ -97,8 +97,16 @@ double hist_mean(const struct hist *h)
 
 void hist_merge_shard(struct hist *h, const struct hist_shard *s)
 {
+	/* Only the buckets between min's and max's can be non-zero: a snapshot walks those, not
+	 * all 7,424 (a latency histogram spans a few powers of two).  min and max are read first;
+	 * a sample that lands meanwhile outside them is left for the next merge, and the count
+	 * stays the sum of the buckets read. */
+	uint64_t min = ~atomic_load_explicit(&s->inverted_min, memory_order_relaxed);
+	uint64_t max = atomic_load_explicit(&s->max, memory_order_relaxed);
+	if (min > max)
+		return; /* empty */
 	uint64_t count = 0;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+	for (unsigned i = hist_index(min), last = hist_index(max); i <= last; i++) {
 		uint64_t n = atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
 		h->buckets[i] += n;
 		count += n;
@@ -107,8 +115,6 @@ void hist_merge_shard(struct hist *h, const struct hist_shard *s)
 		return;
 	h->count += count;
 	h->sum += atomic_load_explicit(&s->sum, memory_order_relaxed);
-	uint64_t min = ~atomic_load_explicit(&s->inverted_min, memory_order_relaxed);
-	uint64_t max = atomic_load_explicit(&s->max, memory_order_relaxed);
 	if (min < h->min)
 		h->min = min;
 	if (max > h->max)
