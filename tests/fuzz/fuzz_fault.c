@@ -2,14 +2,13 @@
  * libFuzzer target for the fault specifications and the control socket's fault commands.
  *
  * An input is text: lines up to a line "--" are control-socket requests ("fault add TYPE
- * KEY=VALUE...", "fault list", "fault clear [ID]", "json", "prometheus"...), run against a
- * statistics object over the harness's target; every line is also parsed as a specification
+ * KEY=VALUE...", "fault list", "fault clear [ID]", "power-cut"...; not "json" or "prometheus",
+ * which fuzz_control covers), run against a statistics object over the harness's target; every line is also parsed as a specification
  * alone, and one that parses must print back to itself.  The bytes after "--" are I/O
  * commands run through whatever faults the lines set, 4 bytes each: opcode selector,
  * namespace, first block, block count.  Namespace 3 is an ssd one with four dies (die-offline).
  * Faults are cleared and the namespaces re-attached after each input.
  */
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,19 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t io_at = commands ? (size_t)(commands - text) + 4 : size;
 	if (commands)
 		*commands = '\0';
-	/* "json" and "prometheus" render a snapshot that walks every latency histogram's
-	 * buckets: half of this target's time when inputs repeated them.  Once each per input
-	 * reaches the same code (fuzz_control fuzzes the rendering itself). */
-	bool rendered_json = false, rendered_prometheus = false;
 	for (char *rest = text, *line; (line = strsep(&rest, "\n"));) {
 		round_trip(line);
-		bool *rendered = !strcmp(line, "json")	     ? &rendered_json
-				 : !strcmp(line, "prometheus") ? &rendered_prometheus
-							       : NULL;
-		if (rendered && *rendered)
+		/* Rendering the statistics is fuzz_control's: here it was nine tenths of the
+		 * time (a snapshot of every latency histogram, JSON through json-c, under ASan). */
+		if (!strncmp(line, "json", 4) || !strncmp(line, "prometheus", 10))
 			continue;
-		if (rendered)
-			*rendered = true;
 		free(stats_control_command(st, line));
 	}
 	static uint8_t buf[8 * 4096];
