@@ -67,6 +67,7 @@ struct drive_kv {
 	uint32_t version; /* its format version */
 	unsigned count;
 	struct {
+		uint32_t key_hash; /* lookups compare it before the key: a file has ~100 keys */
 		char key[64];
 		char value[192];
 	} entry[DRIVE_KV_MAX_ENTRIES];

@@ -45,18 +45,35 @@ static bool fits(const char *s, size_t max, bool is_key)
 	return n == 0 || (s[0] != ' ' && s[0] != '\t' && s[n - 1] != ' ' && s[n - 1] != '\t');
 }
 
+static uint32_t key_hash(const char *key)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *key; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h;
+}
+
+/* The entry holding key, or kv->count. */
+static unsigned find(const struct drive_kv *kv, const char *key, uint32_t hash)
+{
+	unsigned i = 0;
+	while (i < kv->count && (kv->entry[i].key_hash != hash || strcmp(kv->entry[i].key, key) != 0))
+		i++;
+	return i;
+}
+
 int drive_kv_set(struct drive_kv *kv, const char *key, const char *value)
 {
 	if (!fits(key, sizeof(kv->entry[0].key), true) || !fits(value, sizeof(kv->entry[0].value), false) ||
 	    strcmp(key, "format") == 0 || strcmp(key, "crc32c") == 0)
 		return -1;
-	unsigned i = 0;
-	while (i < kv->count && strcmp(kv->entry[i].key, key) != 0)
-		i++;
+	uint32_t hash = key_hash(key);
+	unsigned i = find(kv, key, hash);
 	if (i == DRIVE_KV_MAX_ENTRIES)
 		return -1;
 	if (i == kv->count)
 		kv->count++;
+	kv->entry[i].key_hash = hash;
 	snprintf(kv->entry[i].key, sizeof(kv->entry[i].key), "%s", key);
 	snprintf(kv->entry[i].value, sizeof(kv->entry[i].value), "%s", value);
 	return 0;
@@ -76,10 +93,8 @@ int drive_kv_setf(struct drive_kv *kv, const char *key, const char *fmt, ...)
 
 const char *drive_kv_get(const struct drive_kv *kv, const char *key)
 {
-	for (unsigned i = 0; i < kv->count; i++)
-		if (strcmp(kv->entry[i].key, key) == 0)
-			return kv->entry[i].value;
-	return NULL;
+	unsigned i = find(kv, key, key_hash(key));
+	return i < kv->count ? kv->entry[i].value : NULL;
 }
 
 int drive_kv_get_u64(const struct drive_kv *kv, const char *file, const char *key, uint64_t *out,
