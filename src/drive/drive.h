@@ -60,14 +60,18 @@ const char *drive_boot_id(void);
 /* ---- Small checksummed key = value files ---- */
 
 #define DRIVE_KV_MAX_ENTRIES 256
+#define DRIVE_KV_SLOTS 512 /* the keys' hash index: twice the entries, a power of two */
 #define DRIVE_KV_MAX_BYTES 65536
 
 struct drive_kv {
 	char type[32];    /* the file's type, e.g. "identity" */
 	uint32_t version; /* its format version */
 	unsigned count;
+	/* Entry number + 1 by the key's hash (open addressing; 0: free): an identity file has
+	 * ~100 keys, and a linear search per key made parsing quadratic. */
+	uint16_t slot[DRIVE_KV_SLOTS];
 	struct {
-		uint32_t key_hash; /* lookups compare it before the key: a file has ~100 keys */
+		uint32_t key_hash;
 		char key[64];
 		char value[192];
 	} entry[DRIVE_KV_MAX_ENTRIES];

@@ -53,13 +53,16 @@ static uint32_t key_hash(const char *key)
 	return h;
 }
 
-/* The entry holding key, or kv->count. */
+/* The slot of key's entry, or the free slot where it would go. */
 static unsigned find(const struct drive_kv *kv, const char *key, uint32_t hash)
 {
-	unsigned i = 0;
-	while (i < kv->count && (kv->entry[i].key_hash != hash || strcmp(kv->entry[i].key, key) != 0))
-		i++;
-	return i;
+	unsigned s = hash & (DRIVE_KV_SLOTS - 1);
+	for (; kv->slot[s]; s = (s + 1) & (DRIVE_KV_SLOTS - 1)) {
+		unsigned i = kv->slot[s] - 1u;
+		if (kv->entry[i].key_hash == hash && strcmp(kv->entry[i].key, key) == 0)
+			break;
+	}
+	return s;
 }
 
 int drive_kv_set(struct drive_kv *kv, const char *key, const char *value)
@@ -68,11 +71,13 @@ int drive_kv_set(struct drive_kv *kv, const char *key, const char *value)
 	    strcmp(key, "format") == 0 || strcmp(key, "crc32c") == 0)
 		return -1;
 	uint32_t hash = key_hash(key);
-	unsigned i = find(kv, key, hash);
-	if (i == DRIVE_KV_MAX_ENTRIES)
-		return -1;
-	if (i == kv->count)
-		kv->count++;
+	unsigned s = find(kv, key, hash);
+	if (!kv->slot[s]) {
+		if (kv->count == DRIVE_KV_MAX_ENTRIES)
+			return -1;
+		kv->slot[s] = (uint16_t)(++kv->count);
+	}
+	unsigned i = kv->slot[s] - 1u;
 	kv->entry[i].key_hash = hash;
 	snprintf(kv->entry[i].key, sizeof(kv->entry[i].key), "%s", key);
 	snprintf(kv->entry[i].value, sizeof(kv->entry[i].value), "%s", value);
@@ -93,8 +98,8 @@ int drive_kv_setf(struct drive_kv *kv, const char *key, const char *fmt, ...)
 
 const char *drive_kv_get(const struct drive_kv *kv, const char *key)
 {
-	unsigned i = find(kv, key, key_hash(key));
-	return i < kv->count ? kv->entry[i].value : NULL;
+	unsigned s = find(kv, key, key_hash(key));
+	return kv->slot[s] ? kv->entry[kv->slot[s] - 1u].value : NULL;
 }
 
 int drive_kv_get_u64(const struct drive_kv *kv, const char *file, const char *key, uint64_t *out,

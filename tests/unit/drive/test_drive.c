@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "drive/drive.h"
+#include "util/crc32c.h"
 
 static char dir[256];
 
@@ -121,6 +122,39 @@ static void test_kv_round_trip_and_refusals(void **state)
 
 static const struct drive_table_spec spec = {"units", 3, 32, 100000};
 
+/* Every key of a full file is found by its hash index; one more is refused, a known one
+ * still replaced; a parsed file with a key twice is refused. */
+static void test_kv_holds_its_maximum(void **state)
+{
+	(void)state;
+	struct drive_kv *kv = malloc(sizeof(*kv));
+	char key[32], value[32], err[256];
+	drive_kv_init(kv, "identity", 1);
+	for (unsigned i = 0; i < DRIVE_KV_MAX_ENTRIES; i++) {
+		snprintf(key, sizeof(key), "model.key%u", i);
+		snprintf(value, sizeof(value), "%u", i * 7);
+		assert_int_equal(drive_kv_set(kv, key, value), 0);
+	}
+	assert_int_equal(kv->count, DRIVE_KV_MAX_ENTRIES);
+	assert_int_equal(drive_kv_set(kv, "one.more", "1"), -1);
+	assert_int_equal(drive_kv_set(kv, "model.key17", "changed"), 0);
+	assert_int_equal(kv->count, DRIVE_KV_MAX_ENTRIES);
+	for (unsigned i = 0; i < DRIVE_KV_MAX_ENTRIES; i++) {
+		snprintf(key, sizeof(key), "model.key%u", i);
+		snprintf(value, sizeof(value), "%u", i * 7);
+		assert_string_equal(drive_kv_get(kv, key), i == 17 ? "changed" : value);
+	}
+	assert_null(drive_kv_get(kv, "one.more"));
+	static const char twice[] = "format = identity 1\na = 1\nb = 2\na = 3\n";
+	char text[128];
+	int n =
+	    snprintf(text, sizeof(text), "%scrc32c = %08x\n", twice, crc32c(twice, strlen(twice)));
+	assert_int_equal(drive_kv_parse(text, (size_t)n, "f", "identity", 1, kv, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "'a' appears twice"));
+	free(kv);
+}
+
 static void test_table_clean_close_and_checks(void **state)
 {
 	(void)state;
@@ -211,9 +245,10 @@ static void test_table_clean_close_and_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_lock_is_exclusive, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kv_round_trip_and_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_clean_close_and_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_is_exclusive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kv_round_trip_and_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kv_holds_its_maximum, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_clean_close_and_checks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
