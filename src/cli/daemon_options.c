@@ -166,7 +166,10 @@ static int add_namespace(void *ctx, const char *name, const char *value, char *e
 	return 0;
 }
 
-/* --ns-preset and --ns-o: checked now against scratch tables, applied when the namespace is built. */
+static const struct daemon_options *defaults(void);
+
+/* --ns-preset and --ns-o: checked now against scratch tables (copies of the defaults, worked out
+ * once: a config file's namespace keys each made them anew), applied when the namespace is built. */
 static struct ns_spec *last_ns(struct daemon_options *o, const char *name, char *err, size_t errlen)
 {
 	if (!o->nns)
@@ -177,10 +180,8 @@ static struct ns_spec *last_ns(struct daemon_options *o, const char *name, char 
 static int ns_preset(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct ns_spec *spec = last_ns(ctx, name, err, errlen);
-	struct ssd_params ssd;
-	struct zoned_params zoned;
-	ssd_params_defaults(&ssd);
-	zoned_params_defaults(&zoned);
+	struct ssd_params ssd = defaults()->ssd;
+	struct zoned_params zoned = defaults()->zoned;
 	if (!spec || load_preset(&ssd, &zoned, value, err, errlen))
 		return -1;
 	spec->preset = value;
@@ -206,10 +207,8 @@ static int own_key(struct ns_params *params, const char *name, const char *value
 static int ns_key(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct ns_spec *spec = last_ns(ctx, name, err, errlen);
-	struct ssd_params ssd;
-	struct zoned_params zoned;
-	ssd_params_defaults(&ssd);
-	zoned_params_defaults(&zoned);
+	struct ssd_params ssd = defaults()->ssd;
+	struct zoned_params zoned = defaults()->zoned;
 	bool own;
 	if (!spec || own_key(&spec->params, name, value, &own, err, errlen))
 		return -1;
