@@ -157,7 +157,7 @@ static int subsystem_key(struct reader *r, struct subsys_section *sub, const cha
 	for (char *c = name; *c; c++)
 		if (*c == '_')
 			*c = '-';
-	for (size_t i = 0; i < sizeof(host_keys) / sizeof(host_keys[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(host_keys); i++)
 		if (strcmp(name, host_keys[i]) == 0)
 			return subsystem_host_key(r, sub, section, host_keys[i], value);
 	if (strcmp(key, "nqn") != 0)

@@ -138,7 +138,7 @@ static const struct key keys[] = {
      "new connections refused for this long"},
 };
 
-_Static_assert(sizeof(keys) / sizeof(keys[0]) <= 64, "fault_spec.given has a bit per key");
+_Static_assert(ARRAY_SIZE(keys) <= 64, "fault_spec.given has a bit per key");
 
 static const char *const op_names[] = {"read",	      "write",	 "flush",  "dsm",
 				       "write_zeroes", "compare", "verify", "append",

@@ -355,7 +355,7 @@ static void add_pieces_json(json_object *j, const struct ssd_counters *a,
 
 /* Latency bands whose parts the report gives (percent of the commands, by latency). */
 static const double bands[][2] = {{0, 50}, {50, 90}, {90, 99}, {99, 99.9}, {99.9, 100}};
-#define BANDS (sizeof(bands) / sizeof(bands[0]))
+#define BANDS ARRAY_SIZE(bands)
 
 static json_object *breakdown_json(const struct phase_result *r)
 {

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "auth/dhchap.h"
+#include "util/util.h"
 
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:host"
 #define SUBNQN "nqn.2024-01.io.nvemu:harness"
@@ -61,7 +62,7 @@ static void test_parse_errors(void **state)
 	    "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:x", /* trailing */
 	    "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh*KfiaR:",  /* not base64 */
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		err[0] = '\0';
 		assert_int_equal(dhchap_key_parse(bad[i], &key, err, sizeof(err)), -1);
 		assert_true(err[0]);

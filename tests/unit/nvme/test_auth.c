@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "target_harness.h"
+#include "util/util.h"
 
 #define HOST "nqn.2014-08.org.nvmexpress:uuid:auth-host"
 #define KEY "DHHC-1:01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"
@@ -200,7 +201,7 @@ static void test_malformed_negotiate(void **state)
 	    {0, 1, 1, 31, NVME_AUTH_FAILURE_INCORRECT_PAYLOAD, sizeof(n)},
 	    {0, 1, 1, 1, NVME_AUTH_FAILURE_INCORRECT_PAYLOAD, 4}, /* shorter than the header */
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct th_queue q;
 		th_queue_init(&q, *state);
 		assert_int_equal(connect_admin(&q, NULL), 0);

@@ -535,7 +535,7 @@ static void test_scope_is_resolved_when_added(void **state)
 	    {"latency nqn=nqn.2024-01.io.nvemu:none", "no subsystem"},
 	    {"ns-add nsid=9", "no namespace 9"},
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		assert_int_equal(fault_spec_parse(bad[i].text, &spec, err, sizeof(err)), 0);
 		assert_int_equal(nvme_target_add_fault(f->env->target, &spec, &id, err, sizeof(err)), -1);
 		if (!strstr(err, bad[i].reason))
