@@ -209,7 +209,7 @@ void file_zero(struct media *m, uint64_t offset, uint64_t len)
 
 static void ring_done(struct reactor_io *rio, int64_t result)
 {
-	struct media_io *mio = (struct media_io *)((char *)rio - offsetof(struct media_io, rio));
+	struct media_io *mio = container_of(rio, struct media_io, rio);
 	mio->done(mio, result < 0 ? (int)result : 0);
 }
 

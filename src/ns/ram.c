@@ -9,6 +9,7 @@
 #include "ns/kinds.h"
 #include "ns/store.h"
 #include "spec/nvme.h"
+#include "util/util.h"
 
 static struct media *media_of(struct ns *ns) { return ns->kind_data; }
 
@@ -81,9 +82,9 @@ int ns_ram_init(struct ns *ns, const struct ns_params *params, char *err, size_t
 		if (!(ns->kind_data = ns_store_media(ns->store, params->bytes, err, errlen)))
 			return -1;
 	} else if (!(ns->kind_data = media_ram_create(params->bytes))) {
-		snprintf(err, errlen, "out of memory for the page table of a %llu-byte namespace",
-			 (unsigned long long)params->bytes);
-		return -1;
+		return errorf(err, errlen,
+			      "out of memory for the page table of a %llu-byte namespace",
+			      (unsigned long long)params->bytes);
 	}
 	ns->ops = &ram_ops;
 	ns->csi = NVME_CSI_NVM;

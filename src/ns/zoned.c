@@ -331,27 +331,22 @@ uint64_t zoned_capacity_bytes(const struct zoned_params *zp, const struct ssd_pa
 static int check_params(const struct zoned_params *zp, uint32_t lba_size, uint64_t cap, char *err,
 			size_t errlen)
 {
-	if (!power_of_two(zp->zone_size) || zp->zone_size < lba_size) {
-		snprintf(err, errlen, "zone_size=%llu is not a power of two of at least one LBA (%u)",
-			 (unsigned long long)zp->zone_size, lba_size);
-		return -1;
-	}
-	if (cap % lba_size || cap > zp->zone_size) {
-		snprintf(err, errlen, "zone_cap=%llu is not a multiple of the LBA size up to zone_size",
-			 (unsigned long long)cap);
-		return -1;
-	}
-	if (zp->zasl && (!power_of_two(zp->zasl) || zp->zasl < 4096)) {
-		snprintf(err, errlen, "zasl=%llu is not a power of two of at least 4096",
-			 (unsigned long long)zp->zasl);
-		return -1;
-	}
+	if (!power_of_two(zp->zone_size) || zp->zone_size < lba_size)
+		return errorf(err, errlen,
+			      "zone_size=%llu is not a power of two of at least one LBA (%u)",
+			      (unsigned long long)zp->zone_size, lba_size);
+	if (cap % lba_size || cap > zp->zone_size)
+		return errorf(err, errlen,
+			      "zone_cap=%llu is not a multiple of the LBA size up to zone_size",
+			      (unsigned long long)cap);
+	if (zp->zasl && (!power_of_two(zp->zasl) || zp->zasl < 4096))
+		return errorf(err, errlen, "zasl=%llu is not a power of two of at least 4096",
+			      (unsigned long long)zp->zasl);
 	if (zp->zrwa_size && (zp->zrwa_size % lba_size || zp->zrwa_fg % lba_size ||
-			      zp->zrwa_size / lba_size > UINT16_MAX)) {
-		snprintf(err, errlen, "zrwa_size and zrwa_fg must be multiples of the LBA size, "
-				      "zrwa_size at most 65535 LBAs");
-		return -1;
-	}
+			      zp->zrwa_size / lba_size > UINT16_MAX))
+		return errorf(err, errlen,
+			      "zrwa_size and zrwa_fg must be multiples of the LBA size, "
+			      "zrwa_size at most 65535 LBAs");
 	return 0;
 }
 
@@ -448,18 +443,15 @@ static int open_parts(struct ns *ns, struct zoned_ns *zn, const struct ns_params
 int ns_zoned_init(struct ns *ns, const struct ns_params *params, char *err, size_t errlen)
 {
 	const struct zoned_params *zp = params->zoned;
-	if (!zp || !params->ssd) {
-		snprintf(err, errlen, "a zoned namespace needs zoned and flash model parameters");
-		return -1;
-	}
+	if (!zp || !params->ssd)
+		return errorf(err, errlen,
+			      "a zoned namespace needs zoned and flash model parameters");
 	uint64_t cap = zoned_capacity_bytes(zp, params->ssd);
 	if (check_params(zp, params->lba_size, cap, err, errlen))
 		return -1;
 	struct zoned_ns *zn = calloc(1, sizeof(*zn));
-	if (!zn) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (!zn)
+		return errorf(err, errlen, "out of memory");
 	zn->store = ns->store;
 	ns_describe_geometry(params->ssd, false, zn->geometry, sizeof(zn->geometry));
 	struct zone_flash_layout layout = layout_of(zp, cap, params->bytes / zp->zone_size);

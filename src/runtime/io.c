@@ -15,6 +15,7 @@
 
 #include "runtime/reactor_internal.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define RING_ENTRIES 256
 
@@ -53,7 +54,7 @@ static void submit_now(struct reactor_ring *ring)
 
 static void submit_task_run(struct reactor_task *task)
 {
-	submit_now((struct reactor_ring *)((char *)task - offsetof(struct reactor_ring, submit_task)));
+	submit_now(container_of(task, struct reactor_ring, submit_task));
 }
 
 static void queue(struct reactor_ring *ring, struct reactor_io *io)
@@ -103,7 +104,7 @@ static void reap(struct reactor_ring *ring)
 static void on_eventfd(struct reactor_fd *rfd, uint32_t events)
 {
 	(void)events;
-	struct reactor_ring *ring = (struct reactor_ring *)((char *)rfd - offsetof(struct reactor_ring, event));
+	struct reactor_ring *ring = container_of(rfd, struct reactor_ring, event);
 	uint64_t count;
 	if (read(rfd->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warn("io ring: eventfd: %s", strerror(errno));

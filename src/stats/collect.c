@@ -48,11 +48,9 @@ int stats_add_ns(struct stats *st, struct nvme_subsys *subsys, uint32_t nsid, st
 		st->ns_cap = cap;
 	}
 	struct nvme_ns_recorder *recorder = nvme_subsys_ns_recorder(subsys, nsid);
-	if (!recorder) {
-		snprintf(err, errlen, "statistics: no namespace %u in %s", nsid,
-			 nvme_subsys_nqn(subsys));
-		return -1;
-	}
+	if (!recorder)
+		return errorf(err, errlen, "statistics: no namespace %u in %s", nsid,
+			      nvme_subsys_nqn(subsys));
 	struct stats_ns *sns = calloc(1, sizeof(*sns));
 	if (!sns)
 		goto oom;
