@@ -110,14 +110,8 @@ int drive_kv_get_u64(const struct drive_kv *kv, const char *file, const char *ke
 		errorf(err, errlen, "%s: no '%s'", file, key);
 		return -1;
 	}
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 0);
-	if (errno || end == v || *end || v[0] == '-') {
-		errorf(err, errlen, "%s: %s = '%s' is not a number", file, key, v);
-		return -1;
-	}
-	*out = n;
+	if (parse_u64(v, 0, UINT64_MAX, out, NULL, 0))
+		return errorf(err, errlen, "%s: %s = '%s' is not a number", file, key, v);
 	return 0;
 }
 

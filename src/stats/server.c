@@ -104,9 +104,8 @@ static char *trace_command(struct stats *st, char *args)
 	char *save = NULL;
 	const char *what = strtok_r(args, " \t", &save);
 	const char *nsid_text = strtok_r(NULL, " \t", &save);
-	char *end = NULL;
-	unsigned long nsid = nsid_text ? strtoul(nsid_text, &end, 10) : 0;
-	if (!what || !nsid_text || *end || !nsid)
+	uint64_t nsid = 0;
+	if (!what || !nsid_text || parse_u64(nsid_text, 1, UINT32_MAX, &nsid, NULL, 0))
 		return stats_printed("error: usage: trace on NSID FILE [json|text] [NQN] | trace off NSID [NQN]\n");
 	if (strcmp(what, "off") == 0) {
 		struct stats_ns *sns = stats_find_ns(st, (uint32_t)nsid, strtok_r(NULL, " \t", &save));
