@@ -327,14 +327,18 @@ static int set_value(struct fault_spec *spec, const struct key *k, const char *v
 		if (!name_ok(value) || strlen(value) >= FAULT_NAME_MAX)
 			return errorf(err, errlen, "name: '%s' must be 1 to %d letters, digits, . _ or -",
 				      value, FAULT_NAME_MAX - 1);
-		strcpy(field, value);
+		/* Zero-filled, not only terminated: a key given twice leaves nothing of the longer
+		 * value behind, so equal specifications are equal bytes (fuzz_fault found it). */
+		memset(field, 0, FAULT_NAME_MAX);
+		memcpy(field, value, strlen(value));
 		return 0;
 	case KEY_NQN:
 		if (strncmp(value, "nqn.", 4) != 0 || strlen(value) >= FAULT_NQN_MAX ||
 		    strpbrk(value, " \t\r\n"))
 			return errorf(err, errlen, "nqn: '%s' must start with 'nqn.', be under %d "
 				      "bytes and hold no spaces", value, FAULT_NQN_MAX);
-		strcpy(field, value);
+		memset(field, 0, FAULT_NQN_MAX);
+		memcpy(field, value, strlen(value));
 		return 0;
 	case KEY_OPS:
 		return parse_ops(value, types[spec->type].allowed_ops, field, err, errlen);
