@@ -70,7 +70,8 @@ static void test_keys_are_read_and_printed_back(void **state)
 	assert_memory_equal(&again, &spec, sizeof(spec));
 	/* A key given twice: the last value, and nothing left of the longer first one. */
 	assert_int_equal(parse("read-error name=long-name-first nqn=nqn.2026-01.a.long.one name=b "
-			       "nqn=nqn.b"), 0);
+			       "nqn=nqn.b"),
+			 0);
 	fault_spec_format(&spec, text, sizeof(text));
 	assert_string_equal(text, "read-error name=b nqn=nqn.b");
 	assert_int_equal(fault_spec_parse(text, &again, err, sizeof(err)), 0);
