@@ -527,13 +527,23 @@ static void disconnect_sq(struct nvme_sq *sq)
 
 /* ---- lifetime ---- */
 
-/* Off the worker's list of closed connections (conn_shutdown put it there). */
-static void unlink_closing(struct tcp_conn *conn)
+/* A worker's connections are on one of two lists: open (conns) or closed and waiting to be
+ * freed (closing). */
+static void list_push(struct tcp_conn **head, struct tcp_conn *conn)
+{
+	conn->prev = NULL;
+	conn->next = *head;
+	if (*head)
+		(*head)->prev = conn;
+	*head = conn;
+}
+
+static void list_remove(struct tcp_conn **head, struct tcp_conn *conn)
 {
 	if (conn->prev)
 		conn->prev->next = conn->next;
 	else
-		conn->worker->closing = conn->next;
+		*head = conn->next;
 	if (conn->next)
 		conn->next->prev = conn->prev;
 }
@@ -706,10 +716,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_worker *worker, int fd, struct tcp_p
 		conn_free(conn);
 		return NULL;
 	}
-	conn->next = worker->conns;
-	if (worker->conns)
-		worker->conns->prev = conn;
-	worker->conns = conn;
+	list_push(&worker->conns, conn);
 	log_debug("%s: connected", conn->peer);
 	return conn;
 }
@@ -748,23 +755,14 @@ static void conn_shutdown(struct tcp_conn *conn, const char *why)
 		nvme_req_release_data(&conn->reqs[i].nvme);
 	}
 	nvme_sq_destroy(&conn->sq);
-	if (conn->prev)
-		conn->prev->next = conn->next;
-	else
-		conn->worker->conns = conn->next;
-	if (conn->next)
-		conn->next->prev = conn->prev;
-	conn->prev = NULL;
-	conn->next = conn->worker->closing;
-	if (conn->next)
-		conn->next->prev = conn;
-	conn->worker->closing = conn;
+	list_remove(&conn->worker->conns, conn);
+	list_push(&conn->worker->closing, conn);
 }
 
 void tcp_conn_free_closing(struct tcp_conn *conn)
 {
 	reactor_timer_cancel(conn->worker->reactor, &conn->free_timer);
-	unlink_closing(conn);
+	list_remove(&conn->worker->closing, conn);
 	conn_free(conn);
 }
 
