@@ -92,7 +92,8 @@ static uint32_t zero_chunk_crc(uint64_t len)
 /* The body CRC as the file holds it now (holes are read as zeroes without reading them). */
 static int body_crc(struct drive_table *t, uint32_t *out, char *err, size_t errlen)
 {
-	/* A small table needs no whole chunk's buffer (the loader's fuzz target opens thousands). */
+	/* A small table needs no whole chunk's buffer (the loader's fuzz target opens thousands);
+	 * one byte more, so that an empty table asks for no malloc(0). */
 	uint8_t *buf = malloc(t->data_bytes < CHUNK_BYTES ? t->data_bytes + 1 : CHUNK_BYTES);
 	if (!buf) {
 		errorf(err, errlen, "out of memory");

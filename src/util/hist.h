@@ -72,8 +72,9 @@ static inline void hist_shard_bump(atomic_uint_fast64_t *field, uint64_t by)
 /* Only from the shard's owner thread. */
 static inline void hist_shard_add(struct hist_shard *s, uint64_t value)
 {
-	/* The bucket last: on x86, which keeps stores in order, a reader that sees it
-	 * (reading buckets first) sees min and max too; elsewhere they may lag. */
+	/* The bucket last. A reader (hist_merge_shard) takes min and max first and reads only
+	 * the buckets between them, so whatever it counts lies within the min and max it gives;
+	 * a sample outside them is left for its next merge. */
 	if (~value > atomic_load_explicit(&s->inverted_min, memory_order_relaxed))
 		atomic_store_explicit(&s->inverted_min, ~value, memory_order_relaxed);
 	if (value > atomic_load_explicit(&s->max, memory_order_relaxed))
