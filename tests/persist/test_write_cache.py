@@ -26,6 +26,8 @@ NQN = "nqn.2026-11.dev.nvemu:write-cache"
 FEAT_VOLATILE_WC = 0x06
 QD, LBAS_PER_WRITE = 16, 64 * 1024 // 4096
 IN_FLIGHT = QD * LBAS_PER_WRITE  # the most a cut can take that no host saw completed
+
+
 class Daemon:
     def __init__(self, tmp, drive):
         self.port = free_port()

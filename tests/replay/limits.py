@@ -18,6 +18,8 @@ import nvme_tcp as t  # noqa: E402
 from tally import check, finish, free_port  # noqa: E402
 
 ST_CTRL_BUSY = 0x4181
+
+
 def closed_within(sock, seconds):
     """True if the daemon closes sock (EOF or reset) within seconds."""
     sock.settimeout(seconds)

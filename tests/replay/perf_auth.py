@@ -22,6 +22,8 @@ from tally import check, finish, free_port
 
 NQN = "nqn.2026-11.dev.nvemu:perf-auth"
 HOST = "nqn.2014-08.org.nvmexpress:uuid:6e76656d-752d-4175-7468-0000000000f1"
+
+
 def secret(hmac_id, length):
     """A secret in the DHHC-1 representation, as nvme gen-dhchap-key prints it."""
     raw = os.urandom(length)

@@ -19,6 +19,7 @@ import time
 
 from tally import check, finish, free_port
 
+
 def pump(src, dst, slow, rng):
     try:
         while True:
