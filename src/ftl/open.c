@@ -219,6 +219,12 @@ static int check_ranges(struct ssd *s, int *bad, char *err, size_t errlen)
 				      "units: entry %" PRIu64 " (state %u, stream %u, %u pages written of %u) "
 				      "cannot be", u, unit->state, unit->stream, unit->written,
 				      s->geo.pages_per_unit);
+		/* Retirement follows the erase that reaches the unit's endurance (wear.c), which a
+		 * device without wear never draws: any other retired record was damaged. */
+		if (unit->state == UNIT_RETIRED && (!unit->endurance || unit->erases < unit->endurance))
+			return refuse(bad, SSD_TABLE_UNITS, err, errlen,
+				      "units: entry %" PRIu64 " is retired after %u of its %u erases",
+				      u, unit->erases, unit->endurance);
 	}
 	/* Branch-free maxima first: the common case (all fine) costs one streaming pass. */
 	uint32_t max = 0;

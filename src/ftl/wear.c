@@ -47,6 +47,9 @@ int wear_init(struct ssd *s, bool fresh, char *err, size_t errlen)
 	/* Reclaim units are erased by fdp.c, which neither retires nor levels (not yet). */
 	if (p->fdp && (s->wear_on || p->wear_levelling != WEAR_LEVELLING_NONE))
 		return errorf(err, errlen, "endurance and wear_levelling are not modelled with fdp=on");
+	/* Wear is physical: units retired while wear was modelled stay retired without it. */
+	for (uint64_t u = 0; !fresh && u < s->geo.units; u++)
+		s->retired_units += s->units[u].state == UNIT_RETIRED;
 	if (!s->wear_on)
 		return 0;
 	if (s->spare_units == 0)
@@ -54,23 +57,21 @@ int wear_init(struct ssd *s, bool fresh, char *err, size_t errlen)
 			      "endurance=%u: op_pcent=%g leaves no spare block to retire worn ones",
 			      p->endurance, p->op_pcent);
 	/* Their own generator, so that the other draws (victims, retries) stay as they were. A
-	 * kept device keeps the endurance it drew and the units it retired. */
+	 * kept device keeps the endurance it drew; one kept without wear draws it now. */
 	uint64_t rng = p->seed ^ 0x5eedbadb10c5ULL;
-	for (uint64_t u = 0; !fresh && u < s->geo.units; u++) {
-		const struct unit *unit = &s->units[u];
-		s->retired_units += unit->state == UNIT_RETIRED;
+	for (uint64_t u = 0; u < s->geo.units; u++) {
+		struct unit *unit = &s->units[u];
+		double e = p->endurance * (1 + p->endurance_spread_pcent / 100 * normal(&rng));
+		if (fresh || !unit->endurance)
+			unit->endurance = e < 1            ? 1
+					  : e > UINT32_MAX ? UINT32_MAX
+							   : (uint32_t)lround(e);
 		/* Worn units still serving were retirements deferred (their die had no free unit). */
 		s->deferred_retirements +=
-		    unit->state != UNIT_RETIRED && unit->erases >= unit->endurance;
+		    !fresh && unit->state != UNIT_RETIRED && unit->erases >= unit->endurance;
 	}
 	if (s->retired_units >= s->spare_units)
 		s->read_only = true;
-	for (uint64_t u = 0; fresh && u < s->geo.units; u++) {
-		double e = p->endurance * (1 + p->endurance_spread_pcent / 100 * normal(&rng));
-		s->units[u].endurance = e < 1            ? 1
-					: e > UINT32_MAX ? UINT32_MAX
-							 : (uint32_t)lround(e);
-	}
 	if (p->read_retry_worn_pcent > 0)
 		s->worn_retry_below = p->read_retry_worn_pcent >= 100
 					  ? UINT64_MAX
@@ -201,7 +202,7 @@ int wear_check(struct ssd *s, char *err, size_t errlen)
 		const struct unit *unit = &s->units[u];
 		if (unit->state == UNIT_RETIRED) {
 			retired++;
-			if (unit->valid || unit->erases < unit->endurance || !s->wear_on)
+			if (unit->valid || unit->erases < unit->endurance || !unit->endurance)
 				return errorf(err, errlen,
 					      "retired unit %u: %u valid pages, %u of %u erases", u,
 					      unit->valid, unit->erases, unit->endurance);

@@ -279,6 +279,11 @@ static void test_corrupt_tables_refused(void **state)
 	assert_null(ssd_open(&p, tb.t, SSD_TABLES_CLEAN, &bad, err, sizeof(err)));
 	assert_int_equal(bad, SSD_TABLE_UNITS);
 	assert_non_null(strstr(err, "units: entry 5"));
+	/* Retired without wear drawing an endurance (fuzz_drive found it accepted). */
+	unit[24] = 4;
+	assert_null(ssd_open(&p, tb.t, SSD_TABLES_CRASHED, &bad, err, sizeof(err)));
+	assert_int_equal(bad, SSD_TABLE_UNITS);
+	assert_non_null(strstr(err, "units: entry 5 is retired after"));
 	unit[24] = 2;
 	/* A clean table whose counts disagree with the mapping is refused, not trusted. */
 	uint32_t *valid = (uint32_t *)((uint8_t *)tb.t[SSD_TABLE_UNITS] + 40 * 6);
@@ -386,7 +391,55 @@ static void test_wear_kept(void **state)
 	ssd_get_counters(s, &after);
 	assert_int_equal(after.retired_blocks, before.retired_blocks);
 	assert_true(after.percent_used >= before.percent_used);
-	workload(s, &rng, 2000, now);
+	now = workload(s, &rng, 2000, now);
+	assert_consistent(s);
+	ssd_checkpoint(s);
+	ssd_destroy(s);
+	/* Without wear the retired blocks stay out of service; with it again, each block keeps
+	 * the endurance it drew. */
+	struct ssd_params off = p;
+	off.endurance = 0;
+	off.wear_levelling = WEAR_LEVELLING_NONE;
+	s = open_on(&off, &tb, SSD_TABLES_CLEAN);
+	ssd_get_counters(s, &before);
+	assert_int_equal(before.retired_blocks, after.retired_blocks);
+	now = workload(s, &rng, 2000, now);
+	assert_consistent(s);
+	ssd_checkpoint(s);
+	ssd_destroy(s);
+	s = open_on(&p, &tb, SSD_TABLES_CLEAN);
+	ssd_get_counters(s, &before);
+	assert_true(before.retired_blocks >= after.retired_blocks);
+	assert_consistent(s);
+	ssd_destroy(s);
+	tables_free(&tb);
+}
+
+/*
+ * A device made without wear and reopened with it draws each block's endurance then: no block
+ * is taken for worn out by an endurance of 0 that was never drawn.
+ */
+static void test_wear_turned_on_later(void **state)
+{
+	(void)state;
+	struct ssd_params p = params(GC_GREEDY);
+	p.blocks_per_plane = 48;
+	struct tables tb;
+	tables_alloc(&tb, &p);
+	struct ssd *s = open_on(&p, &tb, SSD_TABLES_ZERO);
+	uint64_t rng = 12;
+	uint64_t now = workload(s, &rng, 20000, 0);
+	struct ssd_counters c;
+	ssd_get_counters(s, &c);
+	assert_true(c.erase_max > 0);
+	ssd_checkpoint(s);
+	ssd_destroy(s);
+	p.endurance = 1000;
+	s = open_on(&p, &tb, SSD_TABLES_CLEAN);
+	workload(s, &rng, 20000, now);
+	ssd_get_counters(s, &c);
+	assert_int_equal(c.retired_blocks, 0);
+	assert_false(c.read_only);
 	assert_consistent(s);
 	ssd_destroy(s);
 	tables_free(&tb);
@@ -623,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_format_keeps_wear),
 		cmocka_unit_test(test_capacity_sets_geometry),
 		cmocka_unit_test(test_wear_kept),
+		cmocka_unit_test(test_wear_turned_on_later),
 		cmocka_unit_test(test_fdp_clean_reopen),
 		cmocka_unit_test(test_fdp_killed),
 		cmocka_unit_test(test_fdp_tables_of_different_ages),
