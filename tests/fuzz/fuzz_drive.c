@@ -19,6 +19,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -157,28 +158,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * Makes `to` a copy of `from` in place: the data extents copied in the kernel, what the
+ * template has as holes punched where the last input left data, no truncation. Creating and
+ * filling each file anew (page allocation, a user-space copy) was a third of an input's time.
+ */
 static void copy_file(const char *from, const char *to)
 {
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT, 0644);
 	struct stat st;
-	if (in < 0 || out < 0 || fstat(in, &st))
+	if (in < 0 || out < 0 || fstat(in, &st) || ftruncate(out, st.st_size))
 		abort();
-	/* Sparse copy of the data extents only: the data file is large and nearly all hole, and
-	 * reading its holes was most of an input's time. */
-	static uint8_t buf[65536];
-	for (off_t at = lseek(in, 0, SEEK_DATA); at >= 0 && at < st.st_size;
-	     at = lseek(in, at, SEEK_DATA)) {
-		off_t end = lseek(in, at, SEEK_HOLE);
-		while (at < end) {
-			size_t want = (size_t)(end - at) < sizeof(buf) ? (size_t)(end - at) : sizeof(buf);
-			ssize_t n = pread(in, buf, want, at);
-			if (n <= 0 || pwrite(out, buf, (size_t)n, at) != n)
+	for (off_t at = 0; at < st.st_size;) {
+		off_t data = lseek(in, at, SEEK_DATA);
+		off_t hole = data < 0 ? st.st_size : data;
+		off_t left = lseek(out, at, SEEK_DATA);
+		if (left >= 0 && left < hole &&
+		    fallocate(out, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, left, hole - left))
+			abort();
+		if (data < 0)
+			break;
+		off_t end = lseek(in, data, SEEK_HOLE);
+		for (off_t from_at = data, to_at = data; from_at < end;) {
+			ssize_t n = copy_file_range(in, &from_at, out, &to_at, (size_t)(end - from_at), 0);
+			if (n <= 0)
 				abort();
-			at += n;
 		}
+		at = end;
 	}
-	if (ftruncate(out, st.st_size))
-		abort();
 	close(in);
 	close(out);
 }
@@ -215,19 +222,24 @@ static void damage(const char *path, const char *name, uint8_t how, uint32_t off
 	case 0:
 		replace_fixed(path, name, data, len);
 		break;
-	case 1: {
+	case 1: { /* the data XORed in from the offset on, wrapping at the end of the file */
 		int fd = open(path, O_RDWR);
 		struct stat st;
 		if (fd < 0 || fstat(fd, &st))
 			abort();
-		for (size_t i = 0; i < len && st.st_size; i++) {
+		static uint8_t span[1 << 16];
+		for (size_t i = 0; i < len && st.st_size;) {
 			off_t at = (off_t)((offset + i) % (uint64_t)st.st_size);
-			uint8_t b;
-			if (pread(fd, &b, 1, at) == 1) {
-				b ^= data[i];
-				if (pwrite(fd, &b, 1, at) != 1)
-					abort();
-			}
+			size_t n = len - i;
+			n = n < sizeof(span) ? n : sizeof(span);
+			n = (off_t)n < st.st_size - at ? n : (size_t)(st.st_size - at);
+			if (pread(fd, span, n, at) != (ssize_t)n)
+				abort();
+			for (size_t j = 0; j < n; j++)
+				span[j] ^= data[i + j];
+			if (pwrite(fd, span, n, at) != (ssize_t)n)
+				abort();
+			i += n;
 		}
 		close(fd);
 		break;
