@@ -1,6 +1,7 @@
 /* Fault specifications: the types, the key table, parsing, checking and printing. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "fault/fault.h"
@@ -177,6 +178,20 @@ static bool given(const struct fault_spec *spec, const char *name)
 	return spec->given & (1ull << (k - keys));
 }
 
+/* The keys that tie a fault to commands, as bits of fault_spec.given; found once by name, as
+ * the data path asks for each command while an event fault waits. */
+static uint64_t trigger_keys, nsid_key;
+static pthread_once_t trigger_keys_once = PTHREAD_ONCE_INIT;
+
+static void find_trigger_keys(void)
+{
+	static const char *const triggers[] = {"after", "probability", "op", "lba", "count", "zone",
+					       "cntlid"};
+	for (size_t i = 0; i < ARRAY_SIZE(triggers); i++)
+		trigger_keys |= 1ull << (find_key(triggers[i]) - keys);
+	nsid_key = 1ull << (find_key("nsid") - keys);
+}
+
 bool fault_spec_command_triggered(const struct fault_spec *spec)
 {
 	switch (types[spec->type].cls) {
@@ -187,13 +202,11 @@ bool fault_spec_command_triggered(const struct fault_spec *spec)
 	case FAULT_CLASS_EVENT:
 		break;
 	}
-	static const char *const triggers[] = {"after", "probability", "op", "lba", "count", "zone",
-					       "cntlid"};
-	for (size_t i = 0; i < ARRAY_SIZE(triggers); i++)
-		if (given(spec, triggers[i]))
-			return true;
+	pthread_once(&trigger_keys_once, find_trigger_keys);
+	if (spec->given & trigger_keys)
+		return true;
 	/* nsid names a namespace to attach or detach, not a command to fire on. */
-	return spec->type != FAULT_NS_ADD && spec->type != FAULT_NS_REMOVE && given(spec, "nsid");
+	return spec->type != FAULT_NS_ADD && spec->type != FAULT_NS_REMOVE && (spec->given & nsid_key);
 }
 
 void fault_spec_init(struct fault_spec *spec, enum fault_type type)
