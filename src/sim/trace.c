@@ -28,12 +28,13 @@ struct trace_source {
 	uint64_t skipped;
 };
 
-/* Byte range -> page range inside the device. */
+/* Byte range -> page range inside the device: at least one page, never wrapping. */
 static void set_range(struct trace_source *t, struct io *io, uint64_t offset, uint64_t length)
 {
 	uint64_t first = offset / t->page_bytes;
-	uint64_t end = (offset + (length ? length : 1) + t->page_bytes - 1) / t->page_bytes;
-	uint64_t npages = end - first;
+	uint64_t span = length ? length - 1 : 0;
+	uint64_t last = offset > UINT64_MAX - span ? UINT64_MAX : offset + span; /* last byte */
+	uint64_t npages = last / t->page_bytes - first + 1;
 	if (npages > t->logical_pages)
 		npages = t->logical_pages;
 	if (npages > UINT32_MAX)
@@ -80,7 +81,8 @@ static bool parse_blkparse(struct trace_source *t, struct io *io)
 	unsigned count;
 	int fields = sscanf(t->line, "%*s %*u %*u %lf %*u %7s %15s %" SCNu64 " + %u", &seconds,
 			    action, rwbs, &sector, &count);
-	if (fields < 3 || strcmp(action, "Q") != 0)
+	/* A time the nanosecond clock holds (NaN and negatives are no times). */
+	if (fields < 3 || strcmp(action, "Q") != 0 || !(seconds >= 0 && seconds < 1.8e10))
 		return false;
 	if (fields == 5 && strchr(rwbs, 'D'))
 		io->op = IO_TRIM;
