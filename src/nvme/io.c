@@ -185,9 +185,11 @@ static void execute_flush(struct nvme_req *req)
 		first = 1;
 		last = subsys->nn;
 	}
-	if (first == last && nvme_subsys_ns(subsys, first)) {
+	/* Looked up once: a fault's timer thread may detach it at any instant (ns-remove). */
+	struct ns *one = first == last ? nvme_subsys_ns(subsys, first) : NULL;
+	if (one) {
 		/* One namespace (as Linux sends them): a file's sync runs off the loop. */
-		req->ns = nvme_subsys_ns(subsys, first);
+		req->ns = one;
 		req->io = (struct ns_io){.now_ns = now, .parts = req->io_shard ? &req->parts : NULL};
 		nvme_run_io(req, req->ns->ops->flush, flush_done);
 		return;
