@@ -91,8 +91,9 @@ static void take_drive_ids(struct ns *ns)
 }
 
 /*
- * The error log's table. A record is trusted only in its own slot (number modulo the slots):
- * after a crash a half-written one is dropped, never shown.
+ * The error log's table. A record is trusted only in its own slot (number modulo the slots),
+ * with a time, and with a number the counter can go on from: after a crash a half-written one
+ * is dropped, never shown, and so is a damaged one.
  */
 static int open_error_log(struct ns *ns, char *err, size_t errlen)
 {
@@ -102,7 +103,8 @@ static int open_error_log(struct ns *ns, char *err, size_t errlen)
 	ns->errors = mem;
 	for (unsigned i = 0; i < NS_ERRORS_KEPT; i++) {
 		struct ns_error *e = &ns->errors[i];
-		if (e->number && (e->number % NS_ERRORS_KEPT != i || !e->time_ns))
+		if (e->number && (e->number % NS_ERRORS_KEPT != i || !e->time_ns ||
+				  e->number > UINT64_MAX / 2))
 			memset(e, 0, sizeof(*e));
 		ns->errors_total = max_u64(ns->errors_total, e->number);
 	}
@@ -177,7 +179,9 @@ unsigned ns_kept_errors(struct ns *ns, struct ns_error *out, uint64_t *total)
 	*total = ns->errors_total;
 	unsigned n = 0;
 	uint64_t first = ns->errors_total > NS_ERRORS_KEPT ? ns->errors_total - NS_ERRORS_KEPT + 1 : 1;
-	for (uint64_t number = first; number <= ns->errors_total; number++) {
+	/* Counted, not compared with the total: a total of 2^64 - 1 never ends a `<=` loop. */
+	for (uint64_t i = 0; ns->errors_total && i <= ns->errors_total - first; i++) {
+		uint64_t number = first + i;
 		const struct ns_error *e = &ns->errors[number % NS_ERRORS_KEPT];
 		if (e->number == number)
 			out[n++] = *e;
