@@ -635,22 +635,20 @@ static void test_list_while_cooling(void **state)
 
 struct churn {
 	struct nvme_target *target;
+	const char *const *faults; /* NULL-terminated */
 	atomic_bool stop;
 	atomic_uint rounds;
 };
 
-/* Adds faults that every command walks past, lists them and clears them, until told to stop. */
+/* Adds the faults, lists them and clears them, round after round until told to stop. */
 static void *churn_main(void *arg)
 {
 	struct churn *c = arg;
-	static const char *const faults[] = {"read-error nsid=1 lba=3000 count=8",
-					     "write-error nsid=2", "latency op=flush latency_us=1",
-					     "thermal heat=0.001"};
 	while (!atomic_load(&c->stop)) {
-		for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
+		for (const char *const *text = c->faults; *text; text++) {
 			struct fault_spec spec;
 			uint32_t id;
-			if (fault_spec_parse(faults[i], &spec, NULL, 0) ||
+			if (fault_spec_parse(*text, &spec, NULL, 0) ||
 			    nvme_target_add_fault(c->target, &spec, &id, NULL, 0))
 				return NULL;
 		}
@@ -667,7 +665,11 @@ static void *churn_main(void *arg)
 static void test_clear_while_io_runs(void **state)
 {
 	struct fixture *f = *state;
-	struct churn c = {.target = f->env->target};
+	/* Faults that every command walks past. */
+	static const char *const faults[] = {"read-error nsid=1 lba=3000 count=8",
+					     "write-error nsid=2", "latency op=flush latency_us=1",
+					     "thermal heat=0.001", NULL};
+	struct churn c = {.target = f->env->target, .faults = faults};
 	pthread_t thread;
 	assert_int_equal(pthread_create(&thread, NULL, churn_main, &c), 0);
 	memset(f->buf, 7, MDTS_BYTES);
@@ -690,31 +692,6 @@ static void test_clear_while_io_runs(void **state)
 	run_posted(f);
 }
 
-struct toggle {
-	struct nvme_target *target;
-	atomic_bool stop;
-	atomic_uint rounds;
-};
-
-/* Detaches namespace 1 and attaches it again (ns-remove, ns-add), until told to stop. */
-static void *toggle_main(void *arg)
-{
-	struct toggle *t = arg;
-	static const char *const faults[] = {"ns-remove nsid=1", "ns-add nsid=1"};
-	while (!atomic_load(&t->stop)) {
-		for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
-			struct fault_spec spec;
-			uint32_t id;
-			if (fault_spec_parse(faults[i], &spec, NULL, 0) ||
-			    nvme_target_add_fault(t->target, &spec, &id, NULL, 0))
-				return NULL;
-		}
-		nvme_target_clear_faults(t->target, 0, NULL, 0);
-		t->rounds++;
-	}
-	return t;
-}
-
 /* A namespace detached while a Flush of it runs: the Flush looked it up twice, and a detach
  * between the two crashed the target (fuzz_fault found it, with timed ns-remove faults).
  * Every Flush is answered: done, or Invalid Namespace when it came while detached. A race,
@@ -722,9 +699,11 @@ static void *toggle_main(void *arg)
 static void test_flush_while_namespace_detaches(void **state)
 {
 	struct fixture *f = *state;
-	struct toggle t = {.target = f->env->target};
+	/* Namespace 1 detached and attached again, round after round. */
+	static const char *const faults[] = {"ns-remove nsid=1", "ns-add nsid=1", NULL};
+	struct churn t = {.target = f->env->target, .faults = faults};
 	pthread_t thread;
-	assert_int_equal(pthread_create(&thread, NULL, toggle_main, &t), 0);
+	assert_int_equal(pthread_create(&thread, NULL, churn_main, &t), 0);
 	unsigned done = 0, invalid = 0;
 	uint64_t deadline = clock_now_ns() + 60000000000ull;
 	for (unsigned i = 0;
