@@ -182,6 +182,8 @@ static void copy_file(const char *from, const char *to)
 		off_t end = lseek(in, data, SEEK_HOLE);
 		for (off_t from_at = data, to_at = data; from_at < end;) {
 			ssize_t n = copy_file_range(in, &from_at, out, &to_at, (size_t)(end - from_at), 0);
+			if (n < 0 && errno == EINTR)
+				continue; /* libFuzzer's timer signal: the copy is in the kernel's splice */
 			if (n <= 0) {
 				fprintf(stderr, "fuzz_drive: copying %s to %s at %lld: %s\n", from, to,
 					(long long)from_at, n ? strerror(errno) : "end of file");
