@@ -179,9 +179,7 @@ unsigned ns_kept_errors(struct ns *ns, struct ns_error *out, uint64_t *total)
 	*total = ns->errors_total;
 	unsigned n = 0;
 	uint64_t first = ns->errors_total > NS_ERRORS_KEPT ? ns->errors_total - NS_ERRORS_KEPT + 1 : 1;
-	/* Counted, not compared with the total: a total of 2^64 - 1 never ends a `<=` loop. */
-	for (uint64_t i = 0; ns->errors_total && i <= ns->errors_total - first; i++) {
-		uint64_t number = first + i;
+	for (uint64_t number = first; number <= ns->errors_total; number++) {
 		const struct ns_error *e = &ns->errors[number % NS_ERRORS_KEPT];
 		if (e->number == number)
 			out[n++] = *e;
