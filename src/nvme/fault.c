@@ -584,16 +584,17 @@ void nvme_fault_start(struct nvme_fault *f)
 			nvme_fault_log(f->target, f, f->subsys, (uint32_t)f->spec.nsid,
 				       "die %llu offline", (unsigned long long)f->spec.die);
 		}
-		/* Commands may heat a thermal fault already (it is listed before it starts): its
-		 * temperature is read under its lock. */
-		double temp_c = f->spec.type == FAULT_THERMAL
-				    ? nvme_fault_temperature_peek(f, clock_now_ns())
-				    : 0;
-		if (f->spec.type != FAULT_THERMAL)
+		if (f->spec.type != FAULT_THERMAL) {
 			atomic_fetch_add(&f->injected, 1);
-		else if (temp_c >= (double)f->spec.threshold_c)
-			nvme_fault_log(f->target, f, f->subsys, 0, "throttling: %.1f C (threshold %llu C)",
-				       temp_c, (unsigned long long)f->spec.threshold_c);
+		} else {
+			/* Commands may heat it already (it is listed before it starts): its
+			 * temperature is read under its lock. */
+			double temp_c = nvme_fault_temperature_peek(f, clock_now_ns());
+			if (temp_c >= (double)f->spec.threshold_c)
+				nvme_fault_log(f->target, f, f->subsys, 0,
+					       "throttling: %.1f C (threshold %llu C)", temp_c,
+					       (unsigned long long)f->spec.threshold_c);
+		}
 		for_each_subsys(f, warn_subsys);
 		break;
 	case FAULT_CLASS_COMMAND:

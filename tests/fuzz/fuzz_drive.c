@@ -328,11 +328,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	path_of(to, sizeof(to), wdir, name);
 	damage(to, name, data[2], offset, data + 7, size - 7);
 	char err[1024] = "";
-	struct ns *ns = data_stays_inside(work) ? open_drive(wdir, err, sizeof(err)) : NULL;
+	bool inside = data_stays_inside(work);
+	struct ns *ns = inside ? open_drive(wdir, err, sizeof(err)) : NULL;
 	if (ns) {
 		exercise(ns);
 		ns_destroy(ns);
-	} else if (!err[0] && data_stays_inside(work)) {
+	} else if (inside && !err[0]) {
 		abort(); /* refused without saying why */
 	}
 	/* What the template does not have goes (the lock file may stay: it is only flocked). */

@@ -701,13 +701,13 @@ static void test_flush_while_namespace_detaches(void **state)
 	struct fixture *f = *state;
 	/* Namespace 1 detached and attached again, round after round. */
 	static const char *const faults[] = {"ns-remove nsid=1", "ns-add nsid=1", NULL};
-	struct churn t = {.target = f->env->target, .faults = faults};
+	struct churn c = {.target = f->env->target, .faults = faults};
 	pthread_t thread;
-	assert_int_equal(pthread_create(&thread, NULL, churn_main, &t), 0);
+	assert_int_equal(pthread_create(&thread, NULL, churn_main, &c), 0);
 	unsigned done = 0, invalid = 0;
 	uint64_t deadline = clock_now_ns() + 60000000000ull;
 	for (unsigned i = 0;
-	     i < 1000000 || (atomic_load(&t.rounds) < 1000 && clock_now_ns() < deadline); i++) {
+	     i < 1000000 || (atomic_load(&c.rounds) < 1000 && clock_now_ns() < deadline); i++) {
 		struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_flush, 1, 0, 1, 4096);
 		th_sgl_transport(&sqe, 0);
 		uint16_t status = th_exec(&f->io, &sqe, NULL, 0, NULL, 0, NULL);
@@ -718,11 +718,11 @@ static void test_flush_while_namespace_detaches(void **state)
 		if (i % 256 == 0)
 			run_posted(f); /* the namespace-change notices the toggling posts */
 	}
-	atomic_store(&t.stop, true);
+	atomic_store(&c.stop, true);
 	void *ret;
 	assert_int_equal(pthread_join(thread, &ret), 0);
-	assert_ptr_equal(ret, &t);
-	assert_true(atomic_load(&t.rounds) >= 1000);
+	assert_ptr_equal(ret, &c);
+	assert_true(atomic_load(&c.rounds) >= 1000);
 	assert_true(done > 0 && invalid > 0); /* both sides of the race were reached */
 	run_posted(f);
 	add(f, "ns-add nsid=1");
