@@ -290,19 +290,31 @@ static void exercise(struct ns *ns)
  * Whether the drive's identity keeps its data inside the drive directory. A data path may
  * name any file (--data), and this target runs as its user: a damaged identity naming
  * another file would have the loader write into it. Such inputs are not opened.
+ * Only what the loader reads is looked at (it refuses a longer file): an identity truncated
+ * to 4 GiB of holes was read to its end here, a third of the target's time.  A line counts
+ * as the loader sees it, after leading blanks.
  */
 static bool data_stays_inside(const char *work)
 {
-	char path[256], line[4096];
+	static char text[DRIVE_KV_MAX_BYTES + 1];
+	char path[256];
 	snprintf(path, sizeof(path), "%s/identity", work);
-	FILE *f = fopen(path, "r");
-	bool inside = true;
-	while (f && inside && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "data", 4) && strchr(line, '/'))
-			inside = false;
-	if (f)
-		fclose(f);
-	return inside;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? 0 : read(fd, text, sizeof(text));
+	if (fd >= 0)
+		close(fd);
+	for (const char *line = text, *end = text + (n > 0 ? n : 0); line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if (!eol)
+			eol = end;
+		while (line < eol && (*line == ' ' || *line == '\t'))
+			line++;
+		if (eol - line >= 4 && !memcmp(line, "data", 4) &&
+		    memchr(line, '/', (size_t)(eol - line)))
+			return false;
+		line = eol + 1;
+	}
+	return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
