@@ -16,7 +16,9 @@
  * gathered send per batch of received commands, as nvemu's do.
  *
  * Usage: nvemu-nvmf-floor --upstream PORT [--port PORT] [--poll | --blocking] [--cpu C]
- * Waiting: epoll (sleeping, or spinning with --poll), or blocking calls.
+ *                         [--idle-spin NS]
+ * Waiting: epoll (sleeping, or spinning with --poll), or blocking calls.  --idle-spin: sleeping,
+ * but spinning for NS after each batch first, as nvemu's reactors do with the same option.
  * Prints "listening on PORT" when ready; runs until killed.
  */
 #include <errno.h>
@@ -36,6 +38,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spec/nvme.h"
@@ -51,7 +54,23 @@ static struct {
 	uint16_t upstream;
 	bool poll, blocking;
 	int cpu;
+	uint64_t idle_spin_ns;
 } opt = {.cpu = -1};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* epoll_wait's timeout: 0 to spin (polling, or within the idle spin after a batch). */
+static int wait_ms(uint64_t batch_end_ns)
+{
+	if (opt.poll || (opt.idle_spin_ns && now_ns() - batch_end_ns < opt.idle_spin_ns))
+		return 0;
+	return -1;
+}
 
 static const uint8_t zeros[MAX_DATA];
 
@@ -381,6 +400,7 @@ static void serve(struct session *s)
 	struct epoll_event ev = {.events = EPOLLIN};
 	epoll_ctl(ep, EPOLL_CTL_ADD, s->host, &ev);
 	bool want_out = false;
+	uint64_t batch_end_ns = 0;
 	for (;;) {
 		if (!opt.blocking) {
 			if (want_out != (s->tx_count != 0)) {
@@ -388,7 +408,7 @@ static void serve(struct session *s)
 				ev.events = EPOLLIN | (want_out ? EPOLLOUT : 0);
 				epoll_ctl(ep, EPOLL_CTL_MOD, s->host, &ev);
 			}
-			while (epoll_wait(ep, &ev, 1, opt.poll ? 0 : -1) == 0)
+			while (epoll_wait(ep, &ev, 1, wait_ms(batch_end_ns)) == 0)
 				;
 		}
 		/* Everything there is, then one send for the answers. */
@@ -404,6 +424,8 @@ static void serve(struct session *s)
 		}
 		if (flush(s))
 			return;
+		if (opt.idle_spin_ns)
+			batch_end_ns = now_ns();
 	}
 }
 
@@ -434,7 +456,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"upstream", required_argument, NULL, 'u'}, {"port", required_argument, NULL, 'p'},
 	    {"poll", no_argument, NULL, 'P'},           {"blocking", no_argument, NULL, 'b'},
-	    {"cpu", required_argument, NULL, 'c'},      {NULL, 0, NULL, 0},
+	    {"cpu", required_argument, NULL, 'c'},      {"idle-spin", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint16_t port = 0;
 	int ch;
@@ -455,9 +478,12 @@ int main(int argc, char **argv)
 		case 'c':
 			opt.cpu = atoi(optarg);
 			break;
+		case 's':
+			opt.idle_spin_ns = strtoull(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "usage: nvemu-nvmf-floor --upstream PORT [--port PORT] "
-					"[--poll | --blocking] [--cpu C]\n");
+					"[--poll | --blocking] [--cpu C] [--idle-spin NS]\n");
 			return 2;
 		}
 	}

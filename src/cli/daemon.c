@@ -285,6 +285,7 @@ int daemon_main(int argc, char **argv)
 		if (!(reactors[i] = reactor_create(i, o.busy_poll)))
 			goto out;
 		reactor_set_timer_spin(reactors[i], o.timer_spin_ns);
+		reactor_set_idle_spin(reactors[i], o.idle_spin_ns);
 	}
 	struct tcp_transport_params tp = o.transport;
 	tp.addr = o.listen;

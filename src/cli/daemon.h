@@ -58,6 +58,7 @@ struct daemon_options {
 	unsigned reactors;
 	bool busy_poll;
 	uint64_t timer_spin_ns;
+	uint64_t idle_spin_ns;
 	struct ssd_params ssd;
 	struct zoned_params zoned;
 	/* The -o assignments, which also override a namespace's own keys. */

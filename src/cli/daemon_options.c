@@ -444,6 +444,10 @@ static const struct opt daemon_opts[] = {
     {OPT_NUMBER, "timer-spin", 0, "NS", 0, 10000000, .def = "0", FIELD(timer_spin_ns),
      .help = "a sleeping reactor wakes this long before a modelled completion and spins to it: "
 	     "wake-ups in a VM overshoot by tens of us (try 80000 there)"},
+    {OPT_NUMBER, "idle-spin", 0, "NS", 0, 10000000, .def = "50000", FIELD(idle_spin_ns),
+     .help = "a sleeping reactor goes on polling this long after its last event before it "
+	     "sleeps: a host that sends again within it finds the reactor awake, with no wake-up "
+	     "to pay (1.2-1.4x the IOPS at QD1); an idle reactor still sleeps (0: sleep at once)"},
 
     {OPT_SECTION, .help = "Faults (docs/faults.md; at run time: nvemu fault)"},
     {OPT_TEXT, "fault", 0, "SPEC", .flags = OPT_REPEATABLE, .apply = add_fault,

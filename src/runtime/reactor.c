@@ -192,6 +192,8 @@ struct reactor *reactor_create(unsigned id, bool busy_poll)
 
 void reactor_set_timer_spin(struct reactor *r, uint64_t spin_ns) { r->timer_spin_ns = spin_ns; }
 
+void reactor_set_idle_spin(struct reactor *r, uint64_t spin_ns) { r->idle_spin_ns = spin_ns; }
+
 void reactor_destroy(struct reactor *r)
 {
 	if (!r)
@@ -242,7 +244,11 @@ static struct timespec *sleep_timeout(struct reactor *r, uint64_t now, uint64_t 
 				      struct timespec *ts)
 {
 	uint64_t wait = max_wait_ns;
-	if (r->busy_poll || r->deferred_head) {
+	if (r->had_events) { /* the clock read for this wait stamps the end of that pass */
+		r->had_events = false;
+		r->last_event_ns = now;
+	}
+	if (r->busy_poll || r->deferred_head || now - r->last_event_ns < r->idle_spin_ns) {
 		wait = 0;
 	} else if (r->heap_len) {
 		/* Wake-ups overshoot; wake early and spin the last stretch to the due time. */
@@ -269,6 +275,7 @@ int reactor_poll(struct reactor *r, uint64_t max_wait_ns)
 			return -errno;
 		n = 0;
 	}
+	r->had_events |= n > 0;
 	for (int i = 0; i < n; i++) {
 		struct reactor_fd *rfd = events[i].data.ptr;
 		rfd->on_event(rfd, events[i].events);

@@ -8,7 +8,9 @@
  * an eventfd; everything else about a reactor is touched by its own thread.
  *
  * The loop either sleeps until the next event or timer (saves CPU) or spins
- * without sleeping (lowest latency), chosen per reactor.
+ * without sleeping (lowest latency), chosen per reactor; a sleeping one may go
+ * on spinning a while after traffic (reactor_set_idle_spin), so that a host
+ * sending its next command soon finds it awake.
  */
 #ifndef NVEMU_RUNTIME_REACTOR_H
 #define NVEMU_RUNTIME_REACTOR_H
@@ -56,6 +58,10 @@ struct reactor_task {
 struct reactor *reactor_create(unsigned id, bool busy_poll);
 /* A sleeping reactor wakes this long before its next timer and spins the rest. */
 void reactor_set_timer_spin(struct reactor *r, uint64_t spin_ns);
+/* A sleeping reactor goes on polling this long after the last pass that had events before it
+ * sleeps: a host that sends again within it finds the reactor awake (no wake-up to pay), and
+ * an idle reactor still sleeps. */
+void reactor_set_idle_spin(struct reactor *r, uint64_t spin_ns);
 void reactor_destroy(struct reactor *r);
 unsigned reactor_id(const struct reactor *r);
 

@@ -26,6 +26,9 @@ struct reactor {
 	unsigned id;
 	bool busy_poll;
 	uint64_t timer_spin_ns;
+	uint64_t idle_spin_ns;
+	uint64_t last_event_ns; /* when the loop last went back to waiting after a pass with events */
+	bool had_events;	/* the last pass had events (its end is stamped at the next wait) */
 	/* Set by reactor_stop() from any thread, read by the loop: relaxed is enough, the
 	 * eventfd write that follows wakes the loop to look. */
 	_Atomic bool stopping;

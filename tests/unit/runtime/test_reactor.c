@@ -1,9 +1,13 @@
-/* The reactor's timer heap: due order, cancel and re-arm anywhere in the heap, growth, re-entry. */
+/* The reactor's timer heap: due order, cancel and re-arm anywhere in the heap, growth, re-entry;
+ * and its idle spin (a sleeping reactor polls on for a while after traffic). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -163,6 +167,56 @@ static void test_callbacks_arm_timers(void **state)
 	}
 }
 
+/* An eventfd that stays readable: every pass has an event until it is drained. */
+struct ready_fd {
+	struct reactor_fd rfd;
+	unsigned events;
+};
+
+static void on_ready(struct reactor_fd *rfd, uint32_t epoll_events)
+{
+	(void)epoll_events;
+	struct ready_fd *f = (struct ready_fd *)rfd;
+	f->events++;
+	uint64_t count;
+	assert_int_equal(read(rfd->fd, &count, sizeof(count)), (ssize_t)sizeof(count));
+}
+
+/* How long one pass that has nothing to do takes when it may wait up to 100 ms. */
+static uint64_t idle_pass_ns(void)
+{
+	uint64_t start = clock_now_ns();
+	assert_int_equal(reactor_poll(r, 100000000ull), 0);
+	return clock_now_ns() - start;
+}
+
+static void test_idle_spin(void **state)
+{
+	(void)state;
+	struct ready_fd f = {.rfd = {.fd = eventfd(0, EFD_NONBLOCK), .on_event = on_ready}};
+	assert_true(f.rfd.fd >= 0);
+	assert_int_equal(reactor_add_fd(r, &f.rfd, EPOLLIN), 0);
+	uint64_t one = 1;
+
+	/* Without it, the pass after traffic sleeps its whole wait. */
+	assert_int_equal(write(f.rfd.fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	assert_int_equal(reactor_poll(r, 0), 1);
+	assert_true(idle_pass_ns() >= 90000000ull);
+
+	/* With 50 ms of it, the passes within 50 ms of the traffic do not sleep... */
+	reactor_set_idle_spin(r, 50000000ull);
+	assert_int_equal(write(f.rfd.fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	assert_int_equal(reactor_poll(r, 0), 1);
+	assert_true(idle_pass_ns() < 20000000ull);
+	assert_true(idle_pass_ns() < 20000000ull);
+	/* ...and once it has passed the reactor sleeps again. */
+	usleep(60000);
+	assert_true(idle_pass_ns() >= 90000000ull);
+	assert_int_equal(f.events, 2);
+	reactor_del_fd(r, &f.rfd);
+	close(f.rfd.fd);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -171,6 +225,7 @@ int main(void)
 	    T(test_future_timers_wait),
 	    T(test_cancel_and_rearm_anywhere),
 	    T(test_callbacks_arm_timers),
+	    T(test_idle_spin),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
