@@ -38,9 +38,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "runtime/reactor.h"
 #include "spec/nvme.h"
 #include "util/crc32c.h"
 
@@ -57,17 +57,10 @@ static struct {
 	uint64_t idle_spin_ns;
 } opt = {.cpu = -1};
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* epoll_wait's timeout: 0 to spin (polling, or within the idle spin after a batch). */
 static int wait_ms(uint64_t batch_end_ns)
 {
-	if (opt.poll || (opt.idle_spin_ns && now_ns() - batch_end_ns < opt.idle_spin_ns))
+	if (opt.poll || (opt.idle_spin_ns && clock_now_ns() - batch_end_ns < opt.idle_spin_ns))
 		return 0;
 	return -1;
 }
@@ -425,7 +418,7 @@ static void serve(struct session *s)
 		if (flush(s))
 			return;
 		if (opt.idle_spin_ns)
-			batch_end_ns = now_ns();
+			batch_end_ns = clock_now_ns();
 	}
 }
 
