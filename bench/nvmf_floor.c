@@ -9,7 +9,8 @@
  * relayed to a real target (--upstream, e.g. nvemu); once an I/O queue's
  * Connect has been answered, that queue is served here and the relay for it
  * closed.  Serving is the bare protocol: a read is answered with one C2HData
- * PDU and a CapsuleResp sending zeroes, a write larger than the capsule with
+ * PDU and a CapsuleResp sending zeroes (the C2HData alone, its SUCCESS flag
+ * set, when the host disabled SQ flow control), a write larger than the capsule with
  * an R2T and, once its H2CData is in, a CapsuleResp; digests when negotiated
  * (header digests computed per PDU, the data digest of zeroes once per
  * length); nothing checked that a target must check.  Answers go out as one
@@ -125,6 +126,7 @@ struct out_r2t {
 struct session {
 	int host;
 	bool hdgst, ddgst;
+	bool sqflow_disabled; /* reads end with their data's SUCCESS flag, as nvemu's do */
 	uint16_t qid, sqsize, sqhd;
 	/* served queue */
 	struct walker in;
@@ -203,6 +205,8 @@ static int relay(struct session *s, int up)
 						connect_cid = c->command_id;
 						s->qid = c->qid;
 						s->sqsize = c->sqsize;
+						s->sqflow_disabled =
+						    c->cattr & NVMF_CONNECT_CATTR_DISABLE_SQFLOW;
 					}
 				} else if (i == 1 && h->type == NVME_TCP_ICRESP) {
 					/* Only the start of the ICResp is kept: read its digest byte alone. */
@@ -257,7 +261,9 @@ static void push_read(struct session *s, uint16_t cid, uint32_t len)
 	c2h->hdr = (struct nvme_tcp_hdr){NVME_TCP_C2H_DATA,
 					 (uint8_t)(NVME_TCP_F_DATA_LAST |
 						   (s->hdgst ? NVME_TCP_F_HDGST : 0) |
-						   (dd ? NVME_TCP_F_DDGST : 0)),
+						   (dd ? NVME_TCP_F_DDGST : 0) |
+						   (s->sqflow_disabled ? NVME_TCP_F_DATA_SUCCESS
+								       : 0)),
 					 sizeof(*c2h), (uint8_t)(sizeof(*c2h) + hd_len(s)),
 					 (uint32_t)(sizeof(*c2h) + hd_len(s) + len + dd)};
 	c2h->command_id = cid;
@@ -274,7 +280,8 @@ static void push_read(struct session *s, uint16_t cid, uint32_t len)
 		s->data_digest[cid] = s->ddgst_cached;
 		push(s, &s->data_digest[cid], dd);
 	}
-	push_rsp(s, cid);
+	if (!s->sqflow_disabled)
+		push_rsp(s, cid);
 }
 
 static void push_r2t(struct session *s, uint16_t cid, uint32_t len)

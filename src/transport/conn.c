@@ -47,9 +47,14 @@ static void queue_response(struct nvme_req *nvme)
 	if (nvme->xfer == NVME_XFER_C2H && ok && nvme->data_len) {
 		struct nvme_tcp_data_pdu *c2h = &req->c2h.pdu;
 		uint32_t ddgst_len = conn->limits.ddgst ? NVME_TCP_DIGEST_LEN : 0;
+		/* A host that disabled SQ flow control reads no SQ head from a response: the
+		 * data's SUCCESS flag tells it all when there is no result to carry (TP 8000, as
+		 * nvmet does), one PDU less per read. */
+		bool data_completes = conn->sq.sqflow_disabled && nvme->cqe.result == 0;
 		c2h->hdr.type = NVME_TCP_C2H_DATA;
 		c2h->hdr.flags = (uint8_t)(NVME_TCP_F_DATA_LAST | hdgst_flag(conn) |
-					   (ddgst_len ? NVME_TCP_F_DDGST : 0));
+					   (ddgst_len ? NVME_TCP_F_DDGST : 0) |
+					   (data_completes ? NVME_TCP_F_DATA_SUCCESS : 0));
 		c2h->hdr.hlen = sizeof(*c2h);
 		/* Linux reads data right after the header: no padding, ever. */
 		c2h->hdr.pdo = (uint8_t)(sizeof(*c2h) + hdgst_len(conn));
@@ -66,19 +71,26 @@ static void queue_response(struct nvme_req *nvme)
 		unsigned zc = nvme->hold_data && (!nvme->data_iovcnt || nvme->data_hold.media)
 				  ? TX_ZEROCOPY
 				  : 0;
+		/* The last piece sent frees the request when no response follows. */
+		unsigned last = data_completes ? TX_RELEASES : 0;
+		unsigned data_last = ddgst_len ? 0 : last;
 		if (nvme->data_iovcnt) {
 			for (uint32_t i = 0; i < nvme->data_iovcnt; i++)
 				tcp_tx_push(conn, nvme->data_iov[i].iov_base,
-					    nvme->data_iov[i].iov_len, req, zc);
+					    nvme->data_iov[i].iov_len, req,
+					    zc | (i + 1 == nvme->data_iovcnt ? data_last : 0));
 		} else {
-			tcp_tx_push(conn, (void *)nvme->data, nvme->data_len, req, zc);
+			tcp_tx_push(conn, (void *)nvme->data, nvme->data_len, req,
+				    zc | data_last);
 		}
 		if (ddgst_len) {
 			req->c2h_ddgst = nvme->data_iovcnt
 					     ? crc32c_iov(nvme->data_iov, (int)nvme->data_iovcnt)
 					     : crc32c(nvme->data, nvme->data_len);
-			tcp_tx_push(conn, &req->c2h_ddgst, ddgst_len, req, 0);
+			tcp_tx_push(conn, &req->c2h_ddgst, ddgst_len, req, last);
 		}
+		if (data_completes)
+			return;
 	}
 	struct nvme_tcp_rsp_pdu *rsp = &req->rsp.pdu;
 	rsp->hdr.type = NVME_TCP_RSP;

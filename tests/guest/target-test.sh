@@ -9,7 +9,10 @@
 #   basic-4k-digests  the same with header and data digests (nvme connect -g -G)
 #   basic-4k-zerocopy the same without digests, every read sent with MSG_ZEROCOPY
 #                     (--zerocopy-min 4096): requests held until the kernel's
-#                     notifications, namespace pages held against fio's writes
+#                     notifications, namespace pages held against fio's writes;
+#                     the host disables SQ flow control (nvme connect
+#                     --disable-sqflow), so reads complete with their data's
+#                     SUCCESS flag and no response
 #   basic-512         nvme-cli + fio verify, 512-byte LBAs, on a ram namespace
 #   ssd-waf           fio verify over 3x the capacity of a small over-provisioned
 #                     ssd namespace; WAF > 1 in nvemu's vendor log page
@@ -310,7 +313,7 @@ auth() {
 case $SCENARIO in
     basic-4k) basic 4096 "" ;;
     basic-4k-digests) basic 4096 "" -e DIGESTS=on ;;
-    basic-4k-zerocopy) basic 4096 "--zerocopy-min 4096" ;;
+    basic-4k-zerocopy) basic 4096 "--zerocopy-min 4096" -e "CONNECT_OPTS=--disable-sqflow" ;;
     basic-512) basic 512 "--kind ram" ;;
     ssd-waf)
         # 2 x 2 dies of 64 blocks x 64 pages: 64 MiB of flash, 25% over-provisioned.

@@ -253,6 +253,11 @@ class Connection:
                 if d_cid != cid or offset != len(c2h) or length != len(p.data):
                     raise ProtocolError("unexpected C2HData %r" % ((d_cid, offset, length),))
                 c2h += p.data
+                self.completed_by_data = bool(p.flags & F_SUCCESS)
+                if p.flags & F_SUCCESS:
+                    if not p.flags & F_LAST:
+                        raise ProtocolError("C2HData SUCCESS without LAST")
+                    return 0, 0, bytes(c2h)
             elif p.type == RSP:
                 status, result, _, r_cid = p.cqe()
                 if r_cid != cid:
@@ -290,5 +295,6 @@ class Connection:
         if not csts & 1:
             raise ProtocolError("CSTS.RDY not set after enabling: %#x" % csts)
 
-    def connect_io(self, cntlid, qid=1, sqsize=31, subnqn=SUBNQN, hostnqn=HOSTNQN):
-        self.expect(connect_sqe(self.cid(), qid, sqsize), connect_data(cntlid, subnqn, hostnqn))
+    def connect_io(self, cntlid, qid=1, sqsize=31, subnqn=SUBNQN, hostnqn=HOSTNQN, cattr=0):
+        self.expect(connect_sqe(self.cid(), qid, sqsize, cattr=cattr),
+                    connect_data(cntlid, subnqn, hostnqn))

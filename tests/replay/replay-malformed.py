@@ -33,6 +33,7 @@ ST_INVALID_FIELD, ST_SEQ_ERROR, ST_LBA_RANGE = 0x4002, 0x400C, 0x4080
 ST_TRANSIENT_TRANSPORT, ST_CONNECT_INVALID_PARAM = 0x22, 0x4182
 INCAPSULE_LIMIT = 8192  # the daemon's default --incapsule
 BLOCK = 4096
+CATTR_DISABLE_SQFLOW = 1 << 2
 
 
 class CaseFailed(Exception):
@@ -60,10 +61,10 @@ class Session:
         self.admin.expect(t.set_features_sqe(self.admin.cid(), 0x07, 0x00010001))
         self.ios = []
 
-    def io(self, qid=1):
+    def io(self, qid=1, cattr=0):
         conn = t.Connection(self.port)
         conn.handshake(self.digest)
-        conn.connect_io(self.cntlid, qid=qid)
+        conn.connect_io(self.cntlid, qid=qid, cattr=cattr)
         self.ios.append(conn)
         return conn
 
@@ -431,6 +432,40 @@ def case_io_connect_qid_not_granted(port):
               "status %#x result %#x, expected 0x4182 with QID offset 42" % (status, result))
     finally:
         s.close()
+
+
+def sqflow_reads(port, digest, cattr):
+    """Writes and reads back 1 and 8 blocks on a queue connected with cattr; returns whether
+    each read was completed by its data's SUCCESS flag rather than a response."""
+    s = Session(port, digest)
+    try:
+        io = s.io(cattr=cattr)
+        completed_by_data = []
+        for lba, nlb, seed in ((2000, 1, 5), (2008, 8, 6)):
+            data = pattern(nlb * BLOCK, seed)
+            status, _, _ = write(io, lba, data, incapsule=False)
+            check(status == 0, "write status %#x" % status)
+            status, _, back = read(io, lba, nlb)
+            check(status == 0 and back == data, "read back differs (status %#x)" % status)
+            completed_by_data.append(io.completed_by_data)
+        # A failed read still gets its response: an LBA past the end.
+        status, _, _ = read(io, (64 << 20) // BLOCK, 1)
+        check(status == ST_LBA_RANGE, "read past the end: status %#x" % status)
+        # The stream is still in step after it.
+        expect_io_roundtrip(io, 2100, 7)
+        return completed_by_data
+    finally:
+        s.close()
+
+
+def case_sqflow_disabled_reads_complete_with_data(port):
+    """A host that disabled SQ flow control gets reads completed by C2HData's SUCCESS flag
+    (no CapsuleResp), with and without digests; one that did not, a response as before."""
+    for digest in (0, 3):
+        got = sqflow_reads(port, digest, CATTR_DISABLE_SQFLOW)
+        check(got == [True, True], "digest %d, SQ flow control disabled: SUCCESS %r" % (digest, got))
+        got = sqflow_reads(port, digest, 0)
+        check(got == [False, False], "digest %d, SQ flow control on: SUCCESS %r" % (digest, got))
 
 
 # What in the daemon's stderr means it went wrong even if every case passed.
