@@ -298,7 +298,7 @@ static uint16_t parse_command(struct nvme_req *req)
 {
 	struct nvme_subsys *subsys = req->sq->ctrl->subsys;
 	uint32_t nsid = req->cmd.nsid;
-	req->submit_ns = clock_now_ns();
+	req->submit_ns = reactor_now_ns(req->sq->reactor);
 	if (req->cmd.opcode == nvme_cmd_flush && nsid == NVME_NSID_ALL) {
 		req->execute = execute_flush;
 		return nvme_req_expect_data(req, NVME_XFER_NONE, 0);

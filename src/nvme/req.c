@@ -205,7 +205,7 @@ static void answer(struct nvme_req *req, uint16_t status, uint64_t done_ns, uint
 	if (sq->sqflow_disabled) {
 		cqe->sq_head = 0xFFFF;
 	} else {
-		sq->head = (uint16_t)((sq->head + 1) % sq->size);
+		sq->head = sq->head + 1u == sq->size ? 0 : (uint16_t)(sq->head + 1u);
 		cqe->sq_head = sq->head;
 	}
 	if (status && sq->ctrl)
@@ -285,7 +285,7 @@ void nvme_req_complete_at(struct nvme_req *req, uint16_t status, uint64_t start_
 	if (req->faulted)
 		done_ns = nvme_fault_due(req, start_ns, done_ns);
 	uint64_t due_ns = req->ns ? nvme_model_due(req->ns, start_ns, done_ns) : done_ns;
-	uint64_t now_ns = clock_now_ns();
+	uint64_t now_ns = reactor_now_ns(req->sq->reactor);
 	if (due_ns <= now_ns) {
 		answer(req, status, due_ns, now_ns);
 		return;

@@ -264,25 +264,39 @@ static struct timespec *sleep_timeout(struct reactor *r, uint64_t now, uint64_t 
 	return ts;
 }
 
+uint64_t reactor_now_ns(const struct reactor *r)
+{
+	return r && r->pass_ns ? r->pass_ns : clock_now_ns();
+}
+
 int reactor_poll(struct reactor *r, uint64_t max_wait_ns)
 {
 	struct epoll_event events[REACTOR_MAX_EVENTS];
 	struct timespec ts;
-	int n = epoll_pwait2(r->epfd, events, REACTOR_MAX_EVENTS,
-			     sleep_timeout(r, clock_now_ns(), max_wait_ns, &ts), NULL);
+	uint64_t looked_ns = clock_now_ns();
+	struct timespec *timeout = sleep_timeout(r, looked_ns, max_wait_ns, &ts);
+	int n = epoll_pwait2(r->epfd, events, REACTOR_MAX_EVENTS, timeout, NULL);
 	if (n < 0) {
 		if (errno != EINTR)
 			return -errno;
 		n = 0;
 	}
+	/* A wait that may have slept needs the clock again; a look that did not is that time. */
+	if (!timeout || timeout->tv_sec || timeout->tv_nsec)
+		looked_ns = clock_now_ns();
+	r->pass_ns = looked_ns;
 	r->had_events |= n > 0;
 	for (int i = 0; i < n; i++) {
 		struct reactor_fd *rfd = events[i].data.ptr;
 		rfd->on_event(rfd, events[i].events);
 	}
-	if (r->heap_len)
-		run_due_timers(r, clock_now_ns());
+	if (r->heap_len) {
+		if (n > 0)
+			r->pass_ns = clock_now_ns(); /* handling the events took a while */
+		run_due_timers(r, r->pass_ns);
+	}
 	run_deferred(r);
+	r->pass_ns = 0;
 	return n;
 }
 

@@ -36,6 +36,12 @@ static inline uint64_t clock_coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The time of the pass r is in, read once when r looked for its events: every command of a
+ * batch is stamped with it (they had all arrived by then), which saves two clock reads per
+ * command, a tenth of a 4 KiB read's user-space time.  Outside a pass, or with no reactor,
+ * the clock. */
+uint64_t reactor_now_ns(const struct reactor *r);
+
 /* A file descriptor watched by a reactor; embed it in the owner. */
 struct reactor_fd {
 	int fd;

@@ -29,6 +29,7 @@ struct reactor {
 	uint64_t idle_spin_ns;
 	uint64_t last_event_ns; /* when the loop last went back to waiting after a pass with events */
 	bool had_events;	/* the last pass had events (its end is stamped at the next wait) */
+	uint64_t pass_ns;	/* reactor_now_ns() within a pass; 0 outside one */
 	/* Set by reactor_stop() from any thread, read by the loop: relaxed is enough, the
 	 * eventfd write that follows wakes the loop to look. */
 	_Atomic bool stopping;

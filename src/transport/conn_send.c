@@ -14,11 +14,19 @@
 
 /* ---- transmit ---- */
 
+/* The ring slot i entries after the head: a compare, not a division (three per piece sent,
+ * a batch of 4 KiB reads sends 48 pieces). */
+static uint32_t tx_slot(const struct tcp_conn *conn, uint32_t i)
+{
+	uint32_t slot = conn->tx_head + i;
+	return slot >= conn->tx_cap ? slot - conn->tx_cap : slot;
+}
+
 void tcp_tx_push(struct tcp_conn *conn, void *base, size_t len, struct tcp_req *owner,
 		 unsigned flags)
 {
 	/* Sized at creation for every request's worst case: it cannot overflow. */
-	uint32_t slot = (conn->tx_head + conn->tx_count) % conn->tx_cap;
+	uint32_t slot = tx_slot(conn, conn->tx_count);
 	conn->tx[slot].iov.iov_base = base;
 	conn->tx[slot].iov.iov_len = len;
 	conn->tx[slot].owner = owner;
@@ -150,7 +158,7 @@ static void tx_consume(struct tcp_conn *conn, size_t sent, bool zc)
 		}
 		sent -= left;
 		conn->tx_head_sent = 0;
-		conn->tx_head = (conn->tx_head + 1) % conn->tx_cap;
+		conn->tx_head = tx_slot(conn, 1);
 		conn->tx_count--;
 		if (e->flags & TX_RELEASES)
 			req_sent(conn, e->owner);
@@ -165,8 +173,7 @@ void tcp_conn_flush(struct tcp_conn *conn)
 		int n = 0;
 		bool zc = false;
 		for (uint32_t i = 0; i < conn->tx_count && n < IOV_MAX; i++, n++) {
-			const struct tcp_tx_entry *e =
-			    &conn->tx[(conn->tx_head + i) % conn->tx_cap];
+			const struct tcp_tx_entry *e = &conn->tx[tx_slot(conn, i)];
 			iov[n] = e->iov;
 			zc |= (e->flags & TX_ZEROCOPY) != 0;
 		}
