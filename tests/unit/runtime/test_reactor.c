@@ -1,5 +1,6 @@
 /* The reactor's timer heap: due order, cancel and re-arm anywhere in the heap, growth, re-entry;
  * and its idle spin (a sleeping reactor polls on for a while after traffic). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -217,6 +218,66 @@ static void test_idle_spin(void **state)
 	close(f.rfd.fd);
 }
 
+/* Records the pass time an event's handler sees, before and after a 2 ms stretch of work. */
+struct stamped_fd {
+	struct reactor_fd rfd;
+	uint64_t seen_first, seen_after_work;
+};
+
+static void on_stamped(struct reactor_fd *rfd, uint32_t epoll_events)
+{
+	(void)epoll_events;
+	struct stamped_fd *f = (struct stamped_fd *)rfd;
+	uint64_t count;
+	assert_int_equal(read(rfd->fd, &count, sizeof(count)), (ssize_t)sizeof(count));
+	f->seen_first = reactor_now_ns(r);
+	uint64_t until = clock_now_ns() + 2000000ull;
+	while (clock_now_ns() < until)
+		;
+	f->seen_after_work = reactor_now_ns(r);
+}
+
+/* Writes to the eventfd 5 ms after it starts: an event that comes while the reactor sleeps. */
+static void *write_later(void *arg)
+{
+	const struct stamped_fd *f = arg;
+	struct timespec nap = {.tv_nsec = 5000000};
+	nanosleep(&nap, NULL);
+	uint64_t one = 1;
+	assert_int_equal(write(f->rfd.fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	return NULL;
+}
+
+static void test_pass_time(void **state)
+{
+	(void)state;
+	struct stamped_fd f = {.rfd = {.fd = eventfd(0, EFD_NONBLOCK), .on_event = on_stamped}};
+	assert_true(f.rfd.fd >= 0);
+	assert_int_equal(reactor_add_fd(r, &f.rfd, EPOLLIN), 0);
+	for (int sleeps = 0; sleeps < 2; sleeps++) {
+		/* A pass that finds the event at once, then one that sleeps until it comes. */
+		uint64_t before = clock_now_ns();
+		pthread_t writer;
+		assert_int_equal(pthread_create(&writer, NULL, write_later, &f), 0);
+		if (!sleeps)
+			pthread_join(writer, NULL);
+		assert_int_equal(reactor_poll(r, 100000000ull), 1);
+		uint64_t after = clock_now_ns();
+		if (sleeps)
+			pthread_join(writer, NULL);
+		/* Every call within the pass gives the time the pass looked, not the clock's... */
+		assert_int_equal(f.seen_first, f.seen_after_work);
+		assert_true(f.seen_first + 2000000ull <= after);
+		/* ...and after a sleep, the time it woke. */
+		assert_true(f.seen_first >= before + (sleeps ? 5000000ull : 0));
+	}
+	/* Outside a pass (and with no reactor) it is the clock. */
+	uint64_t before = clock_now_ns();
+	assert_true(reactor_now_ns(r) >= before && reactor_now_ns(NULL) >= before);
+	reactor_del_fd(r, &f.rfd);
+	close(f.rfd.fd);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -226,6 +287,7 @@ int main(void)
 	    T(test_cancel_and_rearm_anywhere),
 	    T(test_callbacks_arm_timers),
 	    T(test_idle_spin),
+	    T(test_pass_time),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
