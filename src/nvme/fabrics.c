@@ -116,8 +116,12 @@ static void execute_connect(struct nvme_req *req)
 			     : connect_io(req, subsys, c, data);
 	if (status != NVME_SC_SUCCESS)
 		goto done;
-	if (c->cattr & NVMF_CONNECT_CATTR_DISABLE_SQFLOW)
+	if (c->cattr & NVMF_CONNECT_CATTR_DISABLE_SQFLOW) {
 		sq->sqflow_disabled = true;
+		if (c->qid == 0)
+			log_info("controller %u: the host disabled SQ flow control",
+				 sq->ctrl->cntlid);
+	}
 	/* Discovery tells nothing a host could not learn by asking: it never authenticates. */
 	if (!subsys->discovery && sq->ctrl->host && sq->ctrl->host->has_key) {
 		nvme_auth_require(sq);

@@ -313,7 +313,10 @@ auth() {
 case $SCENARIO in
     basic-4k) basic 4096 "" ;;
     basic-4k-digests) basic 4096 "" -e DIGESTS=on ;;
-    basic-4k-zerocopy) basic 4096 "--zerocopy-min 4096" -e "CONNECT_OPTS=--disable-sqflow" ;;
+    basic-4k-zerocopy)
+        basic 4096 "--zerocopy-min 4096" -e "CONNECT_OPTS=--disable-sqflow"
+        grep -q "the host disabled SQ flow control" "$DAEMON_LOG" ||
+            fail "the host did not disable SQ flow control (nvme connect --disable-sqflow)" ;;
     basic-512) basic 512 "--kind ram" ;;
     ssd-waf)
         # 2 x 2 dies of 64 blocks x 64 pages: 64 MiB of flash, 25% over-provisioned.
