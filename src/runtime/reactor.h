@@ -38,8 +38,8 @@ static inline uint64_t clock_coarse_ns(void)
 
 /* The time of the pass r is in, read once when r looked for its events: every command of a
  * batch is stamped with it (they had all arrived by then), which saves two clock reads per
- * command, a tenth of a 4 KiB read's user-space time.  Outside a pass, or with no reactor,
- * the clock. */
+ * command (clock_gettime went from 5 % to under 1 % of a reactor's CPU on 4 KiB reads).
+ * Outside a pass, or with no reactor, the clock. */
 uint64_t reactor_now_ns(const struct reactor *r);
 
 /* A file descriptor watched by a reactor; embed it in the owner. */
