@@ -92,8 +92,16 @@ void nvme_req_release_data(struct nvme_req *req) { ns_release(&req->data_hold); 
 static void execute_write(struct nvme_req *req)
 {
 	io_for(req, &req->io);
+	if (req->incapsule_data)
+		req->io.buf = req->incapsule_data;
 	nvme_fdp_place(req, &req->io);
 	nvme_run_io(req, req->ns->ops->write, write_done);
+}
+
+bool nvme_req_uses_data_at_once(const struct nvme_req *req)
+{
+	/* Not after a fault replaced execute, nor for a drive directory's file (answered later). */
+	return req->execute == execute_write && !req->ns->store;
 }
 
 static void execute_write_zeroes(struct nvme_req *req)

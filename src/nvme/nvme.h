@@ -8,7 +8,9 @@
  *      command, checks it, and either returns a status (the transport then
  *      answers with it, after consuming any data the host already sent) or
  *      sets req->xfer, req->data_len and req->execute;
- *   2. for NVME_XFER_H2C, move data_len bytes from the host into req->buf;
+ *   2. for NVME_XFER_H2C, move data_len bytes from the host into req->buf, or
+ *      leave in-capsule data where it arrived (req->incapsule_data) when
+ *      nvme_req_uses_data_at_once() says so;
  *   3. call req->execute(req);
  *   4. the core calls ops->queue_response(req) exactly once, maybe later
  *      (a modelled latency, a held Asynchronous Event Request).  For
@@ -58,6 +60,9 @@ struct nvme_req {
 	uint32_t data_len;
 	uint32_t incapsule_len; /* set by the transport before nvme_req_init() */
 	void *buf;	  /* the transport's buffer, nvme_sq.max_data bytes */
+	/* Set by the transport for the length of execute when nvme_req_uses_data_at_once():
+	 * the in-capsule data where the transport received it, not copied into buf. */
+	void *incapsule_data;
 	/* C2H: the data to send is data_iov[0..data_iovcnt) when data_iovcnt is
 	 * set (pieces of a namespace's storage, not copied), else at data. */
 	const void *data;
@@ -144,6 +149,10 @@ bool nvme_sq_busy(const struct nvme_sq *sq);
 bool nvme_sq_ready(const struct nvme_sq *sq);
 
 uint16_t nvme_req_init(struct nvme_req *req, struct nvme_sq *sq);
+/* After nvme_req_init(): whether execute reads all of the host's data before it returns (a
+ * Write to a namespace in memory, whose kind never answers later), so that the transport may
+ * pass in-capsule data where it is (incapsule_data) instead of copying it into buf. */
+bool nvme_req_uses_data_at_once(const struct nvme_req *req);
 /* Forget a request whose connection is going away (disarms its timer). */
 void nvme_req_cancel(struct nvme_req *req);
 /* The transport is done with the data of a read that held it (hold_data); no-op otherwise. */

@@ -119,6 +119,8 @@ struct th_env *th_env_create(const struct th_env_params *params)
 			goto fail;
 	}
 	env->max_data = nvme_target_max_data(env->target);
+	if (!(env->staging = malloc(env->max_data)))
+		goto fail;
 	return env;
 fail:
 	fprintf(stderr, "harness: cannot build the target: %s\n", err);
@@ -173,6 +175,7 @@ void th_env_destroy(struct th_env *env)
 		free(req->nvme.buf);
 		free(req);
 	}
+	free(env->staging);
 	free(env);
 }
 
@@ -221,7 +224,7 @@ struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const v
 		h2c_len = env->max_data;
 	uint32_t h2c_given = h2c_len;
 	if (incapsule) {
-		memcpy(buf, h2c, h2c_len);
+		memcpy(env->staging, h2c, h2c_len);
 		req->nvme.incapsule_len = h2c_len;
 	} else {
 		h2c_len = 0;
@@ -233,6 +236,12 @@ struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const v
 		nvme_req_fail(&req->nvme, status);
 		return req;
 	}
+	if (incapsule && nvme_req_uses_data_at_once(&req->nvme)) {
+		req->nvme.incapsule_data = env->staging;
+		req->data_in_place = true;
+	} else if (incapsule) {
+		memcpy(buf, env->staging, h2c_len);
+	}
 	uint32_t filled = h2c_len;
 	if (req->nvme.xfer == NVME_XFER_H2C && !incapsule) {
 		filled = h2c_given < req->nvme.data_len ? h2c_given : req->nvme.data_len;
@@ -242,6 +251,10 @@ struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const v
 	if (req->nvme.xfer == NVME_XFER_H2C && filled < req->nvme.data_len)
 		memset((uint8_t *)buf + filled, 0, req->nvme.data_len - filled);
 	req->nvme.execute(&req->nvme);
+	/* The transport's next capsules overwrite what it passed in place. */
+	req->nvme.incapsule_data = NULL;
+	if (incapsule)
+		memset(env->staging, 0xEE, h2c_len);
 	return req;
 }
 

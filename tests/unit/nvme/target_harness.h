@@ -31,6 +31,8 @@ struct th_req {
 	struct nvme_cqe cqe;
 	uint8_t *c2h;	  /* copy of the C2H data, when the command sent any */
 	uint32_t c2h_len;
+	/* Its in-capsule data was passed where it arrived (nvme_req_uses_data_at_once). */
+	bool data_in_place;
 	struct th_req *next_pending;
 };
 
@@ -41,6 +43,7 @@ struct th_env {
 	uint32_t max_data;
 	struct ns *ns1, *ns2, *ns3; /* owned by the subsystem; ns3 only with fdp_ns */
 	struct th_req *spare;        /* freed requests, kept with their buffers for reuse */
+	uint8_t *staging;            /* where in-capsule data "arrives", as a transport's */
 };
 
 /*
@@ -88,9 +91,11 @@ void th_queue_close(struct th_queue *q);
 
 /*
  * Runs one command the way the TCP transport does.  Data travels in-capsule
- * when the SGL says so (h2c copied before nvme_req_init), otherwise it is
- * copied in after a successful nvme_req_init, like H2CData after an R2T.
- * The request stays owned by the queue until th_req_free().
+ * when the SGL says so (h2c copied into env->staging before nvme_req_init, then
+ * passed there or copied into the request's buffer as nvme_req_uses_data_at_once
+ * says, and the staging overwritten once execute returns, as the next capsules
+ * would), otherwise it is copied in after a successful nvme_req_init, like
+ * H2CData after an R2T.  The request stays owned by the queue until th_req_free().
  */
 struct th_req *th_submit(struct th_queue *q, const struct nvme_sqe *sqe, const void *h2c,
 			 uint32_t h2c_len);

@@ -122,6 +122,98 @@ static void test_write_read_back(void **state)
 	assert_true(is_zero(f->rbuf, 8 * 4096));
 }
 
+/* One in-capsule command through th_submit: its status, and whether its data was passed in place. */
+static uint16_t submit_incapsule(struct th_queue *q, const struct nvme_sqe *sqe, const void *data,
+				 uint32_t len, bool *in_place)
+{
+	struct th_req *req = th_submit(q, sqe, data, len);
+	assert_int_equal(req->completions, 1);
+	uint16_t status = th_status(req);
+	*in_place = req->data_in_place;
+	th_req_free(q, req);
+	return status;
+}
+
+/* A Write to a namespace in memory takes its in-capsule data where it arrived (the harness
+ * overwrites that once execute returns); every other command gets it in its buffer. */
+static void test_incapsule_data_in_place(void **state)
+{
+	struct fixture *f = *state;
+	bool in_place;
+	pattern(f->wbuf, 8192, 11);
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write, 1, 40, 2, 4096);
+	th_sgl_incapsule(&sqe, 8192);
+	assert_int_equal(submit_incapsule(&f->io, &sqe, f->wbuf, 8192, &in_place), 0);
+	assert_true(in_place);
+	assert_int_equal(read_blocks(f, 1, 40, 2, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, 8192);
+	/* 512-byte blocks, at the in-capsule limit. */
+	pattern(f->wbuf, TH_INCAPSULE, 12);
+	sqe = th_rw_sqe(nvme_cmd_write, 2, 7, TH_INCAPSULE / 512, 512);
+	th_sgl_incapsule(&sqe, TH_INCAPSULE);
+	assert_int_equal(submit_incapsule(&f->io, &sqe, f->wbuf, TH_INCAPSULE, &in_place), 0);
+	assert_true(in_place);
+	assert_int_equal(read_blocks(f, 2, 7, TH_INCAPSULE / 512, f->rbuf), 0);
+	assert_memory_equal(f->rbuf, f->wbuf, TH_INCAPSULE);
+	/* Compare reads the host's data block by block against the medium: copied. */
+	sqe = th_rw_sqe(nvme_cmd_compare, 1, 40, 2, 4096);
+	th_sgl_incapsule(&sqe, 8192);
+	pattern(f->wbuf, 8192, 11);
+	assert_int_equal(submit_incapsule(&f->io, &sqe, f->wbuf, 8192, &in_place), 0);
+	assert_false(in_place);
+	/* Dataset Management's ranges in the capsule: copied, and they act. */
+	struct nvme_dsm_range range = {.nlb = 1, .slba = 41};
+	uint8_t page[4096] = {0};
+	memcpy(page, &range, sizeof(range));
+	sqe = th_sqe(nvme_cmd_dsm, 1);
+	sqe.dsm.attributes = NVME_DSM_ATTR_AD;
+	th_sgl_incapsule(&sqe, sizeof(page));
+	assert_int_equal(submit_incapsule(&f->io, &sqe, page, sizeof(page), &in_place), 0);
+	assert_false(in_place);
+	assert_int_equal(read_blocks(f, 1, 41, 1, f->rbuf), 0);
+	assert_true(is_zero(f->rbuf, 4096));
+	/* A refused command never executes. */
+	sqe = th_rw_sqe(nvme_cmd_write, 1, NS1_BLOCKS, 1, 4096);
+	th_sgl_incapsule(&sqe, 4096);
+	assert_int_equal(submit_incapsule(&f->io, &sqe, f->wbuf, 4096, &in_place), ST_LBA_RANGE);
+	assert_false(in_place);
+}
+
+/* A namespace in a drive directory may answer a write later, from its file: its data is copied. */
+static void test_incapsule_data_copied_for_a_drive(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nvemu-inplace-XXXXXX", path[64], cmd[96];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ns1", dir);
+	struct th_env_params p = {.allow_any_host = true, .ns1_path = path};
+	struct th_env *env = th_env_create(&p);
+	assert_non_null(env);
+	struct fixture f = {.env = env};
+	th_queue_init(&f.admin, env);
+	th_queue_init(&f.io, env);
+	assert_int_equal(th_bring_up(&f.admin, &f.io, NULL), 0);
+	uint8_t data[8192], back[8192];
+	pattern(data, sizeof(data), 13);
+	bool in_place;
+	struct nvme_sqe sqe = th_rw_sqe(nvme_cmd_write, 1, 9, 2, 4096);
+	th_sgl_incapsule(&sqe, sizeof(data));
+	assert_int_equal(submit_incapsule(&f.io, &sqe, data, sizeof(data), &in_place), 0);
+	assert_false(in_place);
+	assert_int_equal(read_blocks(&f, 1, 9, 2, back), 0);
+	assert_memory_equal(back, data, sizeof(data));
+	/* Namespace 2 of the same target is in memory: in place. */
+	sqe = th_rw_sqe(nvme_cmd_write, 2, 0, 16, 512);
+	th_sgl_incapsule(&sqe, sizeof(data));
+	assert_int_equal(submit_incapsule(&f.io, &sqe, data, sizeof(data), &in_place), 0);
+	assert_true(in_place);
+	th_queue_close(&f.io);
+	th_queue_close(&f.admin);
+	th_env_destroy(env);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_completion_fields_and_dnr(void **state)
 {
 	struct fixture *f = *state;
@@ -638,6 +730,8 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_write_read_back),
+	    T(test_incapsule_data_in_place),
+	    cmocka_unit_test(test_incapsule_data_copied_for_a_drive),
 	    T(test_completion_fields_and_dnr),
 	    T(test_lba_range),
 	    T(test_bad_nsid_and_opcode),
