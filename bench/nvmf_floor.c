@@ -17,9 +17,11 @@
  * gathered send per batch of received commands, as nvemu's do.
  *
  * Usage: nvemu-nvmf-floor --upstream PORT [--port PORT] [--poll | --blocking] [--cpu C]
- *                         [--idle-spin NS]
+ *                         [--idle-spin NS] [--tcp-congestion NAME]
  * Waiting: epoll (sleeping, or spinning with --poll), or blocking calls.  --idle-spin: sleeping,
  * but spinning for NS after each batch first, as nvemu's reactors do with the same option.
+ * --tcp-congestion: the connections' congestion control, cubic unless given ('system': the
+ * kernel's default), as nvemu's: the floor must not pace sends that nvemu does not.
  * Prints "listening on PORT" when ready; runs until killed.
  */
 #include <errno.h>
@@ -56,7 +58,8 @@ static struct {
 	bool poll, blocking;
 	int cpu;
 	uint64_t idle_spin_ns;
-} opt = {.cpu = -1};
+	const char *congestion;
+} opt = {.cpu = -1, .congestion = "cubic"};
 
 /* epoll_wait's timeout: 0 to spin (polling, or within the idle spin after a batch). */
 static int wait_ms(uint64_t batch_end_ns)
@@ -457,6 +460,7 @@ int main(int argc, char **argv)
 	    {"upstream", required_argument, NULL, 'u'}, {"port", required_argument, NULL, 'p'},
 	    {"poll", no_argument, NULL, 'P'},           {"blocking", no_argument, NULL, 'b'},
 	    {"cpu", required_argument, NULL, 'c'},      {"idle-spin", required_argument, NULL, 's'},
+	    {"tcp-congestion", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
 	uint16_t port = 0;
@@ -481,9 +485,13 @@ int main(int argc, char **argv)
 		case 's':
 			opt.idle_spin_ns = strtoull(optarg, NULL, 10);
 			break;
+		case 't':
+			opt.congestion = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: nvemu-nvmf-floor --upstream PORT [--port PORT] "
-					"[--poll | --blocking] [--cpu C] [--idle-spin NS]\n");
+					"[--poll | --blocking] [--cpu C] [--idle-spin NS] "
+					"[--tcp-congestion NAME]\n");
 			return 2;
 		}
 	}
@@ -496,6 +504,14 @@ int main(int argc, char **argv)
 	int listener = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
 	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Connections inherit the listener's congestion control. */
+	if (strcmp(opt.congestion, "system") &&
+	    setsockopt(listener, IPPROTO_TCP, TCP_CONGESTION, opt.congestion,
+		       (socklen_t)strlen(opt.congestion))) {
+		fprintf(stderr, "nvemu-nvmf-floor: TCP congestion control '%s': %s\n", opt.congestion,
+			strerror(errno));
+		return 1;
+	}
 	struct sockaddr_in addr = {.sin_family = AF_INET,
 				   .sin_port = htons(port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

@@ -441,6 +441,10 @@ static const struct opt daemon_opts[] = {
      .help = "send read data of this size or more with MSG_ZEROCOPY (0: never); it pays only "
 	     "across a real NIC: the kernel copies such sends to a local host anyway, at more "
 	     "CPU than a plain send (docs/benchmarks.md)"},
+    {OPT_TEXT, "tcp-congestion", 0, "NAME", .def = "cubic", FIELD(transport.congestion),
+     .help = "TCP congestion control of the connections; system: the kernel's default. BBR "
+	     "(a common default) paces sends by its bandwidth estimate, which on a local link "
+	     "held 128 KiB reads to two thirds of their unpaced rate (docs/benchmarks.md)"},
     {OPT_NUMBER, "timer-spin", 0, "NS", 0, 10000000, .def = "0", FIELD(timer_spin_ns),
      .help = "a sleeping reactor wakes this long before a modelled completion and spins to it: "
 	     "wake-ups in a VM overshoot by tens of us (try 80000 there)"},

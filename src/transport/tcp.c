@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -236,7 +237,25 @@ static void start_sweep(void *arg)
 	reactor_timer_arm(worker->reactor, &worker->sweep, clock_now_ns() + SWEEP_INTERVAL_NS);
 }
 
-static int listen_on(const char *addr, uint16_t port, char *err, size_t errlen)
+/*
+ * BBR, a common default, paces each connection's sends by its bandwidth estimate: on a
+ * local link that held 128 KiB reads to two thirds of what the same sends make unpaced
+ * (docs/benchmarks.md), and the host then waits for data in small pieces.
+ */
+static int set_congestion(int fd, const char *name, char *err, size_t errlen)
+{
+	if (!name || !*name || !strcmp(name, "system"))
+		return 0;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name)) == 0)
+		return 0;
+	return errorf(err, errlen,
+		      "TCP congestion control '%s': %s (the kernel has those in "
+		      "/proc/sys/net/ipv4/tcp_available_congestion_control; 'system' keeps its default)",
+		      name, strerror(errno));
+}
+
+static int listen_on(const char *addr, uint16_t port, const char *congestion, char *err,
+		     size_t errlen)
 {
 	char service[8];
 	snprintf(service, sizeof(service), "%u", port);
@@ -250,6 +269,11 @@ static int listen_on(const char *addr, uint16_t port, char *err, size_t errlen)
 	int one = 1;
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd >= 0 && set_congestion(fd, congestion, err, errlen)) {
+		close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
 	/* The kernel caps the backlog at net.core.somaxconn: as long a queue as the system allows,
 	 * so that a burst of connects is not answered by dropped SYNs and 1 s retries. */
 	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, INT_MAX) < 0) {
@@ -300,7 +324,7 @@ struct tcp_transport *tcp_transport_create(const struct tcp_transport_params *pa
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	t->listener.fd = listen_on(params->addr, params->port, err, errlen);
+	t->listener.fd = listen_on(params->addr, params->port, params->congestion, err, errlen);
 	if (t->listener.fd < 0)
 		goto fail;
 	t->listener.on_event = on_accept;

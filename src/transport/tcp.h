@@ -22,6 +22,9 @@ struct tcp_transport_params {
 	unsigned nreactors;
 	/* Read data this large or larger goes out with MSG_ZEROCOPY; 0: never. */
 	uint32_t zerocopy_min;
+	/* The connections' TCP congestion control (TCP_CONGESTION, set on the listening socket,
+	 * which its connections inherit); NULL, "" or "system": the kernel's default. */
+	const char *congestion;
 	/* Limits, each enforced when nonzero. */
 	unsigned max_connections;             /* open connections in all */
 	unsigned max_unconnected_per_address; /* from one peer address, without a usable queue */
