@@ -29,6 +29,7 @@ void host_opts_init(struct host_opts *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->kato_ms = 10000;
 	opts->admin_timeout_ms = 10000;
+	snprintf(opts->congestion, sizeof(opts->congestion), "cubic");
 }
 
 /* A random host identity, made once per process, unless the caller set one. */
@@ -235,7 +236,7 @@ static int admin_bring_up(struct host_ctrl *ctrl, const char *subnqn, uint32_t k
 {
 	struct host_opts *o = &ctrl->opts;
 	int rc = qpair_open(&ctrl->admin, ctrl->target.traddr, ctrl->target.trsvcid, 0, ADMIN_SLOTS,
-			    o->header_digest, o->data_digest, o->admin_timeout_ms);
+			    o->header_digest, o->data_digest, o->congestion, o->admin_timeout_ms);
 	if (rc)
 		return rc;
 	ctrl->admin->incapsule_max = ADMIN_INCAPSULE_MAX;
@@ -488,7 +489,7 @@ int host_qpair_connect(struct host_ctrl *ctrl, uint16_t qid, uint16_t depth,
 	}
 	struct host_qpair *qp;
 	int rc = qpair_open(&qp, ctrl->target.traddr, ctrl->target.trsvcid, qid, depth,
-			    ctrl->opts.header_digest, ctrl->opts.data_digest,
+			    ctrl->opts.header_digest, ctrl->opts.data_digest, ctrl->opts.congestion,
 			    ctrl->opts.admin_timeout_ms);
 	if (rc)
 		return rc;

@@ -55,6 +55,9 @@ struct host_opts {
 	uint32_t kato_ms;            /* keep-alive timeout sent in the admin Connect; 0 = off */
 	bool disable_sqflow;         /* Connect CATTR bit 2: no SQ flow control */
 	bool no_incapsule;           /* send every write's data after an R2T */
+	/* TCP congestion control of the queues' sockets; "system": the kernel's default.
+	 * cubic by default: BBR's pacing holds large transfers back on a local link. */
+	char congestion[16];
 	int admin_timeout_ms;        /* for each synchronous admin command */
 	/*
 	 * DH-HMAC-CHAP, for queues whose Connect asks for it: the host's secret, and the
@@ -66,7 +69,7 @@ struct host_opts {
 	struct dhchap_list dhchap_hashes, dhchap_dhgroups;
 };
 
-/* Defaults: no digests, KATO 10 s, SQ flow control on, in-capsule writes. */
+/* Defaults: no digests, KATO 10 s, SQ flow control on, in-capsule writes, cubic. */
 void host_opts_init(struct host_opts *opts);
 
 /* How a command moves data. */

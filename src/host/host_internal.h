@@ -80,7 +80,7 @@ struct host_qpair {
  * depth is the number of command slots; incapsule_max may be changed later.
  */
 int qpair_open(struct host_qpair **qp, const char *traddr, const char *trsvcid, uint16_t qid,
-	       uint16_t depth, bool hdgst, bool ddgst, int timeout_ms);
+	       uint16_t depth, bool hdgst, bool ddgst, const char *congestion, int timeout_ms);
 
 /* Submit and wait for one command (used for Connect and admin commands). */
 int qpair_sync(struct host_qpair *qp, const struct nvme_sqe *sqe, void *buf, uint32_t len,

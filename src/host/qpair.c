@@ -50,7 +50,8 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 	}
 }
 
-static int connect_socket(const char *traddr, const char *trsvcid, int64_t deadline_ms)
+static int connect_socket(const char *traddr, const char *trsvcid, const char *congestion,
+			  int64_t deadline_ms)
 {
 	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai;
@@ -71,6 +72,14 @@ static int connect_socket(const char *traddr, const char *trsvcid, int64_t deadl
 	int bufsize = SOCK_BUF_SIZE;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+	if (congestion && *congestion && strcmp(congestion, "system") &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, congestion, (socklen_t)strlen(congestion))) {
+		rc = -errno;
+		log_error("TCP congestion control '%s': %s", congestion, strerror(-rc));
+		close(fd);
+		fd = -1;
+		goto out;
+	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
 		rc = -errno;
 	} else if ((rc = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
@@ -129,7 +138,7 @@ static void qpair_free(struct host_qpair *qp)
 }
 
 int qpair_open(struct host_qpair **out, const char *traddr, const char *trsvcid, uint16_t qid,
-	       uint16_t depth, bool hdgst, bool ddgst, int timeout_ms)
+	       uint16_t depth, bool hdgst, bool ddgst, const char *congestion, int timeout_ms)
 {
 	struct host_qpair *qp = zalloc(sizeof(*qp));
 	if (!qp)
@@ -155,7 +164,7 @@ int qpair_open(struct host_qpair **out, const char *traddr, const char *trsvcid,
 	qp->free_count = depth;
 
 	int64_t deadline = host_now_ms() + timeout_ms;
-	int fd = connect_socket(traddr, trsvcid, deadline);
+	int fd = connect_socket(traddr, trsvcid, congestion, deadline);
 	if (fd < 0) {
 		qpair_free(qp);
 		return fd;

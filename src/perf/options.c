@@ -124,6 +124,17 @@ static int set_hostnqn(void *ctx, const char *name, const char *value, char *err
 	return 0;
 }
 
+static int set_congestion(void *ctx, const char *name, const char *value, char *err,
+			  size_t errlen)
+{
+	struct perf_args *a = ctx;
+	if (strlen(value) >= sizeof(a->cfg.host.congestion))
+		return errorf(err, errlen, "%s: longer than %zu bytes", name,
+			      sizeof(a->cfg.host.congestion) - 1);
+	snprintf(a->cfg.host.congestion, sizeof(a->cfg.host.congestion), "%s", value);
+	return 0;
+}
+
 /* Messages never repeat a secret. */
 static int set_dhchap_secret(struct perf_args *a, const char *name, const char *value, bool ctrl,
 			     char *err, size_t errlen)
@@ -176,6 +187,9 @@ static const struct opt perf_opts[] = {
      .help = "keep-alive timeout; 0: off"},
     {OPT_FLAG, "no-sqflow", FIELD(host.disable_sqflow),
      .help = "ask for SQ flow control to be disabled (Connect CATTR)"},
+    {OPT_TEXT, "tcp-congestion", 0, "NAME", .def = "cubic", .apply = set_congestion,
+     .help = "TCP congestion control of the connections; system: the kernel's default (BBR "
+	     "paces large transfers on a local link to two thirds of their rate)"},
     {OPT_FLAG, "no-incapsule", FIELD(host.no_incapsule),
      .help = "never send write data in-capsule (always R2T)"},
     {OPT_TEXT, "hostnqn", 0, "NQN", .def = "a random uuid NQN", .flags = OPT_DEFAULT_SHOWN,
