@@ -114,25 +114,28 @@ static int set_pid_split(void *ctx, const char *name, const char *value, char *e
 	return 0;
 }
 
+/* A text option into a fixed array of size bytes. */
+static int copy_text(char *dst, size_t size, const char *name, const char *value, char *err,
+		     size_t errlen)
+{
+	if (strlen(value) >= size)
+		return errorf(err, errlen, "%s: longer than %zu bytes", name, size - 1);
+	snprintf(dst, size, "%s", value);
+	return 0;
+}
+
 static int set_hostnqn(void *ctx, const char *name, const char *value, char *err, size_t errlen)
 {
 	struct perf_args *a = ctx;
-	if (strlen(value) >= sizeof(a->cfg.host.hostnqn))
-		return errorf(err, errlen, "%s: longer than %zu bytes", name,
-			      sizeof(a->cfg.host.hostnqn) - 1);
-	snprintf(a->cfg.host.hostnqn, sizeof(a->cfg.host.hostnqn), "%s", value);
-	return 0;
+	return copy_text(a->cfg.host.hostnqn, sizeof(a->cfg.host.hostnqn), name, value, err, errlen);
 }
 
 static int set_congestion(void *ctx, const char *name, const char *value, char *err,
 			  size_t errlen)
 {
 	struct perf_args *a = ctx;
-	if (strlen(value) >= sizeof(a->cfg.host.congestion))
-		return errorf(err, errlen, "%s: longer than %zu bytes", name,
-			      sizeof(a->cfg.host.congestion) - 1);
-	snprintf(a->cfg.host.congestion, sizeof(a->cfg.host.congestion), "%s", value);
-	return 0;
+	return copy_text(a->cfg.host.congestion, sizeof(a->cfg.host.congestion), name, value, err,
+			 errlen);
 }
 
 /* Messages never repeat a secret. */

@@ -122,6 +122,34 @@ static void test_write_read_back(void **state)
 	assert_true(is_zero(f->rbuf, 8 * 4096));
 }
 
+/* Parameters of a target whose namespace 1 is a drive in a new directory dir (a mkdtemp
+ * template; path receives the drive's own path). */
+static void drive_params(char *dir, char *path, size_t pathlen, struct th_env_params *p)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, pathlen, "%s/ns1", dir);
+	*p = (struct th_env_params){.allow_any_host = true, .ns1_path = path};
+}
+
+/* A target with its admin and I/O queues connected, in f; returns it. */
+static struct th_env *fixture_up(struct fixture *f, const struct th_env_params *p)
+{
+	struct th_env *env = th_env_create(p);
+	assert_non_null(env);
+	*f = (struct fixture){.env = env};
+	th_queue_init(&f->admin, env);
+	th_queue_init(&f->io, env);
+	assert_int_equal(th_bring_up(&f->admin, &f->io, NULL), 0);
+	return env;
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* One in-capsule command through th_submit: its status, and whether its data was passed in place. */
 static uint16_t submit_incapsule(struct th_queue *q, const struct nvme_sqe *sqe, const void *data,
 				 uint32_t len, bool *in_place)
@@ -183,16 +211,11 @@ static void test_incapsule_data_in_place(void **state)
 static void test_incapsule_data_copied_for_a_drive(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/nvemu-inplace-XXXXXX", path[64], cmd[96];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/ns1", dir);
-	struct th_env_params p = {.allow_any_host = true, .ns1_path = path};
-	struct th_env *env = th_env_create(&p);
-	assert_non_null(env);
-	struct fixture f = {.env = env};
-	th_queue_init(&f.admin, env);
-	th_queue_init(&f.io, env);
-	assert_int_equal(th_bring_up(&f.admin, &f.io, NULL), 0);
+	char dir[] = "/tmp/nvemu-inplace-XXXXXX", path[64];
+	struct th_env_params p;
+	drive_params(dir, path, sizeof(path), &p);
+	struct fixture f;
+	struct th_env *env = fixture_up(&f, &p);
 	uint8_t data[8192], back[8192];
 	pattern(data, sizeof(data), 13);
 	bool in_place;
@@ -210,8 +233,7 @@ static void test_incapsule_data_copied_for_a_drive(void **state)
 	th_queue_close(&f.io);
 	th_queue_close(&f.admin);
 	th_env_destroy(env);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 static void test_completion_fields_and_dnr(void **state)
@@ -620,18 +642,13 @@ static uint64_t error_log_count(struct th_queue *admin, uint8_t *entries, uint32
 static void test_error_log_kept_by_the_drive(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/nvemu-errlog-XXXXXX", path[64], cmd[96];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/ns1", dir);
-	struct th_env_params p = {.allow_any_host = true, .ns1_path = path};
+	char dir[] = "/tmp/nvemu-errlog-XXXXXX", path[64];
+	struct th_env_params p;
+	drive_params(dir, path, sizeof(path), &p);
 	uint8_t entries[4 * 64], buf[4096];
 	for (int run = 0; run < 2; run++) {
-		struct th_env *env = th_env_create(&p);
-		assert_non_null(env);
-		struct fixture f = {.env = env};
-		th_queue_init(&f.admin, env);
-		th_queue_init(&f.io, env);
-		assert_int_equal(th_bring_up(&f.admin, &f.io, NULL), 0);
+		struct fixture f;
+		struct th_env *env = fixture_up(&f, &p);
 		if (run == 0) {
 			assert_int_equal(error_log_count(&f.admin, entries, sizeof(entries)), 0);
 			assert_int_equal(read_blocks(&f, 1, NS1_BLOCKS, 1, buf), ST_LBA_RANGE);
@@ -655,8 +672,7 @@ static void test_error_log_kept_by_the_drive(void **state)
 		th_queue_close(&f.admin);
 		th_env_destroy(env);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 static void test_io_queue_needs_connect(void **state)
