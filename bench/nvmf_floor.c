@@ -507,7 +507,8 @@ int main(int argc, char **argv)
 	/* Connections inherit the listener's congestion control. */
 	if (strcmp(opt.congestion, "system") &&
 	    setsockopt(listener, IPPROTO_TCP, TCP_CONGESTION, opt.congestion,
-		       (socklen_t)strlen(opt.congestion))) {
+		       (socklen_t)strlen(opt.congestion)) &&
+	    errno != EPERM) { /* EPERM: not allowed for this user; nvemu keeps the default too */
 		fprintf(stderr, "nvemu-nvmf-floor: TCP congestion control '%s': %s\n", opt.congestion,
 			strerror(errno));
 		return 1;

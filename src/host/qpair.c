@@ -73,7 +73,8 @@ static int connect_socket(const char *traddr, const char *trsvcid, const char *c
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
 	if (congestion && *congestion && strcmp(congestion, "system") &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, congestion, (socklen_t)strlen(congestion))) {
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, congestion, (socklen_t)strlen(congestion)) &&
+	    errno != EPERM) { /* EPERM: not in net.ipv4.tcp_allowed_congestion_control; kept */
 		rc = -errno;
 		log_error("TCP congestion control '%s': %s", congestion, strerror(-rc));
 		close(fd);

@@ -248,6 +248,13 @@ static int set_congestion(int fd, const char *name, char *err, size_t errlen)
 		return 0;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name)) == 0)
 		return 0;
+	if (errno == EPERM) {
+		/* A user may pick only from net.ipv4.tcp_allowed_congestion_control. */
+		log_warn("TCP congestion control '%s' is not allowed for this user "
+			 "(net.ipv4.tcp_allowed_congestion_control): the kernel's default stays",
+			 name);
+		return 0;
+	}
 	return errorf(err, errlen,
 		      "TCP congestion control '%s': %s (the kernel has those in "
 		      "/proc/sys/net/ipv4/tcp_available_congestion_control; 'system' keeps its default)",
