@@ -46,6 +46,7 @@
 #include "runtime/reactor.h"
 #include "spec/nvme.h"
 #include "util/crc32c.h"
+#include "util/util.h"
 
 #define RX_BYTES (1u << 20)
 #define MAX_DATA (1u << 20)
@@ -504,13 +505,12 @@ int main(int argc, char **argv)
 	int listener = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
 	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* Connections inherit the listener's congestion control. */
-	if (strcmp(opt.congestion, "system") &&
-	    setsockopt(listener, IPPROTO_TCP, TCP_CONGESTION, opt.congestion,
-		       (socklen_t)strlen(opt.congestion)) &&
-	    errno != EPERM) { /* EPERM: not allowed for this user; nvemu keeps the default too */
+	/* Connections inherit the listener's congestion control; one this user may not choose
+	 * leaves the kernel's default, as in nvemu. */
+	int cc = socket_set_congestion(listener, opt.congestion);
+	if (cc < 0) {
 		fprintf(stderr, "nvemu-nvmf-floor: TCP congestion control '%s': %s\n", opt.congestion,
-			strerror(errno));
+			strerror(-cc));
 		return 1;
 	}
 	struct sockaddr_in addr = {.sin_family = AF_INET,

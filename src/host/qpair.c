@@ -16,6 +16,7 @@
 #include "host/host_internal.h"
 #include "util/crc32c.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define SBUF_SIZE (64 * 1024)
 #define RBUF_SIZE (128 * 1024)
@@ -72,10 +73,10 @@ static int connect_socket(const char *traddr, const char *trsvcid, const char *c
 	int bufsize = SOCK_BUF_SIZE;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
-	if (congestion && *congestion && strcmp(congestion, "system") &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, congestion, (socklen_t)strlen(congestion)) &&
-	    errno != EPERM) { /* EPERM: not in net.ipv4.tcp_allowed_congestion_control; kept */
-		rc = -errno;
+	/* One this user may not choose leaves the kernel's default (socket_set_congestion: 1). */
+	int cc = socket_set_congestion(fd, congestion);
+	if (cc < 0) {
+		rc = cc;
 		log_error("TCP congestion control '%s': %s", congestion, strerror(-rc));
 		close(fd);
 		fd = -1;

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -244,21 +243,17 @@ static void start_sweep(void *arg)
  */
 static int set_congestion(int fd, const char *name, char *err, size_t errlen)
 {
-	if (!name || !*name || !strcmp(name, "system"))
-		return 0;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name)) == 0)
-		return 0;
-	if (errno == EPERM) {
-		/* A user may pick only from net.ipv4.tcp_allowed_congestion_control. */
+	int rc = socket_set_congestion(fd, name);
+	if (rc == 1)
 		log_warn("TCP congestion control '%s' is not allowed for this user "
 			 "(net.ipv4.tcp_allowed_congestion_control): the kernel's default stays",
 			 name);
+	if (rc >= 0)
 		return 0;
-	}
 	return errorf(err, errlen,
 		      "TCP congestion control '%s': %s (the kernel has those in "
 		      "/proc/sys/net/ipv4/tcp_available_congestion_control; 'system' keeps its default)",
-		      name, strerror(errno));
+		      name, strerror(-rc));
 }
 
 static int listen_on(const char *addr, uint16_t port, const char *congestion, char *err,

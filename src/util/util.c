@@ -1,12 +1,16 @@
 #include "util/util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +23,15 @@ int errorf(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
+}
+
+int socket_set_congestion(int fd, const char *name)
+{
+	if (!name || !*name || !strcmp(name, "system"))
+		return 0;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name)) == 0)
+		return 0;
+	return errno == EPERM ? 1 : -errno;
 }
 
 static int hex_digit(char c)

@@ -34,6 +34,15 @@ static inline uint64_t splitmix64(uint64_t *state)
 int errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
+ * Sets a TCP socket's congestion control (TCP_CONGESTION) unless name is NULL, "" or "system"
+ * (the kernel's default). Returns 0 when set or left alone; 1 when this user may not choose it
+ * (EPERM: not in net.ipv4.tcp_allowed_congestion_control), the kernel's default then staying;
+ * else -errno (-ENOENT: the kernel has no such congestion control). The daemon, nvemu perf and
+ * the NVMe/TCP floor all follow this one rule.
+ */
+int socket_set_congestion(int fd, const char *name);
+
+/*
  * The number syntax of every nvemu command, option, config key and preset:
  *   decimal          4096 (leading zeros are decimal: 010 is ten, never octal)
  *   hexadecimal      0x1000 or 0X1000 (no suffix)
